@@ -1,0 +1,142 @@
+import type { DType, HostTensor } from './tensor.js';
+import { type Dim, type Shape, shapeToString } from './shape.js';
+
+/** An ONNX attribute value, tagged so ints and floats stay distinct in the emitted graph. */
+export type Attr =
+  | { i: number } | { f: number } | { s: string }
+  | { ints: number[] } | { floats: number[] } | { t: HostTensor };
+export type Attrs = Record<string, Attr>;
+
+export interface TypeInfo { dtype: DType; shape: Shape }
+
+/** Vector-Jacobian rule: given the node and the gradients of its outputs, the gradients of its inputs. */
+export type VjpRule = (node: Node, outputGrads: (Value | undefined)[]) => (Value | undefined)[];
+
+/** An operator: its ONNX identity, shape/dtype inference, and (optionally) its gradient rule. */
+export interface OpDef {
+  type: string;
+  domain?: string;
+  /** Minimum ONNX opset of the default domain this op's encoding needs. */
+  opset?: number;
+  infer(inputs: Value[], attrs: Attrs): TypeInfo[];
+  vjp?: VjpRule;
+}
+
+export type ValueKind = 'input' | 'param' | 'constant' | 'node';
+
+/** A symbolic tensor in a traced graph. */
+export class Value {
+  constructor(
+    readonly graph: Graph,
+    readonly name: string,
+    readonly dtype: DType,
+    readonly shape: Shape,
+    readonly kind: ValueKind,
+    readonly producer?: Node,
+  ) {}
+
+  get rank(): number { return this.shape.length; }
+
+  toString(): string { return `${this.name}:${this.dtype}${shapeToString(this.shape)}`; }
+}
+
+export interface Node {
+  op: OpDef;
+  inputs: Value[];
+  outputs: Value[];
+  attrs: Attrs;
+}
+
+/**
+ * A traced computation. Model code calls ops on Values; each call appends a Node with inferred
+ * output shapes. Parameters are named tensors that become ONNX initializers (inference) or graph
+ * inputs (training); constants always become initializers.
+ */
+export class Graph {
+  readonly nodes: Node[] = [];
+  readonly inputs: Value[] = [];
+  readonly outputs: { name: string; value: Value }[] = [];
+  readonly params = new Map<string, { value: Value; tensor: HostTensor }>();
+  readonly constants = new Map<string, { value: Value; tensor: HostTensor }>();
+  private counter = 0;
+  private readonly scalarCache = new Map<string, Value>();
+
+  constructor(readonly name = 'clap_ts') {}
+
+  private fresh(prefix: string): string {
+    return `${prefix}${this.counter++}`;
+  }
+
+  input(name: string, dtype: DType, shape: Shape): Value {
+    if (this.inputs.some((v) => v.name === name)) throw new Error(`duplicate graph input ${name}`);
+    const v = new Value(this, name, dtype, [...shape], 'input');
+    this.inputs.push(v);
+    return v;
+  }
+
+  /** A named weight. Re-registering the same name returns the same Value (weights are shared, not copied). */
+  param(name: string, tensor: HostTensor): Value {
+    const existing = this.params.get(name);
+    if (existing) return existing.value;
+    const v = new Value(this, name, tensor.dtype, [...tensor.shape], 'param');
+    this.params.set(name, { value: v, tensor });
+    return v;
+  }
+
+  constant(tensor: HostTensor, hint = 'const'): Value {
+    const name = this.fresh(`${hint}_`);
+    const v = new Value(this, name, tensor.dtype, [...tensor.shape], 'constant');
+    this.constants.set(name, { value: v, tensor });
+    return v;
+  }
+
+  /** A rank-0 constant, cached per (value, dtype). */
+  scalar(x: number, dtype: DType = 'float32'): Value {
+    const key = `${dtype}:${Object.is(x, -0) ? '-0' : x}`;
+    let v = this.scalarCache.get(key);
+    if (!v) {
+      v = this.constant(scalarTensor(x, dtype), 'scalar');
+      this.scalarCache.set(key, v);
+    }
+    return v;
+  }
+
+  /** A rank-1 int64 constant (shapes, axes, indices). */
+  ints(values: readonly number[]): Value {
+    return this.constant({ dtype: 'int64', shape: [values.length], data: BigInt64Array.from(values, (x) => BigInt(x)) }, 'ints');
+  }
+
+  addNode(op: OpDef, inputs: Value[], attrs: Attrs = {}): Value[] {
+    for (const x of inputs) {
+      if (x.graph !== this) throw new Error(`${op.type}: input ${x.name} belongs to another graph`);
+    }
+    let infos: TypeInfo[];
+    try {
+      infos = op.infer(inputs, attrs);
+    } catch (e) {
+      throw new Error(`${op.type}(${inputs.map(String).join(', ')}): ${(e as Error).message}`);
+    }
+    const node: Node = { op, inputs, attrs, outputs: [] };
+    node.outputs = infos.map((t) => new Value(this, this.fresh('v'), t.dtype, t.shape, 'node', node));
+    this.nodes.push(node);
+    return node.outputs;
+  }
+
+  output(name: string, value: Value): void {
+    if (this.outputs.some((o) => o.name === name)) throw new Error(`duplicate graph output ${name}`);
+    this.outputs.push({ name, value });
+  }
+}
+
+export function scalarTensor(x: number, dtype: DType): HostTensor {
+  switch (dtype) {
+    case 'float32': return { dtype, shape: [], data: Float32Array.of(x) };
+    case 'float64': return { dtype, shape: [], data: Float64Array.of(x) };
+    case 'int64': return { dtype, shape: [], data: BigInt64Array.of(BigInt(x)) };
+    case 'int32': return { dtype, shape: [], data: Int32Array.of(x) };
+    case 'bool': return { dtype, shape: [], data: Uint8Array.of(x ? 1 : 0) };
+    default: throw new Error(`no scalar constants of dtype ${dtype}`);
+  }
+}
+
+export type { Dim, Shape };

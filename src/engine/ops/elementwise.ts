@@ -1,0 +1,75 @@
+import type { OpDef, Value } from '../graph.js';
+import type { DType } from '../tensor.js';
+import { broadcastShapes } from '../shape.js';
+import { apply, binaryOp, liftPair, type Operand, sameDtype, unaryOp } from './op.js';
+
+export const ADD = binaryOp('Add');
+export const SUB = binaryOp('Sub');
+export const MUL = binaryOp('Mul');
+export const DIV = binaryOp('Div');
+export const POW = binaryOp('Pow');
+export const MAX = binaryOp('Max');
+export const MIN = binaryOp('Min');
+export const EQUAL = binaryOp('Equal', 'bool');
+export const LESS = binaryOp('Less', 'bool');
+export const GREATER = binaryOp('Greater', 'bool');
+export const NEG = unaryOp('Neg');
+export const EXP = unaryOp('Exp');
+export const LOG = unaryOp('Log');
+export const SQRT = unaryOp('Sqrt');
+export const TANH = unaryOp('Tanh');
+export const SIGMOID = unaryOp('Sigmoid');
+export const RELU = unaryOp('Relu');
+export const ERF = unaryOp('Erf');
+export const ABS = unaryOp('Abs');
+export const RECIPROCAL = unaryOp('Reciprocal');
+export const IDENTITY = unaryOp('Identity');
+export const GELU = unaryOp('Gelu', { opset: 20 });
+export const WHERE: OpDef = {
+  type: 'Where',
+  infer: (xs) => {
+    if (xs[0].dtype !== 'bool') throw new Error('condition must be bool');
+    return [{ dtype: sameDtype(xs.slice(1)), shape: broadcastShapes(broadcastShapes(xs[0].shape, xs[1].shape), xs[2].shape) }];
+  },
+};
+export const CAST: OpDef = {
+  type: 'Cast',
+  infer: (xs, attrs) => [{ dtype: CAST_TO[(attrs.to as { i: number }).i], shape: [...xs[0].shape] }],
+};
+const ONNX_TYPE: Record<DType, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 };
+const CAST_TO = Object.fromEntries(Object.entries(ONNX_TYPE).map(([k, v]) => [v, k])) as Record<number, DType>;
+
+const bin = (op: OpDef) => (a: Operand, b: Operand): Value => apply(op, liftPair(a, b));
+export const add = bin(ADD);
+export const sub = bin(SUB);
+export const mul = bin(MUL);
+export const div = bin(DIV);
+export const pow = bin(POW);
+export const maximum = bin(MAX);
+export const minimum = bin(MIN);
+export const equal = bin(EQUAL);
+export const less = bin(LESS);
+export const greater = bin(GREATER);
+
+export const neg = (x: Value): Value => apply(NEG, [x]);
+export const exp = (x: Value): Value => apply(EXP, [x]);
+export const log = (x: Value): Value => apply(LOG, [x]);
+export const sqrt = (x: Value): Value => apply(SQRT, [x]);
+export const tanh = (x: Value): Value => apply(TANH, [x]);
+export const sigmoid = (x: Value): Value => apply(SIGMOID, [x]);
+export const relu = (x: Value): Value => apply(RELU, [x]);
+export const erf = (x: Value): Value => apply(ERF, [x]);
+export const abs = (x: Value): Value => apply(ABS, [x]);
+export const reciprocal = (x: Value): Value => apply(RECIPROCAL, [x]);
+export const identity = (x: Value): Value => apply(IDENTITY, [x]);
+
+/** GELU: 'none' is the exact erf form (nn.GELU), 'tanh' is GPT-2's gelu_new. */
+export const gelu = (x: Value, approximate: 'none' | 'tanh' = 'none'): Value =>
+  apply(GELU, [x], approximate === 'tanh' ? { approximate: { s: 'tanh' } } : {});
+
+export const where = (cond: Value, a: Operand, b: Operand): Value => {
+  const [va, vb] = liftPair(a, b);
+  return apply(WHERE, [cond, va, vb]);
+};
+
+export const cast = (x: Value, to: DType): Value => (x.dtype === to ? x : apply(CAST, [x], { to: { i: ONNX_TYPE[to] } }));

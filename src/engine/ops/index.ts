@@ -1,0 +1,5 @@
+export * from './elementwise.js';
+export * from './shape.js';
+export * from './reduce.js';
+export * from './nn.js';
+export { type Operand } from './op.js';

@@ -1,0 +1,36 @@
+import type { OpDef, Value } from '../graph.js';
+import { normAxis } from '../shape.js';
+import { apply } from './op.js';
+
+function reduceOp(type: string): OpDef {
+  return {
+    type,
+    opset: 18,
+    infer: ([x, a], attrs) => {
+      const c = a.graph.constants.get(a.name);
+      if (!c) throw new Error('axes must be a constant');
+      const axes = Array.from(c.tensor.data as BigInt64Array, (v) => normAxis(Number(v), x.rank));
+      const keep = (attrs.keepdims as { i: number }).i === 1;
+      const shape = keep ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+      return [{ dtype: x.dtype, shape }];
+    },
+  };
+}
+
+export const REDUCE_SUM = reduceOp('ReduceSum');
+export const REDUCE_MEAN = reduceOp('ReduceMean');
+export const REDUCE_MAX = reduceOp('ReduceMax');
+
+const reducer = (op: OpDef) => (x: Value, axes: readonly number[], keepdims = false): Value =>
+  apply(op, [x, x.graph.ints(axes)], { keepdims: { i: keepdims ? 1 : 0 } });
+
+export const reduceSum = reducer(REDUCE_SUM);
+export const reduceMean = reducer(REDUCE_MEAN);
+export const reduceMax = reducer(REDUCE_MAX);
+
+const axisOp = (type: string): OpDef => ({ type, infer: ([x]) => [{ dtype: x.dtype, shape: [...x.shape] }] });
+export const SOFTMAX = axisOp('Softmax');
+export const LOG_SOFTMAX = axisOp('LogSoftmax');
+
+export const softmax = (x: Value, axis = -1): Value => apply(SOFTMAX, [x], { axis: { i: axis } });
+export const logSoftmax = (x: Value, axis = -1): Value => apply(LOG_SOFTMAX, [x], { axis: { i: axis } });

@@ -1,0 +1,73 @@
+import * as ort from 'onnxruntime-node';
+import type { Graph } from './graph.js';
+import { emitOnnx, type EmitOptions } from './onnx/emit.js';
+import type { DType, HostTensor } from './tensor.js';
+
+export interface RuntimeOptions {
+  /** Intra-op threads; default: the CLAP_THREADS environment variable, else ORT's default (all cores). */
+  threads?: number;
+  /** ORT graph optimisation level. */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Spin-waiting threads are faster on an idle machine and slower on a busy one. */
+  spinning?: boolean;
+  /** Write ORT's optimised model here (for inspection or cache). */
+  optimizedModelPath?: string;
+}
+
+const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
+  float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', int8: 'int8', uint8: 'uint8', bool: 'bool', float16: 'float16',
+};
+
+function toOrt(t: HostTensor): ort.Tensor {
+  const type = ORT_TYPE[t.dtype];
+  if (!type) throw new Error(`dtype ${t.dtype} cannot be fed to the runtime`);
+  return new ort.Tensor(type, t.data as never, t.shape);
+}
+
+function fromOrt(t: ort.Tensor): HostTensor {
+  return { dtype: t.type as DType, shape: [...t.dims], data: t.data as HostTensor['data'] };
+}
+
+/** A compiled graph: one ORT InferenceSession, reused for every call. */
+export class Session {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+  ) {}
+
+  static async fromBytes(model: Uint8Array, options: RuntimeOptions = {}): Promise<Session> {
+    const envThreads = Number(process.env.CLAP_THREADS);
+    const threads = options.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : undefined);
+    const session = await ort.InferenceSession.create(model, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: options.optimization ?? 'all',
+      executionMode: 'sequential',
+      ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+      ...(options.optimizedModelPath ? { optimizedModelFilePath: options.optimizedModelPath } : {}),
+      extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
+    });
+    return new Session(session, session.inputNames, session.outputNames);
+  }
+
+  static async compile(graph: Graph, options: RuntimeOptions & EmitOptions = {}): Promise<Session> {
+    return Session.fromBytes(emitOnnx(graph, options), options);
+  }
+
+  async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const name of this.inputNames) {
+      const t = feeds[name];
+      if (!t) throw new Error(`missing graph input ${name}`);
+      ortFeeds[name] = toOrt(t);
+    }
+    const result = await this.session.run(ortFeeds);
+    const out: Record<string, HostTensor> = {};
+    for (const name of this.outputNames) out[name] = fromOrt(result[name]);
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
