@@ -1,0 +1,41 @@
+import { fmt } from './util.js';
+import { engineMatmulGflops, plainMatmulGflops } from './matmul.js';
+
+/**
+ * `npm run bench [-- --json]`: every figure is measured in this run, so ratios compare like with like.
+ * Sections register their results into one flat JSON object (keys are a contract, see issue #9).
+ */
+interface Row { what: string; value: string }
+
+async function run(): Promise<void> {
+  const json = process.argv.includes('--json');
+  const result: Record<string, unknown> = {};
+  const rows: Row[] = [];
+  const log = (msg: string): void => { if (!json) process.stderr.write(`${msg}\n`); };
+
+  log('matmul: engine (1024^3 x4 chain) vs plain TypeScript loop…');
+  const peak = await engineMatmulGflops();
+  const plain = await plainMatmulGflops();
+  result.matmul_peak_gflops = peak;
+  result.plain_ts_matmul_gflops = plain;
+  rows.push({ what: 'MatMul peak, engine (GFLOP/s)', value: fmt(peak) });
+  rows.push({ what: 'MatMul, plain TS loop (GFLOP/s)', value: `${fmt(plain)} (engine ${fmt(peak / plain)}x)` });
+
+  for (const section of (await import('./sections.js')).sections) {
+    log(`${section.name}…`);
+    try {
+      await section.run(result, rows, { peak });
+    } catch (e) {
+      rows.push({ what: section.name, value: `failed: ${(e as Error).message}` });
+    }
+  }
+
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    const w = Math.max(...rows.map((r) => r.what.length));
+    process.stdout.write(`${rows.map((r) => `${r.what.padEnd(w)}  ${r.value}`).join('\n')}\n`);
+  }
+}
+
+await run();

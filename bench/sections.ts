@@ -1,0 +1,7 @@
+/** A bench section adds its keys to the JSON result and its lines to the table. */
+export interface Section {
+  name: string;
+  run(result: Record<string, unknown>, rows: { what: string; value: string }[], ctx: { peak: number }): Promise<void>;
+}
+
+export const sections: Section[] = [];

@@ -1,0 +1,4 @@
+import type { Command } from '../command.js';
+
+/** Every `clap` subcommand, in the order `clap --help` lists them. */
+export const commands: Command[] = [];

@@ -1,0 +1,37 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+
+function capture(): { stream: Writable; text: () => string } {
+  const chunks: string[] = [];
+  const stream = new Writable({ write(c, _e, cb) { chunks.push(String(c)); cb(); } });
+  return { stream, text: () => chunks.join('') };
+}
+
+async function clap(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out = capture();
+  const err = capture();
+  const code = await main(argv, { stdout: out.stream, stderr: err.stream });
+  return { code, out: out.text(), err: err.text() };
+}
+
+test('clap --help lists commands and global options', async () => {
+  const r = await clap('--help');
+  assert.equal(r.code, 0);
+  assert.match(r.out, /Usage: clap <command>/);
+  assert.match(r.out, /--json/);
+});
+
+test('clap --version prints the package version', async () => {
+  const r = await clap('--version');
+  assert.equal(r.code, 0);
+  assert.match(r.out, /^\d+\.\d+\.\d+\n$/);
+});
+
+test('an unknown command is a one-line usage error with exit code 2', async () => {
+  const r = await clap('frobnicate', 'x');
+  assert.equal(r.code, 2);
+  assert.equal(r.err.trim().split('\n').length, 1);
+  assert.match(r.err, /^clap: unknown command 'frobnicate x'/);
+});
