@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
 import { ClapError } from '../errors.js';
+import { packageVersion } from '../version.js';
 import { type Command, type CommandContext, UsageError } from './command.js';
 import { commands } from './commands/index.js';
 
@@ -10,10 +10,7 @@ const GLOBAL_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+const version = packageVersion;
 
 function overview(): string {
   const width = Math.max(...commands.map((c) => c.usage.length));
