@@ -1,0 +1,138 @@
+/**
+ * Shared building blocks for the model graphs: reading PyTorch state-dict tensors with clear errors,
+ * and turning nn.Linear / nn.LayerNorm weights into engine params.
+ *
+ * Conventions: a param keeps the checkpoint key as its name when the tensor is used as stored; a
+ * tensor transformed at load time gets a suffix that says how (`<key>^T` for a transposed Linear weight),
+ * so two models composed in one graph share a weight only when they really use the same array.
+ */
+import { ClapError } from '../errors.js';
+import { type Graph, type HostTensor, ops, toFloat32, type Value } from '../engine/index.js';
+
+/** name → tensor, as the weight loaders return it (a Map or a plain object). */
+export type StateDict = ReadonlyMap<string, HostTensor> | Readonly<Record<string, HostTensor>>;
+
+export function stateDictGet(sd: StateDict, key: string): HostTensor | undefined {
+  if (sd instanceof Map) return (sd as ReadonlyMap<string, HostTensor>).get(key);
+  const rec = sd as Readonly<Record<string, HostTensor>>;
+  return Object.prototype.hasOwnProperty.call(rec, key) ? rec[key] : undefined;
+}
+
+export function stateDictHas(sd: StateDict, key: string): boolean {
+  return stateDictGet(sd, key) !== undefined;
+}
+
+export function stateDictKeys(sd: StateDict): string[] {
+  return sd instanceof Map ? [...(sd as ReadonlyMap<string, HostTensor>).keys()] : Object.keys(sd);
+}
+
+const fmt = (s: readonly (number | null)[]): string => `[${s.map((d) => (d === null ? '?' : d)).join(', ')}]`;
+
+/**
+ * The tensor at `key`; throws a ClapError naming the key when it is missing or its shape differs from
+ * `shape` (null entries match any size).
+ */
+export function requireTensor(sd: StateDict, key: string, shape?: readonly (number | null)[]): HostTensor {
+  const t = stateDictGet(sd, key);
+  if (!t) throw new ClapError('missing from the checkpoint', { subject: key });
+  if (shape) checkShape(key, t, shape);
+  return t;
+}
+
+export function checkShape(key: string, t: HostTensor, shape: readonly (number | null)[]): void {
+  const ok = t.shape.length === shape.length && shape.every((d, i) => d === null || d === t.shape[i]);
+  if (!ok) throw new ClapError(`has shape ${fmt(t.shape)}, expected ${fmt(shape)}`, { subject: key });
+}
+
+/** Float32 copy-or-view of a checkpoint tensor (float16/bfloat16/float64 widened or narrowed). */
+export function asFloat32(t: HostTensor): Float32Array {
+  return toFloat32(t);
+}
+
+export function f32Tensor(shape: number[], data: Float32Array): HostTensor {
+  return { dtype: 'float32', shape, data };
+}
+
+/** [rows, cols] → [cols, rows]. */
+export function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const ro = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = data[ro + c];
+  }
+  return out;
+}
+
+/** A float32 param from a checkpoint tensor used as stored (shape-checked). */
+export function torchParam(g: Graph, sd: StateDict, key: string, shape?: readonly (number | null)[]): Value {
+  const t = requireTensor(sd, key, shape);
+  return g.param(key, t.dtype === 'float32' ? t : f32Tensor([...t.shape], asFloat32(t)));
+}
+
+export interface LinearParams {
+  /** [in, out] (the PyTorch [out, in] weight transposed once at load). */
+  w: Value;
+  b?: Value;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+export interface TorchLinearOptions {
+  /** Expected in/out features (checked against the checkpoint; omitted = taken from it). */
+  inFeatures?: number;
+  outFeatures?: number;
+  /** Whether the layer has a bias (default true): a missing bias is an error, an unexpected one too. */
+  bias?: boolean;
+  /**
+   * Multiply weight and bias by this factor at load time (e.g. attention's 1/sqrt(head_dim) folded into
+   * the query projection); the param name records it so unscaled users don't share the array.
+   */
+  scale?: number;
+  /** Keep only output rows [start, end) of the weight/bias (e.g. one of q/k/v from a fused qkv). */
+  rows?: [number, number];
+}
+
+/** nn.Linear at `key` (`key.weight` [out, in], `key.bias` [out]) as x @ W^T + b. */
+export function torchLinear(g: Graph, sd: StateDict, key: string, o: TorchLinearOptions = {}): LinearParams {
+  const wt = requireTensor(sd, `${key}.weight`, [o.outFeatures ?? null, o.inFeatures ?? null]);
+  if (wt.shape.length !== 2) throw new ClapError(`has shape ${fmt(wt.shape)}, expected a 2-D Linear weight`, { subject: `${key}.weight` });
+  const [outAll, inF] = wt.shape;
+  const [r0, r1] = o.rows ?? [0, outAll];
+  const outF = r1 - r0;
+  const scale = o.scale ?? 1;
+  const tag = `${o.rows ? `[${r0}:${r1}]` : ''}${scale !== 1 ? `*${scale}` : ''}`;
+  const w = asFloat32(wt).subarray(r0 * inF, r1 * inF);
+  const wT = transpose2d(w, outF, inF);
+  if (scale !== 1) for (let i = 0; i < wT.length; i++) wT[i] *= scale;
+  const lin: LinearParams = { w: g.param(`${key}.weight${tag}^T`, f32Tensor([inF, outF], wT)), inFeatures: inF, outFeatures: outF };
+  const bt = stateDictGet(sd, `${key}.bias`);
+  const wantBias = o.bias ?? true;
+  if (wantBias && !bt) throw new ClapError('missing from the checkpoint', { subject: `${key}.bias` });
+  if (!wantBias && bt) throw new ClapError('unexpected bias (this layer is bias-free in the reference)', { subject: `${key}.bias` });
+  if (bt) {
+    checkShape(`${key}.bias`, bt, [outAll]);
+    let b = asFloat32(bt).subarray(r0, r1);
+    if (scale !== 1 || o.rows) b = Float32Array.from(b, (v) => v * scale);
+    lin.b = tag ? g.param(`${key}.bias${tag}`, f32Tensor([outF], b)) : torchParam(g, sd, `${key}.bias`);
+  }
+  return lin;
+}
+
+export function applyLinear(x: Value, p: LinearParams): Value {
+  return ops.linear(x, p.w, p.b);
+}
+
+export interface LayerNormParams {
+  gamma: Value;
+  beta: Value;
+  eps: number;
+}
+
+/** nn.LayerNorm at `key` (`key.weight`, `key.bias`, both [dim]). */
+export function torchLayerNorm(g: Graph, sd: StateDict, key: string, dim: number, eps = 1e-5): LayerNormParams {
+  return { gamma: torchParam(g, sd, `${key}.weight`, [dim]), beta: torchParam(g, sd, `${key}.bias`, [dim]), eps };
+}
+
+export function applyLayerNorm(x: Value, p: LayerNormParams): Value {
+  return ops.layerNorm(x, p.gamma, p.beta, p.eps);
+}
