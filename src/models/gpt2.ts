@@ -1,0 +1,337 @@
+/**
+ * Hugging Face `GPT2Model` (transformers 4.44) on the engine, as msclap uses it:
+ *   - the CLAP text encoder (`caption_encoder.base.` in CLAP_weights_2023.pth), pooled at one row per
+ *     text and projected (`caption_encoder.projection.`);
+ *   - the clapcap decoder (`gpt.transformer.` + tied `gpt.lm_head.weight`), fed prefix embeddings.
+ *
+ * Building blocks, all pure graph functions:
+ *   gpt2Params     → the weights of one GPT-2 as graph params (checkpoint keys are the param names)
+ *   gpt2Embed      → wte[ids] + wpe[positions]                                     [B, T, n_embd]
+ *   gpt2Transformer→ the block stack + ln_f over any input embeddings, optional KV cache in and out
+ *   gpt2LmHead     → hidden @ wteᵀ (tied LM head)                                  [B, T, vocab]
+ *   buildTextEncoderGraph / Gpt2TextEncoder → msclap's TextEncoder end to end.
+ *
+ * Positions are a graph input (`position_ids`, [T] int64) rather than derived in the graph: the engine
+ * has no Range/Shape op, and with a KV cache they start at the cached length anyway. The causal mask is
+ * computed from query and key positions (`key > query` is blocked), so it is correct for every T and
+ * for cached decoding alike. Padding (id 0, msclap's pad token '!') only ever follows a text's real
+ * tokens, so causal attention keeps every real row identical to an unpadded run: no attention mask.
+ */
+import { ClapError } from '../errors.js';
+import {
+  type Dim, dimEq, Graph, type HostTensor, normAxis, type OpDef, ops, type RuntimeOptions, Session, shapeToString, type Value,
+} from '../engine/index.js';
+import { applyLayerNorm as layerNorm, type LayerNormParams, type StateDict, stateDictHas, stateDictGet, torchLayerNorm, torchParam } from './layers.js';
+import { projection, projectionParams } from './projection.js';
+
+export interface Gpt2Config {
+  vocabSize: number;
+  nPositions: number;
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  layerNormEpsilon: number;
+}
+
+/** The official msclap 2023 text encoder / clapcap decoder: the `gpt2` checkpoint's geometry. */
+export const GPT2_BASE: Gpt2Config = { vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, layerNormEpsilon: 1e-5 };
+
+/** Reads a Hugging Face style config (`n_embd`, `n_layer`, … as in the fixtures' config.json). */
+export function gpt2ConfigFromJson(json: Record<string, unknown>): Gpt2Config {
+  const num = (key: string, fallback?: number): number => {
+    const v = json[key] ?? fallback;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ClapError(`GPT-2 config: ${key} must be a number`, { subject: key });
+    return v;
+  };
+  return {
+    vocabSize: num('vocab_size', 50257),
+    nPositions: num('n_positions', 1024),
+    nEmbd: num('n_embd'),
+    nLayer: num('n_layer'),
+    nHead: num('n_head'),
+    layerNormEpsilon: num('layer_norm_epsilon', 1e-5),
+  };
+}
+
+// ------------------------------------------------------------------------------------------ weights
+
+export interface Gpt2BlockParams {
+  ln1: LayerNormParams;
+  /** Conv1D weights are stored [in, out]: used as is. */
+  attnW: Value; attnB: Value;
+  attnProjW: Value; attnProjB: Value;
+  ln2: LayerNormParams;
+  fcW: Value; fcB: Value;
+  projW: Value; projB: Value;
+}
+
+export interface Gpt2Params {
+  config: Gpt2Config;
+  /** [vocab, n_embd] */
+  wte: Value;
+  /** [n_positions, n_embd] */
+  wpe: Value;
+  blocks: Gpt2BlockParams[];
+  lnF: LayerNormParams;
+}
+
+/**
+ * Registers one GPT-2's weights in `g`. `prefix` is the GPT2Model's key prefix: `caption_encoder.base.`
+ * (CLAP text encoder) or `gpt.transformer.` (clapcap). The optional `attn.bias` / `attn.masked_bias`
+ * buffers of older transformers versions are ignored (the mask is built from positions); extra keys in
+ * general are ignored, as msclap's `load_state_dict(strict=False)` does.
+ */
+export function gpt2Params(g: Graph, weights: StateDict, prefix: string, config: Gpt2Config): Gpt2Params {
+  const { nEmbd: n, vocabSize, nPositions, nLayer, nHead } = config;
+  if (n % nHead !== 0) throw new ClapError(`GPT-2 config: n_embd ${n} is not a multiple of n_head ${nHead}`);
+  const p = (key: string, shape: number[]): Value => torchParam(g, weights, prefix + key, shape);
+  const ln = (key: string): LayerNormParams => torchLayerNorm(g, weights, prefix + key, n, config.layerNormEpsilon);
+  const blocks: Gpt2BlockParams[] = [];
+  for (let i = 0; i < nLayer; i++) {
+    const h = `h.${i}.`;
+    blocks.push({
+      ln1: ln(`${h}ln_1`),
+      attnW: p(`${h}attn.c_attn.weight`, [n, 3 * n]),
+      attnB: p(`${h}attn.c_attn.bias`, [3 * n]),
+      attnProjW: p(`${h}attn.c_proj.weight`, [n, n]),
+      attnProjB: p(`${h}attn.c_proj.bias`, [n]),
+      ln2: ln(`${h}ln_2`),
+      fcW: p(`${h}mlp.c_fc.weight`, [n, 4 * n]),
+      fcB: p(`${h}mlp.c_fc.bias`, [4 * n]),
+      projW: p(`${h}mlp.c_proj.weight`, [4 * n, n]),
+      projB: p(`${h}mlp.c_proj.bias`, [n]),
+    });
+  }
+  if (stateDictHas(weights, `${prefix}h.${nLayer}.ln_1.weight`)) {
+    throw new ClapError(`the checkpoint has more than n_layer=${nLayer} GPT-2 blocks`, { subject: `${prefix}h.${nLayer}` });
+  }
+  return {
+    config,
+    wte: p('wte.weight', [vocabSize, n]),
+    wpe: p('wpe.weight', [nPositions, n]),
+    blocks,
+    lnF: ln('ln_f'),
+  };
+}
+
+/** Infers n_embd / n_layer / vocab / n_positions from the checkpoint under `prefix` (n_head and eps cannot be). */
+export function inferGpt2Config(weights: StateDict, prefix: string, nHead: number, layerNormEpsilon = 1e-5): Gpt2Config {
+  const wte = stateDictGet(weights, `${prefix}wte.weight`);
+  const wpe = stateDictGet(weights, `${prefix}wpe.weight`);
+  if (!wte || wte.shape.length !== 2) throw new ClapError('missing from the checkpoint (or not 2-D)', { subject: `${prefix}wte.weight` });
+  if (!wpe || wpe.shape.length !== 2) throw new ClapError('missing from the checkpoint (or not 2-D)', { subject: `${prefix}wpe.weight` });
+  let nLayer = 0;
+  while (stateDictHas(weights, `${prefix}h.${nLayer}.ln_1.weight`)) nLayer++;
+  return { vocabSize: wte.shape[0], nPositions: wpe.shape[0], nEmbd: wte.shape[1], nLayer, nHead, layerNormEpsilon };
+}
+
+// ------------------------------------------------------------------------------------------ graph
+
+/** Token + position embeddings: wte[ids] ([B, T] int64) + wpe[positions] ([T] int64) → [B, T, n_embd]. */
+export function gpt2Embed(p: Gpt2Params, inputIds: Value, positionIds: Value): Value {
+  return ops.add(ops.gather(p.wte, inputIds, 0), ops.gather(p.wpe, positionIds, 0));
+}
+
+/**
+ * Causal mask from positions: `true` where key position > query position (blocked).
+ * queryPositions [T], keyPositions [S] → bool [T, S].
+ */
+export function causalMask(queryPositions: Value, keyPositions: Value = queryPositions): Value {
+  return ops.greater(ops.unsqueeze(keyPositions, [0]), ops.unsqueeze(queryPositions, [1]));
+}
+
+/** A layer's attention keys and values, [B, n_head, S, head_dim] each (the Hugging Face `past_key_values` layout). */
+export interface KeyValue { key: Value; value: Value }
+
+/**
+ * Concat along an axis whose sizes are symbolic (the cached and the new sequence), with the result
+ * size given by the caller (a fresh symbol such as "S"). The engine's concat only adds static sizes.
+ */
+function concatSymbolic(xs: Value[], axis: number, size: Dim): Value {
+  const op: OpDef = {
+    type: 'Concat',
+    infer: (inputs) => {
+      const a = normAxis(axis, inputs[0].rank);
+      const shape = [...inputs[0].shape];
+      for (const x of inputs) {
+        if (x.dtype !== inputs[0].dtype || x.rank !== shape.length) throw new Error('concat dtype/rank mismatch');
+        x.shape.forEach((d, i) => {
+          if (i !== a && !dimEq(d, shape[i])) throw new Error(`concat shape mismatch ${shapeToString(x.shape)} vs ${shapeToString(shape)}`);
+        });
+      }
+      shape[a] = size;
+      return [{ dtype: inputs[0].dtype, shape }];
+    },
+  };
+  return xs[0].graph.addNode(op, xs, { axis: { i: axis } })[0];
+}
+
+export interface Gpt2TransformerOptions {
+  /** [T] int64 positions of the input rows (0..T−1 without a cache, P..P+T−1 after P cached ones). */
+  positionIds: Value;
+  /**
+   * Cached keys/values of every layer ([B, n_head, P, head_dim]) and the positions of all keys after
+   * appending the new ones ([S] int64, S = P + T, usually 0..S−1). `totalDim` names S in shapes.
+   */
+  past?: { kv: KeyValue[]; keyPositions: Value; totalDim: Dim };
+  /** Also return each layer's keys/values (with the past prepended): the next step's cache. */
+  presents?: boolean;
+  /** Skip ln_f (clapcap never needs the pre-ln_f state; provided for hooks/tests). */
+  skipFinalNorm?: boolean;
+}
+
+export interface Gpt2TransformerResult {
+  /** [B, T, n_embd] after ln_f: GPT2Model's `last_hidden_state`. */
+  hidden: Value;
+  /** Per layer, when requested: keys and values over all S positions. */
+  presents?: KeyValue[];
+}
+
+/**
+ * The GPT-2 block stack + ln_f over input embeddings [B, T, n_embd] (token+position embeddings from
+ * gpt2Embed, or clapcap's prefix embeddings + wpe). Attention is causal by position; scale 1/√head_dim.
+ */
+export function gpt2Transformer(p: Gpt2Params, embeds: Value, opts: Gpt2TransformerOptions): Gpt2TransformerResult {
+  const { nEmbd: n, nHead } = p.config;
+  if (embeds.rank !== 3 || !dimEq(embeds.shape[2], n)) throw new Error(`GPT-2 input embeddings must be [B, T, ${n}], got ${shapeToString(embeds.shape)}`);
+  if (opts.past && opts.past.kv.length !== p.blocks.length) throw new Error(`past has ${opts.past.kv.length} layers, the model ${p.blocks.length}`);
+  const mask = causalMask(opts.positionIds, opts.past?.keyPositions ?? opts.positionIds);
+  let h = embeds;
+  const presents: KeyValue[] = [];
+  p.blocks.forEach((b, i) => {
+    const a = attention(b, layerNorm(h, b.ln1), mask, nHead, n, opts.past ? { kv: opts.past.kv[i], totalDim: opts.past.totalDim } : undefined);
+    presents.push(a.present);
+    h = ops.add(h, a.out);
+    const m = ops.linear(ops.gelu(ops.linear(layerNorm(h, b.ln2), b.fcW, b.fcB), 'tanh'), b.projW, b.projB);
+    h = ops.add(h, m);
+  });
+  return { hidden: opts.skipFinalNorm ? h : layerNorm(h, p.lnF), ...(opts.presents ? { presents } : {}) };
+}
+
+/** Multi-head causal self-attention of one block; x is ln_1's output [B, T, n]. */
+function attention(
+  b: Gpt2BlockParams, x: Value, mask: Value, nHead: number, n: number,
+  past?: { kv: KeyValue; totalDim: Dim },
+): { out: Value; present: KeyValue } {
+  const hd = n / nHead;
+  const qkv = ops.linear(x, b.attnW, b.attnB); // [B, T, 3n]
+  const [q, k, v] = ops.split(qkv, [n, n, n], 2).map((t) => ops.transpose(ops.reshape(t, [0, 0, nHead, hd]), [0, 2, 1, 3])); // [B, H, T, hd]
+  let key = k;
+  let value = v;
+  if (past) {
+    key = concatSymbolic([past.kv.key, k], 2, past.totalDim);
+    value = concatSymbolic([past.kv.value, v], 2, past.totalDim);
+  }
+  // Hugging Face divides q·kᵀ by √head_dim; for the power-of-two head sizes of GPT-2 (64) the
+  // result is bit-identical to scaling q first, which touches fewer elements.
+  const scores = ops.matmul(ops.mul(q, 1 / Math.sqrt(hd)), ops.transpose(key, [0, 1, 3, 2])); // [B, H, T, S]
+  const masked = ops.where(mask, x.graph.scalar(-3.4028234663852886e38), scores); // torch.finfo(float32).min, as HF
+  const ctx = ops.matmul(ops.softmax(masked, -1), value); // [B, H, T, hd]
+  const merged = ops.reshape(ops.transpose(ctx, [0, 2, 1, 3]), [0, 0, n]);
+  return { out: ops.linear(merged, b.attnProjW, b.attnProjB), present: { key, value } };
+}
+
+/** Tied LM head (GPT2LMHeadModel without bias): hidden [..., n_embd] @ wteᵀ → logits [..., vocab]. */
+export function gpt2LmHead(p: Gpt2Params, hidden: Value): Value {
+  return ops.matmul(hidden, ops.transpose(p.wte, [1, 0]));
+}
+
+/** Rows of `hidden` [B, T, n] at flat indices `b·T + pos[b]` ([B] int64) → [B, n]. */
+export function gatherRows(hidden: Value, flatIndex: Value): Value {
+  return ops.gather(ops.reshape(hidden, [-1, hidden.shape[2] as number]), flatIndex, 0);
+}
+
+// ------------------------------------------------------------------------------------------ text encoder
+
+export interface TextEncoderGraphOptions {
+  config: Gpt2Config;
+  /** Prefix of the TextEncoder module: `caption_encoder.` (its GPT-2 is `<prefix>base.`, the projection `<prefix>projection.`). */
+  prefix?: string;
+  /** Also output `last_hidden_state` [B, T, n_embd] and `eos_hidden` [B, n_embd] (tests, hooks). */
+  debugOutputs?: boolean;
+}
+
+/**
+ * msclap's TextEncoder as one graph. Inputs: `input_ids` [B, T] int64 (each row padded with 0 after
+ * its tokens), `position_ids` [T] int64 (0..T−1), `pool_index` [B] int64 (b·T + eosPosition[b]).
+ * Output: `text_embed` [B, d_proj] (the projection output, not normalised, like get_text_embeddings).
+ */
+export function buildTextEncoderGraph(weights: StateDict, options: TextEncoderGraphOptions): Graph {
+  const prefix = options.prefix ?? 'caption_encoder.';
+  const g = new Graph('clap_text_encoder');
+  const gpt = gpt2Params(g, weights, `${prefix}base.`, options.config);
+  const proj = projectionParams(g, weights, `${prefix}projection.`, { inDim: options.config.nEmbd });
+  const ids = g.input('input_ids', 'int64', ['B', 'T']);
+  const pos = g.input('position_ids', 'int64', ['T']);
+  const pool = g.input('pool_index', 'int64', ['B']);
+  const { hidden } = gpt2Transformer(gpt, gpt2Embed(gpt, ids, pos), { positionIds: pos });
+  const pooled = gatherRows(hidden, pool);
+  g.output('text_embed', projection(proj, pooled));
+  if (options.debugOutputs) {
+    g.output('last_hidden_state', hidden);
+    g.output('eos_hidden', pooled);
+  }
+  return g;
+}
+
+/** One tokenized text: its ids (msclap's, ending in 220, 50256) and the row msclap pools. */
+export interface TokenizedText { ids: ArrayLike<number>; eosPosition: number }
+
+/** Feeds for a batch: rows padded with 0 to the longest text in it. */
+export function textEncoderFeeds(texts: readonly TokenizedText[], limits: { nPositions: number; vocabSize: number } = GPT2_BASE): Record<string, HostTensor> {
+  const { nPositions, vocabSize } = limits;
+  if (texts.length === 0) throw new ClapError('no texts to encode');
+  const T = Math.max(...texts.map((t) => t.ids.length));
+  if (T > nPositions) throw new ClapError(`a text has ${T} tokens; GPT-2 takes at most ${nPositions}`);
+  const B = texts.length;
+  const ids = new BigInt64Array(B * T); // pad id 0 ('!')
+  const pool = new BigInt64Array(B);
+  texts.forEach((t, b) => {
+    if (t.ids.length === 0) throw new ClapError(`text ${b} has no tokens`);
+    if (!Number.isInteger(t.eosPosition) || t.eosPosition < 0 || t.eosPosition >= t.ids.length) {
+      throw new ClapError(`text ${b}: eosPosition ${t.eosPosition} outside its ${t.ids.length} tokens`);
+    }
+    for (let i = 0; i < t.ids.length; i++) {
+      const id = t.ids[i];
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new ClapError(`text ${b}: token id ${id} at ${i} is outside the vocabulary (0..${vocabSize - 1})`);
+      ids[b * T + i] = BigInt(id);
+    }
+    pool[b] = BigInt(b * T + t.eosPosition);
+  });
+  return {
+    input_ids: { dtype: 'int64', shape: [B, T], data: ids },
+    position_ids: { dtype: 'int64', shape: [T], data: BigInt64Array.from({ length: T }, (_, i) => BigInt(i)) },
+    pool_index: { dtype: 'int64', shape: [B], data: pool },
+  };
+}
+
+export interface TextEncoderOptions extends RuntimeOptions {
+  config: Gpt2Config;
+  prefix?: string;
+  debugOutputs?: boolean;
+}
+
+/** A compiled text encoder: `embed` returns [N, d_proj] projected (unnormalised) embeddings. */
+export class Gpt2TextEncoder {
+  private constructor(private readonly session: Session, readonly config: Gpt2Config, readonly dProj: number) {}
+
+  static async create(weights: StateDict, options: TextEncoderOptions): Promise<Gpt2TextEncoder> {
+    const graph = buildTextEncoderGraph(weights, options);
+    const out = graph.outputs.find((o) => o.name === 'text_embed')!.value;
+    const session = await Session.compile(graph, options);
+    return new Gpt2TextEncoder(session, options.config, out.shape[1] as number);
+  }
+
+  /** Embeds a batch (padded to its longest text). With debugOutputs, also last_hidden_state / eos_hidden. */
+  async run(texts: readonly TokenizedText[]): Promise<Record<string, HostTensor>> {
+    return this.session.run(textEncoderFeeds(texts, this.config));
+  }
+
+  async embed(texts: readonly TokenizedText[]): Promise<HostTensor> {
+    return (await this.run(texts)).text_embed;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
