@@ -1,0 +1,226 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { Graph, type HostTensor, Session } from '../../src/engine/index.js';
+import {
+  buildTextEncoderGraph, gpt2ConfigFromJson, gpt2Embed, gpt2Params, gpt2Transformer, Gpt2TextEncoder, inferGpt2Config,
+  type KeyValue, type TokenizedText,
+} from '../../src/models/gpt2.js';
+import type { StateDict } from '../../src/models/layers.js';
+import { loadWeights } from '../../src/weights/index.js';
+import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { readNpy } from '../helpers/npy.js';
+import { readFileSync } from 'node:fs';
+
+const skip = !hasFixtures && 'fixtures not present';
+
+/** Max abs error, reference max magnitude and their ratio; asserts ratio ≤ tol and logs the figures. */
+function check(t: TestContext, what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-4): number {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let err = 0;
+  let mag = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    if (!(d <= err)) err = d; // NaN propagates
+    mag = Math.max(mag, Math.abs(expected[i]));
+  }
+  const rel = err / mag;
+  t.diagnostic(`${what}: max abs err ${err.toExponential(2)}, max |ref| ${mag.toPrecision(4)}, ratio ${rel.toExponential(2)}`);
+  assert.ok(rel <= tol, `${what}: max abs error ${err} > ${tol} × ${mag}`);
+  return rel;
+}
+
+interface TextFixture {
+  ids: number[][];
+  eos: number[];
+  hidden: Float32Array; // [N, 77, n]
+  eosHidden: Float32Array;
+  embed: Float32Array;
+}
+
+function loadTexts(dir: 'text' | 'text_long', withHidden: boolean): TextFixture {
+  const idsNpy = readNpy(fixturePath('expected', dir, 'input_ids.npy'));
+  const mask = readNpy(fixturePath('expected', dir, 'attention_mask.npy'));
+  const [N, L] = idsNpy.shape;
+  const ids: number[][] = [];
+  for (let r = 0; r < N; r++) {
+    const row: number[] = [];
+    for (let c = 0; c < L; c++) if (Number(mask.data[r * L + c]) === 1) row.push(Number(idsNpy.data[r * L + c]));
+    ids.push(row);
+  }
+  return {
+    ids,
+    eos: Array.from(readNpy(fixturePath('expected', dir, 'eos_positions.npy')).data as BigInt64Array, Number),
+    hidden: withHidden ? readNpy(fixturePath('expected', dir, 'last_hidden_state.npy')).data as Float32Array : new Float32Array(),
+    eosHidden: readNpy(fixturePath('expected', dir, 'eos_hidden.npy')).data as Float32Array,
+    embed: readNpy(fixturePath('expected', dir, 'text_embed.npy')).data as Float32Array,
+  };
+}
+
+const fixtureConfig = () => gpt2ConfigFromJson(JSON.parse(readFileSync(fixturePath('config.json'), 'utf8')).text_encoder);
+
+let sdPromise: Promise<StateDict> | undefined;
+const clapWeights = (): Promise<StateDict> => (sdPromise ??= loadWeights(fixturePath('clap.pth')));
+
+const rows = (x: HostTensor, from: number, count: number): Float32Array => {
+  const w = x.shape.slice(1).reduce((a, b) => a * b, 1);
+  return (x.data as Float32Array).subarray(from * w, (from + count) * w);
+};
+
+/** Real-token rows of text b from a [B, T, n] hidden state → [len, n]. */
+function hiddenRows(h: HostTensor, b: number, len: number): Float32Array {
+  const [, T, n] = h.shape;
+  return (h.data as Float32Array).subarray(b * T * n, (b * T + len) * n);
+}
+
+test('config inferred from clap.pth matches config.json', { skip }, async () => {
+  const sd = await clapWeights();
+  assert.deepEqual(inferGpt2Config(sd, 'caption_encoder.base.', 2), fixtureConfig());
+});
+
+test('text encoder: every fixture text alone (unpadded) matches msclap', { skip }, async (t) => {
+  const sd = await clapWeights();
+  const config = fixtureConfig();
+  const fx = loadTexts('text', true);
+  const n = config.nEmbd;
+  const enc = await Gpt2TextEncoder.create(sd, { config, debugOutputs: true, threads: 1 });
+  const worst = { hidden: 0, eos: 0, embed: 0 };
+  for (let b = 0; b < fx.ids.length; b++) {
+    const out = await enc.run([{ ids: fx.ids[b], eosPosition: fx.eos[b] }]);
+    const len = fx.ids[b].length;
+    assert.deepEqual(out.last_hidden_state.shape, [1, len, n]);
+    worst.hidden = Math.max(worst.hidden, check(t, `text ${b} last_hidden_state[:${len}]`, out.last_hidden_state.data as Float32Array, fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n)));
+    worst.eos = Math.max(worst.eos, check(t, `text ${b} eos_hidden`, out.eos_hidden.data as Float32Array, fx.eosHidden.subarray(b * n, (b + 1) * n)));
+    const d = out.text_embed.shape[1];
+    worst.embed = Math.max(worst.embed, check(t, `text ${b} text_embed`, out.text_embed.data as Float32Array, fx.embed.subarray(b * d, (b + 1) * d)));
+  }
+  t.diagnostic(`worst ratios over ${fx.ids.length} texts: last_hidden_state ${worst.hidden.toExponential(2)}, eos_hidden ${worst.eos.toExponential(2)}, text_embed ${worst.embed.toExponential(2)}`);
+  await enc.release();
+});
+
+test('text encoder: one batch of all texts (padded to the longest) matches msclap and single runs', { skip }, async (t) => {
+  const sd = await clapWeights();
+  const config = fixtureConfig();
+  const fx = loadTexts('text', true);
+  const n = config.nEmbd;
+  const enc = await Gpt2TextEncoder.create(sd, { config, debugOutputs: true, threads: 1 });
+  // Without the 77-token text the batch pads to 23, far from msclap's 77.
+  const short = fx.ids.map((ids, b) => ({ ids, eosPosition: fx.eos[b] })).filter((x) => x.ids.length < 77);
+  const T = Math.max(...short.map((x) => x.ids.length));
+  assert.ok(T < 30 && short.length === fx.ids.length - 1);
+  const batch = await enc.run(short);
+  assert.deepEqual(batch.last_hidden_state.shape, [short.length, T, n]);
+  const d = batch.text_embed.shape[1];
+  for (let b = 0; b < short.length; b++) {
+    const len = short[b].ids.length;
+    const got = hiddenRows(batch.last_hidden_state, b, len);
+    check(t, `batch row ${b} last_hidden_state vs reference`, got, fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n));
+    const single = await enc.run([short[b]]);
+    // Same math on the same rows; only GEMM blocking may differ with the batch size.
+    check(t, `batch row ${b} last_hidden_state vs single run`, got, single.last_hidden_state.data as Float32Array, 1e-5);
+    check(t, `batch row ${b} text_embed vs single run`, rows(batch.text_embed, b, 1), single.text_embed.data as Float32Array, 1e-5);
+  }
+  check(t, 'batch eos_hidden', batch.eos_hidden.data as Float32Array, fx.eosHidden.subarray(0, short.length * n));
+  check(t, 'batch text_embed', batch.text_embed.data as Float32Array, fx.embed.subarray(0, short.length * d));
+
+  // All 13 (the 77-token text included): the padded layout is msclap's own.
+  const all = await enc.run(fx.ids.map((ids, b) => ({ ids, eosPosition: fx.eos[b] })));
+  assert.deepEqual(all.last_hidden_state.shape, [fx.ids.length, 77, n]);
+  for (let b = 0; b < fx.ids.length; b++) {
+    const len = fx.ids[b].length;
+    check(t, `all-13 row ${b} last_hidden_state`, hiddenRows(all.last_hidden_state, b, len), fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n));
+  }
+  check(t, 'all-13 eos_hidden', all.eos_hidden.data as Float32Array, fx.eosHidden);
+  check(t, 'all-13 text_embed', all.text_embed.data as Float32Array, fx.embed);
+  await enc.release();
+});
+
+test('text encoder: the 78-token caption (no truncation) matches msclap', { skip }, async (t) => {
+  const sd = await clapWeights();
+  const config = fixtureConfig();
+  const fx = loadTexts('text_long', false);
+  assert.equal(fx.ids[0].length, 78);
+  assert.equal(fx.eos[0], 77);
+  const enc = await Gpt2TextEncoder.create(sd, { config, debugOutputs: true, threads: 1 });
+  const out = await enc.run([{ ids: fx.ids[0], eosPosition: fx.eos[0] }]);
+  check(t, 'text_long eos_hidden', out.eos_hidden.data as Float32Array, fx.eosHidden);
+  check(t, 'text_long text_embed', out.text_embed.data as Float32Array, fx.embed);
+  await enc.release();
+});
+
+test('text encoder input validation', { skip }, async () => {
+  const sd = await clapWeights();
+  const config = fixtureConfig();
+  const enc = await Gpt2TextEncoder.create(sd, { config, threads: 1 });
+  await assert.rejects(enc.embed([]), /no texts/);
+  await assert.rejects(enc.embed([{ ids: [1, 2], eosPosition: 2 }]), /eosPosition 2 outside/);
+  await assert.rejects(enc.embed([{ ids: new Array(1025).fill(1), eosPosition: 3 }]), /at most 1024/);
+  await assert.rejects(enc.embed([{ ids: [1, 50257], eosPosition: 1 }]), /token id 50257 at 1 is outside/);
+  const one: TokenizedText = { ids: [64, 220, 50256], eosPosition: 2 };
+  assert.deepEqual((await enc.embed([one])).shape, [1, 64]);
+  await enc.release();
+});
+
+test('GPT-2 with a KV cache: prefix then step equals one full run', { skip }, async (t) => {
+  const sd = await clapWeights();
+  const config = fixtureConfig();
+  const { nHead, nEmbd, nLayer } = config;
+  const hd = nEmbd / nHead;
+  const ids = [5661, 318, 262, 2128, 286, 3290, 48961, 220, 50256];
+  const P = 5;
+  const B = 2; // two rows, to check the cache layout per row
+  const idsOf = (from: number, to: number): HostTensor => {
+    const data = new BigInt64Array(B * (to - from));
+    for (let b = 0; b < B; b++) for (let i = from; i < to; i++) data[b * (to - from) + i - from] = BigInt(b === 0 ? ids[i] : ids[ids.length - 1 - i]);
+    return { dtype: 'int64', shape: [B, to - from], data };
+  };
+  const range = (from: number, to: number): HostTensor => ({ dtype: 'int64', shape: [to - from], data: BigInt64Array.from({ length: to - from }, (_, i) => BigInt(from + i)) });
+
+  // Full run, with presents (the cache the prefix run produces has the same graph).
+  const gFull = new Graph('full');
+  const pFull = gpt2Params(gFull, sd, 'caption_encoder.base.', config);
+  const posF = gFull.input('position_ids', 'int64', ['T']);
+  const full = gpt2Transformer(pFull, gpt2Embed(pFull, gFull.input('input_ids', 'int64', ['B', 'T']), posF), { positionIds: posF, presents: true });
+  gFull.output('hidden', full.hidden);
+  full.presents!.forEach((kv, i) => { gFull.output(`present_key_${i}`, kv.key); gFull.output(`present_value_${i}`, kv.value); });
+  const sFull = await Session.compile(gFull, { threads: 1 });
+
+  // Step graph: new tokens at positions P.., cached keys/values of positions 0..P−1.
+  const gStep = new Graph('step');
+  const pStep = gpt2Params(gStep, sd, 'caption_encoder.base.', config);
+  const pos = gStep.input('position_ids', 'int64', ['T']);
+  const keyPos = gStep.input('key_positions', 'int64', ['S']);
+  const past: KeyValue[] = [];
+  for (let i = 0; i < nLayer; i++) {
+    past.push({ key: gStep.input(`past_key_${i}`, 'float32', ['B', nHead, 'P', hd]), value: gStep.input(`past_value_${i}`, 'float32', ['B', nHead, 'P', hd]) });
+  }
+  const step = gpt2Transformer(pStep, gpt2Embed(pStep, gStep.input('input_ids', 'int64', ['B', 'T']), pos), {
+    positionIds: pos, past: { kv: past, keyPositions: keyPos, totalDim: 'S' }, presents: true,
+  });
+  gStep.output('hidden', step.hidden);
+  step.presents!.forEach((kv, i) => { gStep.output(`present_key_${i}`, kv.key); });
+  const sStep = await Session.compile(gStep, { threads: 1 });
+
+  const ref = await sFull.run({ input_ids: idsOf(0, ids.length), position_ids: range(0, ids.length) });
+  const pre = await sFull.run({ input_ids: idsOf(0, P), position_ids: range(0, P) });
+  const feeds: Record<string, HostTensor> = { input_ids: idsOf(P, ids.length), position_ids: range(P, ids.length), key_positions: range(0, ids.length) };
+  for (let i = 0; i < nLayer; i++) { feeds[`past_key_${i}`] = pre[`present_key_${i}`]; feeds[`past_value_${i}`] = pre[`present_value_${i}`]; }
+  const out = await sStep.run(feeds);
+  assert.deepEqual(out.hidden.shape, [B, ids.length - P, nEmbd]);
+  assert.deepEqual(out.present_key_0.shape, [B, nHead, ids.length, hd]);
+  const T = ids.length;
+  for (let b = 0; b < B; b++) {
+    const want = (ref.hidden.data as Float32Array).subarray((b * T + P) * nEmbd, (b + 1) * T * nEmbd);
+    const got = (out.hidden.data as Float32Array).subarray(b * (T - P) * nEmbd, (b + 1) * (T - P) * nEmbd);
+    check(t, `row ${b} cached-step hidden vs full`, got, want, 1e-5);
+  }
+  check(t, 'present_key_1 vs full run', out.present_key_1.data as Float32Array, ref.present_key_1.data as Float32Array, 1e-5);
+  await sFull.release();
+  await sStep.release();
+});
+
+test('the text encoder graph names its inputs and keeps T symbolic', { skip }, async () => {
+  const sd = await clapWeights();
+  const g = buildTextEncoderGraph(sd, { config: fixtureConfig() });
+  assert.deepEqual(g.inputs.map((v) => `${v.name}${JSON.stringify(v.shape)}`), ['input_ids["B","T"]', 'position_ids["T"]', 'pool_index["B"]']);
+  assert.deepEqual(g.outputs.map((o) => `${o.name}${JSON.stringify(o.value.shape)}`), ['text_embed["B",64]']);
+});

@@ -1,0 +1,107 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Graph, type HostTensor, Session } from '../../src/engine/index.js';
+import { type StateDict, stateDictGet } from '../../src/models/layers.js';
+import {
+  computeSimilarity, logitScaleExp, projection, projectionParams, similarity, softmaxRows,
+} from '../../src/models/projection.js';
+import { loadWeights } from '../../src/weights/index.js';
+import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { readNpy } from '../helpers/npy.js';
+
+const skip = !hasFixtures && 'fixtures not present';
+
+function check(t: TestContext, what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-4): number {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let err = 0;
+  let mag = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    if (!(d <= err)) err = d;
+    mag = Math.max(mag, Math.abs(expected[i]));
+  }
+  const rel = err / mag;
+  t.diagnostic(`${what}: max abs err ${err.toExponential(2)}, max |ref| ${mag.toPrecision(4)}, ratio ${rel.toExponential(2)}`);
+  assert.ok(rel <= tol, `${what}: max abs error ${err} > ${tol} × ${mag}`);
+  return rel;
+}
+
+let sdPromise: Promise<StateDict> | undefined;
+const clapWeights = (): Promise<StateDict> => (sdPromise ??= loadWeights(fixturePath('clap.pth')));
+
+const npy = (...p: string[]): HostTensor => {
+  const a = readNpy(fixturePath(...p));
+  return { dtype: 'float32', shape: a.shape, data: a.data as Float32Array };
+};
+
+const manifest = (): { audio_batch: { order: string[] }; logit_scale_exp: number } =>
+  JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8'));
+
+test('audio projection: every fixture latent → audio_embed', { skip }, async (t) => {
+  const sd = await clapWeights();
+  const names = manifest().audio_batch.order;
+  const g = new Graph('audio_projection');
+  const p = projectionParams(g, sd, 'audio_encoder.projection.', { inDim: 128 });
+  assert.equal(p.dOut, 64);
+  g.output('embed', projection(p, g.input('latent', 'float32', ['B', 128])));
+  const s = await Session.compile(g, { threads: 1 });
+  const latents = names.map((name) => npy('expected', 'audio', name, 'latent.npy'));
+  const data = new Float32Array(names.length * 128);
+  latents.forEach((l, i) => data.set(l.data as Float32Array, i * 128));
+  const out = (await s.run({ latent: { dtype: 'float32', shape: [names.length, 128], data } })).embed;
+  assert.deepEqual(out.shape, [names.length, 64]);
+  let worst = 0;
+  names.forEach((name, i) => {
+    const want = npy('expected', 'audio', name, 'audio_embed.npy').data as Float32Array;
+    worst = Math.max(worst, check(t, `${name} audio_embed`, (out.data as Float32Array).subarray(i * 64, (i + 1) * 64), want));
+  });
+  t.diagnostic(`worst audio_embed ratio ${worst.toExponential(2)}`);
+  await s.release();
+});
+
+test('text projection: eos_hidden → text_embed', { skip }, async (t) => {
+  const sd = await clapWeights();
+  const g = new Graph('text_projection');
+  const p = projectionParams(g, sd, 'caption_encoder.projection.', { inDim: 32 });
+  g.output('embed', projection(p, g.input('h', 'float32', ['B', 32])));
+  const s = await Session.compile(g, { threads: 1 });
+  const h = npy('expected', 'text', 'eos_hidden.npy');
+  const out = (await s.run({ h })).embed;
+  check(t, 'text_embed from eos_hidden', out.data as Float32Array, npy('expected', 'text', 'text_embed.npy').data as Float32Array);
+  await s.release();
+});
+
+test('projection rejects a mismatched encoder width and a missing key', { skip }, async () => {
+  const sd = await clapWeights();
+  assert.throws(() => projectionParams(new Graph(), sd, 'audio_encoder.projection.', { inDim: 768 }), /audio_encoder\.projection\.linear1\.weight/);
+  assert.throws(() => projectionParams(new Graph(), sd, 'nope.projection.'), /nope\.projection\.linear1\.weight: missing/);
+});
+
+test('compute_similarity (host and graph) and zero-shot softmax match msclap', { skip }, async (t) => {
+  const sd = await clapWeights();
+  const scale = logitScaleExp(sd);
+  assert.equal(scale, Math.fround(manifest().logit_scale_exp));
+  t.diagnostic(`exp(logit_scale) = ${scale}`);
+  const audio = npy('expected', 'audio_batch', 'audio_embed.npy');
+  const text = npy('expected', 'text', 'text_embed.npy');
+  const want = npy('expected', 'similarity.npy');
+  const host = computeSimilarity(audio, text, scale);
+  assert.deepEqual(host.shape, [6, 13]);
+  check(t, 'similarity (host)', host.data as Float32Array, want.data as Float32Array);
+
+  const g = new Graph('similarity');
+  const ls = stateDictGet(sd, 'logit_scale')!;
+  g.output('sim', similarity(g.input('audio', 'float32', ['A', 64]), g.input('text', 'float32', ['N', 64]), g.param('logit_scale', ls)));
+  const s = await Session.compile(g, { threads: 1 });
+  const graphSim = (await s.run({ audio, text })).sim;
+  assert.deepEqual(graphSim.shape, [6, 13]);
+  check(t, 'similarity (graph)', graphSim.data as Float32Array, want.data as Float32Array);
+  await s.release();
+
+  // Zero-shot: the five prompts only, softmax over them.
+  const prompts: HostTensor = { dtype: 'float32', shape: [5, 64], data: (text.data as Float32Array).subarray(0, 5 * 64) };
+  const zs = computeSimilarity(audio, prompts, scale);
+  check(t, 'zeroshot_similarity', zs.data as Float32Array, npy('expected', 'zeroshot_similarity.npy').data as Float32Array);
+  check(t, 'zeroshot_probs', softmaxRows(zs).data as Float32Array, npy('expected', 'zeroshot_probs.npy').data as Float32Array);
+});
