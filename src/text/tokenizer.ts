@@ -99,7 +99,7 @@ export class Gpt2Tokenizer {
     return getGpt2Vocab();
   }
 
-  /** Loads the vocabulary now (otherwise the first call that needs it does, ~50 ms). */
+  /** Loads the vocabulary now (otherwise the first call that needs it does; ~50 ms). */
   warmUp(): this {
     void this.vocab;
     return this;

@@ -167,7 +167,7 @@ class PairTable {
 
 let cached: Gpt2Vocab | undefined;
 
-/** The GPT-2 vocabulary, loaded from js-tiktoken's `r50k_base` on first call (offline, ~0.1 s) and kept. */
+/** The GPT-2 vocabulary, loaded from js-tiktoken's `r50k_base` on first call (offline, ~50 ms) and kept. */
 export function getGpt2Vocab(): Gpt2Vocab {
   if (cached === undefined) {
     const { bytes, offsets } = loadTokenBytes();
