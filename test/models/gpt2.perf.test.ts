@@ -6,8 +6,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HostTensor } from '../../src/engine/index.js';
-import { GPT2_BASE, type Gpt2Config, Gpt2TextEncoder, type TokenizedText } from '../../src/models/gpt2.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { emitOnnx, type HostTensor, Session } from '../../src/engine/index.js';
+import {
+  buildTextEncoderGraph, GPT2_BASE, type Gpt2Config, Gpt2TextEncoder, textEncoderFeeds, type TokenizedText,
+} from '../../src/models/gpt2.js';
 
 /** Deterministic N(0, std)-ish weights (uniform with that std), fast enough for 124M values. */
 function randomTensor(shape: number[], std: number, seed: number, offset = 0): HostTensor {
@@ -71,23 +77,84 @@ export const LABELS: TokenizedText[] = Object.values(LABEL_IDS).map((cls) => {
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-test('full-size GPT-2 text encoder: session creation and 10-label embedding time', { skip: !process.env.CLAP_PERF }, async () => {
-  let t0 = performance.now();
-  const sd = randomTextEncoderWeights(GPT2_BASE, 1024);
-  const tWeights = performance.now() - t0;
-  t0 = performance.now();
-  const enc = await Gpt2TextEncoder.create(sd, { config: GPT2_BASE });
-  const tCreate = performance.now() - t0;
-  const first = await enc.embed(LABELS);
-  assert.deepEqual(first.shape, [10, 1024]);
+async function timeRuns(run: () => Promise<unknown>, n = 9): Promise<string> {
+  await run(); // warm-up
   const times: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    t0 = performance.now();
-    await enc.embed(LABELS);
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await run();
     times.push(performance.now() - t0);
   }
+  return `median ${median(times).toFixed(1)} ms, min ${Math.min(...times).toFixed(1)} ms`;
+}
+
+const perf = { skip: !process.env.CLAP_PERF && 'set CLAP_PERF=1' };
+
+test('full-size GPT-2 text encoder: session creation and 10-label embedding time', perf, async (t) => {
+  let t0 = performance.now();
+  const sd = randomTextEncoderWeights(GPT2_BASE, 1024);
+  t.diagnostic(`random weights: ${(performance.now() - t0).toFixed(0)} ms`);
+
+  // Gpt2TextEncoder.create = build graph + emit ONNX + ORT session; timed as a whole and by part.
+  t0 = performance.now();
+  const enc = await Gpt2TextEncoder.create(sd, { config: GPT2_BASE });
+  t.diagnostic(`Gpt2TextEncoder.create: ${(performance.now() - t0).toFixed(0)} ms`);
+  t0 = performance.now();
+  const graph = buildTextEncoderGraph(sd, { config: GPT2_BASE });
+  const tBuild = performance.now() - t0;
+  t0 = performance.now();
+  const bytes = emitOnnx(graph);
+  const tEmit = performance.now() - t0;
+  t0 = performance.now();
+  const session = await Session.fromBytes(bytes);
+  const tOrt = performance.now() - t0;
+  t.diagnostic(`  by part: build ${tBuild.toFixed(0)} ms, emitOnnx ${tEmit.toFixed(0)} ms (${(bytes.length / 1e6).toFixed(0)} MB), ORT session ${tOrt.toFixed(0)} ms`);
+  await session.release();
+
+  const first = await enc.embed(LABELS);
+  assert.deepEqual(first.shape, [10, 1024]);
+  t.diagnostic(`10 labels (B=10, T=${Math.max(...LABELS.map((l) => l.ids.length))}): ${await timeRuns(() => enc.embed(LABELS))}`);
+  t.diagnostic(`1 label: ${await timeRuns(() => enc.embed(LABELS.slice(0, 1)))}`);
   await enc.release();
-  const msg = `random weights ${tWeights.toFixed(0)} ms; session creation ${tCreate.toFixed(0)} ms; `
-    + `10 labels median ${median(times).toFixed(1)} ms (min ${Math.min(...times).toFixed(1)}, runs ${times.map((t) => t.toFixed(0)).join(' ')})`;
-  console.log(msg);
+});
+
+/**
+ * Session-creation alternative measured for the record: ORT's own format saved once
+ * (optimizedModelFilePath + save_model_format=ORT), then created from its bytes with
+ * use_ort_model_bytes_directly / use_ort_model_bytes_for_initializers (no protobuf parse, no copy of
+ * the initializers). The engine's Session does not expose these session options yet.
+ */
+test('full-size GPT-2: ORT-format cache vs ONNX bytes (session creation)', perf, async (t) => {
+  const sd = randomTextEncoderWeights(GPT2_BASE, 1024);
+  const bytes = emitOnnx(buildTextEncoderGraph(sd, { config: GPT2_BASE }));
+  const dir = mkdtempSync(join(tmpdir(), 'clap-gpt2-'));
+  const ortPath = join(dir, 'text.ort');
+  const base = { intraOpNumThreads: 2, interOpNumThreads: 1, executionMode: 'sequential' as const, graphOptimizationLevel: 'all' as const };
+  try {
+    let t0 = performance.now();
+    const s0 = await ort.InferenceSession.create(bytes, { ...base, optimizedModelFilePath: ortPath, extra: { session: { save_model_format: 'ORT', intra_op: { allow_spinning: '0' } } } });
+    t.diagnostic(`create from ONNX bytes + save .ort: ${(performance.now() - t0).toFixed(0)} ms`);
+    await s0.release();
+    t0 = performance.now();
+    const s1 = await ort.InferenceSession.create(bytes, { ...base, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+    t.diagnostic(`create from ONNX bytes: ${(performance.now() - t0).toFixed(0)} ms`);
+    t0 = performance.now();
+    const ortBytes = readFileSync(ortPath);
+    const tRead = performance.now() - t0;
+    t0 = performance.now();
+    const s2 = await ort.InferenceSession.create(ortBytes, {
+      ...base, extra: { session: { use_ort_model_bytes_directly: '1', use_ort_model_bytes_for_initializers: '1', intra_op: { allow_spinning: '0' } } },
+    });
+    t.diagnostic(`read .ort ${tRead.toFixed(0)} ms + create from .ort bytes ${(performance.now() - t0).toFixed(0)} ms`);
+    const feeds = textEncoderFeeds(LABELS);
+    const of = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, new ort.Tensor('int64', v.data as BigInt64Array, v.shape)]));
+    const a = (await s1.run(of)).text_embed.data as Float32Array;
+    const b = (await s2.run(of)).text_embed.data as Float32Array;
+    assert.deepEqual(Array.from(b), Array.from(a));
+    t.diagnostic(`10 labels, ONNX-bytes session: ${await timeRuns(() => s1.run(of))}; .ort session: ${await timeRuns(() => s2.run(of))}`);
+    await s1.release();
+    await s2.release();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
