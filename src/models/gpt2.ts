@@ -7,6 +7,7 @@
  * Building blocks, all pure graph functions:
  *   gpt2Params     → the weights of one GPT-2 as graph params (checkpoint keys are the param names)
  *   gpt2Embed      → wte[ids] + wpe[positions]                                     [B, T, n_embd]
+ *                    (gpt2TokenEmbeddings / gpt2AddPositions for HF's inputs_embeds path)
  *   gpt2Transformer→ the block stack + ln_f over any input embeddings, optional KV cache in and out
  *   gpt2LmHead     → hidden @ wteᵀ (tied LM head)                                  [B, T, vocab]
  *   buildTextEncoderGraph / Gpt2TextEncoder → msclap's TextEncoder end to end.
@@ -127,9 +128,19 @@ export function inferGpt2Config(weights: StateDict, prefix: string, nHead: numbe
 
 // ------------------------------------------------------------------------------------------ graph
 
+/** Token embeddings wte[ids]: [B, T] int64 → [B, T, n_embd] (to concatenate after a caption prefix). */
+export function gpt2TokenEmbeddings(p: Gpt2Params, inputIds: Value): Value {
+  return ops.gather(p.wte, inputIds, 0);
+}
+
+/** GPT2Model's `inputs_embeds` path: inputsEmbeds [B, T, n_embd] + wpe[positions] ([T] int64). */
+export function gpt2AddPositions(p: Gpt2Params, inputsEmbeds: Value, positionIds: Value): Value {
+  return ops.add(inputsEmbeds, ops.gather(p.wpe, positionIds, 0));
+}
+
 /** Token + position embeddings: wte[ids] ([B, T] int64) + wpe[positions] ([T] int64) → [B, T, n_embd]. */
 export function gpt2Embed(p: Gpt2Params, inputIds: Value, positionIds: Value): Value {
-  return ops.add(ops.gather(p.wte, inputIds, 0), ops.gather(p.wpe, positionIds, 0));
+  return gpt2AddPositions(p, gpt2TokenEmbeddings(p, inputIds), positionIds);
 }
 
 /**
@@ -144,10 +155,11 @@ export function causalMask(queryPositions: Value, keyPositions: Value = queryPos
 export interface KeyValue { key: Value; value: Value }
 
 /**
- * Concat along an axis whose sizes are symbolic (the cached and the new sequence), with the result
- * size given by the caller (a fresh symbol such as "S"). The engine's concat only adds static sizes.
+ * Concat along an axis whose sizes are symbolic (the cached and the new sequence, or a caption prefix
+ * and its tokens), with the result size named by the caller (a fresh symbol such as "S"): the engine's
+ * own concat only adds static sizes. Inference only (no gradient rule).
  */
-function concatSymbolic(xs: Value[], axis: number, size: Dim): Value {
+export function concatSymbolic(xs: Value[], axis: number, size: Dim): Value {
   const op: OpDef = {
     type: 'Concat',
     infer: (inputs) => {
