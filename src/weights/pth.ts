@@ -11,7 +11,9 @@ import { BYTES_PER_ELEMENT, type AnyTypedArray, type DType, type HostTensor } fr
 import { PickleWriter } from './pickle-writer.js';
 import { assertTensor, toStateDict, type Checkpoint, type StateDict, type StateDictLike } from './state-dict.js';
 import { PyDict, PyGlobal, StorageRef, TensorRef, isTuple, typeName, unpickle, type PyValue } from './unpickle.js';
-import { bytesOf, checkedNumel, fmtShape, quote, readWholeFile, TYPED_ARRAY_OF, typedView, writeFileAtomic } from './util.js';
+import {
+  asClapError, assertLittleEndianHost, bytesOf, checkedNumel, fmtShape, quote, readWholeFile, safeName, TYPED_ARRAY_OF, typedView, writeFileAtomic,
+} from './util.js';
 import { buildZip, readZip, zipEntryData, type ZipArchive, type ZipEntry, type ZipInput } from './zip.js';
 
 export interface PthLoadOptions {
@@ -42,6 +44,11 @@ export async function loadPthCheckpoint(path: string, opts: PthLoadOptions = {})
  * do not reuse it). `file` names the source in errors.
  */
 export function readPth(buf: Uint8Array, file = '<buffer>', opts: PthLoadOptions = {}): Checkpoint {
+  return asClapError(file, 'cannot read PyTorch checkpoint', () => parsePth(buf, file, opts));
+}
+
+function parsePth(buf: Uint8Array, file: string, opts: PthLoadOptions): Checkpoint {
+  assertLittleEndianHost(file);
   const fail = (msg: string): never => { throw new ClapError(msg, { subject: file }); };
   if (buf.length === 0) fail('file is empty (0 bytes), expected a PyTorch checkpoint');
   if (buf[0] === 0x80 && buf.length > 1 && buf[1] <= 5) {
@@ -88,7 +95,7 @@ export function readPth(buf: Uint8Array, file = '<buffer>', opts: PthLoadOptions
     storages.set(key, ref);
     return ref;
   };
-  const root = unpickle(zipEntryData(zip, pkl, { verifyCrc: true }), { file, what: pkl.name, persistentLoad });
+  const root = unpickle(zipEntryData(zip, pkl, { verifyCrc: true }), { file, what: safeName(pkl.name), persistentLoad });
 
   const metadata: Record<string, unknown> = {};
   const sd = selectStateDict(root, opts.key, metadata, fail);
@@ -335,7 +342,7 @@ export function encodePthChunks(sd: StateDictLike, opts: PthSaveOptions = {}, fi
 
   entries.push({ name: `${arch}/data.pkl`, data: p.finish() });
   entries.push({ name: `${arch}/byteorder`, data: new TextEncoder().encode('little') });
-  entries.push(...dataEntries);
+  for (const e of dataEntries) entries.push(e);
   entries.push({ name: `${arch}/version`, data: new TextEncoder().encode('3\n') });
   return buildZip(entries, { align: 64 });
 }

@@ -6,7 +6,7 @@
 import { ClapError } from '../errors.js';
 import { BYTES_PER_ELEMENT, numel, type DType } from '../engine/tensor.js';
 import { assertTensor, toStateDict, type Checkpoint, type StateDict, type StateDictLike } from './state-dict.js';
-import { bytesOf, checkedNumel, fmtShape, quote, readWholeFile, typedView, writeFileAtomic } from './util.js';
+import { asClapError, assertLittleEndianHost, bytesOf, checkedNumel, fmtShape, oneLine, quote, readWholeFile, typedView, writeFileAtomic } from './util.js';
 
 /** Largest header accepted (the reference implementation's limit). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -30,6 +30,11 @@ export async function loadSafetensorsCheckpoint(path: string): Promise<Checkpoin
 
 /** Parses safetensors bytes; tensors are views into `buf` where aligned. `file` names the source in errors. */
 export function readSafetensors(buf: Uint8Array, file = '<buffer>'): Checkpoint {
+  return asClapError(file, 'cannot read safetensors file', () => parseSafetensors(buf, file));
+}
+
+function parseSafetensors(buf: Uint8Array, file: string): Checkpoint {
+  assertLittleEndianHost(file);
   const fail = (msg: string): never => { throw new ClapError(msg, { subject: file }); };
   if (buf.length < 8) fail(`too short for a safetensors file (${buf.length} bytes)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -42,7 +47,7 @@ export function readSafetensors(buf: Uint8Array, file = '<buffer>'): Checkpoint 
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n)));
   } catch (err) {
-    fail(`safetensors header is not valid UTF-8 JSON (${String((err as Error).message).split('\n')[0]})`);
+    fail(`safetensors header is not valid UTF-8 JSON (${oneLine(String((err as Error).message))})`);
   }
   if (!isObject(header)) return fail('safetensors header is not a JSON object');
 

@@ -117,7 +117,7 @@ export interface UnpickleOptions {
   persistentLoad?: (pid: PyValue) => PyValue;
   /** Bound on stack entries (default 1 << 20). */
   maxStack?: number;
-  /** Bound on memo entries (default 1 << 22). */
+  /** Bound on memo entries (default 1 << 20). */
   maxMemo?: number;
 }
 
@@ -128,7 +128,7 @@ const MAX_LONG_BYTES = 1024;
 export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
   const what = opts.what ?? 'pickle';
   const maxStack = opts.maxStack ?? 1 << 20;
-  const maxMemo = opts.maxMemo ?? 1 << 22;
+  const maxMemo = opts.maxMemo ?? 1 << 20;
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const end = data.length;
   const utf8 = new TextDecoder('utf-8');
@@ -297,7 +297,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         break;
       }
       case 0x61: { const v = pop(); listOf(top(), 'APPEND').push(v); break; } // APPEND
-      case 0x65: { const items = popMark(); listOf(top(), 'APPENDS').push(...items); break; } // APPENDS
+      case 0x65: { const items = popMark(); const l = listOf(top(), 'APPENDS'); for (const x of items) l.push(x); break; } // APPENDS
       case 0x73: { const v = pop(); const k = pop(); dictOf(top(), 'SETITEM').set(k, v); break; } // SETITEM
       case 0x75: { // SETITEMS
         const items = popMark();
@@ -356,7 +356,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         break;
       }
       default:
-        fail(`unsupported or disallowed opcode ${describeOp(op)}`);
+        fail(`unsupported or disallowed opcode${describeOp(op)}`);
     }
   }
 }
@@ -367,7 +367,7 @@ function describeOp(op: number): string {
     0x49: 'INT', 0x4c: 'LONG', 0x46: 'FLOAT', 0x53: 'STRING', 0x56: 'UNICODE', 0x67: 'GET', 0x70: 'PUT',
     0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET',
   };
-  return names[op] ?? `0x${op.toString(16).padStart(2, '0')}`;
+  return names[op] ? ` ${names[op]}` : '';
 }
 
 export function typeName(v: PyValue | undefined): string {

@@ -6,13 +6,38 @@ import { constants as bufferConstants } from 'node:buffer';
 import * as fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { endianness } from 'node:os';
 import { ClapError } from '../errors.js';
 import { BYTES_PER_ELEMENT, type AnyTypedArray, type DType } from '../engine/tensor.js';
 
 /** Quotes untrusted text for an error message: one line, control characters escaped, at most `max` characters. */
 export function quote(text: string, max = 120): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
-  return JSON.stringify(cut);
+  return JSON.stringify(cut).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+}
+
+/** `text` as is when it is short printable ASCII, otherwise quoted. */
+export function safeName(text: string): string {
+  return /^[\x20-\x7e]{0,200}$/.test(text) ? text : quote(text);
+}
+
+/** One line of at most `max` characters from a foreign message (control characters become spaces). */
+export function oneLine(text: string, max = 200): string {
+  const flat = text.replace(/[\x00-\x1f\x7f\u2028\u2029]+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
+
+/**
+ * Runs `fn`, turning any error that is not already a ClapError (a bug or an engine limit such as
+ * RangeError) into a one-line ClapError about `file`, so hostile input never escapes as a crash.
+ */
+export function asClapError<T>(file: string, doing: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof ClapError) throw err;
+    throw new ClapError(`${doing}: ${oneLine(err instanceof Error ? `${err.name}: ${err.message}` : String(err))}`, { subject: file, cause: err });
+  }
 }
 
 /** Formats a shape as `[a, b, c]`. */
@@ -29,7 +54,7 @@ function errnoMessage(err: unknown): string {
     case 'ENOTDIR': return 'a component of the path is not a directory';
     case 'ENOSPC': return 'no space left on device';
     case 'EROFS': return 'read-only file system';
-    default: return (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    default: return oneLine(err instanceof Error ? err.message : String(err));
   }
 }
 
@@ -152,6 +177,11 @@ export function crc32(data: Uint8Array, crc = 0): number {
 }
 
 // ---------------------------------------------------------------- typed arrays over bytes
+
+/** Weight files are little-endian and tensors are views of their bytes: refuse a big-endian host. */
+export function assertLittleEndianHost(file: string): void {
+  if (endianness() !== 'LE') throw new ClapError('reading weight files needs a little-endian machine', { subject: file });
+}
 
 type TypedArrayCtor = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): AnyTypedArray; new (length: number): AnyTypedArray };
 

@@ -264,7 +264,8 @@ export function buildZip(inputs: readonly ZipInput[], opts: ZipWriteOptions = {}
       local.fill(0x5a, x + 4, x + 4 + pad); // 'Z', as torch pads
     }
     const headerOffset = pos;
-    chunks.push(local, ...pieces);
+    chunks.push(local);
+    for (const piece of pieces) chunks.push(piece);
     pos += local.length + size;
 
     const offBig = force || headerOffset >= U32_MAX;
@@ -307,7 +308,7 @@ export function buildZip(inputs: readonly ZipInput[], opts: ZipWriteOptions = {}
   const cdOffset = pos;
   let cdSize = 0;
   for (const rec of central) cdSize += rec.length;
-  chunks.push(...central);
+  for (const rec of central) chunks.push(rec);
   pos += cdSize;
   const count = inputs.length;
   const need64 = force || count >= U16_MAX || cdOffset >= U32_MAX || cdSize >= U32_MAX;
