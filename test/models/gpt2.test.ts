@@ -7,6 +7,7 @@ import {
 } from '../../src/models/gpt2.js';
 import type { StateDict } from '../../src/models/layers.js';
 import { loadWeights } from '../../src/weights/index.js';
+import { defaultTokenizer } from '../../src/text/index.js';
 import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
 import { readNpy } from '../helpers/npy.js';
 import { readFileSync } from 'node:fs';
@@ -223,4 +224,27 @@ test('the text encoder graph names its inputs and keeps T symbolic', { skip }, a
   const g = buildTextEncoderGraph(sd, { config: fixtureConfig() });
   assert.deepEqual(g.inputs.map((v) => `${v.name}${JSON.stringify(v.shape)}`), ['input_ids["B","T"]', 'position_ids["T"]', 'pool_index["B"]']);
   assert.deepEqual(g.outputs.map((o) => `${o.name}${JSON.stringify(o.value.shape)}`), ['text_embed["B",64]']);
+});
+
+test('text → encodeForClap → text encoder: fixture texts end to end', { skip }, async (t) => {
+  const sd = await clapWeights();
+  const config = fixtureConfig();
+  const fx = loadTexts('text', false);
+  const long = loadTexts('text_long', false);
+  const manifest = JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8'));
+  const texts: string[] = [...manifest.texts.map((x: { text: string }) => x.text), manifest.long_text.text];
+  const tok = defaultTokenizer();
+  const encoded = texts.map((x) => tok.encodeForClap(x));
+  encoded.forEach((e, i) => {
+    const want = i < fx.ids.length ? { ids: fx.ids[i], eos: fx.eos[i] } : { ids: long.ids[0], eos: long.eos[0] };
+    assert.deepEqual(e.ids, want.ids, `text ${i} ids`);
+    assert.equal(e.eosPosition, want.eos, `text ${i} eosPosition`);
+  });
+  const enc = await Gpt2TextEncoder.create(sd, { config, threads: 1 });
+  // msclap cannot batch the 78-token text with shorter ones (default_collate); we can.
+  const out = await enc.embed(encoded);
+  const d = out.shape[1];
+  check(t, 'end-to-end text_embed (13 texts)', (out.data as Float32Array).subarray(0, fx.ids.length * d), fx.embed);
+  check(t, 'end-to-end text_embed (78-token text, same batch)', (out.data as Float32Array).subarray(fx.ids.length * d), long.embed);
+  await enc.release();
 });
