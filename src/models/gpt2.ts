@@ -343,6 +343,25 @@ export class Gpt2TextEncoder {
     return (await this.run(texts)).text_embed;
   }
 
+  /**
+   * Embeds any number of texts in runs of at most `maxBatch`, grouping texts of similar length (sorted
+   * by token count) so that one long text does not pad all the others. Rows come back in input order;
+   * each equals a single-text run (causal attention, see the module comment).
+   */
+  async embedAll(texts: readonly TokenizedText[], options: { maxBatch?: number } = {}): Promise<HostTensor> {
+    const maxBatch = options.maxBatch ?? 64;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new ClapError(`maxBatch must be a positive integer, got ${maxBatch}`);
+    if (texts.length === 0) throw new ClapError('no texts to encode');
+    const order = texts.map((_, i) => i).sort((a, b) => texts[a].ids.length - texts[b].ids.length || a - b);
+    const out = new Float32Array(texts.length * this.dProj);
+    for (let start = 0; start < order.length; start += maxBatch) {
+      const idx = order.slice(start, start + maxBatch);
+      const e = (await this.embed(idx.map((i) => texts[i]))).data as Float32Array;
+      idx.forEach((i, r) => out.set(e.subarray(r * this.dProj, (r + 1) * this.dProj), i * this.dProj));
+    }
+    return { dtype: 'float32', shape: [texts.length, this.dProj], data: out };
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }

@@ -246,5 +246,10 @@ test('text → encodeForClap → text encoder: fixture texts end to end', { skip
   const d = out.shape[1];
   check(t, 'end-to-end text_embed (13 texts)', (out.data as Float32Array).subarray(0, fx.ids.length * d), fx.embed);
   check(t, 'end-to-end text_embed (78-token text, same batch)', (out.data as Float32Array).subarray(fx.ids.length * d), long.embed);
+  // Sorted by length into runs of 4: same rows, input order.
+  const grouped = await enc.embedAll(encoded, { maxBatch: 4 });
+  assert.deepEqual(grouped.shape, out.shape);
+  check(t, 'embedAll (maxBatch 4) vs one batch', grouped.data as Float32Array, out.data as Float32Array, 1e-5);
+  await assert.rejects(enc.embedAll(encoded, { maxBatch: 0 }), /maxBatch/);
   await enc.release();
 });
