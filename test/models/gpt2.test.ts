@@ -5,7 +5,7 @@ import {
   buildTextEncoderGraph, gpt2ConfigFromJson, gpt2Embed, gpt2Params, gpt2Transformer, Gpt2TextEncoder, inferGpt2Config,
   type KeyValue, type TokenizedText,
 } from '../../src/models/gpt2.js';
-import type { StateDict } from '../../src/models/layers.js';
+import type { StateDict } from '../../src/weights/index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { defaultTokenizer } from '../../src/text/index.js';
 import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
@@ -252,4 +252,27 @@ test('text → encodeForClap → text encoder: fixture texts end to end', { skip
   check(t, 'embedAll (maxBatch 4) vs one batch', grouped.data as Float32Array, out.data as Float32Array, 1e-5);
   await assert.rejects(enc.embedAll(encoded, { maxBatch: 0 }), /maxBatch/);
   await enc.release();
+});
+
+test('old-transformers attn.bias / attn.masked_bias buffers are tolerated; missing keys are named', { skip }, async (t) => {
+  const sd = await clapWeights();
+  const config = fixtureConfig();
+  const withBuffers = new Map(sd);
+  for (let i = 0; i < config.nLayer; i++) {
+    const mask = new Uint8Array(1024 * 1024);
+    for (let r = 0; r < 1024; r++) mask.fill(1, r * 1024, r * 1024 + r + 1);
+    withBuffers.set(`caption_encoder.base.h.${i}.attn.bias`, { dtype: 'bool', shape: [1, 1, 1024, 1024], data: mask });
+    withBuffers.set(`caption_encoder.base.h.${i}.attn.masked_bias`, { dtype: 'float32', shape: [], data: Float32Array.of(-1e4) });
+  }
+  const a = await Gpt2TextEncoder.create(withBuffers, { config, threads: 1 });
+  const b = await Gpt2TextEncoder.create(sd, { config, threads: 1 });
+  const text = [{ ids: [32942, 48961, 0, 220, 50256], eosPosition: 3 }];
+  check(t, 'with buffers vs without', (await a.embed(text)).data as Float32Array, (await b.embed(text)).data as Float32Array, 0);
+  await a.release();
+  await b.release();
+
+  const missing = new Map(sd);
+  missing.delete('caption_encoder.base.h.1.mlp.c_fc.bias');
+  assert.throws(() => buildTextEncoderGraph(missing, { config }), /caption_encoder\.base\.h\.1\.mlp\.c_fc\.bias: missing from the checkpoint/);
+  assert.throws(() => buildTextEncoderGraph(sd, { config: { ...config, nEmbd: 48 } }), /caption_encoder\.base\.h\.0\.ln_1\.weight: has shape \[32\], expected \[48\]/);
 });
