@@ -277,7 +277,10 @@ const STORAGE_NAME: Record<DType, string> = {
 export interface PthSaveOptions {
   /** Key the state dict is stored under (default `'model'`, as msclap's checkpoints); `null` saves the bare state dict. */
   wrap?: string | null;
-  /** Extra top-level scalar entries beside the wrapped state dict (e.g. `{ epoch: 10 }`). */
+  /**
+   * Extra top-level scalar entries beside the wrapped state dict (e.g. `{ epoch: 10 }`). Note: PyTorch 1.13's
+   * `weights_only=True` loader rejects non-integer numbers (BINFLOAT); strings, ints, booleans and null load everywhere.
+   */
   extra?: Readonly<Record<string, string | number | boolean | null>>;
   /** Folder name inside the zip (default `'archive'`, as PyTorch 2 writes). */
   archiveName?: string;
