@@ -35,3 +35,24 @@ test('an unknown command is a one-line usage error with exit code 2', async () =
   assert.equal(r.err.trim().split('\n').length, 1);
   assert.match(r.err, /^clap: unknown command 'frobnicate x'/);
 });
+
+test('clap convert writes safetensors with every tensor of the fixture checkpoint', async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { fixturePath } = await import('../helpers/fixtures.js');
+  const { loadWeights } = await import('../../src/weights/index.js');
+  const out = join(mkdtempSync(join(tmpdir(), 'clap-convert-')), 'clap.safetensors');
+  const r = await clap('convert', fixturePath('clap.pth'), out, '--json');
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).tensors, 165);
+  const [a, b] = await Promise.all([loadWeights(fixturePath('clap.pth')), loadWeights(out)]);
+  for (const [k, t] of a) assert.deepEqual(Buffer.from(b.get(k)!.data.buffer, b.get(k)!.data.byteOffset, b.get(k)!.data.byteLength), Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength), k);
+});
+
+test('clap convert on a missing file fails with one line naming it', async () => {
+  const r = await clap('convert', '/nonexistent/x.pth', '/tmp/y.safetensors');
+  assert.equal(r.code, 1);
+  assert.equal(r.err.trim().split('\n').length, 1);
+  assert.match(r.err, /\/nonexistent\/x\.pth/);
+});

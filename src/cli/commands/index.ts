@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { convert } from './convert.js';
 
 /** Every `clap` subcommand, in the order `clap --help` lists them. */
-export const commands: Command[] = [];
+export const commands: Command[] = [convert];
