@@ -1,0 +1,126 @@
+/**
+ * Audio input → FrameSource / DecodedAudio. The format is sniffed from the bytes, never from the
+ * extension. WAV is parsed in TypeScript and streamed from disk; FLAC, Ogg Vorbis, Ogg Opus and MP3 go
+ * through bundled WASM decoders (whole file in memory); anything else goes to ffmpeg when available.
+ */
+import { ClapError } from '../errors.js';
+import { BufferReader, FileReader, type ByteReader } from './bytes.js';
+import { decodeFlac, decodeMpeg, decodeOggOpus, decodeOggVorbis } from './codecs.js';
+import { findFfmpeg, openWithFfmpeg } from './ffmpeg.js';
+import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, SNIFF_BYTES, id3v2Length, sniffFormat, type SniffedFormat } from './sniff.js';
+import { MemorySource, readAll, type DecodedAudio, type FrameSource } from './source.js';
+import { UnsupportedWavCodecError, WavSource } from './wav.js';
+
+/** Raw samples: one Float32Array (mono) or one per channel. */
+export interface PcmInput {
+  samples: Float32Array | Float32Array[];
+  sampleRate: number;
+}
+
+/** A file path, the bytes of an encoded file, or raw samples. */
+export type AudioInput = string | Uint8Array | ArrayBuffer | PcmInput;
+
+export interface DecodeOptions {
+  /** What error messages call a Buffer / sample input (a path input is named by its path). */
+  name?: string;
+  /**
+   * ffmpeg fallback for formats not decoded natively: true/undefined = use `ffmpeg` from PATH (or
+   * $CLAP_FFMPEG) if present, a string = that binary, false = never.
+   */
+  ffmpeg?: boolean | string;
+}
+
+function inputName(input: AudioInput, options: DecodeOptions): string {
+  if (typeof input === 'string') return input;
+  if (options.name) return options.name;
+  return input instanceof Uint8Array || input instanceof ArrayBuffer ? '<buffer>' : '<samples>';
+}
+
+function unsupported(name: string, format: SniffedFormat | null, detail?: string): ClapError {
+  const what = format ? `${FORMAT_NAMES[format]} is not decoded natively` : detail ?? 'unrecognised audio format';
+  return new ClapError(`${what}; supported: ${NATIVE_FORMATS_TEXT} (install ffmpeg for M4A/AAC, WebM, AIFF and others)`, { subject: name });
+}
+
+/**
+ * Opens any supported input as a FrameSource. Call `close()` when done (WAV files keep a descriptor
+ * open so long files can be streamed).
+ */
+export async function openAudio(input: AudioInput, options: DecodeOptions = {}): Promise<FrameSource> {
+  const name = inputName(input, options);
+  if (typeof input !== 'string' && !(input instanceof Uint8Array) && !(input instanceof ArrayBuffer)) {
+    if (!input || typeof input !== 'object' || !('samples' in input)) {
+      throw new ClapError('audio input must be a file path, a Buffer/Uint8Array, or { samples, sampleRate }', { subject: name });
+    }
+    const channels = Array.isArray(input.samples) ? input.samples : [input.samples];
+    for (const c of channels) {
+      if (!(c instanceof Float32Array)) throw new ClapError('samples must be Float32Array(s)', { subject: name });
+    }
+    return new MemorySource(name, input.sampleRate, channels);
+  }
+  const reader: ByteReader = typeof input === 'string'
+    ? new FileReader(input)
+    : new BufferReader(name, input instanceof ArrayBuffer ? new Uint8Array(input) : input);
+  try {
+    return await openBytes(reader, typeof input === 'string' ? { path: input } : null, options);
+  } catch (err) {
+    reader.close();
+    throw err;
+  }
+}
+
+async function openBytes(reader: ByteReader, file: { path: string } | null, options: DecodeOptions): Promise<FrameSource> {
+  const name = reader.name;
+  if (reader.size === 0) throw new ClapError(file ? 'empty file (0 bytes)' : 'empty input (0 bytes)', { subject: name });
+  let head = reader.read(0, SNIFF_BYTES);
+  let format = sniffFormat(head);
+  if (format === null) {
+    const skip = id3v2Length(reader.read(0, 10));
+    if (skip > 0) {
+      head = reader.read(skip, SNIFF_BYTES);
+      if (head.length === 0) throw new ClapError('file holds only an ID3 tag, no audio', { subject: name });
+      format = sniffFormat(head);
+      // MP3 encoders sometimes pad after the tag: look a little further for a frame header.
+      if (format === null) {
+        const more = reader.read(skip, 4096);
+        for (let i = 0; i + 4 <= more.length && format === null; i++) if (more[i] === 0xff && sniffFormat(more.subarray(i, i + SNIFF_BYTES)) === 'mp3') format = 'mp3';
+      }
+    }
+  }
+
+  const fallback = async (why: ClapError): Promise<FrameSource> => {
+    const bin = findFfmpeg(options.ffmpeg);
+    if (!bin) throw why;
+    const source = await openWithFfmpeg(bin, file ?? { bytes: reader.read(0, reader.size) }, name);
+    reader.close();
+    return source;
+  };
+
+  if (format === 'wav') {
+    try {
+      return new WavSource(reader);
+    } catch (err) {
+      if (err instanceof UnsupportedWavCodecError) return fallback(err);
+      throw err;
+    }
+  }
+  if (format === 'flac' || format === 'ogg-vorbis' || format === 'ogg-opus' || format === 'mp3') {
+    const bytes = reader.read(0, reader.size);
+    reader.close();
+    const decoded = format === 'flac' ? await decodeFlac(bytes, name)
+      : format === 'ogg-vorbis' ? await decodeOggVorbis(bytes, name)
+        : format === 'ogg-opus' ? await decodeOggOpus(bytes, name)
+          : await decodeMpeg(bytes, name);
+    return new MemorySource(name, decoded.sampleRate, decoded.channels);
+  }
+  return fallback(unsupported(name, format));
+}
+
+/** Decodes the whole input into memory. */
+export async function decodeAudio(input: AudioInput, options: DecodeOptions = {}): Promise<DecodedAudio> {
+  const source = await openAudio(input, options);
+  try {
+    return readAll(source);
+  } finally {
+    source.close();
+  }
+}

@@ -1,0 +1,23 @@
+/**
+ * The audio layer: everything from an audio file to HTSAT's log-mel input, numerically identical to
+ * msclap 1.3.3 (torchaudio 0.13 loading and resampling, torchlibrosa STFT, librosa Slaney mel).
+ *
+ *   const { windows } = await loadAudio('clip.mp3', { channels: 'reference' });
+ *   const mel = logMel(windows[0]);            // Float32Array [965][64], time-major
+ */
+export { MODEL_SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS } from './constants.js';
+export type { AudioInput, DecodeOptions, PcmInput } from './decode.js';
+export { decodeAudio, openAudio } from './decode.js';
+export type { DecodedAudio, FrameSource } from './source.js';
+export { encodeWav, type WavEncoding } from './wav.js';
+export { resample, resampledLength, sincResampleKernel, type ResampleOptions } from './resample.js';
+export type { ChannelMode, Signal } from './signal.js';
+export { tileToLength, windowsOf, cropOffsetFor } from './window.js';
+export type { AudioWindow, CropMode, SlidingOptions, SlidingTail, WindowOptions } from './window.js';
+export { PyRandom } from './pyrandom.js';
+export { audioToLogMel, loadAudio, openAudioStream, synthWav } from './load.js';
+export type { AudioInfo, AudioStream, AudioToLogMelOptions, LoadAudioOptions, LoadedAudio } from './load.js';
+export { logMel, powerSpectrogram, frameCount, REFERENCE_FRONTEND, PAPER_FRONTEND, type FrontendConfig } from './logmel.js';
+export { melFilterbank, type MelFilterbank, type MelFilterbankConfig } from './mel.js';
+export { torchlibrosaDftWeights, periodicHann, type DftWeights, type StftAlgorithm } from './stft.js';
+export { applyResizeMatrix, bicubicResizeMatrix, foldIndex, foldToImage, wav2img } from './bicubic.js';

@@ -1,0 +1,118 @@
+/**
+ * HTSAT's front end: torchlibrosa Spectrogram → LogmelFilterBank, as msclap runs it.
+ * All parameters live in one FrontendConfig; `REFERENCE_FRONTEND` is what msclap 2023 really uses.
+ */
+import { melFilterbank } from './mel.js';
+import { numFrames, powerSpectrogramFft, powerSpectrogramReference, type DftWeights, type StftAlgorithm } from './stft.js';
+
+export interface FrontendConfig {
+  /**
+   * Sample rate the mel filterbank is designed for — NOT the audio's rate. msclap's HTSAT builds it from
+   * `models/config.py` (sample_rate 32000, quirk 6 in the fixtures README) and applies it to 44.1 kHz
+   * STFT bins, so its bands really span ≈ 69 Hz … 19.3 kHz.
+   */
+  sampleRate: number;
+  nFft: number;
+  winLength: number;
+  hopLength: number;
+  nMels: number;
+  /** Filterbank edges in Hz at `sampleRate` (see above). */
+  fmin: number;
+  fmax: number;
+  /** Reflect-pad nFft/2 on both sides (torchlibrosa center=True, pad_mode='reflect'). */
+  center: boolean;
+  /** Power floor before the log: 10·log10(max(x, amin)). */
+  amin: number;
+  /** Reference power: subtracts 10·log10(max(amin, ref)) (0 dB for ref = 1). */
+  ref: number;
+  /** Clip to max − topDb when set; msclap uses none. */
+  topDb: number | null;
+  /**
+   * 'fft' (default): float64 FFT, ~10 ms per 7 s clip, matches the reference to float32 rounding except
+   * in near-silent bins (≲ −90 dB) where the reference's own float32 noise shows (≤ ~0.1 dB).
+   * 'reference': bit-exact emulation of torchlibrosa's float32 conv STFT; seconds per clip, for parity.
+   */
+  stft: StftAlgorithm;
+}
+
+/** msclap 2023 as shipped (HTSAT ignores the yaml's fmax 8000 and uses config.py's 32 kHz / 14 kHz). */
+export const REFERENCE_FRONTEND: Readonly<FrontendConfig> = Object.freeze({
+  sampleRate: 32000,
+  nFft: 1024,
+  winLength: 1024,
+  hopLength: 320,
+  nMels: 64,
+  fmin: 50,
+  fmax: 14000,
+  center: true,
+  amin: 1e-10,
+  ref: 1.0,
+  topDb: null,
+  stft: 'fft',
+});
+
+/**
+ * What the paper / msclap yaml describe (filterbank at the true 44.1 kHz, fmax 8 kHz). The released
+ * weights were trained with REFERENCE_FRONTEND, so this is only for experiments.
+ */
+export const PAPER_FRONTEND: Readonly<FrontendConfig> = Object.freeze({ ...REFERENCE_FRONTEND, sampleRate: 44100, fmax: 8000 });
+
+/** Number of spectrogram frames for `length` samples (965 for msclap's 308700). */
+export function frameCount(length: number, config: Readonly<FrontendConfig> = REFERENCE_FRONTEND): number {
+  return numFrames(length, config);
+}
+
+/**
+ * Power spectrogram |STFT|² [frames][nFft/2+1], time-major, float32.
+ * `dftWeights` (reference algorithm only) lets a caller use the checkpoint's conv weights.
+ */
+export function powerSpectrogram(
+  x: Float32Array,
+  config: Readonly<FrontendConfig> = REFERENCE_FRONTEND,
+  dftWeights?: DftWeights,
+): Float32Array {
+  if (config.stft === 'reference') return powerSpectrogramReference(x, config, dftWeights);
+  return Float32Array.from(powerSpectrogramFft(x, config));
+}
+
+/**
+ * Log-mel spectrogram in dB, [frames][nMels] time-major float32 (965 × 64 for a 7 s window), exactly
+ * torchlibrosa's `LogmelFilterBank(power_to_db)` on the `Spectrogram` output.
+ */
+export function logMel(x: Float32Array, config: Readonly<FrontendConfig> = REFERENCE_FRONTEND, dftWeights?: DftWeights): Float32Array {
+  const bins = (config.nFft >> 1) + 1;
+  const frames = numFrames(x.length, config);
+  const fb = melFilterbank(config);
+  let binLimit = 0;
+  for (let m = 0; m < fb.nMels; m++) binLimit = Math.max(binLimit, fb.start[m] + fb.weights[m].length);
+  const power: Float32Array | Float64Array = config.stft === 'reference'
+    ? powerSpectrogramReference(x, config, dftWeights, binLimit)
+    : powerSpectrogramFft(x, config);
+  const nMels = config.nMels;
+  const out = new Float32Array(frames * nMels);
+  const amin = Math.fround(config.amin);
+  const refDb = 10 * Math.log10(Math.max(config.amin, config.ref));
+  const fround = Math.fround;
+  for (let f = 0; f < frames; f++) {
+    const row = f * bins;
+    for (let m = 0; m < nMels; m++) {
+      const w = fb.weights[m];
+      const s = row + fb.start[m];
+      let acc = 0;
+      for (let k = 0; k < w.length; k++) acc += power[s + k] * w[k];
+      // torch: clamp in float32, log10 in float32, ×10 in float32, then − 10·log10(max(amin, ref)).
+      const mel = Math.max(fround(acc), amin);
+      let db = fround(10 * fround(Math.log10(mel)));
+      if (refDb !== 0) db = fround(db - refDb);
+      out[f * nMels + m] = db;
+    }
+  }
+  if (config.topDb !== null) {
+    if (config.topDb < 0) throw new RangeError('topDb must be non-negative');
+    let max = -Infinity;
+    for (let i = 0; i < out.length; i++) if (out[i] > max) max = out[i];
+    const floor = max - config.topDb;
+    for (let i = 0; i < out.length; i++) if (out[i] < floor) out[i] = floor;
+  }
+  return out;
+}

@@ -1,0 +1,72 @@
+/** Audio container/codec detection from the first bytes (never from the file extension). */
+import { ascii } from './bytes.js';
+import { isWav } from './wav.js';
+
+/** Formats decoded natively (pure TS or bundled WASM). */
+export type NativeFormat = 'wav' | 'flac' | 'ogg-vorbis' | 'ogg-opus' | 'mp3';
+/** Formats recognised only to name them; they need ffmpeg. */
+export type ForeignFormat = 'mp4' | 'matroska' | 'aac-adts' | 'aiff' | 'caf' | 'amr' | 'asf' | 'ogg-flac' | 'ogg-speex' | 'ogg' | 'wavpack' | 'ape';
+export type SniffedFormat = NativeFormat | ForeignFormat;
+
+export const NATIVE_FORMATS_TEXT = 'WAV (PCM 8/16/24/32-bit, float32/64), FLAC, Ogg Vorbis, Ogg Opus, MP3';
+
+export const FORMAT_NAMES: Record<SniffedFormat, string> = {
+  'wav': 'WAV', 'flac': 'FLAC', 'ogg-vorbis': 'Ogg Vorbis', 'ogg-opus': 'Ogg Opus', 'mp3': 'MP3',
+  'mp4': 'MP4/M4A', 'matroska': 'Matroska/WebM', 'aac-adts': 'AAC (ADTS)', 'aiff': 'AIFF', 'caf': 'Core Audio (CAF)',
+  'amr': 'AMR', 'asf': 'ASF/WMA', 'ogg-flac': 'Ogg FLAC', 'ogg-speex': 'Ogg Speex', 'ogg': 'Ogg (unknown codec)',
+  'wavpack': 'WavPack', 'ape': "Monkey's Audio",
+};
+
+/** Bytes to read for sniffing (an ID3v2 tag is skipped separately). */
+export const SNIFF_BYTES = 64;
+
+/** Length of a leading ID3v2 tag (0 if none). */
+export function id3v2Length(head: Uint8Array): number {
+  if (head.length < 10 || ascii(head, 0, 3) !== 'ID3') return 0;
+  const size = ((head[6] & 0x7f) << 21) | ((head[7] & 0x7f) << 14) | ((head[8] & 0x7f) << 7) | (head[9] & 0x7f);
+  const footer = head[5] & 0x10 ? 10 : 0;
+  return 10 + size + footer;
+}
+
+/** A plausible MPEG-1/2/2.5 Layer I/II/III frame header at `o`. */
+export function isMpegFrameHeader(b: Uint8Array, o = 0): boolean {
+  if (o + 4 > b.length) return false;
+  if (b[o] !== 0xff || (b[o + 1] & 0xe0) !== 0xe0) return false;
+  const version = (b[o + 1] >> 3) & 3;
+  const layer = (b[o + 1] >> 1) & 3;
+  const bitrate = b[o + 2] >> 4;
+  const rate = (b[o + 2] >> 2) & 3;
+  return version !== 1 && layer !== 0 && bitrate !== 15 && rate !== 3;
+}
+
+function sniffOgg(head: Uint8Array): SniffedFormat {
+  const nsegs = head[26] ?? 0;
+  const p = 27 + nsegs;
+  if (ascii(head, p + 1, 6) === 'vorbis' && head[p] === 0x01) return 'ogg-vorbis';
+  if (ascii(head, p, 8) === 'OpusHead') return 'ogg-opus';
+  if (head[p] === 0x7f && ascii(head, p + 1, 4) === 'FLAC') return 'ogg-flac';
+  if (ascii(head, p, 8) === 'Speex   ') return 'ogg-speex';
+  return 'ogg';
+}
+
+/**
+ * Identifies the format from the first bytes (`head` must start at the first byte after any ID3v2
+ * tag — see `id3v2Length`; at least SNIFF_BYTES long when the input is). Null when unknown.
+ */
+export function sniffFormat(head: Uint8Array): SniffedFormat | null {
+  if (isWav(head)) return 'wav';
+  const id4 = ascii(head, 0, 4);
+  if (id4 === 'fLaC') return 'flac';
+  if (id4 === 'OggS') return sniffOgg(head);
+  if (ascii(head, 4, 4) === 'ftyp') return 'mp4';
+  if (head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return 'matroska';
+  if (id4 === 'FORM' && (ascii(head, 8, 4) === 'AIFF' || ascii(head, 8, 4) === 'AIFC')) return 'aiff';
+  if (id4 === 'caff') return 'caf';
+  if (ascii(head, 0, 5) === '#!AMR') return 'amr';
+  if (head[0] === 0x30 && head[1] === 0x26 && head[2] === 0xb2 && head[3] === 0x75) return 'asf';
+  if (id4 === 'wvpk') return 'wavpack';
+  if (id4 === 'MAC ') return 'ape';
+  if (head[0] === 0xff && (head[1] & 0xf6) === 0xf0) return 'aac-adts';
+  if (isMpegFrameHeader(head, 0)) return 'mp3';
+  return null;
+}

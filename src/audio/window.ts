@@ -1,0 +1,146 @@
+/**
+ * msclap's fixed 7 s input (`CLAPWrapper.load_audio_into_tensor`, l.233–248) and a sliding variant.
+ *
+ * - signal ≤ 308700 samples (7 s at 44.1 kHz): tiled `ceil(308700 / len)` times and cut to 308700
+ *   (exactly 7 s → factor 1) — msclap repeats, it does not zero-pad;
+ * - longer: one 7 s crop. msclap takes `random.randrange(len − 308700)` (so the last possible offset is
+ *   never chosen); here the default is the deterministic `'start'`, with `'center'`, `'random'`
+ *   (Python-identical generator, seedable) or an explicit `cropOffset`;
+ * - `sliding`: every window on a hop grid, for long recordings.
+ */
+import { ClapError } from '../errors.js';
+import { MODEL_SAMPLE_RATE, WINDOW_SAMPLES } from './constants.js';
+import { PyRandom } from './pyrandom.js';
+import type { Signal } from './signal.js';
+
+export type CropMode = 'start' | 'center' | 'random';
+
+/** What to do with audio after the last full window in sliding mode. */
+export type SlidingTail = 'tile' | 'end' | 'drop';
+
+export interface SlidingOptions {
+  /** Hop between window starts, seconds (default 7: windows touch, no overlap). */
+  hopS?: number;
+  /**
+   * The part after the last full window, when at least `minTailS` long:
+   * - `'tile'` (default): one more window at the next hop position holding the rest, tiled like msclap
+   *   tiles a short clip (so it looks like what the model was trained on, not like zero padding);
+   * - `'end'`: one more full window aligned to the end of the signal (overlaps the previous one);
+   * - `'drop'`: ignored.
+   */
+  tail?: SlidingTail;
+  /** Tails shorter than this are dropped (default 1 s). */
+  minTailS?: number;
+}
+
+export interface WindowOptions {
+  /**
+   * Which 7 s a longer signal is cut to when not sliding. Default `'start'` (deterministic; msclap
+   * itself picks a random offset — use `'random'` with `seed` to reproduce it).
+   */
+  crop?: CropMode;
+  /** Explicit crop offset in samples at 44.1 kHz after channel handling (overrides `crop`). */
+  cropOffset?: number;
+  /** Seed for `'random'` (Python `random.seed` semantics: msclap's offset for `random.seed(s)`). */
+  seed?: number | bigint;
+  /** Emit every window instead of one crop (`true` = defaults of SlidingOptions). */
+  sliding?: boolean | SlidingOptions;
+}
+
+export interface AudioWindow {
+  /** 308700 samples at 44.1 kHz. */
+  samples: Float32Array;
+  /** Position in the window sequence (0-based). */
+  index: number;
+  /** First sample of the window in the 44.1 kHz signal (see `channels` for what that signal is). */
+  offset: number;
+  /** offset / 44100. */
+  startS: number;
+  /** End of the real audio the window holds, seconds (< startS + 7 for a tiled window). */
+  endS: number;
+  /** How many times the content was repeated to fill the window (1 = a plain crop). */
+  repeats: number;
+}
+
+/** `ceil(length / len)` repeats of x, cut to `length` (msclap's pad branch). */
+export function tileToLength(x: Float32Array, length = WINDOW_SAMPLES): Float32Array {
+  if (x.length === 0) throw new RangeError('cannot tile an empty signal');
+  if (x.length === length) return x.slice();
+  const out = new Float32Array(length);
+  for (let o = 0; o < length; o += x.length) out.set(x.subarray(0, Math.min(x.length, length - o)), o);
+  return out;
+}
+
+function makeWindow(signal: Signal, offset: number, index: number): AudioWindow {
+  const available = signal.length - offset;
+  const n = Math.min(available, WINDOW_SAMPLES);
+  const content = signal.read(offset, n);
+  const samples = n === WINDOW_SAMPLES ? content.slice() : tileToLength(content);
+  return {
+    samples,
+    index,
+    offset,
+    startS: offset / MODEL_SAMPLE_RATE,
+    endS: (offset + n) / MODEL_SAMPLE_RATE,
+    repeats: Math.ceil(WINDOW_SAMPLES / n),
+  };
+}
+
+/** The crop offset msclap-style windowing takes for a signal of `length` samples (> 308700). */
+export function cropOffsetFor(length: number, options: WindowOptions, name = 'cropOffset'): number {
+  const span = length - WINDOW_SAMPLES;
+  if (options.cropOffset !== undefined) {
+    const o = options.cropOffset;
+    if (!Number.isInteger(o) || o < 0 || o > span) {
+      throw new ClapError(`cropOffset ${o} is outside [0, ${span}] for ${length} samples at 44.1 kHz`, { subject: name });
+    }
+    return o;
+  }
+  switch (options.crop ?? 'start') {
+    case 'start': return 0;
+    case 'center': return Math.floor(span / 2);
+    case 'random': {
+      const seed = options.seed ?? BigInt(Math.floor(Math.random() * 2 ** 52));
+      return new PyRandom(seed).randrange(span);
+    }
+    default: throw new ClapError(`unknown crop mode ${String(options.crop)} (expected start, center or random)`, { subject: 'crop' });
+  }
+}
+
+function slidingOptions(s: WindowOptions['sliding']): Required<SlidingOptions> | null {
+  if (!s) return null;
+  const o = s === true ? {} : s;
+  const hopS = o.hopS ?? WINDOW_SAMPLES / MODEL_SAMPLE_RATE;
+  if (!(hopS > 0) || !Number.isFinite(hopS)) throw new ClapError(`hop must be a positive number of seconds (got ${hopS})`, { subject: 'hopS' });
+  const tail = o.tail ?? 'tile';
+  if (tail !== 'tile' && tail !== 'end' && tail !== 'drop') throw new ClapError(`unknown tail mode ${String(tail)}`, { subject: 'tail' });
+  return { hopS, tail, minTailS: o.minTailS ?? 1 };
+}
+
+/**
+ * The windows of a 44.1 kHz signal, produced lazily (each reads only its own range of the signal).
+ * Without `sliding` this yields exactly one window, msclap's.
+ */
+export function* windowsOf(signal: Signal, options: WindowOptions = {}): Generator<AudioWindow> {
+  const n = signal.length;
+  if (n === 0) throw new ClapError('audio has zero samples', { subject: 'audio' });
+  const sliding = slidingOptions(options.sliding);
+  if (n <= WINDOW_SAMPLES) {
+    yield makeWindow(signal, 0, 0);
+    return;
+  }
+  if (!sliding) {
+    yield makeWindow(signal, cropOffsetFor(n, options), 0);
+    return;
+  }
+  const hop = Math.max(1, Math.round(sliding.hopS * MODEL_SAMPLE_RATE));
+  let index = 0;
+  let offset = 0;
+  for (; offset + WINDOW_SAMPLES <= n; offset += hop) yield makeWindow(signal, offset, index++);
+  const lastEnd = offset - hop + WINDOW_SAMPLES;
+  const rest = n - lastEnd;
+  // `rest` is the audio no window covers yet; with a hop longer than 7 s the next start may be past it.
+  if (rest <= 0 || rest < sliding.minTailS * MODEL_SAMPLE_RATE) return;
+  if (sliding.tail === 'tile' && offset < n) yield makeWindow(signal, offset, index);
+  else if (sliding.tail === 'end') yield makeWindow(signal, n - WINDOW_SAMPLES, index);
+}
