@@ -9,8 +9,13 @@ export type Attrs = Record<string, Attr>;
 
 export interface TypeInfo { dtype: DType; shape: Shape }
 
-/** Vector-Jacobian rule: given the node and the gradients of its outputs, the gradients of its inputs. */
-export type VjpRule = (node: Node, outputGrads: (Value | undefined)[]) => (Value | undefined)[];
+/**
+ * Vector-Jacobian rule: given the node and the gradients of its outputs (undefined = zero), the
+ * gradients of its inputs (undefined = zero / not differentiable). Rules build ordinary ops in the
+ * node's graph. `needs[i]` says whether input i wants a gradient at all (autodiff passes it; a rule
+ * may skip work for the others, and must not fail on inputs it cannot differentiate when not needed).
+ */
+export type VjpRule = (node: Node, outputGrads: (Value | undefined)[], needs?: readonly boolean[]) => (Value | undefined)[];
 
 /** An operator: its ONNX identity, shape/dtype inference, and (optionally) its gradient rule. */
 export interface OpDef {
@@ -20,6 +25,12 @@ export interface OpDef {
   opset?: number;
   infer(inputs: Value[], attrs: Attrs): TypeInfo[];
   vjp?: VjpRule;
+  /**
+   * Emission-time lowering: replacement outputs built with ordinary ops from `node.inputs` (and
+   * constants) only, or undefined to emit the node as-is. Used where the runtime lacks a kernel
+   * (e.g. Erf in float64). Autodiff never sees the lowering: gradients use `vjp` on the op itself.
+   */
+  lower?: (node: Node) => Value[] | undefined;
 }
 
 export type ValueKind = 'input' | 'param' | 'constant' | 'node';

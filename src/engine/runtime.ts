@@ -18,13 +18,15 @@ const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
   float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', int8: 'int8', uint8: 'uint8', bool: 'bool', float16: 'float16',
 };
 
-function toOrt(t: HostTensor): ort.Tensor {
+/** A HostTensor as an ORT tensor over the same memory (no copy). */
+export function toOrt(t: HostTensor): ort.Tensor {
   const type = ORT_TYPE[t.dtype];
   if (!type) throw new Error(`dtype ${t.dtype} cannot be fed to the runtime`);
   return new ort.Tensor(type, t.data as never, t.shape);
 }
 
-function fromOrt(t: ort.Tensor): HostTensor {
+/** An ORT tensor as a HostTensor over the same memory (no copy). */
+export function fromOrt(t: ort.Tensor): HostTensor {
   return { dtype: t.type as DType, shape: [...t.dims], data: t.data as HostTensor['data'] };
 }
 
@@ -65,6 +67,14 @@ export class Session {
     const out: Record<string, HostTensor> = {};
     for (const name of this.outputNames) out[name] = fromOrt(result[name]);
     return out;
+  }
+
+  /**
+   * Low-level run on ORT tensors, with no conversion. `fetches` names the outputs to compute; an
+   * ort.Tensor there is a pre-allocated buffer ORT writes the output into, null lets ORT allocate.
+   */
+  async runOrt(feeds: Record<string, ort.Tensor>, fetches?: Record<string, ort.Tensor | null>): Promise<Record<string, ort.Tensor>> {
+    return (fetches ? this.session.run(feeds, fetches) : this.session.run(feeds)) as Promise<Record<string, ort.Tensor>>;
   }
 
   async release(): Promise<void> {

@@ -11,8 +11,15 @@ const ONNX_DTYPE: Record<DType, number> = {
 };
 
 export interface EmitOptions {
-  /** Emit parameters as graph inputs instead of initializers (training: they change every step). */
-  paramsAsInputs?: boolean;
+  /**
+   * Emit parameters as graph inputs instead of initializers (training: they change every step).
+   * A predicate selects which ones (the rest stay initializers, e.g. frozen weights).
+   */
+  paramsAsInputs?: boolean | ((name: string) => boolean);
+  /** Graph inputs to declare instead of `graph.inputs` (the Values need not be registered with the graph). */
+  inputs?: readonly Value[];
+  /** Outputs to emit instead of `graph.outputs`. */
+  outputs?: readonly { name: string; value: Value }[];
   producer?: string;
   /** key → value pairs stored in the model's metadata_props. */
   metadata?: Record<string, string>;
@@ -20,24 +27,25 @@ export interface EmitOptions {
 
 /** Serialises a traced graph into an ONNX ModelProto. */
 export function emitOnnx(graph: Graph, options: EmitOptions = {}): Uint8Array {
+  const outputs = options.outputs ?? graph.outputs;
+  const pai = options.paramsAsInputs;
+  const asInput = typeof pai === 'function' ? pai : () => !!pai;
   const g = new Message();
-  const live = liveNodes(graph);
+  const live = liveNodes(graph, outputs);
   live.forEach((node, i) => g.message(1, nodeProto(node, i)));
   g.string(2, graph.name);
   const used = usedValues(graph, live);
   for (const [name, { tensor }] of graph.constants) {
     if (used.has(name)) g.message(5, tensorProto(name, tensor));
   }
-  if (!options.paramsAsInputs) {
-    for (const [name, { tensor }] of graph.params) {
-      if (used.has(name)) g.message(5, tensorProto(name, tensor));
-    }
+  for (const [name, { tensor }] of graph.params) {
+    if (!asInput(name) && used.has(name)) g.message(5, tensorProto(name, tensor));
   }
-  for (const v of graph.inputs) g.message(11, valueInfo(v.name, v));
-  if (options.paramsAsInputs) {
-    for (const [name, { value }] of graph.params) g.message(11, valueInfo(name, value));
+  for (const v of options.inputs ?? graph.inputs) g.message(11, valueInfo(v.name, v));
+  for (const [name, { value }] of graph.params) {
+    if (asInput(name)) g.message(11, valueInfo(name, value));
   }
-  for (const { name, value } of graph.outputs) g.message(12, valueInfo(name, value));
+  for (const { name, value } of outputs) g.message(12, valueInfo(name, value));
 
   const m = new Message();
   m.int(1, IR_VERSION);
@@ -52,23 +60,63 @@ export function emitOnnx(graph: Graph, options: EmitOptions = {}): Uint8Array {
   return m.toBytes();
 }
 
-/** Nodes that contribute to an output, in trace order; an output that is itself a graph value is renamed by an Identity. */
-function liveNodes(graph: Graph): Node[] {
+/**
+ * Nodes that contribute to an output, in trace order; nodes whose op lowers themselves are replaced by
+ * their lowering (plus Identity renames to the original output names); an output that is itself a graph
+ * value is renamed by an Identity.
+ */
+function liveNodes(graph: Graph, outputs: readonly { name: string; value: Value }[]): Node[] {
+  const nodes = graph.nodes.filter(neededFrom(outputs.map((o) => o.value)));
+  const out: Node[] = [];
+  for (const n of nodes) expandLowered(graph, n, out);
+  for (const { name, value } of outputs) out.push({ op: IDENTITY, inputs: [value], attrs: {}, outputs: [{ name } as Value] });
+  return out;
+}
+
+/** Membership test for the nodes that the given values depend on. */
+function neededFrom(values: Value[], within?: Set<Node>): (n: Node) => boolean {
   const needed = new Set<Node>();
-  const stack: Value[] = graph.outputs.map((o) => o.value);
+  const stack = [...values];
   while (stack.length) {
-    const v = stack.pop()!;
-    const p = v.producer;
-    if (p && !needed.has(p)) {
+    const p = stack.pop()!.producer;
+    if (p && !needed.has(p) && (!within || within.has(p))) {
       needed.add(p);
       stack.push(...p.inputs);
     }
   }
-  const nodes = graph.nodes.filter((n) => needed.has(n));
-  const renames: Node[] = graph.outputs.map(({ name, value }) => ({
-    op: IDENTITY, inputs: [value], attrs: {}, outputs: [{ name } as Value],
-  }));
-  return [...nodes, ...renames];
+  return (n) => needed.has(n);
+}
+
+interface Lowered { nodes: Node[]; outs: Value[] }
+const loweredCache = new WeakMap<Node, Lowered | null>();
+
+function lowering(graph: Graph, node: Node): Lowered | null {
+  if (!node.op.lower) return null;
+  let c = loweredCache.get(node);
+  if (c === undefined) {
+    const start = graph.nodes.length;
+    const outs = node.op.lower(node);
+    c = outs ? { nodes: graph.nodes.slice(start), outs } : null;
+    if (outs) {
+      if (outs.length !== node.outputs.length) throw new Error(`${node.op.type}: lowering gave ${outs.length} outputs for ${node.outputs.length}`);
+      outs.forEach((v, i) => {
+        if (v.dtype !== node.outputs[i].dtype) throw new Error(`${node.op.type}: lowering changed dtype ${node.outputs[i].dtype} to ${v.dtype}`);
+      });
+    }
+    loweredCache.set(node, c);
+  }
+  return c;
+}
+
+function expandLowered(graph: Graph, node: Node, out: Node[]): void {
+  const low = lowering(graph, node);
+  if (!low) {
+    out.push(node);
+    return;
+  }
+  const isNeeded = neededFrom(low.outs, new Set(low.nodes));
+  for (const n of low.nodes) if (isNeeded(n)) expandLowered(graph, n, out);
+  low.outs.forEach((v, i) => out.push({ op: IDENTITY, inputs: [v], attrs: {}, outputs: [node.outputs[i]] }));
 }
 
 const IDENTITY = { type: 'Identity', infer: () => [] };
