@@ -2,5 +2,6 @@ export * from './tensor.js';
 export * from './shape.js';
 export { Graph, Value, type Attr, type Attrs, type Node, type OpDef, type VjpRule } from './graph.js';
 export * as ops from './ops/index.js';
-export { emitOnnx, IR_VERSION, OPSET } from './onnx/emit.js';
-export { Session, type RuntimeOptions } from './runtime.js';
+export { emitOnnx, type EmitOptions, IR_VERSION, OPSET } from './onnx/emit.js';
+export { Session, type RuntimeOptions, toOrt, fromOrt } from './runtime.js';
+export { grad, dependsOn, isFloatDtype, type GradOptions } from './autodiff.js';

@@ -3,3 +3,4 @@ export * from './shape.js';
 export * from './reduce.js';
 export * from './nn.js';
 export { type Operand } from './op.js';
+export * from './broadcast.js';

@@ -1,5 +1,7 @@
-import type { OpDef, Value } from '../graph.js';
-import { type Dim, dimDiv, dimEq, isStatic, normAxis, product, shapeToString } from '../shape.js';
+import { type OpDef, scalarTensor, type Value } from '../graph.js';
+import type { DType } from '../tensor.js';
+import { type Dim, dimDiv, dimEq, normAxis, product, shapeToString } from '../shape.js';
+import { reshapeLike, sumToShape, zerosLike } from './broadcast.js';
 import { apply, applyMulti, sameDtype } from './op.js';
 
 /** Static int64 inputs (shape, axes, starts…) are graph constants; inference reads them back. */
@@ -7,6 +9,50 @@ function constInts(v: Value): number[] {
   const c = v.graph.constants.get(v.name);
   if (!c) throw new Error(`${v.name} must be a constant`);
   return Array.from(c.tensor.data as BigInt64Array, Number);
+}
+
+/**
+ * The literal dims a run-time shape tensor stands for, when the tracer can follow it: `Shape(x)`,
+ * constant-index `Gather`s of one and `Concat`s of such pieces and constants.
+ */
+export function shapeArgDims(v: Value): Dim[] | undefined {
+  const c = v.graph.constants.get(v.name);
+  if (c) return Array.from(c.tensor.data as BigInt64Array, Number);
+  const p = v.producer;
+  if (!p) return undefined;
+  if (p.op === SHAPE) return [...p.inputs[0].shape];
+  if (p.op === GATHER && (p.attrs.axis as { i: number }).i === 0 && p.inputs[1].rank <= 1) {
+    const src = shapeArgDims(p.inputs[0]);
+    const ci = v.graph.constants.get(p.inputs[1].name);
+    if (!src || !ci) return undefined;
+    const idx = Array.from(ci.tensor.data as BigInt64Array, (k) => normAxis(Number(k), src.length));
+    return idx.map((k) => src[k]);
+  }
+  if (p.op === CONCAT) {
+    const parts = p.inputs.map(shapeArgDims);
+    return parts.every((q) => q) ? parts.flatMap((q) => q!) : undefined;
+  }
+  return undefined;
+}
+
+function dynamicDims(v: Value, what: string): Dim[] {
+  const d = shapeArgDims(v);
+  if (!d) throw new Error(`${what}: the tracer cannot follow the run-time shape ${v.name}`);
+  return d;
+}
+
+/** Normalised (start, count, step) of a Slice on one axis of static size d, with ONNX clamping. */
+export function sliceRange(d: number, start: number, end: number, step: number): { begin: number; count: number } {
+  if (step === 0) throw new Error('slice step 0');
+  const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
+  if (step > 0) {
+    const b = clamp(start, 0, d);
+    const e = clamp(end, 0, d);
+    return { begin: b, count: Math.max(0, Math.ceil((e - b) / step)) };
+  }
+  const b = clamp(start, -1, d - 1);
+  const e = clamp(end, -1, d - 1);
+  return { begin: b, count: Math.max(0, Math.ceil((b - e) / -step)) };
 }
 
 /** ONNX Reshape semantics: 0 copies the input dim, -1 takes what is left. */
@@ -34,7 +80,25 @@ export function inferReshape(input: readonly Dim[], target: readonly number[]): 
 
 export const RESHAPE: OpDef = {
   type: 'Reshape',
-  infer: ([x, s]) => [{ dtype: x.dtype, shape: inferReshape(x.shape, constInts(s)) }],
+  infer: ([x, s]) => {
+    if (s.graph.constants.has(s.name)) return [{ dtype: x.dtype, shape: inferReshape(x.shape, constInts(s)) }];
+    const shape = dynamicDims(s, 'reshape');
+    if (!dimEq(product(shape), product(x.shape))) throw new Error(`cannot reshape ${shapeToString(x.shape)} to ${shapeToString(shape)}`);
+    return [{ dtype: x.dtype, shape }];
+  },
+  vjp: ({ inputs: [x] }, [g]) => [g && reshapeLike(g, x), undefined],
+};
+
+/** ONNX Shape: the run-time shape of a tensor as int64[rank]. */
+export const SHAPE: OpDef = {
+  type: 'Shape',
+  infer: ([x]) => [{ dtype: 'int64', shape: [x.rank] }],
+};
+
+/** ONNX ConstantOfShape: a tensor filled with the `value` attribute's single element. */
+export const CONSTANT_OF_SHAPE: OpDef = {
+  type: 'ConstantOfShape',
+  infer: ([s], attrs) => [{ dtype: (attrs.value as { t: { dtype: DType } }).t.dtype, shape: dynamicDims(s, 'constantOfShape') }],
 };
 
 export const TRANSPOSE: OpDef = {
@@ -43,6 +107,12 @@ export const TRANSPOSE: OpDef = {
     const perm = (attrs.perm as { ints: number[] }).ints;
     if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i)) throw new Error(`bad perm [${perm}]`);
     return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }];
+  },
+  vjp: ({ attrs }, [g]) => {
+    const perm = (attrs.perm as { ints: number[] }).ints;
+    const inv = new Array<number>(perm.length);
+    perm.forEach((p, i) => { inv[p] = i; });
+    return [g && transpose(g, inv)];
   },
 };
 
@@ -64,6 +134,11 @@ export const CONCAT: OpDef = {
     shape[axis] = total;
     return [{ dtype: sameDtype(xs), shape }];
   },
+  vjp: ({ inputs, attrs }, [g]) => {
+    if (!g) return inputs.map(() => undefined);
+    const axis = normAxis((attrs.axis as { i: number }).i, g.rank);
+    return split(g, inputs.map((x) => x.shape[axis] as number), axis);
+  },
 };
 
 export const SLICE: OpDef = {
@@ -77,25 +152,43 @@ export const SLICE: OpDef = {
     axes.forEach((axis0, k) => {
       const axis = normAxis(axis0, x.rank);
       const d = shape[axis];
-      const step = steps[k];
       if (typeof d !== 'number') {
-        if (starts[k] === 0 && ends[k] >= Number.MAX_SAFE_INTEGER && step === 1) return;
+        if (isFullSlice(starts[k], ends[k], steps[k])) return;
         throw new Error(`slice of symbolic axis ${axis}`);
       }
-      const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
-      if (step > 0) {
-        const b = clamp(starts[k], 0, d);
-        const en = clamp(ends[k], 0, d);
-        shape[axis] = Math.max(0, Math.ceil((en - b) / step));
-      } else {
-        const b = clamp(starts[k], -1, d - 1);
-        const en = clamp(ends[k], -1, d - 1);
-        shape[axis] = Math.max(0, Math.ceil((b - en) / -step));
-      }
+      shape[axis] = sliceRange(d, starts[k], ends[k], steps[k]).count;
     });
     return [{ dtype: x.dtype, shape }];
   },
+  vjp: ({ inputs: [x, s, e, a, st] }, [g0]) => {
+    if (!g0) return [undefined];
+    let g = g0;
+    const [starts, ends, steps] = [constInts(s), constInts(e), constInts(st)];
+    const pads = new Array<number>(2 * x.rank).fill(0);
+    constInts(a).forEach((axis0, k) => {
+      const axis = normAxis(axis0, x.rank);
+      const d = x.shape[axis];
+      if (typeof d !== 'number') return; // a full slice of a symbolic axis
+      const { begin, count } = sliceRange(d, starts[k], ends[k], steps[k]);
+      if (steps[k] === 1) {
+        pads[axis] = begin;
+        pads[axis + x.rank] = d - begin - count;
+        return;
+      }
+      // Any other step: gather each input position from g, or from an appended zero slab when unselected.
+      const from = new Array<number>(d).fill(count);
+      for (let i = 0; i < count; i++) from[begin + i * steps[k]] = i;
+      const padded = concat([g, zerosLike(slice(g, axis, 0, 1))], axis);
+      g = gather(padded, g.graph.ints(from), axis);
+    });
+    if (pads.some((p) => p !== 0)) g = pad(g, pads);
+    return [g, undefined, undefined, undefined, undefined];
+  },
 };
+
+function isFullSlice(start: number, end: number, step: number): boolean {
+  return start === 0 && end >= Number.MAX_SAFE_INTEGER && step === 1;
+}
 
 export const GATHER: OpDef = {
   type: 'Gather',
@@ -103,6 +196,82 @@ export const GATHER: OpDef = {
     const axis = normAxis((attrs.axis as { i: number }).i, x.rank);
     if (idx.dtype !== 'int64' && idx.dtype !== 'int32') throw new Error('indices must be int64/int32');
     return [{ dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)] }];
+  },
+  vjp: ({ inputs: [x, idx], attrs }, [g]) => {
+    if (!g) return [undefined, undefined];
+    const axis = normAxis((attrs.axis as { i: number }).i, x.rank);
+    const r = idx.rank;
+    const indices = unsqueeze(idx.dtype === 'int64' ? idx : apply(CAST_I64, [idx], { to: { i: 7 } }), [r]);
+    if (axis === 0) return [scatterND(zerosLike(x), indices, g, 'add'), undefined];
+    // Move the gathered axis to the front, scatter rows, move it back.
+    const rest = Array.from({ length: x.rank }, (_, i) => i).filter((i) => i !== axis);
+    const permX = [axis, ...rest];
+    const zeros = constantOfShape(gather(shapeOf(x), x.graph.ints(permX)), 0, x.dtype);
+    const gIdx = Array.from({ length: r }, (_, i) => axis + i);
+    const gPre = Array.from({ length: axis }, (_, i) => i);
+    const gPost = Array.from({ length: g.rank - axis - r }, (_, i) => axis + r + i);
+    const upd = transpose(g, [...gIdx, ...gPre, ...gPost]);
+    const scattered = scatterND(zeros, indices, upd, 'add');
+    const inv = new Array<number>(x.rank);
+    permX.forEach((p, i) => { inv[p] = i; });
+    return [transpose(scattered, inv), undefined];
+  },
+};
+
+const CAST_I64: OpDef = { type: 'Cast', infer: ([x]) => [{ dtype: 'int64', shape: [...x.shape] }] };
+
+/** ONNX GatherElements: out[i][j][k] = x[idx[i][j][k]][j][k] (axis 0), shaped like the indices. */
+export const GATHER_ELEMENTS: OpDef = {
+  type: 'GatherElements',
+  infer: ([x, idx], attrs) => {
+    normAxis((attrs.axis as { i: number }).i, x.rank);
+    if (idx.rank !== x.rank) throw new Error('indices must have the rank of the data');
+    return [{ dtype: x.dtype, shape: [...idx.shape] }];
+  },
+  vjp: ({ inputs: [x, idx], attrs }, [g]) =>
+    [g && scatterElements(zerosLike(x), idx, g, (attrs.axis as { i: number }).i, 'add'), undefined],
+};
+
+/** ONNX ScatterElements (reduction 'none' assumes distinct indices for its gradient). */
+export const SCATTER_ELEMENTS: OpDef = {
+  type: 'ScatterElements',
+  infer: ([x, idx, u]) => {
+    if (idx.rank !== x.rank || u.rank !== x.rank) throw new Error('indices and updates must have the rank of the data');
+    return [{ dtype: sameDtype([x, u]), shape: [...x.shape] }];
+  },
+  vjp: ({ inputs: [, idx, u], attrs }, [g], needs) => {
+    if (!g) return [undefined, undefined, undefined];
+    const axis = (attrs.axis as { i: number } | undefined)?.i ?? 0;
+    const red = (attrs.reduction as { s: string } | undefined)?.s ?? 'none';
+    if (red !== 'none' && red !== 'add') throw new Error(`no gradient for ScatterElements reduction ${red}`);
+    const gx = needs?.[0] === false ? undefined : red === 'add' ? g : scatterElements(g, idx, zerosLike(u), axis, 'none');
+    const gu = needs?.[2] === false ? undefined : gatherElements(g, idx, axis);
+    return [gx, undefined, gu];
+  },
+};
+
+/** ONNX GatherND (batch_dims 0): out = x[idx[..., :]] with shape idx.shape[:-1] + x.shape[k:]. */
+export const GATHER_ND: OpDef = {
+  type: 'GatherND',
+  infer: ([x, idx]) => {
+    const k = idx.shape[idx.rank - 1];
+    if (typeof k !== 'number' || k > x.rank) throw new Error('last indices dim must be a static size <= data rank');
+    return [{ dtype: x.dtype, shape: [...idx.shape.slice(0, -1), ...x.shape.slice(k)] }];
+  },
+  vjp: ({ inputs: [x, idx] }, [g]) => [g && scatterND(zerosLike(x), idx, g, 'add'), undefined],
+};
+
+/** ONNX ScatterND (reduction 'none' assumes distinct indices for its gradient). */
+export const SCATTER_ND: OpDef = {
+  type: 'ScatterND',
+  infer: ([x, , u]) => [{ dtype: sameDtype([x, u]), shape: [...x.shape] }],
+  vjp: ({ inputs: [, idx, u], attrs }, [g], needs) => {
+    if (!g) return [undefined, undefined, undefined];
+    const red = (attrs.reduction as { s: string } | undefined)?.s ?? 'none';
+    if (red !== 'none' && red !== 'add') throw new Error(`no gradient for ScatterND reduction ${red}`);
+    const gx = needs?.[0] === false ? undefined : red === 'add' ? g : scatterND(g, idx, zerosLike(u), 'none');
+    const gu = needs?.[2] === false ? undefined : gatherND(g, idx);
+    return [gx, undefined, gu];
   },
 };
 
@@ -116,6 +285,7 @@ export const UNSQUEEZE: OpDef = {
     for (let i = 0; i < rank; i++) shape.push(axes.includes(i) ? 1 : x.shape[j++]);
     return [{ dtype: x.dtype, shape }];
   },
+  vjp: ({ inputs: [x] }, [g]) => [g && reshapeLike(g, x), undefined],
 };
 
 export const SQUEEZE: OpDef = {
@@ -125,21 +295,24 @@ export const SQUEEZE: OpDef = {
     for (const ax of axes) if (x.shape[ax] !== 1) throw new Error(`squeeze of axis ${ax} with size ${x.shape[ax]}`);
     return [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !axes.includes(i)) }];
   },
+  vjp: ({ inputs: [x] }, [g]) => [g && reshapeLike(g, x), undefined],
 };
 
 export const EXPAND: OpDef = {
   type: 'Expand',
   infer: ([x, s]) => {
-    const target = constInts(s);
+    const target = dynamicDims(s, 'expand');
     const n = Math.max(target.length, x.rank);
     const shape: Dim[] = [];
     for (let i = 0; i < n; i++) {
       const dx = i < n - x.rank ? 1 : x.shape[i - (n - x.rank)];
       const dt = i < n - target.length ? 1 : target[i - (n - target.length)];
+      if (dt !== 1 && dx !== 1 && !dimEq(dx, dt)) throw new Error(`cannot expand ${shapeToString(x.shape)} to ${shapeToString(target)}`);
       shape.push(dt === 1 ? dx : dt);
     }
     return [{ dtype: x.dtype, shape }];
   },
+  vjp: ({ inputs: [x] }, [g]) => [g && sumToShape(g, x.shape), undefined],
 };
 
 export const SPLIT: OpDef = {
@@ -148,15 +321,46 @@ export const SPLIT: OpDef = {
     const axis = normAxis((attrs.axis as { i: number }).i, x.rank);
     return constInts(s).map((size) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === axis ? size : d)) }));
   },
+  vjp: (node, gs) => {
+    if (gs.every((g) => !g)) return [undefined, undefined];
+    const axis = normAxis((node.attrs.axis as { i: number }).i, node.inputs[0].rank);
+    return [concat(node.outputs.map((y, i) => gs[i] ?? zerosLike(y)), axis), undefined];
+  },
 };
 
 export const PAD: OpDef = {
   type: 'Pad',
-  infer: ([x, p]) => {
+  infer: ([x, p], attrs) => {
     const pads = constInts(p);
-    if (!isStatic(x.shape)) throw new Error('pad needs a static shape');
-    const shape = x.shape as number[];
-    return [{ dtype: x.dtype, shape: shape.map((d, i) => d + pads[i] + pads[i + shape.length]) }];
+    const r = x.rank;
+    if (pads.length !== 2 * r) throw new Error(`pads needs ${2 * r} values`);
+    const mode = (attrs.mode as { s: string } | undefined)?.s ?? 'constant';
+    const shape = x.shape.map((d, i) => {
+      if (pads[i] === 0 && pads[i + r] === 0) return d;
+      if (typeof d !== 'number') throw new Error(`pad of symbolic axis ${i}`);
+      return d + pads[i] + pads[i + r];
+    });
+    if (mode !== 'constant' && pads.some((q) => q < 0)) throw new Error('negative pads need constant mode');
+    return [{ dtype: x.dtype, shape }];
+  },
+  vjp: ({ inputs: [x, p], attrs }, [g]) => {
+    if (!g) return [undefined, undefined, undefined];
+    const mode = (attrs.mode as { s: string } | undefined)?.s ?? 'constant';
+    if (mode !== 'constant') throw new Error(`no gradient for Pad mode ${mode}`);
+    const pads = constInts(p);
+    const r = x.rank;
+    // Positive pads were added: slice them off. Negative pads cropped: pad the gradient back.
+    let y = g;
+    for (let i = 0; i < r; i++) {
+      const [b, e] = [pads[i], pads[i + r]];
+      if (b > 0 || e > 0) {
+        const n = g.shape[i] as number;
+        y = slice(y, i, Math.max(b, 0), n - Math.max(e, 0));
+      }
+    }
+    const back = [...pads.slice(0, r).map((b) => Math.max(-b, 0)), ...pads.slice(r).map((e) => Math.max(-e, 0))];
+    if (back.some((q) => q > 0)) y = pad(y, back);
+    return [y, undefined, undefined];
   },
 };
 
@@ -179,3 +383,17 @@ export function slice(x: Value, axis: number, start: number, end: number, step =
   const g = x.graph;
   return apply(SLICE, [x, g.ints([start]), g.ints([e]), g.ints([axis]), g.ints([step])]);
 }
+
+export const shapeOf = (x: Value): Value => apply(SHAPE, [x]);
+
+/** A tensor of `shape` (an int64 shape tensor) filled with `value`. */
+export const constantOfShape = (shape: Value, value: number, dtype: DType = 'float32'): Value =>
+  apply(CONSTANT_OF_SHAPE, [shape], { value: { t: { ...scalarTensor(value, dtype), shape: [1] } } });
+
+export const gatherElements = (x: Value, indices: Value, axis: number): Value =>
+  apply(GATHER_ELEMENTS, [x, indices], { axis: { i: axis } });
+export const scatterElements = (x: Value, indices: Value, updates: Value, axis: number, reduction: 'none' | 'add' = 'none'): Value =>
+  apply(SCATTER_ELEMENTS, [x, indices, updates], { axis: { i: axis }, ...(reduction === 'none' ? {} : { reduction: { s: reduction } }) });
+export const gatherND = (x: Value, indices: Value): Value => apply(GATHER_ND, [x, indices]);
+export const scatterND = (x: Value, indices: Value, updates: Value, reduction: 'none' | 'add' = 'none'): Value =>
+  apply(SCATTER_ND, [x, indices, updates], reduction === 'none' ? {} : { reduction: { s: reduction } });
