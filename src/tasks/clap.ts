@@ -1,0 +1,256 @@
+/**
+ * The library API: `Clap.load({ weights })`, then embedAudio / embedText / similarity / classify.
+ * Sessions compile lazily, one per tower, so text-only work never builds the audio model.
+ */
+import { readFile } from 'node:fs/promises';
+import { ClapError } from '../errors.js';
+import { Session, type HostTensor, type RuntimeOptions } from '../engine/index.js';
+import { loadWeights, type StateDict } from '../weights/index.js';
+import { audioToLogMel, type AudioInput, type LoadAudioOptions } from '../audio/index.js';
+import { defaultTokenizer, type ClapPooling } from '../text/index.js';
+import { buildAudioEncoderGraph, CLAP_PRESETS, clapConfigFromJson, resolveClapConfig, type ClapConfig } from '../models/clap.js';
+import { Gpt2TextEncoder } from '../models/gpt2.js';
+import { logitScaleExp } from '../models/projection.js';
+
+export interface ClapLoadOptions extends RuntimeOptions {
+  /** Path of a .pth (official format) or .safetensors file, or an already loaded state dict. */
+  weights: string | StateDict;
+  /** A preset name ('2023'), a config.json path, or a config object; sizes are otherwise read off the weights. */
+  config?: string | ClapConfig;
+  /**
+   * Which token's hidden state represents a text. 'reference' (default) is msclap's: the position of the
+   * last non-'!' token, so every '!' in a text moves it one to the left; 'fixed' always pools the final
+   * <|endoftext|>. The released weights were evaluated with 'reference'.
+   */
+  textPooling?: ClapPooling;
+}
+
+export interface AudioEmbedOptions extends LoadAudioOptions {
+  /** 7 s windows per encoder run (default 8). */
+  batchSize?: number;
+  /** In sliding mode: 'mean' (default) averages the window embeddings into one; 'none' keeps only windows. */
+  pool?: 'mean' | 'none';
+  /** Called after each input is embedded. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface WindowEmbedding {
+  start: number;
+  end: number;
+  embedding: Float32Array;
+}
+
+export interface AudioEmbedding {
+  /** The path, or `audio[i]` for in-memory inputs. */
+  input: string;
+  /** Projected audio embedding (not normalised), as msclap's get_audio_embeddings. */
+  embedding: Float32Array;
+  /** Per-window embeddings with times (seconds), in sliding mode. */
+  windows?: WindowEmbedding[];
+}
+
+export interface ClassifyOptions extends AudioEmbedOptions {
+  /** Sigmoid per label instead of a softmax across labels (paper §2.3, multi-label tasks). */
+  multiLabel?: boolean;
+  /** Prompt: '{}' is replaced by the label; without '{}' the label is appended. Default msclap's 'this is the sound of '. */
+  template?: string;
+}
+
+export interface Classification {
+  input: string;
+  /** label → probability, in the order of the labels given. */
+  scores: Record<string, number>;
+}
+
+export const DEFAULT_TEMPLATE = 'this is the sound of ';
+
+export function applyTemplate(template: string, label: string): string {
+  return template.includes('{}') ? template.split('{}').join(label) : template + label;
+}
+
+async function resolveConfigArg(config: ClapLoadOptions['config']): Promise<ClapConfig | undefined> {
+  if (config === undefined || typeof config === 'object') return config;
+  if (CLAP_PRESETS[config]) return CLAP_PRESETS[config];
+  let text: string;
+  try {
+    text = await readFile(config, 'utf8');
+  } catch (e) {
+    throw new ClapError(`cannot read config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); presets: ${Object.keys(CLAP_PRESETS).join(', ')}`, { subject: config });
+  }
+  try {
+    return clapConfigFromJson(JSON.parse(text) as Record<string, unknown>);
+  } catch (e) {
+    throw new ClapError(e instanceof ClapError ? e.message : `not valid JSON (${(e as Error).message})`, { subject: config });
+  }
+}
+
+export class Clap {
+  private audioSession?: Promise<Session>;
+  private textEncoder?: Promise<Gpt2TextEncoder>;
+  readonly logitScale: number;
+
+  private constructor(
+    readonly weights: StateDict,
+    readonly config: ClapConfig,
+    private readonly options: ClapLoadOptions,
+  ) {
+    this.logitScale = logitScaleExp(weights);
+  }
+
+  static async load(options: ClapLoadOptions): Promise<Clap> {
+    const explicit = await resolveConfigArg(options.config);
+    const weights = typeof options.weights === 'string' ? await loadWeights(options.weights) : options.weights;
+    let config: ClapConfig;
+    try {
+      config = resolveClapConfig(weights, explicit);
+    } catch (e) {
+      if (e instanceof ClapError && typeof options.weights === 'string') throw new ClapError(e.message, { subject: options.weights, cause: e });
+      throw e;
+    }
+    return new Clap(weights, config, options);
+  }
+
+  private audio(): Promise<Session> {
+    this.audioSession ??= Session.compile(buildAudioEncoderGraph(this.weights, this.config), this.options);
+    return this.audioSession;
+  }
+
+  private text(): Promise<Gpt2TextEncoder> {
+    if (!this.config.textPrefix) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
+    this.textEncoder ??= Gpt2TextEncoder.create(this.weights, { ...this.options, config: this.config.text, prefix: this.config.textPrefix });
+    return this.textEncoder;
+  }
+
+  /** Runs the audio tower on log-mels [965×64 each], in batches. */
+  async embedLogMels(logmels: Float32Array[], batchSize = 8): Promise<Float32Array[]> {
+    const session = await this.audio();
+    const out: Float32Array[] = [];
+    const per = logmels[0]?.length ?? 0;
+    for (let i = 0; i < logmels.length; i += batchSize) {
+      const chunk = logmels.slice(i, i + batchSize);
+      const data = new Float32Array(chunk.length * per);
+      chunk.forEach((m, j) => data.set(m, j * per));
+      const r = await session.run({ logmel: { dtype: 'float32', shape: [chunk.length, per / this.config.htsat.melBins, this.config.htsat.melBins], data } });
+      const e = r.audio_embed.data as Float32Array;
+      for (let j = 0; j < chunk.length; j++) out.push(e.slice(j * this.config.dProj, (j + 1) * this.config.dProj));
+    }
+    return out;
+  }
+
+  async embedAudio(inputs: readonly AudioInput[], options: AudioEmbedOptions = {}): Promise<AudioEmbedding[]> {
+    if (inputs.length === 0) throw new ClapError('no audio inputs given');
+    const batchSize = options.batchSize ?? 8;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ClapError(`batch size must be a positive integer, got ${batchSize}`);
+    const results: AudioEmbedding[] = [];
+    // Windows of consecutive inputs share encoder runs; an input is finished once its windows have run.
+    let pending: { index: number; logmels: Float32Array[]; starts: number[]; ends: number[] }[] = [];
+    let pendingWindows = 0;
+    const flush = async (): Promise<void> => {
+      const all = pending.flatMap((p) => p.logmels);
+      const embeddings = await this.embedLogMels(all, batchSize);
+      let k = 0;
+      for (const p of pending) {
+        const windows = p.logmels.map((_, w) => ({ start: p.starts[w], end: p.ends[w], embedding: embeddings[k + w] }));
+        k += p.logmels.length;
+        const name = nameOf(inputs[p.index], p.index);
+        results[p.index] = options.sliding
+          ? { input: name, embedding: options.pool === 'none' ? new Float32Array(0) : meanOf(windows.map((w) => w.embedding)), windows }
+          : { input: name, embedding: windows[0].embedding };
+        options.onProgress?.(results.filter(Boolean).length, inputs.length);
+      }
+      pending = [];
+      pendingWindows = 0;
+    };
+    for (let i = 0; i < inputs.length; i++) {
+      const { logmels, audio } = await audioToLogMel(inputs[i], { ...options, name: options.name ?? nameOf(inputs[i], i) });
+      pending.push({ index: i, logmels, starts: audio.starts, ends: audio.ends });
+      pendingWindows += logmels.length;
+      if (pendingWindows >= batchSize) await flush();
+    }
+    if (pending.length) await flush();
+    return results;
+  }
+
+  /** Projected text embeddings (not normalised), as msclap's get_text_embeddings. */
+  async embedText(texts: readonly string[]): Promise<Float32Array[]> {
+    if (texts.length === 0) throw new ClapError('no texts given');
+    const tok = defaultTokenizer();
+    const tokenized = texts.map((t) => tok.encodeForClap(t, { mode: this.options.textPooling ?? 'reference' }));
+    const encoder = await this.text();
+    const e = await encoder.embedAll(tokenized);
+    const d = this.config.dProj;
+    const data = e.data as Float32Array;
+    return texts.map((_, i) => data.slice(i * d, (i + 1) * d));
+  }
+
+  /** msclap's compute_similarity: cosine similarity × exp(logit_scale), [audio][text]. */
+  similarity(audio: readonly Float32Array[], text: readonly Float32Array[]): number[][] {
+    const na = audio.map(normalized);
+    const nt = text.map(normalized);
+    return na.map((a) => nt.map((t) => this.logitScale * dot(a, t)));
+  }
+
+  async classify(inputs: readonly AudioInput[], labels: readonly string[], options: ClassifyOptions = {}): Promise<Classification[]> {
+    checkLabels(labels);
+    const template = options.template ?? DEFAULT_TEMPLATE;
+    const textEmb = await this.embedText(labels.map((l) => applyTemplate(template, l)));
+    const audioEmb = await this.embedAudio(inputs, options);
+    return scoreLabels(this.similarity(audioEmb.map((a) => a.embedding), textEmb), labels, options.multiLabel ?? false)
+      .map((scores, i) => ({ input: audioEmb[i].input, scores }));
+  }
+
+  async release(): Promise<void> {
+    if (this.audioSession) await (await this.audioSession).release();
+    if (this.textEncoder) await (await this.textEncoder).release();
+  }
+}
+
+export function checkLabels(labels: readonly string[]): void {
+  if (labels.length === 0) throw new ClapError('no labels given');
+  const seen = new Set<string>();
+  for (const l of labels) {
+    if (l.trim() === '') throw new ClapError('a label is empty');
+    if (seen.has(l)) throw new ClapError(`label '${l}' is given twice`);
+    seen.add(l);
+  }
+}
+
+/** Softmax across labels, or a sigmoid per label for multi-label tasks. */
+export function scoreLabels(similarity: number[][], labels: readonly string[], multiLabel: boolean): Record<string, number>[] {
+  return similarity.map((row) => {
+    let probs: number[];
+    if (multiLabel) probs = row.map((s) => 1 / (1 + Math.exp(-s)));
+    else {
+      const m = Math.max(...row);
+      const e = row.map((s) => Math.exp(s - m));
+      const z = e.reduce((a, b) => a + b, 0);
+      probs = e.map((v) => v / z);
+    }
+    return Object.fromEntries(labels.map((l, j) => [l, probs[j]]));
+  });
+}
+
+function nameOf(input: AudioInput, index: number): string {
+  return typeof input === 'string' ? input : `audio[${index}]`;
+}
+
+function normalized(v: Float32Array): Float64Array {
+  let s = 0;
+  for (const x of v) s += x * x;
+  const n = Math.sqrt(s);
+  return Float64Array.from(v, (x) => x / n);
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+function meanOf(vs: Float32Array[]): Float32Array {
+  const out = new Float32Array(vs[0].length);
+  for (const v of vs) for (let i = 0; i < v.length; i++) out[i] += v[i] / vs.length;
+  return out;
+}
+
+export type { HostTensor };

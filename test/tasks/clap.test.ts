@@ -1,0 +1,92 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Clap, applyTemplate, scoreLabels } from '../../src/tasks/clap.js';
+import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { readNpy } from '../helpers/npy.js';
+
+const skip = !hasFixtures && 'fixtures not present';
+const manifest = hasFixtures ? JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8')) as {
+  audio: { name: string; crop_offset?: number }[];
+  audio_batch: { order: string[]; crop_offsets: Record<string, number> };
+} : undefined;
+const texts = hasFixtures ? JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')) as {
+  texts: string[]; zero_shot_prompt: string; zero_shot_classes: string[];
+} : undefined;
+
+let clapPromise: Promise<Clap> | undefined;
+const clap = (): Promise<Clap> => (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1 }));
+after(async () => { if (clapPromise) await (await clapPromise).release(); });
+
+/** max |a − b| / max |b| */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let err = 0;
+  let mag = 0;
+  for (let i = 0; i < b.length; i++) {
+    err = Math.max(err, Math.abs(a[i] - b[i]));
+    mag = Math.max(mag, Math.abs(b[i]));
+  }
+  return err / mag;
+}
+
+function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  return ab / Math.sqrt(aa * bb);
+}
+
+test('embedAudio reproduces msclap get_audio_embeddings for every fixture file (file → embedding)', { skip }, async () => {
+  const c = await clap();
+  for (const a of manifest!.audio) {
+    const [e] = await c.embedAudio([fixturePath('inputs', 'audio', `${a.name}.wav`)], { channels: 'reference', cropOffset: a.crop_offset });
+    const want = readNpy(fixturePath('expected', 'audio', a.name, 'audio_embed.npy')).data as Float32Array;
+    const r = relErr(e.embedding, want);
+    assert.ok(r <= 1e-4, `${a.name}: rel err ${r}`);
+    assert.ok(cosine(e.embedding, want) >= 0.99999, `${a.name}: cosine`);
+  }
+});
+
+test('embedText reproduces msclap get_text_embeddings for every fixture text, quirks included', { skip }, async () => {
+  const c = await clap();
+  const got = await c.embedText(texts!.texts);
+  const want = readNpy(fixturePath('expected', 'text', 'text_embed.npy'));
+  const d = want.shape[1];
+  got.forEach((e, i) => {
+    const w = (want.data as Float32Array).subarray(i * d, (i + 1) * d);
+    assert.ok(relErr(e, w) <= 1e-4, `text ${i} (${JSON.stringify(texts!.texts[i])}): rel err ${relErr(e, w)}`);
+  });
+});
+
+test('zero-shot probabilities match examples/zero_shot_classification.py', { skip }, async () => {
+  const c = await clap();
+  const order = manifest!.audio_batch.order;
+  const audio = [];
+  for (const name of order) {
+    const [e] = await c.embedAudio([fixturePath('inputs', 'audio', `${name}.wav`)], { channels: 'reference', cropOffset: manifest!.audio_batch.crop_offsets[name] });
+    audio.push(e.embedding);
+  }
+  const labels = texts!.zero_shot_classes;
+  const text = await c.embedText(labels.map((l) => applyTemplate(texts!.zero_shot_prompt, l)));
+  const probs = scoreLabels(c.similarity(audio, text), labels, false);
+  const want = readNpy(fixturePath('expected', 'zeroshot_probs.npy'));
+  probs.forEach((p, i) => {
+    const row = labels.map((l) => p[l]);
+    const w = Array.from((want.data as Float32Array).subarray(i * labels.length, (i + 1) * labels.length));
+    assert.ok(relErr(row, w) <= 1e-4, `${order[i]}: ${row} vs ${w}`);
+  });
+});
+
+test('classify: labels are validated with clear errors', { skip }, async () => {
+  const c = await clap();
+  const file = fixturePath('inputs', 'audio', 'vowel_16k.wav');
+  await assert.rejects(c.classify([file], []), /no labels/);
+  await assert.rejects(c.classify([file], ['dog', 'dog']), /given twice/);
+  const [r] = await c.classify([file], ['dog', 'cat', 'rain'], { multiLabel: true });
+  assert.deepEqual(Object.keys(r.scores), ['dog', 'cat', 'rain']);
+  for (const v of Object.values(r.scores)) assert.ok(v > 0 && v < 1);
+});
+
+test('applyTemplate replaces {} or appends the label', () => {
+  assert.equal(applyTemplate('this is the sound of ', 'dog'), 'this is the sound of dog');
+  assert.equal(applyTemplate('a {} in the distance', 'dog'), 'a dog in the distance');
+});
