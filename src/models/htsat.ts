@@ -10,8 +10,13 @@
  *   stage's window order. Per-token ops (LayerNorm, MLP, residual adds) do not care about the order.
  * - Patch embedding (Conv 4×4 stride 4) is a reshape/transpose of the resized spectrogram into
  *   [B, 4096, 16] patches (already in window order) and one MatMul.
- * - Window attention is batched over all windows: scores [B, nW, heads, 64, 64] plus one constant per
- *   block holding relative-position bias (gathered once here) + the shifted-window −100 mask.
+ * - The stream is 2-D [B·N, C] so ORT fuses every Linear's MatMul + bias into one Gemm.
+ * - Window attention is batched over all windows: q/k/v come from three Gemms (the reference's
+ *   q·head_dim^-0.5 folded into q's weight and bias), scores [B, nW, heads, 64, 64] get one constant per
+ *   block holding the relative-position bias (gathered once here) + the shifted-window mask.
+ * - Denormals: the reference's −100 mask makes softmax return ~1e-44 for masked pairs; as MatMul inputs
+ *   these subnormal floats are ~30× slower on x86, so they are flushed to 0 right after the softmax
+ *   (they cannot change a float32 sum). See `HtsatBuildOptions.shiftMask`.
  */
 import { ClapError } from '../errors.js';
 import { type Graph, type HostTensor, ops, type Value } from '../engine/index.js';
@@ -203,11 +208,18 @@ function isIdentity(idx: ArrayLike<number>): boolean {
   return true;
 }
 
-/** x[:, idx] for a stream [B, N, C]; a no-op when idx is the identity. */
+/** Per clip x[idx] for a stream [B·N, C] (N = idx.length); a no-op when idx is the identity. */
 function gatherTokens(g: Graph, x: Value, idx: ArrayLike<number>, hint: string): Value {
   if (isIdentity(idx)) return x;
+  const C = x.shape[1] as number;
   const t: HostTensor = { dtype: 'int64', shape: [idx.length], data: BigInt64Array.from(Array.from(idx), (v) => BigInt(v)) };
-  return ops.gather(x, g.constant(t, hint), 1);
+  return ops.reshape(ops.gather(ops.reshape(x, [-1, idx.length, C]), g.constant(t, hint), 1), [-1, C]);
+}
+
+/** A stream [B·N, C] in `order` as [B, N, C] in raster order (the reference's layout). */
+function toRaster(g: Graph, x: Value, order: Int32Array): Value {
+  const n = order.length;
+  return ops.reshape(reorder(g, x, order, Int32Array.from({ length: n }, (_, i) => i), 'to_raster'), [-1, n, x.shape[1] as number]);
 }
 
 /** Re-orders a stream from `from` order to `to` order (both: position → raster index). */
@@ -233,7 +245,9 @@ export interface HtsatOutputs {
 
 interface BlockParams {
   norm1: LayerNormParams;
-  qkv: LinearParams;
+  q: LinearParams;
+  k: LinearParams;
+  v: LinearParams;
   proj: LinearParams;
   norm2: LayerNormParams;
   fc1: LinearParams;
@@ -242,12 +256,27 @@ interface BlockParams {
   bias: Value;
 }
 
+export interface HtsatBuildOptions {
+  /**
+   * How shifted windows mask cross-region pairs:
+   * - 'reference' (default): the checkpoint's `attn_mask` (−100) added to the scores as in msclap; the
+   *   resulting ~1e-44 probabilities are flushed to 0 after the softmax (subnormals, ~30× slower as MatMul
+   *   inputs; below float32 resolution of any sum they enter). Faithful for any input.
+   * - 'hard': masked pairs get −1e4 instead (softmax gives exact zeros, no flush pass): ~6% faster, and
+   *   identical to the reference unless a masked logit exceeds its row's unmasked maximum by more than ~80.
+   */
+  shiftMask?: 'reference' | 'hard';
+}
+
 /**
  * Builds HTSAT on `logmel` ([B, T, melBins] float32, T ≤ specSize·freqRatio; msclap feeds T = 965).
  * `prefix` is the state-dict prefix of the HTSAT module, e.g. `audio_encoder.base.htsat.` (CLAP) or
  * `clap.base.htsat.` (clapcap). Every tensor is checked against `cfg`; a mismatch names the key.
  */
-export function buildHtsat(g: Graph, logmel: Value, sd: StateDict, cfg: HtsatConfig, prefix: string): HtsatOutputs {
+export function buildHtsat(
+  g: Graph, logmel: Value, sd: StateDict, cfg: HtsatConfig, prefix: string, opts: HtsatBuildOptions = {},
+): HtsatOutputs {
+  const hardMask = (opts.shiftMask ?? 'reference') === 'hard';
   const P = (k: string): string => `${prefix}${k}`;
   const stages: Record<string, Value> = {};
   const { specSize: S, patchSize: ps, melBins: M, freqRatio: fr, windowSize: win, eps } = cfg;
@@ -304,9 +333,10 @@ export function buildHtsat(g: Graph, logmel: Value, sd: StateDict, cfg: HtsatCon
     [0, grid * grid, ps * ps],
   );
   const peNorm = torchLayerNorm(g, sd, P('patch_embed.norm'), C0, eps);
-  let x = applyLayerNorm(ops.add(ops.matmul(patches, peWt), peB), peNorm);
+  // the token stream: [B·N, C], N tokens per clip in `order` (position → raster index)
+  let x = applyLayerNorm(ops.add(ops.matmul(ops.reshape(patches, [-1, ps * ps]), peWt), peB), peNorm);
   let order = windowOrder(grid, grid, ws0, 0);
-  stages.patch_embed = reorder(g, x, order, identityOrder(grid * grid), 'to_raster');
+  stages.patch_embed = toRaster(g, x, order);
 
   // ---- Swin stages
   let H = grid;
@@ -325,8 +355,8 @@ export function buildHtsat(g: Graph, logmel: Value, sd: StateDict, cfg: HtsatCon
       const blockOrder = windowOrder(H, H, ws, shift);
       x = reorder(g, x, order, blockOrder, `order_s${s}b${d}`);
       order = blockOrder;
-      const p = loadBlock(g, sd, key, C, heads, ws, nW, hidden, shift, H, cfg);
-      x = swinBlock(x, p, nW, ws * ws, heads, C, N);
+      const p = loadBlock(g, sd, key, C, heads, ws, nW, hidden, shift, H, cfg, hardMask);
+      x = swinBlock(x, p, nW, ws * ws, heads, C, !hardMask && shift > 0);
     }
     if (s < nStages - 1) {
       // PatchMerging: cat(x[0::2,0::2], x[1::2,0::2], x[0::2,1::2], x[1::2,1::2]) → LayerNorm(4C) → Linear(4C→2C, no bias)
@@ -342,7 +372,7 @@ export function buildHtsat(g: Graph, logmel: Value, sd: StateDict, cfg: HtsatCon
         const src = [(2 * i) * H + 2 * j, (2 * i + 1) * H + 2 * j, (2 * i) * H + 2 * j + 1, (2 * i + 1) * H + 2 * j + 1];
         for (let k = 0; k < 4; k++) idx[4 * t + k] = inv[src[k]];
       });
-      const merged = ops.reshape(gatherTokens(g, x, idx, `merge_s${s}`), [0, N / 4, 4 * C]);
+      const merged = ops.reshape(gatherTokens(g, x, idx, `merge_s${s}`), [-1, 4 * C]);
       const norm = torchLayerNorm(g, sd, `${key}norm`, 4 * C, eps);
       const red = torchLinear(g, sd, `${key}reduction`, { inFeatures: 4 * C, outFeatures: 2 * C, bias: false });
       x = applyLinear(applyLayerNorm(merged, norm), red);
@@ -352,11 +382,11 @@ export function buildHtsat(g: Graph, logmel: Value, sd: StateDict, cfg: HtsatCon
     } else if (stateDictHas(sd, P(`layers.${s}.downsample.reduction.weight`))) {
       throw new ClapError('the last stage has no PatchMerging in the reference', { subject: P(`layers.${s}.downsample.reduction.weight`) });
     }
-    stages[`stage${s}`] = reorder(g, x, order, identityOrder(H * H), 'to_raster');
+    stages[`stage${s}`] = toRaster(g, x, order);
   }
 
   // ---- head: final norm (raster order), latent = token mean, tscam conv over the regrouped map
-  x = reorder(g, x, order, identityOrder(H * H), 'final_raster');
+  x = toRaster(g, x, order);
   const normed = applyLayerNorm(x, torchLayerNorm(g, sd, P('norm'), C, eps));
   stages.final_norm = normed;
   const latent = ops.reduceMean(normed, [1]);
@@ -372,10 +402,6 @@ export function buildHtsat(g: Graph, logmel: Value, sd: StateDict, cfg: HtsatCon
   return { latent, clipwise, stages };
 }
 
-function identityOrder(n: number): Int32Array {
-  return Int32Array.from({ length: n }, (_, i) => i);
-}
-
 /** [rows, cols] → [cols, rows] (patch-embed conv weight [C, 1·ps·ps] → [ps·ps, C]). */
 function transposeRows(data: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(rows * cols);
@@ -385,7 +411,7 @@ function transposeRows(data: Float32Array, rows: number, cols: number): Float32A
 
 function loadBlock(
   g: Graph, sd: StateDict, key: string, C: number, heads: number, ws: number, nW: number, hidden: number,
-  shift: number, H: number, cfg: HtsatConfig,
+  shift: number, H: number, cfg: HtsatConfig, hardMask: boolean,
 ): BlockParams {
   const hd = C / heads;
   const L = ws * ws;
@@ -404,7 +430,7 @@ function loadBlock(
       if (v < 0 || v >= span * span) throw new ClapError(`index ${v} outside the bias table`, { subject: `${key}attn.relative_position_index` });
     }
   } else {
-    relIdx = relativePositionIndex(ws);
+    relIdx = swinRelativePositionIndex(ws);
   }
   let maskData: Float32Array | undefined;
   if (shift > 0) {
@@ -416,7 +442,7 @@ function loadBlock(
       }
       maskData = asFloat32(m);
     } else {
-      maskData = shiftMask(H, ws, shift, cfg.maskValue);
+      maskData = swinShiftMask(H, ws, shift, cfg.maskValue);
     }
   }
   const nb = maskData ? nW : 1;
@@ -425,7 +451,9 @@ function loadBlock(
     for (let h = 0; h < heads; h++) {
       const o = (w * heads + h) * L * L;
       for (let pq = 0; pq < L * L; pq++) {
-        bias[o + pq] = table[relIdx[pq] * heads + h] + (maskData ? maskData[w * L * L + pq] : 0);
+        let m = maskData ? maskData[w * L * L + pq] : 0;
+        if (hardMask && m !== 0) m = HARD_MASK;
+        bias[o + pq] = table[relIdx[pq] * heads + h] + m;
       }
     }
   }
@@ -433,7 +461,9 @@ function loadBlock(
   return {
     norm1: torchLayerNorm(g, sd, `${key}norm1`, C, cfg.eps),
     // q, k, v split out of the fused qkv; the reference's q·head_dim^-0.5 folded into q's weight and bias
-    qkv: fuseQkv(g, sd, `${key}attn.qkv`, C, scale),
+    q: torchLinear(g, sd, `${key}attn.qkv`, { inFeatures: C, outFeatures: 3 * C, rows: [0, C], scale }),
+    k: torchLinear(g, sd, `${key}attn.qkv`, { inFeatures: C, outFeatures: 3 * C, rows: [C, 2 * C] }),
+    v: torchLinear(g, sd, `${key}attn.qkv`, { inFeatures: C, outFeatures: 3 * C, rows: [2 * C, 3 * C] }),
     proj: torchLinear(g, sd, `${key}attn.proj`, { inFeatures: C, outFeatures: C }),
     norm2: torchLayerNorm(g, sd, `${key}norm2`, C, cfg.eps),
     fc1: torchLinear(g, sd, `${key}mlp.fc1`, { inFeatures: C, outFeatures: hidden }),
@@ -442,28 +472,8 @@ function loadBlock(
   };
 }
 
-/** qkv Linear [3C, C] as one [C, 3C] MatMul weight with the q columns pre-scaled. */
-function fuseQkv(g: Graph, sd: StateDict, key: string, C: number, scale: number): LinearParams {
-  const wt = requireTensor(sd, `${key}.weight`, [3 * C, C]);
-  const bt = requireTensor(sd, `${key}.bias`, [3 * C]);
-  const w = asFloat32(wt);
-  const b = Float32Array.from(asFloat32(bt));
-  const wT = new Float32Array(3 * C * C);
-  for (let o = 0; o < 3 * C; o++) {
-    const f = o < C ? scale : 1;
-    for (let i = 0; i < C; i++) wT[i * 3 * C + o] = w[o * C + i] * f;
-  }
-  for (let o = 0; o < C; o++) b[o] *= scale;
-  return {
-    w: g.param(`${key}.weight(q*${scale})^T`, f32Tensor([C, 3 * C], wT)),
-    b: g.param(`${key}.bias(q*${scale})`, f32Tensor([3 * C], b)),
-    inFeatures: C,
-    outFeatures: 3 * C,
-  };
-}
-
 /** Swin's relative_position_index for a ws×ws window (used when the checkpoint lacks the buffer). */
-function relativePositionIndex(ws: number): Int32Array {
+export function swinRelativePositionIndex(ws: number): Int32Array {
   const L = ws * ws;
   const idx = new Int32Array(L * L);
   for (let p = 0; p < L; p++) {
@@ -477,7 +487,7 @@ function relativePositionIndex(ws: number): Int32Array {
 }
 
 /** Swin's shifted-window attention mask [nW, L, L]: maskValue between tokens of different regions. */
-function shiftMask(H: number, ws: number, shift: number, maskValue: number): Float32Array {
+export function swinShiftMask(H: number, ws: number, shift: number, maskValue: number): Float32Array {
   const region = (v: number): number => (v < H - ws ? 0 : v < H - shift ? 1 : 2);
   const nwSide = H / ws;
   const L = ws * ws;
@@ -493,18 +503,29 @@ function shiftMask(H: number, ws: number, shift: number, maskValue: number): Flo
   return out;
 }
 
-/** One Swin block on a stream already in this block's window order. */
-function swinBlock(x: Value, p: BlockParams, nW: number, L: number, heads: number, C: number, N: number): Value {
+/** Additive mask of the 'hard' shiftMask mode: exp underflows to exactly 0. */
+const HARD_MASK = -1e4;
+
+/** Smallest power of two that flushes subnormal softmax outputs: (p + 2^-100) − 2^-100 is 0 for p < 2^-124, p for p ≥ 2^-75. */
+const FLUSH = 2 ** -100;
+
+/**
+ * One Swin block (x + attn(norm1(x)); y + mlp(norm2(y))) on a stream [B·N, C] already in this block's
+ * window order: windows are consecutive runs of L tokens.
+ */
+function swinBlock(x: Value, p: BlockParams, nW: number, L: number, heads: number, C: number, flush: boolean): Value {
   const hd = C / heads;
   const h = applyLayerNorm(x, p.norm1);
-  const qkv = applyLinear(h, p.qkv); // [B, N, 3C]
-  // [B, nW, L, 3, heads, hd] → [3, B, nW, heads, L, hd]
-  const qkvT = ops.transpose(ops.reshape(qkv, [0, nW, L, 3, heads, hd]), [3, 0, 1, 4, 2, 5]);
-  const [q, k, v] = ops.split(qkvT, [1, 1, 1], 0).map((t) => ops.squeeze(t, [0]));
-  const scores = ops.add(ops.matmul(q, ops.transpose(k, [0, 1, 2, 4, 3])), p.bias); // [B, nW, heads, L, L]
-  const attn = ops.softmax(scores, -1);
+  // [B·N, C] → [B, nW, L, heads, hd] → q, v: [B, nW, heads, L, hd]; k: [B, nW, heads, hd, L]
+  const split = (t: Value): Value => ops.reshape(t, [-1, nW, L, heads, hd]);
+  const q = ops.transpose(split(applyLinear(h, p.q)), [0, 1, 3, 2, 4]);
+  const k = ops.transpose(split(applyLinear(h, p.k)), [0, 1, 3, 4, 2]);
+  const v = ops.transpose(split(applyLinear(h, p.v)), [0, 1, 3, 2, 4]);
+  const scores = ops.add(ops.matmul(q, k), p.bias); // [B, nW, heads, L, L] + [1|nW, heads, L, L]
+  let attn = ops.softmax(scores, -1);
+  if (flush) attn = ops.sub(ops.add(attn, FLUSH), FLUSH);
   const ctx = ops.matmul(attn, v); // [B, nW, heads, L, hd]
-  const merged = ops.reshape(ops.transpose(ctx, [0, 1, 3, 2, 4]), [0, N, C]);
+  const merged = ops.reshape(ops.transpose(ctx, [0, 1, 3, 2, 4]), [-1, C]);
   const y = ops.add(x, applyLinear(merged, p.proj));
   const m = applyLinear(ops.gelu(applyLinear(applyLayerNorm(y, p.norm2), p.fc1)), p.fc2);
   return ops.add(y, m);
