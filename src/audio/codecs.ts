@@ -35,6 +35,27 @@ function trimmed(channels: Float32Array[], length: number): Float32Array[] {
  * FLAC. The decoder returns integer samples divided by 2^(bits−1) − 1; they are mapped back to the
  * integers (exact up to 24 bits) and scaled like torchaudio/libsox: x / 2^(bits−1).
  */
+/** STREAMINFO's total sample count (0 = unknown). */
+function flacTotalSamples(bytes: Uint8Array): number {
+  const at = findAscii(bytes, 'fLaC', 0, Math.min(bytes.length, 1 << 20));
+  const p = at + 8; // 'fLaC', 4-byte block header, then STREAMINFO
+  if (at < 0 || p + 18 > bytes.length || (bytes[at + 4] & 0x7f) !== 0) return 0;
+  return (bytes[p + 13] & 0x0f) * 2 ** 32 + ((bytes[p + 14] << 24) >>> 0) + (bytes[p + 15] << 16) + (bytes[p + 16] << 8) + bytes[p + 17];
+}
+
+/** Throws unless the last Ogg page is complete and flagged end-of-stream. */
+function checkOggComplete(bytes: Uint8Array, what: string, name: string): void {
+  for (let p = bytes.length - 27; p >= 0; p--) {
+    if (bytes[p] !== 0x4f || bytes[p + 1] !== 0x67 || bytes[p + 2] !== 0x67 || bytes[p + 3] !== 0x53 || bytes[p + 4] !== 0) continue;
+    const nsegs = bytes[p + 26];
+    let len = 27 + nsegs;
+    for (let i = 0; i < nsegs && p + 27 + i < bytes.length; i++) len += bytes[p + 27 + i];
+    if (p + len <= bytes.length && bytes[p + 5] & 0x04) return;
+    break;
+  }
+  throw new ClapError(`truncated ${what} stream: the last Ogg page is incomplete or not marked end-of-stream`, { subject: name });
+}
+
 export async function decodeFlac(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   const { FLACDecoder } = await import('@wasm-audio-decoders/flac');
   const decoder = new FLACDecoder();
@@ -48,6 +69,10 @@ export async function decodeFlac(bytes: Uint8Array, name: string): Promise<Decod
     decoder.free();
   }
   check(result, 'FLAC', name);
+  const total = flacTotalSamples(bytes);
+  if (total > 0 && result.samplesDecoded < total) {
+    throw new ClapError(`truncated or corrupt FLAC data: decoded ${result.samplesDecoded} of the ${total} samples its header declares`, { subject: name });
+  }
   const bits = result.bitDepth ?? 16;
   const channels = trimmed(result.channelData, result.samplesDecoded);
   const maxInt = 2 ** (bits - 1) - 1;
@@ -75,6 +100,7 @@ export async function decodeOggVorbis(bytes: Uint8Array, name: string): Promise<
   } finally {
     decoder.free();
   }
+  if (result.errors.length === 0) checkOggComplete(bytes, 'Ogg Vorbis', name);
   check(result, 'Ogg Vorbis', name);
   return { sampleRate: result.sampleRate, channels: trimmed(result.channelData, result.samplesDecoded) };
 }
@@ -118,6 +144,7 @@ export async function decodeOggOpus(bytes: Uint8Array, name: string): Promise<De
   } finally {
     decoder.free();
   }
+  if (result.errors.length === 0) checkOggComplete(bytes, 'Ogg Opus', name);
   check(result, 'Ogg Opus', name);
   let length = result.samplesDecoded;
   const expected = opusLength(bytes);
@@ -132,12 +159,61 @@ export async function decodeMpeg(bytes: Uint8Array, name: string): Promise<Decod
   let result: DecoderResult;
   try {
     await decoder.ready;
-    result = decoder.decode(bytes);
+    // decode() is synchronous: silence the library's own console.error for bad frames (they are
+    // reported through result.errors) without affecting anything else.
+    const consoleError = console.error;
+    console.error = () => {};
+    try {
+      result = decoder.decode(bytes);
+    } finally {
+      console.error = consoleError;
+    }
   } catch (err) {
     throw new ClapError(`corrupt MP3 data (${String((err as Error)?.message ?? err)})`, { subject: name, cause: err });
   } finally {
     decoder.free();
   }
   check(result, 'MP3', name);
+  const expected = mpegExpectedSamples(bytes);
+  if (expected && result.samplesDecoded < expected.samples - expected.samplesPerFrame) {
+    throw new ClapError(`truncated or corrupt MP3 data: decoded ${result.samplesDecoded} of the ${expected.samples} samples its Xing/Info header declares`, { subject: name });
+  }
   return { sampleRate: result.sampleRate, channels: trimmed(result.channelData, result.samplesDecoded) };
+}
+
+/**
+ * Samples an MPEG stream should decode to, from its Xing/Info header (frames × samples per frame,
+ * minus the LAME tag's encoder delay and padding). Null without such a header (plain CBR streams).
+ */
+function mpegExpectedSamples(bytes: Uint8Array): { samples: number; samplesPerFrame: number } | null {
+  let o = 0;
+  if (bytes.length > 10 && bytes[0] === 0x49 && bytes[1] === 0x44 && bytes[2] === 0x33) {
+    o = 10 + (((bytes[6] & 0x7f) << 21) | ((bytes[7] & 0x7f) << 14) | ((bytes[8] & 0x7f) << 7) | (bytes[9] & 0x7f));
+  }
+  const limit = Math.min(bytes.length - 4, o + 4096);
+  while (o < limit && !(bytes[o] === 0xff && (bytes[o + 1] & 0xe0) === 0xe0)) o++;
+  if (o >= limit) return null;
+  const version = (bytes[o + 1] >> 3) & 3; // 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
+  const layer = (bytes[o + 1] >> 1) & 3; // 3 = I, 2 = II, 1 = III
+  const mono = (bytes[o + 3] >> 6) === 3;
+  const spf = layer === 3 ? 384 : layer === 2 ? 1152 : version === 3 ? 1152 : 576;
+  const side = version === 3 ? (mono ? 17 : 32) : (mono ? 9 : 17);
+  const x = o + 4 + side;
+  if (x + 12 > bytes.length) return null;
+  const tag = String.fromCharCode(bytes[x], bytes[x + 1], bytes[x + 2], bytes[x + 3]);
+  if (tag !== 'Xing' && tag !== 'Info') return null;
+  const be32 = (p: number): number => ((bytes[p] << 24) >>> 0) + (bytes[p + 1] << 16) + (bytes[p + 2] << 8) + bytes[p + 3];
+  const flags = be32(x + 4);
+  if (!(flags & 1)) return null;
+  const frames = be32(x + 8);
+  let p = x + 12;
+  if (flags & 2) p += 4;
+  if (flags & 4) p += 100;
+  if (flags & 8) p += 4;
+  let trim = 0;
+  if (p + 24 <= bytes.length && String.fromCharCode(bytes[p], bytes[p + 1], bytes[p + 2], bytes[p + 3]) === 'LAME') {
+    const d = p + 21;
+    trim = ((bytes[d] << 4) | (bytes[d + 1] >> 4)) + (((bytes[d + 1] & 0x0f) << 8) | bytes[d + 2]);
+  }
+  return { samples: frames * spf - trim, samplesPerFrame: spf };
 }

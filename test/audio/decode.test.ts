@@ -1,0 +1,120 @@
+/**
+ * Compressed formats, from the small synthetic files in test/audio/data (see its README): a 0.3 s
+ * stereo 16-bit tone+sweep at 44.1 kHz and a 0.2 s mono 24-bit tone at 48 kHz, with their encodings.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeAudio, resample, type DecodedAudio } from '../../src/audio/index.js';
+import { findFfmpeg } from '../../src/audio/ffmpeg.js';
+import { sniffFormat } from '../../src/audio/sniff.js';
+
+const DATA = join(dirname(fileURLToPath(import.meta.url)), 'data');
+const data = (f: string): string => join(DATA, f);
+
+/** Best normalised cross-correlation of a against b over small lags (codec delay tolerance). */
+function similarity(a: Float32Array, b: Float32Array, maxLag = 2000): { corr: number; lag: number } {
+  let best = { corr: -1, lag: 0 };
+  const n = Math.min(a.length, b.length) - maxLag;
+  for (let lag = -maxLag; lag <= maxLag; lag += 1) {
+    let ab = 0, aa = 0, bb = 0;
+    for (let i = maxLag; i < n; i += 3) {
+      const x = a[i + lag];
+      const y = b[i];
+      ab += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+    const c = ab / Math.sqrt(aa * bb);
+    if (c > best.corr) best = { corr: c, lag };
+  }
+  return best;
+}
+
+let reference: DecodedAudio;
+async function ref(): Promise<DecodedAudio> {
+  reference ??= await decodeAudio(data('tone_stereo_44k.wav'));
+  return reference;
+}
+
+test('FLAC 16-bit stereo decodes sample-exact against the WAV', async () => {
+  const wav = await ref();
+  const flac = await decodeAudio(data('tone_stereo_44k.flac'));
+  assert.equal(flac.sampleRate, 44100);
+  assert.equal(flac.channels.length, 2);
+  for (let c = 0; c < 2; c++) assert.deepEqual(flac.channels[c], wav.channels[c]);
+});
+
+test('FLAC 24-bit mono decodes sample-exact against the (extensible) 24-bit WAV', async () => {
+  const wav = await decodeAudio(data('tone_24bit_48k.wav'));
+  const flac = await decodeAudio(data('tone_24bit_48k.flac'));
+  assert.equal(flac.sampleRate, 48000);
+  assert.equal(wav.channels[0].length, 9600);
+  assert.deepEqual(flac.channels, wav.channels);
+});
+
+test('Ogg Vorbis: right rate, channels, exact length, same signal', async () => {
+  const wav = await ref();
+  const d = await decodeAudio(data('tone_stereo_44k.ogg'));
+  assert.equal(d.sampleRate, 44100);
+  assert.equal(d.channels.length, 2);
+  assert.equal(d.channels[0].length, 13230);
+  for (let c = 0; c < 2; c++) {
+    const s = similarity(d.channels[c], wav.channels[c], 50);
+    assert.equal(s.lag, 0);
+    assert.ok(s.corr > 0.98, `channel ${c} correlation ${s.corr}`);
+  }
+});
+
+test('Ogg Opus: 48 kHz, pre-skip and end trimmed to the exact length, aligned', async () => {
+  const wav = await ref();
+  const d = await decodeAudio(data('tone_stereo_44k.opus'));
+  assert.equal(d.sampleRate, 48000);
+  assert.equal(d.channels.length, 2);
+  assert.equal(d.channels[0].length, 14400); // 0.3 s at 48 kHz (granule − pre-skip)
+  const left48 = resample(wav.channels[0], 44100, 48000);
+  const s = similarity(d.channels[0], left48, 50);
+  assert.ok(Math.abs(s.lag) <= 2, `lag ${s.lag}`);
+  assert.ok(s.corr > 0.95, `correlation ${s.corr}`);
+});
+
+test('MP3 (LAME, gapless): exact length, aligned; an ID3v2 tag in front is skipped', async () => {
+  const wav = await ref();
+  for (const f of ['tone_stereo_44k.mp3', 'tone_id3_44k.mp3']) {
+    const d = await decodeAudio(data(f));
+    assert.equal(d.sampleRate, 44100, f);
+    assert.equal(d.channels.length, 2, f);
+    assert.equal(d.channels[0].length, 13230, f);
+    const s = similarity(d.channels[1], wav.channels[1], 50);
+    assert.equal(s.lag, 0, f);
+    assert.ok(s.corr > 0.95, `${f}: correlation ${s.corr}`);
+  }
+});
+
+test('the format comes from the bytes, not the name', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clap-audio-test-'));
+  try {
+    const fake = join(dir, 'really-flac.wav');
+    writeFileSync(fake, readFileSync(data('tone_stereo_44k.flac')));
+    assert.deepEqual((await decodeAudio(fake)).channels, (await ref()).channels);
+    const fromBuffer = await decodeAudio(readFileSync(data('tone_stereo_44k.ogg')));
+    assert.equal(fromBuffer.channels[0].length, 13230);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.equal(sniffFormat(readFileSync(data('tone_stereo_44k.m4a')).subarray(0, 64)), 'mp4');
+  assert.equal(sniffFormat(readFileSync(data('tone_stereo_44k.opus')).subarray(0, 64)), 'ogg-opus');
+  assert.equal(sniffFormat(readFileSync(data('tone_stereo_44k.ogg')).subarray(0, 64)), 'ogg-vorbis');
+});
+
+test('M4A/AAC goes through ffmpeg when it is installed', { skip: findFfmpeg(undefined) ? false : 'no ffmpeg on PATH' }, async () => {
+  const d = await decodeAudio(data('tone_stereo_44k.m4a'));
+  assert.equal(d.sampleRate, 44100);
+  assert.equal(d.channels.length, 2);
+  assert.ok(Math.abs(d.channels[0].length - 13230) <= 2048, `length ${d.channels[0].length}`);
+  const fromBuffer = await decodeAudio(readFileSync(data('tone_stereo_44k.m4a')), { name: 'clip.m4a' });
+  assert.equal(fromBuffer.channels[0].length, d.channels[0].length);
+});
