@@ -1,5 +1,7 @@
 import type { Command } from '../command.js';
+import { classify } from './classify.js';
 import { convert } from './convert.js';
+import { embedAudio, embedText } from './embed.js';
 
 /** Every `clap` subcommand, in the order `clap --help` lists them. */
-export const commands: Command[] = [convert];
+export const commands: Command[] = [embedAudio, embedText, classify, convert];

@@ -1,0 +1,96 @@
+/** End-to-end: the installed `clap` program (bin/clap.js → dist), spawned as users and scripts run it. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { readNpy } from '../helpers/npy.js';
+
+const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
+const skip = !hasFixtures && 'fixtures not present';
+
+function clap(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: { ...process.env, CLAP_THREADS: '1' } }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr });
+    });
+  });
+}
+
+const W = hasFixtures ? ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')] : [];
+const audio = (name: string): string => fixturePath('inputs', 'audio', `${name}.wav`);
+
+function maxRelErr(a: number[], b: ArrayLike<number>): number {
+  let e = 0, m = 0;
+  for (let i = 0; i < b.length; i++) { e = Math.max(e, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
+  return e / m;
+}
+
+test('clap embed audio --json reproduces the reference embeddings (stereo and long-crop files)', { skip }, async () => {
+  const r = await clap('embed', 'audio', audio('stereo_48k'), audio('bursts_long_44k'), ...W, '--channels', 'reference', '--crop-offset', '136563', '--json');
+  assert.equal(r.code, 0, r.err);
+  const out = JSON.parse(r.out) as { input: string; embedding: number[] }[];
+  assert.deepEqual(out.map((o) => o.input), [audio('stereo_48k'), audio('bursts_long_44k')]);
+  for (const [i, name] of ['stereo_48k', 'bursts_long_44k'].entries()) {
+    const want = readNpy(fixturePath('expected', 'audio', name, 'audio_embed.npy')).data as Float32Array;
+    assert.ok(maxRelErr(out[i].embedding, want) <= 1e-4, name);
+  }
+});
+
+test('clap embed text --json reproduces the reference text embeddings', { skip }, async () => {
+  const texts = JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')).texts as string[];
+  const r = await clap('embed', 'text', texts[0], texts[7], ...W, '--json');
+  assert.equal(r.code, 0, r.err);
+  const out = JSON.parse(r.out) as { input: string; embedding: number[] }[];
+  const want = readNpy(fixturePath('expected', 'text', 'text_embed.npy'));
+  const d = want.shape[1];
+  assert.equal(out[1].input, texts[7]);
+  for (const [k, i] of [0, 7].entries()) assert.ok(maxRelErr(out[k].embedding, (want.data as Float32Array).subarray(i * d, (i + 1) * d)) <= 1e-4);
+});
+
+test('clap classify --json gives the reference zero-shot probabilities; --top keeps the best K', { skip }, async () => {
+  const t = JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')) as { zero_shot_classes: string[]; zero_shot_prompt: string };
+  const r = await clap('classify', audio('vowel_16k'), ...W, '--labels', t.zero_shot_classes.join(','), '--template', t.zero_shot_prompt, '--channels', 'reference', '--json');
+  assert.equal(r.code, 0, r.err);
+  const [res] = JSON.parse(r.out) as { input: string; scores: Record<string, number> }[];
+  const want = readNpy(fixturePath('expected', 'zeroshot_probs.npy'));
+  const row = 3; // audio_batch order: vowel_16k is the 4th file
+  const n = t.zero_shot_classes.length;
+  assert.ok(maxRelErr(t.zero_shot_classes.map((c) => res.scores[c]), (want.data as Float32Array).subarray(row * n, (row + 1) * n)) <= 1e-4);
+
+  const dir = mkdtempSync(join(tmpdir(), 'clap-labels-'));
+  writeFileSync(join(dir, 'labels.txt'), `${t.zero_shot_classes.join('\n')}\n`);
+  const top = await clap('classify', audio('vowel_16k'), ...W, '--labels-file', join(dir, 'labels.txt'), '--top', '2', '--json');
+  assert.equal(top.code, 0, top.err);
+  const scores = Object.values((JSON.parse(top.out) as { scores: Record<string, number> }[])[0].scores);
+  assert.equal(scores.length, 2);
+  assert.ok(scores[0] >= scores[1]);
+  const table = await clap('classify', audio('vowel_16k'), ...W, '--labels', 'dog,cat');
+  assert.equal(table.code, 0, table.err);
+  assert.match(table.out, /vowel_16k\.wav\n {2}(dog|cat) /);
+});
+
+test('bad inputs fail with one line naming the input, no stack trace', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clap-bad-'));
+  const bad = join(dir, 'broken.wav');
+  writeFileSync(bad, Buffer.from('RIFF\x10\x00\x00\x00WAVEfmt garbage'));
+  const cases: [string[], number, RegExp][] = [
+    [['embed', 'audio', bad, ...W], 1, /broken\.wav/],
+    [['embed', 'audio', dir, ...W], 1, new RegExp(dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))],
+    [['classify', audio('vowel_16k'), ...W, '--labels', ' , '], 2, /no labels/],
+    [['embed', 'audio', audio('vowel_16k')], 2, /--weights is required/],
+    [['embed', 'text', 'x', '--weights', join(dir, 'missing.pth')], 1, /missing\.pth/],
+    [['embed', 'text', 'x', '--weights', bad], 1, /broken\.wav/],
+  ];
+  for (const [args, code, pattern] of cases) {
+    const r = await clap(...args);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.err}`);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    assert.match(r.err, pattern);
+    assert.doesNotMatch(r.err, /\n\s+at /);
+  }
+});
