@@ -1,0 +1,376 @@
+/**
+ * msclap's clapcap decoder side (`ClapCaptionModel` minus its audio encoder) on the engine:
+ *
+ *   prefix graph   audio_embed [B, d_proj]  (clapcap.clap(audio)[0], the projected audio embedding)
+ *                  → prefix_normalized (x / ‖x‖₂ when normalize_prefix) → TransformerMapper
+ *                  → mapper_linear [B, clip·n], prefix_embed [B, prefix_length, n]
+ *   decoder graph  GPT2LMHeadModel on `inputs_embeds` (+ wpe, as Hugging Face adds positions to
+ *                  inputs_embeds) with an optional KV cache, logits of ONE row per sequence:
+ *                    inputs_embeds [B, T, n]    new rows (prefix embeddings, or wte[token] rows)
+ *                    position_ids  [T]          their positions (P..P+T−1 after P cached rows)
+ *                    key_positions [S]          positions of all keys, S = P + T (0..S−1)
+ *                    past_index    [B]          which row of the past cache each sequence continues
+ *                    last_index    []           the row of T whose logits are returned (T−1)
+ *                    past_key_<i>, past_value_<i>  [Bp, n_head, P, head_dim] (P may be 0)
+ *                  → logits [B, vocab], present_key_<i>, present_value_<i> [B, n_head, S, head_dim]
+ *
+ * One decoder graph serves all three uses, so GPT-2's weights live in one ORT session:
+ *   prefill  = prefix embeddings with an empty past (P = 0);
+ *   step     = one wte row per beam ([B, 1, n], looked up on the host: the same bytes Gather would
+ *              copy) with the previous call's presents as past, reordered by past_index (beam search);
+ *   uncached = prefix embeddings followed by every token's wte row, empty past: what msclap runs each
+ *              step (it has no KV cache), minus the LM head on every row.
+ *
+ * Config: sizes come from the checkpoint's shapes; what shapes cannot tell (GPT-2's n_head, the
+ * LayerNorm eps, normalize_prefix) from the `clapcap` settings (fixtures' config.json → `clapcap`, or
+ * msclap's config_clapcap.yml), with the official 2023 values as defaults. Given settings are checked
+ * against the checkpoint.
+ */
+import { ClapError } from '../errors.js';
+import { type Dim, Graph, type HostTensor, ops, type RuntimeOptions, Session, type Value } from '../engine/index.js';
+import { type Gpt2Config, gpt2LmHead, gpt2Params, gpt2Transformer, inferGpt2Config, type KeyValue } from './gpt2.js';
+import { asFloat32, requireTensor, type StateDict } from './layers.js';
+import { inferMapperConfig, MAPPER_PREFIX, type MapperConfig, mapperParams, transformerMapper } from './mapper.js';
+import { l2Normalize } from './projection.js';
+
+/** GPT2LMHeadModel's GPT2Model in clapcap.pth (`gpt.lm_head.weight` is tied to its wte). */
+export const CLAPCAP_GPT_PREFIX = 'gpt.transformer.';
+
+/** msclap's stop token: `tokenizer.encode(' <|endoftext|>')[0]` = 220 ('Ġ', a space), not 50256. */
+export const CLAPCAP_STOP_TOKEN = 220;
+
+/** Heads of the official decoder (the `gpt2` checkpoint): not recoverable from weight shapes. */
+const DEFAULT_GPT_HEADS = 12;
+
+export interface ClapCapConfig {
+  gpt: Gpt2Config;
+  mapper: MapperConfig;
+  /** GPT-2 prefix rows (msclap `prefix_length`). */
+  prefixLength: number;
+  /** Rows the mapper makes from the audio embedding (`prefix_length_clip`). */
+  clipLength: number;
+  /** prefix / ‖prefix‖₂ before the mapper (msclap `normalize_prefix`, true in 2023). */
+  normalizePrefix: boolean;
+  /** Size of the audio embedding fed to the mapper (d_proj). */
+  prefixDim: number;
+  stopTokenId: number;
+}
+
+/** The `clapcap` settings as the fixtures' config.json writes them (msclap yml names); all optional. */
+export interface ClapCapSettings {
+  prefix_length?: number;
+  prefix_length_clip?: number;
+  num_layers?: number;
+  normalize_prefix?: boolean;
+  mapping_type?: string;
+  prefix_dim?: number;
+  mapper_heads?: number;
+  mapper_mlp_ratio?: number;
+  gpt2?: {
+    n_head?: number;
+    n_embd?: number;
+    n_layer?: number;
+    vocab_size?: number;
+    n_positions?: number;
+    layer_norm_epsilon?: number;
+  };
+}
+
+/**
+ * The decoder's config from the checkpoint (shapes) and optional settings (checked against it).
+ * Throws a ClapError naming the setting when they disagree.
+ */
+export function clapCapConfig(sd: StateDict, settings: ClapCapSettings = {}): ClapCapConfig {
+  if (settings.mapping_type !== undefined && settings.mapping_type !== 'transformer') {
+    throw new ClapError(`mapping_type '${settings.mapping_type}' is not supported (msclap 2023 uses 'transformer')`, { subject: 'clapcap.mapping_type' });
+  }
+  const g = settings.gpt2 ?? {};
+  const nHead = g.n_head ?? DEFAULT_GPT_HEADS;
+  const gpt = inferGpt2Config(sd, CLAPCAP_GPT_PREFIX, nHead, g.layer_norm_epsilon ?? 1e-5);
+  if (gpt.nLayer === 0) throw new ClapError('missing from the checkpoint (is this a clapcap checkpoint?)', { subject: `${CLAPCAP_GPT_PREFIX}h.0` });
+  if (gpt.nEmbd % nHead !== 0) throw new ClapError(`n_embd ${gpt.nEmbd} is not a multiple of n_head ${nHead}`, { subject: 'clapcap.gpt2.n_head' });
+  const mapper = inferMapperConfig(sd, MAPPER_PREFIX);
+  const expect = (name: string, given: number | undefined, actual: number): void => {
+    if (given !== undefined && given !== actual) {
+      throw new ClapError(`is ${given} but the checkpoint has ${actual}`, { subject: `clapcap.${name}` });
+    }
+  };
+  expect('prefix_length', settings.prefix_length, mapper.prefixLength);
+  expect('prefix_length_clip', settings.prefix_length_clip, mapper.clipLength);
+  expect('num_layers', settings.num_layers, mapper.numLayers);
+  expect('prefix_dim', settings.prefix_dim, mapper.dIn);
+  expect('mapper_heads', settings.mapper_heads, mapper.numHeads);
+  if (settings.mapper_mlp_ratio !== undefined) expect('mapper_mlp_ratio (hidden size)', Math.trunc(mapper.nEmbd * settings.mapper_mlp_ratio), mapper.mlpHidden);
+  expect('gpt2.n_embd', g.n_embd, gpt.nEmbd);
+  expect('gpt2.n_layer', g.n_layer, gpt.nLayer);
+  expect('gpt2.vocab_size', g.vocab_size, gpt.vocabSize);
+  expect('gpt2.n_positions', g.n_positions, gpt.nPositions);
+  if (mapper.nEmbd !== gpt.nEmbd) {
+    throw new ClapError(`has width ${mapper.nEmbd} but GPT-2's n_embd is ${gpt.nEmbd}`, { subject: `${MAPPER_PREFIX}prefix_const` });
+  }
+  const lm = requireTensor(sd, 'gpt.lm_head.weight', [gpt.vocabSize, gpt.nEmbd]);
+  if (lm !== requireTensor(sd, `${CLAPCAP_GPT_PREFIX}wte.weight`) && !sameValues(lm, requireTensor(sd, `${CLAPCAP_GPT_PREFIX}wte.weight`))) {
+    throw new ClapError('differs from gpt.transformer.wte.weight (GPT2LMHeadModel ties them)', { subject: 'gpt.lm_head.weight' });
+  }
+  if (mapper.prefixLength >= gpt.nPositions) throw new ClapError(`prefix_length ${mapper.prefixLength} leaves no GPT-2 position for a token`);
+  return {
+    gpt,
+    mapper,
+    prefixLength: mapper.prefixLength,
+    clipLength: mapper.clipLength,
+    normalizePrefix: settings.normalize_prefix ?? true,
+    prefixDim: mapper.dIn,
+    stopTokenId: CLAPCAP_STOP_TOKEN,
+  };
+}
+
+function sameValues(a: HostTensor, b: HostTensor): boolean {
+  if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) return false;
+  if (a.data.buffer === b.data.buffer && a.data.byteOffset === b.data.byteOffset) return true;
+  const x = asFloat32(a);
+  const y = asFloat32(b);
+  // spot check (tied weights are one storage in a real checkpoint; a full compare of 38M values is wasteful)
+  const step = Math.max(1, Math.floor(x.length / 4099));
+  for (let i = 0; i < x.length; i += step) if (!Object.is(x[i], y[i])) return false;
+  return true;
+}
+
+// ------------------------------------------------------------------------------------------ graphs
+
+/**
+ * prefix graph. Input `audio_embed` [B, d_proj]; outputs `prefix_normalized` [B, d_proj],
+ * `mapper_linear` [B, clip·n], `prefix_embed` [B, prefix_length, n].
+ */
+export function buildClapCapPrefixGraph(sd: StateDict, cfg: ClapCapConfig): Graph {
+  const g = new Graph('clapcap_prefix');
+  const p = mapperParams(g, sd, cfg.mapper, MAPPER_PREFIX);
+  const x = g.input('audio_embed', 'float32', ['B', cfg.prefixDim]);
+  const xn = cfg.normalizePrefix ? l2Normalize(x) : x;
+  const m = transformerMapper(p, xn);
+  g.output('prefix_normalized', xn);
+  g.output('mapper_linear', m.linear);
+  g.output('prefix_embed', m.prefix);
+  return g;
+}
+
+/** Names of the decoder graph's cache inputs/outputs for layer i. */
+export const kvNames = (i: number) => ({
+  pastKey: `past_key_${i}`, pastValue: `past_value_${i}`, presentKey: `present_key_${i}`, presentValue: `present_value_${i}`,
+});
+
+/**
+ * Symbolic concat along the sequence axis: the engine's concat only adds static sizes; here the
+ * result size is a fresh symbol (`size`).
+ */
+function concatSeq(xs: Value[], axis: number, size: Dim): Value {
+  return xs[0].graph.addNode({
+    type: 'Concat',
+    infer: (inputs) => {
+      const shape = [...inputs[0].shape];
+      shape[axis] = size;
+      return [{ dtype: inputs[0].dtype, shape }];
+    },
+  }, xs, { axis: { i: axis } })[0];
+}
+
+/** The decoder graph described at the top of this file. */
+export function buildClapCapDecoderGraph(sd: StateDict, cfg: ClapCapConfig): Graph {
+  const { nEmbd: n, nHead, nLayer } = cfg.gpt;
+  const hd = n / nHead;
+  const g = new Graph('clapcap_decoder');
+  const p = gpt2Params(g, sd, CLAPCAP_GPT_PREFIX, cfg.gpt);
+  const embeds = g.input('inputs_embeds', 'float32', ['B', 'T', n]);
+  const positionIds = g.input('position_ids', 'int64', ['T']);
+  const keyPositions = g.input('key_positions', 'int64', ['S']);
+  const pastIndex = g.input('past_index', 'int64', ['B']);
+  const lastIndex = g.input('last_index', 'int64', []);
+  const past: KeyValue[] = [];
+  for (let i = 0; i < nLayer; i++) {
+    const nm = kvNames(i);
+    past.push({
+      key: ops.gather(g.input(nm.pastKey, 'float32', ['Bp', nHead, 'P', hd]), pastIndex, 0),
+      value: ops.gather(g.input(nm.pastValue, 'float32', ['Bp', nHead, 'P', hd]), pastIndex, 0),
+    });
+  }
+  // GPT2Model: inputs_embeds + wpe[position_ids] (the `generated` tensor of msclap holds no positions).
+  const x = ops.add(embeds, ops.gather(p.wpe, positionIds, 0));
+  const { hidden, presents } = gpt2Transformer(p, x, { positionIds, past: { kv: past, keyPositions, totalDim: 'S' }, presents: true });
+  g.output('logits', gpt2LmHead(p, ops.gather(hidden, lastIndex, 1))); // [B, vocab]
+  presents!.forEach((kv, i) => {
+    g.output(kvNames(i).presentKey, kv.key);
+    g.output(kvNames(i).presentValue, kv.value);
+  });
+  return g;
+}
+
+// ------------------------------------------------------------------------------------------ runtime
+
+/** Per layer keys and values [B, n_head, S, head_dim] of B sequences of equal length S. */
+export interface KvCache {
+  keys: HostTensor[];
+  values: HostTensor[];
+  /** Rows (sequences). */
+  batch: number;
+  /** Cached positions S. */
+  length: number;
+}
+
+export interface DecoderOutput {
+  /** [B, vocab] logits of each sequence's last input row. */
+  logits: Float32Array;
+  cache: KvCache;
+}
+
+/** The compiled clapcap decoder: the prefix (mapper) session and the GPT-2 session, plus wte for token rows. */
+export class ClapCapModel {
+  private constructor(
+    readonly config: ClapCapConfig,
+    private readonly prefixSession: Session,
+    private readonly decoderSession: Session,
+    /** wte [vocab, n] (tied LM head): token rows of inputs_embeds. */
+    private readonly wte: Float32Array,
+  ) {}
+
+  static async load(sd: StateDict, settings: ClapCapSettings | ClapCapConfig = {}, options: RuntimeOptions = {}): Promise<ClapCapModel> {
+    const cfg = 'gpt' in settings && 'mapper' in settings ? settings as ClapCapConfig : clapCapConfig(sd, settings as ClapCapSettings);
+    const [prefixSession, decoderSession] = await Promise.all([
+      Session.compile(buildClapCapPrefixGraph(sd, cfg), options),
+      Session.compile(buildClapCapDecoderGraph(sd, cfg), options),
+    ]);
+    const wte = asFloat32(requireTensor(sd, `${CLAPCAP_GPT_PREFIX}wte.weight`, [cfg.gpt.vocabSize, cfg.gpt.nEmbd]));
+    return new ClapCapModel(cfg, prefixSession, decoderSession, wte);
+  }
+
+  /**
+   * The mapper on B projected audio embeddings ([B, d_proj] row-major, or one array per file).
+   * Returns each stage row-major: normalized [B, d_proj], linear [B, clip·n], prefix [B, P, n].
+   */
+  async prefix(audioEmbeds: Float32Array | readonly Float32Array[]): Promise<{ batch: number; normalized: Float32Array; linear: Float32Array; prefix: Float32Array }> {
+    const d = this.config.prefixDim;
+    const flat = stackRows(audioEmbeds, d, 'audio embedding');
+    const B = flat.length / d;
+    const out = await this.prefixSession.run({ audio_embed: { dtype: 'float32', shape: [B, d], data: flat } });
+    return {
+      batch: B,
+      normalized: out.prefix_normalized.data as Float32Array,
+      linear: out.mapper_linear.data as Float32Array,
+      prefix: out.prefix_embed.data as Float32Array,
+    };
+  }
+
+  /** An empty cache for `batch` sequences (P = 0). */
+  emptyCache(batch: number): KvCache {
+    const { nHead, nEmbd, nLayer } = this.config.gpt;
+    const shape = [batch, nHead, 0, nEmbd / nHead];
+    const empty = (): HostTensor => ({ dtype: 'float32', shape: [...shape], data: new Float32Array(0) });
+    return { keys: Array.from({ length: nLayer }, empty), values: Array.from({ length: nLayer }, empty), batch, length: 0 };
+  }
+
+  /** wte rows of `tokens` → [tokens.length, n] (GPT-2's token embeddings, bit-identical to its Gather). */
+  tokenEmbeddings(tokens: ArrayLike<number>): Float32Array {
+    const { nEmbd: n, vocabSize } = this.config.gpt;
+    const out = new Float32Array(tokens.length * n);
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i];
+      if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new ClapError(`token id ${t} is outside the vocabulary (0..${vocabSize - 1})`);
+      out.set(this.wte.subarray(t * n, (t + 1) * n), i * n);
+    }
+    return out;
+  }
+
+  /**
+   * One decoder call: `embeds` [B, T, n] row-major continue rows `pastIndex` (length B) of `past`
+   * (default: an empty cache, pastIndex 0..B−1). Returns the logits of each row's last position and
+   * the new cache (past rows reordered by pastIndex, then the T new positions).
+   */
+  async forward(embeds: Float32Array, T: number, past?: KvCache, pastIndex?: ArrayLike<number>): Promise<DecoderOutput> {
+    const { nEmbd: n, nLayer, nPositions } = this.config.gpt;
+    if (T < 1 || embeds.length % (T * n) !== 0) throw new Error(`inputs_embeds of ${embeds.length} values is not [B, ${T}, ${n}]`);
+    const B = embeds.length / (T * n);
+    const cache = past ?? this.emptyCache(B);
+    const P = cache.length;
+    const S = P + T;
+    if (S > nPositions) throw new ClapError(`the decoder would need ${S} positions; GPT-2 has ${nPositions}`);
+    const index = pastIndex ?? Array.from({ length: B }, (_, i) => i);
+    if (index.length !== B) throw new Error(`past_index has ${index.length} rows for ${B} sequences`);
+    const idx = new BigInt64Array(B);
+    for (let i = 0; i < B; i++) {
+      const r = index[i];
+      if (!Number.isInteger(r) || r < 0 || r >= cache.batch) throw new Error(`past_index ${r} outside the cache's ${cache.batch} rows`);
+      idx[i] = BigInt(r);
+    }
+    const range = (from: number, count: number): BigInt64Array => BigInt64Array.from({ length: count }, (_, i) => BigInt(from + i));
+    const feeds: Record<string, HostTensor> = {
+      inputs_embeds: { dtype: 'float32', shape: [B, T, n], data: embeds },
+      position_ids: { dtype: 'int64', shape: [T], data: range(P, T) },
+      key_positions: { dtype: 'int64', shape: [S], data: range(0, S) },
+      past_index: { dtype: 'int64', shape: [B], data: idx },
+      last_index: { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(T - 1)) },
+    };
+    for (let i = 0; i < nLayer; i++) {
+      const nm = kvNames(i);
+      feeds[nm.pastKey] = cache.keys[i];
+      feeds[nm.pastValue] = cache.values[i];
+    }
+    const out = await this.decoderSession.run(feeds);
+    const keys: HostTensor[] = [];
+    const values: HostTensor[] = [];
+    for (let i = 0; i < nLayer; i++) {
+      const nm = kvNames(i);
+      keys.push(out[nm.presentKey]);
+      values.push(out[nm.presentValue]);
+    }
+    return { logits: out.logits.data as Float32Array, cache: { keys, values, batch: B, length: S } };
+  }
+
+  /** Prefill: prefix embeddings [B, P, n] row-major → last-row logits and the cache of the P rows. */
+  async prefill(prefixEmbeds: Float32Array): Promise<DecoderOutput> {
+    return this.forward(prefixEmbeds, this.config.prefixLength);
+  }
+
+  /** One cached step: row r continues row parents[r] of `cache` with token tokens[r]. */
+  async step(cache: KvCache, parents: ArrayLike<number>, tokens: ArrayLike<number>): Promise<DecoderOutput> {
+    if (parents.length !== tokens.length) throw new Error('parents and tokens differ in length');
+    return this.forward(this.tokenEmbeddings(tokens), 1, cache, parents);
+  }
+
+  /**
+   * Without a cache (what msclap does every step): row r = prefix row prefixRows[r] of `prefixEmbeds`
+   * ([F, P, n] row-major) followed by tokens[r] (all rows the same length) → last-row logits.
+   */
+  async logitsUncached(prefixEmbeds: Float32Array, prefixRows: ArrayLike<number>, tokens: readonly ArrayLike<number>[]): Promise<Float32Array> {
+    const { nEmbd: n } = this.config.gpt;
+    const P = this.config.prefixLength;
+    const B = prefixRows.length;
+    if (tokens.length !== B) throw new Error('one token list per row');
+    const N = B ? tokens[0].length : 0;
+    const T = P + N;
+    const embeds = new Float32Array(B * T * n);
+    for (let r = 0; r < B; r++) {
+      if (tokens[r].length !== N) throw new Error('uncached rows must have equal lengths');
+      const f = prefixRows[r];
+      embeds.set(prefixEmbeds.subarray(f * P * n, (f + 1) * P * n), r * T * n);
+      embeds.set(this.tokenEmbeddings(tokens[r]), (r * T + P) * n);
+    }
+    return (await this.forward(embeds, T)).logits;
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.prefixSession.release(), this.decoderSession.release()]);
+  }
+}
+
+/** One row-major Float32Array from one array or a list of equal-length rows of `width`. */
+function stackRows(rows: Float32Array | readonly Float32Array[], width: number, what: string): Float32Array {
+  if (rows instanceof Float32Array) {
+    if (rows.length === 0 || rows.length % width !== 0) throw new ClapError(`${what}: ${rows.length} values is not a multiple of ${width}`);
+    return rows;
+  }
+  if (rows.length === 0) throw new ClapError(`no ${what}s given`);
+  const out = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => {
+    if (r.length !== width) throw new ClapError(`${what} ${i} has ${r.length} values, expected ${width}`);
+    out.set(r, i * width);
+  });
+  return out;
+}

@@ -1,0 +1,102 @@
+/**
+ * clapcap's prefix path against the msclap fixtures: projected audio embedding (`prefix.npy`) →
+ * normalised → TransformerMapper's linear → prefix embeddings → GPT-2's first-step logits; plus the
+ * config's checks against the checkpoint.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { buildClapCapPrefixGraph, ClapCapModel, type ClapCapSettings, clapCapConfig } from '../../src/models/clapcap.js';
+import { inferMapperConfig } from '../../src/models/mapper.js';
+import type { StateDict } from '../../src/models/layers.js';
+import { ClapError } from '../../src/errors.js';
+import { loadWeights } from '../../src/weights/index.js';
+import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { readNpy } from '../helpers/npy.js';
+
+const skip = !hasFixtures && 'fixtures not present';
+const CAPTIONED = ['tone_noise_short_44k', 'chirp_exact7s_44k_f32', 'vowel_16k'];
+
+function check(t: TestContext, what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-4): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let err = 0;
+  let mag = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    if (!(d <= err)) err = d;
+    mag = Math.max(mag, Math.abs(expected[i]));
+  }
+  t.diagnostic(`${what}: max abs err ${err.toExponential(2)}, max |ref| ${mag.toPrecision(4)}, ratio ${(err / mag).toExponential(2)}`);
+  assert.ok(err <= tol * mag, `${what}: max abs error ${err} > ${tol} × ${mag}`);
+}
+
+const npy = (name: string, file: string): Float32Array => readNpy(fixturePath('expected', 'caption', name, `${file}.npy`)).data as Float32Array;
+
+let cached: Promise<{ sd: StateDict; settings: ClapCapSettings; model: ClapCapModel }> | undefined;
+function fixtureModel() {
+  cached ??= (async () => {
+    const sd = await loadWeights(fixturePath('clapcap.pth'));
+    const settings = JSON.parse(readFileSync(fixturePath('config.json'), 'utf8')).clapcap as ClapCapSettings;
+    return { sd, settings, model: await ClapCapModel.load(sd, settings, { threads: 1 }) };
+  })();
+  return cached;
+}
+
+test('mapper config from the checkpoint: 8 heads, mlp ×2, clip/prefix lengths, layers', { skip }, async () => {
+  const { sd, settings } = await fixtureModel();
+  const m = inferMapperConfig(sd);
+  assert.deepEqual(m, { dIn: 64, nEmbd: 32, clipLength: 4, prefixLength: 4, numLayers: 2, numHeads: 8, mlpHidden: 64, layerNormEps: 1e-5 });
+  const cfg = clapCapConfig(sd, settings);
+  assert.equal(cfg.gpt.nHead, 2);
+  assert.equal(cfg.gpt.nLayer, 2);
+  assert.equal(cfg.stopTokenId, 220);
+  assert.equal(cfg.normalizePrefix, true);
+});
+
+test('clapcap settings that contradict the checkpoint are ClapErrors naming the setting', { skip }, async () => {
+  const { sd, settings } = await fixtureModel();
+  assert.throws(() => clapCapConfig(sd, { ...settings, prefix_length: 40 }), (e: unknown) => e instanceof ClapError && /clapcap\.prefix_length: is 40 but the checkpoint has 4/.test(e.message));
+  assert.throws(() => clapCapConfig(sd, { ...settings, num_layers: 8 }), /clapcap\.num_layers/);
+  assert.throws(() => clapCapConfig(sd, { ...settings, mapping_type: 'mlp' }), /not supported/);
+  assert.throws(() => clapCapConfig(sd, { gpt2: { n_head: 3 } }), /not a multiple of n_head 3/);
+  const noMapper = new Map([...(sd as Map<string, never>)].filter(([k]) => !k.startsWith('clap_project.')));
+  assert.throws(() => clapCapConfig(noMapper, settings), /clap_project\.prefix_const: missing/);
+});
+
+test('prefix graph keeps only its own weights (mapper), none of GPT-2', { skip }, async () => {
+  const { sd, settings } = await fixtureModel();
+  const g = buildClapCapPrefixGraph(sd, clapCapConfig(sd, settings));
+  assert.ok([...g.params.keys()].every((k) => k.startsWith('clap_project.')));
+});
+
+for (const name of CAPTIONED) {
+  test(`clapcap prefix path matches msclap: ${name}`, { skip }, async (t) => {
+    const { model } = await fixtureModel();
+    const p = await model.prefix([npy(name, 'prefix')]);
+    assert.equal(p.batch, 1);
+    check(t, 'prefix_normalized', p.normalized, npy(name, 'prefix_normalized'));
+    check(t, 'mapper_linear', p.linear, npy(name, 'mapper_linear'));
+    check(t, 'prefix_embed', p.prefix, npy(name, 'prefix_embed'));
+    const first = await model.prefill(p.prefix);
+    check(t, 'first_step_logits', first.logits, npy(name, 'first_step_logits'));
+    assert.equal(first.cache.length, 4);
+    assert.deepEqual(first.cache.keys[0].shape, [1, 2, 4, 16]);
+  });
+}
+
+test('the prefix path is batched: three files in one call give the single-file results', { skip }, async (t) => {
+  const { model } = await fixtureModel();
+  const p = await model.prefix(CAPTIONED.map((n) => npy(n, 'prefix')));
+  assert.equal(p.batch, 3);
+  const first = await model.prefill(p.prefix);
+  CAPTIONED.forEach((name, i) => {
+    check(t, `${name} prefix_embed (batched)`, p.prefix.subarray(i * 128, (i + 1) * 128), npy(name, 'prefix_embed'));
+    check(t, `${name} first_step_logits (batched)`, first.logits.subarray(i * 50257, (i + 1) * 50257), npy(name, 'first_step_logits'));
+  });
+});
+
+test('prefix input errors are ClapErrors', { skip }, async () => {
+  const { model } = await fixtureModel();
+  await assert.rejects(model.prefix([new Float32Array(63)]), /audio embedding 0 has 63 values, expected 64/);
+  await assert.rejects(model.prefix([]), /no audio embeddings given/);
+});
