@@ -1,0 +1,124 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  bicubicResizeMatrix, foldIndex, foldToImage, frameCount, logMel, melFilterbank, PAPER_FRONTEND, periodicHann,
+  powerSpectrogram, REFERENCE_FRONTEND, WINDOW_SAMPLES,
+} from '../../src/audio/index.js';
+import { RealFft } from '../../src/audio/fft.js';
+import { hzToMelSlaney, melToHzSlaney } from '../../src/audio/mel.js';
+import { reflectPad } from '../../src/audio/stft.js';
+
+function noise(n: number, seed = 5): Float64Array {
+  let s = seed;
+  return Float64Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  });
+}
+
+test('real FFT power equals a direct DFT', () => {
+  for (const n of [8, 64, 1024]) {
+    const x = noise(n, n);
+    const out = new Float64Array(n / 2 + 1);
+    new RealFft(n).power(x, out);
+    for (let k = 0; k <= n / 2; k++) {
+      let re = 0, im = 0;
+      for (let j = 0; j < n; j++) {
+        re += x[j] * Math.cos((2 * Math.PI * j * k) / n);
+        im -= x[j] * Math.sin((2 * Math.PI * j * k) / n);
+      }
+      const p = re * re + im * im;
+      assert.ok(Math.abs(out[k] - p) <= 1e-10 * Math.max(1, p), `n=${n} k=${k}: ${out[k]} vs ${p}`);
+    }
+  }
+});
+
+test('STFT geometry: 965 frames for 7 s, periodic Hann, torch reflect padding', () => {
+  assert.equal(frameCount(WINDOW_SAMPLES), 965);
+  const w = periodicHann(1024);
+  assert.equal(w[0], 0);
+  assert.ok(Math.abs(w[512] - 1) < 1e-15);
+  assert.ok(Math.abs(w[256] - 0.5) < 1e-15 && Math.abs(w[768] - 0.5) < 1e-15);
+  assert.deepEqual(Array.from(reflectPad(Float32Array.of(1, 2, 3, 4), 2)), [3, 2, 1, 2, 3, 4, 3, 2]);
+});
+
+test('mel filterbank: librosa Slaney scale, 64 bands from 50 Hz to 14 kHz at 32 kHz', () => {
+  assert.ok(Math.abs(hzToMelSlaney(1000) - 15) < 1e-12);
+  assert.ok(Math.abs(melToHzSlaney(hzToMelSlaney(5000)) - 5000) < 1e-9);
+  assert.ok(Math.abs(hzToMelSlaney(500) - 7.5) < 1e-12);
+  const fb = melFilterbank(REFERENCE_FRONTEND);
+  assert.equal(fb.nMels, 64);
+  assert.equal(fb.nBins, 513);
+  const binHz = 32000 / 1024;
+  assert.ok(fb.start[0] * binHz > 50 && fb.start[0] * binHz < 100);
+  const last = fb.start[63] + fb.weights[63].length - 1;
+  assert.ok(last * binHz < 14000 && last * binHz > 13000, `last bin ${last}`);
+  for (let m = 0; m < 64; m++) {
+    assert.ok(fb.weights[m].length > 0);
+    for (const v of fb.weights[m]) assert.ok(v > 0 && Math.fround(v) === v);
+  }
+  // bands get wider (and lower) with frequency: Slaney area normalisation
+  assert.ok(fb.weights[63].length > fb.weights[10].length);
+  assert.ok(Math.max(...fb.weights[63]) < Math.max(...fb.weights[10]));
+});
+
+test('logMel: [965][64] time-major, silence is −100 dB, topDb clips, paper variant differs', () => {
+  const silent = logMel(new Float32Array(WINDOW_SAMPLES));
+  assert.equal(silent.length, 965 * 64);
+  assert.ok(silent.every((v) => v === -100));
+  const x = Float32Array.from({ length: WINDOW_SAMPLES }, (_, i) => 0.1 * Math.sin((2 * Math.PI * 1000 * i) / 44100));
+  const ref = logMel(x);
+  // a 1 kHz tone: the loudest band in every frame is the same; 1 kHz at 44.1 kHz is 725.6 Hz on the 32 kHz filterbank
+  const fb = melFilterbank(REFERENCE_FRONTEND);
+  const row = Array.from(ref.subarray(400 * 64, 401 * 64));
+  const peak = row.indexOf(Math.max(...row));
+  const bin = 1000 / (44100 / 1024);
+  assert.ok(fb.start[peak] <= bin && bin <= fb.start[peak] + fb.weights[peak].length, `peak band ${peak}`);
+  const clipped = logMel(x, { ...REFERENCE_FRONTEND, topDb: 80 });
+  const max = Math.max(...ref);
+  assert.ok(clipped.every((v) => v >= Math.fround(max - 80)));
+  assert.ok(clipped.some((v) => v === Math.fround(max - 80)));
+  const paper = logMel(x, PAPER_FRONTEND);
+  assert.equal(paper.length, ref.length);
+  assert.notDeepEqual(paper, ref);
+  assert.equal(PAPER_FRONTEND.sampleRate, 44100);
+  assert.equal(PAPER_FRONTEND.fmax, 8000);
+});
+
+test("the 'reference' (float32 conv) and 'fft' STFTs agree to float32 rounding", () => {
+  const x = Float32Array.from(noise(44100 * 2, 9), (v) => v * 0.5);
+  const fast = powerSpectrogram(x);
+  const exact = powerSpectrogram(x, { ...REFERENCE_FRONTEND, stft: 'reference' });
+  let max = 0, err = 0;
+  for (let i = 0; i < fast.length; i++) {
+    max = Math.max(max, exact[i]);
+    err = Math.max(err, Math.abs(fast[i] - exact[i]));
+  }
+  assert.ok(err <= 1e-5 * max, `${err} vs max ${max}`);
+});
+
+test('bicubic matrix: rows sum to 1, identity for equal sizes, last row just below the border', () => {
+  const m = bicubicResizeMatrix(965, 1024);
+  for (let i = 0; i < 1024; i++) {
+    let s = 0;
+    for (let j = 0; j < 965; j++) s += m[i * 965 + j];
+    assert.ok(Math.abs(s - 1) < 1e-6, `row ${i} sums to ${s}`);
+  }
+  assert.equal(m[0], 1); // output 0 = input 0
+  const id = bicubicResizeMatrix(5, 5);
+  for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) assert.equal(id[i * 5 + j], i === j ? 1 : 0);
+  // the last output sits just below input 964 (float32 scale, see bicubic.ts): weight mostly on 964
+  const last = Array.from(m.subarray(1023 * 965, 1024 * 965));
+  assert.ok(last[964] > 0.999 && last[964] < 1 && last[963] > 0);
+});
+
+test('fold: image row = chunk·64 + mel, column = frame within the 256-frame chunk', () => {
+  const resized = Float32Array.from({ length: 1024 * 64 }, (_, i) => i);
+  const img = foldToImage(resized);
+  for (const [f, m] of [[0, 0], [255, 63], [256, 0], [700, 17], [1023, 63]]) {
+    const { row, col } = foldIndex(f, m);
+    assert.equal(row, Math.floor(f / 256) * 64 + m);
+    assert.equal(col, f % 256);
+    assert.equal(img[row * 256 + col], resized[f * 64 + m]);
+  }
+});
