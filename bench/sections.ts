@@ -4,4 +4,6 @@ export interface Section {
   run(result: Record<string, unknown>, rows: { what: string; value: string }[], ctx: { peak: number }): Promise<void>;
 }
 
-export const sections: Section[] = [];
+const { modelSections } = await import('./model.js');
+
+export const sections: Section[] = [...modelSections];
