@@ -17,7 +17,7 @@ export type { AudioWindow, CropMode, SlidingOptions, SlidingTail, WindowOptions 
 export { PyRandom } from './pyrandom.js';
 export { audioToLogMel, loadAudio, openAudioStream, synthWav } from './load.js';
 export type { AudioInfo, AudioStream, AudioToLogMelOptions, LoadAudioOptions, LoadedAudio } from './load.js';
-export { logMel, powerSpectrogram, frameCount, REFERENCE_FRONTEND, PAPER_FRONTEND, type FrontendConfig } from './logmel.js';
+export { logMel, powerSpectrogram, frameCount, paperVariant, REFERENCE_FRONTEND, PAPER_FRONTEND, type FrontendConfig } from './logmel.js';
 export { melFilterbank, type MelFilterbank, type MelFilterbankConfig } from './mel.js';
 export { torchlibrosaDftWeights, periodicHann, type DftWeights, type StftAlgorithm } from './stft.js';
 export { applyResizeMatrix, bicubicResizeMatrix, foldIndex, foldToImage, wav2img } from './bicubic.js';

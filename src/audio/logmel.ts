@@ -52,10 +52,16 @@ export const REFERENCE_FRONTEND: Readonly<FrontendConfig> = Object.freeze({
 });
 
 /**
- * What the paper / msclap yaml describe (filterbank at the true 44.1 kHz, fmax 8 kHz). The released
+ * What the paper / msclap yaml describe: the filterbank designed at the audio's true 44.1 kHz with
+ * fmax 8 kHz — the one-line change `{ ...config, sampleRate: 44100, fmax: 8000 }`. The released
  * weights were trained with REFERENCE_FRONTEND, so this is only for experiments.
  */
-export const PAPER_FRONTEND: Readonly<FrontendConfig> = Object.freeze({ ...REFERENCE_FRONTEND, sampleRate: 44100, fmax: 8000 });
+export function paperVariant(config: Readonly<FrontendConfig> = REFERENCE_FRONTEND): FrontendConfig {
+  return { ...config, sampleRate: 44100, fmax: 8000 };
+}
+
+/** `paperVariant(REFERENCE_FRONTEND)`. */
+export const PAPER_FRONTEND: Readonly<FrontendConfig> = Object.freeze(paperVariant());
 
 /** Number of spectrogram frames for `length` samples (965 for msclap's 308700). */
 export function frameCount(length: number, config: Readonly<FrontendConfig> = REFERENCE_FRONTEND): number {

@@ -145,20 +145,50 @@ export function resampleRange(
   const b1 = Math.floor((outStart + outCount - 1) / nw);
   const inStart = b0 * orig - width;
   const x = readInput(inStart, (b1 - b0) * orig + denseTaps);
-  let j = outStart;
-  let b = b0;
-  let p = outStart - b0 * nw;
-  for (let o = 0; o < outCount; o++, j++) {
-    const base = (b - b0) * orig + first[p];
-    const n = count[p];
-    const off = offset[p];
-    let acc = 0;
-    for (let k = 0; k < n; k++) acc = Math.fround(acc + taps[off + k] * x[base + k]);
-    out[o] = acc;
+  const fround = Math.fround;
+  // Start of each output's taps in x, and its phase; four outputs are accumulated side by side
+  // (independent float32 chains, each still summed in tap order) to hide the rounding latency.
+  const xs = new Int32Array(outCount);
+  const ph = new Int32Array(outCount);
+  for (let o = 0, b = b0, p = outStart - b0 * nw; o < outCount; o++) {
+    xs[o] = (b - b0) * orig + first[p];
+    ph[o] = p;
     if (++p === nw) {
       p = 0;
       b++;
     }
+  }
+  let o = 0;
+  for (; o + 3 < outCount; o += 4) {
+    const p0 = ph[o], p1 = ph[o + 1], p2 = ph[o + 2], p3 = ph[o + 3];
+    const x0 = xs[o], x1 = xs[o + 1], x2 = xs[o + 2], x3 = xs[o + 3];
+    const t0 = offset[p0], t1 = offset[p1], t2 = offset[p2], t3 = offset[p3];
+    const n0 = count[p0], n1 = count[p1], n2 = count[p2], n3 = count[p3];
+    const common = Math.min(n0, n1, n2, n3);
+    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    for (let k = 0; k < common; k++) {
+      a0 = fround(a0 + taps[t0 + k] * x[x0 + k]);
+      a1 = fround(a1 + taps[t1 + k] * x[x1 + k]);
+      a2 = fround(a2 + taps[t2 + k] * x[x2 + k]);
+      a3 = fround(a3 + taps[t3 + k] * x[x3 + k]);
+    }
+    for (let k = common; k < n0; k++) a0 = fround(a0 + taps[t0 + k] * x[x0 + k]);
+    for (let k = common; k < n1; k++) a1 = fround(a1 + taps[t1 + k] * x[x1 + k]);
+    for (let k = common; k < n2; k++) a2 = fround(a2 + taps[t2 + k] * x[x2 + k]);
+    for (let k = common; k < n3; k++) a3 = fround(a3 + taps[t3 + k] * x[x3 + k]);
+    out[o] = a0;
+    out[o + 1] = a1;
+    out[o + 2] = a2;
+    out[o + 3] = a3;
+  }
+  for (; o < outCount; o++) {
+    const p = ph[o];
+    const x0 = xs[o];
+    const t0 = offset[p];
+    const n = count[p];
+    let acc = 0;
+    for (let k = 0; k < n; k++) acc = fround(acc + taps[t0 + k] * x[x0 + k]);
+    out[o] = acc;
   }
   return out;
 }

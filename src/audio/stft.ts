@@ -72,15 +72,8 @@ export function powerSpectrogramFft(x: Float32Array, cfg: StftConfig): Float64Ar
   const padded = paddedInput(x, cfg);
   const win = periodicHann(cfg.winLength, nFft);
   const fft = getFft(nFft);
-  const buf = new Float64Array(nFft);
   const out = new Float64Array(frames * bins);
-  const row = new Float64Array(bins);
-  for (let f = 0; f < frames; f++) {
-    const off = f * hopLength;
-    for (let i = 0; i < nFft; i++) buf[i] = padded[off + i] * win[i];
-    fft.power(buf, row);
-    out.set(row, f * bins);
-  }
+  for (let f = 0; f < frames; f++) fft.power(padded, out, f * hopLength, win, f * bins);
   return out;
 }
 
