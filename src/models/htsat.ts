@@ -18,6 +18,7 @@
  *   these subnormal floats are ~30× slower on x86, so they are flushed to 0 right after the softmax
  *   (they cannot change a float32 sum). See `HtsatBuildOptions.shiftMask`.
  */
+import { bicubicResizeMatrix } from '../audio/bicubic.js';
 import { ClapError } from '../errors.js';
 import { type Graph, type HostTensor, ops, type Value } from '../engine/index.js';
 import {
@@ -145,31 +146,29 @@ export function inferHtsatConfig(sd: StateDict, prefix: string, base: HtsatConfi
   return { ...base, embedDim, patchSize: pe.shape[2], depths, numHeads, windowSize, mlpRatio, numClasses: tscam.shape[0], melBins: bn.shape[0] };
 }
 
-// ------------------------------------------------------------------------------------------ bicubic
-
-/** PyTorch's cubic convolution kernel (A = −0.75) for |x| ≤ 1 and 1 < |x| < 2. */
-function cubic1(x: number, a: number): number { return ((a + 2) * x - (a + 3)) * x * x + 1; }
-function cubic2(x: number, a: number): number { return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a; }
-
 /**
- * The [outSize, inSize] matrix of `F.interpolate(mode="bicubic", align_corners=True)` along one axis
- * (A = −0.75, border indices clamped), source positions and weights in float64 (fixtures README quirk 9).
+ * Floating-point operations (2 per multiply-add) of one clip through buildHtsat's graph: every MatMul/Gemm
+ * and the tscam Conv, including the dense bicubic resize (elementwise ops, softmax and norms not counted).
  */
-export function bicubicMatrix(inSize: number, outSize: number): Float32Array {
-  const m = new Float64Array(outSize * inSize);
-  const scale = outSize > 1 ? (inSize - 1) / (outSize - 1) : 0;
-  const a = -0.75;
-  for (let i = 0; i < outSize; i++) {
-    const real = scale * i;
-    const x0 = Math.floor(real);
-    const t = real - x0;
-    const w = [cubic2(t + 1, a), cubic1(t, a), cubic1(1 - t, a), cubic2(2 - t, a)];
-    for (let k = 0; k < 4; k++) {
-      const src = Math.min(Math.max(x0 - 1 + k, 0), inSize - 1);
-      m[i * inSize + src] += w[k];
+export function htsatFlopsPerClip(cfg: HtsatConfig, frames = 965): number {
+  const targetT = cfg.specSize * cfg.freqRatio;
+  let f = frames < targetT ? 2 * targetT * frames * cfg.melBins : 0;
+  let H = cfg.specSize / cfg.patchSize;
+  let C = cfg.embedDim;
+  f += 2 * H * H * cfg.patchSize ** 2 * C;
+  cfg.depths.forEach((depth, s) => {
+    const N = H * H;
+    const L = Math.min(cfg.windowSize, H) ** 2;
+    const hidden = Math.round(C * cfg.mlpRatio);
+    f += depth * 2 * N * (3 * C * C + 2 * L * C + C * C + 2 * C * hidden);
+    if (s < cfg.depths.length - 1) {
+      f += 2 * (N / 4) * 4 * C * 2 * C;
+      H /= 2;
+      C *= 2;
     }
-  }
-  return Float32Array.from(m);
+  });
+  const cfb = H / cfg.freqRatio;
+  return f + 2 * cfg.freqRatio * H * cfg.numClasses * C * cfb * 3;
 }
 
 // ------------------------------------------------------------------------------------------ token orders
@@ -309,8 +308,9 @@ export function buildHtsat(
   const bn = ops.add(ops.mul(logmel, g.constant(f32Tensor([M], bnScale), 'bn0_scale')), g.constant(f32Tensor([M], bnShift), 'bn0_shift'));
   stages.bn0 = bn;
 
-  // ---- bicubic time resize T → S·fr: [targetT, T] @ [B, T, M] → [B, targetT, M]
-  const resized = T === targetT ? bn : ops.matmul(g.constant(f32Tensor([targetT, T], bicubicMatrix(T, targetT)), 'bicubic'), bn);
+  // ---- bicubic time resize T → S·fr (align_corners, A = −0.75, PyTorch's float32 scale; src/audio/bicubic.ts):
+  // [targetT, T] @ [B, T, M] → [B, targetT, M]
+  const resized = T === targetT ? bn : ops.matmul(g.constant(f32Tensor([targetT, T], bicubicResizeMatrix(T, targetT)), 'bicubic'), bn);
   // image row = chunk·M + mel, column = frame within chunk (chunk = frame div S)
   stages.wav2img = ops.reshape(ops.transpose(ops.reshape(resized, [0, fr, S, M]), [0, 1, 3, 2]), [0, S, S]);
 

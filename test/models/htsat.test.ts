@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Graph, type HostTensor, Session } from '../../src/engine/index.js';
 import { ClapError } from '../../src/errors.js';
 import {
-  bicubicMatrix, buildHtsat, HTSAT_2023, type HtsatConfig, htsatConfigFromJson, htsatNumFeatures, inferHtsatConfig,
+  buildHtsat, HTSAT_2023, type HtsatConfig, htsatConfigFromJson, htsatNumFeatures, inferHtsatConfig,
 } from '../../src/models/htsat.js';
 import { randomHtsatStateDict } from '../../src/models/htsat-random.js';
 import { loadWeights } from '../../src/weights/index.js';
@@ -40,22 +40,6 @@ function batchFeed(names: string[]): Record<string, HostTensor> {
   names.forEach((n, i) => data.set(logmelOf(n), i * 965 * 64));
   return { logmel: { dtype: 'float32', shape: [names.length, 965, 64], data } };
 }
-
-test('bicubicMatrix: rows sum to 1, align_corners ends, identity when sizes match', () => {
-  const m = bicubicMatrix(965, 1024);
-  assert.equal(m.length, 1024 * 965);
-  for (let i = 0; i < 1024; i++) {
-    let s = 0;
-    let nz = 0;
-    for (let j = 0; j < 965; j++) { s += m[i * 965 + j]; if (m[i * 965 + j] !== 0) nz++; }
-    assert.ok(Math.abs(s - 1) < 1e-6, `row ${i} sums to ${s}`);
-    assert.ok(nz <= 4, `row ${i} has ${nz} taps`);
-  }
-  assert.equal(m[0], 1);
-  assert.equal(m[1023 * 965 + 964], 1);
-  const id = bicubicMatrix(5, 5);
-  for (let i = 0; i < 5; i++) for (let j = 0; j < 5; j++) assert.equal(id[i * 5 + j], i === j ? 1 : 0);
-});
 
 describe('HTSAT vs msclap fixtures (msclap-tiny-seed1)', { skip: !hasFixtures && 'fixtures not found' }, () => {
   let session: Session;
