@@ -105,6 +105,11 @@ test('the format comes from the bytes, not the name', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  // an ID3v2 tag in front of FLAC (some taggers do that) is skipped too
+  const tag = new Uint8Array(110);
+  tag.set([0x49, 0x44, 0x33, 3, 0, 0, 0, 0, 0, 100]);
+  const tagged = new Uint8Array([...tag, ...readFileSync(data('tone_stereo_44k.flac'))]);
+  assert.deepEqual((await decodeAudio(tagged)).channels, (await ref()).channels);
   assert.equal(sniffFormat(readFileSync(data('tone_stereo_44k.m4a')).subarray(0, 64)), 'mp4');
   assert.equal(sniffFormat(readFileSync(data('tone_stereo_44k.opus')).subarray(0, 64)), 'ogg-opus');
   assert.equal(sniffFormat(readFileSync(data('tone_stereo_44k.ogg')).subarray(0, 64)), 'ogg-vorbis');

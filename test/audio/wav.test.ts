@@ -113,3 +113,24 @@ test('a WAV source reads any frame range on demand', async () => {
     src.close();
   }
 });
+
+test('RF64 (WAV > 4 GB layout): sizes come from the ds64 chunk', async () => {
+  const x = Float32Array.from({ length: 300 }, (_, i) => ((i % 50) - 25) / 64);
+  const wav = encodeWav([x], 32000, 'pcm16');
+  const ds64 = new Uint8Array(36);
+  const dv = new DataView(ds64.buffer);
+  ds64.set([0x64, 0x73, 0x36, 0x34]); // 'ds64'
+  dv.setUint32(4, 28, true);
+  dv.setUint32(8, wav.length + 36 - 8, true); // RIFF size (low 32 bits)
+  dv.setUint32(16, 600, true); // data size
+  dv.setUint32(24, 300, true); // sample count
+  const out = new Uint8Array(wav.length + 36);
+  out.set(wav.subarray(0, 12));
+  out.set(ds64, 12);
+  out.set(wav.subarray(12), 48);
+  out.set([0x52, 0x46, 0x36, 0x34]); // 'RF64'
+  const v = new DataView(out.buffer);
+  v.setUint32(4, 0xffffffff, true);
+  v.setUint32(48 + 28, 0xffffffff, true); // data chunk size → ds64
+  assert.deepEqual(Array.from((await decodeAudio(out)).channels[0]), Array.from(x));
+});
