@@ -11,8 +11,12 @@
  *                    key_positions [S]          positions of all keys, S = P + T (0..S−1)
  *                    past_index    [B]          which row of the past cache each sequence continues
  *                    last_index    []           the row of T whose logits are returned (T−1)
+ *                    temperature   []           for the softmax statistics below (1 = none)
  *                    past_key_<i>, past_value_<i>  [Bp, n_head, P, head_dim] (P may be 0)
- *                  → logits [B, vocab], present_key_<i>, present_value_<i> [B, n_head, S, head_dim]
+ *                  → logits [B, vocab], present_key_<i>, present_value_<i> [B, n_head, S, head_dim],
+ *                    row_max [B] = max(logits / temperature), row_sumexp [B] = Σ exp(logits / t − max):
+ *                    the softmax normaliser beam search needs for every row, vectorised by the runtime
+ *                    (a JS exp loop over 50257 logits per beam costs more than the GPT-2 step itself)
  *
  * One decoder graph serves all three uses, so GPT-2's weights live in one ORT session:
  *   prefill  = prefix embeddings with an empty past (P = 0);
@@ -184,6 +188,7 @@ export function buildClapCapDecoderGraph(sd: StateDict, cfg: ClapCapConfig): Gra
   const keyPositions = g.input('key_positions', 'int64', ['S']);
   const pastIndex = g.input('past_index', 'int64', ['B']);
   const lastIndex = g.input('last_index', 'int64', []);
+  const temperature = g.input('temperature', 'float32', []);
   const past: KeyValue[] = [];
   for (let i = 0; i < nLayer; i++) {
     const nm = kvNames(i);
@@ -195,7 +200,12 @@ export function buildClapCapDecoderGraph(sd: StateDict, cfg: ClapCapConfig): Gra
   // GPT2Model: inputs_embeds + wpe[position_ids] (the `generated` tensor of msclap holds no positions).
   const x = ops.add(embeds, ops.gather(p.wpe, positionIds, 0));
   const { hidden, presents } = gpt2Transformer(p, x, { positionIds, past: { kv: past, keyPositions, totalDim: 'S' }, presents: true });
-  g.output('logits', gpt2LmHead(p, ops.gather(hidden, lastIndex, 1))); // [B, vocab]
+  const logits = gpt2LmHead(p, ops.gather(hidden, lastIndex, 1)); // [B, vocab]
+  g.output('logits', logits);
+  const scaled = ops.div(logits, temperature);
+  const max = ops.reduceMax(scaled, [-1], true); // [B, 1]
+  g.output('row_max', ops.reshape(max, [-1]));
+  g.output('row_sumexp', ops.reduceSum(ops.exp(ops.sub(scaled, max)), [-1]));
   presents!.forEach((kv, i) => {
     g.output(kvNames(i).presentKey, kv.key);
     g.output(kvNames(i).presentValue, kv.value);
@@ -218,6 +228,8 @@ export interface KvCache {
 export interface DecoderOutput {
   /** [B, vocab] logits of each sequence's last input row. */
   logits: Float32Array;
+  /** Per row: max of logits / temperature and Σ exp(logits / temperature − max) (float32). */
+  stats: { temperature: number; max: Float32Array; sumExp: Float32Array };
   cache: KvCache;
 }
 
@@ -281,9 +293,10 @@ export class ClapCapModel {
   /**
    * One decoder call: `embeds` [B, T, n] row-major continue rows `pastIndex` (length B) of `past`
    * (default: an empty cache, pastIndex 0..B−1). Returns the logits of each row's last position and
-   * the new cache (past rows reordered by pastIndex, then the T new positions).
+   * the new cache (past rows reordered by pastIndex, then the T new positions), and the softmax
+   * statistics of logits / `temperature` (rounded to float32 first, as a float32 tensor divides).
    */
-  async forward(embeds: Float32Array, T: number, past?: KvCache, pastIndex?: ArrayLike<number>): Promise<DecoderOutput> {
+  async forward(embeds: Float32Array, T: number, past?: KvCache, pastIndex?: ArrayLike<number>, temperature = 1): Promise<DecoderOutput> {
     const { nEmbd: n, nLayer, nPositions } = this.config.gpt;
     if (T < 1 || embeds.length % (T * n) !== 0) throw new Error(`inputs_embeds of ${embeds.length} values is not [B, ${T}, ${n}]`);
     const B = embeds.length / (T * n);
@@ -306,6 +319,7 @@ export class ClapCapModel {
       key_positions: { dtype: 'int64', shape: [S], data: range(0, S) },
       past_index: { dtype: 'int64', shape: [B], data: idx },
       last_index: { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(T - 1)) },
+      temperature: { dtype: 'float32', shape: [], data: Float32Array.of(temperature) },
     };
     for (let i = 0; i < nLayer; i++) {
       const nm = kvNames(i);
@@ -320,25 +334,30 @@ export class ClapCapModel {
       keys.push(out[nm.presentKey]);
       values.push(out[nm.presentValue]);
     }
-    return { logits: out.logits.data as Float32Array, cache: { keys, values, batch: B, length: S } };
+    return {
+      logits: out.logits.data as Float32Array,
+      stats: { temperature: Math.fround(temperature), max: out.row_max.data as Float32Array, sumExp: out.row_sumexp.data as Float32Array },
+      cache: { keys, values, batch: B, length: S },
+    };
   }
 
   /** Prefill: prefix embeddings [B, P, n] row-major → last-row logits and the cache of the P rows. */
-  async prefill(prefixEmbeds: Float32Array): Promise<DecoderOutput> {
-    return this.forward(prefixEmbeds, this.config.prefixLength);
+  async prefill(prefixEmbeds: Float32Array, temperature = 1): Promise<DecoderOutput> {
+    return this.forward(prefixEmbeds, this.config.prefixLength, undefined, undefined, temperature);
   }
 
   /** One cached step: row r continues row parents[r] of `cache` with token tokens[r]. */
-  async step(cache: KvCache, parents: ArrayLike<number>, tokens: ArrayLike<number>): Promise<DecoderOutput> {
+  async step(cache: KvCache, parents: ArrayLike<number>, tokens: ArrayLike<number>, temperature = 1): Promise<DecoderOutput> {
     if (parents.length !== tokens.length) throw new Error('parents and tokens differ in length');
-    return this.forward(this.tokenEmbeddings(tokens), 1, cache, parents);
+    return this.forward(this.tokenEmbeddings(tokens), 1, cache, parents, temperature);
   }
 
   /**
    * Without a cache (what msclap does every step): row r = prefix row prefixRows[r] of `prefixEmbeds`
-   * ([F, P, n] row-major) followed by tokens[r] (all rows the same length) → last-row logits.
+   * ([F, P, n] row-major) followed by tokens[r] (all rows the same length) → last-row logits
+   * (its cache holds every position; callers that re-run from scratch ignore it).
    */
-  async logitsUncached(prefixEmbeds: Float32Array, prefixRows: ArrayLike<number>, tokens: readonly ArrayLike<number>[]): Promise<Float32Array> {
+  async runUncached(prefixEmbeds: Float32Array, prefixRows: ArrayLike<number>, tokens: readonly ArrayLike<number>[], temperature = 1): Promise<DecoderOutput> {
     const { nEmbd: n } = this.config.gpt;
     const P = this.config.prefixLength;
     const B = prefixRows.length;
@@ -352,7 +371,7 @@ export class ClapCapModel {
       embeds.set(prefixEmbeds.subarray(f * P * n, (f + 1) * P * n), r * T * n);
       embeds.set(this.tokenEmbeddings(tokens[r]), (r * T + P) * n);
     }
-    return (await this.forward(embeds, T)).logits;
+    return this.forward(embeds, T, undefined, undefined, temperature);
   }
 
   async release(): Promise<void> {

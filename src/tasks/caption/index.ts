@@ -1,0 +1,11 @@
+/** Audio captioning (msclap clapcap): decoding strategies over the clapcap GPT-2 decoder. */
+export {
+  type CaptionBeam, type CaptionOptions, type CaptionResult, type CaptionStrategy, captionFromPrefix, ClapCapDecoder,
+} from './decoder.js';
+export {
+  beamSearch, type BeamOptions, type CaptionLm, type LmState, type RankedBeam, sample, sampleToken, type SampleOptions,
+  type SearchResult, seededRandom,
+} from './search.js';
+export { argsortDescending, greaterNanFirst, TopkHeap, torchTopk } from './topk.js';
+export { beamTemperature, logProb, rowLogProbs, rowStats, type RowStats } from './logprobs.js';
+export { CLAPCAP_2023, randomClapCapWeights, type RandomClapCapOptions } from './random.js';
