@@ -100,6 +100,9 @@ export function cropOffsetFor(length: number, options: WindowOptions, name = 'cr
     case 'start': return 0;
     case 'center': return Math.floor(span / 2);
     case 'random': {
+      if (options.seed !== undefined && typeof options.seed === 'number' && !Number.isInteger(options.seed)) {
+        throw new ClapError(`seed must be an integer (got ${options.seed})`, { subject: 'seed' });
+      }
       const seed = options.seed ?? BigInt(Math.floor(Math.random() * 2 ** 52));
       return new PyRandom(seed).randrange(span);
     }
