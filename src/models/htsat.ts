@@ -148,11 +148,15 @@ export function inferHtsatConfig(sd: StateDict, prefix: string, base: HtsatConfi
 
 /**
  * Floating-point operations (2 per multiply-add) of one clip through buildHtsat's graph: every MatMul/Gemm
- * and the tscam Conv, including the dense bicubic resize (elementwise ops, softmax and norms not counted).
+ * and the tscam Conv, including the banded bicubic resize (elementwise ops, softmax and norms not counted).
  */
 export function htsatFlopsPerClip(cfg: HtsatConfig, frames = 965): number {
   const targetT = cfg.specSize * cfg.freqRatio;
-  let f = frames < targetT ? 2 * targetT * frames * cfg.melBins : 0;
+  let f = 0;
+  if (frames < targetT) {
+    const bands = resizeBands(bicubicResizeMatrix(frames, targetT), targetT, frames);
+    f += 2 * targetT * (bands ? bands.width : frames) * cfg.melBins;
+  }
   let H = cfg.specSize / cfg.patchSize;
   let C = cfg.embedDim;
   f += 2 * H * H * cfg.patchSize ** 2 * C;
@@ -169,6 +173,58 @@ export function htsatFlopsPerClip(cfg: HtsatConfig, frames = 965): number {
   });
   const cfb = H / cfg.freqRatio;
   return f + 2 * cfg.freqRatio * H * cfg.numClasses * C * cfb * 3;
+}
+
+// ------------------------------------------------------------------------------------------ resize
+
+/** Output rows per band of the banded resize. */
+const RESIZE_BAND = 64;
+
+/**
+ * `R @ x` for x [B, T, M] and a banded [outT, T] resize matrix R (4 taps per row), as one Gather of
+ * overlapping input windows and one batched MatMul: output rows in chunks of RESIZE_BAND, each chunk
+ * reading the `width` consecutive input rows that hold all its taps. Same products and sums as the dense
+ * MatMul (the skipped terms are exact zeros), ~15× fewer FLOPs. Falls back to the dense MatMul if R is
+ * not banded enough.
+ */
+function bandedResize(g: Graph, x: Value, R: Float32Array, outT: number, T: number): Value {
+  const layout = resizeBands(R, outT, T);
+  if (!layout) return ops.matmul(g.constant(f32Tensor([outT, T], R), 'resize'), x);
+  const { width, starts } = layout;
+  const nb = starts.length;
+  const idx = new BigInt64Array(nb * width);
+  const band = new Float32Array(nb * RESIZE_BAND * width);
+  starts.forEach((start, k) => {
+    for (let j = 0; j < width; j++) idx[k * width + j] = BigInt(start + j);
+    for (let r = 0; r < RESIZE_BAND; r++) {
+      const i = k * RESIZE_BAND + r;
+      for (let j = 0; j < width; j++) band[(k * RESIZE_BAND + r) * width + j] = R[i * T + start + j];
+    }
+  });
+  const M = x.shape[2] as number;
+  const windows = ops.reshape(ops.gather(x, g.constant({ dtype: 'int64', shape: [nb * width], data: idx }, 'resize_rows'), 1), [-1, nb, width, M]);
+  const y = ops.matmul(g.constant(f32Tensor([nb, RESIZE_BAND, width], band), 'resize_band'), windows); // [B, nb, band, M]
+  return ops.reshape(y, [-1, outT, M]);
+}
+
+/** First input row of each RESIZE_BAND-row chunk and the common window width, or null if R is not banded. */
+function resizeBands(R: Float32Array, outT: number, T: number): { width: number; starts: number[] } | null {
+  if (outT % RESIZE_BAND !== 0) return null;
+  const nb = outT / RESIZE_BAND;
+  const lo = new Array<number>(nb).fill(T);
+  const hi = new Array<number>(nb).fill(-1);
+  for (let i = 0; i < outT; i++) {
+    const k = Math.floor(i / RESIZE_BAND);
+    for (let j = 0; j < T; j++) {
+      if (R[i * T + j] !== 0) {
+        lo[k] = Math.min(lo[k], j);
+        hi[k] = Math.max(hi[k], j);
+      }
+    }
+  }
+  const width = Math.max(1, ...hi.map((h, k) => h - lo[k] + 1));
+  if (width * 2 > T) return null;
+  return { width, starts: lo.map((l) => Math.min(Math.max(l, 0), T - width)) };
 }
 
 // ------------------------------------------------------------------------------------------ token orders
@@ -308,9 +364,8 @@ export function buildHtsat(
   const bn = ops.add(ops.mul(logmel, g.constant(f32Tensor([M], bnScale), 'bn0_scale')), g.constant(f32Tensor([M], bnShift), 'bn0_shift'));
   stages.bn0 = bn;
 
-  // ---- bicubic time resize T → S·fr (align_corners, A = −0.75, PyTorch's float32 scale; src/audio/bicubic.ts):
-  // [targetT, T] @ [B, T, M] → [B, targetT, M]
-  const resized = T === targetT ? bn : ops.matmul(g.constant(f32Tensor([targetT, T], bicubicResizeMatrix(T, targetT)), 'bicubic'), bn);
+  // ---- bicubic time resize T → S·fr (align_corners, A = −0.75, PyTorch's float32 scale; src/audio/bicubic.ts)
+  const resized = T === targetT ? bn : bandedResize(g, bn, bicubicResizeMatrix(T, targetT), targetT, T);
   // image row = chunk·M + mel, column = frame within chunk (chunk = frame div S)
   stages.wav2img = ops.reshape(ops.transpose(ops.reshape(resized, [0, fr, S, M]), [0, 1, 3, 2]), [0, S, S]);
 
