@@ -8,6 +8,8 @@
  *   never appear as separate ops: between blocks one Gather re-orders the tokens (unshifted ↔ shifted
  *   windows), and PatchMerging's four strided slices + concat are one Gather that also produces the next
  *   stage's window order. Per-token ops (LayerNorm, MLP, residual adds) do not care about the order.
+ * - The bicubic resize 965 → 1024 frames is banded (4 taps per row): one Gather of overlapping input
+ *   windows and a [16, 64, 64] batched MatMul instead of a dense [1024, 965] one.
  * - Patch embedding (Conv 4×4 stride 4) is a reshape/transpose of the resized spectrogram into
  *   [B, 4096, 16] patches (already in window order) and one MatMul.
  * - The stream is 2-D [B·N, C] so ORT fuses every Linear's MatMul + bias into one Gemm.
@@ -91,9 +93,7 @@ export function htsatConfigFromJson(j: Record<string, unknown>, base: HtsatConfi
   if (stride !== undefined && !(Array.isArray(stride) && stride.every((s) => s === patch)) && stride !== patch) {
     throw new ClapError(`patch_stride ${JSON.stringify(stride)} != patch_size ${patch} is not supported`, { subject: 'htsat.patch_stride' });
   }
-  if (j.ape === true) throw new ClapError('absolute position embedding (ape) is not supported', { subject: 'htsat.ape' });
-  if (j.patch_norm === false) throw new ClapError('patch_norm=false is not supported', { subject: 'htsat.patch_norm' });
-  return {
+  const cfg = {
     specSize: num('spec_size', base.specSize),
     patchSize: patch,
     melBins: num('mel_bins', base.melBins),
@@ -108,6 +108,15 @@ export function htsatConfigFromJson(j: Record<string, unknown>, base: HtsatConfi
     bnEps: num('bn_eps', base.bnEps),
     maskValue: num('swin_shift_mask_value', base.maskValue),
   };
+  if (j.num_features !== undefined && j.num_features !== htsatNumFeatures(cfg)) {
+    throw new ClapError(`${JSON.stringify(j.num_features)} != embed_dim·2^(stages−1) = ${htsatNumFeatures(cfg)}`, { subject: 'htsat.num_features' });
+  }
+  if (cfg.numHeads.length !== cfg.depths.length) {
+    throw new ClapError(`${cfg.numHeads.length} entries for ${cfg.depths.length} stages (depths)`, { subject: 'htsat.num_heads' });
+  }
+  if (j.ape === true) throw new ClapError('absolute position embedding (ape) is not supported', { subject: 'htsat.ape' });
+  if (j.patch_norm === false) throw new ClapError('patch_norm=false is not supported', { subject: 'htsat.patch_norm' });
+  return cfg;
 }
 
 /**
@@ -338,8 +347,8 @@ export function buildHtsat(
   const nStages = cfg.depths.length;
   if (cfg.numHeads.length !== nStages) throw new ClapError(`num_heads has ${cfg.numHeads.length} entries for ${nStages} stages`, { subject: 'htsat config' });
 
-  if (logmel.rank !== 3 || logmel.shape[2] !== M || typeof logmel.shape[1] !== 'number') {
-    throw new ClapError(`HTSAT input must be [B, frames, ${M}] with a fixed frame count, got [${logmel.shape.join(', ')}]`);
+  if (logmel.rank !== 3 || logmel.shape[2] !== M || typeof logmel.shape[1] !== 'number' || logmel.dtype !== 'float32') {
+    throw new ClapError(`HTSAT input must be float32 [B, frames, ${M}] with a fixed frame count, got ${logmel.dtype} [${logmel.shape.join(', ')}]`);
   }
   const T = logmel.shape[1];
   const targetT = S * fr;
