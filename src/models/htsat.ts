@@ -192,8 +192,8 @@ const RESIZE_BAND = 64;
 /**
  * `R @ x` for x [B, T, M] and a banded [outT, T] resize matrix R (4 taps per row), as one Gather of
  * overlapping input windows and one batched MatMul: output rows in chunks of RESIZE_BAND, each chunk
- * reading the `width` consecutive input rows that hold all its taps. Same products and sums as the dense
- * MatMul (the skipped terms are exact zeros), ~15× fewer FLOPs. Falls back to the dense MatMul if R is
+ * reading the `width` consecutive input rows that hold all its taps. The same nonzero products as the dense
+ * MatMul (only exact-zero terms are skipped), ~15× fewer FLOPs. Falls back to the dense MatMul if R is
  * not banded enough.
  */
 function bandedResize(g: Graph, x: Value, R: Float32Array, outT: number, T: number): Value {
@@ -330,6 +330,13 @@ export interface HtsatBuildOptions {
    *   identical to the reference unless a masked logit exceeds its row's unmasked maximum by more than ~80.
    */
   shiftMask?: 'reference' | 'hard';
+  /**
+   * Training path (default false = inference, unchanged): everything trainable is a param built from
+   * plain differentiable ops — bn0's weight/bias applied around the fixed running statistics (eval-mode
+   * BatchNorm: the statistics are not updated), and each block's `relative_position_bias_table` as a
+   * param gathered into the [heads, L, L] bias in the graph instead of a folded constant.
+   */
+  trainable?: boolean;
 }
 
 /**
@@ -370,7 +377,9 @@ export function buildHtsat(
     bnScale[i] = s;
     bnShift[i] = bnB[i] - bnMean[i] * s;
   }
-  const bn = ops.add(ops.mul(logmel, g.constant(f32Tensor([M], bnScale), 'bn0_scale')), g.constant(f32Tensor([M], bnShift), 'bn0_shift'));
+  const bn = opts.trainable
+    ? trainableBn0(g, logmel, sd, P, bnMean, bnVar, cfg.bnEps, M)
+    : ops.add(ops.mul(logmel, g.constant(f32Tensor([M], bnScale), 'bn0_scale')), g.constant(f32Tensor([M], bnShift), 'bn0_shift'));
   stages.bn0 = bn;
 
   // ---- bicubic time resize T → S·fr (align_corners, A = −0.75, PyTorch's float32 scale; src/audio/bicubic.ts)
@@ -419,7 +428,7 @@ export function buildHtsat(
       const blockOrder = windowOrder(H, H, ws, shift);
       x = reorder(g, x, order, blockOrder, `order_s${s}b${d}`);
       order = blockOrder;
-      const p = loadBlock(g, sd, key, C, heads, ws, nW, hidden, shift, H, cfg, hardMask);
+      const p = loadBlock(g, sd, key, C, heads, ws, nW, hidden, shift, H, cfg, hardMask, opts.trainable === true);
       x = swinBlock(x, p, nW, ws * ws, heads, C, !hardMask && shift > 0);
     }
     if (s < nStages - 1) {
@@ -475,7 +484,7 @@ function transposeRows(data: Float32Array, rows: number, cols: number): Float32A
 
 function loadBlock(
   g: Graph, sd: StateDict, key: string, C: number, heads: number, ws: number, nW: number, hidden: number,
-  shift: number, H: number, cfg: HtsatConfig, hardMask: boolean,
+  shift: number, H: number, cfg: HtsatConfig, hardMask: boolean, trainable = false,
 ): BlockParams {
   const hd = C / heads;
   const L = ws * ws;
@@ -532,8 +541,31 @@ function loadBlock(
     norm2: torchLayerNorm(g, sd, `${key}norm2`, C, cfg.eps),
     fc1: torchLinear(g, sd, `${key}mlp.fc1`, { inFeatures: C, outFeatures: hidden }),
     fc2: torchLinear(g, sd, `${key}mlp.fc2`, { inFeatures: hidden, outFeatures: C }),
-    bias: g.constant(f32Tensor([nb, heads, L, L], bias), `attn_bias_${key}`),
+    bias: trainable
+      ? trainableAttnBias(g, sd, tableKey, relIdx, maskData, nb, heads, L, hardMask)
+      : g.constant(f32Tensor([nb, heads, L, L], bias), `attn_bias_${key}`),
   };
+}
+
+/** bn0 for the training path: (x − running_mean)/√(running_var + eps) · weight + bias, weight and bias params. */
+function trainableBn0(
+  g: Graph, x: Value, sd: StateDict, P: (k: string) => string, mean: Float32Array, variance: Float32Array, eps: number, M: number,
+): Value {
+  const inv = Float32Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
+  const normed = ops.mul(ops.sub(x, g.constant(f32Tensor([M], Float32Array.from(mean)), 'bn0_mean')), g.constant(f32Tensor([M], inv), 'bn0_invstd'));
+  return ops.add(ops.mul(normed, torchParam(g, sd, P('bn0.weight'), [M])), torchParam(g, sd, P('bn0.bias'), [M]));
+}
+
+/** The training path's attention bias: table param gathered in the graph ([nb, heads, L, L]), plus the constant shift mask. */
+function trainableAttnBias(
+  g: Graph, sd: StateDict, tableKey: string, relIdx: Int32Array, maskData: Float32Array | undefined, nb: number, heads: number, L: number, hardMask: boolean,
+): Value {
+  const table = torchParam(g, sd, tableKey);
+  const idx = g.constant({ dtype: 'int64', shape: [L * L], data: BigInt64Array.from(relIdx, (v) => BigInt(v)) }, 'rel_idx');
+  const bias = ops.reshape(ops.transpose(ops.gather(table, idx, 0), [1, 0]), [1, heads, L, L]);
+  if (!maskData) return bias;
+  const mask = Float32Array.from(maskData, (m) => (hardMask && m !== 0 ? HARD_MASK : m));
+  return ops.add(bias, g.constant(f32Tensor([nb, 1, L, L], mask), 'shift_mask'));
 }
 
 /** Swin's relative_position_index for a ws×ws window (used when the checkpoint lacks the buffer). */
