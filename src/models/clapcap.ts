@@ -9,11 +9,11 @@
  *                    inputs_embeds [B, T, n]    new rows (prefix embeddings, or wte[token] rows)
  *                    position_ids  [T]          their positions (P..P+T−1 after P cached rows)
  *                    key_positions [S]          positions of all keys, S = P + T (0..S−1)
- *                    past_index    [B]          which row of the past cache each sequence continues
  *                    last_index    []           the row of T whose logits are returned (T−1)
  *                    temperature   []           for the softmax statistics below (1 = none)
- *                    past_key_<i>, past_value_<i>  [Bp, n_head, P, head_dim] (P may be 0)
- *                  → logits [B, vocab], present_key_<i>, present_value_<i> [B, n_head, S, head_dim],
+ *                    past_length   [1]          P
+ *                    past_key_<i>, past_value_<i>  [B, n_head, P, head_dim] (P may be 0)
+ *                  → logits [B, vocab], key_<i>, value_<i> [B, n_head, T, head_dim] (the new positions),
  *                    row_max [B] = max(logits / temperature), row_sumexp [B] = Σ exp(logits / t − max):
  *                    the softmax normaliser beam search needs for every row, vectorised by the runtime
  *                    (a JS exp loop over 50257 logits per beam costs more than the GPT-2 step itself)
@@ -21,7 +21,10 @@
  * One decoder graph serves all three uses, so GPT-2's weights live in one ORT session:
  *   prefill  = prefix embeddings with an empty past (P = 0);
  *   step     = one wte row per beam ([B, 1, n], looked up on the host: the same bytes Gather would
- *              copy) with the previous call's presents as past, reordered by past_index (beam search);
+ *              copy) with the cached history as past: the host keeps each row's keys/values, reorders
+ *              them for beam search and feeds them without a copy (onnxruntime-node reads JS memory);
+ *              only the new positions come back (large outputs are what a step would otherwise spend
+ *              its time on: ORT copies every output into fresh JS memory);
  *   uncached = prefix embeddings followed by every token's wte row, empty past: what msclap runs each
  *              step (it has no KV cache), minus the LM head on every row.
  *
@@ -158,23 +161,24 @@ export function buildClapCapPrefixGraph(sd: StateDict, cfg: ClapCapConfig): Grap
 }
 
 /** Names of the decoder graph's cache inputs/outputs for layer i. */
-export const kvNames = (i: number) => ({
-  pastKey: `past_key_${i}`, pastValue: `past_value_${i}`, presentKey: `present_key_${i}`, presentValue: `present_value_${i}`,
-});
+export const kvNames = (i: number) => ({ pastKey: `past_key_${i}`, pastValue: `past_value_${i}`, newKey: `key_${i}`, newValue: `value_${i}` });
+
+const INT64_MAX_SAFE = Number.MAX_SAFE_INTEGER;
 
 /**
- * Symbolic concat along the sequence axis: the engine's concat only adds static sizes; here the
- * result size is a fresh symbol (`size`).
+ * `x[..., start:, ...]` along `axis` with a run-time start ([1] int64) and a symbolic result size
+ * (the engine's own slice wants constant bounds).
  */
-function concatSeq(xs: Value[], axis: number, size: Dim): Value {
-  return xs[0].graph.addNode({
-    type: 'Concat',
+function sliceFrom(x: Value, start: Value, axis: number, size: Dim): Value {
+  const g = x.graph;
+  return g.addNode({
+    type: 'Slice',
     infer: (inputs) => {
       const shape = [...inputs[0].shape];
       shape[axis] = size;
       return [{ dtype: inputs[0].dtype, shape }];
     },
-  }, xs, { axis: { i: axis } })[0];
+  }, [x, start, g.ints([INT64_MAX_SAFE]), g.ints([axis])])[0];
 }
 
 /** The decoder graph described at the top of this file. */
@@ -186,16 +190,13 @@ export function buildClapCapDecoderGraph(sd: StateDict, cfg: ClapCapConfig): Gra
   const embeds = g.input('inputs_embeds', 'float32', ['B', 'T', n]);
   const positionIds = g.input('position_ids', 'int64', ['T']);
   const keyPositions = g.input('key_positions', 'int64', ['S']);
-  const pastIndex = g.input('past_index', 'int64', ['B']);
+  const pastLength = g.input('past_length', 'int64', [1]);
   const lastIndex = g.input('last_index', 'int64', []);
   const temperature = g.input('temperature', 'float32', []);
   const past: KeyValue[] = [];
   for (let i = 0; i < nLayer; i++) {
     const nm = kvNames(i);
-    past.push({
-      key: ops.gather(g.input(nm.pastKey, 'float32', ['Bp', nHead, 'P', hd]), pastIndex, 0),
-      value: ops.gather(g.input(nm.pastValue, 'float32', ['Bp', nHead, 'P', hd]), pastIndex, 0),
-    });
+    past.push({ key: g.input(nm.pastKey, 'float32', ['B', nHead, 'P', hd]), value: g.input(nm.pastValue, 'float32', ['B', nHead, 'P', hd]) });
   }
   // GPT2Model: inputs_embeds + wpe[position_ids] (the `generated` tensor of msclap holds no positions).
   const x = ops.add(embeds, ops.gather(p.wpe, positionIds, 0));
@@ -206,23 +207,36 @@ export function buildClapCapDecoderGraph(sd: StateDict, cfg: ClapCapConfig): Gra
   const max = ops.reduceMax(scaled, [-1], true); // [B, 1]
   g.output('row_max', ops.reshape(max, [-1]));
   g.output('row_sumexp', ops.reduceSum(ops.exp(ops.sub(scaled, max)), [-1]));
+  // Only the T new positions leave the runtime (copying the whole cache out each step costs more
+  // than the step's attention); the host keeps the history and feeds it back without a copy.
   presents!.forEach((kv, i) => {
-    g.output(kvNames(i).presentKey, kv.key);
-    g.output(kvNames(i).presentValue, kv.value);
+    g.output(kvNames(i).newKey, sliceFrom(kv.key, pastLength, 2, 'T'));
+    g.output(kvNames(i).newValue, sliceFrom(kv.value, pastLength, 2, 'T'));
   });
   return g;
 }
 
 // ------------------------------------------------------------------------------------------ runtime
 
-/** Per layer keys and values [B, n_head, S, head_dim] of B sequences of equal length S. */
-export interface KvCache {
-  keys: HostTensor[];
-  values: HostTensor[];
-  /** Rows (sequences). */
+/** Per layer, keys and values of `batch` rows × `length` positions, each [batch, n_head, length, head_dim]. */
+export interface KvBlock {
   batch: number;
-  /** Cached positions S. */
   length: number;
+  keys: Float32Array[];
+  values: Float32Array[];
+}
+
+/**
+ * The decoder's cache after a call: row r's history is `base` row r (what the call was fed as past)
+ * followed by `fresh` row r (the positions the call added). Kept in two parts so that each step
+ * copies the history once, when the next call reorders the rows (beam search) into its past.
+ */
+export interface KvCache {
+  batch: number;
+  /** Positions in every row's history (base.length + fresh.length). */
+  length: number;
+  base: KvBlock;
+  fresh: KvBlock;
 }
 
 export interface DecoderOutput {
@@ -231,6 +245,18 @@ export interface DecoderOutput {
   /** Per row: max of logits / temperature and Σ exp(logits / temperature − max) (float32). */
   stats: { temperature: number; max: Float32Array; sumExp: Float32Array };
   cache: KvCache;
+}
+
+export interface ForwardOptions {
+  /** Row r of the new batch continues row parents[r] of `past` (default 0..B−1). */
+  parents?: ArrayLike<number>;
+  /** For the softmax statistics (default 1). */
+  temperature?: number;
+  /**
+   * A cache that is no longer needed (e.g. the one before `past`): its base buffers are reused for the
+   * new past instead of allocating (it must not be used afterwards).
+   */
+  recycle?: KvCache;
 }
 
 /** The compiled clapcap decoder: the prefix (mapper) session and the GPT-2 session, plus wte for token rows. */
@@ -270,14 +296,6 @@ export class ClapCapModel {
     };
   }
 
-  /** An empty cache for `batch` sequences (P = 0). */
-  emptyCache(batch: number): KvCache {
-    const { nHead, nEmbd, nLayer } = this.config.gpt;
-    const shape = [batch, nHead, 0, nEmbd / nHead];
-    const empty = (): HostTensor => ({ dtype: 'float32', shape: [...shape], data: new Float32Array(0) });
-    return { keys: Array.from({ length: nLayer }, empty), values: Array.from({ length: nLayer }, empty), batch, length: 0 };
-  }
-
   /** wte rows of `tokens` → [tokens.length, n] (GPT-2's token embeddings, bit-identical to its Gather). */
   tokenEmbeddings(tokens: ArrayLike<number>): Float32Array {
     const { nEmbd: n, vocabSize } = this.config.gpt;
@@ -291,65 +309,103 @@ export class ClapCapModel {
   }
 
   /**
-   * One decoder call: `embeds` [B, T, n] row-major continue rows `pastIndex` (length B) of `past`
-   * (default: an empty cache, pastIndex 0..B−1). Returns the logits of each row's last position and
-   * the new cache (past rows reordered by pastIndex, then the T new positions), and the softmax
-   * statistics of logits / `temperature` (rounded to float32 first, as a float32 tensor divides).
+   * One decoder call: `embeds` [B, T, n] row-major continue rows `parents` of `past` (default: no
+   * past). Returns the logits of each row's last position, their softmax statistics at `temperature`
+   * (rounded to float32 first, as a float32 tensor divides), and the new cache.
    */
-  async forward(embeds: Float32Array, T: number, past?: KvCache, pastIndex?: ArrayLike<number>, temperature = 1): Promise<DecoderOutput> {
+  async forward(embeds: Float32Array, T: number, past?: KvCache, o: ForwardOptions = {}): Promise<DecoderOutput> {
     const { nEmbd: n, nLayer, nPositions } = this.config.gpt;
-    if (T < 1 || embeds.length % (T * n) !== 0) throw new Error(`inputs_embeds of ${embeds.length} values is not [B, ${T}, ${n}]`);
+    if (!Number.isInteger(T) || T < 1 || embeds.length % (T * n) !== 0) throw new Error(`inputs_embeds of ${embeds.length} values is not [B, ${T}, ${n}]`);
     const B = embeds.length / (T * n);
-    const cache = past ?? this.emptyCache(B);
-    const P = cache.length;
+    const pastBlock = this.gatherPast(B, past, o.parents, o.recycle);
+    const P = pastBlock.length;
     const S = P + T;
     if (S > nPositions) throw new ClapError(`the decoder would need ${S} positions; GPT-2 has ${nPositions}`);
-    const index = pastIndex ?? Array.from({ length: B }, (_, i) => i);
-    if (index.length !== B) throw new Error(`past_index has ${index.length} rows for ${B} sequences`);
-    const idx = new BigInt64Array(B);
-    for (let i = 0; i < B; i++) {
-      const r = index[i];
-      if (!Number.isInteger(r) || r < 0 || r >= cache.batch) throw new Error(`past_index ${r} outside the cache's ${cache.batch} rows`);
-      idx[i] = BigInt(r);
-    }
     const range = (from: number, count: number): BigInt64Array => BigInt64Array.from({ length: count }, (_, i) => BigInt(from + i));
     const feeds: Record<string, HostTensor> = {
       inputs_embeds: { dtype: 'float32', shape: [B, T, n], data: embeds },
       position_ids: { dtype: 'int64', shape: [T], data: range(P, T) },
       key_positions: { dtype: 'int64', shape: [S], data: range(0, S) },
-      past_index: { dtype: 'int64', shape: [B], data: idx },
+      past_length: { dtype: 'int64', shape: [1], data: BigInt64Array.of(BigInt(P)) },
       last_index: { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(T - 1)) },
-      temperature: { dtype: 'float32', shape: [], data: Float32Array.of(temperature) },
+      temperature: { dtype: 'float32', shape: [], data: Float32Array.of(o.temperature ?? 1) },
     };
+    const kvShape = [B, this.config.gpt.nHead, P, n / this.config.gpt.nHead];
     for (let i = 0; i < nLayer; i++) {
       const nm = kvNames(i);
-      feeds[nm.pastKey] = cache.keys[i];
-      feeds[nm.pastValue] = cache.values[i];
+      feeds[nm.pastKey] = { dtype: 'float32', shape: kvShape, data: pastBlock.keys[i] };
+      feeds[nm.pastValue] = { dtype: 'float32', shape: kvShape, data: pastBlock.values[i] };
     }
     const out = await this.decoderSession.run(feeds);
-    const keys: HostTensor[] = [];
-    const values: HostTensor[] = [];
+    const fresh: KvBlock = { batch: B, length: T, keys: [], values: [] };
     for (let i = 0; i < nLayer; i++) {
-      const nm = kvNames(i);
-      keys.push(out[nm.presentKey]);
-      values.push(out[nm.presentValue]);
+      fresh.keys.push(out[kvNames(i).newKey].data as Float32Array);
+      fresh.values.push(out[kvNames(i).newValue].data as Float32Array);
     }
     return {
       logits: out.logits.data as Float32Array,
-      stats: { temperature: Math.fround(temperature), max: out.row_max.data as Float32Array, sumExp: out.row_sumexp.data as Float32Array },
-      cache: { keys, values, batch: B, length: S },
+      stats: { temperature: Math.fround(o.temperature ?? 1), max: out.row_max.data as Float32Array, sumExp: out.row_sumexp.data as Float32Array },
+      cache: { batch: B, length: S, base: pastBlock, fresh },
     };
+  }
+
+  /**
+   * The past for a call of B rows: row r = the full history (base ⊕ fresh) of row parents[r] of
+   * `past`, contiguous per layer [B, n_head, S, head_dim] (one copy; buffers of `recycle` reused).
+   */
+  private gatherPast(B: number, past: KvCache | undefined, parents: ArrayLike<number> | undefined, recycle: KvCache | undefined): KvBlock {
+    const { nEmbd: n, nHead: H, nLayer } = this.config.gpt;
+    const hd = n / H;
+    if (!past) {
+      if (parents && parents.length !== B) throw new Error(`parents has ${parents.length} rows for ${B} sequences`);
+      const empty = new Float32Array(0);
+      return { batch: B, length: 0, keys: new Array(nLayer).fill(empty), values: new Array(nLayer).fill(empty) };
+    }
+    const index = parents ?? Array.from({ length: B }, (_, i) => i);
+    if (index.length !== B) throw new Error(`parents has ${index.length} rows for ${B} sequences`);
+    for (let r = 0; r < B; r++) {
+      const p = index[r];
+      if (!Number.isInteger(p) || p < 0 || p >= past.batch) throw new Error(`parent ${p} outside the cache's ${past.batch} rows`);
+    }
+    if (recycle === past) throw new Error('cannot recycle the cache being continued');
+    const S = past.length;
+    const Sb = past.base.length;
+    const Sf = past.fresh.length;
+    const size = B * H * S * hd;
+    const take = (i: number, kind: 'keys' | 'values'): Float32Array => {
+      const old = recycle?.base[kind][i];
+      if (old && old.buffer.byteLength >= size * 4 && old.byteOffset === 0) return new Float32Array(old.buffer, 0, size);
+      return new Float32Array(new ArrayBuffer(Math.ceil(size * 1.25) * 4), 0, size); // headroom for later, longer steps
+    };
+    const block: KvBlock = { batch: B, length: S, keys: [], values: [] };
+    for (let i = 0; i < nLayer; i++) {
+      for (const kind of ['keys', 'values'] as const) {
+        const dst = take(i, kind);
+        const base = past.base[kind][i];
+        const fresh = past.fresh[kind][i];
+        for (let r = 0; r < B; r++) {
+          const p = index[r];
+          for (let h = 0; h < H; h++) {
+            const d = (r * H + h) * S * hd;
+            if (Sb > 0) dst.set(base.subarray((p * H + h) * Sb * hd, (p * H + h + 1) * Sb * hd), d);
+            dst.set(fresh.subarray((p * H + h) * Sf * hd, (p * H + h + 1) * Sf * hd), d + Sb * hd);
+          }
+        }
+        block[kind].push(dst);
+      }
+    }
+    return block;
   }
 
   /** Prefill: prefix embeddings [B, P, n] row-major → last-row logits and the cache of the P rows. */
   async prefill(prefixEmbeds: Float32Array, temperature = 1): Promise<DecoderOutput> {
-    return this.forward(prefixEmbeds, this.config.prefixLength, undefined, undefined, temperature);
+    return this.forward(prefixEmbeds, this.config.prefixLength, undefined, { temperature });
   }
 
   /** One cached step: row r continues row parents[r] of `cache` with token tokens[r]. */
-  async step(cache: KvCache, parents: ArrayLike<number>, tokens: ArrayLike<number>, temperature = 1): Promise<DecoderOutput> {
+  async step(cache: KvCache, parents: ArrayLike<number>, tokens: ArrayLike<number>, o: Omit<ForwardOptions, 'parents'> = {}): Promise<DecoderOutput> {
     if (parents.length !== tokens.length) throw new Error('parents and tokens differ in length');
-    return this.forward(this.tokenEmbeddings(tokens), 1, cache, parents, temperature);
+    return this.forward(this.tokenEmbeddings(tokens), 1, cache, { ...o, parents });
   }
 
   /**
@@ -371,7 +427,7 @@ export class ClapCapModel {
       embeds.set(prefixEmbeds.subarray(f * P * n, (f + 1) * P * n), r * T * n);
       embeds.set(this.tokenEmbeddings(tokens[r]), (r * T + P) * n);
     }
-    return this.forward(embeds, T, undefined, undefined, temperature);
+    return this.forward(embeds, T, undefined, { temperature });
   }
 
   async release(): Promise<void> {

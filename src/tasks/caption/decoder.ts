@@ -70,7 +70,8 @@ export interface CaptionResult {
   modelCalls: number;
 }
 
-interface CachedState extends LmState { cache: KvCache }
+/** A cached state may be continued once: its predecessor's buffers are recycled for the next past. */
+interface CachedState extends LmState { cache: KvCache; previous?: KvCache; used: boolean }
 interface UncachedState extends LmState { prefixRows: Int32Array; tokens: number[][] }
 
 export class ClapCapDecoder {
@@ -151,11 +152,13 @@ export class ClapCapDecoder {
         vocabSize: V,
         start: async (count) => {
           const r = await model.prefill(prefixEmbeds.subarray(0, count * model.config.prefixLength * model.config.gpt.nEmbd), temperature);
-          return { logits: r.logits, stats: r.stats, rows: count, cache: r.cache };
+          return { logits: r.logits, stats: r.stats, rows: count, cache: r.cache, used: false };
         },
         next: async (state, parents, tokens) => {
-          const r = await model.step(state.cache, parents, tokens, temperature);
-          return { logits: r.logits, stats: r.stats, rows: parents.length, cache: r.cache };
+          if (state.used) throw new Error('a cached decoder state can be continued only once');
+          state.used = true;
+          const r = await model.step(state.cache, parents, tokens, { temperature, recycle: state.previous });
+          return { logits: r.logits, stats: r.stats, rows: parents.length, cache: r.cache, previous: state.cache, used: false };
         },
       };
       return cached as CaptionLm;
