@@ -4,7 +4,11 @@ import { type Dim, type Shape, shapeToString } from './shape.js';
 /** An ONNX attribute value, tagged so ints and floats stay distinct in the emitted graph. */
 export type Attr =
   | { i: number } | { f: number } | { s: string }
-  | { ints: number[] } | { floats: number[] } | { t: HostTensor };
+  | { ints: number[] } | { floats: number[] } | { t: HostTensor }
+  | { graph: Subgraph };
+
+/** A body graph attribute (Scan, Loop, If): a separate Graph with its own inputs and outputs. */
+export interface Subgraph { graph: Graph; inputs: Value[]; outputs: Value[] }
 export type Attrs = Record<string, Attr>;
 
 export interface TypeInfo { dtype: DType; shape: Shape }
@@ -72,10 +76,11 @@ export class Graph {
   private counter = 0;
   private readonly scalarCache = new Map<string, Value>();
 
-  constructor(readonly name = 'clap_ts') {}
+  /** `namePrefix` keeps a body graph's generated names apart from its parent's (ONNX forbids shadowing). */
+  constructor(readonly name = 'clap_ts', readonly namePrefix = '') {}
 
   private fresh(prefix: string): string {
-    return `${prefix}${this.counter++}`;
+    return `${this.namePrefix}${prefix}${this.counter++}`;
   }
 
   input(name: string, dtype: DType, shape: Shape): Value {

@@ -1,12 +1,12 @@
 export * from './tensor.js';
 export * from './shape.js';
-export { Graph, Value, type Attr, type Attrs, type Node, type OpDef, type VjpRule } from './graph.js';
+export { Graph, Value, type Attr, type Attrs, type Node, type OpDef, type Subgraph, type VjpRule } from './graph.js';
 export * as ops from './ops/index.js';
 export { emitOnnx, type EmitOptions, IR_VERSION, OPSET } from './onnx/emit.js';
 export { Session, type RuntimeOptions, toOrt, fromOrt } from './runtime.js';
 export { grad, dependsOn, isFloatDtype, type GradOptions } from './autodiff.js';
 export {
-  optimizer, globalNorm, clipByGlobalNorm,
+  optimizer, globalNorm, clipByGlobalNorm, clipCoefficient,
   type Optimizer, type OptimizerConfig, type SgdConfig, type AdamConfig, type StepScalars,
 } from './optim.js';
 export { buildTrainStep, TrainStep, TRAIN_IO, type TrainStepOptions, type TrainStepResult, type OptimizerState } from './train.js';

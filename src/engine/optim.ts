@@ -48,6 +48,13 @@ export interface Optimizer {
   readonly slots: readonly string[];
   /** The updated parameter and state for one parameter, as graph values. */
   update(param: Value, grad: Value, state: readonly Value[], scalars: StepScalars, name?: string): { param: Value; state: Value[] };
+  /**
+   * The same update in two parts, for running the elementwise part chunk by chunk: the rank-0 values
+   * every parameter of `dtype` shares (built once per step), and the elementwise update given them
+   * (they may be passed into another graph, e.g. a Scan body).
+   */
+  prepare(scalars: StepScalars, dtype: DType): Value[];
+  elementwise(param: Value, grad: Value, state: readonly Value[], prepared: readonly Value[], name?: string): { param: Value; state: Value[] };
 }
 
 /** An optimiser for `config`; PyTorch's defaults and update formulas. */
@@ -74,20 +81,22 @@ function sgd(config: SgdConfig & OptimizerConfig): Optimizer {
   const dampening = config.dampening ?? 0;
   const wd = config.weightDecay ?? 0;
   if (config.nesterov && (momentum <= 0 || dampening !== 0)) throw new Error('nesterov needs momentum and zero dampening');
-  const scalars = scalarCache((s, dtype) => ({ lr: cast(s.lr, dtype), first: equal(s.step, 1) }));
+  const prepare = scalarCache((s, dtype) => [cast(s.lr, dtype), equal(s.step, 1)]);
+  const elementwise: Optimizer['elementwise'] = (p, g0, state, [lr, first], name) => {
+    let g = g0;
+    if (wd !== 0 && decays(config, name)) g = add(g, mul(p, wd));
+    if (momentum <= 0) return { param: sub(p, mul(g, lr)), state: [] };
+    let buf = add(mul(state[0], momentum), dampening === 0 ? g : mul(g, 1 - dampening));
+    if (dampening !== 0) buf = where(first, g, buf);
+    const d = config.nesterov ? add(g, mul(buf, momentum)) : buf;
+    return { param: sub(p, mul(d, lr)), state: [buf] };
+  };
   return {
     config,
     slots: momentum > 0 ? ['momentum'] : [],
-    update(p, g0, state, s, name) {
-      const { lr, first } = scalars(s, p.dtype);
-      let g = g0;
-      if (wd !== 0 && decays(config, name)) g = add(g, mul(p, wd));
-      if (momentum <= 0) return { param: sub(p, mul(g, lr)), state: [] };
-      let buf = add(mul(state[0], momentum), dampening === 0 ? g : mul(g, 1 - dampening));
-      if (dampening !== 0) buf = where(first, g, buf);
-      const d = config.nesterov ? add(g, mul(buf, momentum)) : buf;
-      return { param: sub(p, mul(d, lr)), state: [buf] };
-    },
+    prepare,
+    elementwise,
+    update: (p, g, state, s, name) => elementwise(p, g, state, prepare(s, p.dtype), name),
   };
 }
 
@@ -96,29 +105,31 @@ function adam(config: AdamConfig & OptimizerConfig): Optimizer {
   const b2 = config.beta2 ?? 0.999;
   const eps = config.eps ?? 1e-8;
   const wd = config.weightDecay ?? (config.kind === 'adamw' ? 0.01 : 0);
-  const scalars = scalarCache((s, dtype) => {
+  const prepare = scalarCache((s, dtype) => {
     const lr = cast(s.lr, dtype);
     const t = cast(s.step, dtype);
     const bc1 = sub(1, pow(b1, t));
     const bc2 = sub(1, pow(b2, t));
-    return { lr, stepSize: div(lr, bc1), bc2Sqrt: sqrt(bc2), decay: sub(1, mul(lr, wd)) };
+    return [div(lr, bc1), sqrt(bc2), sub(1, mul(lr, wd))];
   });
+  const elementwise: Optimizer['elementwise'] = (p0, g0, [m0, v0], [stepSize, bc2Sqrt, decay], name) => {
+    let p = p0;
+    let g = g0;
+    if (wd !== 0 && decays(config, name)) {
+      if (config.kind === 'adamw') p = mul(p, decay);
+      else g = add(g, mul(p, wd));
+    }
+    const m = add(mul(m0, b1), mul(g, 1 - b1));
+    const v = add(mul(v0, b2), mul(mul(g, g), 1 - b2));
+    const denom = add(div(sqrt(v), bc2Sqrt), eps);
+    return { param: sub(p, mul(div(m, denom), stepSize)), state: [m, v] };
+  };
   return {
     config,
     slots: ['m', 'v'],
-    update(p0, g0, [m0, v0], s, name) {
-      const k = scalars(s, p0.dtype);
-      let p = p0;
-      let g = g0;
-      if (wd !== 0 && decays(config, name)) {
-        if (config.kind === 'adamw') p = mul(p, k.decay);
-        else g = add(g, mul(p, wd));
-      }
-      const m = add(mul(m0, b1), mul(g, 1 - b1));
-      const v = add(mul(v0, b2), mul(mul(g, g), 1 - b2));
-      const denom = add(div(sqrt(v), k.bc2Sqrt), eps);
-      return { param: sub(p, mul(div(m, denom), k.stepSize)), state: [m, v] };
-    },
+    prepare,
+    elementwise,
+    update: (p, g, state, s, name) => elementwise(p, g, state, prepare(s, p.dtype), name),
   };
 }
 
@@ -132,8 +143,13 @@ export function globalNorm(grads: readonly Value[]): Value {
  * Scales all gradients by min(1, maxNorm / (‖g‖ + 1e-6)) (torch.nn.utils.clip_grad_norm_); also
  * returns the norm before clipping.
  */
-export function clipByGlobalNorm(grads: readonly Value[], maxNorm: number): { grads: Value[]; norm: Value } {
+export function clipByGlobalNorm(grads: readonly Value[], maxNorm: number): { grads: Value[]; norm: Value; coef: Value } {
+  const { norm, coef } = clipCoefficient(grads, maxNorm);
+  return { grads: grads.map((g) => mul(g, cast(coef, g.dtype))), norm, coef };
+}
+
+/** The global norm and the factor min(1, maxNorm / (‖g‖ + 1e-6)) that clipping multiplies gradients by (float32). */
+export function clipCoefficient(grads: readonly Value[], maxNorm: number): { norm: Value; coef: Value } {
   const norm = globalNorm(grads);
-  const coef = minimum(div(maxNorm, add(norm, 1e-6)), 1);
-  return { grads: grads.map((g) => mul(g, cast(coef, g.dtype))), norm };
+  return { norm, coef: minimum(div(maxNorm, add(norm, 1e-6)), 1) };
 }

@@ -8,7 +8,9 @@ import * as ort from 'onnxruntime-node';
 import { grad, isFloatDtype, dependsOn } from './autodiff.js';
 import { Graph, Value } from './graph.js';
 import { emitOnnx } from './onnx/emit.js';
-import { clipByGlobalNorm, optimizer, type OptimizerConfig } from './optim.js';
+import { clipCoefficient, type Optimizer, optimizer, type OptimizerConfig, type StepScalars } from './optim.js';
+import { cast, mul } from './ops/elementwise.js';
+import { chunkedMap, chunkSize } from './ops/control.js';
 import { type RuntimeOptions, Session, fromOrt, toOrt } from './runtime.js';
 import { isStatic, shapeToString } from './shape.js';
 import { type AnyTypedArray, type DType, type HostTensor, numel, toFloat32 } from './tensor.js';
@@ -23,6 +25,13 @@ export interface TrainStepOptions {
   outputs?: Record<string, Value>;
   /** Initial learning rate (default 1e-3); change it any time with `step.lr = …`. */
   lr?: number;
+  /**
+   * Run the update of each large parameter chunk by chunk (an ONNX Scan over chunks of about this many
+   * elements) so its chain of elementwise ops stays in cache instead of streaming the whole tensor
+   * through memory once per op; false updates whole tensors. Default 4096; parameters under 4 chunks
+   * are updated whole. Results are identical either way.
+   */
+  chunk?: number | false;
   runtime?: RuntimeOptions;
 }
 
@@ -249,9 +258,9 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
   const lr = input(TRAIN_IO.lr, 'float32', []);
   const step = input(TRAIN_IO.step, 'int64', []);
 
-  let grads = grad(lossV, trainable);
-  let norm: Value | undefined;
-  if (options.clipGradNorm !== undefined) ({ grads, norm } = clipByGlobalNorm(grads, options.clipGradNorm));
+  const grads = grad(lossV, trainable);
+  const clip = options.clipGradNorm !== undefined ? clipCoefficient(grads, options.clipGradNorm) : undefined;
+  const norm = clip?.norm;
 
   const stateInputs: Value[] = [];
   const outputs: { name: string; value: Value }[] = [{ name: TRAIN_IO.loss, value: lossV }];
@@ -262,7 +271,7 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
     const shape = p.shape as number[];
     const state = opt.slots.map((slot) => input(TRAIN_IO.state(slot, p.name), p.dtype, shape));
     stateInputs.push(...state);
-    const u = opt.update(p, grads[i], state, scalars, p.name);
+    const u = updateParam(opt, p, grads[i], state, scalars, clip?.coef, options.chunk ?? 4096);
     outputs.push({ name: TRAIN_IO.nextParam(p.name), value: u.param });
     u.state.forEach((v, k) => outputs.push({ name: TRAIN_IO.nextState(opt.slots[k], p.name), value: v }));
     const init = g.params.get(p.name)!.tensor;
@@ -288,6 +297,22 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
   });
   const session = await Session.fromBytes(model, options.runtime);
   return new TrainStep(session, g, slots, opt.slots, batch, extra.map(([n]) => n), lossV, !!norm, options.lr ?? 1e-3);
+}
+
+/** One parameter's update, whole or chunked (the clipping factor, if any, applied inside). */
+function updateParam(
+  opt: Optimizer, p: Value, g: Value, state: Value[], scalars: StepScalars, coef: Value | undefined, chunk: number | false,
+): { param: Value; state: Value[] } {
+  const prepared = opt.prepare(scalars, p.dtype);
+  const scale = coef && cast(coef, p.dtype);
+  const c = chunk === false ? undefined : chunkSize(numel(p.shape as number[]), chunk);
+  if (!c) return opt.elementwise(p, scale ? mul(g, scale) : g, state, prepared, p.name);
+  const outs = chunkedMap([p, g, ...state], scale ? [...prepared, scale] : prepared, (xs, sc) => {
+    const gc = scale ? mul(xs[1], sc[sc.length - 1]) : xs[1];
+    const r = opt.elementwise(xs[0], gc, xs.slice(2), scale ? sc.slice(0, -1) : sc, p.name);
+    return [r.param, ...r.state];
+  }, c);
+  return { param: outs[0], state: outs.slice(1) };
 }
 
 /** The graph inputs the given values depend on (the batch a step needs). */

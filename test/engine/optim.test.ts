@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildTrainStep, Graph, ops, type OptimizerConfig } from '../../src/engine/index.js';
+import { buildTrainStep, Graph, type HostTensor, ops, type OptimizerConfig } from '../../src/engine/index.js';
 import { uniform } from './gradcheck.js';
 
 const f = Math.fround;
@@ -178,4 +178,25 @@ test('trainable subset: frozen parameters stay initializers and do not change', 
   assert.throws(() => ts.param('frozen'), /not a trainable/);
   await ts.release();
   await assert.rejects(buildTrainStep(loss, { optimizer: { kind: 'sgd' }, params: ['w', 'nope'] }), /not a parameter/);
+});
+
+test('chunked (Scan) updates are bit-identical to whole-tensor updates', async (t) => {
+  const cfgs: [OptimizerConfig, number?][] = [[{ kind: 'adamw', weightDecay: 0.05 }, 0.3], [{ kind: 'sgd', momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }], [{ kind: 'adam' }]];
+  for (const [cfg, clip] of cfgs) {
+    const results: Record<string, HostTensor>[] = [];
+    for (const chunk of [false, 64] as const) {
+      const g = new Graph();
+      const w = g.param('w', uniform([48, 32], 8, -1, 1, 'float32')); // 1536 = 24 chunks of 64
+      const b = g.param('b', uniform([32], 9, -1, 1, 'float32')); // too small to chunk
+      const x = g.input('x', 'float32', ['B', 48]);
+      const y = ops.tanh(ops.linear(x, w, b));
+      const loss = ops.reduceMean(ops.mul(y, y), [0, 1]);
+      const ts = await buildTrainStep(loss, { optimizer: cfg, clipGradNorm: clip, chunk, lr: 0.05, runtime: { threads: 1 } });
+      for (let k = 0; k < 3; k++) await ts.run({ x: uniform([5, 48], 60 + k, -1, 1, 'float32') });
+      results.push({ ...ts.params(), ...Object.fromEntries(Object.entries(ts.optimizerState().slots.w).map(([k, v]) => [`w.${k}`, v])) });
+      await ts.release();
+    }
+    for (const name of Object.keys(results[0])) assert.deepEqual(results[1][name].data, results[0][name].data, `${cfg.kind} ${name}`);
+  }
+  t.diagnostic('adamw+clip, sgd momentum+dampening, adam: identical');
 });

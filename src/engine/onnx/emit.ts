@@ -27,12 +27,37 @@ export interface EmitOptions {
 
 /** Serialises a traced graph into an ONNX ModelProto. */
 export function emitOnnx(graph: Graph, options: EmitOptions = {}): Uint8Array {
-  const outputs = options.outputs ?? graph.outputs;
   const pai = options.paramsAsInputs;
   const asInput = typeof pai === 'function' ? pai : () => !!pai;
+  const domains = new Set<string>();
+  const g = graphProto(graph, options.inputs ?? graph.inputs, options.outputs ?? graph.outputs, asInput, domains);
+
+  const m = new Message();
+  m.int(1, IR_VERSION);
+  m.string(2, options.producer ?? 'clap-ts');
+  m.message(7, g);
+  m.message(8, new Message().string(1, '').int(2, OPSET));
+  for (const d of domains) m.message(8, new Message().string(1, d).int(2, 1));
+  for (const [k, v] of Object.entries(options.metadata ?? {})) {
+    m.message(14, new Message().string(1, k).string(2, v));
+  }
+  return m.toBytes();
+}
+
+/** A GraphProto (the main graph or an op's body); custom domains used anywhere inside are added to `domains`. */
+function graphProto(
+  graph: Graph,
+  inputs: readonly Value[],
+  outputs: readonly { name: string; value: Value }[],
+  asInput: (name: string) => boolean,
+  domains: Set<string>,
+): Message {
   const g = new Message();
   const live = liveNodes(graph, outputs);
-  live.forEach((node, i) => g.message(1, nodeProto(node, i)));
+  live.forEach((node, i) => {
+    if (node.op.domain) domains.add(node.op.domain);
+    g.message(1, nodeProto(node, `${graph.namePrefix}${node.op.type}_${i}`, domains));
+  });
   g.string(2, graph.name);
   const used = usedValues(graph, live);
   for (const [name, { tensor }] of graph.constants) {
@@ -41,23 +66,12 @@ export function emitOnnx(graph: Graph, options: EmitOptions = {}): Uint8Array {
   for (const [name, { tensor }] of graph.params) {
     if (!asInput(name) && used.has(name)) g.message(5, tensorProto(name, tensor));
   }
-  for (const v of options.inputs ?? graph.inputs) g.message(11, valueInfo(v.name, v));
+  for (const v of inputs) g.message(11, valueInfo(v.name, v));
   for (const [name, { value }] of graph.params) {
     if (asInput(name)) g.message(11, valueInfo(name, value));
   }
   for (const { name, value } of outputs) g.message(12, valueInfo(name, value));
-
-  const m = new Message();
-  m.int(1, IR_VERSION);
-  m.string(2, options.producer ?? 'clap-ts');
-  m.message(7, g);
-  m.message(8, new Message().string(1, '').int(2, OPSET));
-  const domains = new Set(live.map((n) => n.op.domain).filter((d): d is string => !!d));
-  for (const d of domains) m.message(8, new Message().string(1, d).int(2, 1));
-  for (const [k, v] of Object.entries(options.metadata ?? {})) {
-    m.message(14, new Message().string(1, k).string(2, v));
-  }
-  return m.toBytes();
+  return g;
 }
 
 /**
@@ -69,7 +83,11 @@ function liveNodes(graph: Graph, outputs: readonly { name: string; value: Value 
   const nodes = graph.nodes.filter(neededFrom(outputs.map((o) => o.value)));
   const out: Node[] = [];
   for (const n of nodes) expandLowered(graph, n, out);
-  for (const { name, value } of outputs) out.push({ op: IDENTITY, inputs: [value], attrs: {}, outputs: [{ name } as Value] });
+  for (const { name, value } of outputs) {
+    // A node output keeps its own name as an output; anything else (inputs, constants, renames) goes through an Identity.
+    if (name === value.name && value.producer) continue;
+    out.push({ op: IDENTITY, inputs: [value], attrs: {}, outputs: [{ name } as Value] });
+  }
   return out;
 }
 
@@ -128,19 +146,24 @@ function usedValues(graph: Graph, nodes: Node[]): Set<string> {
   return used;
 }
 
-function nodeProto(node: Node, index: number): Message {
+function nodeProto(node: Node, nodeName: string, domains: Set<string>): Message {
   const m = new Message();
   for (const x of node.inputs) m.string(1, x ? x.name : '');
   for (const y of node.outputs) m.string(2, y.name);
-  m.string(3, `${node.op.type}_${index}`);
+  m.string(3, nodeName);
   m.string(4, node.op.type);
-  for (const [name, a] of Object.entries(node.attrs)) m.message(5, attrProto(name, a));
+  for (const [name, a] of Object.entries(node.attrs)) m.message(5, attrProto(name, a, domains));
   if (node.op.domain) m.string(7, node.op.domain);
   return m;
 }
 
-function attrProto(name: string, a: Attr): Message {
+function attrProto(name: string, a: Attr, domains: Set<string>): Message {
   const m = new Message().string(1, name);
+  if ('graph' in a) {
+    const { graph, inputs, outputs } = a.graph;
+    const body = graphProto(graph, inputs, outputs.map((v) => ({ name: v.name, value: v })), () => false, domains);
+    return m.message(6, body).int(20, 5);
+  }
   if ('i' in a) return m.int(3, a.i).int(20, 2);
   if ('f' in a) return m.float(2, a.f).int(20, 1);
   if ('s' in a) return m.string(4, a.s).int(20, 3);

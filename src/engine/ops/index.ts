@@ -4,3 +4,4 @@ export * from './reduce.js';
 export * from './nn.js';
 export { type Operand } from './op.js';
 export * from './broadcast.js';
+export * from './control.js';
