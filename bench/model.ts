@@ -64,7 +64,7 @@ const audioSection: Section = {
     const flops = countFlops(buildAudioEncoderGraph(fullSizeWeights(), clap.config), { B: 1 });
     const { logmels } = await audioToLogMel(synthWav(44100, 7));
     const perClip: Record<string, number> = {};
-    for (const b of [1, 8]) {
+    for (const b of [1, 4, 8]) {
       const batch = Array.from({ length: b }, () => logmels[0]);
       const s = await timeIt(() => clap.embedLogMels(batch, b), b === 1 ? 7 : 3, 1);
       perClip[`b${b}`] = b / s;
@@ -76,7 +76,7 @@ const audioSection: Section = {
     result.audio_efficiency = (perClip.b8 * flops) / 1e9 / peak;
     result.frontend_share = frontendMs / (frontendMs + encoderMs);
     rows.push({ what: 'audio model FLOPs per 7 s clip (GFLOP)', value: fmt(flops / 1e9) });
-    for (const b of ['b1', 'b8']) {
+    for (const b of ['b1', 'b4', 'b8']) {
       const ref = b === 'b1' ? MSCLAP.audioClipsPerS_b1 : MSCLAP.audioClipsPerS_b8;
       rows.push({ what: `audio clips/s, batch ${b.slice(1)}`, value: `${fmt(perClip[b])} (${fmt((perClip[b] * flops) / 1e9)} GFLOP/s = ${fmt((100 * perClip[b] * flops) / 1e9 / peak)}% of peak; msclap ${fmt(ref)}, ${fmt(perClip[b] / ref)}x)` });
     }

@@ -26,7 +26,7 @@ export interface ClapLoadOptions extends RuntimeOptions {
 }
 
 export interface AudioEmbedOptions extends LoadAudioOptions {
-  /** 7 s windows per encoder run (default 8). */
+  /** 7 s windows per encoder run (default 4: larger batches fall out of cache and cost more per clip). */
   batchSize?: number;
   /** In sliding mode: 'mean' (default) averages the window embeddings into one; 'none' keeps only windows. */
   pool?: 'mean' | 'none';
@@ -122,7 +122,7 @@ export class Clap {
   }
 
   /** Runs the audio tower on log-mels [965×64 each], in batches. */
-  async embedLogMels(logmels: Float32Array[], batchSize = 8): Promise<Float32Array[]> {
+  async embedLogMels(logmels: Float32Array[], batchSize = 4): Promise<Float32Array[]> {
     const session = await this.audio();
     const out: Float32Array[] = [];
     const per = logmels[0]?.length ?? 0;
@@ -139,7 +139,7 @@ export class Clap {
 
   async embedAudio(inputs: readonly AudioInput[], options: AudioEmbedOptions = {}): Promise<AudioEmbedding[]> {
     if (inputs.length === 0) throw new ClapError('no audio inputs given');
-    const batchSize = options.batchSize ?? 8;
+    const batchSize = options.batchSize ?? 4;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ClapError(`batch size must be a positive integer, got ${batchSize}`);
     const results: AudioEmbedding[] = [];
     // Windows of consecutive inputs share encoder runs; an input is finished once its windows have run.

@@ -38,7 +38,7 @@ export const AUDIO_HELP = [
   '  --seed S           seed for --crop random (Python random.seed semantics)',
   '  --sliding          embed every 7 s window of long files (mean-pooled; windows listed with --json)',
   '  --hop S            hop between sliding windows, seconds (default 7)',
-  '  --batch N          windows per encoder run (default 8)',
+  '  --batch N          windows per encoder run (default 4)',
 ].join('\n');
 
 export async function loadModel(values: ParsedValues): Promise<Clap> {
