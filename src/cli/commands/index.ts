@@ -2,6 +2,7 @@ import type { Command } from '../command.js';
 import { classify } from './classify.js';
 import { convert } from './convert.js';
 import { embedAudio, embedText } from './embed.js';
+import { trainContrastiveCommand, trainPlotCommand } from './train.js';
 
 /** Every `clap` subcommand, in the order `clap --help` lists them. */
-export const commands: Command[] = [embedAudio, embedText, classify, convert];
+export const commands: Command[] = [embedAudio, embedText, classify, convert, trainContrastiveCommand, trainPlotCommand];

@@ -1,0 +1,132 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type ContrastiveOptions, type FreezeGroup, readLog, renderSvg, trainContrastive } from '../../tasks/train/index.js';
+import { type Command, num, required, str, UsageError } from '../command.js';
+
+const FREEZE: FreezeGroup[] = ['audio', 'text', 'projection', 'temperature'];
+
+function int(values: Record<string, unknown>, name: string, min = 1): number | undefined {
+  const v = num(values as never, name);
+  if (v !== undefined && (!Number.isInteger(v) || v < min)) throw new UsageError(`--${name} must be an integer ≥ ${min}`);
+  return v;
+}
+
+function oneOf<T extends string>(value: string | undefined, name: string, allowed: readonly T[]): T | undefined {
+  if (value !== undefined && !allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
+  return value as T | undefined;
+}
+
+export const trainContrastiveCommand: Command = {
+  path: ['train', 'contrastive'],
+  usage: 'train contrastive --data MANIFEST --out RUN_DIR',
+  summary: 'Contrastive pre-training of CLAP (audio + text encoders) on audio files with captions',
+  options: {
+    data: { type: 'string' }, out: { type: 'string' }, init: { type: 'string' }, config: { type: 'string' },
+    epochs: { type: 'string' }, batch: { type: 'string' }, 'max-minutes': { type: 'string' }, 'max-steps': { type: 'string' },
+    lr: { type: 'string' }, optimizer: { type: 'string' }, 'weight-decay': { type: 'string' },
+    schedule: { type: 'string' }, warmup: { type: 'string' }, patience: { type: 'string' }, 'min-lr': { type: 'string' },
+    freeze: { type: 'string' }, val: { type: 'string' }, 'val-fraction': { type: 'string' }, 'split-by': { type: 'string' },
+    template: { type: 'string' }, seed: { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' },
+    cache: { type: 'string' }, workers: { type: 'string' }, threads: { type: 'string' }, 'text-len': { type: 'string' },
+    'clip-grad': { type: 'string' }, 'max-seconds': { type: 'string' }, 'early-stop': { type: 'string' },
+  },
+  help: [
+    '  --data MANIFEST      CSV or JSONL: path (relative to the manifest), caption and/or label[, split]',
+    '  --out RUN_DIR        config.json, log.jsonl, checkpoint.safetensors, best.pth, final.pth, final.safetensors',
+    '  --init W             start from these weights (.pth/.safetensors, official layout); default from scratch',
+    "  --config C           preset (small, tiny, 2023) or config.json; default 'small' from scratch, '2023' with --init",
+    '  --epochs N           default 10',
+    '  --batch B            clips per step (default 16)',
+    '  --max-minutes M      stop cleanly after M minutes (checkpoint + final weights)',
+    '  --max-steps N        stop after N steps in total',
+    "  --lr X               default 1e-3 (the paper's)",
+    "  --optimizer O        adam (default, the paper's) or adamw",
+    '  --weight-decay X     on weight matrices only (default 0 for adam, 0.01 for adamw)',
+    "  --schedule S         plateau (default: ×0.1 after --patience epochs without improvement), cosine, constant",
+    '  --warmup N           linear warm-up steps (default 0)',
+    '  --patience N         plateau epochs (default 15)',
+    '  --min-lr X           cosine floor (default 0)',
+    '  --freeze LIST        comma list of audio, text, projection, temperature',
+    '  --val MANIFEST       validation manifest; else --val-fraction of --data (default 0.1)',
+    "  --split-by K         clip (default) or label: hold out whole classes (zero-shot on unseen classes)",
+    "  --template T         caption for label-only rows and zero-shot prompts (default 'this is the sound of ')",
+    '  --seed S             data order, crops, captions, split and initialisation (default 0)',
+    '  --checkpoint-every N also checkpoint every N steps (always at each epoch end)',
+    '  --resume             continue the run in RUN_DIR from its checkpoint',
+    '  --cache DIR          on-disk cache of decoded log-mel features',
+    '  --workers N          feature worker threads (default min(4, cores−1))',
+    '  --threads N          compute threads of the training step',
+    '  --text-len L         tokens per caption (default 77, or n_positions if smaller)',
+    '  --clip-grad X        clip gradients to global L2 norm X',
+    '  --max-seconds S      longer clips are cut to S seconds before random 7 s crops (default 30)',
+    '  --early-stop N       stop after N epochs without a better validation score',
+    '  --json               print the summary as JSON',
+  ].join('\n'),
+  async run(ctx) {
+    const v = ctx.values;
+    const freeze = str(v, 'freeze')?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+    for (const f of freeze) oneOf(f, 'freeze', FREEZE);
+    const o: ContrastiveOptions = {
+      data: required(v, 'data'),
+      out: required(v, 'out'),
+      init: str(v, 'init'),
+      config: str(v, 'config'),
+      epochs: int(v, 'epochs'),
+      batch: int(v, 'batch', 2),
+      maxMinutes: num(v, 'max-minutes'),
+      maxSteps: int(v, 'max-steps'),
+      lr: num(v, 'lr'),
+      optimizer: oneOf(str(v, 'optimizer'), 'optimizer', ['adam', 'adamw'] as const),
+      weightDecay: num(v, 'weight-decay'),
+      schedule: oneOf(str(v, 'schedule'), 'schedule', ['plateau', 'cosine', 'constant'] as const),
+      warmupSteps: int(v, 'warmup', 0),
+      patience: int(v, 'patience'),
+      minLr: num(v, 'min-lr'),
+      freeze: freeze as FreezeGroup[],
+      val: str(v, 'val'),
+      valFraction: num(v, 'val-fraction'),
+      splitBy: oneOf(str(v, 'split-by'), 'split-by', ['clip', 'label'] as const),
+      template: str(v, 'template'),
+      seed: int(v, 'seed', 0),
+      checkpointEvery: int(v, 'checkpoint-every'),
+      resume: v.resume === true,
+      cacheDir: str(v, 'cache'),
+      workers: int(v, 'workers', 0),
+      threads: int(v, 'threads'),
+      textLen: int(v, 'text-len', 2),
+      clipGrad: num(v, 'clip-grad'),
+      maxSeconds: num(v, 'max-seconds'),
+      earlyStop: int(v, 'early-stop'),
+      progress: ctx.stderr,
+    };
+    if (o.maxMinutes !== undefined && !(o.maxMinutes > 0)) throw new UsageError('--max-minutes must be positive');
+    const s = await trainContrastive(o);
+    if (ctx.json) {
+      ctx.stdout.write(`${JSON.stringify(s)}\n`);
+      return;
+    }
+    ctx.stdout.write(`${s.status}: ${s.steps} steps, ${s.epochs_completed} epochs in ${s.seconds.toFixed(0)} s; loss ${s.first_loss?.toFixed(4)} → ${s.last_loss?.toFixed(4)}\n`);
+    if (s.val) ctx.stdout.write(`validation: ${JSON.stringify(s.val)}\n`);
+    ctx.stdout.write(`weights: ${s.final_weights} (config ${s.config})\n`);
+  },
+};
+
+export const trainPlotCommand: Command = {
+  path: ['train', 'plot'],
+  usage: 'train plot RUN_DIR [--out FILE.svg]',
+  summary: 'Loss, learning-rate and validation curves of a training run (SVG)',
+  options: { out: { type: 'string' } },
+  help: ['  --out FILE   where to write the SVG (default RUN_DIR/curves.svg)', '  --json       {"svg": path, "steps", "epochs"}'].join('\n'),
+  async run(ctx) {
+    const dir = ctx.positionals[0];
+    if (!dir || ctx.positionals.length > 1) throw new UsageError('give one RUN_DIR');
+    const out = str(ctx.values, 'out') ?? join(dir, 'curves.svg');
+    if (!out.endsWith('.svg')) throw new UsageError('--out must end in .svg (PNG is not supported: convert the SVG)');
+    const entries = readLog(join(dir, 'log.jsonl'));
+    writeFileSync(out, renderSvg(entries, `clap train — ${dir}`));
+    const steps = new Set(entries.filter((e) => e.type === 'step').map((e) => e.step)).size;
+    const epochs = new Set(entries.filter((e) => e.type === 'epoch').map((e) => e.epoch)).size;
+    if (ctx.json) ctx.stdout.write(`${JSON.stringify({ svg: out, steps, epochs })}\n`);
+    else ctx.stdout.write(`${out} (${steps} steps, ${epochs} epochs)\n`);
+  },
+};

@@ -1,0 +1,497 @@
+/**
+ * `clap train contrastive`: CLAP's contrastive pre-training (paper §2.1, §3) on a manifest of audio files
+ * and captions. One ONNX model per step (forward, backward, Adam/AdamW update); features computed in
+ * worker threads ahead of the step; validation (retrieval R@1/R@10, zero-shot accuracy) each epoch on
+ * the inference path (`Clap`) with the weights exported in the official layout; resumable checkpoints.
+ *
+ * RUN_DIR: config.json (model, loadable with --config), train.json (options), init.safetensors (the
+ * starting weights, official layout), log.jsonl, checkpoint.safetensors (resume), best.pth (best
+ * validation epoch), final.pth + final.safetensors (official layout: the best epoch when validating,
+ * else the last step), summary.json.
+ */
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ClapError } from '../../errors.js';
+import { buildTrainStep, dependsOn, type HostTensor, isFloatDtype, type TrainStep } from '../../engine/index.js';
+import { clapConfigToJson, type ClapConfig } from '../../models/clap.js';
+import { randomClapStateDict } from '../../models/random.js';
+import type { StateDict } from '../../models/layers.js';
+import { loadWeights, savePth, saveSafetensors, toStateDict } from '../../weights/index.js';
+import { defaultTokenizer } from '../../text/index.js';
+import { applyTemplate, Clap, DEFAULT_TEMPLATE } from '../clap.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { CROP_FRAMES, cropInto, FeatureStore, frameCountOf, MEL_BINS } from './features.js';
+import { type ManifestItem, readManifest, splitItems } from './manifest.js';
+import { cosineMatrix, retrieval, type RetrievalMetrics, zeroShotAccuracy } from './metrics.js';
+import { buildContrastiveGraph, exportStateDict, paramGroup } from './model.js';
+import { resolveTrainConfig } from './presets.js';
+import { Rng } from './rng.js';
+import { endOfEpoch, initialScheduleState, learningRate, type ScheduleConfig, type ScheduleState } from './schedule.js';
+
+export type FreezeGroup = 'audio' | 'text' | 'projection' | 'temperature';
+
+export interface ContrastiveOptions {
+  data: string;
+  out: string;
+  /** Initial weights (.pth/.safetensors, official layout); default: random (from scratch). */
+  init?: string;
+  /** Preset name (small, tiny, 2023) or config.json. Default 'small' from scratch, else read off --init. */
+  config?: string;
+  epochs?: number;
+  batch?: number;
+  maxMinutes?: number;
+  lr?: number;
+  optimizer?: 'adam' | 'adamw';
+  weightDecay?: number;
+  schedule?: 'plateau' | 'cosine' | 'constant';
+  warmupSteps?: number;
+  patience?: number;
+  minLr?: number;
+  freeze?: FreezeGroup[];
+  /** Validation manifest; else `valFraction` of --data, split by clip or label. */
+  val?: string;
+  valFraction?: number;
+  splitBy?: 'clip' | 'label';
+  template?: string;
+  seed?: number;
+  checkpointEvery?: number;
+  resume?: boolean;
+  cacheDir?: string;
+  workers?: number;
+  threads?: number;
+  textLen?: number;
+  clipGrad?: number;
+  maxSeconds?: number;
+  /** Stop after this many epochs without a better validation score. */
+  earlyStop?: number;
+  /** Stop after this many steps in total (tests). */
+  maxSteps?: number;
+  /** Progress lines (a TTY gets a redrawn line). */
+  progress?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export interface EpochMetrics extends Partial<RetrievalMetrics> {
+  zero_shot_acc?: number;
+  zero_shot_classes?: number;
+  zero_shot_chance?: number;
+  val_clips: number;
+  val_captions: number;
+}
+
+export interface TrainSummary {
+  run_dir: string;
+  status: 'finished' | 'time_limit' | 'early_stop' | 'max_steps';
+  steps: number;
+  epochs_completed: number;
+  best_epoch: number | null;
+  best_score: number | null;
+  final_weights: string;
+  config: string;
+  params_trainable: number;
+  first_loss: number | null;
+  last_loss: number | null;
+  seconds: number;
+  seconds_per_step: number | null;
+  val: EpochMetrics | null;
+}
+
+interface RunState {
+  step: number;
+  epoch: number;
+  batchInEpoch: number;
+  rng: number;
+  schedule: ScheduleState;
+  epochLossSum: number;
+  epochSteps: number;
+  bestScore: number | null;
+  bestEpoch: number | null;
+  sinceBest: number;
+  firstLoss: number | null;
+  lastLoss: number | null;
+  elapsed: number;
+}
+
+const LOG = 'log.jsonl';
+const CKPT = 'checkpoint.safetensors';
+
+export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSummary> {
+  const t0 = performance.now();
+  const out = o.out;
+  mkdirSync(out, { recursive: true });
+  const ckptFile = join(out, CKPT);
+  const resuming = o.resume === true && existsSync(ckptFile);
+  if (!o.resume && existsSync(ckptFile)) throw new ClapError('already holds a training run: pass --resume to continue it, or choose another --out', { subject: out });
+
+  const seed = o.seed ?? 0;
+  const batch = o.batch ?? 16;
+  const epochs = o.epochs ?? 10;
+  if (!Number.isInteger(batch) || batch < 2) throw new ClapError('batch size must be an integer ≥ 2 (contrastive loss)');
+  const template = o.template ?? DEFAULT_TEMPLATE;
+
+  // ---- data
+  const items = readManifest(o.data, { template });
+  let train: ManifestItem[];
+  let val: ManifestItem[];
+  if (o.val) {
+    train = items;
+    val = readManifest(o.val, { template });
+  } else {
+    const r = new Rng(seed ^ 0x5eed);
+    ({ train, val } = splitItems(items, { fraction: o.valFraction ?? 0.1, by: o.splitBy ?? 'clip', seed }, () => r.next()));
+  }
+  if (train.length < batch) throw new ClapError(`${train.length} training clips is fewer than one batch of ${batch}`, { subject: o.data });
+  const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? 30, cacheDir: o.cacheDir, workers: o.workers });
+  store.prefetch(train.map((it) => it.path));
+  store.prefetch(val.map((it) => it.path));
+
+  // ---- model
+  let base: StateDict;
+  let cfg: ClapConfig;
+  if (resuming) {
+    base = await loadWeights(join(out, 'init.safetensors'));
+    cfg = resolveTrainConfig(join(out, 'config.json'));
+  } else {
+    cfg = resolveTrainConfig(o.config, o.init && !o.config ? '2023' : 'small');
+    if (o.init) {
+      base = await loadWeights(o.init);
+    } else {
+      const sd = randomClapStateDict(cfg, seed + 1);
+      await setBn0Stats(sd, cfg, train, store);
+      base = sd;
+    }
+    writeFileSync(join(out, 'config.json'), `${JSON.stringify(clapConfigToJson(cfg), null, 2)}\n`);
+    await saveSafetensors(join(out, 'init.safetensors'), base);
+    writeFileSync(join(out, 'train.json'), `${JSON.stringify({ ...o, progress: undefined, train_clips: train.length, val_clips: val.length }, null, 2)}\n`);
+  }
+  const textLen = Math.min(o.textLen ?? (cfg.text.nPositions >= 77 ? 77 : cfg.text.nPositions), cfg.text.nPositions);
+  const cg = buildContrastiveGraph(base, cfg, batch, textLen);
+  const frozen = new Set(o.freeze ?? []);
+  const all = [...cg.graph.params.values()].map((p) => p.value).filter((v) => isFloatDtype(v.dtype));
+  const used = dependsOn(cg.loss, all);
+  const trainable = all.filter((v, i) => {
+    if (!used[i]) return false;
+    const grp = paramGroup(v.name, cfg);
+    if (grp === 'audio_projection' || grp === 'text_projection') return !frozen.has('projection');
+    return !frozen.has(grp);
+  });
+  if (trainable.length === 0) throw new ClapError('everything is frozen: nothing to train');
+  const rank = new Map(trainable.map((v) => [v.name, v.rank]));
+  const step = await buildTrainStep(cg.loss, {
+    optimizer: { kind: o.optimizer ?? 'adam', ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}), decay: (n) => (rank.get(n) ?? 0) >= 2 },
+    params: trainable,
+    clipGradNorm: o.clipGrad,
+    lr: o.lr ?? 1e-3,
+    runtime: { threads: o.threads },
+  });
+  const nTrainable = trainable.reduce((s, v) => s + (v.shape as number[]).reduce((a, b) => a * b, 1), 0);
+
+  const stepsPerEpoch = Math.floor(train.length / batch);
+  const sched: ScheduleConfig = {
+    kind: o.schedule ?? 'plateau',
+    lr: o.lr ?? 1e-3,
+    warmupSteps: o.warmupSteps ?? 0,
+    totalSteps: Math.min(o.maxSteps ?? Infinity, stepsPerEpoch * epochs),
+    minLr: o.minLr ?? 0,
+    patience: o.patience ?? 15,
+    factor: 0.1,
+  };
+
+  let st: RunState = {
+    step: 0, epoch: 0, batchInEpoch: 0, rng: seed >>> 0, schedule: initialScheduleState(), epochLossSum: 0, epochSteps: 0,
+    bestScore: null, bestEpoch: null, sinceBest: 0, firstLoss: null, lastLoss: null, elapsed: 0,
+  };
+  const logFile = join(out, LOG);
+  if (resuming) {
+    const ck = await loadCheckpoint<RunState>(ckptFile);
+    step.loadParams(ck.params);
+    step.loadOptimizerState(ck.optimizer);
+    st = ck.state;
+    truncateLog(logFile, st);
+  } else {
+    writeFileSync(logFile, '');
+  }
+  const log = (entry: Record<string, unknown>): void => appendFileSync(logFile, `${JSON.stringify(entry)}\n`);
+  const elapsedBefore = st.elapsed;
+  log({ type: resuming ? 'resume' : 'start', step: st.step, epoch: st.epoch, train_clips: train.length, val_clips: val.length, params_trainable: nTrainable, batch, steps_per_epoch: stepsPerEpoch });
+
+  // ---- text
+  const tok = defaultTokenizer();
+  const tokCache = new Map<string, { ids: number[]; eos: number }>();
+  const tokenize = (text: string): { ids: number[]; eos: number } => {
+    let t = tokCache.get(text);
+    if (!t) {
+      const e = tok.encodeForClap(text);
+      let ids = e.ids;
+      let eos = e.eosPosition;
+      if (ids.length > textLen) {
+        ids = [...ids.slice(0, textLen - 1), ids[ids.length - 1]];
+        eos = textLen - 1;
+      }
+      t = { ids, eos };
+      tokCache.set(text, t);
+    }
+    return t;
+  };
+
+  // ---- batches: a pure function of (seed, epoch, batch index, step) so a resumed run sees the same data
+  const epochOrder = (epoch: number): number[] => new Rng((seed * 1000003 + epoch * 7919 + 17) >>> 0).shuffle(train.map((_, i) => i));
+  let orderEpoch = -1;
+  let order: number[] = [];
+  const prepare = async (epoch: number, b: number, globalStep: number): Promise<Record<string, HostTensor>> => {
+    if (orderEpoch !== epoch) {
+      order = epochOrder(epoch);
+      orderEpoch = epoch;
+    }
+    const idx = order.slice(b * batch, (b + 1) * batch);
+    const rng = new Rng((seed * 2654435761 + globalStep * 40503 + 1) >>> 0);
+    const feats = await Promise.all(idx.map((i) => store.get(train[i].path)));
+    const logmel = new Float32Array(batch * CROP_FRAMES * MEL_BINS);
+    const ids = new BigInt64Array(batch * textLen);
+    const pool = new BigInt64Array(batch);
+    const captions: string[] = [];
+    idx.forEach((i, k) => {
+      const f = feats[k];
+      cropInto(f, rng.int(frameCountOf(f) - CROP_FRAMES + 1), logmel, k * CROP_FRAMES * MEL_BINS);
+      const caps = train[i].captions;
+      const cap = caps[rng.int(caps.length)];
+      captions.push(cap);
+      const t = tokenize(cap);
+      t.ids.forEach((id, j) => { ids[k * textLen + j] = BigInt(id); });
+      pool[k] = BigInt(k * textLen + t.eos);
+    });
+    const targets = new Float32Array(batch * batch);
+    for (let r = 0; r < batch; r++) {
+      const same = captions.map((c, j) => (c === captions[r] ? j : -1)).filter((j) => j >= 0);
+      for (const j of same) targets[r * batch + j] = 1 / same.length;
+    }
+    return {
+      logmel: { dtype: 'float32', shape: [batch, CROP_FRAMES, MEL_BINS], data: logmel },
+      input_ids: { dtype: 'int64', shape: [batch, textLen], data: ids },
+      pool_index: { dtype: 'int64', shape: [batch], data: pool },
+      targets: { dtype: 'float32', shape: [batch, batch], data: targets },
+    };
+  };
+
+  const saveCk = async (): Promise<void> => {
+    st.elapsed = elapsedBefore + (performance.now() - t0) / 1000;
+    await saveCheckpoint(ckptFile, { params: step.params(), optimizer: step.optimizerState(), state: st });
+    log({ type: 'checkpoint', step: st.step, epoch: st.epoch });
+  };
+
+  const evaluate = async (): Promise<EpochMetrics | null> => {
+    if (val.length === 0) return null;
+    return evaluateSplit(exportStateDict(base, step.params()), cfg, val, store, template, o.threads);
+  };
+
+  // ---- loop
+  const progress = o.progress;
+  const tty = progress?.isTTY === true;
+  let status: TrainSummary['status'] = 'finished';
+  let lastVal: EpochMetrics | null = null;
+  const runStart = performance.now();
+  const stepAtStart = st.step;
+  let lastProgress = 0;
+  const deadline = o.maxMinutes !== undefined ? t0 + o.maxMinutes * 60_000 : Infinity;
+  try {
+    outer: while (st.epoch < epochs) {
+      let pending = st.batchInEpoch < stepsPerEpoch ? prepare(st.epoch, st.batchInEpoch, st.step) : undefined;
+      while (st.batchInEpoch < stepsPerEpoch) {
+        const feeds = await pending!;
+        const nextStep = st.step + 1;
+        pending = st.batchInEpoch + 1 < stepsPerEpoch ? prepare(st.epoch, st.batchInEpoch + 1, nextStep) : undefined;
+        const lr = learningRate(sched, st.schedule, nextStep);
+        const r = await step.run(feeds, { lr });
+        if (!Number.isFinite(r.loss)) throw new ClapError(`the loss became ${r.loss} at step ${nextStep}; lower --lr or set --clip-grad`);
+        st.step = nextStep;
+        st.batchInEpoch++;
+        st.epochLossSum += r.loss;
+        st.epochSteps++;
+        st.firstLoss ??= r.loss;
+        st.lastLoss = r.loss;
+        st.rng = (seed * 2654435761 + nextStep * 40503 + 1) >>> 0;
+        const now = performance.now();
+        const done = st.step - stepAtStart;
+        const sps = (now - runStart) / 1000 / done;
+        log({ type: 'step', step: st.step, epoch: st.epoch, loss: r.loss, lr, ...(r.gradNorm !== undefined ? { grad_norm: r.gradNorm } : {}), clips_per_s: batch / sps, elapsed_s: elapsedBefore + (now - t0) / 1000 });
+        if (progress && (tty ? now - lastProgress > 200 : now - lastProgress > 10_000 || st.step === 1)) {
+          lastProgress = now;
+          const total = sched.totalSteps;
+          const eta = (total - st.step) * sps;
+          const line = `step ${st.step}/${total} epoch ${st.epoch + 1}/${epochs} loss ${r.loss.toFixed(4)} lr ${lr.toExponential(2)} ${(batch / sps).toFixed(1)} clips/s ETA ${fmt(eta)}`;
+          progress.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+        }
+        if (o.checkpointEvery && st.step % o.checkpointEvery === 0) await saveCk();
+        if (o.maxSteps !== undefined && st.step >= o.maxSteps) { status = 'max_steps'; break outer; }
+        if (performance.now() > deadline) { status = 'time_limit'; break outer; }
+      }
+      // ---- end of epoch
+      const trainLoss = st.epochLossSum / Math.max(1, st.epochSteps);
+      lastVal = await evaluate();
+      const score = lastVal ? (lastVal.zero_shot_acc ?? (lastVal.a2t_r10! + lastVal.t2a_r10!) / 2) : -trainLoss;
+      const improved = st.bestScore === null || score > st.bestScore;
+      const reduced = endOfEpoch(sched, st.schedule, score);
+      if (improved) {
+        st.bestScore = score;
+        st.bestEpoch = st.epoch + 1;
+        st.sinceBest = 0;
+        if (lastVal) await savePth(join(out, 'best.pth'), exportStateDict(base, step.params()));
+      } else {
+        st.sinceBest++;
+      }
+      log({ type: 'epoch', epoch: st.epoch + 1, step: st.step, train_loss: trainLoss, score, best: improved, lr_reduced: reduced, logit_scale: Number(step.param('logit_scale').data[0]), ...(lastVal ? { val: lastVal } : {}) });
+      if (progress) progress.write(`${tty ? '\r\x1b[K' : ''}epoch ${st.epoch + 1}/${epochs}: train loss ${trainLoss.toFixed(4)}${lastVal ? ` ${describeVal(lastVal)}` : ''}${improved ? ' (best)' : ''}\n`);
+      st.epoch++;
+      st.batchInEpoch = 0;
+      st.epochLossSum = 0;
+      st.epochSteps = 0;
+      await saveCk();
+      if (o.earlyStop !== undefined && st.sinceBest >= o.earlyStop) { status = 'early_stop'; break; }
+      if (performance.now() > deadline) { status = 'time_limit'; break; }
+    }
+    if (status === 'time_limit' || status === 'max_steps') await saveCk();
+    if (progress && tty) progress.write('\r\x1b[K');
+
+    // ---- final weights: the best validation epoch when there is one, else the last step
+    const finalPth = join(out, 'final.pth');
+    const last = exportStateDict(base, step.params());
+    let finalSd: StateDict = last;
+    if (val.length > 0 && st.bestEpoch !== null && existsSync(join(out, 'best.pth'))) finalSd = await loadWeights(join(out, 'best.pth'));
+    await savePth(finalPth, finalSd);
+    await saveSafetensors(join(out, 'final.safetensors'), finalSd);
+    const seconds = elapsedBefore + (performance.now() - t0) / 1000;
+    const ran = st.step - stepAtStart;
+    const summary: TrainSummary = {
+      run_dir: out,
+      status,
+      steps: st.step,
+      epochs_completed: st.epoch,
+      best_epoch: st.bestEpoch,
+      best_score: st.bestScore,
+      final_weights: finalPth,
+      config: join(out, 'config.json'),
+      params_trainable: nTrainable,
+      first_loss: st.firstLoss,
+      last_loss: st.lastLoss,
+      seconds,
+      seconds_per_step: ran > 0 ? (performance.now() - runStart) / 1000 / ran : null,
+      val: lastVal,
+    };
+    log({ type: 'end', ...summary });
+    writeFileSync(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    return summary;
+  } finally {
+    await step.release();
+    await store.close();
+  }
+}
+
+function describeVal(v: EpochMetrics): string {
+  const parts: string[] = [];
+  if (v.a2t_r10 !== undefined) parts.push(`R@1 ${pct(v.a2t_r1!)} R@10 ${pct(v.a2t_r10)} (a→t)`);
+  if (v.zero_shot_acc !== undefined) parts.push(`zero-shot ${pct(v.zero_shot_acc)} of ${v.zero_shot_classes} classes`);
+  return parts.join(', ');
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+function fmt(s: number): string {
+  if (!Number.isFinite(s)) return '--:--';
+  const m = Math.floor(s / 60);
+  return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}:${String(Math.round(s % 60)).padStart(2, '0')}`;
+}
+
+/** Keeps the log lines up to the checkpoint being resumed (steps after it will be run again). */
+function truncateLog(file: string, st: RunState): void {
+  if (!existsSync(file)) return;
+  const kept = readFileSync(file, 'utf8').split('\n').filter((l) => {
+    if (!l.trim()) return false;
+    try {
+      const e = JSON.parse(l) as { type?: string; step?: number; epoch?: number };
+      if (e.type === 'step' || e.type === 'checkpoint') return (e.step ?? 0) <= st.step;
+      if (e.type === 'epoch') return (e.epoch ?? 0) <= st.epoch;
+      return e.type !== 'end';
+    } catch {
+      return false;
+    }
+  });
+  writeFileSync(file, kept.length ? `${kept.join('\n')}\n` : '');
+}
+
+/**
+ * bn0's running statistics from the training data (per mel bin over the first 7 s of up to 256 clips),
+ * weight 1 and bias 0: from scratch, the log-mel enters the Swin normalised. (bn0 runs in eval mode
+ * during training: these statistics stay fixed.)
+ */
+async function setBn0Stats(sd: Map<string, HostTensor>, cfg: ClapConfig, train: ManifestItem[], store: FeatureStore): Promise<void> {
+  const M = cfg.htsat.melBins;
+  const P = `${cfg.audioPrefix}base.htsat.bn0.`;
+  const sum = new Float64Array(M);
+  const sq = new Float64Array(M);
+  let n = 0;
+  const sample = train.slice(0, 256);
+  const buf = new Float32Array(CROP_FRAMES * MEL_BINS);
+  for (const it of sample) {
+    cropInto(await store.get(it.path), 0, buf, 0);
+    for (let f = 0; f < CROP_FRAMES; f++) {
+      for (let m = 0; m < M; m++) {
+        const v = buf[f * M + m];
+        sum[m] += v;
+        sq[m] += v * v;
+      }
+    }
+    n += CROP_FRAMES;
+  }
+  const mean = Float32Array.from(sum, (s) => s / n);
+  const variance = Float32Array.from(sq, (s, m) => Math.max(1e-3, s / n - mean[m] * mean[m]));
+  sd.set(`${P}running_mean`, { dtype: 'float32', shape: [M], data: mean });
+  sd.set(`${P}running_var`, { dtype: 'float32', shape: [M], data: variance });
+  sd.set(`${P}weight`, { dtype: 'float32', shape: [M], data: new Float32Array(M).fill(1) });
+  sd.set(`${P}bias`, { dtype: 'float32', shape: [M], data: new Float32Array(M) });
+}
+
+/**
+ * Retrieval and zero-shot metrics of weights `sd` on `items` through the inference path (`Clap`): the
+ * first 7 s of each clip; every caption of every clip; classes = the distinct labels, prompted with the
+ * template.
+ */
+export async function evaluateSplit(
+  sd: StateDict, cfg: ClapConfig, items: readonly ManifestItem[], store: FeatureStore, template: string, threads?: number,
+): Promise<EpochMetrics> {
+  const clap = await Clap.load({ weights: toStateDict(sd), config: cfg, threads });
+  try {
+    const mels: Float32Array[] = [];
+    for (const it of items) {
+      const m = new Float32Array(CROP_FRAMES * MEL_BINS);
+      cropInto(await store.get(it.path), 0, m, 0);
+      mels.push(m);
+    }
+    const audio = await clap.embedLogMels(mels, 16);
+    const captions: string[] = [];
+    const captionClip: number[] = [];
+    items.forEach((it, i) => it.captions.forEach((c) => { captions.push(c); captionClip.push(i); }));
+    const unique = [...new Set(captions)];
+    const uEmb = await embedTexts(clap, unique);
+    const byText = new Map(unique.map((c, i) => [c, uEmb[i]]));
+    const sim = cosineMatrix(audio, captions.map((c) => byText.get(c)!));
+    const metrics: EpochMetrics = { ...retrieval(sim, captionClip, captions), val_clips: items.length, val_captions: captions.length };
+    const labels = [...new Set(items.map((it) => it.label).filter((l): l is string => l !== undefined))].sort();
+    if (labels.length >= 2) {
+      const labelled = items.map((it, i) => [it, i] as const).filter(([it]) => it.label !== undefined);
+      const prompts = await embedTexts(clap, labels.map((l) => applyTemplate(template, l)));
+      const zs = cosineMatrix(labelled.map(([, i]) => audio[i]), prompts);
+      metrics.zero_shot_acc = zeroShotAccuracy(zs, labelled.map(([it]) => labels.indexOf(it.label!)));
+      metrics.zero_shot_classes = labels.length;
+      metrics.zero_shot_chance = 1 / labels.length;
+    }
+    return metrics;
+  } finally {
+    await clap.release();
+  }
+}
+
+async function embedTexts(clap: Clap, texts: string[]): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (let i = 0; i < texts.length; i += 64) out.push(...(await clap.embedText(texts.slice(i, i + 64))));
+  return out;
+}
+

@@ -1,0 +1,10 @@
+/** Training: contrastive pre-training of CLAP (`clap train contrastive`) and its curves (`clap train plot`). */
+export { trainContrastive, evaluateSplit, type ContrastiveOptions, type TrainSummary, type EpochMetrics, type FreezeGroup } from './contrastive.js';
+export { buildContrastiveGraph, exportStateDict, paramGroup, parseParamName, LOGIT_SCALE_MAX, type ParamGroup } from './model.js';
+export { readManifest, splitItems, parseCsv, type ManifestItem } from './manifest.js';
+export { FeatureStore, FeaturePool, computeFeatures } from './features.js';
+export { TRAIN_PRESETS, resolveTrainConfig } from './presets.js';
+export { learningRate, endOfEpoch, initialScheduleState, type ScheduleConfig, type ScheduleState } from './schedule.js';
+export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
+export { retrieval, zeroShotAccuracy, cosineMatrix, hitProbability } from './metrics.js';
+export { readLog, renderSvg, type LogEntry } from './plot.js';
