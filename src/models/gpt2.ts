@@ -190,6 +190,13 @@ export interface Gpt2TransformerOptions {
   presents?: boolean;
   /** Skip ln_f (clapcap never needs the pre-ln_f state; provided for hooks/tests). */
   skipFinalNorm?: boolean;
+  /**
+   * Replaces each layer's attention core (causal mask, past concat, softmax, ·V): given the new rows'
+   * queries, keys and values ([B, n_head, T, head_dim], q not yet scaled), returns the context
+   * [B, n_head, T, head_dim]. The caller then owns caching and masking (e.g. clapcap's beam cache):
+   * `past` must not be given, and `presents` are the new rows' keys/values only.
+   */
+  attend?: (layer: number, q: Value, k: Value, v: Value) => Value;
 }
 
 export interface Gpt2TransformerResult {
@@ -207,11 +214,14 @@ export function gpt2Transformer(p: Gpt2Params, embeds: Value, opts: Gpt2Transfor
   const { nEmbd: n, nHead } = p.config;
   if (embeds.rank !== 3 || !dimEq(embeds.shape[2], n)) throw new Error(`GPT-2 input embeddings must be [B, T, ${n}], got ${shapeToString(embeds.shape)}`);
   if (opts.past && opts.past.kv.length !== p.blocks.length) throw new Error(`past has ${opts.past.kv.length} layers, the model ${p.blocks.length}`);
-  const mask = causalMask(opts.positionIds, opts.past?.keyPositions ?? opts.positionIds);
+  if (opts.past && opts.attend) throw new Error('gpt2Transformer: `attend` replaces the past/mask handling; give one or the other');
+  const mask = opts.attend ? undefined : causalMask(opts.positionIds, opts.past?.keyPositions ?? opts.positionIds);
   let h = embeds;
   const presents: KeyValue[] = [];
   p.blocks.forEach((b, i) => {
-    const a = attention(b, layerNorm(h, b.ln1), mask, nHead, n, opts.past ? { kv: opts.past.kv[i], totalDim: opts.past.totalDim } : undefined);
+    const attend = opts.attend;
+    const a = attention(b, layerNorm(h, b.ln1), mask, nHead, n, opts.past ? { kv: opts.past.kv[i], totalDim: opts.past.totalDim } : undefined,
+      attend && ((q, k, v) => attend(i, q, k, v)));
     presents.push(a.present);
     h = ops.add(h, a.out);
     const m = ops.linear(ops.gelu(ops.linear(layerNorm(h, b.ln2), b.fcW, b.fcB), 'tanh'), b.projW, b.projB);
@@ -222,12 +232,18 @@ export function gpt2Transformer(p: Gpt2Params, embeds: Value, opts: Gpt2Transfor
 
 /** Multi-head causal self-attention of one block; x is ln_1's output [B, T, n]. */
 function attention(
-  b: Gpt2BlockParams, x: Value, mask: Value, nHead: number, n: number,
+  b: Gpt2BlockParams, x: Value, mask: Value | undefined, nHead: number, n: number,
   past?: { kv: KeyValue; totalDim: Dim },
+  attend?: (q: Value, k: Value, v: Value) => Value,
 ): { out: Value; present: KeyValue } {
   const hd = n / nHead;
   const qkv = ops.linear(x, b.attnW, b.attnB); // [B, T, 3n]
   const [q, k, v] = ops.split(qkv, [n, n, n], 2).map((t) => ops.transpose(ops.reshape(t, [0, 0, nHead, hd]), [0, 2, 1, 3])); // [B, H, T, hd]
+  if (attend) {
+    const merged = ops.reshape(ops.transpose(attend(q, k, v), [0, 2, 1, 3]), [0, 0, n]);
+    return { out: ops.linear(merged, b.attnProjW, b.attnProjB), present: { key: k, value: v } };
+  }
+  if (!mask) throw new Error('attention without a mask');
   let key = k;
   let value = v;
   if (past) {
