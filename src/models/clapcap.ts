@@ -5,28 +5,37 @@
  *                  → prefix_normalized (x / ‖x‖₂ when normalize_prefix) → TransformerMapper
  *                  → mapper_linear [B, clip·n], prefix_embed [B, prefix_length, n]
  *   decoder graph  GPT2LMHeadModel on `inputs_embeds` (+ wpe, as Hugging Face adds positions to
- *                  inputs_embeds) with an optional KV cache, logits of ONE row per sequence:
- *                    inputs_embeds [B, T, n]    new rows (prefix embeddings, or wte[token] rows)
- *                    position_ids  [T]          their positions (P..P+T−1 after P cached rows)
- *                    key_positions [S]          positions of all keys, S = P + T (0..S−1)
- *                    last_index    []           the row of T whose logits are returned (T−1)
- *                    temperature   []           for the softmax statistics below (1 = none)
- *                    past_length   [1]          P
- *                    past_key_<i>, past_value_<i>  [B, n_head, P, head_dim] (P may be 0)
+ *                  inputs_embeds), logits of the LAST new position of every row. Rows are grouped:
+ *                  B = G groups × R rows (a group = one file, its rows = its beams), and the cache
+ *                  is a per-group pool of key/value slots that a row may attend to (pool_mask):
+ *                    inputs_embeds  [B, T, n]          new rows (prefix embeddings, or wte[token] rows)
+ *                    position_ids   [T]                their positions (the same for every row)
+ *                    last_index     []                 T − 1
+ *                    temperature    []                 for the softmax statistics below (1 = none)
+ *                    pool_key_<i>, pool_value_<i>  [G, n_head, N, head_dim]  cached keys/values
+ *                    pool_mask      [G, 1, R·T, N] bool   true = that row/position may NOT see the slot
+ *                    grouped_shape [G, R, n_head, T, −1], pool_rows_shape [0, 0, R, T, −1],
+ *                    rows_shape [B, n_head, T, −1]   (int64 run-time shapes for the regrouping)
  *                  → logits [B, vocab], key_<i>, value_<i> [B, n_head, T, head_dim] (the new positions),
  *                    row_max [B] = max(logits / temperature), row_sumexp [B] = Σ exp(logits / t − max):
  *                    the softmax normaliser beam search needs for every row, vectorised by the runtime
  *                    (a JS exp loop over 50257 logits per beam costs more than the GPT-2 step itself)
+ *                  Attention of a new position = softmax over [its allowed pool slots, the row's new
+ *                  positions up to itself], computed as exp(s − max)·V sums over both parts
+ *                  (gpt2Transformer's `attend` hook); masked slots get torch.finfo(float32).min as
+ *                  Hugging Face's causal mask does, so they weigh exactly 0.
  *
- * One decoder graph serves all three uses, so GPT-2's weights live in one ORT session:
- *   prefill  = prefix embeddings with an empty past (P = 0);
+ * One decoder graph serves every use, so GPT-2's weights live in one ORT session:
+ *   prefill  = prefix embeddings, one row per group, nothing visible in the pool;
  *   step     = one wte row per beam ([B, 1, n], looked up on the host: the same bytes Gather would
- *              copy) with the cached history as past: the host keeps each row's keys/values, reorders
- *              them for beam search and feeds them without a copy (onnxruntime-node reads JS memory);
- *              only the new positions come back (large outputs are what a step would otherwise spend
- *              its time on: ORT copies every output into fresh JS memory);
- *   uncached = prefix embeddings followed by every token's wte row, empty past: what msclap runs each
- *              step (it has no KV cache), minus the LM head on every row.
+ *              copy); each beam sees the pool slots of its own history (the prefix and the tokens of
+ *              its ancestors), so beams are reordered by rewriting masks, never by copying caches;
+ *              the pool is fed from JS memory without a copy (onnxruntime-node reads it in place) and
+ *              only the new positions' keys/values come back (ORT copies every output into fresh JS
+ *              memory: returning whole caches each step would cost more than the step itself);
+ *   uncached = prefix embeddings followed by every token's wte row and an empty pool: what msclap runs
+ *              each step (it has no KV cache), minus the LM head on every row.
+ * `ClapCapCache` keeps the pool, the slots and the masks for a batch of files.
  *
  * Config: sizes come from the checkpoint's shapes; what shapes cannot tell (GPT-2's n_head, the
  * LayerNorm eps, normalize_prefix) from the `clapcap` settings (fixtures' config.json → `clapcap`, or
@@ -35,7 +44,7 @@
  */
 import { ClapError } from '../errors.js';
 import { type Dim, Graph, type HostTensor, ops, type RuntimeOptions, Session, type Value } from '../engine/index.js';
-import { type Gpt2Config, gpt2LmHead, gpt2Params, gpt2Transformer, inferGpt2Config, type KeyValue } from './gpt2.js';
+import { causalMask, type Gpt2Config, gpt2LmHead, gpt2Params, gpt2Transformer, inferGpt2Config } from './gpt2.js';
 import { asFloat32, requireTensor, type StateDict } from './layers.js';
 import { inferMapperConfig, MAPPER_PREFIX, type MapperConfig, mapperParams, transformerMapper } from './mapper.js';
 import { l2Normalize } from './projection.js';
@@ -161,57 +170,65 @@ export function buildClapCapPrefixGraph(sd: StateDict, cfg: ClapCapConfig): Grap
 }
 
 /** Names of the decoder graph's cache inputs/outputs for layer i. */
-export const kvNames = (i: number) => ({ pastKey: `past_key_${i}`, pastValue: `past_value_${i}`, newKey: `key_${i}`, newValue: `value_${i}` });
+export const kvNames = (i: number) => ({ poolKey: `pool_key_${i}`, poolValue: `pool_value_${i}`, newKey: `key_${i}`, newValue: `value_${i}` });
 
-const INT64_MAX_SAFE = Number.MAX_SAFE_INTEGER;
+/** torch.finfo(float32).min: Hugging Face's masked attention score. */
+const MASKED = -3.4028234663852886e38;
 
-/**
- * `x[..., start:, ...]` along `axis` with a run-time start ([1] int64) and a symbolic result size
- * (the engine's own slice wants constant bounds).
- */
-function sliceFrom(x: Value, start: Value, axis: number, size: Dim): Value {
-  const g = x.graph;
-  return g.addNode({
-    type: 'Slice',
-    infer: (inputs) => {
-      const shape = [...inputs[0].shape];
-      shape[axis] = size;
-      return [{ dtype: inputs[0].dtype, shape }];
-    },
-  }, [x, start, g.ints([INT64_MAX_SAFE]), g.ints([axis])])[0];
+/** ONNX Reshape to a run-time shape tensor; `dims` names the result's shape for the tracer. */
+function reshapeTo(x: Value, shape: Value, dims: Dim[]): Value {
+  return x.graph.addNode({ type: 'Reshape', infer: (inputs) => [{ dtype: inputs[0].dtype, shape: [...dims] }] }, [x, shape])[0];
 }
 
 /** The decoder graph described at the top of this file. */
 export function buildClapCapDecoderGraph(sd: StateDict, cfg: ClapCapConfig): Graph {
-  const { nEmbd: n, nHead, nLayer } = cfg.gpt;
-  const hd = n / nHead;
+  const { nEmbd: n, nHead: H, nLayer } = cfg.gpt;
+  const hd = n / H;
   const g = new Graph('clapcap_decoder');
   const p = gpt2Params(g, sd, CLAPCAP_GPT_PREFIX, cfg.gpt);
   const embeds = g.input('inputs_embeds', 'float32', ['B', 'T', n]);
   const positionIds = g.input('position_ids', 'int64', ['T']);
-  const keyPositions = g.input('key_positions', 'int64', ['S']);
-  const pastLength = g.input('past_length', 'int64', [1]);
   const lastIndex = g.input('last_index', 'int64', []);
   const temperature = g.input('temperature', 'float32', []);
-  const past: KeyValue[] = [];
-  for (let i = 0; i < nLayer; i++) {
-    const nm = kvNames(i);
-    past.push({ key: g.input(nm.pastKey, 'float32', ['B', nHead, 'P', hd]), value: g.input(nm.pastValue, 'float32', ['B', nHead, 'P', hd]) });
-  }
+  const groupedShape = g.input('grouped_shape', 'int64', [5]);
+  const poolRowsShape = g.input('pool_rows_shape', 'int64', [5]);
+  const rowsShape = g.input('rows_shape', 'int64', [4]);
+  const poolMask = g.input('pool_mask', 'bool', ['G', 1, 'R*T', 'N']);
+  const pools = Array.from({ length: nLayer }, (_, i) => ({
+    key: g.input(kvNames(i).poolKey, 'float32', ['G', H, 'N', hd]),
+    value: g.input(kvNames(i).poolValue, 'float32', ['G', H, 'N', hd]),
+  }));
+  const causal = causalMask(positionIds); // [T, T], true = blocked
+  const masked = g.scalar(MASKED);
+  // [B, H, T, c] (rows) ⇄ [G, H, R·T, c] (groups: one matmul against the group's pool)
+  const toGroups = (x: Value, c: number): Value =>
+    ops.reshape(ops.transpose(reshapeTo(x, groupedShape, ['G', 'R', H, 'T', c]), [0, 2, 1, 3, 4]), [0, 0, -1, c]);
+  const toRows = (x: Value, c: number): Value =>
+    reshapeTo(ops.transpose(reshapeTo(x, poolRowsShape, ['G', H, 'R', 'T', c]), [0, 2, 1, 3, 4]), rowsShape, ['B', H, 'T', c]);
+  const attend = (i: number, q: Value, k: Value, v: Value): Value => {
+    // Hugging Face divides q·kᵀ by √head_dim; for GPT-2's head size 64 scaling q first is bit-identical.
+    const qs = ops.mul(q, 1 / Math.sqrt(hd)); // [B, H, T, hd]
+    const sSelf = ops.where(causal, masked, ops.matmul(qs, ops.transpose(k, [0, 1, 3, 2]))); // [B, H, T, T]
+    const sPool = ops.where(poolMask, masked, ops.matmul(toGroups(qs, hd), ops.transpose(pools[i].key, [0, 1, 3, 2]))); // [G, H, R·T, N]
+    const max = ops.maximum(ops.reduceMax(sSelf, [-1], true), toRows(ops.reduceMax(sPool, [-1], true), 1)); // [B, H, T, 1]
+    const eSelf = ops.exp(ops.sub(sSelf, max));
+    const ePool = ops.exp(ops.sub(sPool, toGroups(max, 1)));
+    const num = ops.add(ops.matmul(eSelf, v), toRows(ops.matmul(ePool, pools[i].value), hd)); // [B, H, T, hd]
+    const den = ops.add(ops.reduceSum(eSelf, [-1], true), toRows(ops.reduceSum(ePool, [-1], true), 1));
+    return ops.div(num, den);
+  };
   // GPT2Model: inputs_embeds + wpe[position_ids] (the `generated` tensor of msclap holds no positions).
   const x = ops.add(embeds, ops.gather(p.wpe, positionIds, 0));
-  const { hidden, presents } = gpt2Transformer(p, x, { positionIds, past: { kv: past, keyPositions, totalDim: 'S' }, presents: true });
+  const { hidden, presents } = gpt2Transformer(p, x, { positionIds, attend, presents: true });
   const logits = gpt2LmHead(p, ops.gather(hidden, lastIndex, 1)); // [B, vocab]
   g.output('logits', logits);
   const scaled = ops.div(logits, temperature);
   const max = ops.reduceMax(scaled, [-1], true); // [B, 1]
   g.output('row_max', ops.reshape(max, [-1]));
   g.output('row_sumexp', ops.reduceSum(ops.exp(ops.sub(scaled, max)), [-1]));
-  // Only the T new positions leave the runtime (copying the whole cache out each step costs more
-  // than the step's attention); the host keeps the history and feeds it back without a copy.
   presents!.forEach((kv, i) => {
-    g.output(kvNames(i).newKey, sliceFrom(kv.key, pastLength, 2, 'T'));
-    g.output(kvNames(i).newValue, sliceFrom(kv.value, pastLength, 2, 'T'));
+    g.output(kvNames(i).newKey, kv.key);
+    g.output(kvNames(i).newValue, kv.value);
   });
   return g;
 }
@@ -226,37 +243,31 @@ export interface KvBlock {
   values: Float32Array[];
 }
 
-/**
- * The decoder's cache after a call: row r's history is `base` row r (what the call was fed as past)
- * followed by `fresh` row r (the positions the call added). Kept in two parts so that each step
- * copies the history once, when the next call reorders the rows (beam search) into its past.
- */
-export interface KvCache {
-  batch: number;
-  /** Positions in every row's history (base.length + fresh.length). */
-  length: number;
-  base: KvBlock;
-  fresh: KvBlock;
+/** Cached keys/values of G groups: per layer [G, n_head, capacity, head_dim]. */
+export interface KvPool {
+  groups: number;
+  capacity: number;
+  keys: Float32Array[];
+  values: Float32Array[];
 }
 
 export interface DecoderOutput {
-  /** [B, vocab] logits of each sequence's last input row. */
+  /** [B, vocab] logits of each row's last new position. */
   logits: Float32Array;
   /** Per row: max of logits / temperature and Σ exp(logits / temperature − max) (float32). */
   stats: { temperature: number; max: Float32Array; sumExp: Float32Array };
-  cache: KvCache;
+  /** The new positions' keys/values. */
+  fresh: KvBlock;
 }
 
 export interface ForwardOptions {
-  /** Row r of the new batch continues row parents[r] of `past` (default 0..B−1). */
-  parents?: ArrayLike<number>;
-  /** For the softmax statistics (default 1). */
+  /** Position of the first new row position (default 0). */
+  positionStart?: number;
+  /** For the softmax statistics (default 1; rounded to float32, as a float32 tensor divides). */
   temperature?: number;
-  /**
-   * A cache that is no longer needed (e.g. the one before `past`): its base buffers are reused for the
-   * new past instead of allocating (it must not be used afterwards).
-   */
-  recycle?: KvCache;
+  /** The cache rows may attend to, with `mask` [G, R·T, capacity] (1 = hidden); default: none. */
+  pool?: KvPool;
+  mask?: Uint8Array;
 }
 
 /** The compiled clapcap decoder: the prefix (mapper) session and the GPT-2 session, plus wte for token rows. */
@@ -308,33 +319,50 @@ export class ClapCapModel {
     return out;
   }
 
+  /** An empty (zeroed) pool for `groups` groups of `capacity` slots. */
+  createPool(groups: number, capacity: number): KvPool {
+    const { nEmbd: n, nLayer } = this.config.gpt;
+    const size = groups * n * capacity; // G · n_head · capacity · head_dim
+    return {
+      groups, capacity,
+      keys: Array.from({ length: nLayer }, () => new Float32Array(size)),
+      values: Array.from({ length: nLayer }, () => new Float32Array(size)),
+    };
+  }
+
   /**
-   * One decoder call: `embeds` [B, T, n] row-major continue rows `parents` of `past` (default: no
-   * past). Returns the logits of each row's last position, their softmax statistics at `temperature`
-   * (rounded to float32 first, as a float32 tensor divides), and the new cache.
+   * One decoder call on `embeds` [B, T, n] row-major (B = G·R rows, group-major, when a pool is
+   * given). Returns the logits of each row's last position, their softmax statistics, and the new
+   * positions' keys/values.
    */
-  async forward(embeds: Float32Array, T: number, past?: KvCache, o: ForwardOptions = {}): Promise<DecoderOutput> {
-    const { nEmbd: n, nLayer, nPositions } = this.config.gpt;
+  async forward(embeds: Float32Array, T: number, o: ForwardOptions = {}): Promise<DecoderOutput> {
+    const { nEmbd: n, nHead: H, nLayer, nPositions } = this.config.gpt;
+    const hd = n / H;
     if (!Number.isInteger(T) || T < 1 || embeds.length % (T * n) !== 0) throw new Error(`inputs_embeds of ${embeds.length} values is not [B, ${T}, ${n}]`);
     const B = embeds.length / (T * n);
-    const pastBlock = this.gatherPast(B, past, o.parents, o.recycle);
-    const P = pastBlock.length;
-    const S = P + T;
-    if (S > nPositions) throw new ClapError(`the decoder would need ${S} positions; GPT-2 has ${nPositions}`);
-    const range = (from: number, count: number): BigInt64Array => BigInt64Array.from({ length: count }, (_, i) => BigInt(from + i));
+    const P0 = o.positionStart ?? 0;
+    if (P0 + T > nPositions) throw new ClapError(`the decoder would need ${P0 + T} positions; GPT-2 has ${nPositions}`);
+    const pool = o.pool ?? this.createPool(B, 1);
+    const G = pool.groups;
+    const N = pool.capacity;
+    if (B % G !== 0) throw new Error(`${B} rows do not split into ${G} groups`);
+    const R = B / G;
+    const mask = o.pool ? o.mask : new Uint8Array(G * R * T * N).fill(1);
+    if (!mask || mask.length !== G * R * T * N) throw new Error(`pool mask must have ${G}·${R}·${T}·${N} entries`);
+    const ints = (xs: number[]): BigInt64Array => BigInt64Array.from(xs, (v) => BigInt(v));
     const feeds: Record<string, HostTensor> = {
       inputs_embeds: { dtype: 'float32', shape: [B, T, n], data: embeds },
-      position_ids: { dtype: 'int64', shape: [T], data: range(P, T) },
-      key_positions: { dtype: 'int64', shape: [S], data: range(0, S) },
-      past_length: { dtype: 'int64', shape: [1], data: BigInt64Array.of(BigInt(P)) },
+      position_ids: { dtype: 'int64', shape: [T], data: ints(Array.from({ length: T }, (_, i) => P0 + i)) },
       last_index: { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(T - 1)) },
       temperature: { dtype: 'float32', shape: [], data: Float32Array.of(o.temperature ?? 1) },
+      grouped_shape: { dtype: 'int64', shape: [5], data: ints([G, R, H, T, -1]) },
+      pool_rows_shape: { dtype: 'int64', shape: [5], data: ints([0, 0, R, T, -1]) },
+      rows_shape: { dtype: 'int64', shape: [4], data: ints([B, H, T, -1]) },
+      pool_mask: { dtype: 'bool', shape: [G, 1, R * T, N], data: mask },
     };
-    const kvShape = [B, this.config.gpt.nHead, P, n / this.config.gpt.nHead];
     for (let i = 0; i < nLayer; i++) {
-      const nm = kvNames(i);
-      feeds[nm.pastKey] = { dtype: 'float32', shape: kvShape, data: pastBlock.keys[i] };
-      feeds[nm.pastValue] = { dtype: 'float32', shape: kvShape, data: pastBlock.values[i] };
+      feeds[kvNames(i).poolKey] = { dtype: 'float32', shape: [G, H, N, hd], data: pool.keys[i] };
+      feeds[kvNames(i).poolValue] = { dtype: 'float32', shape: [G, H, N, hd], data: pool.values[i] };
     }
     const out = await this.decoderSession.run(feeds);
     const fresh: KvBlock = { batch: B, length: T, keys: [], values: [] };
@@ -345,73 +373,13 @@ export class ClapCapModel {
     return {
       logits: out.logits.data as Float32Array,
       stats: { temperature: Math.fround(o.temperature ?? 1), max: out.row_max.data as Float32Array, sumExp: out.row_sumexp.data as Float32Array },
-      cache: { batch: B, length: S, base: pastBlock, fresh },
+      fresh,
     };
-  }
-
-  /**
-   * The past for a call of B rows: row r = the full history (base ⊕ fresh) of row parents[r] of
-   * `past`, contiguous per layer [B, n_head, S, head_dim] (one copy; buffers of `recycle` reused).
-   */
-  private gatherPast(B: number, past: KvCache | undefined, parents: ArrayLike<number> | undefined, recycle: KvCache | undefined): KvBlock {
-    const { nEmbd: n, nHead: H, nLayer } = this.config.gpt;
-    const hd = n / H;
-    if (!past) {
-      if (parents && parents.length !== B) throw new Error(`parents has ${parents.length} rows for ${B} sequences`);
-      const empty = new Float32Array(0);
-      return { batch: B, length: 0, keys: new Array(nLayer).fill(empty), values: new Array(nLayer).fill(empty) };
-    }
-    const index = parents ?? Array.from({ length: B }, (_, i) => i);
-    if (index.length !== B) throw new Error(`parents has ${index.length} rows for ${B} sequences`);
-    for (let r = 0; r < B; r++) {
-      const p = index[r];
-      if (!Number.isInteger(p) || p < 0 || p >= past.batch) throw new Error(`parent ${p} outside the cache's ${past.batch} rows`);
-    }
-    if (recycle === past) throw new Error('cannot recycle the cache being continued');
-    const S = past.length;
-    const Sb = past.base.length;
-    const Sf = past.fresh.length;
-    const size = B * H * S * hd;
-    const take = (i: number, kind: 'keys' | 'values'): Float32Array => {
-      const old = recycle?.base[kind][i];
-      if (old && old.buffer.byteLength >= size * 4 && old.byteOffset === 0) return new Float32Array(old.buffer, 0, size);
-      return new Float32Array(new ArrayBuffer(Math.ceil(size * 1.25) * 4), 0, size); // headroom for later, longer steps
-    };
-    const block: KvBlock = { batch: B, length: S, keys: [], values: [] };
-    for (let i = 0; i < nLayer; i++) {
-      for (const kind of ['keys', 'values'] as const) {
-        const dst = take(i, kind);
-        const base = past.base[kind][i];
-        const fresh = past.fresh[kind][i];
-        for (let r = 0; r < B; r++) {
-          const p = index[r];
-          for (let h = 0; h < H; h++) {
-            const d = (r * H + h) * S * hd;
-            if (Sb > 0) dst.set(base.subarray((p * H + h) * Sb * hd, (p * H + h + 1) * Sb * hd), d);
-            dst.set(fresh.subarray((p * H + h) * Sf * hd, (p * H + h + 1) * Sf * hd), d + Sb * hd);
-          }
-        }
-        block[kind].push(dst);
-      }
-    }
-    return block;
-  }
-
-  /** Prefill: prefix embeddings [B, P, n] row-major → last-row logits and the cache of the P rows. */
-  async prefill(prefixEmbeds: Float32Array, temperature = 1): Promise<DecoderOutput> {
-    return this.forward(prefixEmbeds, this.config.prefixLength, undefined, { temperature });
-  }
-
-  /** One cached step: row r continues row parents[r] of `cache` with token tokens[r]. */
-  async step(cache: KvCache, parents: ArrayLike<number>, tokens: ArrayLike<number>, o: Omit<ForwardOptions, 'parents'> = {}): Promise<DecoderOutput> {
-    if (parents.length !== tokens.length) throw new Error('parents and tokens differ in length');
-    return this.forward(this.tokenEmbeddings(tokens), 1, cache, { ...o, parents });
   }
 
   /**
    * Without a cache (what msclap does every step): row r = prefix row prefixRows[r] of `prefixEmbeds`
-   * ([F, P, n] row-major) followed by tokens[r] (all rows the same length) → last-row logits
-   * (its cache holds every position; callers that re-run from scratch ignore it).
+   * ([F, P, n] row-major) followed by tokens[r] (all rows the same length) → last-row logits.
    */
   async runUncached(prefixEmbeds: Float32Array, prefixRows: ArrayLike<number>, tokens: readonly ArrayLike<number>[], temperature = 1): Promise<DecoderOutput> {
     const { nEmbd: n } = this.config.gpt;
@@ -427,11 +395,195 @@ export class ClapCapModel {
       embeds.set(prefixEmbeds.subarray(f * P * n, (f + 1) * P * n), r * T * n);
       embeds.set(this.tokenEmbeddings(tokens[r]), (r * T + P) * n);
     }
-    return this.forward(embeds, T, undefined, { temperature });
+    return this.forward(embeds, T, { temperature });
   }
 
   async release(): Promise<void> {
     await Promise.all([this.prefixSession.release(), this.decoderSession.release()]);
+  }
+}
+
+/**
+ * The KV cache of a batch of files being decoded (beam search or sampling): a pool of key/value slots
+ * per file and, for every row of the last call, which slots make up its history.
+ *
+ *   prefill(prefixes)       one row per file; its P positions fill slots 0..P−1
+ *   step(parents, tokens)   row r continues row parents[r] of the previous call with tokens[r]; rows
+ *                           of a file must be contiguous, in file order, R per file (files without
+ *                           rows, e.g. finished ones, are padded with masked dummy rows so the batch
+ *                           keeps its G × R layout, and their outputs dropped)
+ * Each step writes every row's new key/value into the next free slots of its file and masks, per row,
+ * everything but its ancestors' slots. Beams therefore never copy caches.
+ */
+export class ClapCapCache {
+  readonly pool: KvPool;
+  private readonly nextSlot: Int32Array;
+  /** Per row of the last call: its file and the slots of its history (1 = visible). */
+  private rowGroup = new Int32Array(0);
+  private rowSeen: Uint8Array[] = [];
+  private length = 0;
+
+  /** `capacity`: slots per file (P + rows per file × steps; grows if exceeded). */
+  constructor(readonly model: ClapCapModel, readonly groups: number, capacity: number, readonly temperature = 1) {
+    if (!Number.isInteger(groups) || groups < 1) throw new Error(`groups must be a positive integer, got ${groups}`);
+    this.pool = model.createPool(groups, Math.max(capacity, model.config.prefixLength + 1));
+    this.nextSlot = new Int32Array(groups);
+  }
+
+  /** Positions decoded so far (prefix + tokens fed). */
+  get positions(): number { return this.length; }
+
+  /** The prefix embeddings of every file ([G, P, n] row-major) → the logits after each prefix (G rows). */
+  async prefill(prefixEmbeds: Float32Array): Promise<DecoderOutput> {
+    if (this.length !== 0) throw new Error('prefill must be the first call');
+    const P = this.model.config.prefixLength;
+    const G = this.groups;
+    const cap = this.pool.capacity;
+    const out = await this.model.forward(prefixEmbeds, P, { pool: this.pool, mask: new Uint8Array(G * P * cap).fill(1), temperature: this.temperature });
+    this.write(out.fresh, Int32Array.from({ length: G }, (_, g) => g), 0);
+    this.nextSlot.fill(P);
+    this.rowGroup = Int32Array.from({ length: G }, (_, g) => g);
+    this.rowSeen = Array.from({ length: G }, () => {
+      const seen = new Uint8Array(cap);
+      seen.fill(1, 0, P);
+      return seen;
+    });
+    this.length = P;
+    return out;
+  }
+
+  /** One token per row; see the class comment. Returns logits/stats for exactly these rows. */
+  async step(parents: ArrayLike<number>, tokens: ArrayLike<number>): Promise<Omit<DecoderOutput, 'fresh'>> {
+    if (this.length === 0) throw new Error('step before prefill');
+    if (parents.length !== tokens.length || parents.length === 0) throw new Error('parents and tokens must be non-empty and of equal length');
+    const G = this.groups;
+    const rows = parents.length;
+    // rows per file: contiguous, file order, the same count R for every file present
+    const groupOf = new Int32Array(rows);
+    const count = new Int32Array(G);
+    for (let r = 0; r < rows; r++) {
+      const p = parents[r];
+      if (!Number.isInteger(p) || p < 0 || p >= this.rowGroup.length) throw new Error(`parent ${p} is not a row of the previous call (${this.rowGroup.length} rows)`);
+      groupOf[r] = this.rowGroup[p];
+      if (r > 0 && groupOf[r] < groupOf[r - 1]) throw new Error('rows must be grouped by file, in file order');
+      count[groupOf[r]]++;
+    }
+    const R = count[groupOf[0]];
+    for (let g = 0; g < G; g++) if (count[g] !== 0 && count[g] !== R) throw new Error(`every file needs the same number of rows (${count[g]} vs ${R})`);
+    this.ensureCapacity(R);
+    const cap = this.pool.capacity;
+    // the padded G × R batch: real rows where a file has them, dummies (token 0, nothing visible) elsewhere
+    const full = G * R;
+    const realRow = new Int32Array(full).fill(-1); // padded row → row of this call
+    for (let r = 0, g0 = -1, j = 0; r < rows; r++) {
+      if (groupOf[r] !== g0) { g0 = groupOf[r]; j = 0; }
+      realRow[g0 * R + j++] = r;
+    }
+    const fullTokens = new Int32Array(full);
+    const mask = new Uint8Array(full * cap).fill(1);
+    for (let f = 0; f < full; f++) {
+      const r = realRow[f];
+      if (r < 0) continue;
+      fullTokens[f] = tokens[r];
+      const seen = this.rowSeen[parents[r]];
+      const m = mask.subarray(f * cap, (f + 1) * cap);
+      for (let s = 0; s < cap; s++) m[s] = seen[s] ? 0 : 1;
+    }
+    const out = await this.model.forward(this.model.tokenEmbeddings(fullTokens), 1, {
+      pool: this.pool, mask, positionStart: this.length, temperature: this.temperature,
+    });
+    // new slots: file g's rows j = 0..R−1 take nextSlot[g] + j
+    const slotOf = new Int32Array(full).fill(-1);
+    const seenNext: Uint8Array[] = new Array(rows);
+    for (let f = 0; f < full; f++) {
+      const r = realRow[f];
+      if (r < 0) continue;
+      const g = Math.floor(f / R);
+      slotOf[f] = this.nextSlot[g] + (f % R);
+      const seen = this.rowSeen[parents[r]].slice();
+      seen[slotOf[f]] = 1;
+      seenNext[r] = seen;
+    }
+    this.writeSlots(out.fresh, slotOf, R);
+    for (let g = 0; g < G; g++) if (count[g]) this.nextSlot[g] += R;
+    this.rowGroup = groupOf;
+    this.rowSeen = seenNext;
+    this.length += 1;
+    // outputs of the real rows only
+    const V = this.model.config.gpt.vocabSize;
+    if (rows === full) return { logits: out.logits, stats: out.stats };
+    const logits = new Float32Array(rows * V);
+    const max = new Float32Array(rows);
+    const sumExp = new Float32Array(rows);
+    for (let f = 0; f < full; f++) {
+      const r = realRow[f];
+      if (r < 0) continue;
+      logits.set(out.logits.subarray(f * V, (f + 1) * V), r * V);
+      max[r] = out.stats.max[f];
+      sumExp[r] = out.stats.sumExp[f];
+    }
+    return { logits, stats: { temperature: out.stats.temperature, max, sumExp } };
+  }
+
+  /** Writes a prefill's T positions of row g (one row per group) into slots from..from+T−1. */
+  private write(fresh: KvBlock, groupOfRow: Int32Array, from: number): void {
+    const { nEmbd: n, nHead: H } = this.model.config.gpt;
+    const hd = n / H;
+    const T = fresh.length;
+    const cap = this.pool.capacity;
+    for (let i = 0; i < fresh.keys.length; i++) {
+      for (const kind of ['keys', 'values'] as const) {
+        const src = fresh[kind][i];
+        const dst = this.pool[kind][i];
+        for (let r = 0; r < groupOfRow.length; r++) {
+          const g = groupOfRow[r];
+          for (let h = 0; h < H; h++) dst.set(src.subarray((r * H + h) * T * hd, (r * H + h + 1) * T * hd), ((g * H + h) * cap + from) * hd);
+        }
+      }
+    }
+  }
+
+  /** Writes each padded row's single new position into its slot (rows with slot −1 are skipped). */
+  private writeSlots(fresh: KvBlock, slotOf: Int32Array, R: number): void {
+    const { nEmbd: n, nHead: H } = this.model.config.gpt;
+    const hd = n / H;
+    const cap = this.pool.capacity;
+    for (let i = 0; i < fresh.keys.length; i++) {
+      for (const kind of ['keys', 'values'] as const) {
+        const src = fresh[kind][i];
+        const dst = this.pool[kind][i];
+        for (let f = 0; f < slotOf.length; f++) {
+          const s = slotOf[f];
+          if (s < 0) continue;
+          const g = Math.floor(f / R);
+          for (let h = 0; h < H; h++) dst.set(src.subarray((f * H + h) * hd, (f * H + h + 1) * hd), ((g * H + h) * cap + s) * hd);
+        }
+      }
+    }
+  }
+
+  /** Grows every file's pool (copying its slots) when the next R slots would not fit. */
+  private ensureCapacity(R: number): void {
+    let need = 0;
+    for (const s of this.nextSlot) need = Math.max(need, s + R);
+    const cap = this.pool.capacity;
+    if (need <= cap) return;
+    const { nEmbd: n, nHead: H } = this.model.config.gpt;
+    const hd = n / H;
+    const grown = Math.max(need, Math.ceil(cap * 1.5));
+    for (const kind of ['keys', 'values'] as const) {
+      this.pool[kind] = this.pool[kind].map((old) => {
+        const next = new Float32Array(this.groups * H * grown * hd);
+        for (let gh = 0; gh < this.groups * H; gh++) next.set(old.subarray(gh * cap * hd, (gh + 1) * cap * hd), gh * grown * hd);
+        return next;
+      });
+    }
+    this.pool.capacity = grown;
+    this.rowSeen = this.rowSeen.map((seen) => {
+      const next = new Uint8Array(grown);
+      next.set(seen);
+      return next;
+    });
   }
 }
 

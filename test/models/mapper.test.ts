@@ -77,11 +77,10 @@ for (const name of CAPTIONED) {
     check(t, 'prefix_normalized', p.normalized, npy(name, 'prefix_normalized'));
     check(t, 'mapper_linear', p.linear, npy(name, 'mapper_linear'));
     check(t, 'prefix_embed', p.prefix, npy(name, 'prefix_embed'));
-    const first = await model.prefill(p.prefix);
+    const first = await model.forward(p.prefix, 4);
     check(t, 'first_step_logits', first.logits, npy(name, 'first_step_logits'));
-    assert.equal(first.cache.length, 4);
-    assert.equal(first.cache.base.length, 0);
-    assert.equal(first.cache.fresh.keys[0].length, 1 * 2 * 4 * 16); // [B, n_head, P, head_dim]
+    assert.equal(first.fresh.length, 4);
+    assert.equal(first.fresh.keys[0].length, 1 * 2 * 4 * 16); // [B, n_head, P, head_dim]
   });
 }
 
@@ -89,7 +88,7 @@ test('the prefix path is batched: three files in one call give the single-file r
   const { model } = await fixtureModel();
   const p = await model.prefix(CAPTIONED.map((n) => npy(n, 'prefix')));
   assert.equal(p.batch, 3);
-  const first = await model.prefill(p.prefix);
+  const first = await model.forward(p.prefix, 4);
   CAPTIONED.forEach((name, i) => {
     check(t, `${name} prefix_embed (batched)`, p.prefix.subarray(i * 128, (i + 1) * 128), npy(name, 'prefix_embed'));
     check(t, `${name} first_step_logits (batched)`, first.logits.subarray(i * 50257, (i + 1) * 50257), npy(name, 'first_step_logits'));

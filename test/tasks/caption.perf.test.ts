@@ -52,7 +52,7 @@ test('full-size clapcap: seconds per caption (beam 5, 67 steps) with and without
 
   // where a cached caption's time goes: model calls vs the search's own work
   const [prefix] = await dec.prefixEmbeddings(embeds.slice(0, 1));
-  const w = timed(dec.lm(prefix, true));
+  const w = timed(dec.lm(prefix, { slots: 40 + 5 * 66 }));
   t0 = performance.now();
   await beamSearch(w.lm, 1, { ...opts, temperature: 1, stopToken: 220 });
   const total = performance.now() - t0;

@@ -7,9 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import type { ClapCapSettings } from '../../src/models/clapcap.js';
+import { ClapCapCache, type ClapCapSettings } from '../../src/models/clapcap.js';
 import {
-  argsortDescending, beamSearch, type CaptionLm, ClapCapDecoder, type LmState, rowLogProbs, sample, sampleToken, seededRandom, torchTopk,
+  argsortDescending, beamSearch, type CaptionLm, ClapCapDecoder, type LmState, rowLogProbs, sample, sampleToken, seededRandom, toFloat32, torchTopk,
 } from '../../src/tasks/caption/index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
@@ -92,38 +92,52 @@ test('captions do not depend on the file batch (batchSize 1 vs all files)', { sk
   assert.deepEqual(single.map((r) => r.beams!.map((b) => b.tokens)), refs.map((r) => r.ranked_token_ids));
 });
 
-test('KV-cached decoder logits equal uncached ones over several steps with beam reordering', { skip }, async (t) => {
+test('KV-cached decoder logits equal uncached ones over several steps (beam reordering, a finished file)', { skip }, async (t) => {
   const { dec, prefixes } = await setup();
   const model = dec.model;
   const V = model.config.gpt.vocabSize;
   const prefix = (await model.prefix(prefixes)).prefix; // [3, P, n]
-  let out = await model.prefill(prefix);
-  // sequences: (prefix row, tokens); each step reorders/duplicates rows like beam search does
+  const cache = new ClapCapCache(model, 3, 4 + 2); // deliberately small: the pool has to grow
+  const first = await cache.prefill(prefix);
+  const ref0 = await model.runUncached(prefix, [0, 1, 2], [[], [], []]);
+  assert.deepEqual(first.logits, ref0.logits);
+  // sequences: (file, tokens); each step reorders/duplicates rows within a file, like beam search
   let seqs: { row: number; tokens: number[] }[] = [0, 1, 2].map((row) => ({ row, tokens: [] }));
   const plan: { parents: number[]; tokens: number[] }[] = [
-    { parents: [0, 0, 1, 2, 2], tokens: [11681, 220, 25791, 40535, 0] },
-    { parents: [4, 1, 0, 3, 2], tokens: [7112, 0, 35709, 9908, 1216] },
-    { parents: [0, 0, 2, 2, 4, 4], tokens: [1, 2, 50256, 4, 19934, 6107] },
-    { parents: [5, 3], tokens: [220, 7112] },
+    { parents: [0, 0, 1, 1, 2, 2], tokens: [11681, 220, 25791, 40535, 0, 7] },
+    { parents: [1, 0, 3, 3, 5, 4], tokens: [7112, 0, 35709, 9908, 1216, 19934] },
+    { parents: [0, 0, 5, 4], tokens: [1, 2, 50256, 4] }, // file 1 finished: padded inside the cache
+    { parents: [1, 1, 3, 2], tokens: [220, 7112, 6107, 6107] },
+    { parents: [2, 2], tokens: [13, 14] }, // R changes to 2 rows, one file
   ];
   let worst = 0;
   for (const [i, s] of plan.entries()) {
-    out = await model.step(out.cache, s.parents, s.tokens);
+    const out = await cache.step(s.parents, s.tokens);
     seqs = s.parents.map((p, r) => ({ row: seqs[p].row, tokens: [...seqs[p].tokens, s.tokens[r]] }));
-    const ref = (await model.runUncached(prefix, seqs.map((q) => q.row), seqs.map((q) => q.tokens))).logits;
+    const ref = await model.runUncached(prefix, seqs.map((q) => q.row), seqs.map((q) => q.tokens));
     assert.equal(out.logits.length, seqs.length * V);
     let err = 0;
     let mag = 0;
-    for (let j = 0; j < ref.length; j++) {
-      err = Math.max(err, Math.abs(out.logits[j] - ref[j]));
-      mag = Math.max(mag, Math.abs(ref[j]));
+    for (let j = 0; j < ref.logits.length; j++) {
+      err = Math.max(err, Math.abs(out.logits[j] - ref.logits[j]));
+      mag = Math.max(mag, Math.abs(ref.logits[j]));
     }
-    t.diagnostic(`step ${i + 1} (B=${seqs.length}, length ${4 + seqs[0].tokens.length}): max abs err ${err.toExponential(2)}, max |logit| ${mag.toPrecision(4)}`);
+    for (let r = 0; r < seqs.length; r++) {
+      assert.ok(Math.abs(out.stats.max[r] - ref.stats.max[r]) <= 1e-4 * mag);
+      assert.ok(Math.abs(out.stats.sumExp[r] / ref.stats.sumExp[r] - 1) <= 1e-4);
+    }
+    t.diagnostic(`step ${i + 1} (${seqs.length} rows, length ${4 + seqs[0].tokens.length}): max abs err ${err.toExponential(2)}, max |logit| ${mag.toPrecision(4)}`);
     assert.ok(err <= 1e-4 * mag, `step ${i + 1}: ${err} > 1e-4 × ${mag}`);
     worst = Math.max(worst, err / mag);
-    assert.equal(out.cache.length, 4 + i + 1);
+    assert.equal(cache.positions, 4 + i + 1);
   }
-  t.diagnostic(`worst ratio ${worst.toExponential(2)}`);
+  t.diagnostic(`worst ratio ${worst.toExponential(2)}; pool grew to ${cache.pool.capacity} slots per file`);
+  assert.ok(cache.pool.capacity > 6);
+  await assert.rejects(cache.step([5], [1]), /parent 5 is not a row of the previous call/);
+  const other = new ClapCapCache(model, 3, 8);
+  await other.prefill(prefix);
+  await assert.rejects(other.step([1, 0], [1, 2]), /grouped by file/);
+  await assert.rejects(other.step([0, 0, 1], [1, 2, 3]), /same number of rows/);
 });
 
 test('entry length cap, option checks and token checks are ClapErrors', { skip }, async () => {
@@ -199,6 +213,12 @@ test('log-probabilities: softmax then log in float32, underflow gives -inf (not 
   assert.equal(cold[0], 0);
   assert.equal(cold[1], -Infinity);
   assert.ok(cold[2] > -101 && cold[2] < -99, String(cold[2]));
+  // float32 subnormals survive the runtime's flush-to-zero mode (which also applies to JS here)
+  assert.equal(toFloat32(1e-40), 9.99994610111476e-41);
+  assert.equal(toFloat32(3 * 2 ** -150), 2 ** -148); // 1.5 steps: ties to even
+  assert.equal(toFloat32(2 ** -150), 0);
+  assert.equal(toFloat32(-5 * 2 ** -150), -(2 ** -148)); // −2.5 steps → −2
+  assert.equal(toFloat32(1.1), Math.fround(1.1));
 });
 
 test('sampleToken: temperature 0 = argmax, top-k keeps the k likeliest, top-p the smallest nucleus', () => {

@@ -12,7 +12,7 @@
  */
 import { ClapError } from '../../errors.js';
 import type { RuntimeOptions } from '../../engine/index.js';
-import { type ClapCapConfig, ClapCapModel, type ClapCapSettings, type KvCache } from '../../models/clapcap.js';
+import { ClapCapCache, type ClapCapConfig, ClapCapModel, type ClapCapSettings } from '../../models/clapcap.js';
 import type { StateDict } from '../../models/layers.js';
 import { defaultTokenizer, type Gpt2Tokenizer } from '../../text/index.js';
 import { beamTemperature } from './logprobs.js';
@@ -70,8 +70,8 @@ export interface CaptionResult {
   modelCalls: number;
 }
 
-/** A cached state may be continued once: its predecessor's buffers are recycled for the next past. */
-interface CachedState extends LmState { cache: KvCache; previous?: KvCache; used: boolean }
+/** A cached state is a point in its cache's history: only the latest one can be continued. */
+interface CachedState extends LmState { cache: ClapCapCache; positions: number }
 interface UncachedState extends LmState { prefixRows: Int32Array; tokens: number[][] }
 
 export class ClapCapDecoder {
@@ -115,7 +115,11 @@ export class ClapCapDecoder {
       const chunk = prefixEmbeds.slice(s, s + o.batchSize);
       const flat = new Float32Array(chunk.length * size);
       chunk.forEach((p, i) => flat.set(p, i * size));
-      const lm = this.lm(flat, o.kvCache, o.strategy === 'sample' ? 1 : beamTemperature(o.temperature));
+      const rowsPerFile = o.strategy === 'sample' || o.strategy === 'greedy' ? 1 : o.beamSize;
+      const lm = this.lm(flat, {
+        kvCache: o.kvCache, temperature: o.strategy === 'sample' ? 1 : beamTemperature(o.temperature),
+        slots: this.config.prefixLength + rowsPerFile * (o.entryLength - 1),
+      });
       const stop = this.config.stopTokenId;
       const results: SearchResult[] = o.strategy === 'sample'
         ? await sample(lm, chunk.length, { entryLength: o.entryLength, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed, streamOffset: s, stopToken: stop })
@@ -142,23 +146,26 @@ export class ClapCapDecoder {
   /**
    * The step-wise model over prefix embeddings `prefixEmbeds` ([F, P, n] row-major): with the KV cache
    * (prefill, then one token per row and step) or without (prefix + all tokens every step). Each state
-   * carries the rows' softmax statistics at `temperature` (see ClapCapModel.forward).
+   * carries the rows' softmax statistics at `temperature` (see ClapCapModel.forward). With the cache,
+   * rows must stay grouped by file (as beam search and sampling keep them) and `slots` sizes each
+   * file's cache (prefix + rows × steps; it grows if exceeded).
    */
-  lm(prefixEmbeds: Float32Array, kvCache = true, temperature = 1): CaptionLm {
+  lm(prefixEmbeds: Float32Array, o: { kvCache?: boolean; temperature?: number; slots?: number } = {}): CaptionLm {
     const model = this.model;
     const V = model.config.gpt.vocabSize;
-    if (kvCache) {
+    const temperature = o.temperature ?? 1;
+    if (o.kvCache ?? true) {
       const cached: CaptionLm<CachedState> = {
         vocabSize: V,
         start: async (count) => {
-          const r = await model.prefill(prefixEmbeds.subarray(0, count * model.config.prefixLength * model.config.gpt.nEmbd), temperature);
-          return { logits: r.logits, stats: r.stats, rows: count, cache: r.cache, used: false };
+          const cache = new ClapCapCache(model, count, o.slots ?? model.config.prefixLength + 64, temperature);
+          const r = await cache.prefill(prefixEmbeds.subarray(0, count * model.config.prefixLength * model.config.gpt.nEmbd));
+          return { logits: r.logits, stats: r.stats, rows: count, cache, positions: cache.positions };
         },
         next: async (state, parents, tokens) => {
-          if (state.used) throw new Error('a cached decoder state can be continued only once');
-          state.used = true;
-          const r = await model.step(state.cache, parents, tokens, { temperature, recycle: state.previous });
-          return { logits: r.logits, stats: r.stats, rows: parents.length, cache: r.cache, previous: state.cache, used: false };
+          if (state.positions !== state.cache.positions) throw new Error('only the latest cached decoder state can be continued');
+          const r = await state.cache.step(parents, tokens);
+          return { logits: r.logits, stats: r.stats, rows: parents.length, cache: state.cache, positions: state.cache.positions };
         },
       };
       return cached as CaptionLm;

@@ -7,5 +7,5 @@ export {
   type SearchResult, seededRandom,
 } from './search.js';
 export { argsortDescending, greaterNanFirst, TopkHeap, torchTopk } from './topk.js';
-export { beamTemperature, logProb, rowLogProbs, rowStats, type RowStats } from './logprobs.js';
+export { beamTemperature, logProb, rowLogProbs, rowStats, type RowStats, statsFromSum, toFloat32 } from './logprobs.js';
 export { CLAPCAP_2023, randomClapCapWeights, type RandomClapCapOptions } from './random.js';

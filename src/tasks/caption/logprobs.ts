@@ -12,6 +12,26 @@
  * within that distance (the fixtures are checked far from such ties, see the README).
  */
 
+const MIN_NORMAL_F32 = 2 ** -126;
+const SUBNORMAL_STEP_F32 = 2 ** -149;
+
+/**
+ * Math.fround that keeps float32 subnormals even when the CPU flushes them: the ORT sessions of this
+ * package set flush-to-zero / denormals-are-zero (`set_denormal_as_zero`) and that mode also applies to
+ * JavaScript on the same thread, where Math.fround(1e-40) then gives 0. PyTorch does not flush, so a
+ * probability of 1e-44 is a subnormal (log ≈ −101), not 0 (log = −inf). Subnormals are rounded here
+ * as multiples of 2^-149 (ties to even) with normal double arithmetic only.
+ */
+export function toFloat32(x: number): number {
+  if (x !== 0 && Math.abs(x) < MIN_NORMAL_F32) {
+    const k = x / SUBNORMAL_STEP_F32; // exact: a power-of-two scaling into normal range
+    let r = Math.round(k);
+    if (Math.abs(k - Math.trunc(k)) === 0.5) r = 2 * Math.round(k / 2); // ties to even
+    return r * SUBNORMAL_STEP_F32; // |r| ≤ 2^23: a normal double, exact
+  }
+  return Math.fround(x);
+}
+
 /** float32(1 / float32(t)) scaling as torch's `logits / t` on a float32 tensor (t ≤ 0 means 1, as msclap). */
 export function beamTemperature(t: number): number {
   if (!Number.isFinite(t)) throw new Error(`temperature must be a finite number, got ${t}`);
@@ -39,7 +59,7 @@ export function rowStats(logits: Float32Array, offset: number, n: number, t: num
   let sum = 0;
   for (let j = 0; j < n; j++) {
     const x = t === 1 ? logits[offset + j] : Math.fround(logits[offset + j] / t);
-    sum += Math.fround(Math.exp(Math.fround(x - max)));
+    sum += toFloat32(Math.exp(Math.fround(x - max)));
   }
   const inv = Math.fround(1 / Math.fround(sum));
   return { max, inv, lnInv: Math.log(inv) };
@@ -53,7 +73,7 @@ export function statsFromSum(max: number, sumExp: number): RowStats {
 
 /** log(softmax) of one scaled logit `x` given its row's stats, in float32 (−inf on underflow). */
 export function logProb(x: number, s: RowStats): number {
-  const p = Math.fround(Math.fround(Math.exp(Math.fround(x - s.max))) * s.inv);
+  const p = toFloat32(toFloat32(Math.exp(Math.fround(x - s.max))) * s.inv);
   return Math.fround(Math.log(p));
 }
 
