@@ -3,6 +3,7 @@ import { classify } from './classify.js';
 import { convert } from './convert.js';
 import { embedAudio, embedText } from './embed.js';
 import { trainContrastiveCommand, trainPlotCommand } from './train.js';
+import { evalCommand } from './eval.js';
 
 /** Every `clap` subcommand, in the order `clap --help` lists them. */
-export const commands: Command[] = [embedAudio, embedText, classify, convert, trainContrastiveCommand, trainPlotCommand];
+export const commands: Command[] = [embedAudio, embedText, classify, convert, evalCommand, trainContrastiveCommand, trainPlotCommand];
