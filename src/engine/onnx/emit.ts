@@ -53,10 +53,11 @@ function graphProto(
   domains: Set<string>,
 ): Message {
   const g = new Message();
-  const live = liveNodes(graph, outputs);
+  const { nodes: live, rename } = liveNodes(graph, outputs);
+  const nameOf = (v: Value): string => rename.get(v.name) ?? v.name;
   live.forEach((node, i) => {
     if (node.op.domain) domains.add(node.op.domain);
-    g.message(1, nodeProto(node, `${graph.namePrefix}${node.op.type}_${i}`, domains));
+    g.message(1, nodeProto(node, `${graph.namePrefix}${node.op.type}_${i}`, domains, nameOf));
   });
   g.string(2, graph.name);
   const used = usedValues(graph, live);
@@ -79,16 +80,23 @@ function graphProto(
  * their lowering (plus Identity renames to the original output names); an output that is itself a graph
  * value is renamed by an Identity.
  */
-function liveNodes(graph: Graph, outputs: readonly { name: string; value: Value }[]): Node[] {
+function liveNodes(graph: Graph, outputs: readonly { name: string; value: Value }[]): { nodes: Node[]; rename: Map<string, string> } {
   const nodes = graph.nodes.filter(neededFrom(outputs.map((o) => o.value)));
   const out: Node[] = [];
   for (const n of nodes) expandLowered(graph, n, out);
+  // A node's output is emitted under the graph output's name (so ORT writes it straight into a caller's
+  // pre-allocated buffer); inputs, constants and second names of one value go through an Identity.
+  const rename = new Map<string, string>();
+  const renamed = new Set<Value>();
   for (const { name, value } of outputs) {
-    // A node output keeps its own name as an output; anything else (inputs, constants, renames) goes through an Identity.
-    if (name === value.name && value.producer) continue;
+    if (value.producer && !renamed.has(value)) {
+      renamed.add(value);
+      if (name !== value.name) rename.set(value.name, name);
+      continue;
+    }
     out.push({ op: IDENTITY, inputs: [value], attrs: {}, outputs: [{ name } as Value] });
   }
-  return out;
+  return { nodes: out, rename };
 }
 
 /** Membership test for the nodes that the given values depend on. */
@@ -146,10 +154,10 @@ function usedValues(graph: Graph, nodes: Node[]): Set<string> {
   return used;
 }
 
-function nodeProto(node: Node, nodeName: string, domains: Set<string>): Message {
+function nodeProto(node: Node, nodeName: string, domains: Set<string>, nameOf: (v: Value) => string): Message {
   const m = new Message();
-  for (const x of node.inputs) m.string(1, x ? x.name : '');
-  for (const y of node.outputs) m.string(2, y.name);
+  for (const x of node.inputs) m.string(1, x ? nameOf(x) : '');
+  for (const y of node.outputs) m.string(2, nameOf(y));
   m.string(3, nodeName);
   m.string(4, node.op.type);
   for (const [name, a] of Object.entries(node.attrs)) m.message(5, attrProto(name, a, domains));

@@ -79,7 +79,19 @@ export function chunkedMap(
   f: (chunks: Value[], scalars: Value[]) => Value[],
   chunk: number,
 ): Value[] {
-  const like = xs[0];
+  return chunkedMapRows(xs, scalars, f, chunk).map((y) => reshapeLike(y, xs[0]));
+}
+
+/**
+ * chunkedMap without the final reshape: results are [n / chunk, chunk]. As graph outputs they are
+ * written by the Scan straight into the caller's buffer (a reshape would cost one more copy).
+ */
+export function chunkedMapRows(
+  xs: Value[],
+  scalars: Value[],
+  f: (chunks: Value[], scalars: Value[]) => Value[],
+  chunk: number,
+): Value[] {
   const n = xs[0].shape.reduce<number>((a, d) => {
     if (typeof d !== 'number') throw new Error('chunkedMap needs static shapes');
     return a * d;
@@ -94,5 +106,5 @@ export function chunkedMap(
     states: states.map((s) => identity(s)),
     outputs: f(slices, states),
   }));
-  return r.outputs.map((y) => reshapeLike(y, like));
+  return r.outputs;
 }
