@@ -1,0 +1,200 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { emitOnnx, grad, type HostTensor, Session, type Value } from '../../src/engine/index.js';
+import { buildAudioEncoderGraph, type ClapConfig } from '../../src/models/clap.js';
+import { randomClapStateDict } from '../../src/models/random.js';
+import {
+  buildContrastiveGraph, endOfEpoch, exportStateDict, hitProbability, initialScheduleState, learningRate, loadCheckpoint,
+  paramGroup, parseCsv, readManifest, retrieval, saveCheckpoint, TRAIN_PRESETS, trainContrastive,
+} from '../../src/tasks/train/index.js';
+import { Clap } from '../../src/tasks/clap.js';
+import { loadWeights } from '../../src/weights/index.js';
+import { writeToneDataset } from './train-helpers.js';
+
+const TINY = TRAIN_PRESETS.tiny as ClapConfig;
+const tmp = (): string => mkdtempSync(join(tmpdir(), 'clap-train-'));
+
+function rand(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    return s / 2 ** 32;
+  };
+}
+
+function batchFeeds(B: number, L: number, seed: number): Record<string, HostTensor> {
+  const r = rand(seed);
+  const logmel = Float32Array.from({ length: B * 965 * 64 }, () => -40 + 20 * r());
+  const ids = BigInt64Array.from({ length: B * L }, () => BigInt(Math.floor(r() * 1000)));
+  const pool = BigInt64Array.from({ length: B }, (_, b) => BigInt(b * L + L - 1));
+  const targets = new Float32Array(B * B);
+  for (let i = 0; i < B; i++) targets[i * B + i] = 1;
+  return {
+    logmel: { dtype: 'float32', shape: [B, 965, 64], data: logmel },
+    input_ids: { dtype: 'int64', shape: [B, L], data: ids },
+    pool_index: { dtype: 'int64', shape: [B], data: pool },
+    targets: { dtype: 'float32', shape: [B, B], data: targets },
+  };
+}
+
+test('manifest: CSV quoting, label → caption via template, several captions per clip, JSONL', () => {
+  assert.deepEqual(parseCsv('a,"b, ""c"""\n1,2\n'), [['a', 'b, "c"'], ['1', '2']]);
+  const dir = tmp();
+  writeFileSync(join(dir, 'm.csv'), 'path,caption,label\nx.wav,a dog barks,dog\nx.wav,barking,dog\ny.wav,,cat\n');
+  const items = readManifest(join(dir, 'm.csv'), { template: 'the sound of {}' });
+  assert.equal(items.length, 2);
+  assert.deepEqual(items[0].captions, ['a dog barks', 'barking']);
+  assert.equal(items[0].path, join(dir, 'x.wav'));
+  assert.deepEqual(items[1].captions, ['the sound of cat']);
+  writeFileSync(join(dir, 'm.jsonl'), '{"path":"z.wav","caption":["one","two"],"label":"z"}\n');
+  assert.deepEqual(readManifest(join(dir, 'm.jsonl'))[0].captions, ['one', 'two']);
+});
+
+test('schedules: plateau ×0.1 after `patience` epochs without improvement; warm-up + cosine', () => {
+  const c = { kind: 'plateau' as const, lr: 1e-3, warmupSteps: 0, totalSteps: 100, minLr: 0, patience: 2, factor: 0.1 };
+  const s = initialScheduleState();
+  endOfEpoch(c, s, 0.5);
+  assert.equal(endOfEpoch(c, s, 0.4), false);
+  assert.equal(endOfEpoch(c, s, 0.5), true);
+  assert.ok(Math.abs(learningRate(c, s, 10) - 1e-4) < 1e-12);
+  const k = { ...c, kind: 'cosine' as const, warmupSteps: 10 };
+  assert.ok(Math.abs(learningRate(k, s, 5) - 5e-4) < 1e-12);
+  assert.ok(Math.abs(learningRate(k, s, 10) - 1e-3) < 1e-12);
+  assert.ok(learningRate(k, s, 100) < 1e-9);
+});
+
+test('retrieval metrics and the random baseline', () => {
+  const m = retrieval([[1, 0], [0, 1]], [0, 1]);
+  assert.equal(m.a2t_r1, 1);
+  assert.equal(m.t2a_r1, 1);
+  assert.ok(Math.abs(hitProbability(100, 1, 10) - 0.1) < 1e-12);
+});
+
+test('exportStateDict: the training graph\'s parameters map back onto the official keys', () => {
+  const sd = randomClapStateDict(TINY, 3);
+  const cg = buildContrastiveGraph(sd, TINY, 2, 8);
+  const params = Object.fromEntries([...cg.graph.params].map(([k, v]) => [k, v.tensor]));
+  const out = exportStateDict(sd, params);
+  assert.deepEqual([...out.keys()].sort(), [...sd.keys()].sort());
+  let worst = 0;
+  for (const [k, t] of sd) {
+    const a = t.data as Float32Array;
+    const b = out.get(k)!.data as Float32Array;
+    assert.deepEqual(out.get(k)!.shape, t.shape, k);
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(Number(a[i]) - Number(b[i])) / Math.max(1e-6, Math.abs(Number(a[i]))));
+  }
+  assert.ok(worst < 1e-6, `worst relative round-trip error ${worst}`); // only the q rows (÷ head scale) can differ by an ulp
+  const groups = new Set(Object.keys(params).map((k) => paramGroup(k, TINY)));
+  assert.deepEqual([...groups].sort(), ['audio', 'audio_projection', 'temperature', 'text', 'text_projection']);
+});
+
+test('HTSAT training path (bn0 and bias tables as params) computes what the inference graph computes', async () => {
+  const sd = randomClapStateDict(TINY, 4);
+  const feeds = { logmel: batchFeeds(2, 4, 9).logmel };
+  const a = await Session.compile(buildAudioEncoderGraph(sd, TINY), { threads: 1 });
+  const ya = (await a.run(feeds)).audio_embed.data as Float32Array;
+  await a.release();
+  // the training graph's audio embedding, via an extra output
+  const cg = buildContrastiveGraph(sd, TINY, 2, 4);
+  const proj = cg.graph.nodes.filter((n) => n.op.type === 'LayerNormalization').map((n) => n.outputs[0]).find((v) => v.shape.join() === `2,${TINY.dProj}`)!;
+  const s = await Session.fromBytes(emitOnnx(cg.graph, { inputs: [cg.graph.inputs[0]], outputs: [{ name: 'audio', value: proj }] }), { threads: 1 });
+  const yb = (await s.run(feeds)).audio.data as Float32Array;
+  await s.release();
+  let worst = 0;
+  for (let i = 0; i < ya.length; i++) worst = Math.max(worst, Math.abs(ya[i] - yb[i]));
+  assert.ok(worst < 1e-4, `max abs difference ${worst}`);
+});
+
+test('full CLAP loss (tiny config): gradients of every parameter group vs finite differences', async (t) => {
+  const sd = randomClapStateDict(TINY, 5);
+  const B = 3;
+  const L = 6;
+  const cg = buildContrastiveGraph(sd, TINY, B, L);
+  const g = cg.graph;
+  const params = [...g.params.values()].map((p) => p.value).filter((v) => v.dtype === 'float32');
+  const gs = grad(cg.loss, params, { unused: 'undefined' });
+  const live: { p: Value; g: Value }[] = [];
+  params.forEach((p, i) => { if (gs[i]) live.push({ p, g: gs[i]! }); });
+  const names = new Set(live.map((x) => x.p.name));
+  const model = emitOnnx(g, {
+    outputs: [{ name: 'loss', value: cg.loss }, ...live.map((x, i) => ({ name: `g${i}`, value: x.g }))],
+    paramsAsInputs: (n) => names.has(n),
+  });
+  const s = await Session.fromBytes(model, { threads: 2 });
+  const feeds: Record<string, HostTensor> = { ...batchFeeds(B, L, 11) };
+  const base = Object.fromEntries(live.map((x) => [x.p.name, g.params.get(x.p.name)!.tensor]));
+  const run = async (over: Record<string, HostTensor>): Promise<Record<string, HostTensor>> => s.run({ ...feeds, ...base, ...over });
+  const r0 = await run({});
+  // one random direction per group, scaled like the parameters; central differences in float32
+  const groups = new Map<string, number[]>();
+  live.forEach((x, i) => {
+    const grp = paramGroup(x.p.name, TINY);
+    groups.set(grp, [...(groups.get(grp) ?? []), i]);
+  });
+  const rnd = rand(21);
+  for (const [grp, idx] of groups) {
+    const dirs = idx.map((i) => {
+      const p = base[live[i].p.name].data as Float32Array;
+      let rms = 0;
+      for (const v of p) rms += v * v;
+      rms = Math.sqrt(rms / p.length) || 1;
+      return Float32Array.from(p, () => (rnd() * 2 - 1) * rms);
+    });
+    let analytic = 0;
+    idx.forEach((i, k) => {
+      const gv = r0[`g${i}`].data as Float32Array;
+      for (let j = 0; j < gv.length; j++) analytic += gv[j] * dirs[k][j];
+    });
+    const h = 2e-3;
+    const at = async (sign: number): Promise<number> => {
+      const over: Record<string, HostTensor> = {};
+      idx.forEach((i, k) => {
+        const p = base[live[i].p.name];
+        over[live[i].p.name] = { ...p, data: Float32Array.from(p.data as Float32Array, (v, j) => v + sign * h * dirs[k][j]) };
+      });
+      return Number((await run(over)).loss.data[0]);
+    };
+    const numeric = ((await at(1)) - (await at(-1))) / (2 * h);
+    const rel = Math.abs(analytic - numeric) / Math.max(Math.abs(analytic), Math.abs(numeric), 1e-3);
+    t.diagnostic(`${grp}: analytic ${analytic.toExponential(4)} numeric ${numeric.toExponential(4)} rel ${rel.toExponential(2)}`);
+    assert.ok(rel < 0.05, `${grp}: analytic ${analytic} vs numeric ${numeric}`);
+  }
+  await s.release();
+});
+
+test('checkpoints load back bit-exact', async () => {
+  const dir = tmp();
+  const p = { a: { dtype: 'float32' as const, shape: [3], data: Float32Array.of(1.5, -2.25, 1e-30) } };
+  const opt = { step: 7, slots: { a: { m: { dtype: 'float32' as const, shape: [3], data: Float32Array.of(0.1, 0.2, 0.3) }, v: { dtype: 'float32' as const, shape: [3], data: Float32Array.of(4, 5, 6) } } } };
+  await saveCheckpoint(join(dir, 'c.safetensors'), { params: p, optimizer: opt, state: { step: 7, rng: 123 } });
+  const back = await loadCheckpoint<{ step: number; rng: number }>(join(dir, 'c.safetensors'));
+  assert.deepEqual(back.params.a.data, p.a.data);
+  assert.deepEqual(back.optimizer.slots.a.m.data, opt.slots.a.m.data);
+  assert.equal(back.optimizer.step, 7);
+  assert.deepEqual(back.state, { step: 7, rng: 123 });
+});
+
+test('end to end on synthetic tones: the loss falls and held-out clips are classified zero-shot well above chance', async (t) => {
+  const dir = tmp();
+  const manifest = writeToneDataset(join(dir, 'data'), 16);
+  const out = join(dir, 'run');
+  const s = await trainContrastive({ data: manifest, out, config: 'tiny', epochs: 4, batch: 8, valFraction: 0.25, seed: 3, threads: 2, workers: 1, template: 'a {} tone' });
+  const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; loss?: number; train_loss?: number; val?: { zero_shot_acc: number } });
+  const epochs = log.filter((e) => e.type === 'epoch');
+  t.diagnostic(`epoch losses ${epochs.map((e) => e.train_loss!.toFixed(3)).join(' ')}; zero-shot ${epochs.map((e) => e.val!.zero_shot_acc.toFixed(3)).join(' ')}; ${s.seconds_per_step!.toFixed(3)} s/step`);
+  assert.equal(s.status, 'finished');
+  assert.equal(epochs.length, 4);
+  assert.ok(epochs[3].train_loss! < epochs[0].train_loss! - 0.3, 'the training loss falls by more than 0.3');
+  assert.ok(s.best_score! >= 0.5, `best held-out zero-shot accuracy ${s.best_score} (chance 0.25)`);
+  // the written weights load in the inference API and classify like the validation did
+  const clap = await Clap.load({ weights: join(out, 'final.pth'), config: join(out, 'config.json'), threads: 1 });
+  const res = await clap.classify([join(dir, 'data', 'low_0.wav')], ['low', 'middle', 'high', 'buzz'], { template: 'a {} tone' });
+  await clap.release();
+  assert.equal(Object.keys(res[0].scores).length, 4);
+  const a = await loadWeights(join(out, 'final.pth'));
+  const b = await loadWeights(join(out, 'final.safetensors'));
+  for (const [k, v] of a) assert.deepEqual(b.get(k)!.data, v.data, k);
+});
