@@ -1,0 +1,92 @@
+/** `clap train` end to end through bin/clap.js (dist): a run, its weights in other commands, plot, and kill -9 + --resume. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeToneDataset } from '../tasks/train-helpers.js';
+
+const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
+const ENV = { ...process.env, CLAP_THREADS: '1' };
+
+function clap(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: ENV }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr });
+    });
+  });
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'clap-train-cli-'));
+const manifest = writeToneDataset(join(dir, 'data'), 8);
+const COMMON = ['--data', manifest, '--config', 'tiny', '--batch', '4', '--val-fraction', '0.25', '--seed', '2', '--threads', '1', '--workers', '1', '--template', 'a {} tone'];
+
+interface Step { type: string; step: number; loss: number }
+const steps = (run: string): Map<number, number> => {
+  const m = new Map<number, number>();
+  for (const l of readFileSync(join(run, 'log.jsonl'), 'utf8').split('\n')) {
+    if (!l.trim()) continue;
+    const e = JSON.parse(l) as Step;
+    if (e.type === 'step') m.set(e.step, e.loss);
+  }
+  return m;
+};
+
+test('clap train contrastive writes final.pth + config.json that clap classify loads; clap train plot writes an SVG', async () => {
+  const run = join(dir, 'run');
+  const r = await clap('train', 'contrastive', ...COMMON, '--out', run, '--epochs', '2', '--json');
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(r.out) as { status: string; steps: number; final_weights: string; config: string };
+  assert.equal(s.status, 'finished');
+  assert.equal(s.steps, 2 * Math.floor(24 / 4));
+  for (const f of ['final.pth', 'final.safetensors', 'config.json', 'log.jsonl', 'checkpoint.safetensors']) assert.ok(existsSync(join(run, f)), f);
+  const c = await clap('classify', join(dir, 'data', 'high_1.wav'), '--weights', s.final_weights, '--config', s.config, '--labels', 'low,high', '--json');
+  assert.equal(c.code, 0, c.err);
+  const e = await clap('embed', 'text', 'a low tone', '--weights', join(run, 'final.safetensors'), '--config', s.config, '--json');
+  assert.equal(e.code, 0, e.err);
+  assert.equal((JSON.parse(e.out) as { embedding: number[] }[])[0].embedding.length, 32);
+  const p = await clap('train', 'plot', run, '--json');
+  assert.equal(p.code, 0, p.err);
+  const svg = readFileSync(join(run, 'curves.svg'), 'utf8');
+  assert.match(svg, /^<svg/);
+  assert.match(svg, /training loss/);
+  // a second run into the same folder must not silently overwrite it
+  const again = await clap('train', 'contrastive', ...COMMON, '--out', run, '--epochs', '1');
+  assert.equal(again.code, 1);
+  assert.match(again.err, /--resume/);
+});
+
+test('kill -9 then --resume continues the loss curve exactly where the uninterrupted run goes', async () => {
+  const args = [...COMMON, '--epochs', '3', '--checkpoint-every', '2'];
+  const ref = join(dir, 'ref');
+  const r = await clap('train', 'contrastive', ...args, '--out', ref);
+  assert.equal(r.code, 0, r.err);
+
+  const run = join(dir, 'killed');
+  const child = spawn(process.execPath, [BIN, 'train', 'contrastive', ...args, '--out', run], { env: ENV, stdio: 'ignore' });
+  // wait for a mid-epoch checkpoint past step 7 to be written, then SIGKILL the process
+  await new Promise<void>((resolve, reject) => {
+    const timer = setInterval(() => {
+      if (!existsSync(join(run, 'log.jsonl'))) return;
+      const text = readFileSync(join(run, 'log.jsonl'), 'utf8');
+      if (/"type":"checkpoint","step":(8|10)\b/.test(text)) {
+        clearInterval(timer);
+        child.kill('SIGKILL');
+        resolve();
+      }
+    }, 20);
+    child.on('exit', () => { clearInterval(timer); reject(new Error('the run finished before it could be killed')); });
+  });
+  await new Promise((resolve) => child.on('exit', resolve));
+  assert.ok(!existsSync(join(run, 'final.pth')), 'killed before the end');
+  const resumed = await clap('train', 'contrastive', ...args, '--out', run, '--resume', '--json');
+  assert.equal(resumed.code, 0, resumed.err);
+  const a = steps(ref);
+  const b = steps(run);
+  assert.deepEqual([...b.keys()].sort((x, y) => x - y), [...a.keys()].sort((x, y) => x - y), 'every step once, numbered on');
+  for (const [k, v] of a) assert.ok(Math.abs(b.get(k)! - v) <= 1e-5 * Math.max(1, Math.abs(v)), `step ${k}: ${b.get(k)} vs ${v}`);
+  const log = readFileSync(join(run, 'log.jsonl'), 'utf8');
+  assert.match(log, /"type":"resume"/);
+});
