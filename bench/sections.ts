@@ -5,5 +5,6 @@ export interface Section {
 }
 
 const { modelSections } = await import('./model.js');
+const { trainSection } = await import('./train.js');
 
-export const sections: Section[] = [...modelSections];
+export const sections: Section[] = [...modelSections, trainSection];
