@@ -176,7 +176,12 @@ test('AudioCaps and Clotho: captions per clip for retrieval and captioning', () 
   assert.deepEqual(cl.items.map((i) => i.id), ['Santa Motor.wav', 'Radio Garble.wav', 'Footsteps on gravel, 2.wav']);
   assert.equal(cl.items[2].captions![4], 'caption 5 of clip 2, with a comma');
   assertFilesExist(cl);
-  assert.equal(loadDataset('clotho-captions', L.makeClotho()).captioning, true);
+  const capRoot = L.makeClotho();
+  rmSync(join(capRoot, 'evaluation', 'Radio Garble.wav'));
+  assert.throws(() => loadDataset('clotho', capRoot), /Radio Garble\.wav/);
+  const caps = loadDataset('clotho-captions', capRoot); // scoring captions needs no audio
+  assert.equal(caps.captioning, true);
+  assert.equal(caps.items.length, 3);
   assert.throws(() => loadDataset('clotho', L.makeAudioCaps()), /clotho_captions_evaluation\.csv/);
 });
 
@@ -202,6 +207,8 @@ test('manifest: CSV or JSONL, distinct labels → classes, captions → retrieva
   const j = loadManifest(join(dir, 'm.jsonl'), { labelColumn: 'tags', multiLabel: true });
   assert.deepEqual(j.classification!.classes, ['dog', 'outdoor', 'siren']);
   assert.deepEqual(j.items.map((i) => i.labels), [[0, 1], [2]]);
+  writeFileSync(join(dir, 'clash.csv'), 'path,label\na.wav,dog\na.wav,cat\nb.wav,cat\n');
+  assert.throws(() => loadManifest(join(dir, 'clash.csv'), { labelColumn: 'label' }), /a\.wav has several 'label' values \(dog, cat\).*--multi-label/);
   writeFileSync(join(dir, 'bad.csv'), 'path,label\nmissing.wav,a\nb.wav,b\n');
   assert.throws(() => loadManifest(join(dir, 'bad.csv'), { labelColumn: 'label' }), /missing\.wav/);
 });

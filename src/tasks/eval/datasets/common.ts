@@ -1,5 +1,5 @@
 /** What every dataset adapter produces, and the helpers they share (layout checks, file lookup). */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { type Dirent, existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, relative } from 'node:path';
 import { ClapError } from '../../../errors.js';
 import { DEFAULT_TEMPLATE } from '../../clap.js';
@@ -117,15 +117,26 @@ export function findRoot(dir: string, marker: string | ((root: string) => boolea
     const [d, level] = queue.shift()!;
     if (test(d)) return d;
     if (level >= depth) continue;
-    let entries: string[];
-    try {
-      entries = readdirSync(d).sort();
-    } catch {
-      continue;
-    }
-    for (const e of entries) if (!e.startsWith('.') && isDir(join(d, e))) queue.push([join(d, e), level + 1]);
+    for (const e of entriesOf(d)) if (!e.name.startsWith('.') && entryIsDir(d, e)) queue.push([join(d, e.name), level + 1]);
   }
   return null;
+}
+
+/** Directory entries sorted by name ([] when unreadable); no stat per entry. */
+function entriesOf(d: string): Dirent[] {
+  try {
+    return readdirSync(d, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  } catch {
+    return [];
+  }
+}
+
+function entryIsDir(d: string, e: Dirent): boolean {
+  return e.isDirectory() || (e.isSymbolicLink() && isDir(join(d, e.name)));
+}
+
+function entryIsFile(d: string, e: Dirent): boolean {
+  return e.isFile() || (e.isSymbolicLink() && isFile(join(d, e.name)));
 }
 
 /** Like findRoot but throws the layout error. */
@@ -138,30 +149,19 @@ export function requireRoot(dir: string, title: string, marker: string, expected
 
 /** Audio files directly in `dir` (sorted), by extension. */
 export function audioFilesIn(dir: string): string[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return entries.filter((f) => AUDIO_EXTENSIONS.includes(extname(f).toLowerCase()) && !f.startsWith('.')).sort().map((f) => join(dir, f));
+  return entriesOf(dir)
+    .filter((e) => !e.name.startsWith('.') && AUDIO_EXTENSIONS.includes(extname(e.name).toLowerCase()) && entryIsFile(dir, e))
+    .map((e) => join(dir, e.name));
 }
 
 /** Audio files anywhere under `dir` (sorted), up to `depth` levels. */
 export function audioFilesUnder(dir: string, depth = 4): string[] {
   const out: string[] = [];
   const walk = (d: string, level: number): void => {
-    let entries: string[];
-    try {
-      entries = readdirSync(d).sort();
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      if (e.startsWith('.')) continue;
-      const p = join(d, e);
-      if (AUDIO_EXTENSIONS.includes(extname(e).toLowerCase()) && isFile(p)) out.push(p);
-      else if (level < depth && isDir(p)) walk(p, level + 1);
+    for (const e of entriesOf(d)) {
+      if (e.name.startsWith('.')) continue;
+      if (AUDIO_EXTENSIONS.includes(extname(e.name).toLowerCase()) && entryIsFile(d, e)) out.push(join(d, e.name));
+      else if (level < depth && entryIsDir(d, e)) walk(join(d, e.name), level + 1);
     }
   };
   walk(dir, 0);
@@ -230,7 +230,10 @@ export function finish(
   root: string,
 ): EvalDataset {
   for (const it of base.items) it.labels = [...new Set(it.labels)].sort((a, b) => a - b);
-  const { items, missing } = checkAudio(base.items, options, base.title, root);
+  // caption scoring compares texts only: the audio need not be there
+  const { items, missing } = base.captioning && !base.retrieval && !base.classification
+    ? { items: base.items, missing: [] as string[] }
+    : checkAudio(base.items, options, base.title, root);
   const kept = sample(items, options.limit);
   if (kept.length === 0) throw new ClapError(`no ${base.title} clips to evaluate${base.split ? ` in ${base.split}` : ''}`, { subject: root });
   return { template: DEFAULT_TEMPLATE, notes: [], split: 'all', ...base, items: kept, missing };

@@ -45,6 +45,10 @@ export function loadManifest(file: string, options: AdapterOptions): EvalDataset
     }
   });
   const entries = [...byPath.values()];
+  if (!options.multiLabel) {
+    const clash = entries.find((e) => e.labels.size > 1);
+    if (clash) throw new ClapError(`${clash.item.id} has several '${labelColumn}' values (${[...clash.labels].join(', ')}): pass --multi-label for multi-label data`, { subject: file });
+  }
   const classes = [...new Set(entries.flatMap((e) => [...e.labels]))].sort();
   if (labelColumn !== undefined && classes.length < 2 && captionColumn === undefined) {
     throw new ClapError(`column '${labelColumn}' has ${classes.length} distinct label${classes.length === 1 ? '' : 's'}; zero-shot classification needs at least 2`, { subject: file });
