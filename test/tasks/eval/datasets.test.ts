@@ -103,6 +103,12 @@ test('TUT Acoustic Scenes 2017: meta.txt (tab-separated), fold lists, the 15 sce
   assert.equal(d.classification!.prompts[2], 'cafe or restaurant');
   assert.equal(loadDataset('tut2017', dir, { fold: 1 }).items.length, 2);
   assertFilesExist(d);
+  // the evaluation set's .meta.zip holds evaluation_setup/evaluate.txt (dcase_util derives meta.txt from it)
+  rmSync(join(dir, 'TUT-acoustic-scenes-2017-evaluation', 'meta.txt'));
+  L.writeText(join(dir, 'TUT-acoustic-scenes-2017-evaluation', 'evaluation_setup', 'evaluate.txt'), 'audio/1.wav\tbeach\naudio/4.wav\ttram\n');
+  const e = loadDataset('tut2017', dir);
+  assert.deepEqual(Object.values(labelsOf(e)).flat(), ['beach', 'tram']);
+  assert.equal(e.split, 'evaluation_setup/evaluate.txt');
 });
 
 test('GTZAN genres: genres/<genre>/<genre>.000NN.au, ten classes; the .au files decode', () => {

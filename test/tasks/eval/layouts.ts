@@ -125,15 +125,15 @@ export function makeAudioSet(root = tempDir('audioset')): string {
   return root;
 }
 
-/** DCASE2017 task 4: groundtruth_weak_label_evaluation_set.csv (tab-separated) + Y<id>_<s>_<e>.wav. */
+/** DCASE2017 task 4: metadata/groundtruth_weak_label_evaluation_set.csv (tab-separated) + evaluation/Y<id>_<s>_<e>.wav. */
 export function makeDcase2017(root = tempDir('dcase17')): string {
-  writeText(join(root, 'groundtruth_weak_label_evaluation_set.csv'), [
-    '-5QrBL6MzLg_60.000_70.000\t60.000\t70.000\tTrain horn',
-    '-5QrBL6MzLg_60.000_70.000\t60.000\t70.000\tTrain',
-    '0-LrH4hiCnM_30.000_40.000\t30.000\t40.000\tCar alarm',
-    '1F3vk1z6ed4_0.000_10.000\t0.000\t10.000\tAmbulance (siren)',
+  writeText(join(root, 'metadata', 'groundtruth_weak_label_evaluation_set.csv'), [
+    '-5QrBL6MzLg_60.000_70.000.wav\t60.000\t70.000\tTrain horn',
+    '-5QrBL6MzLg_60.000_70.000.wav\t60.000\t70.000\tTrain',
+    '0-LrH4hiCnM_30.000_40.000.wav\t30.000\t40.000\tCar alarm',
+    '1F3vk1z6ed4_0.000_10.000.wav\t0.000\t10.000\tAmbulance (siren)',
   ].join('\n'));
-  for (const n of ['-5QrBL6MzLg_60.000_70.000', '0-LrH4hiCnM_30.000_40.000', '1F3vk1z6ed4_0.000_10.000']) writeWav(join(root, 'audio', `Y${n}.wav`));
+  for (const n of ['-5QrBL6MzLg_60.000_70.000', '0-LrH4hiCnM_30.000_40.000', '1F3vk1z6ed4_0.000_10.000']) writeWav(join(root, 'evaluation', `Y${n}.wav`));
   return root;
 }
 

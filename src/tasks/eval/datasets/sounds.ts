@@ -122,7 +122,7 @@ export const audioset: DatasetAdapter = {
     if (!existsSync(segFile)) throw layoutError(dir, 'AudioSet', AS_EXPECTED, `no ${split}_segments.csv`);
     // '# YTID, start_seconds, end_seconds, positive_labels' header lines, quoted label lists
     const rows = parseDelimited(readText(segFile, 'AudioSet segments')).filter((r) => !r[0].startsWith('#'));
-    const index = new AudioIndex(root);
+    const index = new AudioIndex(dir); // the clips may sit beside the metadata folder
     const items: EvalItem[] = rows.map((r) => {
       const [ytid, start, end] = r.map((x) => x.trim());
       const labels = r.slice(3).join(',').split(',').map((m) => m.trim()).filter(Boolean).map((m) => classIndex(mids, m, `${split}_segments.csv ${ytid}`));
@@ -156,7 +156,7 @@ export const dcase2017Task4: DatasetAdapter = {
     const file = `groundtruth_weak_label_${split}_set.csv`;
     const root = requireRoot(dir, 'DCASE2017 task 4', file, DCASE17_EXPECTED);
     const rows = parseDelimited(readText(join(root, file), 'DCASE2017 ground truth'), '\t').filter((r) => r.length >= 4);
-    const index = new AudioIndex(root);
+    const index = new AudioIndex(dir); // the clips may sit beside the metadata folder
     const byClip = new Map<string, Set<number>>();
     for (const r of rows) {
       const name = r[0].trim().replace(/\.wav$/, '');
@@ -219,7 +219,7 @@ export const TUT2017_CLASSES = [
   'beach', 'bus', 'cafe/restaurant', 'car', 'city_center', 'forest_path', 'grocery_store', 'home', 'library',
   'metro_station', 'office', 'park', 'residential_area', 'train', 'tram',
 ];
-const TUT_EXPECTED = 'meta.txt (tab-separated audio/<file>.wav, scene label) and audio/, as TUT-acoustic-scenes-2017-evaluation (or -development with evaluation_setup/fold<N>_evaluate.txt for --fold)';
+const TUT_EXPECTED = 'meta.txt or evaluation_setup/evaluate.txt (tab-separated audio/<file>.wav, scene label) and audio/, as TUT-acoustic-scenes-2017-evaluation with its .meta.zip (or -development, with evaluation_setup/fold<N>_evaluate.txt for --fold)';
 
 export const tut2017: DatasetAdapter = {
   task: 'tut2017',
@@ -227,10 +227,14 @@ export const tut2017: DatasetAdapter = {
   kind: 'multi-class',
   layout: TUT_EXPECTED,
   load(dir, options) {
-    const root = requireRoot(dir, 'TUT Acoustic Scenes 2017', 'meta.txt', TUT_EXPECTED);
+    if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
+    const evaluate = join('evaluation_setup', 'evaluate.txt');
+    const root = findRoot(dir, (r) => existsSync(join(r, 'meta.txt')) || existsSync(join(r, evaluate)));
+    if (!root) throw layoutError(dir, 'TUT Acoustic Scenes 2017', TUT_EXPECTED, 'no meta.txt');
     const fold = parseFold(options, [1, 2, 3, 4], 'TUT Acoustic Scenes 2017 development');
-    const list = fold === undefined ? join(root, 'meta.txt') : join(root, 'evaluation_setup', `fold${fold}_evaluate.txt`);
-    if (!existsSync(list)) throw layoutError(dir, 'TUT Acoustic Scenes 2017', TUT_EXPECTED, `no ${fold === undefined ? 'meta.txt' : `evaluation_setup/fold${fold}_evaluate.txt`}`);
+    const rel = fold !== undefined ? join('evaluation_setup', `fold${fold}_evaluate.txt`) : existsSync(join(root, 'meta.txt')) ? 'meta.txt' : evaluate;
+    const list = join(root, rel);
+    if (!existsSync(list)) throw layoutError(dir, 'TUT Acoustic Scenes 2017', TUT_EXPECTED, `no ${rel}`);
     const rows = parseDelimited(readText(list, 'TUT2017 list'), '\t').filter((r) => r.length >= 2 && r[0].trim());
     const items = rows.map((r) => ({
       path: join(root, r[0].trim()),
@@ -238,7 +242,7 @@ export const tut2017: DatasetAdapter = {
       labels: [classIndex(TUT2017_CLASSES, r[1].trim(), `${basename(list)} ${r[0]}`)],
     }));
     return finish({
-      task: 'tut2017', title: 'TUT Acoustic Scenes 2017', items, split: fold === undefined ? 'meta.txt (all)' : `fold ${fold} evaluate`,
+      task: 'tut2017', title: 'TUT Acoustic Scenes 2017', items, split: fold === undefined ? rel : `fold ${fold} evaluate`,
       classification: { classes: TUT2017_CLASSES, prompts: TUT2017_CLASSES.map((c) => labelText(c).replace('/', ' or ')), multiLabel: false },
     }, options, root);
   },
