@@ -1,9 +1,11 @@
+import { writeFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import type { Graph } from './graph.js';
 import { emitOnnx, type EmitOptions } from './onnx/emit.js';
 import type { DType, HostTensor } from './tensor.js';
+import { lookupModel, evictModel, modelBuildPaths, resolveCacheDir, type CacheOptions } from './cache.js';
 
-export interface RuntimeOptions {
+export interface RuntimeOptions extends CacheOptions {
   /** Intra-op threads; default: the CLAP_THREADS environment variable, else ORT's default (all cores). */
   threads?: number;
   /** ORT graph optimisation level. */
@@ -39,9 +41,56 @@ export class Session {
   ) {}
 
   static async fromBytes(model: Uint8Array, options: RuntimeOptions = {}): Promise<Session> {
+    return Session.create(model, options);
+  }
+
+  /** A session from a model file (ORT reads it itself: lower peak memory than from bytes). */
+  static async fromPath(path: string, options: RuntimeOptions = {}): Promise<Session> {
+    return Session.create(path, options);
+  }
+
+  /**
+   * A session for the model `key` from the on-disk cache (see cache.ts), or built with `build` (a graph,
+   * or its ONNX bytes) and stored optimised for next time. Without a cache directory, compiles directly.
+   */
+  static async cached(key: string, build: () => Graph | Uint8Array, options: RuntimeOptions & EmitOptions = {}): Promise<Session> {
+    const dir = resolveCacheDir(options.cacheDir);
+    const hit = lookupModel(dir, key);
+    if (hit) {
+      try {
+        return await Session.create(hit.path, { ...options, optimizedModelPath: undefined });
+      } catch {
+        evictModel(dir!, key); // damaged: rebuild
+      }
+    }
+    const built = build();
+    let bytes: Uint8Array | undefined = built instanceof Uint8Array ? built : emitOnnx(built, options);
+    if (!dir) return Session.fromBytes(bytes, options);
+    let paths: ReturnType<typeof modelBuildPaths>;
+    try {
+      paths = modelBuildPaths(dir, key);
+      writeFileSync(paths.raw, bytes);
+    } catch {
+      return Session.fromBytes(bytes, options); // cache not writable
+    }
+    bytes = undefined; // ORT reads the file: the JS copy can go
+    try {
+      const session = await Session.create(paths.raw, { ...options, optimizedModelPath: paths.optimized, quiet: true });
+      try {
+        paths.commit();
+      } catch { /* another writer or a full disk: the session is fine */ }
+      return session;
+    } finally {
+      paths.cleanup();
+    }
+  }
+
+  private static async create(model: Uint8Array | string, options: RuntimeOptions & { quiet?: boolean }): Promise<Session> {
     const envThreads = Number(process.env.CLAP_THREADS);
     const threads = options.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : undefined);
-    const session = await ort.InferenceSession.create(model, {
+    const session = await ort.InferenceSession.create(model as Uint8Array, {
+      // Warnings only when asked (the optimised-model writer warns that the file is CPU-specific: the cache key says so).
+      ...(options.quiet ? { logSeverityLevel: 3 as const } : {}),
       executionProviders: ['cpu'],
       graphOptimizationLevel: options.optimization ?? 'all',
       executionMode: 'sequential',

@@ -2,15 +2,18 @@
  * The library API: `Clap.load({ weights })`, then embedAudio / embedText / similarity / classify.
  * Sessions compile lazily, one per tower, so text-only work never builds the audio model.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ClapError } from '../errors.js';
-import { Session, type HostTensor, type RuntimeOptions } from '../engine/index.js';
-import { loadWeights, type StateDict } from '../weights/index.js';
-import { audioToLogMel, type AudioInput, type LoadAudioOptions } from '../audio/index.js';
+import { emitOnnx, Session, type HostTensor, type RuntimeOptions } from '../engine/index.js';
+import { engineFingerprint, fileFingerprint, hashKey, lookupModel, readCacheJson, resolveCacheDir, writeCacheJson } from '../engine/cache.js';
+import { loadWeights, readWeights, type StateDict } from '../weights/index.js';
+import { type AudioInput, type LoadAudioOptions } from '../audio/index.js';
 import { defaultTokenizer, type ClapPooling } from '../text/index.js';
 import { buildAudioEncoderGraph, CLAP_PRESETS, clapConfigFromJson, resolveClapConfig, type ClapConfig } from '../models/clap.js';
-import { Gpt2TextEncoder } from '../models/gpt2.js';
+import { buildTextEncoderGraph, Gpt2TextEncoder } from '../models/gpt2.js';
 import { logitScaleExp } from '../models/projection.js';
+import { defaultWorkers, FrontendPool, frontendStream, type FrontendResult } from './pipeline.js';
 
 export interface ClapLoadOptions extends RuntimeOptions {
   /** Path of a .pth (official format) or .safetensors file, or an already loaded state dict. */
@@ -32,6 +35,11 @@ export interface AudioEmbedOptions extends LoadAudioOptions {
   pool?: 'mean' | 'none';
   /** Called after each input is embedded. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Frontend worker threads (decode, resample, log-mel overlapped with the encoder) when there are
+   * several inputs; 0 runs the frontend in this thread. Default: one per core beyond the first (at least 1).
+   */
+  workers?: number;
 }
 
 export interface WindowEmbedding {
@@ -84,21 +92,50 @@ async function resolveConfigArg(config: ClapLoadOptions['config']): Promise<Clap
   }
 }
 
+interface ModelRecord { config: ClapConfig; logitScale: number }
+
 export class Clap {
   private audioSession?: Promise<Session>;
   private textEncoder?: Promise<Gpt2TextEncoder>;
+  private pool?: FrontendPool;
+  private loadedWeights?: StateDict;
   readonly logitScale: number;
 
   private constructor(
-    readonly weights: StateDict,
+    weights: StateDict | undefined,
     readonly config: ClapConfig,
     private readonly options: ClapLoadOptions,
+    logitScale: number,
+    /** Cache key of this model (weights file identity + config + engine), when the weights are a file and caching is on. */
+    private readonly modelKey?: string,
   ) {
-    this.logitScale = logitScaleExp(weights);
+    this.loadedWeights = weights;
+    this.logitScale = logitScale;
+  }
+
+  /**
+   * The state dict. With a weights path and a warm model cache, the file is only read if this is
+   * accessed; it is let go again once both towers' sessions exist (ORT holds its own copy).
+   */
+  get weights(): StateDict {
+    if (!this.loadedWeights) {
+      const path = this.options.weights as string;
+      this.loadedWeights = readWeights(readFileSync(path), path).tensors;
+    }
+    return this.loadedWeights;
   }
 
   static async load(options: ClapLoadOptions): Promise<Clap> {
     const explicit = await resolveConfigArg(options.config);
+    const dir = typeof options.weights === 'string' ? resolveCacheDir(options.cacheDir) : undefined;
+    let modelKey: string | undefined;
+    if (dir) {
+      try {
+        modelKey = hashKey(engineFingerprint(), fileFingerprint(options.weights as string), JSON.stringify(explicit ?? null));
+      } catch { /* unreadable: loadWeights explains below */ }
+    }
+    const record = modelKey ? readCacheJson<ModelRecord>(dir, `${modelKey}.clap.json`) : undefined;
+    if (record && modelKey) return new Clap(undefined, record.config, options, record.logitScale, modelKey);
     const weights = typeof options.weights === 'string' ? await loadWeights(options.weights) : options.weights;
     let config: ClapConfig;
     try {
@@ -107,17 +144,50 @@ export class Clap {
       if (e instanceof ClapError && typeof options.weights === 'string') throw new ClapError(e.message, { subject: options.weights, cause: e });
       throw e;
     }
-    return new Clap(weights, config, options);
+    const logitScale = logitScaleExp(weights);
+    if (modelKey) writeCacheJson(dir, `${modelKey}.clap.json`, { config, logitScale } satisfies ModelRecord);
+    return new Clap(weights, config, options, logitScale, modelKey);
+  }
+
+  private sessionKey(tower: 'audio' | 'text'): string {
+    return hashKey(this.modelKey!, tower, this.options.optimization ?? 'all');
+  }
+
+  /** Lets go of the weights file once no session needs building from it (only when it can be re-read). */
+  private dropWeightsIfDone(): void {
+    if (!this.modelKey) return;
+    const dir = resolveCacheDir(this.options.cacheDir);
+    const audioReady = this.audioSession !== undefined || lookupModel(dir, this.sessionKey('audio')) !== undefined;
+    const textReady = !this.config.textPrefix || this.textEncoder !== undefined || lookupModel(dir, this.sessionKey('text')) !== undefined;
+    if (audioReady && textReady) this.loadedWeights = undefined;
   }
 
   private audio(): Promise<Session> {
-    this.audioSession ??= Session.compile(buildAudioEncoderGraph(this.weights, this.config), this.options);
+    if (!this.audioSession) {
+      const build = (): Uint8Array => emitOnnx(buildAudioEncoderGraph(this.weights, this.config));
+      this.audioSession = this.modelKey
+        ? Session.cached(this.sessionKey('audio'), build, this.options)
+        : Session.compile(buildAudioEncoderGraph(this.weights, this.config), this.options);
+      void this.audioSession.then(() => this.dropWeightsIfDone(), () => undefined);
+    }
     return this.audioSession;
   }
 
   private text(): Promise<Gpt2TextEncoder> {
     if (!this.config.textPrefix) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
-    this.textEncoder ??= Gpt2TextEncoder.create(this.weights, { ...this.options, config: this.config.text, prefix: this.config.textPrefix });
+    if (!this.textEncoder) {
+      const prefix = this.config.textPrefix;
+      const textOptions = { ...this.options, config: this.config.text, prefix };
+      if (this.modelKey) {
+        const build = (): Uint8Array => emitOnnx(buildTextEncoderGraph(this.weights, textOptions));
+        // Gpt2TextEncoder's constructor is private to models/gpt2.ts; it only wraps (session, config, dProj).
+        const Ctor = Gpt2TextEncoder as unknown as new (s: Session, c: ClapConfig['text'], d: number) => Gpt2TextEncoder;
+        this.textEncoder = Session.cached(this.sessionKey('text'), build, this.options).then((s) => new Ctor(s, this.config.text, this.config.dProj));
+      } else {
+        this.textEncoder = Gpt2TextEncoder.create(this.weights, textOptions);
+      }
+      void this.textEncoder.then(() => this.dropWeightsIfDone(), () => undefined);
+    }
     return this.textEncoder;
   }
 
@@ -161,11 +231,36 @@ export class Clap {
       pending = [];
       pendingWindows = 0;
     };
-    for (let i = 0; i < inputs.length; i++) {
-      const { logmels, audio } = await audioToLogMel(inputs[i], { ...options, name: options.name ?? nameOf(inputs[i], i) });
-      pending.push({ index: i, logmels, starts: audio.starts, ends: audio.ends });
-      pendingWindows += logmels.length;
-      if (pendingWindows >= batchSize) await flush();
+    const workers = options.workers ?? defaultWorkers();
+    if (!Number.isInteger(workers) || workers < 0) throw new ClapError(`workers must be a non-negative integer, got ${workers}`);
+    const pool = inputs.length > 1 && workers > 0 ? this.frontendPool(workers) : undefined;
+    const { onProgress: _p, workers: _w, batchSize: _b, pool: _pool, ...frontendOptions } = options;
+    const stream = frontendStream(inputs, {
+      pool,
+      ahead: batchSize + 2 * workers + 2,
+      optionsFor: (i) => ({ ...frontendOptions, name: options.name ?? nameOf(inputs[i], i) }),
+    });
+    // Start compiling the encoder while the first inputs are decoded.
+    const session = this.audio();
+    session.catch(() => undefined);
+    let i = 0;
+    try {
+      for (;;) {
+        let item: IteratorResult<{ index: number; result: FrontendResult }>;
+        try {
+          item = await stream.next();
+        } catch (e) {
+          throw e instanceof ClapError ? e : new ClapError((e as Error).message, { subject: nameOf(inputs[i], i), cause: e });
+        }
+        if (item.done) break;
+        const { index, result } = item.value;
+        i = index + 1;
+        pending.push({ index, logmels: result.logmels, starts: result.starts, ends: result.ends });
+        pendingWindows += result.logmels.length;
+        if (pendingWindows >= batchSize) await flush();
+      }
+    } finally {
+      await stream.return(undefined);
     }
     if (pending.length) await flush();
     return results;
@@ -199,7 +294,17 @@ export class Clap {
       .map((scores, i) => ({ input: audioEmb[i].input, scores }));
   }
 
+  private frontendPool(workers: number): FrontendPool {
+    if (!this.pool || this.pool.size !== workers) {
+      void this.pool?.close();
+      this.pool = new FrontendPool(workers);
+    }
+    return this.pool;
+  }
+
   async release(): Promise<void> {
+    await this.pool?.close();
+    this.pool = undefined;
     if (this.audioSession) await (await this.audioSession).release();
     if (this.textEncoder) await (await this.textEncoder).release();
   }

@@ -1,0 +1,171 @@
+/**
+ * The audio pipeline: decoding, resampling, windowing and log-mel run in worker threads while the main
+ * thread runs the encoder. Inputs are handed out a bounded number at a time (memory stays flat however
+ * many files there are) and come back in input order.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { ClapError } from '../errors.js';
+import { audioToLogMel, type AudioInput, type AudioToLogMelOptions } from '../audio/index.js';
+
+/** One input's frontend output: its 7 s windows' log-mels [965×64] and their times (seconds). */
+export interface FrontendResult {
+  logmels: Float32Array[];
+  starts: number[];
+  ends: number[];
+}
+
+/** @internal message to a worker */
+export interface FrontendJob { id: number; input: AudioInput; options: AudioToLogMelOptions }
+/** @internal message from a worker */
+export interface FrontendReply extends Partial<FrontendResult> {
+  id: number;
+  error?: { message: string; clap: boolean; subject?: string };
+}
+
+/** The frontend options that cross a thread boundary (functions are dropped). */
+export function cloneableFrontendOptions(options: AudioToLogMelOptions & Record<string, unknown>): AudioToLogMelOptions {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(options)) if (typeof v !== 'function' && v !== undefined) out[k] = v;
+  return out as AudioToLogMelOptions;
+}
+
+function workerUrl(): URL {
+  // Under tsx (tests, bench) this module is a .ts file and so is its worker.
+  return new URL(import.meta.url.endsWith('.ts') ? './frontend-worker.ts' : './frontend-worker.js', import.meta.url);
+}
+
+/** A .ts worker (tests, bench under tsx): registers tsx's loader in the worker first, then imports the module. */
+function tsWorker(url: URL): Worker {
+  const api = import.meta.resolve('tsx/esm/api');
+  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true });
+}
+
+/** A pool of frontend worker threads. Idle workers do not keep the process alive. */
+export class FrontendPool {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, { resolve: (r: FrontendResult) => void; reject: (e: Error) => void; worker: Worker }>();
+  private readonly load = new Map<Worker, number>();
+  private nextId = 0;
+  private closed = false;
+
+  constructor(readonly size = defaultWorkers()) {
+    if (!Number.isInteger(size) || size < 1) throw new ClapError(`frontend workers must be a positive integer, got ${size}`);
+  }
+
+  private spawn(): Worker {
+    const url = workerUrl();
+    const w = url.pathname.endsWith('.ts') ? tsWorker(url) : new Worker(url);
+    w.unref();
+    w.on('message', (r: FrontendReply) => this.settle(w, r));
+    w.on('error', (e) => this.fail(w, e));
+    w.on('exit', (code) => { if (!this.closed) this.fail(w, new Error(`frontend worker exited with code ${code}`)); });
+    this.workers.push(w);
+    this.load.set(w, 0);
+    return w;
+  }
+
+  private settle(w: Worker, r: FrontendReply): void {
+    const p = this.pending.get(r.id);
+    if (!p) return;
+    this.pending.delete(r.id);
+    this.release(w);
+    if (r.error) p.reject(r.error.clap ? new ClapError(stripSubject(r.error.message, r.error.subject), { subject: r.error.subject }) : new Error(r.error.message));
+    else p.resolve({ logmels: r.logmels!, starts: r.starts!, ends: r.ends! });
+  }
+
+  private release(w: Worker): void {
+    const n = (this.load.get(w) ?? 1) - 1;
+    this.load.set(w, n);
+    if (n === 0) w.unref();
+  }
+
+  private fail(w: Worker, e: Error): void {
+    for (const [id, p] of this.pending) {
+      if (p.worker === w) {
+        this.pending.delete(id);
+        p.reject(e);
+      }
+    }
+    const i = this.workers.indexOf(w);
+    if (i >= 0) this.workers.splice(i, 1);
+    this.load.delete(w);
+  }
+
+  /** Runs the frontend on one input in the least loaded worker. */
+  process(input: AudioInput, options: AudioToLogMelOptions): Promise<FrontendResult> {
+    if (this.closed) return Promise.reject(new Error('frontend pool is closed'));
+    let w: Worker | undefined;
+    if (this.workers.length < this.size) w = this.spawn();
+    else w = this.workers.reduce((a, b) => ((this.load.get(a) ?? 0) <= (this.load.get(b) ?? 0) ? a : b));
+    const n = (this.load.get(w) ?? 0) + 1;
+    this.load.set(w, n);
+    if (n === 1) w.ref();
+    const id = this.nextId++;
+    const worker = w;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, worker });
+      worker.postMessage({ id, input, options } satisfies FrontendJob);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const ws = this.workers.splice(0);
+    await Promise.all(ws.map((w) => w.terminate()));
+    for (const p of this.pending.values()) p.reject(new Error('frontend pool closed'));
+    this.pending.clear();
+  }
+}
+
+function stripSubject(message: string, subject?: string): string {
+  return subject && message.startsWith(`${subject}: `) ? message.slice(subject.length + 2) : message;
+}
+
+/** Frontend workers by default: one per core beyond the encoder's main thread, at least one. */
+export function defaultWorkers(): number {
+  return Math.max(1, Math.min(4, availableParallelism() - 1));
+}
+
+export interface FrontendStreamOptions {
+  /** Run in this pool; without one the frontend runs in this thread, one input at a time. */
+  pool?: FrontendPool;
+  /** Inputs handed out ahead of the consumer (bounds memory); default 2 per worker + 4. */
+  ahead?: number;
+  /** Per-input options (e.g. the display name used in errors). */
+  optionsFor: (index: number) => AudioToLogMelOptions;
+}
+
+/**
+ * Frontend results in input order, computing at most `ahead` inputs in advance. An input that fails
+ * throws its error when its turn comes (inputs before it are yielded first).
+ */
+export async function* frontendStream(inputs: readonly AudioInput[], opts: FrontendStreamOptions): AsyncGenerator<{ index: number; result: FrontendResult }> {
+  const { pool } = opts;
+  if (!pool) {
+    for (let i = 0; i < inputs.length; i++) {
+      const { logmels, audio } = await audioToLogMel(inputs[i], opts.optionsFor(i));
+      yield { index: i, result: { logmels, starts: audio.starts, ends: audio.ends } };
+    }
+    return;
+  }
+  const ahead = Math.max(1, opts.ahead ?? 2 * pool.size + 4);
+  type Slot = { promise: Promise<FrontendResult> };
+  const queue: Slot[] = [];
+  let next = 0;
+  const fill = (): void => {
+    while (next < inputs.length && queue.length < ahead) {
+      const p = pool.process(inputs[next], cloneableFrontendOptions(opts.optionsFor(next) as AudioToLogMelOptions & Record<string, unknown>));
+      p.catch(() => undefined); // handled when its turn comes
+      queue.push({ promise: p });
+      next++;
+    }
+  };
+  fill();
+  for (let i = 0; i < inputs.length; i++) {
+    const slot = queue.shift()!;
+    const result = await slot.promise;
+    fill();
+    yield { index: i, result };
+  }
+}
