@@ -1,0 +1,465 @@
+/**
+ * `ClapIndex`: a sound library on disk, embedded once and searched by text, by example, or ranked
+ * against a caption set (paper §2.3 retrieval).
+ *
+ *   const clap = await Clap.load({ weights: 'CLAP_weights_2023.pth' });
+ *   const index = await ClapIndex.open('lib.clapdb', { clap, create: true });
+ *   await index.add(['~/sounds']);                    // incremental: unchanged files are skipped
+ *   const hits = await index.search('a door creaking in an empty hall', { top: 10 });
+ *
+ * Every vector is tagged with the model identity (weights hash, config hash, audio options); an index
+ * opened with another model refuses to add or answer queries. Writes are batched into atomic store
+ * commits, so a killed run loses at most the batch in flight and the next run resumes where it stopped.
+ */
+import { stat } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
+import { ClapError } from '../errors.js';
+import type { LoadAudioOptions } from '../audio/index.js';
+import {
+  acquireWriteLock, hashConfig, hashStateDict, identityMismatch, modelIdentity, readMeta, rowModelId, writeMeta,
+  type IndexAudioOptions, type IndexMeta, type ModelIdentity,
+} from '../index/meta.js';
+import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../index/lance.js';
+import type { AnnKind, CaptionHit, FileInfo, FileRecord, SearchHit, SearchMode, VectorIndexInfo, VectorStore } from '../index/store.js';
+import { walkAudio, type SkippedPath } from '../index/walk.js';
+import type { Clap } from './clap.js';
+import { DecodePool, defaultDecodeThreads, type DecodeResult } from './index-decode.js';
+
+export type { AnnKind, CaptionHit, SearchHit, SearchMode, SkippedPath, IndexAudioOptions, ModelIdentity };
+
+export interface ClapIndexOpenOptions {
+  /** The model: needed to add files and to embed queries; checked against the index's model. */
+  clap?: Clap;
+  /** Create the index when the folder holds none (else opening a missing index fails). */
+  create?: boolean;
+  /**
+   * Audio options for embedding. A new index records them; an existing one uses its own, and any
+   * option given here must agree with it.
+   */
+  audio?: Partial<IndexAudioOptions>;
+  /** Vector index policy for new indexes: 'auto' (default) builds IVF-PQ from `annThreshold` vectors. */
+  ann?: AnnKind;
+  annThreshold?: number;
+  /** Recorded so that later commands may omit --weights / --config. */
+  weightsPath?: string;
+  configPath?: string;
+}
+
+export interface IndexProgress {
+  /** Files finished (stored, unchanged, or skipped) out of `total` to examine. */
+  done: number;
+  total: number;
+  path?: string;
+}
+
+export interface IndexRunOptions {
+  /** 7 s windows per encoder run (default 8); each encoder batch is committed on its own. */
+  batchSize?: number;
+  /** Decode worker threads (default: half the cores, 1–4); 0 decodes on the calling thread. */
+  decodeThreads?: number;
+  onProgress?: (p: IndexProgress) => void;
+  /** Called for every file that could not be indexed. */
+  onSkip?: (s: SkippedPath) => void;
+  /** Changes the index's vector-index policy (recorded) before it is applied at the end of the run. */
+  ann?: AnnKind;
+  annThreshold?: number;
+}
+
+export interface IndexReport {
+  /** Files embedded for the first time. */
+  added: number;
+  /** Files re-embedded because their content changed. */
+  updated: number;
+  /** Files found unchanged (size and mtime, or content hash). */
+  unchanged: number;
+  /** Files dropped because they are gone. */
+  removed: number;
+  skipped: SkippedPath[];
+  /** Files without an audio extension in walked folders. */
+  ignored: number;
+  /** Files in the index afterwards. */
+  files: number;
+  seconds: number;
+  vectorIndex: VectorIndexInfo | null;
+}
+
+export interface IndexStats {
+  files: number;
+  windows: number;
+  model: ModelIdentity;
+  bytes: number;
+}
+
+export interface IndexSearchOptions {
+  /** Results (default 10). */
+  top?: number;
+  /** Path glob (a pattern without '/' matches file names): '*.wav', 'drums/**'. */
+  glob?: string;
+  minDuration?: number;
+  maxDuration?: number;
+  /** 'auto' (default): the ANN index when there is one; 'exact': a full scan; 'ann': the index, required. */
+  mode?: SearchMode;
+  nprobes?: number;
+  refineFactor?: number;
+  /** Per-window (sliding indexes, default there) or per-file vectors. */
+  level?: 'file' | 'window';
+}
+
+export type IndexQuery = string | { text: string } | { audio: string } | { vector: Float32Array };
+
+const DEFAULT_AUDIO: IndexAudioOptions = { channels: 'mean', crop: 'start', sliding: false };
+
+const identityCache = new WeakMap<object, { weights: string; config: string }>();
+
+/** The identity of `clap` used with `audio` options. Hashing the weights takes ~1 s per GB, once per Clap. */
+export function clapIdentity(clap: Clap, audio: IndexAudioOptions): ModelIdentity {
+  let cached = identityCache.get(clap);
+  if (!cached) {
+    cached = { weights: hashStateDict(clap.weights), config: hashConfig(clap.config) };
+    identityCache.set(clap, cached);
+  }
+  return modelIdentity({ ...cached, dim: clap.config.dProj, audio });
+}
+
+function mergeAudio(base: IndexAudioOptions, given: Partial<IndexAudioOptions> | undefined): IndexAudioOptions {
+  const out: IndexAudioOptions = { ...base };
+  for (const [k, v] of Object.entries(given ?? {})) if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
+  if (out.cropOffset === undefined) delete out.cropOffset;
+  if (out.seed === undefined) delete out.seed;
+  return out;
+}
+
+export function loadOptionsOf(a: IndexAudioOptions): LoadAudioOptions {
+  return { channels: a.channels, crop: a.crop, cropOffset: a.cropOffset, seed: a.seed, sliding: a.sliding ? { hopS: a.sliding.hopS } : false };
+}
+
+function meanOf(vs: Float32Array[]): Float32Array {
+  const out = new Float32Array(vs[0].length);
+  for (const v of vs) for (let i = 0; i < v.length; i++) out[i] += v[i] / vs.length;
+  return out;
+}
+
+function isUnder(path: string, root: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+export class ClapIndex {
+  private constructor(
+    readonly dir: string,
+    private meta: IndexMeta,
+    private readonly store: VectorStore,
+    private readonly clap: Clap | undefined,
+  ) {}
+
+  /** Opens (or with `create`, creates) the index in folder `dir`. */
+  static async open(dir: string, options: ClapIndexOpenOptions = {}): Promise<ClapIndex> {
+    const root = resolve(dir);
+    let meta = readMeta(root);
+    if (!meta) {
+      if (!options.create) throw new ClapError('no index here (create one with `clap index add PATH... --db DIR`)', { subject: root });
+      if (!options.clap) throw new ClapError('creating an index needs the model (weights)', { subject: root });
+      const audio = mergeAudio(DEFAULT_AUDIO, options.audio);
+      if (audio.sliding && !(audio.sliding.hopS > 0)) throw new ClapError(`hop must be a positive number of seconds, got ${audio.sliding.hopS}`);
+      meta = {
+        version: 1,
+        backend: 'lancedb',
+        model: clapIdentity(options.clap, audio),
+        weightsPath: options.weightsPath && resolve(options.weightsPath),
+        configPath: options.configPath,
+        roots: [],
+        ann: options.ann ?? 'auto',
+        annThreshold: options.annThreshold,
+        created: new Date().toISOString(),
+      };
+      const release = acquireWriteLock(root);
+      try {
+        writeMeta(root, meta);
+      } finally {
+        release();
+      }
+    } else if (options.clap) {
+      const given = clapIdentity(options.clap, mergeAudio(meta.model.audio, options.audio));
+      const diff = identityMismatch(meta.model, given);
+      if (diff) {
+        throw new ClapError(`this index was built with a different model or audio options (${diff}); use the weights, config and audio options it was built with${meta.weightsPath ? ` (${meta.weightsPath})` : ''}, or another --db`, { subject: root });
+      }
+    }
+    if (meta.backend !== 'lancedb') throw new ClapError(`unknown index backend '${meta.backend}'`, { subject: root });
+    const store = await LanceStore.open(root, { dim: meta.model.dim });
+    return new ClapIndex(root, meta, store, options.clap);
+  }
+
+  get model(): ModelIdentity {
+    return this.meta.model;
+  }
+
+  get roots(): readonly string[] {
+    return this.meta.roots;
+  }
+
+  /** The weights / config paths recorded at creation. */
+  get recorded(): { weightsPath?: string; configPath?: string } {
+    return { weightsPath: this.meta.weightsPath, configPath: this.meta.configPath };
+  }
+
+  private needClap(): Clap {
+    if (!this.clap) throw new ClapError('this operation needs the model: open the index with { clap }');
+    return this.clap;
+  }
+
+  private get level(): 'file' | 'window' {
+    return this.meta.model.audio.sliding ? 'window' : 'file';
+  }
+
+  /** Adds files and folders (recursively); unchanged files are skipped, changed ones re-embedded. */
+  async add(paths: readonly string[], options: IndexRunOptions = {}): Promise<IndexReport> {
+    if (paths.length === 0) throw new ClapError('give at least one file or folder to index');
+    const roots = paths.map((p) => resolve(p));
+    return this.run(roots, false, options);
+  }
+
+  /** Re-walks every folder and file added so far: new files are added, changed ones re-embedded, deleted ones dropped. */
+  async sync(options: IndexRunOptions = {}): Promise<IndexReport> {
+    return this.run([...this.meta.roots], true, options);
+  }
+
+  /** Drops files (exact paths, or everything under a folder) from the index and from its roots. */
+  async remove(paths: readonly string[]): Promise<number> {
+    const targets = paths.map((p) => resolve(p));
+    const release = acquireWriteLock(this.dir);
+    try {
+      const gone = (await this.store.listFiles()).filter((f) => targets.some((t) => isUnder(f.path, t))).map((f) => f.path);
+      await this.store.commit([], gone);
+      this.meta = { ...this.meta, roots: this.meta.roots.filter((r) => !targets.some((t) => isUnder(r, t))) };
+      writeMeta(this.dir, this.meta);
+      return gone.length;
+    } finally {
+      release();
+    }
+  }
+
+  private async run(roots: string[], prune: boolean, options: IndexRunOptions): Promise<IndexReport> {
+    const clap = this.needClap();
+    const t0 = performance.now();
+    const batchSize = options.batchSize ?? 8;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ClapError(`batch size must be a positive integer, got ${batchSize}`);
+    const release = acquireWriteLock(this.dir);
+    const pool = new DecodePool(options.decodeThreads ?? defaultDecodeThreads());
+    try {
+      // Roots first: a run killed part-way is still resumed by `sync`.
+      const existing: string[] = [];
+      for (const r of roots) {
+        try {
+          await stat(r);
+          existing.push(r);
+        } catch { /* reported by the walk */ }
+      }
+      const newRoots = existing.filter((r) => !this.meta.roots.includes(r));
+      const ann = options.ann ?? this.meta.ann;
+      const annThreshold = options.annThreshold ?? this.meta.annThreshold;
+      if (newRoots.length || ann !== this.meta.ann || annThreshold !== this.meta.annThreshold) {
+        this.meta = { ...this.meta, roots: [...this.meta.roots, ...newRoots], ann, annThreshold };
+        writeMeta(this.dir, this.meta);
+      }
+      const walked = await walkAudio(roots);
+      const report: IndexReport = {
+        added: 0, updated: 0, unchanged: 0, removed: 0, skipped: [], ignored: walked.ignored, files: 0, seconds: 0, vectorIndex: null,
+      };
+      const skip = (s: SkippedPath): void => {
+        report.skipped.push(s);
+        options.onSkip?.(s);
+      };
+      const stored = new Map((await this.store.listFiles()).map((f) => [f.path, f]));
+      const modelId = rowModelId(this.meta.model);
+
+      if (prune) {
+        const found = new Set(walked.files.map((f) => f.path));
+        const missingRoots = roots.filter((r) => !existing.includes(r));
+        const gone: string[] = [];
+        for (const path of stored.keys()) {
+          if (found.has(path)) continue;
+          // A root that vanished as a whole (unmounted disk?) keeps its files: drop them with remove().
+          if (missingRoots.some((r) => isUnder(path, r))) continue;
+          gone.push(path);
+        }
+        for (const r of missingRoots) skip({ path: r, reason: 'root is missing; its files stay indexed (remove it with `clap index remove`)' });
+        if (gone.length) await this.store.commit([], gone);
+        report.removed = gone.length;
+        for (const g of gone) stored.delete(g);
+      }
+      for (const s of walked.skipped) if (!(prune && !existing.includes(s.path) && roots.includes(s.path))) skip(s);
+
+      const todo = walked.files.filter((f) => {
+        const s = stored.get(f.path);
+        return !s || s.size !== f.size || s.mtimeMs !== f.mtimeMs || s.model !== modelId;
+      });
+      report.unchanged = walked.files.length - todo.length;
+      const total = todo.length;
+      let done = 0;
+      options.onProgress?.({ done, total });
+
+      const audioOptions = loadOptionsOf(this.meta.model.audio);
+      const prefetch = Math.max(2, pool.threads * 2) + batchSize;
+      const inflight: Promise<DecodeResult>[] = [];
+      let next = 0;
+      const launch = (): void => {
+        while (inflight.length < prefetch && next < todo.length) {
+          const f = todo[next++];
+          const s = stored.get(f.path);
+          inflight.push(pool.decode({ path: f.path, options: audioOptions, knownHash: s && s.model === modelId ? s.hash : undefined }));
+        }
+      };
+
+      type Decoded = Extract<DecodeResult, { unchanged: false }>;
+      let batch: { file: (typeof todo)[number]; decoded: Decoded }[] = [];
+      let batchWindows = 0;
+      let touched: (typeof todo)[number][] = [];
+      const flush = async (): Promise<void> => {
+        const records: FileRecord[] = [];
+        if (batch.length) {
+          const embeddings = await clap.embedLogMels(batch.flatMap((b) => b.decoded.logmels), batchSize);
+          let k = 0;
+          for (const { file, decoded } of batch) {
+            const n = decoded.logmels.length;
+            const vs = embeddings.slice(k, k + n);
+            k += n;
+            const info: FileInfo = {
+              path: file.path, hash: decoded.hash, size: file.size, mtimeMs: file.mtimeMs,
+              duration: decoded.duration, sampleRate: decoded.sampleRate, channels: decoded.channels,
+            };
+            records.push(this.meta.model.audio.sliding
+              ? { ...info, model: modelId, embedding: meanOf(vs), windows: vs.map((e, w) => ({ start: decoded.starts[w], end: decoded.ends[w], embedding: e })) }
+              : { ...info, model: modelId, embedding: vs[0] });
+          }
+        }
+        if (touched.length) {
+          // Same content, new mtime: re-put the stored vectors with the new metadata.
+          const old = new Map((await this.store.getFiles(touched.map((t) => t.path))).map((r) => [r.path, r]));
+          for (const t of touched) {
+            const r = old.get(t.path);
+            if (r) records.push({ ...r, size: t.size, mtimeMs: t.mtimeMs });
+          }
+        }
+        if (records.length) await this.store.commit(records);
+        for (const { file } of batch) {
+          if (stored.has(file.path)) report.updated++;
+          else report.added++;
+          options.onProgress?.({ done: ++done, total, path: file.path });
+        }
+        for (const t of touched) options.onProgress?.({ done: ++done, total, path: t.path });
+        batch = [];
+        batchWindows = 0;
+        touched = [];
+      };
+
+      launch();
+      for (let i = 0; i < todo.length; i++) {
+        const result = await inflight.shift()!;
+        launch();
+        const file = todo[i];
+        if (!result.ok) {
+          skip({ path: file.path, reason: result.error });
+          options.onProgress?.({ done: ++done, total, path: file.path });
+        } else if (result.unchanged) {
+          report.unchanged++;
+          touched.push(file);
+          if (touched.length >= 256) await flush();
+        } else {
+          batch.push({ file, decoded: result });
+          batchWindows += result.logmels.length;
+          if (batchWindows >= batchSize) await flush();
+        }
+      }
+      await flush();
+      report.vectorIndex = await this.store.maintain({ ann: this.meta.ann, annThreshold: this.meta.annThreshold, level: this.level });
+      report.files = (await this.store.counts()).files;
+      report.seconds = (performance.now() - t0) / 1000;
+      return report;
+    } finally {
+      await pool.close();
+      release();
+    }
+  }
+
+  /** Embeds captions (one text each) for audio→text ranking; `replace` drops the others. */
+  async addCaptions(texts: readonly string[], options: { replace?: boolean } = {}): Promise<number> {
+    const unique = [...new Set(texts.map((t) => t.trim()).filter((t) => t.length > 0))];
+    if (unique.length === 0) throw new ClapError('no captions given');
+    const clap = this.needClap();
+    const vectors = await clap.embedText(unique);
+    const release = acquireWriteLock(this.dir);
+    try {
+      await this.store.putCaptions(unique, vectors, options.replace ?? false);
+    } finally {
+      release();
+    }
+    return (await this.store.counts()).captions;
+  }
+
+  /** The query vector: a text (or {text}), an audio file ({audio}), or a raw vector. */
+  async queryVector(query: IndexQuery): Promise<Float32Array> {
+    if (typeof query === 'object' && 'vector' in query) return query.vector;
+    const clap = this.needClap();
+    if (typeof query === 'string' || 'text' in query) {
+      const text = typeof query === 'string' ? query : query.text;
+      if (text.trim() === '') throw new ClapError('the search text is empty');
+      return (await clap.embedText([text]))[0];
+    }
+    const [e] = await clap.embedAudio([query.audio], { ...loadOptionsOf(this.meta.model.audio), pool: 'mean' });
+    return e.embedding;
+  }
+
+  /** Files nearest to the query by cosine similarity, best first (sliding indexes: best window per file). */
+  async search(query: IndexQuery, options: IndexSearchOptions = {}): Promise<SearchHit[]> {
+    const top = options.top ?? 10;
+    if (!Number.isInteger(top) || top < 1) throw new ClapError(`top must be a positive integer, got ${top}`);
+    const vector = await this.queryVector(query);
+    const level = options.level ?? this.level;
+    if (level === 'window' && !this.meta.model.audio.sliding) throw new ClapError('this index has no per-window vectors (it was not built with sliding windows)');
+    const excludePaths = typeof query === 'object' && 'audio' in query ? [resolve(query.audio)] : undefined;
+    return this.store.search({
+      vector, top, level, mode: options.mode, nprobes: options.nprobes, refineFactor: options.refineFactor,
+      filter: { glob: options.glob, minDuration: options.minDuration, maxDuration: options.maxDuration, excludePaths },
+    });
+  }
+
+  /** Captions ranked for an audio file (or a vector), best first. */
+  async rankCaptions(query: { audio: string } | { vector: Float32Array }, options: { top?: number } = {}): Promise<CaptionHit[]> {
+    const top = options.top ?? 10;
+    if ((await this.store.counts()).captions === 0) throw new ClapError('this index has no captions (add some with `clap index captions FILE.txt`)', { subject: this.dir });
+    return this.store.searchCaptions(await this.queryVector(query), top);
+  }
+
+  async stats(): Promise<IndexStats & { captions: number; roots: readonly string[]; vectorIndex: VectorIndexInfo | null }> {
+    const c = await this.store.counts();
+    return {
+      files: c.files, windows: c.windows, model: this.meta.model, bytes: await this.store.bytes(),
+      captions: c.captions, roots: this.meta.roots, vectorIndex: await this.store.vectorIndex(),
+    };
+  }
+
+  /** Every indexed file's metadata. */
+  async files(): Promise<(FileInfo & { model: string })[]> {
+    return this.store.listFiles();
+  }
+
+  /** Builds (or drops the policy for) the ANN index now: 'ivf-pq' / 'hnsw' force one, 'none' never builds. */
+  async optimize(ann?: AnnKind): Promise<VectorIndexInfo | null> {
+    const release = acquireWriteLock(this.dir);
+    try {
+      if (ann && ann !== this.meta.ann) {
+        this.meta = { ...this.meta, ann };
+        writeMeta(this.dir, this.meta);
+      }
+      return await this.store.maintain({ ann: this.meta.ann, annThreshold: this.meta.annThreshold, level: this.level });
+    } finally {
+      release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+}
+
+export { DEFAULT_ANN_THRESHOLD };
