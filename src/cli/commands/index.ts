@@ -4,6 +4,8 @@ import { convert } from './convert.js';
 import { embedAudio, embedText } from './embed.js';
 import { trainContrastiveCommand, trainPlotCommand } from './train.js';
 import { evalCommand } from './eval.js';
+import { indexCommands } from './index-cmd.js';
+import { search } from './search.js';
 
 /** Every `clap` subcommand, in the order `clap --help` lists them. */
-export const commands: Command[] = [embedAudio, embedText, classify, convert, evalCommand, trainContrastiveCommand, trainPlotCommand];
+export const commands: Command[] = [embedAudio, embedText, classify, convert, evalCommand, trainContrastiveCommand, trainPlotCommand, ...indexCommands, search];

@@ -1,0 +1,287 @@
+import { readFileSync } from 'node:fs';
+import { ClapError } from '../../errors.js';
+import { Clap } from '../../tasks/clap.js';
+import { ClapIndex, type AnnKind, type IndexAudioOptions, type IndexReport } from '../../tasks/index.js';
+import { type Command, type CommandContext, num, type OptionSpec, type ParsedValues, required, str, UsageError } from '../command.js';
+import { Progress } from '../progress.js';
+import { MODEL_OPTIONS } from './shared.js';
+
+export const DB_OPTION: OptionSpec = { db: { type: 'string' } };
+
+export const INDEX_MODEL_HELP = [
+  '  --db DIR           the index folder',
+  '  --weights W        CLAP weights (default: the ones the index was built with)',
+  '  --config C         config.json or preset (default: the one the index was built with)',
+  '  --threads N        compute threads (default: all cores)',
+].join('\n');
+
+const INDEX_AUDIO_OPTIONS: OptionSpec = {
+  channels: { type: 'string' },
+  crop: { type: 'string' },
+  'crop-offset': { type: 'string' },
+  seed: { type: 'string' },
+  sliding: { type: 'boolean' },
+  hop: { type: 'string' },
+};
+
+const RUN_OPTIONS: OptionSpec = {
+  batch: { type: 'string' },
+  'decode-threads': { type: 'string' },
+};
+
+const RUN_HELP = [
+  '  --batch N          7 s windows per encoder run, and per store commit (default 8)',
+  '  --decode-threads N decode worker threads (default: half the cores, 1-4; 0 = on the main thread)',
+].join('\n');
+
+const AUDIO_HELP = [
+  'Audio options (a new index records them; later runs use the recorded ones):',
+  "  --channels M       'mean' (default) or 'reference' (msclap: channels concatenated)",
+  "  --crop M           clips over 7 s: 'start' (default), 'center' or 'random' (with --seed)",
+  '  --crop-offset N    crop at sample N (44.1 kHz)',
+  '  --seed S           seed for --crop random',
+  '  --sliding          store every 7 s window, so hits point to a time in long files',
+  '  --hop S            hop between sliding windows, seconds (default 7)',
+].join('\n');
+
+/** Only the audio options given on the command line (the index supplies the rest). */
+function explicitAudio(v: ParsedValues): Partial<IndexAudioOptions> {
+  const out: Partial<IndexAudioOptions> = {};
+  const channels = str(v, 'channels');
+  if (channels !== undefined) {
+    if (channels !== 'mean' && channels !== 'reference') throw new UsageError(`--channels must be 'mean' or 'reference', got '${channels}'`);
+    out.channels = channels;
+  }
+  const crop = str(v, 'crop');
+  if (crop !== undefined) {
+    if (crop !== 'start' && crop !== 'center' && crop !== 'random') throw new UsageError(`--crop must be start, center or random, got '${crop}'`);
+    out.crop = crop;
+  }
+  const cropOffset = num(v, 'crop-offset');
+  if (cropOffset !== undefined) {
+    if (!Number.isInteger(cropOffset) || cropOffset < 0) throw new UsageError('--crop-offset must be a non-negative integer');
+    out.cropOffset = cropOffset;
+  }
+  const seed = num(v, 'seed');
+  if (seed !== undefined) out.seed = seed;
+  const hop = num(v, 'hop');
+  if (hop !== undefined && !(hop > 0)) throw new UsageError('--hop must be a positive number of seconds');
+  if (v.sliding === true) out.sliding = { hopS: hop ?? 7 };
+  else if (hop !== undefined) throw new UsageError('--hop needs --sliding');
+  return out;
+}
+
+function positiveInt(v: ParsedValues, name: string, min = 1): number | undefined {
+  const n = num(v, name);
+  if (n !== undefined && (!Number.isInteger(n) || n < min)) throw new UsageError(`--${name} must be an integer ≥ ${min}`);
+  return n;
+}
+
+function annOption(v: ParsedValues): AnnKind | undefined {
+  const a = str(v, 'ann-index');
+  if (a === undefined) return undefined;
+  if (a !== 'auto' && a !== 'none' && a !== 'ivf-pq' && a !== 'hnsw') throw new UsageError(`--ann-index must be auto, none, ivf-pq or hnsw, got '${a}'`);
+  return a;
+}
+
+export function dbDir(v: ParsedValues): string {
+  return required(v, 'db');
+}
+
+/**
+ * Loads the model for an index: --weights/--config, or those the index recorded. Returns the model
+ * (for release) and the opened index.
+ */
+export async function openWithModel(ctx: CommandContext, create: boolean, extra: {
+  audio?: Partial<IndexAudioOptions>; ann?: AnnKind; annThreshold?: number;
+} = {}): Promise<{ clap: Clap; index: ClapIndex }> {
+  const v = ctx.values;
+  const db = dbDir(v);
+  let weights = str(v, 'weights');
+  let config = str(v, 'config');
+  if (weights === undefined) {
+    // The index remembers the weights it was built with.
+    const existing = await ClapIndex.open(db).catch((e: unknown) => {
+      if (create) return null;
+      throw e;
+    });
+    const rec = existing?.recorded;
+    await existing?.close();
+    if (!rec?.weightsPath) throw new UsageError('--weights is required');
+    weights = rec.weightsPath;
+    config ??= rec.configPath;
+  }
+  const threads = positiveInt(v, 'threads');
+  const pooling = str(v, 'text-pooling');
+  if (pooling !== undefined && pooling !== 'reference' && pooling !== 'fixed') throw new UsageError(`--text-pooling must be 'reference' or 'fixed', got '${pooling}'`);
+  const clap = await Clap.load({ weights, config, threads, textPooling: pooling });
+  try {
+    const index = await ClapIndex.open(db, { clap, create, weightsPath: weights, configPath: config, ...extra });
+    return { clap, index };
+  } catch (e) {
+    await clap.release();
+    throw e;
+  }
+}
+
+function progressReporter(ctx: CommandContext): (p: { done: number; total: number }) => void {
+  let bar: Progress | undefined;
+  let shown = 0;
+  return ({ done, total }) => {
+    if (ctx.json && !ctx.stderr.isTTY) return;
+    if (!bar) {
+      if (total === 0) return;
+      bar = new Progress(total, 'indexing files', ctx.stderr, true);
+    }
+    if (done > shown) {
+      bar.tick(done - shown);
+      shown = done;
+    }
+  };
+}
+
+function printReport(ctx: CommandContext, db: string, r: IndexReport): void {
+  if (ctx.json) {
+    ctx.stdout.write(`${JSON.stringify({
+      added: r.added, updated: r.updated, unchanged: r.unchanged, removed: r.removed, skipped: r.skipped, ignored: r.ignored,
+      files: r.files, seconds: r.seconds,
+    })}\n`);
+    return;
+  }
+  const embedded = r.added + r.updated;
+  const rate = embedded > 0 ? `, ${(embedded / Math.max(r.seconds, 1e-9)).toFixed(2)} files/s` : '';
+  ctx.stdout.write(`${db}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed, ${r.skipped.length} skipped`
+    + `${r.ignored ? `, ${r.ignored} non-audio ignored` : ''} — ${r.files} files indexed (${r.seconds.toFixed(1)} s${rate})`
+    + `${r.vectorIndex ? `; vector index ${r.vectorIndex.kind}` : ''}\n`);
+}
+
+async function runIndex(ctx: CommandContext, mode: 'add' | 'sync'): Promise<void> {
+  const v = ctx.values;
+  if (mode === 'add' && ctx.positionals.length === 0) throw new UsageError('give at least one file or folder to index');
+  if (mode === 'sync' && ctx.positionals.length > 0) throw new UsageError('clap index sync takes no paths (it re-walks those added before)');
+  const batchSize = positiveInt(v, 'batch');
+  const decodeThreads = positiveInt(v, 'decode-threads', 0);
+  const annThreshold = positiveInt(v, 'ann-threshold');
+  const { clap, index } = await openWithModel(ctx, mode === 'add', { audio: explicitAudio(v), ann: annOption(v), annThreshold });
+  try {
+    const options = {
+      batchSize,
+      decodeThreads,
+      ann: annOption(v),
+      annThreshold,
+      onProgress: progressReporter(ctx),
+      onSkip: (s: { path: string; reason: string }) => { if (!ctx.json) ctx.stderr.write(`skipped ${s.path}: ${s.reason}\n`); },
+    };
+    const report = mode === 'add' ? await index.add(ctx.positionals, options) : await index.sync(options);
+    printReport(ctx, index.dir, report);
+  } finally {
+    await index.close();
+    await clap.release();
+  }
+}
+
+export const indexAdd: Command = {
+  path: ['index', 'add'],
+  usage: 'index add PATH... --db DIR --weights W',
+  summary: 'Index audio files and folders (recursively) for search; incremental, resumable',
+  options: { ...MODEL_OPTIONS, ...DB_OPTION, ...INDEX_AUDIO_OPTIONS, ...RUN_OPTIONS, 'ann-index': { type: 'string' }, 'ann-threshold': { type: 'string' } },
+  help: [
+    INDEX_MODEL_HELP,
+    RUN_HELP,
+    "  --ann-index K      vector index: 'auto' (default: IVF-PQ once the library is large), 'ivf-pq', 'hnsw', 'none'",
+    '  --ann-threshold N  vectors from which auto builds the index (default 50000)',
+    AUDIO_HELP,
+    '  --json             {"added","updated","unchanged","removed","skipped":[{"path","reason"}],"ignored","files","seconds"}',
+  ].join('\n'),
+  run: (ctx) => runIndex(ctx, 'add'),
+};
+
+export const indexSync: Command = {
+  path: ['index', 'sync'],
+  usage: 'index sync --db DIR',
+  summary: 'Bring an index up to date: add new files, re-embed changed ones, drop deleted ones',
+  options: { ...MODEL_OPTIONS, ...DB_OPTION, ...RUN_OPTIONS, 'ann-index': { type: 'string' }, 'ann-threshold': { type: 'string' } },
+  help: [INDEX_MODEL_HELP, RUN_HELP, '  --ann-index K, --ann-threshold N   as for index add', '  --json             as for index add'].join('\n'),
+  run: (ctx) => runIndex(ctx, 'sync'),
+};
+
+export const indexStats: Command = {
+  path: ['index', 'stats'],
+  usage: 'index stats --db DIR',
+  summary: 'What an index holds: files, windows, model, size on disk',
+  options: { ...DB_OPTION },
+  help: ['  --db DIR           the index folder', '  --json             {"files","windows","model":{...},"bytes"}'].join('\n'),
+  async run(ctx) {
+    const index = await ClapIndex.open(dbDir(ctx.values));
+    try {
+      const s = await index.stats();
+      if (ctx.json) {
+        ctx.stdout.write(`${JSON.stringify({ files: s.files, windows: s.windows, model: s.model, bytes: s.bytes })}\n`);
+        return;
+      }
+      const a = s.model.audio;
+      ctx.stdout.write([
+        `index    ${index.dir}`,
+        `files    ${s.files}`,
+        `windows  ${s.windows}${a.sliding ? ` (sliding, hop ${a.sliding.hopS} s)` : ''}`,
+        `captions ${s.captions}`,
+        `model    ${s.model.id.slice(0, 16)} (weights ${s.model.weights.slice(0, 16)}, config ${s.model.config.slice(0, 16)}, dim ${s.model.dim}, channels ${a.channels})`,
+        `vectors  ${s.vectorIndex ? `${s.vectorIndex.kind} index (${s.vectorIndex.unindexed} not yet indexed)` : 'exact search (no ANN index)'}`,
+        `bytes    ${s.bytes}`,
+        `roots    ${s.roots.join(', ') || '-'}`,
+      ].join('\n') + '\n');
+    } finally {
+      await index.close();
+    }
+  },
+};
+
+export const indexCaptions: Command = {
+  path: ['index', 'captions'],
+  usage: 'index captions FILE.txt --db DIR',
+  summary: 'Add captions (one per line) for audio→text ranking (clap search --audio FILE --captions)',
+  options: { ...MODEL_OPTIONS, ...DB_OPTION, replace: { type: 'boolean' } },
+  help: [INDEX_MODEL_HELP, '  --replace          drop the captions added before', '  --json             {"captions": N}'].join('\n'),
+  async run(ctx) {
+    if (ctx.positionals.length !== 1) throw new UsageError('give one text file of captions (one per line)');
+    const file = ctx.positionals[0];
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ClapError(`cannot read captions (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { subject: file });
+    }
+    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+    if (lines.length === 0) throw new UsageError(`no captions in ${file}`);
+    const { clap, index } = await openWithModel(ctx, false);
+    try {
+      const n = await index.addCaptions(lines, { replace: ctx.values.replace === true });
+      if (ctx.json) ctx.stdout.write(`${JSON.stringify({ captions: n })}\n`);
+      else ctx.stdout.write(`${index.dir}: ${n} captions\n`);
+    } finally {
+      await index.close();
+      await clap.release();
+    }
+  },
+};
+
+export const indexRemove: Command = {
+  path: ['index', 'remove'],
+  usage: 'index remove PATH... --db DIR',
+  summary: 'Drop files or folders from an index (and from what sync re-walks)',
+  options: { ...DB_OPTION },
+  help: ['  --db DIR           the index folder', '  --json             {"removed": N}'].join('\n'),
+  async run(ctx) {
+    if (ctx.positionals.length === 0) throw new UsageError('give at least one file or folder to remove');
+    const index = await ClapIndex.open(dbDir(ctx.values));
+    try {
+      const n = await index.remove(ctx.positionals);
+      if (ctx.json) ctx.stdout.write(`${JSON.stringify({ removed: n })}\n`);
+      else ctx.stdout.write(`${index.dir}: ${n} files removed\n`);
+    } finally {
+      await index.close();
+    }
+  },
+};
+
+export const indexCommands: Command[] = [indexAdd, indexSync, indexStats, indexCaptions, indexRemove];
