@@ -36,12 +36,22 @@ export interface ModelIdentity {
   audio: IndexAudioOptions;
 }
 
+export interface WeightsFingerprint {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** ModelIdentity.weights of that file. */
+  hash: string;
+}
+
 export interface IndexMeta {
   version: number;
   backend: string;
   model: ModelIdentity;
   /** Weights file last used, so later commands can omit --weights. */
   weightsPath?: string;
+  /** The weights hash of a file with this path, size and mtime (saves re-reading the weights to check them). */
+  weightsFile?: WeightsFingerprint;
   configPath?: string;
   /** Folders and files given to `add`, re-walked by `sync`. */
   roots: string[];

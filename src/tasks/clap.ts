@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ClapError } from '../errors.js';
-import { emitOnnx, Session, type HostTensor, type RuntimeOptions } from '../engine/index.js';
+import { emitOnnx, type Graph, Session, type HostTensor, type RuntimeOptions } from '../engine/index.js';
+import { applyPrecision, PRECISIONS, type Precision } from '../engine/quant.js';
 import { engineFingerprint, fileFingerprint, hashKey, lookupModel, readCacheJson, resolveCacheDir, writeCacheJson } from '../engine/cache.js';
 import { loadWeights, readWeights, type StateDict } from '../weights/index.js';
 import { type AudioInput, type LoadAudioOptions } from '../audio/index.js';
@@ -26,6 +27,11 @@ export interface ClapLoadOptions extends RuntimeOptions {
    * <|endoftext|>. The released weights were evaluated with 'reference'.
    */
   textPooling?: ClapPooling;
+  /**
+   * Weight precision: 'fp32' (default, reference), 'fp16-weights' (MatMul weights stored float16, cast
+   * to float32: smaller cache files), 'int8' (dynamic quantisation of MatMul weights: faster, approximate).
+   */
+  precision?: Precision;
 }
 
 export interface AudioEmbedOptions extends LoadAudioOptions {
@@ -113,6 +119,11 @@ export class Clap {
     this.logitScale = logitScale;
   }
 
+  /** The weights file this model was loaded from (as given), or undefined for an in-memory state dict. */
+  get weightsPath(): string | undefined {
+    return typeof this.options.weights === 'string' ? this.options.weights : undefined;
+  }
+
   /**
    * The state dict. With a weights path and a warm model cache, the file is only read if this is
    * accessed; it is let go again once both towers' sessions exist (ORT holds its own copy).
@@ -126,6 +137,9 @@ export class Clap {
   }
 
   static async load(options: ClapLoadOptions): Promise<Clap> {
+    if (options.precision !== undefined && !PRECISIONS.includes(options.precision)) {
+      throw new ClapError(`precision must be one of ${PRECISIONS.join(', ')}, got '${String(options.precision)}'`);
+    }
     const explicit = await resolveConfigArg(options.config);
     const dir = typeof options.weights === 'string' ? resolveCacheDir(options.cacheDir) : undefined;
     let modelKey: string | undefined;
@@ -150,7 +164,7 @@ export class Clap {
   }
 
   private sessionKey(tower: 'audio' | 'text'): string {
-    return hashKey(this.modelKey!, tower, this.options.optimization ?? 'all');
+    return hashKey(this.modelKey!, tower, this.options.optimization ?? 'all', this.precision);
   }
 
   /** Lets go of the weights file once no session needs building from it (only when it can be re-read). */
@@ -162,12 +176,22 @@ export class Clap {
     if (audioReady && textReady) this.loadedWeights = undefined;
   }
 
+  get precision(): Precision {
+    return this.options.precision ?? 'fp32';
+  }
+
+  private audioGraph(): Graph {
+    const g = buildAudioEncoderGraph(this.weights, this.config);
+    applyPrecision(g, this.precision);
+    return g;
+  }
+
   private audio(): Promise<Session> {
     if (!this.audioSession) {
-      const build = (): Uint8Array => emitOnnx(buildAudioEncoderGraph(this.weights, this.config));
+      const build = (): Uint8Array => emitOnnx(this.audioGraph());
       this.audioSession = this.modelKey
         ? Session.cached(this.sessionKey('audio'), build, this.options)
-        : Session.compile(buildAudioEncoderGraph(this.weights, this.config), this.options);
+        : Session.compile(this.audioGraph(), this.options);
       void this.audioSession.then(() => this.dropWeightsIfDone(), () => undefined);
     }
     return this.audioSession;
@@ -178,11 +202,16 @@ export class Clap {
     if (!this.textEncoder) {
       const prefix = this.config.textPrefix;
       const textOptions = { ...this.options, config: this.config.text, prefix };
-      if (this.modelKey) {
-        const build = (): Uint8Array => emitOnnx(buildTextEncoderGraph(this.weights, textOptions));
+      if (this.modelKey || this.precision !== 'fp32') {
+        const graph = (): Graph => {
+          const g = buildTextEncoderGraph(this.weights, textOptions);
+          applyPrecision(g, this.precision);
+          return g;
+        };
         // Gpt2TextEncoder's constructor is private to models/gpt2.ts; it only wraps (session, config, dProj).
         const Ctor = Gpt2TextEncoder as unknown as new (s: Session, c: ClapConfig['text'], d: number) => Gpt2TextEncoder;
-        this.textEncoder = Session.cached(this.sessionKey('text'), build, this.options).then((s) => new Ctor(s, this.config.text, this.config.dProj));
+        const session = this.modelKey ? Session.cached(this.sessionKey('text'), () => emitOnnx(graph()), this.options) : Session.compile(graph(), this.options);
+        this.textEncoder = session.then((s) => new Ctor(s, this.config.text, this.config.dProj));
       } else {
         this.textEncoder = Gpt2TextEncoder.create(this.weights, textOptions);
       }

@@ -68,7 +68,7 @@ export class DecodePool {
     const url = new URL(`./index-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
     for (let i = 0; i < threads; i++) {
       const worker = fromSource
-        ? new Worker(`import('tsx/esm/api').then((m) => m.register()).then(() => import(${JSON.stringify(url.href)}))`, { eval: true })
+        ? new Worker(`import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => m.register()).then(() => import(${JSON.stringify(url.href)}))`, { eval: true })
         : new Worker(url);
       worker.unref();
       const slot = { worker, busy: 0 };

@@ -17,7 +17,7 @@ import { ClapError } from '../errors.js';
 import type { LoadAudioOptions } from '../audio/index.js';
 import {
   acquireWriteLock, hashConfig, hashStateDict, identityMismatch, modelIdentity, readMeta, rowModelId, writeMeta,
-  type IndexAudioOptions, type IndexMeta, type ModelIdentity,
+  type IndexAudioOptions, type IndexMeta, type ModelIdentity, type WeightsFingerprint,
 } from '../index/meta.js';
 import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../index/lance.js';
 import type { AnnKind, CaptionHit, FileInfo, FileRecord, SearchHit, SearchMode, VectorIndexInfo, VectorStore } from '../index/store.js';
@@ -109,16 +109,31 @@ export type IndexQuery = string | { text: string } | { audio: string } | { vecto
 
 const DEFAULT_AUDIO: IndexAudioOptions = { channels: 'mean', crop: 'start', sliding: false };
 
-const identityCache = new WeakMap<object, { weights: string; config: string }>();
+const identityCache = new WeakMap<object, { weights: string; config: string; file?: WeightsFingerprint }>();
 
-/** The identity of `clap` used with `audio` options. Hashing the weights takes ~1 s per GB, once per Clap. */
-export function clapIdentity(clap: Clap, audio: IndexAudioOptions): ModelIdentity {
+/**
+ * The identity of `clap` used with `audio` options. The weights hash covers the tensors (so a .pth and
+ * its .safetensors agree); it takes ~1 s per GB once per Clap, and is skipped when `known` fingerprints
+ * the same weights file (path, size, mtime).
+ */
+export async function clapIdentity(clap: Clap, audio: IndexAudioOptions, known?: WeightsFingerprint): Promise<{ identity: ModelIdentity; file?: WeightsFingerprint }> {
   let cached = identityCache.get(clap);
   if (!cached) {
-    cached = { weights: hashStateDict(clap.weights), config: hashConfig(clap.config) };
+    let fp: Omit<WeightsFingerprint, 'hash'> | undefined;
+    const path = clap.weightsPath !== undefined ? resolve(clap.weightsPath) : undefined;
+    if (path !== undefined) {
+      try {
+        const st = await stat(path);
+        fp = { path, size: st.size, mtimeMs: st.mtimeMs };
+      } catch { /* read below through clap.weights, which explains */ }
+    }
+    const weights = fp && known && known.path === fp.path && known.size === fp.size && known.mtimeMs === fp.mtimeMs
+      ? known.hash
+      : hashStateDict(clap.weights);
+    cached = { weights, config: hashConfig(clap.config), file: fp && { ...fp, hash: weights } };
     identityCache.set(clap, cached);
   }
-  return modelIdentity({ ...cached, dim: clap.config.dProj, audio });
+  return { identity: modelIdentity({ weights: cached.weights, config: cached.config, dim: clap.config.dProj, audio }), file: cached.file };
 }
 
 function mergeAudio(base: IndexAudioOptions, given: Partial<IndexAudioOptions> | undefined): IndexAudioOptions {
@@ -160,11 +175,13 @@ export class ClapIndex {
       if (!options.clap) throw new ClapError('creating an index needs the model (weights)', { subject: root });
       const audio = mergeAudio(DEFAULT_AUDIO, options.audio);
       if (audio.sliding && !(audio.sliding.hopS > 0)) throw new ClapError(`hop must be a positive number of seconds, got ${audio.sliding.hopS}`);
+      const { identity, file } = await clapIdentity(options.clap, audio);
       meta = {
         version: 1,
         backend: 'lancedb',
-        model: clapIdentity(options.clap, audio),
-        weightsPath: options.weightsPath && resolve(options.weightsPath),
+        model: identity,
+        weightsPath: options.weightsPath ? resolve(options.weightsPath) : file?.path,
+        weightsFile: file,
         configPath: options.configPath,
         roots: [],
         ann: options.ann ?? 'auto',
@@ -178,10 +195,14 @@ export class ClapIndex {
         release();
       }
     } else if (options.clap) {
-      const given = clapIdentity(options.clap, mergeAudio(meta.model.audio, options.audio));
+      const { identity: given, file } = await clapIdentity(options.clap, mergeAudio(meta.model.audio, options.audio), meta.weightsFile);
       const diff = identityMismatch(meta.model, given);
       if (diff) {
         throw new ClapError(`this index was built with a different model or audio options (${diff}); use the weights, config and audio options it was built with${meta.weightsPath ? ` (${meta.weightsPath})` : ''}, or another --db`, { subject: root });
+      }
+      // Same weights, another file (moved, copied, touched): fingerprint it, saved with the next write.
+      if (file && (file.path !== meta.weightsFile?.path || file.size !== meta.weightsFile.size || file.mtimeMs !== meta.weightsFile.mtimeMs)) {
+        meta = { ...meta, weightsFile: file, weightsPath: file.path };
       }
     }
     if (meta.backend !== 'lancedb') throw new ClapError(`unknown index backend '${meta.backend}'`, { subject: root });
@@ -257,7 +278,8 @@ export class ClapIndex {
       const newRoots = existing.filter((r) => !this.meta.roots.includes(r));
       const ann = options.ann ?? this.meta.ann;
       const annThreshold = options.annThreshold ?? this.meta.annThreshold;
-      if (newRoots.length || ann !== this.meta.ann || annThreshold !== this.meta.annThreshold) {
+      const onDisk = readMeta(this.dir);
+      if (newRoots.length || ann !== this.meta.ann || annThreshold !== this.meta.annThreshold || onDisk?.weightsFile?.mtimeMs !== this.meta.weightsFile?.mtimeMs) {
         this.meta = { ...this.meta, roots: [...this.meta.roots, ...newRoots], ann, annThreshold };
         writeMeta(this.dir, this.meta);
       }
