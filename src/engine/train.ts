@@ -254,6 +254,7 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
   const lossV = loss instanceof Value ? loss : loss(new Graph('train'));
   const g = lossV.graph;
   const trainable = selectParams(g, lossV, options.params);
+  if (trainable.length === 0) throw new Error('buildTrainStep: the loss depends on no floating-point parameter');
   const opt = optimizer(options.optimizer);
 
   const reserved = new Set(g.inputs.map((v) => v.name).concat([...g.params.keys()]));

@@ -4,7 +4,7 @@
  */
 import type { Graph, Value } from '../graph.js';
 import type { DType, HostTensor } from '../tensor.js';
-import { type Dim, dimEq, isStatic, product, type Shape, shapeToString } from '../shape.js';
+import { type Dim, dimEq, isStatic, product, shapeToString } from '../shape.js';
 import { cast, div } from './elementwise.js';
 import { REDUCE_PROD, reduceSum } from './reduce.js';
 import { constantOfShape, expand, EXPAND, gather, reshape, RESHAPE, shapeOf, squeeze } from './shape.js';
@@ -90,4 +90,3 @@ export function ones(graph: Graph, shape: readonly number[], dtype: DType): Valu
   return graph.constant({ dtype, shape: [...shape], data } as HostTensor, 'ones');
 }
 
-export type { Shape };
