@@ -3,9 +3,9 @@
  * was interrupted) embeds nothing twice.
  *
  * Keys:
- * - model: SHA-256 over the state dict (names, dtypes, shapes, bytes) and the resolved config — the
- *   same weights as .pth or .safetensors share a cache; for texts also the text pooling (read off
- *   the model by embedding a probe text whose pooled token depends on it);
+ * - model: SHA-256 over the weights' content (the file's bytes, hashed once per file version, or an
+ *   in-memory state dict's tensors) and the resolved config; for texts also the text pooling (read
+ *   off the model by embedding a probe text whose pooled token depends on it);
  * - audio: SHA-256 of the file's bytes (moving or renaming a dataset keeps its cache), in a shard per
  *   set of audio options (channels, crop, sliding, …) that change the embedding;
  * - text: SHA-256 of the exact prompt text.
@@ -15,7 +15,7 @@
  * write. A torn last record (an interrupted run) is ignored on load.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, createReadStream, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Clap } from '../clap.js';
@@ -104,21 +104,73 @@ export class CacheShard {
   }
 }
 
-const modelKeys = new WeakMap<Clap, string>();
+const modelKeys = new WeakMap<Clap, Promise<string>>();
 
-/** Hex SHA-256 of a model's weights and config (memoised per instance). */
-export function modelKey(clap: Clap): string {
+/** The weights file a model was loaded from, where the Clap exposes it (`weightsPath`, newer Clap versions). */
+function weightsPathOf(clap: Clap): string | undefined {
+  const p = (clap as Clap & { weightsPath?: unknown }).weightsPath;
+  return typeof p === 'string' ? p : undefined;
+}
+
+/** SHA-256 of a file's bytes, streamed. */
+function hashFile(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => h.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+/**
+ * Content hash of a weights file, remembered in `<dir>/weights.json` under (real path, size, mtime,
+ * inode) so that it is computed once per file version (one streamed read of the checkpoint).
+ */
+async function weightsFileHash(path: string, dir: string): Promise<string> {
+  const st = statSync(path);
+  const id = `${realpathSync(path)}\u0000${st.size}\u0000${st.mtimeMs}\u0000${st.ino}`;
+  const index = join(dir, 'weights.json');
+  let known: Record<string, string> = {};
+  try {
+    known = JSON.parse(readFileSync(index, 'utf8')) as Record<string, string>;
+  } catch { /* first use, or unreadable: rebuilt */ }
+  if (typeof known[id] === 'string') return known[id];
+  const hash = await hashFile(path);
+  known[id] = hash;
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${index}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(known));
+  renameSync(tmp, index);
+  return hash;
+}
+
+/**
+ * Hex SHA-256 identity of a model (memoised per instance): the content of its weights — the file's
+ * bytes when the Clap tells its weights path (so the model's lazily loaded state dict is not pulled
+ * back into memory), otherwise the state dict (names, dtypes, shapes, data) — and its config.
+ */
+export function modelKey(clap: Clap, dir = defaultCacheDir()): Promise<string> {
   let k = modelKeys.get(clap);
-  if (k) return k;
-  const h = createHash('sha256');
-  for (const name of [...clap.weights.keys()].sort()) {
-    const t = clap.weights.get(name)!;
-    h.update(`${name}\u0000${t.dtype}\u0000${t.shape.join(',')}\u0000`);
-    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  if (!k) {
+    k = (async () => {
+      const h = createHash('sha256');
+      const path = weightsPathOf(clap);
+      if (path !== undefined) {
+        h.update(`file\u0000${await weightsFileHash(path, dir)}\u0000`);
+      } else {
+        const weights = clap.weights;
+        for (const name of [...weights.keys()].sort()) {
+          const t = weights.get(name)!;
+          h.update(`${name}\u0000${t.dtype}\u0000${t.shape.join(',')}\u0000`);
+          h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+        }
+      }
+      h.update(JSON.stringify(clap.config));
+      return h.digest('hex');
+    })();
+    modelKeys.set(clap, k);
   }
-  h.update(JSON.stringify(clap.config));
-  k = h.digest('hex');
-  modelKeys.set(clap, k);
   return k;
 }
 
@@ -159,13 +211,13 @@ export class EmbeddingCache {
   }
 
   /** Shard for audio embeddings of `clap` under the given embedding-relevant options. */
-  audio(clap: Clap, options: Record<string, unknown>): CacheShard {
+  async audio(clap: Clap, options: Record<string, unknown>): Promise<CacheShard> {
     const canonical = Object.keys(options).sort().map((k) => `${k}=${JSON.stringify(options[k] ?? null)}`).join('&');
     const opts = sha256(canonical).toString('hex').slice(0, 16);
-    return this.shard(modelKey(clap), `audio-${opts}`, clap.config.dProj);
+    return this.shard(await modelKey(clap, this.dir), `audio-${opts}`, clap.config.dProj);
   }
 
   async text(clap: Clap): Promise<CacheShard> {
-    return this.shard(modelKey(clap), `text-${await textPoolingKey(clap)}`, clap.config.dProj);
+    return this.shard(await modelKey(clap, this.dir), `text-${await textPoolingKey(clap)}`, clap.config.dProj);
   }
 }

@@ -109,7 +109,7 @@ export async function embedItems(
   options: Pick<EvalOptions, 'audio' | 'cache' | 'skipErrors' | 'onProgress'> = {},
 ): Promise<{ embeddings: (Float32Array | undefined)[]; skipped: { path: string; error: string }[]; shard?: CacheShard }> {
   const keyOptions = audioCacheKeyOptions(options.audio);
-  const shard = options.cache && keyOptions ? options.cache.audio(clap, keyOptions) : undefined;
+  const shard = options.cache && keyOptions ? await options.cache.audio(clap, keyOptions) : undefined;
   if (options.audio?.pool === 'none') throw new ClapError("evaluation needs one embedding per clip: pool 'none' is not supported");
   const embeddings: (Float32Array | undefined)[] = new Array(items.length).fill(undefined);
   const skipped: { path: string; error: string }[] = [];

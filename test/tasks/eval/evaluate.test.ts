@@ -12,7 +12,7 @@ import { Clap } from '../../../src/tasks/clap.js';
 import { MODEL_SAMPLE_RATE, WINDOW_SAMPLES } from '../../../src/audio/index.js';
 import {
   bidirectionalRetrieval, CacheShard, crc32, decodeAu, EmbeddingCache, evaluateCaptions, evaluateDataset, HearModel, loadDataset,
-  loadManifest, meanAveragePrecision, oneHot, writeReport,
+  loadManifest, meanAveragePrecision, modelKey, oneHot, writeReport,
 } from '../../../src/tasks/eval/index.js';
 import { fixturePath, hasFixtures } from '../../helpers/fixtures.js';
 import * as L from './layouts.js';
@@ -98,6 +98,27 @@ test('embedding cache: a re-run embeds nothing, new prompts reuse the audio, cha
   const reopened = new CacheShard(shardFile, clap.config.dProj);
   assert.equal(reopened.size, 7);
   assert.equal(statSync(shardFile).size, size);
+});
+
+test('model identity: the weights file content (hashed once per file version), or an in-memory state dict', { skip }, async () => {
+  const clap = await model();
+  const dir = L.tempDir('model-key');
+  const a = await modelKey(clap, dir);
+  assert.match(a, /^[0-9a-f]{64}$/);
+  assert.equal(await modelKey(clap, dir), a);
+  const { loadWeights } = await import('../../../src/weights/index.js');
+  const dict = await loadWeights(fixturePath('clap.pth'));
+  const m1 = await Clap.load({ weights: dict, config: fixturePath('config.json') });
+  const m2 = await Clap.load({ weights: dict, config: fixturePath('config.json') });
+  const k1 = await modelKey(m1, dir);
+  assert.match(k1, /^[0-9a-f]{64}$/);
+  assert.equal(await modelKey(m2, dir), k1);
+  const other = new Map(dict);
+  const [name, t] = [...other.entries()].find(([, v]) => v.dtype === 'float32' && v.data.length > 1)!;
+  const data = (t.data as Float32Array).slice();
+  data[0] += 1;
+  other.set(name, { ...t, data });
+  assert.notEqual(await modelKey(await Clap.load({ weights: other, config: fixturePath('config.json') }), dir), k1);
 });
 
 test('multi-label: sigmoid per class, macro mAP and DCASE F1 recomputed from the similarities', { skip }, async () => {
