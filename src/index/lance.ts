@@ -32,6 +32,8 @@ export const DEFAULT_ANN_THRESHOLD = 50_000;
 let lanceModule: Promise<LanceModule> | undefined;
 /** LanceDB's native module loads on first use only, so commands that never open an index do not pay for it. */
 function lance(): Promise<LanceModule> {
+  // Index statistics without the centroids (Lance's future default; also silences its warning).
+  process.env.LANCE_INCLUDE_VECTOR_CENTROIDS ??= 'false';
   lanceModule ??= import('@lancedb/lancedb');
   return lanceModule;
 }
