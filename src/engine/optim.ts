@@ -36,7 +36,7 @@ export type OptimizerConfig = (SgdConfig | AdamConfig) & {
 
 /** Per-step scalars shared by every parameter update (rank-0 graph values). */
 export interface StepScalars {
-  /** Learning rate. */
+  /** Learning rate, rank 0 of any float dtype (cast to each parameter's; the train step feeds float64). */
   lr: Value;
   /** 1-based count of the step being taken (for bias correction). */
   step: Value;

@@ -113,7 +113,7 @@ export class TrainStep {
   private busy = false;
   private readonly feeds: Record<string, ort.Tensor> = {};
   private readonly fetches: Record<string, ort.Tensor | null> = {};
-  private readonly lrT = new ort.Tensor('float32', new Float32Array(1), []);
+  private readonly lrT = new ort.Tensor('float64', new Float64Array(1), []);
   private readonly stepT = new ort.Tensor('int64', new BigInt64Array(1), []);
   private readonly lossT: ort.Tensor;
   private readonly normT?: ort.Tensor;
@@ -158,7 +158,7 @@ export class TrainStep {
         if (!t) throw new Error(`TrainStep.run: missing batch input ${v.name}`);
         this.feeds[v.name] = toOrt(t);
       }
-      (this.lrT.data as Float32Array)[0] = options.lr ?? this.lr;
+      (this.lrT.data as Float64Array)[0] = options.lr ?? this.lr;
       (this.stepT.data as BigInt64Array)[0] = BigInt(this.steps + 1);
       for (const s of this.slots) {
         this.feeds[s.name] = s.buf.input;
@@ -263,7 +263,7 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
     reserved.add(name);
     return new Value(g, name, dtype, shape, 'input');
   };
-  const lr = input(TRAIN_IO.lr, 'float32', []);
+  const lr = input(TRAIN_IO.lr, 'float64', []);
   const step = input(TRAIN_IO.step, 'int64', []);
 
   const grads = grad(lossV, trainable);

@@ -200,3 +200,27 @@ test('chunked (Scan) updates are bit-identical to whole-tensor updates', async (
   }
   t.diagnostic('adamw+clip, sgd momentum+dampening, adam: identical');
 });
+
+test('float64 parameters: one SGD step equals w − lr·∇L computed by hand', async () => {
+  const g = new Graph();
+  const w0 = uniform([3], 11);
+  const w = g.param('w', w0);
+  const x = g.input('x', 'float64', ['N', 3]);
+  const y = g.input('y', 'float64', ['N']);
+  const r = ops.sub(ops.matmul(x, w), y);
+  const ts = await buildTrainStep(ops.reduceMean(ops.mul(r, r), [0]), { optimizer: { kind: 'sgd' }, lr: 0.1, runtime: { threads: 1 } });
+  const X = uniform([5, 3], 12);
+  const Y = uniform([5], 13);
+  await ts.run({ x: X, y: Y });
+  const xd = X.data as Float64Array;
+  const wd = w0.data as Float64Array;
+  const want = Array.from(wd);
+  for (let n = 0; n < 5; n++) {
+    const res = xd[n * 3] * wd[0] + xd[n * 3 + 1] * wd[1] + xd[n * 3 + 2] * wd[2] - (Y.data as Float64Array)[n];
+    for (let j = 0; j < 3; j++) want[j] -= 0.1 * (2 / 5) * res * xd[n * 3 + j];
+  }
+  const got = ts.param('w');
+  assert.equal(got.dtype, 'float64');
+  (got.data as Float64Array).forEach((v, j) => assert.ok(Math.abs(v - want[j]) < 1e-14, `${v} vs ${want[j]}`));
+  await ts.release();
+});
