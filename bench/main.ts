@@ -30,11 +30,14 @@ async function run(): Promise<void> {
     }
   }
 
+  const w = Math.max(...rows.map((r) => r.what.length));
+  const table = `${rows.map((r) => `${r.what.padEnd(w)}  ${r.value}`).join('\n')}\n`;
   if (json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    // The table too, on stderr (one run gives both); CLAP_BENCH_TABLE=path writes it to a file.
+    if (process.env.CLAP_BENCH_TABLE) (await import('node:fs')).writeFileSync(process.env.CLAP_BENCH_TABLE, table);
   } else {
-    const w = Math.max(...rows.map((r) => r.what.length));
-    process.stdout.write(`${rows.map((r) => `${r.what.padEnd(w)}  ${r.value}`).join('\n')}\n`);
+    process.stdout.write(table);
   }
 }
 

@@ -2,12 +2,13 @@
  * The library API: `Clap.load({ weights })`, then embedAudio / embedText / similarity / classify.
  * Sessions compile lazily, one per tower, so text-only work never builds the audio model.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { ClapError } from '../errors.js';
 import { emitOnnx, type Graph, Session, type HostTensor, type RuntimeOptions } from '../engine/index.js';
 import { applyPrecision, PRECISIONS, type Precision } from '../engine/quant.js';
-import { engineFingerprint, fileFingerprint, hashKey, lookupModel, readCacheJson, resolveCacheDir, writeCacheJson } from '../engine/cache.js';
+import { atomicWrite, engineFingerprint, fileFingerprint, hashKey, lookupModel, readCacheJson, resolveCacheDir, writeCacheJson } from '../engine/cache.js';
 import { loadWeights, readWeights, type StateDict } from '../weights/index.js';
 import { type AudioInput, type LoadAudioOptions } from '../audio/index.js';
 import { defaultTokenizer, type ClapPooling } from '../text/index.js';
@@ -298,12 +299,30 @@ export class Clap {
   /** Projected text embeddings (not normalised), as msclap's get_text_embeddings. */
   async embedText(texts: readonly string[]): Promise<Float32Array[]> {
     if (texts.length === 0) throw new ClapError('no texts given');
+    const d = this.config.dProj;
+    // A label set seen before (same model, precision, pooling, texts) is read from the on-disk cache.
+    const dir = this.modelKey ? resolveCacheDir(this.options.cacheDir) : undefined;
+    const file = dir ? join(dir, `${hashKey(this.modelKey!, 'text-embeddings', this.precision, this.options.textPooling ?? 'reference', JSON.stringify(texts))}.f32`) : undefined;
+    if (file) {
+      try {
+        const buf = readFileSync(file);
+        if (buf.length === texts.length * d * 4) {
+          const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+          return texts.map((_, i) => all.slice(i * d, (i + 1) * d));
+        }
+      } catch { /* not cached */ }
+    }
     const tok = defaultTokenizer();
     const tokenized = texts.map((t) => tok.encodeForClap(t, { mode: this.options.textPooling ?? 'reference' }));
     const encoder = await this.text();
     const e = await encoder.embedAll(tokenized);
-    const d = this.config.dProj;
     const data = e.data as Float32Array;
+    if (file) {
+      try {
+        mkdirSync(dirname(file), { recursive: true });
+        atomicWrite(file, new Uint8Array(data.buffer, data.byteOffset, texts.length * d * 4));
+      } catch { /* best effort */ }
+    }
     return texts.map((_, i) => data.slice(i * d, (i + 1) * d));
   }
 

@@ -11,6 +11,7 @@ export const MODEL_OPTIONS: OptionSpec = {
   config: { type: 'string' },
   threads: { type: 'string' },
   'text-pooling': { type: 'string' },
+  precision: { type: 'string' },
 };
 
 export const MODEL_HELP = [
@@ -18,6 +19,7 @@ export const MODEL_HELP = [
   '  --config C         config.json, or a preset name (2023); default: read sizes off the weights',
   '  --threads N        compute threads (default: all cores)',
   "  --text-pooling P   'reference' (msclap: '!' shifts the pooled token, default) or 'fixed'",
+  "  --precision P      'fp32' (default), 'fp16-weights' or 'int8' (dynamic int8 MatMuls: faster, approximate)",
 ].join('\n');
 
 /** Options of the audio path (decode, channels, 7 s window). */
@@ -46,7 +48,11 @@ export async function loadModel(values: ParsedValues): Promise<Clap> {
   if (pooling !== undefined && pooling !== 'reference' && pooling !== 'fixed') throw new UsageError(`--text-pooling must be 'reference' or 'fixed', got '${pooling}'`);
   const threads = num(values, 'threads');
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError('--threads must be a positive integer');
-  return Clap.load({ weights: required(values, 'weights'), config: str(values, 'config'), threads, textPooling: pooling });
+  const precision = str(values, 'precision');
+  if (precision !== undefined && precision !== 'fp32' && precision !== 'fp16-weights' && precision !== 'int8') {
+    throw new UsageError(`--precision must be fp32, fp16-weights or int8, got '${precision}'`);
+  }
+  return Clap.load({ weights: required(values, 'weights'), config: str(values, 'config'), threads, textPooling: pooling, precision });
 }
 
 export function audioOptions(ctx: CommandContext, total: number): AudioEmbedOptions {

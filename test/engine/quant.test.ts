@@ -1,0 +1,50 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Graph, ops, Session } from '../../src/engine/index.js';
+import { applyPrecision, toFloat16 } from '../../src/engine/quant.js';
+
+function build(): Graph {
+  const g = new Graph('quant_test');
+  const x = g.input('x', 'float32', ['B', 'T', 96]);
+  let s = 7;
+  const rnd = (n: number): Float32Array => Float32Array.from({ length: n }, () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; });
+  const w1 = g.param('w1', { dtype: 'float32', shape: [96, 128], data: rnd(96 * 128) });
+  const b1 = g.param('b1', { dtype: 'float32', shape: [128], data: rnd(128) });
+  const w2 = g.param('w2', { dtype: 'float32', shape: [128, 64], data: rnd(128 * 64) });
+  g.output('y', ops.linear(ops.relu(ops.linear(x, w1, b1)), w2));
+  return g;
+}
+
+const feed = { x: { dtype: 'float32' as const, shape: [2, 5, 96], data: Float32Array.from({ length: 960 }, (_, i) => Math.sin(i)) } };
+
+async function run(precision: 'fp32' | 'fp16-weights' | 'int8'): Promise<{ y: Float32Array; converted: number }> {
+  const g = build();
+  const converted = applyPrecision(g, precision);
+  const s = await Session.compile(g, { threads: 1 });
+  const y = (await s.run(feed)).y.data as Float32Array;
+  await s.release();
+  return { y, converted };
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  return ab / Math.sqrt(aa * bb);
+}
+
+test('int8 and fp16-weights rewrites stay close to fp32 and convert every MatMul weight', async () => {
+  const ref = await run('fp32');
+  assert.equal(ref.converted, 0);
+  const h = await run('fp16-weights');
+  assert.equal(h.converted, 2);
+  assert.ok(cosine(h.y, ref.y) > 0.99999, `fp16 cosine ${cosine(h.y, ref.y)}`);
+  const q = await run('int8');
+  assert.equal(q.converted, 2);
+  assert.ok(cosine(q.y, ref.y) > 0.999, `int8 cosine ${cosine(q.y, ref.y)}`);
+  assert.notDeepEqual(q.y, ref.y);
+});
+
+test('toFloat16 rounds to nearest even and handles subnormals, infinities and NaN', () => {
+  const x = Float32Array.of(0, -0, 1, -2, 0.1, 65504, 65520, 1e-7, 6.1e-5, Infinity, NaN, 1 + 2 ** -11, 1 + 3 * 2 ** -11);
+  assert.deepEqual([...toFloat16(x)], [0, 0x8000, 0x3c00, 0xc000, 0x2e66, 0x7bff, 0x7c00, 0x0002, 0x03ff, 0x7c00, 0x7e00, 0x3c00, 0x3c02]);
+});
