@@ -68,6 +68,9 @@ export async function openAudio(input: AudioInput, options: DecodeOptions = {}):
   }
 }
 
+/** WAV format tags of the Ogg Vorbis ACM codec (modes 1, 2, 3, 1+, 2+, 3+). */
+const OGG_VORBIS_IN_WAV = new Set([0x674f, 0x6750, 0x6751, 0x676f, 0x6770, 0x6771]);
+
 async function openBytes(reader: ByteReader, file: { path: string } | null, options: DecodeOptions): Promise<FrameSource> {
   const name = reader.name;
   if (reader.size === 0) throw new ClapError(file ? 'empty file (0 bytes)' : 'empty input (0 bytes)', { subject: name });
@@ -99,8 +102,18 @@ async function openBytes(reader: ByteReader, file: { path: string } | null, opti
     try {
       return new WavSource(reader);
     } catch (err) {
-      if (err instanceof UnsupportedWavCodecError) return fallback(err);
-      throw err;
+      if (!(err instanceof UnsupportedWavCodecError)) throw err;
+      // Ogg Vorbis wrapped in RIFF (format tags 0x674f…0x6771, e.g. LMMS samples): decode the inner stream.
+      if (OGG_VORBIS_IN_WAV.has(err.formatTag)) {
+        const bytes = reader.read(0, reader.size);
+        const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf('OggS');
+        if (at >= 0) {
+          reader.close();
+          const decoded = await decodeOggVorbis(bytes.subarray(at), name);
+          return new MemorySource(name, decoded.sampleRate, decoded.channels);
+        }
+      }
+      return fallback(err);
     }
   }
   if (format === 'flac' || format === 'ogg-vorbis' || format === 'ogg-opus' || format === 'mp3') {

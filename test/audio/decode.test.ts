@@ -123,3 +123,28 @@ test('M4A/AAC goes through ffmpeg when it is installed', { skip: findFfmpeg(unde
   const fromBuffer = await decodeAudio(readFileSync(data('tone_stereo_44k.m4a')), { name: 'clip.m4a' });
   assert.equal(fromBuffer.channels[0].length, d.channels[0].length);
 });
+
+test('Ogg Vorbis wrapped in a RIFF/WAVE file (format tag 0x674f, as LMMS ships samples) decodes like the bare stream', async () => {
+  const ogg = readFileSync(data('tone_stereo_44k.ogg'));
+  const fmt = Buffer.alloc(16);
+  fmt.writeUInt16LE(0x674f, 0); // Ogg Vorbis mode 1
+  fmt.writeUInt16LE(2, 2);
+  fmt.writeUInt32LE(44100, 4);
+  fmt.writeUInt32LE(16000, 8);
+  fmt.writeUInt16LE(1, 12);
+  fmt.writeUInt16LE(16, 14);
+  const chunk = (id: string, body: Buffer): Buffer => {
+    const h = Buffer.alloc(8);
+    h.write(id, 0, 'ascii');
+    h.writeUInt32LE(body.length, 4);
+    return Buffer.concat([h, body, Buffer.alloc(body.length & 1)]);
+  };
+  const body = Buffer.concat([Buffer.from('WAVE'), chunk('fmt ', fmt), chunk('data', ogg)]);
+  const riff = Buffer.concat([Buffer.from('RIFF'), Buffer.alloc(4), body]);
+  riff.writeUInt32LE(body.length, 4);
+  const wrapped = await decodeAudio(riff, { name: 'wrapped.ogg', ffmpeg: false });
+  const bare = await decodeAudio(ogg, { ffmpeg: false });
+  assert.equal(wrapped.sampleRate, bare.sampleRate);
+  assert.equal(wrapped.channels.length, 2);
+  assert.deepEqual(wrapped.channels[0], bare.channels[0]);
+});
