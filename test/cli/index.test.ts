@@ -1,0 +1,133 @@
+/** End to end: `clap index …` and `clap search` as spawned programs, including a kill -9 mid-indexing. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ClapIndex } from '../../src/tasks/index.js';
+import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { tone, writeClips, writeWav } from '../index/audio-helpers.js';
+
+const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
+const skip = !hasFixtures && 'fixtures not present';
+const ENV = { ...process.env, CLAP_THREADS: '1' };
+const W = hasFixtures ? ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')] : [];
+
+function clap(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: ENV }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr });
+    });
+  });
+}
+
+async function ok(...args: string[]): Promise<string> {
+  const r = await clap(...args);
+  assert.equal(r.code, 0, `clap ${args.join(' ')}: ${r.err}`);
+  return r.out;
+}
+
+test('clap index add / stats / search / captions: the JSON contract, incremental runs, one-line errors', { skip }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'clap-cli-index-'));
+  const lib = join(root, 'lib');
+  const db = join(root, 'db');
+  try {
+    writeClips(lib, 3);
+    writeWav(join(lib, 'long.wav'), tone(500, 9, 22050, 7), 22050);
+    writeFileSync(join(lib, 'bad.wav'), 'RIFF nonsense');
+
+    const added = JSON.parse(await ok('index', 'add', lib, '--db', db, ...W, '--json'));
+    assert.deepEqual({ ...added, seconds: 0 }, {
+      added: 4, updated: 0, unchanged: 0, removed: 0, skipped: [{ path: join(lib, 'bad.wav'), reason: added.skipped[0].reason }], ignored: 0, files: 4, seconds: 0,
+    });
+    const again = await ok('index', 'add', lib, '--db', db, ...W);
+    assert.match(again, /0 added, 0 updated, 4 unchanged, 0 removed, 1 skipped/);
+
+    const stats = JSON.parse(await ok('index', 'stats', '--db', db, '--json'));
+    assert.deepEqual(Object.keys(stats), ['files', 'windows', 'model', 'bytes']);
+    assert.equal(stats.files, 4);
+    assert.equal(stats.windows, 0);
+    assert.equal(stats.model.dim, 64);
+    assert.match(stats.model.weights, /^[0-9a-f]{64}$/);
+    assert.ok(stats.bytes > 0);
+
+    // --weights may be left out: the index remembers them.
+    const hits = JSON.parse(await ok('search', 'a dog barking', '--db', db, '--top', '3', '--json')) as { path: string; score: number }[];
+    assert.equal(hits.length, 3);
+    for (const h of hits) assert.deepEqual(Object.keys(h), ['path', 'score']);
+    assert.ok(hits[0].score >= hits[1].score && hits[1].score >= hits[2].score);
+    const long = JSON.parse(await ok('search', 'anything', '--db', db, '--min-duration', '5', '--json')) as { path: string }[];
+    assert.deepEqual(long.map((h) => h.path), [join(lib, 'long.wav')]);
+    const named = JSON.parse(await ok('search', 'anything', '--db', db, '--glob', 'clip00[12].wav', '--json')) as { path: string }[];
+    assert.deepEqual(named.map((h) => h.path).sort(), [join(lib, 'clip001.wav'), join(lib, 'clip002.wav')]);
+    const like = JSON.parse(await ok('search', '--like', join(lib, 'clip000.wav'), '--db', db, '--json', '--exact')) as { path: string }[];
+    assert.equal(like.length, 3);
+    assert.ok(!like.some((h) => h.path === join(lib, 'clip000.wav')));
+    const table = await ok('search', 'a dog barking', '--db', db, '--top', '2');
+    assert.match(table, /^-?\d\.\d{4} {2}\/.*\.wav\n-?\d\.\d{4} {2}\/.*\.wav\n$/);
+
+    writeFileSync(join(root, 'captions.txt'), 'a dog barking\n\na low hum\nrain\n');
+    assert.deepEqual(JSON.parse(await ok('index', 'captions', join(root, 'captions.txt'), '--db', db, '--json')), { captions: 3 });
+    const caps = JSON.parse(await ok('search', '--audio', join(lib, 'long.wav'), '--captions', '--db', db, '--top', '2', '--json')) as { text: string; score: number }[];
+    assert.equal(caps.length, 2);
+    for (const c of caps) assert.deepEqual(Object.keys(c), ['text', 'score']);
+
+    const cases: [string[], number, RegExp][] = [
+      [['index', 'add', lib, '--db', db, ...W, '--sliding'], 1, /different model or audio options .*sliding/],
+      [['search', 'x', '--db', join(root, 'none'), ...W], 1, /no index here/],
+      [['search', '--db', db], 2, /give a search text/],
+      [['search', 'x', '--db', db, '--captions'], 2, /--audio FILE/],
+      [['index', 'add', lib, '--db', join(root, 'new')], 2, /--weights is required/],
+      [['search', 'x', '--db', db, '--ann'], 1, /no ANN vector index/],
+    ];
+    for (const [args, code, pattern] of cases) {
+      const r = await clap(...args);
+      assert.equal(r.code, code, `${args.join(' ')}: ${r.err}`);
+      assert.equal(r.err.trim().split('\n').length, 1, r.err);
+      assert.match(r.err, pattern);
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('clap index add killed with SIGKILL mid-run: the store stays readable, the rerun resumes, no file lost or duplicated', { skip }, async () => {
+  const root = mkdtempSync(join(tmpdir(), 'clap-cli-kill-'));
+  const lib = join(root, 'lib');
+  const db = join(root, 'db');
+  const N = 40;
+  try {
+    const clips = writeClips(lib, N);
+    const versions = join(db, 'entries.lance', '_versions');
+    const child = spawn(process.execPath, [BIN, 'index', 'add', lib, '--db', db, ...W, '--batch', '2', '--decode-threads', '1'], { env: ENV, stdio: 'ignore' });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    let finished = false;
+    void exited.then(() => { finished = true; });
+    // Kill once a few batches are committed (each commit is a new table version).
+    while (!finished && !(existsSync(versions) && readdirSync(versions).length >= 3)) await new Promise((r) => setTimeout(r, 10));
+    child.kill('SIGKILL');
+    const { signal } = await exited;
+    assert.equal(signal, 'SIGKILL', 'the indexer finished before it could be killed');
+
+    const partial = JSON.parse(await ok('index', 'stats', '--db', db, '--json')).files as number;
+    assert.ok(partial >= 2 && partial < N, `files after the kill: ${partial}`);
+
+    const resumed = JSON.parse(await ok('index', 'add', lib, '--db', db, ...W, '--batch', '4', '--json'));
+    assert.equal(resumed.unchanged, partial);
+    assert.equal(resumed.added, N - partial);
+    assert.equal(resumed.files, N);
+
+    const index = await ClapIndex.open(db);
+    try {
+      const paths = (await index.files()).map((f) => f.path).sort();
+      assert.deepEqual(paths, clips.slice().sort());
+      assert.equal((await index.stats()).files, N);
+    } finally {
+      await index.close();
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
