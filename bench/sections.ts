@@ -6,5 +6,6 @@ export interface Section {
 
 const { modelSections } = await import('./model.js');
 const { trainSection } = await import('./train.js');
+const { perfSections } = await import('./perf.js');
 
-export const sections: Section[] = [...modelSections, trainSection];
+export const sections: Section[] = [...modelSections, ...perfSections, trainSection];
