@@ -43,17 +43,24 @@ function flacTotalSamples(bytes: Uint8Array): number {
   return (bytes[p + 13] & 0x0f) * 2 ** 32 + ((bytes[p + 14] << 24) >>> 0) + (bytes[p + 15] << 16) + (bytes[p + 16] << 8) + bytes[p + 17];
 }
 
-/** Throws unless the last Ogg page is complete and flagged end-of-stream. */
-function checkOggComplete(bytes: Uint8Array, what: string, name: string): void {
+/**
+ * Throws unless the last Ogg page is complete. Its end-of-stream flag is not required: some encoders
+ * never set it (e.g. Debian's klettres samples), and such files play completely everywhere else.
+ * Returns the last page's granule position when that page lacks the flag (the decoder only trims the
+ * final packet's padding at end-of-stream, so the caller trims to it), else null.
+ */
+function checkOggComplete(bytes: Uint8Array, what: string, name: string): number | null {
   for (let p = bytes.length - 27; p >= 0; p--) {
     if (bytes[p] !== 0x4f || bytes[p + 1] !== 0x67 || bytes[p + 2] !== 0x67 || bytes[p + 3] !== 0x53 || bytes[p + 4] !== 0) continue;
     const nsegs = bytes[p + 26];
     let len = 27 + nsegs;
     for (let i = 0; i < nsegs && p + 27 + i < bytes.length; i++) len += bytes[p + 27 + i];
-    if (p + len <= bytes.length && bytes[p + 5] & 0x04) return;
-    break;
+    if (p + len > bytes.length) break;
+    if (bytes[p + 5] & 0x04) return null;
+    const granule = new DataView(bytes.buffer, bytes.byteOffset + p + 6, 8).getBigInt64(0, true);
+    return granule > 0n ? Number(granule) : null;
   }
-  throw new ClapError(`truncated ${what} stream: the last Ogg page is incomplete or not marked end-of-stream`, { subject: name });
+  throw new ClapError(`truncated ${what} stream: the last Ogg page is incomplete`, { subject: name });
 }
 
 export async function decodeFlac(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
@@ -100,9 +107,10 @@ export async function decodeOggVorbis(bytes: Uint8Array, name: string): Promise<
   } finally {
     decoder.free();
   }
-  if (result.errors.length === 0) checkOggComplete(bytes, 'Ogg Vorbis', name);
+  const endGranule = result.errors.length === 0 ? checkOggComplete(bytes, 'Ogg Vorbis', name) : null;
   check(result, 'Ogg Vorbis', name);
-  return { sampleRate: result.sampleRate, channels: trimmed(result.channelData, result.samplesDecoded) };
+  const length = endGranule === null ? result.samplesDecoded : Math.min(result.samplesDecoded, endGranule);
+  return { sampleRate: result.sampleRate, channels: trimmed(result.channelData, length) };
 }
 
 /** Pre-skip (OpusHead) and the last page's granule position, to trim the decoder's output. */

@@ -113,3 +113,14 @@ test('loadAudio reports option errors as ClapErrors too', async () => {
   await assert.rejects(loadAudio(long, { cropOffset: 400000 }), (e: unknown) => e instanceof ClapError && /cropOffset 400000 is outside \[0, 91300\]/.test(e.message));
   await assert.rejects(loadAudio(long, { sliding: { hopS: 0 } }), (e: unknown) => e instanceof ClapError && /hop/.test(e.message));
 });
+
+test('an Ogg stream whose complete last page lacks the end-of-stream flag still decodes', async () => {
+  const { decodeAudio } = await import('../../src/audio/index.js');
+  const bytes = Buffer.from(readFileSync(join(dirname(fileURLToPath(import.meta.url)), 'data', 'tone_stereo_44k.ogg')));
+  const full = await decodeAudio(bytes, { ffmpeg: false });
+  // clear the EOS flag (header byte 5, bit 2) of the last page
+  const last = bytes.lastIndexOf('OggS');
+  bytes[last + 5] &= ~0x04;
+  const noEos = await decodeAudio(bytes, { name: 'no-eos.ogg', ffmpeg: false });
+  assert.equal(noEos.channels[0].length, full.channels[0].length);
+});
