@@ -20,7 +20,10 @@ import { defaultWorkers, FrontendPool, frontendStream, type FrontendResult } fro
 export interface ClapLoadOptions extends RuntimeOptions {
   /** Path of a .pth (official format) or .safetensors file, or an already loaded state dict. */
   weights: string | StateDict;
-  /** A preset name ('2023'), a config.json path, or a config object; sizes are otherwise read off the weights. */
+  /**
+   * A preset name ('2023'), a config.json path, or a config object. Default: a config.json beside the
+   * weights file when it describes a model, else sizes read off the weights.
+   */
   config?: string | ClapConfig;
   /**
    * Which token's hidden state represents a text. 'reference' (default) is msclap's: the position of the
@@ -83,6 +86,21 @@ export function applyTemplate(template: string, label: string): string {
   return template.includes('{}') ? template.split('{}').join(label) : template + label;
 }
 
+/**
+ * A `config.json` beside the weights file (as `clap train` writes one, and the fixtures have) is used
+ * when no config is given, if it has a model section; otherwise sizes are read off the weights.
+ */
+function siblingConfig(weights: ClapLoadOptions['weights']): string | undefined {
+  if (typeof weights !== 'string') return undefined;
+  const candidate = join(dirname(weights), 'config.json');
+  try {
+    const json = JSON.parse(readFileSync(candidate, 'utf8')) as Record<string, unknown>;
+    return json && typeof json === 'object' && ('htsat' in json || 'text_encoder' in json) ? candidate : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function resolveConfigArg(config: ClapLoadOptions['config']): Promise<ClapConfig | undefined> {
   if (config === undefined || typeof config === 'object') return config;
   if (CLAP_PRESETS[config]) return CLAP_PRESETS[config];
@@ -141,7 +159,7 @@ export class Clap {
     if (options.precision !== undefined && !PRECISIONS.includes(options.precision)) {
       throw new ClapError(`precision must be one of ${PRECISIONS.join(', ')}, got '${String(options.precision)}'`);
     }
-    const explicit = await resolveConfigArg(options.config);
+    const explicit = await resolveConfigArg(options.config ?? siblingConfig(options.weights));
     const dir = typeof options.weights === 'string' ? resolveCacheDir(options.cacheDir) : undefined;
     let modelKey: string | undefined;
     if (dir) {

@@ -1,0 +1,26 @@
+/** The README's library example is examples/quickstart.ts verbatim, and it runs. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { fixturePath, hasFixtures } from './helpers/fixtures.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+test('README shows examples/quickstart.ts verbatim', () => {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const example = readFileSync(`${root}examples/quickstart.ts`, 'utf8');
+  assert.ok(readme.includes(example.trim()), 'README must embed examples/quickstart.ts');
+});
+
+test('examples/quickstart.ts runs against the package build', { skip: !hasFixtures && 'fixtures not present' }, async () => {
+  // The example imports 'clap-ts' (the package itself, resolved through package.json "exports" → dist).
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', `${root}examples/quickstart.ts`, fixturePath('clap.pth'),
+      fixturePath('inputs', 'audio', 'vowel_16k.wav'), fixturePath('inputs', 'audio', 'speech_22k.wav')],
+    { cwd: root, env: { ...process.env, CLAP_THREADS: '1' } }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout)));
+  });
+  assert.match(out, /vowel_16k\.wav: (dog barking|rain|speech|siren) \(\d\.\d\d\)/);
+  assert.match(out, /score/);
+});
