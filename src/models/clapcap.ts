@@ -12,18 +12,18 @@
  *                    position_ids   [T]                their positions (the same for every row)
  *                    last_index     []                 T − 1
  *                    temperature    []                 for the softmax statistics below (1 = none)
- *                    pool_key_<i>, pool_value_<i>  [G, n_head, N, head_dim]  cached keys/values
- *                    pool_mask      [G, 1, R·T, N] bool   true = that row/position may NOT see the slot
- *                    grouped_shape [G, R, n_head, T, −1], pool_rows_shape [0, 0, R, T, −1],
- *                    rows_shape [B, n_head, T, −1]   (int64 run-time shapes for the regrouping)
+ *                    pool_key_<i>, pool_value_<i>  [G, 1, n_head, N, head_dim]  cached keys/values
+ *                    pool_mask      [B, 1, T, N] bool  true = that row/position may NOT see the slot
+ *                    grouped_shape [G, R, n_head, T, −1], rows_shape [B, n_head, T, −1], pool_size [N]
+ *                                   (int64 run-time shapes: rows ⇄ groups is a free reshape)
  *                  → logits [B, vocab], key_<i>, value_<i> [B, n_head, T, head_dim] (the new positions),
  *                    row_max [B] = max(logits / temperature), row_sumexp [B] = Σ exp(logits / t − max):
  *                    the softmax normaliser beam search needs for every row, vectorised by the runtime
  *                    (a JS exp loop over 50257 logits per beam costs more than the GPT-2 step itself)
  *                  Attention of a new position = softmax over [its allowed pool slots, the row's new
- *                  positions up to itself], computed as exp(s − max)·V sums over both parts
- *                  (gpt2Transformer's `attend` hook); masked slots get torch.finfo(float32).min as
- *                  Hugging Face's causal mask does, so they weigh exactly 0.
+ *                  positions up to itself], then ·[pool values; new values] (gpt2Transformer's
+ *                  `attend` hook); masked slots get torch.finfo(float32).min as Hugging Face's causal
+ *                  mask does, so they weigh exactly 0.
  *
  * One decoder graph serves every use, so GPT-2's weights live in one ORT session:
  *   prefill  = prefix embeddings, one row per group, nothing visible in the pool;
@@ -180,6 +180,23 @@ function reshapeTo(x: Value, shape: Value, dims: Dim[]): Value {
   return x.graph.addNode({ type: 'Reshape', infer: (inputs) => [{ dtype: inputs[0].dtype, shape: [...dims] }] }, [x, shape])[0];
 }
 
+/** ONNX Slice of the last axis between run-time bounds ([1] int64 each); `size` names the result's last dim. */
+function sliceLast(x: Value, start: Value, end: Value, size: Dim): Value {
+  const axis = x.graph.ints([x.rank - 1]);
+  return x.graph.addNode({
+    type: 'Slice',
+    infer: (inputs) => [{ dtype: inputs[0].dtype, shape: [...inputs[0].shape.slice(0, -1), size] }],
+  }, [x, start, end, axis])[0];
+}
+
+/** ONNX Concat of the last axis; `size` names the result's last dim. */
+function concatLast(xs: Value[], size: Dim): Value {
+  return xs[0].graph.addNode({
+    type: 'Concat',
+    infer: (inputs) => [{ dtype: inputs[0].dtype, shape: [...inputs[0].shape.slice(0, -1), size] }],
+  }, xs, { axis: { i: -1 } })[0];
+}
+
 /** The decoder graph described at the top of this file. */
 export function buildClapCapDecoderGraph(sd: StateDict, cfg: ClapCapConfig): Graph {
   const { nEmbd: n, nHead: H, nLayer } = cfg.gpt;
@@ -191,31 +208,30 @@ export function buildClapCapDecoderGraph(sd: StateDict, cfg: ClapCapConfig): Gra
   const lastIndex = g.input('last_index', 'int64', []);
   const temperature = g.input('temperature', 'float32', []);
   const groupedShape = g.input('grouped_shape', 'int64', [5]);
-  const poolRowsShape = g.input('pool_rows_shape', 'int64', [5]);
   const rowsShape = g.input('rows_shape', 'int64', [4]);
-  const poolMask = g.input('pool_mask', 'bool', ['G', 1, 'R*T', 'N']);
+  const poolSize = g.input('pool_size', 'int64', [1]);
+  const poolMask = g.input('pool_mask', 'bool', ['B', 1, 'T', 'N']);
   const pools = Array.from({ length: nLayer }, (_, i) => ({
-    key: g.input(kvNames(i).poolKey, 'float32', ['G', H, 'N', hd]),
-    value: g.input(kvNames(i).poolValue, 'float32', ['G', H, 'N', hd]),
+    key: g.input(kvNames(i).poolKey, 'float32', ['G', 1, H, 'N', hd]),
+    value: g.input(kvNames(i).poolValue, 'float32', ['G', 1, H, 'N', hd]),
   }));
   const causal = causalMask(positionIds); // [T, T], true = blocked
   const masked = g.scalar(MASKED);
-  // [B, H, T, c] (rows) ⇄ [G, H, R·T, c] (groups: one matmul against the group's pool)
-  const toGroups = (x: Value, c: number): Value =>
-    ops.reshape(ops.transpose(reshapeTo(x, groupedShape, ['G', 'R', H, 'T', c]), [0, 2, 1, 3, 4]), [0, 0, -1, c]);
-  const toRows = (x: Value, c: number): Value =>
-    reshapeTo(ops.transpose(reshapeTo(x, poolRowsShape, ['G', H, 'R', 'T', c]), [0, 2, 1, 3, 4]), rowsShape, ['B', H, 'T', c]);
+  const zero = g.ints([0]);
+  const end = g.ints([Number.MAX_SAFE_INTEGER]);
+  // rows [B, H, T, c] ⇄ [G, R, H, T, c]: the same memory (rows are group-major), so the group's pool
+  // [G, 1, H, N, hd] broadcasts over its R rows in one batched matmul, without any transpose.
+  const grouped = (x: Value, c: Dim): Value => reshapeTo(x, groupedShape, ['G', 'R', H, 'T', c]);
+  const rows = (x: Value, c: Dim): Value => reshapeTo(x, rowsShape, ['B', H, 'T', c]);
   const attend = (i: number, q: Value, k: Value, v: Value): Value => {
     // Hugging Face divides q·kᵀ by √head_dim; for GPT-2's head size 64 scaling q first is bit-identical.
     const qs = ops.mul(q, 1 / Math.sqrt(hd)); // [B, H, T, hd]
+    const sPool = ops.where(poolMask, masked, rows(ops.matmul(grouped(qs, hd), ops.transpose(pools[i].key, [0, 1, 2, 4, 3])), 'N')); // [B, H, T, N]
     const sSelf = ops.where(causal, masked, ops.matmul(qs, ops.transpose(k, [0, 1, 3, 2]))); // [B, H, T, T]
-    const sPool = ops.where(poolMask, masked, ops.matmul(toGroups(qs, hd), ops.transpose(pools[i].key, [0, 1, 3, 2]))); // [G, H, R·T, N]
-    const max = ops.maximum(ops.reduceMax(sSelf, [-1], true), toRows(ops.reduceMax(sPool, [-1], true), 1)); // [B, H, T, 1]
-    const eSelf = ops.exp(ops.sub(sSelf, max));
-    const ePool = ops.exp(ops.sub(sPool, toGroups(max, 1)));
-    const num = ops.add(ops.matmul(eSelf, v), toRows(ops.matmul(ePool, pools[i].value), hd)); // [B, H, T, hd]
-    const den = ops.add(ops.reduceSum(eSelf, [-1], true), toRows(ops.reduceSum(ePool, [-1], true), 1));
-    return ops.div(num, den);
+    const probs = ops.softmax(concatLast([sPool, sSelf], 'N+T'), -1);
+    const pPool = sliceLast(probs, zero, poolSize, 'N');
+    const pSelf = sliceLast(probs, poolSize, end, 'T');
+    return ops.add(rows(ops.matmul(grouped(pPool, 'N'), pools[i].value), hd), ops.matmul(pSelf, v)); // [B, H, T, hd]
   };
   // GPT2Model: inputs_embeds + wpe[position_ids] (the `generated` tensor of msclap holds no positions).
   const x = ops.add(embeds, ops.gather(p.wpe, positionIds, 0));
@@ -265,7 +281,7 @@ export interface ForwardOptions {
   positionStart?: number;
   /** For the softmax statistics (default 1; rounded to float32, as a float32 tensor divides). */
   temperature?: number;
-  /** The cache rows may attend to, with `mask` [G, R·T, capacity] (1 = hidden); default: none. */
+  /** The cache rows may attend to, with `mask` [B, T, capacity] (1 = hidden); default: none. */
   pool?: KvPool;
   mask?: Uint8Array;
 }
@@ -347,8 +363,8 @@ export class ClapCapModel {
     const N = pool.capacity;
     if (B % G !== 0) throw new Error(`${B} rows do not split into ${G} groups`);
     const R = B / G;
-    const mask = o.pool ? o.mask : new Uint8Array(G * R * T * N).fill(1);
-    if (!mask || mask.length !== G * R * T * N) throw new Error(`pool mask must have ${G}·${R}·${T}·${N} entries`);
+    const mask = o.pool ? o.mask : new Uint8Array(B * T * N).fill(1);
+    if (!mask || mask.length !== B * T * N) throw new Error(`pool mask must have ${B}·${T}·${N} entries`);
     const ints = (xs: number[]): BigInt64Array => BigInt64Array.from(xs, (v) => BigInt(v));
     const feeds: Record<string, HostTensor> = {
       inputs_embeds: { dtype: 'float32', shape: [B, T, n], data: embeds },
@@ -356,13 +372,13 @@ export class ClapCapModel {
       last_index: { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(T - 1)) },
       temperature: { dtype: 'float32', shape: [], data: Float32Array.of(o.temperature ?? 1) },
       grouped_shape: { dtype: 'int64', shape: [5], data: ints([G, R, H, T, -1]) },
-      pool_rows_shape: { dtype: 'int64', shape: [5], data: ints([0, 0, R, T, -1]) },
       rows_shape: { dtype: 'int64', shape: [4], data: ints([B, H, T, -1]) },
-      pool_mask: { dtype: 'bool', shape: [G, 1, R * T, N], data: mask },
+      pool_size: { dtype: 'int64', shape: [1], data: ints([N]) },
+      pool_mask: { dtype: 'bool', shape: [B, 1, T, N], data: mask },
     };
     for (let i = 0; i < nLayer; i++) {
-      feeds[kvNames(i).poolKey] = { dtype: 'float32', shape: [G, H, N, hd], data: pool.keys[i] };
-      feeds[kvNames(i).poolValue] = { dtype: 'float32', shape: [G, H, N, hd], data: pool.values[i] };
+      feeds[kvNames(i).poolKey] = { dtype: 'float32', shape: [G, 1, H, N, hd], data: pool.keys[i] };
+      feeds[kvNames(i).poolValue] = { dtype: 'float32', shape: [G, 1, H, N, hd], data: pool.values[i] };
     }
     const out = await this.decoderSession.run(feeds);
     const fresh: KvBlock = { batch: B, length: T, keys: [], values: [] };

@@ -100,7 +100,7 @@ test('KV-cached decoder logits equal uncached ones over several steps (beam reor
   const cache = new ClapCapCache(model, 3, 4 + 2); // deliberately small: the pool has to grow
   const first = await cache.prefill(prefix);
   const ref0 = await model.runUncached(prefix, [0, 1, 2], [[], [], []]);
-  assert.deepEqual(first.logits, ref0.logits);
+  for (let j = 0; j < ref0.logits.length; j++) assert.ok(Math.abs(first.logits[j] - ref0.logits[j]) <= 1e-5 * 122, `prefill logit ${j}`);
   // sequences: (file, tokens); each step reorders/duplicates rows within a file, like beam search
   let seqs: { row: number; tokens: number[] }[] = [0, 1, 2].map((row) => ({ row, tokens: [] }));
   const plan: { parents: number[]; tokens: number[] }[] = [
