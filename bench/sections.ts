@@ -7,5 +7,6 @@ export interface Section {
 const { modelSections } = await import('./model.js');
 const { trainSection } = await import('./train.js');
 const { perfSections } = await import('./perf.js');
+const { indexSections } = await import('./index.js');
 
-export const sections: Section[] = [...modelSections, ...perfSections, trainSection];
+export const sections: Section[] = [...modelSections, ...perfSections, trainSection, ...indexSections];

@@ -27,7 +27,7 @@ const ID_SEP = '\u0000';
 const REMOVE_CHUNK = 500;
 
 /** Vectors (at the searched level) from which `ann: 'auto'` builds an index. */
-export const DEFAULT_ANN_THRESHOLD = 50_000;
+export const DEFAULT_ANN_THRESHOLD = 20_000;
 
 let lanceModule: Promise<LanceModule> | undefined;
 /** LanceDB's native module loads on first use only, so commands that never open an index do not pay for it. */
@@ -181,6 +181,15 @@ export class LanceStore implements VectorStore {
     for (let i = 0; i < removeOnly.length; i += REMOVE_CHUNK) await this.entries.delete(inList(removeOnly.slice(i, i + REMOVE_CHUNK)));
   }
 
+  async append(records: readonly FileRecord[]): Promise<void> {
+    const rows = records.flatMap(rowsOf);
+    if (rows.length === 0) return;
+    for (const r of rows) this.checkDim(r.vector);
+    const data = this.table(rows as unknown as Record<string, unknown>[]);
+    if (!this.entries) this.entries = await this.db.createTable(ENTRIES, data, { existOk: false });
+    else await this.entries.add(data);
+  }
+
   private filterSql(q: VectorSearch): string {
     const parts = [q.level === 'window' ? 'win >= 0' : 'win < 0'];
     const f = q.filter ?? {};
@@ -201,8 +210,9 @@ export class LanceStore implements VectorStore {
       let query = this.entries!.vectorSearch(q.vector).distanceType('cosine').where(where).limit(limit)
         .select(['path', 'start', 'end', '_distance']);
       if (mode === 'exact') query = query.bypassVectorIndex();
-      if (q.nprobes !== undefined) query = query.nprobes(q.nprobes);
-      if (q.refineFactor !== undefined) query = query.refineFactor(q.refineFactor);
+      else {
+        query = query.nprobes(q.nprobes ?? DEFAULT_NPROBES).refineFactor(q.refineFactor ?? DEFAULT_REFINE);
+      }
       return (await query.toArray()) as Record<string, unknown>[];
     };
     const hit = (r: Record<string, unknown>): SearchHit => (q.level === 'window'
@@ -287,13 +297,22 @@ export class LanceStore implements VectorStore {
   }
 }
 
-/** Index parameters for `rows` vectors of width `dim` (see bench/index.ts for what they give). */
+/**
+ * Index parameters for `rows` vectors of width `dim`. IVF-PQ with 4-bit codes over 8-d sub-vectors:
+ * training 16 centroids per sub-vector is ~50x cheaper than 8-bit PQ on 2 cores (seconds, not minutes,
+ * for 50k × 1024), and the refine step (exact re-rank of refineFactor × top candidates) recovers the
+ * precision — recall@10 ≈ 0.98 at nprobes 20 / refine 30 (bench/index.ts).
+ */
 export function annConfig(lancedb: LanceModule, kind: 'ivf-pq' | 'hnsw', rows: number, dim: number): Lance.Index {
   const numPartitions = Math.max(1, Math.min(1024, Math.round(Math.sqrt(rows) / 4)));
   if (kind === 'hnsw') return lancedb.Index.hnswSq({ distanceType: 'cosine', numPartitions: Math.max(1, Math.round(rows / 1_000_000)) });
-  const numSubVectors = dim % 16 === 0 ? dim / 16 : dim % 8 === 0 ? dim / 8 : 1;
-  return lancedb.Index.ivfPq({ distanceType: 'cosine', numPartitions, numSubVectors, maxIterations: 20 });
+  const numSubVectors = dim % 8 === 0 ? dim / 8 : dim % 4 === 0 ? dim / 4 : 1;
+  return lancedb.Index.ivfPq({ distanceType: 'cosine', numPartitions, numSubVectors, numBits: 4, sampleRate: 64, maxIterations: 10 });
 }
+
+/** ANN query defaults: partitions probed, and candidates re-ranked exactly (× top). */
+export const DEFAULT_NPROBES = 20;
+export const DEFAULT_REFINE = 30;
 
 async function dirBytes(dir: string): Promise<number> {
   let total = 0;

@@ -110,6 +110,8 @@ export interface VectorStore {
    * files in `remove` are dropped. A crash leaves either all of it or none of it.
    */
   commit(put: readonly FileRecord[], remove?: readonly string[]): Promise<void>;
+  /** Bulk import of files known to be absent (no replace check): one atomic commit, cheaper than `commit`. */
+  append(records: readonly FileRecord[]): Promise<void>;
   search(query: VectorSearch): Promise<SearchHit[]>;
   /** Adds captions (a text already present is replaced), or replaces the whole set. */
   putCaptions(texts: readonly string[], vectors: readonly Float32Array[], replace?: boolean): Promise<void>;

@@ -189,7 +189,7 @@ export const indexAdd: Command = {
     INDEX_MODEL_HELP,
     RUN_HELP,
     "  --ann-index K      vector index: 'auto' (default: IVF-PQ once the library is large), 'ivf-pq', 'hnsw', 'none'",
-    '  --ann-threshold N  vectors from which auto builds the index (default 50000)',
+    '  --ann-threshold N  vectors from which auto builds the index (default 20000)',
     AUDIO_HELP,
     '  --json             {"added","updated","unchanged","removed","skipped":[{"path","reason"}],"ignored","files","seconds"}',
   ].join('\n'),

@@ -37,7 +37,7 @@ export const search: Command = {
     "  --glob G           only paths matching G ('*.wav' matches names, 'drums/**' folders)",
     '  --min-duration S, --max-duration S   only files this long (seconds)',
     '  --exact            scan every vector (ignore the ANN index)',
-    '  --ann              require the ANN index; --nprobes N, --refine N tune it',
+    '  --ann              require the ANN index; --nprobes N (default 20), --refine N (default 30) tune it',
     "  --level L          'window' (sliding indexes: best window per file, default there) or 'file'",
     '  --json             [{"path","score","start"?,"end"?}]; with --captions [{"text","score"}]',
   ].join('\n'),
