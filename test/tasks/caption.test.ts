@@ -87,7 +87,9 @@ test('greedy (beam_size=1) reproduces msclap, including a caption that stops at 
 
 test('captions do not depend on the file batch (batchSize 1 vs all files)', { skip }, async () => {
   const { dec, refs, prefixes, entryLength } = await setup();
-  const single = await dec.caption(prefixes, { entryLength, batchSize: 1 });
+  const progress: number[] = [];
+  const single = await dec.caption(prefixes, { entryLength, batchSize: 1, onProgress: (done, total) => progress.push(done / total) });
+  assert.deepEqual(progress, [1 / 3, 2 / 3, 1]);
   assert.deepEqual(single.map((r) => r.caption), refs.map((r) => r.caption));
   assert.deepEqual(single.map((r) => r.beams!.map((b) => b.tokens)), refs.map((r) => r.ranked_token_ids));
 });

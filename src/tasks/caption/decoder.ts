@@ -40,8 +40,10 @@ export interface CaptionOptions {
   seed?: number;
   /** Use the KV cache (default true). */
   kvCache?: boolean;
-  /** Files decoded together (default 8). */
+  /** Files decoded together (default 8; with the cache each file holds ≈27 MB of keys/values at full size). */
   batchSize?: number;
+  /** Called after each batch of files with the number captioned so far. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface CaptionBeam {
@@ -125,6 +127,7 @@ export class ClapCapDecoder {
         ? await sample(lm, chunk.length, { entryLength: o.entryLength, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed, streamOffset: s, stopToken: stop })
         : await beamSearch(lm, chunk.length, { beamSize: o.strategy === 'greedy' ? 1 : o.beamSize, entryLength: o.entryLength, temperature: o.temperature, stopToken: stop });
       for (const r of results) out.push(this.finish(r, o.strategy !== 'sample'));
+      options.onProgress?.(out.length, prefixEmbeds.length);
     }
     return out;
   }
@@ -198,7 +201,7 @@ export function captionFromPrefix(decoder: ClapCapDecoder, audioEmbeds: readonly
   return decoder.caption(audioEmbeds, options);
 }
 
-type ResolvedOptions = Required<CaptionOptions>;
+type ResolvedOptions = Required<Omit<CaptionOptions, 'onProgress'>>;
 
 function checkOptions(o: CaptionOptions, cfg: ClapCapConfig): ResolvedOptions {
   const strategy = o.strategy ?? 'beam';

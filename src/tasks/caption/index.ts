@@ -1,5 +1,8 @@
 /** Audio captioning (msclap clapcap): decoding strategies over the clapcap GPT-2 decoder. */
 export {
+  ClapCapCache, type ClapCapConfig, clapCapConfig, ClapCapModel, type ClapCapSettings, CLAPCAP_STOP_TOKEN,
+} from '../../models/clapcap.js';
+export {
   type CaptionBeam, type CaptionOptions, type CaptionResult, type CaptionStrategy, captionFromPrefix, ClapCapDecoder,
 } from './decoder.js';
 export {
