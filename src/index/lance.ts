@@ -274,7 +274,7 @@ export class LanceStore implements VectorStore {
 
   async maintain(options: MaintainOptions = {}): Promise<VectorIndexInfo | null> {
     const ann: AnnKind = options.ann ?? 'auto';
-    for (const t of [this.entries, this.captions]) {
+    for (const t of options.compact === false ? [] : [this.entries, this.captions]) {
       // Compaction, index refresh, and removal of versions superseded more than a few seconds ago.
       if (t) await t.optimize({ cleanupOlderThan: new Date(Date.now() - 5_000) });
     }

@@ -84,6 +84,8 @@ export interface MaintainOptions {
   annThreshold?: number;
   /** Which level the vector index serves. */
   level?: 'file' | 'window';
+  /** Compact and drop old versions (default true); false only builds a missing vector index. */
+  compact?: boolean;
 }
 
 export interface StoreCounts {

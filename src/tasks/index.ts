@@ -393,7 +393,8 @@ export class ClapIndex {
         }
       }
       await flush();
-      report.vectorIndex = await this.store.maintain({ ann: this.meta.ann, annThreshold: this.meta.annThreshold, level: this.level });
+      const changed = report.added + report.updated + report.removed + (report.unchanged - (walked.files.length - todo.length)) > 0;
+      report.vectorIndex = await this.store.maintain({ ann: this.meta.ann, annThreshold: this.meta.annThreshold, level: this.level, compact: changed });
       report.files = (await this.store.counts()).files;
       report.seconds = (performance.now() - t0) / 1000;
       return report;
