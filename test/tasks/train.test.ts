@@ -13,6 +13,7 @@ import {
 import { Clap } from '../../src/tasks/clap.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { writeToneDataset } from './train-helpers.js';
+import { mergeIdenticalTexts, randomRecallAtK, randomRetrievalBaseline } from '../../src/tasks/eval/metrics.js';
 
 const TINY = TRAIN_PRESETS.tiny as ClapConfig;
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'clap-train-'));
@@ -64,6 +65,48 @@ test('schedules: plateau ×0.1 after `patience` epochs without improvement; warm
   assert.ok(Math.abs(learningRate(k, s, 5) - 5e-4) < 1e-12);
   assert.ok(Math.abs(learningRate(k, s, 10) - 1e-3) < 1e-12);
   assert.ok(learningRate(k, s, 100) < 1e-9);
+});
+
+test('retrieval: identical caption texts are one query relevant to every clip having it (no ties with copies)', () => {
+  // 3 classes × 12 clips, every clip captioned only by its class prompt; clips of class 0 score class 1 first
+  const classes = ['a dog', 'a cat', 'a car'];
+  const captionClip: number[] = [];
+  const texts: string[] = [];
+  const sim: number[][] = [];
+  for (let i = 0; i < 36; i++) { captionClip.push(i); texts.push(classes[Math.floor(i / 12)]); }
+  for (let i = 0; i < 36; i++) {
+    const c = Math.floor(i / 12);
+    sim.push(texts.map((t) => (t === classes[c] ? 0.5 : c === 0 && t === classes[1] ? 0.9 : 0.1)));
+  }
+  const m = retrieval(sim, captionClip, texts);
+  assert.equal(m.val_texts, 3);
+  // class 0 clips: their caption ranks 2nd of 3 distinct texts → R@1 miss, R@10 hit (copies of 'a cat' used to push it to rank 13)
+  assert.ok(Math.abs(m.a2t_r1 - 24 / 36) < 1e-12);
+  assert.equal(m.a2t_r10, 1);
+  // with 3 candidate texts any ranking hits within 10: the random baseline says so
+  assert.equal(m.a2t_r10_random, 1);
+  // text → audio: 3 queries, each relevant to its 12 clips; 'a cat' ranks the 12 class-0 clips first
+  assert.ok(Math.abs(m.t2a_r1 - 2 / 3) < 1e-12);
+  assert.ok(Math.abs(m.t2a_r10 - 2 / 3) < 1e-12);
+  assert.equal(m.t2a_r10_random, randomRecallAtK(36, 12, 10));
+  // without merging (caption texts unknown) each column is its own clip's query
+  const u = retrieval(sim, captionClip);
+  assert.equal(u.val_texts, 36);
+});
+
+test('mergeIdenticalTexts / randomRetrievalBaseline (shared with the eval harness)', () => {
+  const m = mergeIdenticalTexts([['a', 'b'], ['b', 'b'], undefined, ['c']]);
+  assert.deepEqual(m.texts, ['a', 'b', 'c']);
+  assert.deepEqual(m.relevant, [[0], [0, 1], [3]]);
+  // exact: 1 − C(n−r, k)/C(n, k)
+  assert.ok(Math.abs(randomRecallAtK(20, 2, 10) - (1 - (10 * 9) / (20 * 19))) < 1e-12);
+  assert.equal(randomRecallAtK(5, 1, 10), 1);
+  assert.equal(randomRecallAtK(50, 0, 10), 0);
+  const base = randomRetrievalBaseline(4, m.relevant, 1);
+  // a→t over 3 texts: clip 0 has 2 relevant (2/3), clip 1 has 1 (1/3), clip 3 has 1 (1/3); clip 2 is no query
+  assert.ok(Math.abs(base.audioToText - (2 / 3 + 1 / 3 + 1 / 3) / 3) < 1e-12);
+  // t→a over 4 clips: 'a' 1/4, 'b' 2/4, 'c' 1/4
+  assert.ok(Math.abs(base.textToAudio - (1 / 4 + 2 / 4 + 1 / 4) / 3) < 1e-12);
 });
 
 test('retrieval metrics and the random baseline', () => {

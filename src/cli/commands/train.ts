@@ -29,6 +29,7 @@ export const trainContrastiveCommand: Command = {
     template: { type: 'string' }, seed: { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' },
     cache: { type: 'string' }, workers: { type: 'string' }, threads: { type: 'string' }, 'text-len': { type: 'string' },
     'clip-grad': { type: 'string' }, 'max-seconds': { type: 'string' }, 'early-stop': { type: 'string' },
+    positives: { type: 'string' }, test: { type: 'string' },
   },
   help: [
     '  --data MANIFEST      CSV or JSONL: path (relative to the manifest), caption and/or label[, split]',
@@ -60,6 +61,8 @@ export const trainContrastiveCommand: Command = {
     '  --clip-grad X        clip gradients to global L2 norm X',
     '  --max-seconds S      longer clips are cut to S seconds before random 7 s crops (default 30)',
     '  --early-stop N       stop after N epochs without a better validation score',
+    "  --positives P        caption (default: identical captions are positives) or label (same label)",
+    '  --test MANIFEST      also evaluated each epoch (logged as test), never used to pick the epoch',
     '  --json               print the summary as JSON',
   ].join('\n'),
   async run(ctx) {
@@ -97,6 +100,8 @@ export const trainContrastiveCommand: Command = {
       clipGrad: num(v, 'clip-grad'),
       maxSeconds: num(v, 'max-seconds'),
       earlyStop: int(v, 'early-stop'),
+      positives: oneOf(str(v, 'positives'), 'positives', ['caption', 'label'] as const),
+      test: str(v, 'test'),
       progress: ctx.stderr,
     };
     if (o.maxMinutes !== undefined && !(o.maxMinutes > 0)) throw new UsageError('--max-minutes must be positive');

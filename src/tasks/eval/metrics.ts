@@ -236,3 +236,45 @@ function median(xs: number[]): number {
 function checkRows(rows: readonly unknown[], n: number): void {
   if (rows.length !== n) throw new RangeError(`${rows.length} score rows for ${n} labels`);
 }
+
+/**
+ * Text queries from the captions of each clip, identical texts merged: `texts[t]` is one query, relevant
+ * to every clip `relevant[t]` that has it (a clip's repeated caption counts once). Pass `relevant` to
+ * `bidirectionalRetrieval`: a clip then hits when ANY of its texts ranks within K, and clips sharing a
+ * caption (class prompts) no longer tie with copies of themselves.
+ */
+export function mergeIdenticalTexts(captionsOf: readonly (readonly string[] | undefined)[]): { texts: string[]; relevant: number[][] } {
+  const byText = new Map<string, number[]>();
+  captionsOf.forEach((caps, a) => {
+    for (const c of new Set(caps ?? [])) {
+      let clips = byText.get(c);
+      if (!clips) byText.set(c, (clips = []));
+      clips.push(a);
+    }
+  });
+  return { texts: [...byText.keys()], relevant: [...byText.values()] };
+}
+
+/**
+ * R@K of a random ranking: P(at least one of `relevant` items among the first `k` of a uniformly random
+ * permutation of `n` candidates) = 1 − C(n − relevant, k) / C(n, k).
+ */
+export function randomRecallAtK(n: number, relevant: number, k: number): number {
+  if (relevant <= 0) return 0;
+  if (k >= n) return 1;
+  let miss = 1;
+  for (let i = 0; i < k; i++) miss *= Math.max(0, n - relevant - i) / (n - i);
+  return 1 - miss;
+}
+
+/** Expected R@K of a random ranking in both directions, for the queries `bidirectionalRetrieval` forms. */
+export function randomRetrievalBaseline(numAudio: number, textToAudio: readonly (number | readonly number[])[], k = 10): { audioToText: number; textToAudio: number } {
+  const clipsOf = textToAudio.map((a) => (typeof a === 'number' ? [a] : [...a]));
+  const textsPerClip = new Array<number>(numAudio).fill(0);
+  for (const clips of clipsOf) for (const a of clips) textsPerClip[a]++;
+  const queries = textsPerClip.filter((n) => n > 0);
+  const nt = clipsOf.length;
+  const a2t = queries.reduce((s, r) => s + randomRecallAtK(nt, r, k), 0) / Math.max(1, queries.length);
+  const t2a = clipsOf.reduce((s, c) => s + randomRecallAtK(numAudio, c.length, k), 0) / Math.max(1, nt);
+  return { audioToText: a2t, textToAudio: t2a };
+}

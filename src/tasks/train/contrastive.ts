@@ -62,6 +62,16 @@ export interface ContrastiveOptions {
   textLen?: number;
   clipGrad?: number;
   maxSeconds?: number;
+  /**
+   * Which pairs in a batch are positives: 'caption' (default: identical caption texts) or 'label' (clips
+   * sharing a label, whatever their captions — several paraphrases or per-clip descriptions of a class).
+   */
+  positives?: 'caption' | 'label';
+  /**
+   * Test manifest: evaluated (and logged as `test`) after every epoch like the validation split, but never
+   * used for early stopping or for choosing the best epoch — an untouched held-out measurement.
+   */
+  test?: string;
   /** Stop after this many epochs without a better validation score. */
   earlyStop?: number;
   /** Stop after this many steps in total (tests). */
@@ -143,6 +153,8 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? 30, cacheDir: o.cacheDir, workers: o.workers });
   store.prefetch(train.map((it) => it.path));
   store.prefetch(val.map((it) => it.path));
+  const testItems = o.test ? readManifest(o.test, { template }) : [];
+  store.prefetch(testItems.map((it) => it.path));
 
   // ---- model
   let base: StateDict;
@@ -249,19 +261,21 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     const ids = new BigInt64Array(batch * textLen);
     const pool = new BigInt64Array(batch);
     const captions: string[] = [];
+    const keys: string[] = [];
     idx.forEach((i, k) => {
       const f = feats[k];
       cropInto(f, rng.int(frameCountOf(f) - CROP_FRAMES + 1), logmel, k * CROP_FRAMES * MEL_BINS);
       const caps = train[i].captions;
       const cap = caps[rng.int(caps.length)];
       captions.push(cap);
+      keys.push(o.positives === 'label' && train[i].label !== undefined ? `label\0${train[i].label}` : `caption\0${cap}`);
       const t = tokenize(cap);
       t.ids.forEach((id, j) => { ids[k * textLen + j] = BigInt(id); });
       pool[k] = BigInt(k * textLen + t.eos);
     });
     const targets = new Float32Array(batch * batch);
     for (let r = 0; r < batch; r++) {
-      const same = captions.map((c, j) => (c === captions[r] ? j : -1)).filter((j) => j >= 0);
+      const same = keys.map((c, j) => (c === keys[r] ? j : -1)).filter((j) => j >= 0);
       for (const j of same) targets[r * batch + j] = 1 / same.length;
     }
     return {
@@ -327,6 +341,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
       // ---- end of epoch
       const trainLoss = st.epochLossSum / Math.max(1, st.epochSteps);
       lastVal = await evaluate();
+      const testVal = testItems.length > 0 ? await evaluateSplit(exportStateDict(base, step.params()), cfg, testItems, store, template, o.threads) : undefined;
       const score = lastVal ? (lastVal.zero_shot_acc ?? (lastVal.a2t_r10! + lastVal.t2a_r10!) / 2) : -trainLoss;
       const improved = st.bestScore === null || score > st.bestScore;
       const reduced = endOfEpoch(sched, st.schedule, score);
@@ -338,7 +353,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
       } else {
         st.sinceBest++;
       }
-      log({ type: 'epoch', epoch: st.epoch + 1, step: st.step, train_loss: trainLoss, score, best: improved, lr_reduced: reduced, logit_scale: Number(step.param('logit_scale').data[0]), ...(lastVal ? { val: lastVal } : {}) });
+      log({ type: 'epoch', epoch: st.epoch + 1, step: st.step, train_loss: trainLoss, score, best: improved, lr_reduced: reduced, logit_scale: Number(step.param('logit_scale').data[0]), ...(lastVal ? { val: lastVal } : {}), ...(testVal ? { test: testVal } : {}) });
       if (progress) progress.write(`${tty ? '\r\x1b[K' : ''}epoch ${st.epoch + 1}/${epochs}: train loss ${trainLoss.toFixed(4)}${lastVal ? ` ${describeVal(lastVal)}` : ''}${improved ? ' (best)' : ''}\n`);
       st.epoch++;
       st.batchInEpoch = 0;
@@ -474,6 +489,7 @@ export async function evaluateSplit(
     const byText = new Map(unique.map((c, i) => [c, uEmb[i]]));
     const sim = cosineMatrix(audio, captions.map((c) => byText.get(c)!));
     const metrics: EpochMetrics = { ...retrieval(sim, captionClip, captions), val_clips: items.length, val_captions: captions.length };
+    metrics.val_texts = unique.length;
     const labels = [...new Set(items.map((it) => it.label).filter((l): l is string => l !== undefined))].sort();
     if (labels.length >= 2) {
       const labelled = items.map((it, i) => [it, i] as const).filter(([it]) => it.label !== undefined);

@@ -1,4 +1,5 @@
 /** Validation metrics on embeddings: retrieval recall@k both ways and zero-shot accuracy. */
+import { bidirectionalRetrieval, mergeIdenticalTexts, randomRecallAtK, randomRetrievalBaseline } from '../eval/metrics.js';
 
 function normalize(v: Float32Array): Float64Array {
   let s = 0;
@@ -20,69 +21,55 @@ export function cosineMatrix(audio: readonly Float32Array[], text: readonly Floa
   return a.map((x) => t.map((y) => dot(x, y)));
 }
 
-/** Rank (0 = best) of the best-ranked relevant column in `row`. */
-function bestRank(row: number[], relevant: readonly number[]): number {
-  let best = Infinity;
-  for (const j of relevant) {
-    let rank = 0;
-    for (let k = 0; k < row.length; k++) if (row[k] > row[j]) rank++;
-    best = Math.min(best, rank);
-  }
-  return best;
-}
-
 export interface RetrievalMetrics {
-  /** Audio → text: a clip's query hits when any of its captions ranks within k. */
+  /** Audio → text: a clip's query hits when ANY of its captions ranks within k. */
   a2t_r1: number;
   a2t_r10: number;
-  /** Text → audio: a caption's query hits when its clip ranks within k. */
+  /** Text → audio: a (de-duplicated) caption's query hits when any clip having it ranks within k. */
   t2a_r1: number;
   t2a_r10: number;
-  /** Expected a2t R@10 of a random ranking. */
+  /** Expected R@10 of a random ranking over the same queries and candidates. */
   a2t_r10_random: number;
   t2a_r10_random: number;
+  /** Distinct caption texts (text queries / audio→text candidates). */
+  val_texts: number;
 }
 
 /**
- * `sim` [clips][captions]; `captionClip[j]` is the clip caption j belongs to. Duplicate caption texts
- * across clips count as relevant to each of those clips (pass `captionTexts`).
+ * `sim` [clips][captions]; `captionClip[j]` is the clip caption j belongs to. With `captionTexts`,
+ * identical caption texts are merged into one text (the eval harness's manifest mode:
+ * `mergeIdenticalTexts`), relevant to every clip having it — identical texts no longer tie with each
+ * other, and the random baseline is computed over the distinct texts.
  */
 export function retrieval(sim: number[][], captionClip: readonly number[], captionTexts?: readonly string[]): RetrievalMetrics {
   const nA = sim.length;
-  const nT = captionClip.length;
-  const relevantOf: number[][] = Array.from({ length: nA }, () => []);
-  const clipTexts: Set<string>[] = Array.from({ length: nA }, () => new Set());
-  captionClip.forEach((c, j) => { if (captionTexts) clipTexts[c].add(captionTexts[j]); });
-  for (let i = 0; i < nA; i++) {
-    for (let j = 0; j < nT; j++) if (captionClip[j] === i || (captionTexts && clipTexts[i].has(captionTexts[j]))) relevantOf[i].push(j);
+  let columns: number[];
+  let relevant: number[][];
+  if (captionTexts) {
+    const first = new Map<string, number>();
+    captionTexts.forEach((t, j) => { if (!first.has(t)) first.set(t, j); });
+    const captionsOf: string[][] = Array.from({ length: nA }, () => []);
+    captionClip.forEach((a, j) => captionsOf[a].push(captionTexts[j]));
+    const m = mergeIdenticalTexts(captionsOf);
+    columns = m.texts.map((t) => first.get(t)!);
+    relevant = m.relevant;
+  } else {
+    columns = captionClip.map((_, j) => j);
+    relevant = captionClip.map((a) => [a]);
   }
-  let a1 = 0, a10 = 0, randA = 0;
-  for (let i = 0; i < nA; i++) {
-    const r = bestRank(sim[i], relevantOf[i]);
-    if (r < 1) a1++;
-    if (r < 10) a10++;
-    randA += hitProbability(nT, relevantOf[i].length, 10);
-  }
-  let t1 = 0, t10 = 0, randT = 0;
-  for (let j = 0; j < nT; j++) {
-    const col = sim.map((row) => row[j]);
-    const rel: number[] = [];
-    for (let i = 0; i < nA; i++) if (relevantOf[i].includes(j)) rel.push(i);
-    const r = bestRank(col, rel);
-    if (r < 1) t1++;
-    if (r < 10) t10++;
-    randT += hitProbability(nA, rel.length, 10);
-  }
-  return { a2t_r1: a1 / nA, a2t_r10: a10 / nA, t2a_r1: t1 / nT, t2a_r10: t10 / nT, a2t_r10_random: randA / nA, t2a_r10_random: randT / nT };
+  const merged = sim.map((row) => columns.map((j) => row[j]));
+  const r = bidirectionalRetrieval(merged, relevant);
+  const rand = randomRetrievalBaseline(nA, relevant, 10);
+  return {
+    a2t_r1: r.audioToText['R@1'], a2t_r10: r.audioToText['R@10'],
+    t2a_r1: r.textToAudio['R@1'], t2a_r10: r.textToAudio['R@10'],
+    a2t_r10_random: rand.audioToText, t2a_r10_random: rand.textToAudio,
+    val_texts: columns.length,
+  };
 }
 
 /** P(at least one of `rel` relevant items among the first k of a random permutation of n). */
-export function hitProbability(n: number, rel: number, k: number): number {
-  if (k >= n) return 1;
-  let miss = 1;
-  for (let i = 0; i < k; i++) miss *= (n - rel - i) / (n - i);
-  return 1 - Math.max(0, miss);
-}
+export const hitProbability = randomRecallAtK;
 
 /** Top-1 accuracy: `sim` [clips][classes], `truth[i]` the class index of clip i. */
 export function zeroShotAccuracy(sim: number[][], truth: readonly number[]): number {

@@ -13,6 +13,7 @@ export interface LogEntry {
   lr?: number;
   train_loss?: number;
   val?: Record<string, number>;
+  test?: Record<string, number>;
 }
 
 export function readLog(file: string): LogEntry[] {
@@ -116,15 +117,21 @@ export function renderSvg(entries: LogEntry[], title = 'clap train'): string {
   y += ph + 70;
   body.push(panel(x0, y, pw, ph * 0.6, 'learning rate', 'step', [{ name: 'lr', color: '#31a354', points: st.map((e) => [e.step!, e.lr!]) }], { logY: true }));
   y += ph * 0.6 + 70;
-  const v = (k: string): [number, number][] => ep.filter((e) => e.val && e.val[k] !== undefined).map((e) => [e.epoch!, e.val![k]]);
-  body.push(panel(x0, y, pw, ph, 'validation', 'epoch', [
-    { name: 'zero-shot accuracy', color: '#e6550d', points: v('zero_shot_acc') },
-    { name: 'zero-shot chance', color: '#e6550d', points: v('zero_shot_chance'), dashed: true },
-    { name: 'R@10 audio→text', color: '#756bb1', points: v('a2t_r10') },
-    { name: 'R@10 random', color: '#756bb1', points: v('a2t_r10_random'), dashed: true },
-    { name: 'R@1 audio→text', color: '#636363', points: v('a2t_r1') },
-  ], { yMin: 0, yMax: 1 }));
-  y += ph + 60;
+  for (const split of ['val', 'test'] as const) {
+    const v = (k: string): [number, number][] => ep.filter((e) => e[split] && e[split]![k] !== undefined).map((e) => [e.epoch!, e[split]![k]]);
+    if (split === 'test' && !ep.some((e) => e.test)) continue;
+    body.push(panel(x0, y, pw, ph, split === 'val' ? 'validation' : 'test (never used to pick the epoch)', 'epoch', [
+      { name: 'zero-shot accuracy', color: '#e6550d', points: v('zero_shot_acc') },
+      { name: 'zero-shot chance', color: '#e6550d', points: v('zero_shot_chance'), dashed: true },
+      { name: 'R@10 audio→text', color: '#756bb1', points: v('a2t_r10') },
+      { name: 'R@10 a→t random', color: '#756bb1', points: v('a2t_r10_random'), dashed: true },
+      { name: 'R@10 text→audio', color: '#31a354', points: v('t2a_r10') },
+      { name: 'R@10 t→a random', color: '#31a354', points: v('t2a_r10_random'), dashed: true },
+      { name: 'R@1 audio→text', color: '#636363', points: v('a2t_r1') },
+    ], { yMin: 0, yMax: 1 }));
+    y += ph + 70;
+  }
+  y -= 10;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="sans-serif">`
     + `<rect width="100%" height="100%" fill="white"/><text x="${W / 2}" y="22" text-anchor="middle" font-size="16">${esc(title)}</text>${body.join('')}</svg>\n`;
 }
