@@ -39,8 +39,15 @@ function reason(e: unknown): string {
   return code ?? (e as Error).message;
 }
 
-export async function walkAudio(paths: readonly string[]): Promise<WalkResult> {
+/** `exclude`: folders never entered (the index's own folder, when it lies inside a walked one). */
+export async function walkAudio(paths: readonly string[], exclude: readonly string[] = []): Promise<WalkResult> {
   const out: WalkResult = { files: [], skipped: [], ignored: 0 };
+  const excluded = new Set<string>();
+  for (const e of exclude) {
+    try {
+      excluded.add(await realpath(e));
+    } catch { /* not there yet */ }
+  }
   const seenDirs = new Set<string>();
   const seenFiles = new Set<string>();
 
@@ -65,6 +72,7 @@ export async function walkAudio(paths: readonly string[]): Promise<WalkResult> {
       out.skipped.push({ path: dir, reason: reason(e) });
       return;
     }
+    if (excluded.has(real)) return;
     if (seenDirs.has(real)) {
       if (dir !== real) out.skipped.push({ path: dir, reason: `symlink loop or repeat (already walked ${real})` });
       return;

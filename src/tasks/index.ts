@@ -283,7 +283,7 @@ export class ClapIndex {
         this.meta = { ...this.meta, roots: [...this.meta.roots, ...newRoots], ann, annThreshold };
         writeMeta(this.dir, this.meta);
       }
-      const walked = await walkAudio(roots);
+      const walked = await walkAudio(roots, [this.dir]);
       const report: IndexReport = {
         added: 0, updated: 0, unchanged: 0, removed: 0, skipped: [], ignored: walked.ignored, files: 0, seconds: 0, vectorIndex: null,
       };

@@ -21,7 +21,7 @@ function tmp(name: string): string {
 test('index: incremental add, touch, change, sync with deletions and new files; unreadable and non-audio files skipped', { skip }, async () => {
   const root = tmp('inc');
   const lib = join(root, 'lib');
-  const db = join(root, 'db');
+  const db = join(lib, 'index.clapdb'); // inside the library: never walked into
   const clips = writeClips(lib, 5);
   writeFileSync(join(lib, 'readme.txt'), 'not audio');
   writeFileSync(join(lib, 'broken.wav'), 'RIFF garbage');
