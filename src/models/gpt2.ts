@@ -343,6 +343,11 @@ export interface TextEncoderOptions extends RuntimeOptions {
 export class Gpt2TextEncoder {
   private constructor(private readonly session: Session, readonly config: Gpt2Config, readonly dProj: number) {}
 
+  /** Wraps an already compiled text-encoder session (e.g. one loaded from the on-disk model cache). */
+  static fromSession(session: Session, config: Gpt2Config, dProj: number): Gpt2TextEncoder {
+    return new Gpt2TextEncoder(session, config, dProj);
+  }
+
   static async create(weights: StateDict, options: TextEncoderOptions): Promise<Gpt2TextEncoder> {
     const graph = buildTextEncoderGraph(weights, options);
     const out = graph.outputs.find((o) => o.name === 'text_embed')!.value;

@@ -205,6 +205,30 @@ export class Clap {
     return g;
   }
 
+  private textGraph(): Graph {
+    const g = buildTextEncoderGraph(this.weights, { config: this.config.text, prefix: this.config.textPrefix ?? undefined });
+    applyPrecision(g, this.precision);
+    return g;
+  }
+
+  /**
+   * Writes each tower as a standalone ONNX model (any ONNX runtime: onnxruntime-web, CUDA, …):
+   * `audio_encoder.onnx` (logmel [B,965,64] → audio_embed) and, when the weights have one,
+   * `text_encoder.onnx` (input_ids [B,T], position_ids [T], pool_index [B] → text_embed).
+   */
+  async exportOnnx(outDir: string): Promise<string[]> {
+    mkdirSync(outDir, { recursive: true });
+    const written: string[] = [];
+    const towers: [string, () => Graph][] = [['audio_encoder.onnx', () => this.audioGraph()]];
+    if (this.config.textPrefix) towers.push(['text_encoder.onnx', () => this.textGraph()]);
+    for (const [file, graph] of towers) {
+      const path = join(outDir, file);
+      await atomicWrite(path, emitOnnx(graph(), { metadata: { clap_ts_logit_scale: String(this.logitScale) } }));
+      written.push(path);
+    }
+    return written;
+  }
+
   private audio(): Promise<Session> {
     if (!this.audioSession) {
       const build = (): Uint8Array => emitOnnx(this.audioGraph());
@@ -227,10 +251,8 @@ export class Clap {
           applyPrecision(g, this.precision);
           return g;
         };
-        // Gpt2TextEncoder's constructor is private to models/gpt2.ts; it only wraps (session, config, dProj).
-        const Ctor = Gpt2TextEncoder as unknown as new (s: Session, c: ClapConfig['text'], d: number) => Gpt2TextEncoder;
         const session = this.modelKey ? Session.cached(this.sessionKey('text'), () => emitOnnx(graph()), this.options) : Session.compile(graph(), this.options);
-        this.textEncoder = session.then((s) => new Ctor(s, this.config.text, this.config.dProj));
+        this.textEncoder = session.then((s) => Gpt2TextEncoder.fromSession(s, this.config.text, this.config.dProj));
       } else {
         this.textEncoder = Gpt2TextEncoder.create(this.weights, textOptions);
       }

@@ -2,10 +2,11 @@ import type { Command } from '../command.js';
 import { classify } from './classify.js';
 import { convert } from './convert.js';
 import { embedAudio, embedText } from './embed.js';
+import { exportOnnx } from './export.js';
 import { trainContrastiveCommand, trainPlotCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { indexCommands } from './index-cmd.js';
 import { search } from './search.js';
 
 /** Every `clap` subcommand, in the order `clap --help` lists them. */
-export const commands: Command[] = [embedAudio, embedText, classify, convert, evalCommand, trainContrastiveCommand, trainPlotCommand, ...indexCommands, search];
+export const commands: Command[] = [embedAudio, embedText, classify, convert, exportOnnx, evalCommand, trainContrastiveCommand, trainPlotCommand, ...indexCommands, search];
