@@ -28,6 +28,8 @@ const REMOVE_CHUNK = 500;
 
 /** Vectors (at the searched level) from which `ann: 'auto'` builds an index. */
 export const DEFAULT_ANN_THRESHOLD = 20_000;
+/** An explicitly requested ANN index waits for this many vectors. */
+export const MIN_ANN_VECTORS = 256;
 
 let lanceModule: Promise<LanceModule> | undefined;
 /** LanceDB's native module loads on first use only, so commands that never open an index do not pay for it. */
@@ -283,8 +285,13 @@ export class LanceStore implements VectorStore {
     const n = await this.entries.countRows(options.level === 'window' ? 'win >= 0' : 'win < 0');
     const threshold = options.annThreshold ?? DEFAULT_ANN_THRESHOLD;
     const want = ann === 'auto' ? (n >= threshold ? 'ivf-pq' : null) : ann === 'none' ? null : ann;
-    if (want && !existing) {
-      await this.entries.createIndex('vector', { config: annConfig(this.lancedb, want, await this.entries.countRows(), this.dim), replace: true });
+    // Too few vectors to train partitions and codebooks: exact search until there are enough.
+    if (want && !existing && n >= MIN_ANN_VECTORS) {
+      try {
+        await this.entries.createIndex('vector', { config: annConfig(this.lancedb, want, await this.entries.countRows(), this.dim), replace: true });
+      } catch (e) {
+        throw new ClapError(`building the ${want} vector index failed (${(e as Error).message.split('\n')[0].replace(/, \/\S+:\d+:\d+/g, '')})`, { subject: this.dir, cause: e });
+      }
       existing = await this.vectorIndex();
     }
     return existing;

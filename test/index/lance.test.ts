@@ -124,3 +124,20 @@ test('store: the IVF-PQ index is built from the threshold, used by default, bypa
     assert.ok((await store.search({ vector: q, top: 2, level: 'file' })).some((h) => h.path === '/r/new.wav'));
   });
 });
+
+test('store: HNSW on request; an explicit index waits for enough vectors', async () => {
+  await withStore(async (store) => {
+    let s = 7;
+    const rnd = (): number => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648 - 0.5; };
+    await store.commit(Array.from({ length: 100 }, (_, i) => rec(`/h/${i}.wav`, Float32Array.from({ length: D }, rnd))));
+    assert.equal(await store.maintain({ ann: 'hnsw' }), null);
+    await store.commit(Array.from({ length: 300 }, (_, i) => rec(`/h/more${i}.wav`, Float32Array.from({ length: D }, rnd))));
+    const info = await store.maintain({ ann: 'hnsw' });
+    assert.ok(info && /hnsw/i.test(info.kind), JSON.stringify(info));
+    const q = Float32Array.from({ length: D }, rnd);
+    const exact = await store.search({ vector: q, top: 5, level: 'file', mode: 'exact' });
+    const ann = await store.search({ vector: q, top: 5, level: 'file', mode: 'ann' });
+    assert.equal(ann.length, 5);
+    assert.equal(ann[0].path, exact[0].path);
+  });
+});

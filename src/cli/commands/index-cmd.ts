@@ -188,7 +188,7 @@ export const indexAdd: Command = {
   help: [
     INDEX_MODEL_HELP,
     RUN_HELP,
-    "  --ann-index K      vector index: 'auto' (default: IVF-PQ once the library is large), 'ivf-pq', 'hnsw', 'none'",
+    "  --ann-index K      vector index: 'auto' (default: IVF-PQ once the library is large), 'ivf-pq' or 'hnsw' (from 256 vectors on), 'none'",
     '  --ann-threshold N  vectors from which auto builds the index (default 20000)',
     AUDIO_HELP,
     '  --json             {"added","updated","unchanged","removed","skipped":[{"path","reason"}],"ignored","files","seconds"}',
