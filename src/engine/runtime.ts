@@ -96,8 +96,9 @@ export class Session {
       executionMode: 'sequential',
       ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
       ...(options.optimizedModelPath ? { optimizedModelFilePath: options.optimizedModelPath } : {}),
-      // Denormals as zero: masked softmax rows underflow to subnormals, which are ~30x slower as MatMul inputs.
-      extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' }, set_denormal_as_zero: '1' } },
+      // Not ORT's set_denormal_as_zero: it sets flush-to-zero on the calling thread, which silently changes
+      // JavaScript float arithmetic too. Graphs that make subnormals (HTSAT's masked softmax) flush them in-graph.
+      extra: { session: { intra_op: { allow_spinning: options.spinning ? '1' : '0' } } },
     });
     return new Session(session, session.inputNames, session.outputNames);
   }
