@@ -9,9 +9,11 @@ import { randomClapStateDict } from '../../src/models/random.js';
 import {
   buildContrastiveGraph, endOfEpoch, exportStateDict, hitProbability, initialScheduleState, learningRate, loadCheckpoint,
   paramGroup, parseCsv, readManifest, retrieval, saveCheckpoint, TRAIN_PRESETS, trainContrastive,
+  headAccuracy, predictHead, trainLinearHead, trainProbe,
 } from '../../src/tasks/train/index.js';
 import { Clap } from '../../src/tasks/clap.js';
-import { loadWeights } from '../../src/weights/index.js';
+import { loadWeights, saveSafetensors } from '../../src/weights/index.js';
+import { Rng } from '../../src/tasks/train/rng.js';
 import { writeToneDataset } from './train-helpers.js';
 import { mergeIdenticalTexts, randomRecallAtK, randomRetrievalBaseline } from '../../src/tasks/eval/metrics.js';
 
@@ -240,4 +242,48 @@ test('end to end on synthetic tones: the loss falls and held-out clips are class
   const a = await loadWeights(join(out, 'final.pth'));
   const b = await loadWeights(join(out, 'final.safetensors'));
   for (const [k, v] of a) assert.deepEqual(b.get(k)!.data, v.data, k);
+});
+
+test('linear head: softmax regression separates Gaussian blobs; the loss falls from ln(classes)', () => {
+  const r = rand(11);
+  const centres = [[2, 0, 0], [0, 2, 0], [0, 0, 2], [-2, -2, 0]];
+  const xs: Float32Array[] = [];
+  const ys: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const c = i % 4;
+    xs.push(Float32Array.from(centres[c], (m) => m + (r() - 0.5)));
+    ys.push(c);
+  }
+  const { head, losses } = trainLinearHead(xs.slice(0, 160), ys.slice(0, 160), 4, { epochs: 200, lr: 0.05 });
+  assert.ok(Math.abs(losses[0] - Math.log(4)) < 1e-9);
+  assert.ok(losses[losses.length - 1] < 0.1, `final loss ${losses[losses.length - 1]}`);
+  assert.equal(headAccuracy(head, xs.slice(160), ys.slice(160)), 1);
+  // the prediction is W·x + b
+  const z = predictHead(head, xs[0]);
+  assert.ok(Math.abs(z[2] - (head.bias[2] + head.weight[6] * xs[0][0] + head.weight[7] * xs[0][1] + head.weight[8] * xs[0][2])) < 1e-9);
+});
+
+test('probe: frozen embeddings of a CLAP (random tiny weights) + a linear head classify held-out tone clips', async () => {
+  const dir = tmp();
+  const manifest = writeToneDataset(join(dir, 'data'), 10);
+  const w = join(dir, 'w.safetensors');
+  await saveSafetensors(w, randomClapStateDict(TINY, 5));
+  const s = await trainProbe({ data: manifest, weights: w, config: 'tiny', out: join(dir, 'probe'), workers: 1, threads: 1, valFraction: 0.3 });
+  assert.deepEqual(s.classes, ['buzz', 'high', 'low', 'middle']);
+  // stratified split: 3 of each class's 10 clips held out
+  assert.equal(s.val_clips, 12);
+  for (const c of s.classes) assert.equal(s.per_class[c].clips, 3);
+  assert.equal(s.chance, 0.25);
+  assert.ok(s.val_accuracy >= 0.75, `held-out accuracy ${s.val_accuracy}`);
+  assert.ok(s.last_loss < s.first_loss / 2);
+  const head = await loadWeights(join(dir, 'probe', 'probe.safetensors'));
+  assert.deepEqual(head.get('probe.weight')!.shape, [4, 32]);
+  assert.deepEqual(head.get('probe.bias')!.shape, [4]);
+  // the same labels shuffled across clips: no signal left, the probe falls back towards chance
+  const shuffled = join(dir, 'data', 'shuffled.csv');
+  const lines = readFileSync(manifest, 'utf8').trim().split('\n');
+  const labels = new Rng(3).shuffle(lines.slice(1).map((l) => l.split(',').pop()!));
+  writeFileSync(shuffled, `${[lines[0], ...lines.slice(1).map((l, i) => `${l.slice(0, l.lastIndexOf(','))},${labels[i]}`)].join('\n')}\n`);
+  const bad = await trainProbe({ data: shuffled, weights: w, config: 'tiny', workers: 1, threads: 1, valFraction: 0.3 });
+  assert.ok(bad.val_accuracy < s.val_accuracy, `shuffled labels ${bad.val_accuracy} vs ${s.val_accuracy}`);
 });

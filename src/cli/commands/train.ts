@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ContrastiveOptions, type FreezeGroup, readLog, renderSvg, trainContrastive } from '../../tasks/train/index.js';
+import { type ContrastiveOptions, type FreezeGroup, readLog, renderSvg, trainContrastive, trainProbe } from '../../tasks/train/index.js';
 import { type Command, num, required, str, UsageError } from '../command.js';
 
 const FREEZE: FreezeGroup[] = ['audio', 'text', 'projection', 'temperature'];
@@ -133,5 +133,56 @@ export const trainPlotCommand: Command = {
     const epochs = new Set(entries.filter((e) => e.type === 'epoch').map((e) => e.epoch)).size;
     if (ctx.json) ctx.stdout.write(`${JSON.stringify({ svg: out, steps, epochs })}\n`);
     else ctx.stdout.write(`${out} (${steps} steps, ${epochs} epochs)\n`);
+  },
+};
+
+export const trainProbeCommand: Command = {
+  path: ['train', 'probe'],
+  usage: 'train probe --data LABELLED_MANIFEST --weights W [--config C] [--out DIR]',
+  summary: 'Linear probe: a softmax classifier on frozen CLAP audio embeddings, accuracy on a held-out split',
+  options: {
+    data: { type: 'string' }, weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' },
+    val: { type: 'string' }, 'val-fraction': { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' },
+    'weight-decay': { type: 'string' }, seed: { type: 'string' }, cache: { type: 'string' }, workers: { type: 'string' },
+    threads: { type: 'string' }, 'max-seconds': { type: 'string' },
+  },
+  help: [
+    '  --data MANIFEST      CSV or JSONL with path and label[, split]',
+    '  --weights W          CLAP weights (.pth/.safetensors); --config C preset or config.json',
+    '  --out DIR            write probe.safetensors (probe.weight [classes, dim], probe.bias) and probe.json',
+    '  --val MANIFEST       held-out clips; else the split column, else --val-fraction per class (default 0.2)',
+    '  --epochs N           full-batch Adam steps (default 300)',
+    '  --lr X               default 0.01',
+    '  --weight-decay X     L2 penalty on the weights (default 1e-4)',
+    '  --seed S             the held-out split (default 0)',
+    '  --cache DIR          on-disk cache of decoded log-mel features (shared with train contrastive)',
+    '  --workers N / --threads N / --max-seconds S   as for train contrastive',
+    '  --json               print the summary as JSON',
+  ].join('\n'),
+  async run(ctx) {
+    const v = ctx.values;
+    const s = await trainProbe({
+      data: required(v, 'data'),
+      weights: required(v, 'weights'),
+      config: str(v, 'config'),
+      out: str(v, 'out'),
+      val: str(v, 'val'),
+      valFraction: num(v, 'val-fraction'),
+      epochs: int(v, 'epochs'),
+      lr: num(v, 'lr'),
+      weightDecay: num(v, 'weight-decay'),
+      seed: int(v, 'seed', 0),
+      cacheDir: str(v, 'cache'),
+      workers: int(v, 'workers', 0),
+      threads: int(v, 'threads'),
+      maxSeconds: num(v, 'max-seconds'),
+    });
+    if (ctx.json) {
+      ctx.stdout.write(`${JSON.stringify(s)}\n`);
+      return;
+    }
+    const pc = (x: number): string => `${(100 * x).toFixed(1)}%`;
+    ctx.stdout.write(`held-out accuracy ${pc(s.val_accuracy)} on ${s.val_clips} clips of ${s.classes.length} classes (chance ${pc(s.chance)}, majority ${pc(s.majority)}); training accuracy ${pc(s.train_accuracy)} on ${s.train_clips}\n`);
+    if (s.weights) ctx.stdout.write(`head: ${s.weights}\n`);
   },
 };

@@ -8,3 +8,4 @@ export { learningRate, endOfEpoch, initialScheduleState, type ScheduleConfig, ty
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export { retrieval, zeroShotAccuracy, cosineMatrix, hitProbability } from './metrics.js';
 export { readLog, renderSvg, type LogEntry } from './plot.js';
+export { trainProbe, trainLinearHead, headAccuracy, predictHead, labelledSplit, embedItems, type ProbeOptions, type ProbeSummary, type LinearHead } from './probe.js';
