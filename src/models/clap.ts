@@ -19,6 +19,8 @@ export interface ClapConfig {
   audioPrefix: string;
   /** Prefix of the text encoder module (`caption_encoder.`), or null when the file has none (clapcap). */
   textPrefix: string | null;
+  /** The captioner's settings (config.json `clapcap` section, snake_case), passed to the caption decoder. */
+  clapcap?: Record<string, unknown>;
 }
 
 /** The official CLAP 2023 release (`CLAP_weights_2023.pth`). */
@@ -47,8 +49,10 @@ export function clapConfigFromJson(json: Json, base: ClapConfig = CLAP_2023): Cl
   const proj = section('projection');
   const dProj = proj?.d_proj;
   if (dProj !== undefined && (typeof dProj !== 'number' || !Number.isInteger(dProj))) throw new ClapError('must be an integer', { subject: 'config projection.d_proj' });
+  const clapcap = section('clapcap');
   return {
     ...base,
+    ...(clapcap ? { clapcap } : {}),
     htsat: htsat ? htsatConfigFromJson(htsat, base.htsat) : base.htsat,
     text: text ? gpt2ConfigFromJson({ ...gpt2ToJson(base.text), ...text }) : base.text,
     dProj: (dProj as number | undefined) ?? base.dProj,
@@ -92,7 +96,7 @@ export function resolveClapConfig(sd: StateDict, explicit?: ClapConfig): ClapCon
     text = inferGpt2Config(sd, `${textPrefix}base.`, nHead, base.text.layerNormEpsilon);
   }
   const dProj = requireTensor(sd, `${audioPrefix}projection.linear1.weight`).shape[0];
-  const resolved: ClapConfig = { htsat, text, dProj, audioPrefix, textPrefix };
+  const resolved: ClapConfig = { htsat, text, dProj, audioPrefix, textPrefix, ...(explicit?.clapcap ? { clapcap: explicit.clapcap } : {}) };
   if (explicit) checkAgrees(explicit, resolved);
   return resolved;
 }

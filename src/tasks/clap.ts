@@ -15,6 +15,7 @@ import { defaultTokenizer, type ClapPooling } from '../text/index.js';
 import { buildAudioEncoderGraph, CLAP_PRESETS, clapConfigFromJson, resolveClapConfig, type ClapConfig } from '../models/clap.js';
 import { buildTextEncoderGraph, Gpt2TextEncoder } from '../models/gpt2.js';
 import { logitScaleExp } from '../models/projection.js';
+import { ClapCapDecoder, type CaptionBeam, type CaptionOptions } from './caption/index.js';
 import { defaultWorkers, FrontendPool, frontendStream, type FrontendResult } from './pipeline.js';
 
 export interface ClapLoadOptions extends RuntimeOptions {
@@ -65,6 +66,16 @@ export interface AudioEmbedding {
   embedding: Float32Array;
   /** Per-window embeddings with times (seconds), in sliding mode. */
   windows?: WindowEmbedding[];
+}
+
+export interface Caption {
+  input: string;
+  /** The best beam, as msclap's generate_caption returns it (capitalised like Python's str.capitalize). */
+  caption: string;
+  /** Its token ids (up to and including the stop token). */
+  tokens: number[];
+  /** Every beam, best first, with its score (mean log-probability per token). */
+  beams?: CaptionBeam[];
 }
 
 export interface ClassifyOptions extends AudioEmbedOptions {
@@ -122,6 +133,7 @@ interface ModelRecord { config: ClapConfig; logitScale: number }
 export class Clap {
   private audioSession?: Promise<Session>;
   private textEncoder?: Promise<Gpt2TextEncoder>;
+  private captionDecoder?: Promise<ClapCapDecoder>;
   private pool?: FrontendPool;
   private loadedWeights?: StateDict;
   readonly logitScale: number;
@@ -177,7 +189,8 @@ export class Clap {
       if (e instanceof ClapError && typeof options.weights === 'string') throw new ClapError(e.message, { subject: options.weights, cause: e });
       throw e;
     }
-    const logitScale = logitScaleExp(weights);
+    // clapcap files have no logit_scale: similarity is then undefined (NaN), captioning still works.
+    const logitScale = config.textPrefix ? logitScaleExp(weights) : Number.NaN;
     if (modelKey) writeCacheJson(dir, `${modelKey}.clap.json`, { config, logitScale } satisfies ModelRecord);
     return new Clap(weights, config, options, logitScale, modelKey);
   }
@@ -223,7 +236,8 @@ export class Clap {
     if (this.config.textPrefix) towers.push(['text_encoder.onnx', () => this.textGraph()]);
     for (const [file, graph] of towers) {
       const path = join(outDir, file);
-      await atomicWrite(path, emitOnnx(graph(), { metadata: { clap_ts_logit_scale: String(this.logitScale) } }));
+      const metadata: Record<string, string> = Number.isNaN(this.logitScale) ? {} : { clap_ts_logit_scale: String(this.logitScale) };
+      await atomicWrite(path, emitOnnx(graph(), { metadata }));
       written.push(path);
     }
     return written;
@@ -336,6 +350,19 @@ export class Clap {
     return results;
   }
 
+  /**
+   * Captions (msclap's generate_caption: beam search over the clapcap GPT-2 decoder, KV-cached). Needs
+   * clapcap weights (`clapcap_weights_2023.pth`: its own audio encoder, mapper and GPT-2).
+   */
+  async caption(inputs: readonly AudioInput[], options: CaptionOptions & AudioEmbedOptions = {}): Promise<Caption[]> {
+    if (this.config.audioPrefix !== 'clap.') throw new ClapError('captioning needs clapcap weights (e.g. clapcap_weights_2023.pth), not CLAP weights');
+    const audio = await this.embedAudio(inputs, options);
+    this.captionDecoder ??= ClapCapDecoder.load(this.weights, (this.config.clapcap ?? {}) as Parameters<typeof ClapCapDecoder.load>[1], this.options);
+    const decoder = await this.captionDecoder;
+    const results = await decoder.caption(audio.map((a) => a.embedding), options);
+    return results.map((r, i) => ({ input: audio[i].input, caption: r.caption, tokens: r.tokens, ...(r.beams ? { beams: r.beams } : {}) }));
+  }
+
   /** Projected text embeddings (not normalised), as msclap's get_text_embeddings. */
   async embedText(texts: readonly string[]): Promise<Float32Array[]> {
     if (texts.length === 0) throw new ClapError('no texts given');
@@ -368,6 +395,7 @@ export class Clap {
 
   /** msclap's compute_similarity: cosine similarity × exp(logit_scale), [audio][text]. */
   similarity(audio: readonly Float32Array[], text: readonly Float32Array[]): number[][] {
+    if (Number.isNaN(this.logitScale)) throw new ClapError('these weights have no logit_scale (a clapcap file?): use CLAP weights for similarity');
     const na = audio.map(normalized);
     const nt = text.map(normalized);
     return na.map((a) => nt.map((t) => this.logitScale * dot(a, t)));
@@ -395,6 +423,7 @@ export class Clap {
     this.pool = undefined;
     if (this.audioSession) await (await this.audioSession).release();
     if (this.textEncoder) await (await this.textEncoder).release();
+    if (this.captionDecoder) await (await this.captionDecoder).release();
   }
 }
 

@@ -119,3 +119,26 @@ test('clap export onnx writes towers that plain onnxruntime runs to the same emb
   const wantText = readNpy(fixturePath('expected', 'text', 'text_embed.npy'));
   assert.ok(maxRelErr(Array.from(t.text_embed.data as Float32Array), (wantText.data as Float32Array).subarray(0, wantText.shape[1])) <= 1e-4);
 });
+
+test('clap caption --json reproduces msclap generate_caption and its ranked beams', { skip }, async () => {
+  const beams = JSON.parse(readFileSync(fixturePath('expected', 'caption', 'beams.json'), 'utf8')) as {
+    entry_length: number; results: { audio: string; caption: string; ranked_texts: string[]; ranked_token_ids: number[][]; greedy_beam_size_1: { ids: number[] } }[];
+  };
+  const files = beams.results.map((r) => audio(r.audio));
+  const cap = ['--weights', fixturePath('clapcap.pth'), '--config', fixturePath('config.json'), '--channels', 'reference'];
+  const r = await clap('caption', ...files, ...cap, '--max-tokens', String(beams.entry_length), '--all-beams', '--json');
+  assert.equal(r.code, 0, r.err);
+  const out = JSON.parse(r.out) as { input: string; caption: string; tokens: number[]; beams: { text: string; tokens: number[]; score: number }[] }[];
+  beams.results.forEach((want, i) => {
+    assert.equal(out[i].input, files[i]);
+    assert.equal(out[i].caption, want.caption);
+    assert.deepEqual(out[i].tokens, want.ranked_token_ids[0]);
+    assert.deepEqual(out[i].beams.map((b) => b.text), want.ranked_texts);
+  });
+  const greedy = await clap('caption', files[0], ...cap, '--beam', '1', '--max-tokens', String(beams.entry_length), '--json');
+  assert.equal(greedy.code, 0, greedy.err);
+  assert.deepEqual((JSON.parse(greedy.out) as { tokens: number[] }[])[0].tokens, beams.results[0].greedy_beam_size_1.ids);
+  const wrong = await clap('caption', files[0], ...W);
+  assert.equal(wrong.code, 1);
+  assert.match(wrong.err, /captioning needs clapcap weights/);
+});
