@@ -2,7 +2,7 @@ import { fmt } from './util.js';
 import { engineMatmulGflops, plainMatmulGflops } from './matmul.js';
 
 /**
- * `npm run bench [-- --json]`: every figure is measured in this run, so ratios compare like with like.
+ * `npm run bench [-- --json]`: (`-- --only=text,caption` runs the sections whose names contain those words) every figure is measured in this run, so ratios compare like with like.
  * Sections register their results into one flat JSON object (keys are a contract, see issue #9).
  */
 interface Row { what: string; value: string }
@@ -21,7 +21,10 @@ async function run(): Promise<void> {
   rows.push({ what: 'MatMul peak, engine (GFLOP/s)', value: fmt(peak) });
   rows.push({ what: 'MatMul, plain TS loop (GFLOP/s)', value: `${fmt(plain)} (engine ${fmt(peak / plain)}x)` });
 
+  const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+  const only = onlyArg ? onlyArg.slice('--only='.length).split(',').filter(Boolean) : [];
   for (const section of (await import('./sections.js')).sections) {
+    if (only.length && !only.some((o) => section.name.includes(o))) continue;
     log(`${section.name}…`);
     try {
       await section.run(result, rows, { peak });

@@ -8,5 +8,6 @@ const { modelSections } = await import('./model.js');
 const { trainSection } = await import('./train.js');
 const { perfSections } = await import('./perf.js');
 const { indexSections } = await import('./index.js');
+const { captionSection } = await import('./caption.js');
 
-export const sections: Section[] = [...modelSections, ...perfSections, trainSection, ...indexSections];
+export const sections: Section[] = [...modelSections, captionSection, ...perfSections, trainSection, ...indexSections];
