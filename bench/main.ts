@@ -2,7 +2,8 @@ import { fmt } from './util.js';
 import { engineMatmulGflops, plainMatmulGflops } from './matmul.js';
 
 /**
- * `npm run bench [-- --json]`: (`-- --only=text,caption` runs the sections whose names contain those words) every figure is measured in this run, so ratios compare like with like.
+ * `npm run bench [-- --json] [-- --only=text,caption]`: every figure is measured in this run, so ratios compare
+ * like with like; --only runs just the sections whose names contain one of the words.
  * Sections register their results into one flat JSON object (keys are a contract, see issue #9).
  */
 interface Row { what: string; value: string }

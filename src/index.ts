@@ -2,7 +2,7 @@
 export { ClapError } from './errors.js';
 export {
   Clap, applyTemplate, DEFAULT_TEMPLATE, scoreLabels,
-  type AudioEmbedding, type AudioEmbedOptions, type Classification, type ClassifyOptions, type ClapLoadOptions, type WindowEmbedding,
+  type AudioEmbedding, type AudioEmbedOptions, type Caption, type Classification, type ClassifyOptions, type ClapLoadOptions, type WindowEmbedding,
 } from './tasks/clap.js';
 export { CLAP_2023, CLAP_PRESETS, clapConfigFromJson, clapConfigToJson, type ClapConfig } from './models/clap.js';
 export {
@@ -11,3 +11,6 @@ export {
 export { decodeAudio, loadAudio, openAudioStream, audioToLogMel, logMel, REFERENCE_FRONTEND, PAPER_FRONTEND, type AudioInput, type FrontendConfig } from './audio/index.js';
 export { Gpt2Tokenizer, defaultTokenizer } from './text/index.js';
 export * as engine from './engine/index.js';
+export { ClapIndex } from './tasks/index.js';
+export { ClapCapDecoder, type CaptionOptions, type CaptionBeam } from './tasks/caption/index.js';
+export { loadHearModel } from './tasks/eval/index.js';
