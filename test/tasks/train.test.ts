@@ -9,11 +9,12 @@ import { randomClapStateDict } from '../../src/models/random.js';
 import {
   buildContrastiveGraph, endOfEpoch, exportStateDict, hitProbability, initialScheduleState, learningRate, loadCheckpoint,
   paramGroup, parseCsv, readManifest, retrieval, saveCheckpoint, TRAIN_PRESETS, trainContrastive,
-  headAccuracy, predictHead, trainLinearHead, trainProbe,
+  headAccuracy, predictHead, trainCaption, trainLinearHead, trainProbe,
 } from '../../src/tasks/train/index.js';
 import { Clap } from '../../src/tasks/clap.js';
 import { loadWeights, saveSafetensors } from '../../src/weights/index.js';
 import { Rng } from '../../src/tasks/train/rng.js';
+import { ClapCapDecoder, randomClapCapWeights } from '../../src/tasks/caption/index.js';
 import { writeToneDataset } from './train-helpers.js';
 import { mergeIdenticalTexts, randomRecallAtK, randomRetrievalBaseline } from '../../src/tasks/eval/metrics.js';
 
@@ -286,4 +287,45 @@ test('probe: frozen embeddings of a CLAP (random tiny weights) + a linear head c
   writeFileSync(shuffled, `${[lines[0], ...lines.slice(1).map((l, i) => `${l.slice(0, l.lastIndexOf(','))},${labels[i]}`)].join('\n')}\n`);
   const bad = await trainProbe({ data: shuffled, weights: w, config: 'tiny', workers: 1, threads: 1, valFraction: 0.3 });
   assert.ok(bad.val_accuracy < s.val_accuracy, `shuffled labels ${bad.val_accuracy} vs ${s.val_accuracy}`);
+});
+
+test('clap train caption: mapper + GPT-2 learn the captions of tone clips from precomputed embeddings; clapcap.pth loads in the captioning code', async () => {
+  const dir = tmp();
+  const manifest = writeToneDataset(join(dir, 'data'), 3);
+  const clapW = join(dir, 'clap.safetensors');
+  await saveSafetensors(clapW, randomClapStateDict(TINY, 5));
+  const gpt = { vocabSize: 50257, nPositions: 48, nEmbd: 32, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 };
+  const init = randomClapCapWeights({ gpt, prefixDim: TINY.dProj, prefixLength: 4, clipLength: 4, numLayers: 1, seed: 3 });
+  const s = await trainCaption({ data: manifest, clap: clapW, clapConfig: 'tiny', init, settings: { gpt2: { n_head: 2 } }, out: join(dir, 'cap'), trainGpt2: true, epochs: 80, batch: 4, lr: 5e-3, maxTokens: 8, workers: 1, threads: 1 });
+  assert.equal(s.examples, 12);
+  assert.ok(s.last_epoch_loss! < s.first_epoch_loss! / 4, `caption loss ${s.first_epoch_loss} → ${s.last_epoch_loss}`);
+  const sd = await loadWeights(s.weights);
+  // the mapper moved, the tied head is the trained token table
+  assert.notDeepEqual(sd.get('clap_project.linear.weight')!.data, init.get('clap_project.linear.weight')!.data);
+  assert.deepEqual(sd.get('gpt.lm_head.weight')!.data, sd.get('gpt.transformer.wte.weight')!.data);
+  const dec = await ClapCapDecoder.load(sd, { gpt2: { n_head: 2 } }, { threads: 1 });
+  const clap = await Clap.load({ weights: clapW, config: TRAIN_PRESETS.tiny as ClapConfig, threads: 1 });
+  try {
+    const files = ['high_0.wav', 'low_1.wav', 'buzz_2.wav'];
+    const emb = (await clap.embedAudio(files.map((f) => join(dir, 'data', f)))).map((e) => e.embedding);
+    const caps = await dec.caption(emb, { strategy: 'greedy', entryLength: 8 });
+    assert.deepEqual(caps.map((c) => c.text.trim()), ['a high tone', 'a low tone', 'a buzz tone']);
+  } finally {
+    await dec.release();
+    await clap.release();
+  }
+});
+
+test('clap train caption: only the mapper trains by default (GPT-2 stays bit-identical)', async () => {
+  const dir = tmp();
+  const manifest = writeToneDataset(join(dir, 'data'), 2);
+  const clapW = join(dir, 'clap.safetensors');
+  await saveSafetensors(clapW, randomClapStateDict(TINY, 5));
+  const gpt = { vocabSize: 50257, nPositions: 48, nEmbd: 32, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 };
+  const init = randomClapCapWeights({ gpt, prefixDim: TINY.dProj, prefixLength: 4, clipLength: 4, numLayers: 1, seed: 3 });
+  const s = await trainCaption({ data: manifest, clap: clapW, clapConfig: 'tiny', init, settings: { gpt2: { n_head: 2 } }, out: join(dir, 'cap'), epochs: 3, batch: 4, lr: 3e-3, maxTokens: 8, workers: 1, threads: 1 });
+  assert.ok(s.last_epoch_loss! < s.first_epoch_loss!);
+  const sd = await loadWeights(s.weights);
+  for (const k of ['gpt.transformer.wte.weight', 'gpt.transformer.h.0.attn.c_attn.weight', 'gpt.transformer.ln_f.bias']) assert.deepEqual(sd.get(k)!.data, init.get(k)!.data, k);
+  assert.notDeepEqual(sd.get('clap_project.prefix_const')!.data, init.get('clap_project.prefix_const')!.data);
 });

@@ -1,6 +1,7 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ContrastiveOptions, type FreezeGroup, readLog, renderSvg, trainContrastive, trainProbe } from '../../tasks/train/index.js';
+import { type ContrastiveOptions, type FreezeGroup, readLog, renderSvg, trainCaption, trainContrastive, trainProbe } from '../../tasks/train/index.js';
+import type { ClapCapSettings } from '../../models/clapcap.js';
 import { type Command, num, required, str, UsageError } from '../command.js';
 
 const FREEZE: FreezeGroup[] = ['audio', 'text', 'projection', 'temperature'];
@@ -184,5 +185,65 @@ export const trainProbeCommand: Command = {
     const pc = (x: number): string => `${(100 * x).toFixed(1)}%`;
     ctx.stdout.write(`held-out accuracy ${pc(s.val_accuracy)} on ${s.val_clips} clips of ${s.classes.length} classes (chance ${pc(s.chance)}, majority ${pc(s.majority)}); training accuracy ${pc(s.train_accuracy)} on ${s.train_clips}\n`);
     if (s.weights) ctx.stdout.write(`head: ${s.weights}\n`);
+  },
+};
+
+export const trainCaptionCommand: Command = {
+  path: ['train', 'caption'],
+  usage: 'train caption --data MANIFEST --clap W --init CLAPCAP.pth --out DIR',
+  summary: 'Train the clapcap mapper (optionally GPT-2) with the captioning loss on precomputed CLAP audio embeddings',
+  options: {
+    data: { type: 'string' }, clap: { type: 'string' }, 'clap-config': { type: 'string' }, init: { type: 'string' },
+    'clapcap-config': { type: 'string' }, out: { type: 'string' }, 'train-gpt2': { type: 'boolean' }, epochs: { type: 'string' },
+    batch: { type: 'string' }, lr: { type: 'string' }, 'max-tokens': { type: 'string' }, seed: { type: 'string' },
+    cache: { type: 'string' }, workers: { type: 'string' }, threads: { type: 'string' }, 'max-seconds': { type: 'string' },
+    'clip-grad': { type: 'string' }, 'max-steps': { type: 'string' },
+  },
+  help: [
+    '  --data MANIFEST        CSV or JSONL: path and caption(s) (one training example per clip and caption)',
+    '  --clap W               CLAP weights whose audio embeddings feed the mapper (computed once); --clap-config C',
+    '  --init CLAPCAP.pth     clapcap checkpoint to start from (GPT-2 + mapper, official key layout)',
+    '  --clapcap-config F     JSON with msclap clapcap settings ({"clapcap": {...}} or the settings themselves)',
+    '  --out DIR              clapcap.pth (+ .safetensors, clapcap.json, log.jsonl, summary.json)',
+    '  --train-gpt2           also train GPT-2 (default: only the mapper)',
+    '  --epochs N             default 10;  --batch B  default 8;  --lr X  default 2e-4 (Adam)',
+    '  --max-tokens L         caption tokens incl. the stop token (default 30)',
+    '  --seed S / --cache DIR / --workers N / --threads N / --max-seconds S / --clip-grad X / --max-steps N',
+    '  --json                 print the summary as JSON',
+  ].join('\n'),
+  async run(ctx) {
+    const v = ctx.values;
+    let settings: ClapCapSettings | undefined;
+    const sf = str(v, 'clapcap-config');
+    if (sf) {
+      const j = JSON.parse(readFileSync(sf, 'utf8')) as { clapcap?: ClapCapSettings } & ClapCapSettings;
+      settings = j.clapcap ?? j;
+    }
+    const s = await trainCaption({
+      data: required(v, 'data'),
+      clap: required(v, 'clap'),
+      clapConfig: str(v, 'clap-config'),
+      init: required(v, 'init'),
+      settings,
+      out: required(v, 'out'),
+      trainGpt2: v['train-gpt2'] === true,
+      epochs: int(v, 'epochs'),
+      batch: int(v, 'batch'),
+      lr: num(v, 'lr'),
+      maxTokens: int(v, 'max-tokens', 2),
+      seed: int(v, 'seed', 0),
+      cacheDir: str(v, 'cache'),
+      workers: int(v, 'workers', 0),
+      threads: int(v, 'threads'),
+      maxSeconds: num(v, 'max-seconds'),
+      clipGrad: num(v, 'clip-grad'),
+      maxSteps: int(v, 'max-steps'),
+      progress: ctx.stderr,
+    });
+    if (ctx.json) {
+      ctx.stdout.write(`${JSON.stringify(s)}\n`);
+      return;
+    }
+    ctx.stdout.write(`${s.steps} steps, ${s.epochs_completed} epochs: caption loss ${s.first_epoch_loss?.toFixed(4)} → ${s.last_epoch_loss?.toFixed(4)}\nweights: ${s.weights}\n`);
   },
 };

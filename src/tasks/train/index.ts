@@ -9,3 +9,4 @@ export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export { retrieval, zeroShotAccuracy, cosineMatrix, hitProbability } from './metrics.js';
 export { readLog, renderSvg, type LogEntry } from './plot.js';
 export { trainProbe, trainLinearHead, headAccuracy, predictHead, labelledSplit, embedItems, type ProbeOptions, type ProbeSummary, type LinearHead } from './probe.js';
+export { trainCaption, buildCaptionGraph, captionTokens, type CaptionTrainOptions, type CaptionTrainSummary } from './caption.js';

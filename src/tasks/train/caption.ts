@@ -1,0 +1,228 @@
+/**
+ * `clap train caption`: trains the clapcap TransformerMapper (and optionally GPT-2) with the captioning
+ * loss (paper Eq. 5: next-token cross-entropy of the caption given the mapped audio prefix), the CLAP audio
+ * encoder frozen. Audio embeddings are computed ONCE with the given CLAP (first 7 s of each clip) and
+ * reused every epoch. One ONNX train-step graph (src/engine/train.ts):
+ *
+ *   prefix = mapper(l2norm(audio_embed))            [B, P, n]  (normalize_prefix, as msclap 2023)
+ *   h      = GPT-2([prefix ; wte(tokens)] + wpe)    causal, [B, P + L, n]
+ *   loss   = −Σ w·log softmax(h[:, P−1 : P+L−1] · wteᵀ)[token]   (w = 1 / #real tokens, 0 on padding)
+ *
+ * Tokens are the caption's GPT-2 tokens followed by msclap's stop token (220), so decoding learns to stop.
+ * The graph uses no `concatSymbolic` (no cache: the whole sequence at once), so every op has a VJP.
+ *
+ * OUT: clapcap.pth (the base clapcap checkpoint with the trained mapper / GPT-2 written back, official
+ * key names; `gpt.lm_head.weight` stays tied to `gpt.transformer.wte.weight`), clapcap.safetensors,
+ * clapcap.json (the `clapcap` settings used), log.jsonl, summary.json.
+ */
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ClapError } from '../../errors.js';
+import { buildTrainStep, Graph, type HostTensor, isFloatDtype, ops, type Value } from '../../engine/index.js';
+import { CLAPCAP_GPT_PREFIX, CLAPCAP_STOP_TOKEN, clapCapConfig, type ClapCapConfig, type ClapCapSettings } from '../../models/clapcap.js';
+import { gpt2AddPositions, gpt2LmHead, gpt2Params, gpt2TokenEmbeddings, gpt2Transformer } from '../../models/gpt2.js';
+import { MAPPER_PREFIX, mapperParams, transformerMapper } from '../../models/mapper.js';
+import { l2Normalize } from '../../models/projection.js';
+import type { StateDict } from '../../models/layers.js';
+import { defaultTokenizer } from '../../text/index.js';
+import { loadWeights, savePth, saveSafetensors } from '../../weights/index.js';
+import { Clap } from '../clap.js';
+import { FeatureStore } from './features.js';
+import { readManifest } from './manifest.js';
+import { exportStateDict } from './model.js';
+import { embedItems } from './probe.js';
+import { resolveTrainConfig } from './presets.js';
+import { Rng } from './rng.js';
+
+export interface CaptionTrainOptions {
+  data: string;
+  /** CLAP weights for the (frozen) audio embeddings, and their config (preset or config.json). */
+  clap: string;
+  clapConfig?: string;
+  /** clapcap checkpoint to start from (GPT-2 + mapper, official layout), or already loaded. */
+  init: string | StateDict;
+  /** msclap's `clapcap` settings (e.g. `gpt2.n_head` for a non-12-head GPT-2); written to OUT/clapcap.json. */
+  settings?: ClapCapSettings;
+  out: string;
+  /** Also train GPT-2 (default: only the mapper). */
+  trainGpt2?: boolean;
+  epochs?: number;
+  batch?: number;
+  lr?: number;
+  /** Caption tokens per example, stop token included (longer captions are cut; default 30). */
+  maxTokens?: number;
+  seed?: number;
+  cacheDir?: string;
+  workers?: number;
+  threads?: number;
+  maxSeconds?: number;
+  clipGrad?: number;
+  /** Stop after this many steps (tests). */
+  maxSteps?: number;
+  progress?: NodeJS.WritableStream;
+}
+
+export interface CaptionTrainSummary {
+  steps: number;
+  epochs_completed: number;
+  clips: number;
+  examples: number;
+  params_trainable: number;
+  first_loss: number | null;
+  last_loss: number | null;
+  /** Mean loss of the first and the last epoch. */
+  first_epoch_loss: number | null;
+  last_epoch_loss: number | null;
+  weights: string;
+  seconds: number;
+}
+
+export interface CaptionGraph { graph: Graph; loss: Value; mapperParamNames: string[]; gptParamNames: string[] }
+
+/**
+ * Inputs: `audio_embed` [B, d_proj] float32, `input_ids` [B, L] int64 (0-padded), `target_index` [B·L]
+ * int64 (flat index (b·L + j)·V + token of the token predicted at row j), `target_weight` [B·L] float32.
+ */
+export function buildCaptionGraph(sd: StateDict, cfg: ClapCapConfig, batch: number, len: number): CaptionGraph {
+  const g = new Graph('clapcap_train');
+  const P = cfg.prefixLength;
+  if (P + len > cfg.gpt.nPositions) throw new ClapError(`prefix ${P} + ${len} tokens exceed GPT-2's ${cfg.gpt.nPositions} positions`);
+  const audio = g.input('audio_embed', 'float32', [batch, cfg.prefixDim]);
+  const ids = g.input('input_ids', 'int64', [batch, len]);
+  const targetIndex = g.input('target_index', 'int64', [batch * len]);
+  const targetWeight = g.input('target_weight', 'float32', [batch * len]);
+  const before = new Set(g.params.keys());
+  const mp = mapperParams(g, sd, cfg.mapper, MAPPER_PREFIX);
+  const mapperNames = [...g.params.keys()].filter((k) => !before.has(k));
+  const gpt = gpt2Params(g, sd, CLAPCAP_GPT_PREFIX, cfg.gpt);
+  const gptNames = [...g.params.keys()].filter((k) => !before.has(k) && !mapperNames.includes(k));
+  const prefix = transformerMapper(mp, cfg.normalizePrefix ? l2Normalize(audio) : audio).prefix; // [B, P, n]
+  const pos = g.constant({ dtype: 'int64', shape: [P + len], data: BigInt64Array.from({ length: P + len }, (_, i) => BigInt(i)) }, 'positions');
+  const embeds = gpt2AddPositions(gpt, ops.concat([prefix, gpt2TokenEmbeddings(gpt, ids)], 1), pos);
+  const { hidden } = gpt2Transformer(gpt, embeds, { positionIds: pos });
+  const rows = ops.slice(hidden, 1, P - 1, P - 1 + len); // row j predicts token j
+  const logp = ops.logSoftmax(gpt2LmHead(gpt, rows), -1); // [B, L, V]
+  const picked = ops.gather(ops.reshape(logp, [-1]), targetIndex, 0); // [B·L]
+  const loss = ops.neg(ops.reduceSum(ops.mul(picked, targetWeight), [0]));
+  return { graph: g, loss, mapperParamNames: mapperNames, gptParamNames: gptNames };
+}
+
+/** Caption → tokens + stop token, cut to `max`. */
+export function captionTokens(text: string, max: number): number[] {
+  const t = [...defaultTokenizer().encode(text).slice(0, max - 1), CLAPCAP_STOP_TOKEN];
+  return t;
+}
+
+export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrainSummary> {
+  const t0 = performance.now();
+  mkdirSync(o.out, { recursive: true });
+  const batch = o.batch ?? 8;
+  const epochs = o.epochs ?? 10;
+  const len = o.maxTokens ?? 30;
+  const seed = o.seed ?? 0;
+  const items = readManifest(o.data);
+  const base = typeof o.init === 'string' ? await loadWeights(o.init) : o.init;
+  const cfg = clapCapConfig(base, o.settings ?? {});
+  writeFileSync(join(o.out, 'clapcap.json'), `${JSON.stringify({ clapcap: o.settings ?? {} }, null, 2)}\n`);
+
+  // ---- frozen audio embeddings, once
+  const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? 30, cacheDir: o.cacheDir, workers: o.workers });
+  store.prefetch(items.map((it) => it.path));
+  let emb: Float32Array[];
+  const clap = await Clap.load({ weights: o.clap, config: o.clapConfig !== undefined ? resolveTrainConfig(o.clapConfig) : undefined, threads: o.threads });
+  try {
+    emb = await embedItems(clap, items, store);
+  } finally {
+    await clap.release();
+    await store.close();
+  }
+  if (emb[0].length !== cfg.prefixDim) throw new ClapError(`the CLAP's audio embeddings have ${emb[0].length} values but the mapper takes ${cfg.prefixDim}`, { subject: o.clap });
+  // one example per (clip, caption)
+  const examples = items.flatMap((it, i) => it.captions.map((c) => ({ clip: i, tokens: captionTokens(c, len) })));
+  if (examples.length < batch) throw new ClapError(`${examples.length} (clip, caption) pairs is fewer than one batch of ${batch}`, { subject: o.data });
+
+  const cg = buildCaptionGraph(base, cfg, batch, len);
+  const names = new Set([...cg.mapperParamNames, ...(o.trainGpt2 ? cg.gptParamNames : [])]);
+  const trainable = [...cg.graph.params.values()].map((p) => p.value).filter((v) => names.has(v.name) && isFloatDtype(v.dtype));
+  const step = await buildTrainStep(cg.loss, { optimizer: { kind: 'adam' }, params: trainable, lr: o.lr ?? 2e-4, clipGradNorm: o.clipGrad, runtime: { threads: o.threads } });
+  const nTrainable = trainable.reduce((s, v) => s + (v.shape as number[]).reduce((a, b) => a * b, 1), 0);
+  const V = cfg.gpt.vocabSize;
+  const logFile = join(o.out, 'log.jsonl');
+  writeFileSync(logFile, '');
+  const log = (e: Record<string, unknown>): void => appendFileSync(logFile, `${JSON.stringify(e)}\n`);
+  log({ type: 'start', clips: items.length, examples: examples.length, params_trainable: nTrainable, batch });
+
+  const feeds = (idx: number[]): Record<string, HostTensor> => {
+    const audio = new Float32Array(batch * cfg.prefixDim);
+    const ids = new BigInt64Array(batch * len);
+    const ti = new BigInt64Array(batch * len);
+    const tw = new Float32Array(batch * len);
+    let count = 0;
+    idx.forEach((e, b) => {
+      const ex = examples[e];
+      audio.set(emb[ex.clip], b * cfg.prefixDim);
+      ex.tokens.forEach((tok, j) => {
+        ids[b * len + j] = BigInt(tok);
+        ti[b * len + j] = BigInt((b * len + j) * V + tok);
+        tw[b * len + j] = 1;
+        count++;
+      });
+    });
+    for (let k = 0; k < tw.length; k++) tw[k] /= count;
+    return {
+      audio_embed: { dtype: 'float32', shape: [batch, cfg.prefixDim], data: audio },
+      input_ids: { dtype: 'int64', shape: [batch, len], data: ids },
+      target_index: { dtype: 'int64', shape: [batch * len], data: ti },
+      target_weight: { dtype: 'float32', shape: [batch * len], data: tw },
+    };
+  };
+
+  let steps = 0;
+  let epochsDone = 0;
+  let firstLoss: number | null = null;
+  let lastLoss: number | null = null;
+  let firstEpoch: number | null = null;
+  let lastEpoch: number | null = null;
+  const perEpoch = Math.floor(examples.length / batch);
+  try {
+    outer: for (let ep = 0; ep < epochs; ep++) {
+      const order = new Rng((seed * 7919 + ep * 104729 + 3) >>> 0).shuffle(examples.map((_, i) => i));
+      let sum = 0;
+      let n = 0;
+      for (let b = 0; b < perEpoch; b++) {
+        const r = await step.run(feeds(order.slice(b * batch, (b + 1) * batch)));
+        if (!Number.isFinite(r.loss)) throw new ClapError(`the loss became ${r.loss} at step ${steps + 1}; lower --lr`);
+        steps++;
+        sum += r.loss;
+        n++;
+        firstLoss ??= r.loss;
+        lastLoss = r.loss;
+        log({ type: 'step', step: steps, epoch: ep, loss: r.loss });
+        if (o.maxSteps !== undefined && steps >= o.maxSteps) break outer;
+      }
+      const mean = sum / Math.max(1, n);
+      firstEpoch ??= mean;
+      lastEpoch = mean;
+      epochsDone++;
+      log({ type: 'epoch', epoch: ep + 1, step: steps, train_loss: mean });
+      o.progress?.write(`epoch ${ep + 1}/${epochs}: caption loss ${mean.toFixed(4)}\n`);
+    }
+    const sd = exportStateDict(base, step.params());
+    // GPT2LMHeadModel ties lm_head to wte: keep them one tensor
+    const wte = sd.get(`${CLAPCAP_GPT_PREFIX}wte.weight`);
+    if (wte && sd.has('gpt.lm_head.weight')) sd.set('gpt.lm_head.weight', wte);
+    const file = join(o.out, 'clapcap.pth');
+    await savePth(file, sd);
+    await saveSafetensors(join(o.out, 'clapcap.safetensors'), new Map([...sd].filter(([k]) => k !== 'gpt.lm_head.weight')));
+    const summary: CaptionTrainSummary = {
+      steps, epochs_completed: epochsDone, clips: items.length, examples: examples.length, params_trainable: nTrainable,
+      first_loss: firstLoss, last_loss: lastLoss, first_epoch_loss: firstEpoch, last_epoch_loss: lastEpoch,
+      weights: file, seconds: (performance.now() - t0) / 1000,
+    };
+    log({ type: 'end', ...summary });
+    writeFileSync(join(o.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    return summary;
+  } finally {
+    await step.release();
+  }
+}
