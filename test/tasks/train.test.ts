@@ -9,7 +9,7 @@ import { randomClapStateDict } from '../../src/models/random.js';
 import {
   buildContrastiveGraph, endOfEpoch, exportStateDict, hitProbability, initialScheduleState, learningRate, loadCheckpoint,
   paramGroup, parseCsv, readManifest, retrieval, saveCheckpoint, TRAIN_PRESETS, trainContrastive,
-  headAccuracy, predictHead, trainCaption, trainLinearHead, trainProbe,
+  finetune, headAccuracy, predictHead, trainCaption, trainLinearHead, trainProbe,
 } from '../../src/tasks/train/index.js';
 import { Clap } from '../../src/tasks/clap.js';
 import { loadWeights, saveSafetensors } from '../../src/weights/index.js';
@@ -328,4 +328,27 @@ test('clap train caption: only the mapper trains by default (GPT-2 stays bit-ide
   const sd = await loadWeights(s.weights);
   for (const k of ['gpt.transformer.wte.weight', 'gpt.transformer.h.0.attn.c_attn.weight', 'gpt.transformer.ln_f.bias']) assert.deepEqual(sd.get(k)!.data, init.get(k)!.data, k);
   assert.notDeepEqual(sd.get('clap_project.prefix_const')!.data, init.get('clap_project.prefix_const')!.data);
+});
+
+test('clap train finetune: audio encoder + classifier on tone clips; held-out accuracy above chance; text tower untouched', async () => {
+  const dir = tmp();
+  const manifest = writeToneDataset(join(dir, 'data'), 8);
+  const w = join(dir, 'clap.safetensors');
+  const init = randomClapStateDict(TINY, 5);
+  await saveSafetensors(w, init);
+  const s = await finetune({ data: manifest, weights: w, config: 'tiny', out: join(dir, 'ft'), epochs: 3, batch: 4, lr: 3e-3, valFraction: 0.25, workers: 1, threads: 1 });
+  assert.equal(s.val_clips, 8);
+  assert.equal(s.steps, 3 * 6);
+  assert.equal(s.val_accuracy_per_epoch.length, 3);
+  assert.ok(s.val_accuracy > s.chance + 0.25, `held-out accuracy ${s.val_accuracy}`);
+  assert.ok(s.last_loss! < s.first_loss!, `loss ${s.first_loss} → ${s.last_loss}`);
+  const sd = await loadWeights(s.weights);
+  assert.equal(sd.has('classifier.weight'), false);
+  const audioKey = 'audio_encoder.base.htsat.patch_embed.proj.weight';
+  const textKey = 'caption_encoder.base.h.0.attn.c_attn.weight';
+  assert.ok(sd.has(audioKey) && sd.has(textKey));
+  assert.notDeepEqual(sd.get(audioKey)!.data, init.get(audioKey)!.data);
+  assert.deepEqual(sd.get(textKey)!.data, init.get(textKey)!.data);
+  const head = await loadWeights(join(dir, 'ft', 'classifier.safetensors'));
+  assert.deepEqual(head.get('classifier.weight')!.shape, [4, TINY.dProj]);
 });

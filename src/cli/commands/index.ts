@@ -4,10 +4,10 @@ import { classify } from './classify.js';
 import { convert } from './convert.js';
 import { embedAudio, embedText } from './embed.js';
 import { exportOnnx } from './export.js';
-import { trainContrastiveCommand, trainPlotCommand, trainProbeCommand, trainCaptionCommand } from './train.js';
+import { trainContrastiveCommand, trainPlotCommand, trainProbeCommand, trainCaptionCommand, trainFinetuneCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { indexCommands } from './index-cmd.js';
 import { search } from './search.js';
 
 /** Every `clap` subcommand, in the order `clap --help` lists them. */
-export const commands: Command[] = [embedAudio, embedText, classify, caption, convert, exportOnnx, evalCommand, trainContrastiveCommand, trainPlotCommand, trainProbeCommand, trainCaptionCommand, ...indexCommands, search];
+export const commands: Command[] = [embedAudio, embedText, classify, caption, convert, exportOnnx, evalCommand, trainContrastiveCommand, trainPlotCommand, trainProbeCommand, trainCaptionCommand, trainFinetuneCommand, ...indexCommands, search];
