@@ -14,8 +14,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { readNpy } from '../helpers/npy.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { maxAbs, maxAbsError } from '../helpers/compare.js';
 import {
   applyResizeMatrix, bicubicResizeMatrix, foldToImage, loadAudio, logMel, powerSpectrogram, PyRandom,
   REFERENCE_FRONTEND, WINDOW_SAMPLES,
@@ -40,22 +40,7 @@ const manifest = hasFixtures ? JSON.parse(readFileSync(fixturePath('manifest.jso
   audio_batch: { random_seed: number; crop_offsets: Record<string, number> };
 } : { audio: [], audio_batch: { random_seed: 0, crop_offsets: {} } };
 
-function f32(name: string, stage: string): Float32Array {
-  return readNpy(fixturePath('expected', 'audio', name, `${stage}.npy`)).data as Float32Array;
-}
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
-
-function maxErr(a: ArrayLike<number>, b: ArrayLike<number>, mask?: (i: number) => boolean): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) if (!mask || mask(i)) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
+const f32 = (name: string, stage: string): Float32Array => fixtureF32('expected', 'audio', name, `${stage}.npy`);
 
 const windows = new Map<string, Float32Array>();
 async function window(a: ManifestAudio): Promise<Float32Array> {
@@ -77,7 +62,7 @@ test('fixture waveforms: decode + resample + reshape(-1) + tile/crop are bit-exa
     assert.equal(loaded.signalLength, a.samples_after_resample_and_flatten, a.name);
     assert.equal(loaded.windows[0].length, WINDOW_SAMPLES);
     if (a.path === 'pad') assert.equal(loaded.repeats[0], a.repeat_factor, a.name);
-    const err = maxErr(loaded.windows[0], f32(a.name, 'waveform'));
+    const err = maxAbsError(loaded.windows[0], f32(a.name, 'waveform'));
     assert.ok(err <= 1e-5, `${a.name}: waveform max abs error ${err}`);
     assert.equal(err, 0, `${a.name}: expected bit-exact, got ${err}`);
     windows.set(a.name, loaded.windows[0]);
@@ -91,7 +76,7 @@ test('msclap random crop offsets come out of the Python-identical generator', { 
   assert.equal(new PyRandom(manifest.audio_batch.random_seed).randrange(span), manifest.audio_batch.crop_offsets[bursts.name]);
   const viaSeed = await loadAudio(fixturePath(bursts.file), { channels: 'reference', crop: 'random', seed: bursts.crop_random_seed });
   assert.equal(viaSeed.offsets[0], bursts.crop_offset);
-  assert.equal(maxErr(viaSeed.windows[0], f32(bursts.name, 'waveform')), 0);
+  assert.equal(maxAbsError(viaSeed.windows[0], f32(bursts.name, 'waveform')), 0);
 });
 
 test('vowel_16k power spectrogram: reference STFT bit-exact, FFT within 3e-6 of max', { skip }, async () => {
@@ -100,9 +85,9 @@ test('vowel_16k power spectrogram: reference STFT bit-exact, FFT within 3e-6 of 
   const expected = f32(a.name, 'spectrogram');
   const exact = powerSpectrogram(w, { ...REFERENCE_FRONTEND, stft: 'reference' });
   assert.equal(exact.length, 965 * 513);
-  assert.equal(maxErr(exact, expected), 0);
+  assert.equal(maxAbsError(exact, expected), 0);
   const fast = powerSpectrogram(w, REFERENCE_FRONTEND);
-  const err = maxErr(fast, expected);
+  const err = maxAbsError(fast, expected);
   assert.ok(err <= 1e-5 * maxAbs(expected), `fft spectrogram error ${err} (measured 2.1e-3 = 2.8e-6 × max)`);
 });
 
@@ -111,7 +96,7 @@ test('logmel, reference STFT: ≤ 1e-6 × max |logmel| for all six (measured ≤
     const expected = f32(a.name, 'logmel');
     const got = logMel(await window(a), { ...REFERENCE_FRONTEND, stft: 'reference' });
     assert.equal(got.length, 965 * 64);
-    const err = maxErr(got, expected);
+    const err = maxAbsError(got, expected);
     assert.ok(err <= 1e-6 * maxAbs(expected), `${a.name}: logmel max abs error ${err}`);
   }
 });
@@ -122,9 +107,9 @@ test('logmel, FFT (default): ≤ 1e-4 × max above −60 dB, ≤ 0.15 dB in near
     const expected = f32(a.name, 'logmel');
     const got = logMel(await window(a));
     const tol = 1e-4 * maxAbs(expected);
-    const loud = maxErr(got, expected, (i) => expected[i] > -60);
+    const loud = maxAbsError(got, expected, (i) => expected[i] > -60);
     assert.ok(loud <= tol, `${a.name}: error above −60 dB ${loud} > ${tol}`);
-    const all = maxErr(got, expected);
+    const all = maxAbsError(got, expected);
     assert.ok(all <= 0.15, `${a.name}: logmel max abs error ${all} dB`);
     // chirp (8.5e-2) and stereo (1.5e-2) exceed 1e-4 × max only in bins at −85…−100 dB.
     if (exactEverywhere.has(a.name)) assert.ok(all <= tol, `${a.name}: logmel max abs error ${all} > ${tol}`);
@@ -139,7 +124,7 @@ test('bicubicResizeMatrix + foldToImage turn expected bn0 into wav2img (≤ 1e-5
     const expected = f32(a.name, 'wav2img');
     const img = foldToImage(applyResizeMatrix(m, bn0, 965, 64));
     assert.equal(img.length, 256 * 256);
-    const err = maxErr(img, expected);
+    const err = maxAbsError(img, expected);
     assert.ok(err <= 1e-5 * maxAbs(expected), `${a.name}: wav2img max abs error ${err}`);
   }
 });

@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { relativeError } from '../helpers/compare.js';
 import { readNpy } from '../helpers/npy.js';
 
 const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
@@ -24,20 +25,14 @@ function clap(...args: string[]): Promise<{ code: number; out: string; err: stri
 const W = hasFixtures ? ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')] : [];
 const audio = (name: string): string => fixturePath('inputs', 'audio', `${name}.wav`);
 
-function maxRelErr(a: number[], b: ArrayLike<number>): number {
-  let e = 0, m = 0;
-  for (let i = 0; i < b.length; i++) { e = Math.max(e, Math.abs(a[i] - b[i])); m = Math.max(m, Math.abs(b[i])); }
-  return e / m;
-}
-
 test('clap embed audio --json reproduces the reference embeddings (stereo and long-crop files)', { skip }, async () => {
   const r = await clap('embed', 'audio', audio('stereo_48k'), audio('bursts_long_44k'), ...W, '--channels', 'reference', '--crop-offset', '136563', '--json');
   assert.equal(r.code, 0, r.err);
   const out = JSON.parse(r.out) as { input: string; embedding: number[] }[];
   assert.deepEqual(out.map((o) => o.input), [audio('stereo_48k'), audio('bursts_long_44k')]);
   for (const [i, name] of ['stereo_48k', 'bursts_long_44k'].entries()) {
-    const want = readNpy(fixturePath('expected', 'audio', name, 'audio_embed.npy')).data as Float32Array;
-    assert.ok(maxRelErr(out[i].embedding, want) <= 1e-4, name);
+    const want = fixtureF32('expected', 'audio', name, 'audio_embed.npy');
+    assert.ok(relativeError(out[i].embedding, want) <= 1e-4, name);
   }
 });
 
@@ -49,7 +44,7 @@ test('clap embed text --json reproduces the reference text embeddings', { skip }
   const want = readNpy(fixturePath('expected', 'text', 'text_embed.npy'));
   const d = want.shape[1];
   assert.equal(out[1].input, texts[7]);
-  for (const [k, i] of [0, 7].entries()) assert.ok(maxRelErr(out[k].embedding, (want.data as Float32Array).subarray(i * d, (i + 1) * d)) <= 1e-4);
+  for (const [k, i] of [0, 7].entries()) assert.ok(relativeError(out[k].embedding, (want.data as Float32Array).subarray(i * d, (i + 1) * d)) <= 1e-4);
 });
 
 test('clap classify --json gives the reference zero-shot probabilities; --top keeps the best K', { skip }, async () => {
@@ -60,7 +55,7 @@ test('clap classify --json gives the reference zero-shot probabilities; --top ke
   const want = readNpy(fixturePath('expected', 'zeroshot_probs.npy'));
   const row = 3; // audio_batch order: vowel_16k is the 4th file
   const n = t.zero_shot_classes.length;
-  assert.ok(maxRelErr(t.zero_shot_classes.map((c) => res.scores[c]), (want.data as Float32Array).subarray(row * n, (row + 1) * n)) <= 1e-4);
+  assert.ok(relativeError(t.zero_shot_classes.map((c) => res.scores[c]), (want.data as Float32Array).subarray(row * n, (row + 1) * n)) <= 1e-4);
 
   const dir = mkdtempSync(join(tmpdir(), 'clap-labels-'));
   writeFileSync(join(dir, 'labels.txt'), `${t.zero_shot_classes.join('\n')}\n`);
@@ -105,8 +100,8 @@ test('clap export onnx writes towers that plain onnxruntime runs to the same emb
   const logmel = readNpy(fixturePath('expected', 'audio', 'vowel_16k', 'logmel.npy'));
   const audioSession = await ort.InferenceSession.create(files[0]);
   const out = await audioSession.run({ logmel: new ort.Tensor('float32', logmel.data as Float32Array, [1, 965, 64]) });
-  const want = readNpy(fixturePath('expected', 'audio', 'vowel_16k', 'audio_embed.npy')).data as Float32Array;
-  assert.ok(maxRelErr(Array.from(out.audio_embed.data as Float32Array), want) <= 1e-4);
+  const want = fixtureF32('expected', 'audio', 'vowel_16k', 'audio_embed.npy');
+  assert.ok(relativeError(out.audio_embed.data as Float32Array, want) <= 1e-4);
   const ids = readNpy(fixturePath('expected', 'text', 'input_ids.npy'));
   const eos = Number((readNpy(fixturePath('expected', 'text', 'eos_positions.npy')).data as BigInt64Array)[0]);
   const textSession = await ort.InferenceSession.create(files[1]);
@@ -117,7 +112,7 @@ test('clap export onnx writes towers that plain onnxruntime runs to the same emb
     pool_index: new ort.Tensor('int64', BigInt64Array.of(BigInt(eos)), [1]),
   });
   const wantText = readNpy(fixturePath('expected', 'text', 'text_embed.npy'));
-  assert.ok(maxRelErr(Array.from(t.text_embed.data as Float32Array), (wantText.data as Float32Array).subarray(0, wantText.shape[1])) <= 1e-4);
+  assert.ok(relativeError(t.text_embed.data as Float32Array, (wantText.data as Float32Array).subarray(0, wantText.shape[1])) <= 1e-4);
 });
 
 test('clap caption --json reproduces msclap generate_caption and its ranked beams', { skip }, async () => {

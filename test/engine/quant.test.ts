@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Graph, ops, Session } from '../../src/engine/index.js';
 import { applyPrecision, toFloat16 } from '../../src/engine/quant.js';
+import { cosine } from '../helpers/compare.js';
 
 function build(): Graph {
   const g = new Graph('quant_test');
@@ -24,12 +25,6 @@ async function run(precision: 'fp32' | 'fp16-weights' | 'int8'): Promise<{ y: Fl
   const y = (await s.run(feed)).y.data as Float32Array;
   await s.release();
   return { y, converted };
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
-  return ab / Math.sqrt(aa * bb);
 }
 
 test('int8 and fp16-weights rewrites stay close to fp32 and convert every MatMul weight', async () => {

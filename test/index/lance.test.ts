@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LanceStore } from '../../src/index/lance.js';
 import type { FileRecord } from '../../src/index/store.js';
+import { cosine } from '../helpers/compare.js';
 
 const D = 16;
 
@@ -30,12 +31,6 @@ async function withStore(fn: (store: LanceStore, dir: string) => Promise<void>):
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
-  return ab / Math.sqrt(aa * bb);
 }
 
 test('store: exact search ranks by cosine similarity, with path-glob, duration and exclusion filters', async () => {

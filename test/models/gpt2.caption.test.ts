@@ -2,34 +2,17 @@
  * clapcap's decoder GPT-2 on the engine: GPT2LMHeadModel (`gpt.` keys, lm_head tied to wte) fed the
  * fixture's mapper output (`prefix_embed.npy`) as inputs_embeds, first-step logits vs msclap's.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Graph, type HostTensor, ops, Session } from '../../src/engine/index.js';
 import { gpt2AddPositions, gpt2ConfigFromJson, gpt2LmHead, gpt2Params, gpt2Transformer } from '../../src/models/gpt2.js';
 import { stateDictGet } from '../../src/models/layers.js';
 import { loadWeights } from '../../src/weights/index.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
-import { readNpy } from '../helpers/npy.js';
+import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { assertRelClose } from '../helpers/compare.js';
 
 const skip = !hasFixtures && 'fixtures not present';
-
-function check(t: TestContext, what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-4): number {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let err = 0;
-  let mag = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    if (!(d <= err)) err = d;
-    mag = Math.max(mag, Math.abs(expected[i]));
-  }
-  const rel = err / mag;
-  t.diagnostic(`${what}: max abs err ${err.toExponential(2)}, max |ref| ${mag.toPrecision(4)}, ratio ${rel.toExponential(2)}`);
-  assert.ok(rel <= tol, `${what}: max abs error ${err} > ${tol} × ${mag}`);
-  return rel;
-}
-
-const npy = (...p: string[]): Float32Array => readNpy(fixturePath(...p)).data as Float32Array;
 
 test('clapcap GPT-2: prefix embeddings → first-step logits match msclap', { skip }, async (t) => {
   const sd = await loadWeights(fixturePath('clapcap.pth'));
@@ -50,7 +33,7 @@ test('clapcap GPT-2: prefix embeddings → first-step logits match msclap', { sk
 
   const names = ['tone_noise_short_44k', 'chirp_exact7s_44k_f32', 'vowel_16k'];
   const batch = new Float32Array(names.length * P * n);
-  names.forEach((name, i) => batch.set(npy('expected', 'caption', name, 'prefix_embed.npy'), i * P * n));
+  names.forEach((name, i) => batch.set(fixtureF32('expected', 'caption', name, 'prefix_embed.npy'), i * P * n));
   const positions: HostTensor = { dtype: 'int64', shape: [P], data: BigInt64Array.from({ length: P }, (_, i) => BigInt(i)) };
   const out = await s.run({ inputs_embeds: { dtype: 'float32', shape: [names.length, P, n], data: batch }, position_ids: positions });
   assert.deepEqual(out.last_logits.shape, [names.length, 1, gptConfig.vocabSize]);
@@ -58,8 +41,8 @@ test('clapcap GPT-2: prefix embeddings → first-step logits match msclap', { sk
   const argmax = (a: ArrayLike<number>): number => { let m = 0; for (let j = 1; j < a.length; j++) if (a[j] > a[m]) m = j; return m; };
   names.forEach((name, i) => {
     const logits = (out.last_logits.data as Float32Array).subarray(i * V, (i + 1) * V);
-    const want = npy('expected', 'caption', name, 'first_step_logits.npy');
-    check(t, `${name} first_step_logits`, logits, want);
+    const want = fixtureF32('expected', 'caption', name, 'first_step_logits.npy');
+    assertRelClose(t, `${name} first_step_logits`, logits, want);
     assert.equal(argmax(logits), argmax(want), `${name}: greedy first token`);
   });
   await s.release();

@@ -1,4 +1,4 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Graph, type HostTensor, Session } from '../../src/engine/index.js';
 import {
@@ -8,27 +8,12 @@ import {
 import type { StateDict } from '../../src/weights/index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { defaultTokenizer } from '../../src/text/index.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
 import { readNpy } from '../helpers/npy.js';
+import { assertRelClose } from '../helpers/compare.js';
 import { readFileSync } from 'node:fs';
 
 const skip = !hasFixtures && 'fixtures not present';
-
-/** Max abs error, reference max magnitude and their ratio; asserts ratio ≤ tol and logs the figures. */
-function check(t: TestContext, what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-4): number {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let err = 0;
-  let mag = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    if (!(d <= err)) err = d; // NaN propagates
-    mag = Math.max(mag, Math.abs(expected[i]));
-  }
-  const rel = err / mag;
-  t.diagnostic(`${what}: max abs err ${err.toExponential(2)}, max |ref| ${mag.toPrecision(4)}, ratio ${rel.toExponential(2)}`);
-  assert.ok(rel <= tol, `${what}: max abs error ${err} > ${tol} × ${mag}`);
-  return rel;
-}
 
 interface TextFixture {
   ids: number[][];
@@ -51,9 +36,9 @@ function loadTexts(dir: 'text' | 'text_long', withHidden: boolean): TextFixture 
   return {
     ids,
     eos: Array.from(readNpy(fixturePath('expected', dir, 'eos_positions.npy')).data as BigInt64Array, Number),
-    hidden: withHidden ? readNpy(fixturePath('expected', dir, 'last_hidden_state.npy')).data as Float32Array : new Float32Array(),
-    eosHidden: readNpy(fixturePath('expected', dir, 'eos_hidden.npy')).data as Float32Array,
-    embed: readNpy(fixturePath('expected', dir, 'text_embed.npy')).data as Float32Array,
+    hidden: withHidden ? fixtureF32('expected', dir, 'last_hidden_state.npy') : new Float32Array(),
+    eosHidden: fixtureF32('expected', dir, 'eos_hidden.npy'),
+    embed: fixtureF32('expected', dir, 'text_embed.npy'),
   };
 }
 
@@ -89,10 +74,10 @@ test('text encoder: every fixture text alone (unpadded) matches msclap', { skip 
     const out = await enc.run([{ ids: fx.ids[b], eosPosition: fx.eos[b] }]);
     const len = fx.ids[b].length;
     assert.deepEqual(out.last_hidden_state.shape, [1, len, n]);
-    worst.hidden = Math.max(worst.hidden, check(t, `text ${b} last_hidden_state[:${len}]`, out.last_hidden_state.data as Float32Array, fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n)));
-    worst.eos = Math.max(worst.eos, check(t, `text ${b} eos_hidden`, out.eos_hidden.data as Float32Array, fx.eosHidden.subarray(b * n, (b + 1) * n)));
+    worst.hidden = Math.max(worst.hidden, assertRelClose(t, `text ${b} last_hidden_state[:${len}]`, out.last_hidden_state.data as Float32Array, fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n)));
+    worst.eos = Math.max(worst.eos, assertRelClose(t, `text ${b} eos_hidden`, out.eos_hidden.data as Float32Array, fx.eosHidden.subarray(b * n, (b + 1) * n)));
     const d = out.text_embed.shape[1];
-    worst.embed = Math.max(worst.embed, check(t, `text ${b} text_embed`, out.text_embed.data as Float32Array, fx.embed.subarray(b * d, (b + 1) * d)));
+    worst.embed = Math.max(worst.embed, assertRelClose(t, `text ${b} text_embed`, out.text_embed.data as Float32Array, fx.embed.subarray(b * d, (b + 1) * d)));
   }
   t.diagnostic(`worst ratios over ${fx.ids.length} texts: last_hidden_state ${worst.hidden.toExponential(2)}, eos_hidden ${worst.eos.toExponential(2)}, text_embed ${worst.embed.toExponential(2)}`);
   await enc.release();
@@ -114,24 +99,24 @@ test('text encoder: one batch of all texts (padded to the longest) matches mscla
   for (let b = 0; b < short.length; b++) {
     const len = short[b].ids.length;
     const got = hiddenRows(batch.last_hidden_state, b, len);
-    check(t, `batch row ${b} last_hidden_state vs reference`, got, fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n));
+    assertRelClose(t, `batch row ${b} last_hidden_state vs reference`, got, fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n));
     const single = await enc.run([short[b]]);
     // Same math on the same rows; only GEMM blocking may differ with the batch size.
-    check(t, `batch row ${b} last_hidden_state vs single run`, got, single.last_hidden_state.data as Float32Array, 1e-5);
-    check(t, `batch row ${b} text_embed vs single run`, rows(batch.text_embed, b, 1), single.text_embed.data as Float32Array, 1e-5);
+    assertRelClose(t, `batch row ${b} last_hidden_state vs single run`, got, single.last_hidden_state.data as Float32Array, 1e-5);
+    assertRelClose(t, `batch row ${b} text_embed vs single run`, rows(batch.text_embed, b, 1), single.text_embed.data as Float32Array, 1e-5);
   }
-  check(t, 'batch eos_hidden', batch.eos_hidden.data as Float32Array, fx.eosHidden.subarray(0, short.length * n));
-  check(t, 'batch text_embed', batch.text_embed.data as Float32Array, fx.embed.subarray(0, short.length * d));
+  assertRelClose(t, 'batch eos_hidden', batch.eos_hidden.data as Float32Array, fx.eosHidden.subarray(0, short.length * n));
+  assertRelClose(t, 'batch text_embed', batch.text_embed.data as Float32Array, fx.embed.subarray(0, short.length * d));
 
   // All 13 (the 77-token text included): the padded layout is msclap's own.
   const all = await enc.run(fx.ids.map((ids, b) => ({ ids, eosPosition: fx.eos[b] })));
   assert.deepEqual(all.last_hidden_state.shape, [fx.ids.length, 77, n]);
   for (let b = 0; b < fx.ids.length; b++) {
     const len = fx.ids[b].length;
-    check(t, `all-13 row ${b} last_hidden_state`, hiddenRows(all.last_hidden_state, b, len), fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n));
+    assertRelClose(t, `all-13 row ${b} last_hidden_state`, hiddenRows(all.last_hidden_state, b, len), fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n));
   }
-  check(t, 'all-13 eos_hidden', all.eos_hidden.data as Float32Array, fx.eosHidden);
-  check(t, 'all-13 text_embed', all.text_embed.data as Float32Array, fx.embed);
+  assertRelClose(t, 'all-13 eos_hidden', all.eos_hidden.data as Float32Array, fx.eosHidden);
+  assertRelClose(t, 'all-13 text_embed', all.text_embed.data as Float32Array, fx.embed);
   await enc.release();
 });
 
@@ -143,8 +128,8 @@ test('text encoder: the 78-token caption (no truncation) matches msclap', { skip
   assert.equal(fx.eos[0], 77);
   const enc = await Gpt2TextEncoder.create(sd, { config, debugOutputs: true, threads: 1 });
   const out = await enc.run([{ ids: fx.ids[0], eosPosition: fx.eos[0] }]);
-  check(t, 'text_long eos_hidden', out.eos_hidden.data as Float32Array, fx.eosHidden);
-  check(t, 'text_long text_embed', out.text_embed.data as Float32Array, fx.embed);
+  assertRelClose(t, 'text_long eos_hidden', out.eos_hidden.data as Float32Array, fx.eosHidden);
+  assertRelClose(t, 'text_long text_embed', out.text_embed.data as Float32Array, fx.embed);
   await enc.release();
 });
 
@@ -212,9 +197,9 @@ test('GPT-2 with a KV cache: prefix then step equals one full run', { skip }, as
   for (let b = 0; b < B; b++) {
     const want = (ref.hidden.data as Float32Array).subarray((b * T + P) * nEmbd, (b + 1) * T * nEmbd);
     const got = (out.hidden.data as Float32Array).subarray(b * (T - P) * nEmbd, (b + 1) * (T - P) * nEmbd);
-    check(t, `row ${b} cached-step hidden vs full`, got, want, 1e-5);
+    assertRelClose(t, `row ${b} cached-step hidden vs full`, got, want, 1e-5);
   }
-  check(t, 'present_key_1 vs full run', out.present_key_1.data as Float32Array, ref.present_key_1.data as Float32Array, 1e-5);
+  assertRelClose(t, 'present_key_1 vs full run', out.present_key_1.data as Float32Array, ref.present_key_1.data as Float32Array, 1e-5);
   await sFull.release();
   await sStep.release();
 });
@@ -244,12 +229,12 @@ test('text → encodeForClap → text encoder: fixture texts end to end', { skip
   // msclap cannot batch the 78-token text with shorter ones (default_collate); we can.
   const out = await enc.embed(encoded);
   const d = out.shape[1];
-  check(t, 'end-to-end text_embed (13 texts)', (out.data as Float32Array).subarray(0, fx.ids.length * d), fx.embed);
-  check(t, 'end-to-end text_embed (78-token text, same batch)', (out.data as Float32Array).subarray(fx.ids.length * d), long.embed);
+  assertRelClose(t, 'end-to-end text_embed (13 texts)', (out.data as Float32Array).subarray(0, fx.ids.length * d), fx.embed);
+  assertRelClose(t, 'end-to-end text_embed (78-token text, same batch)', (out.data as Float32Array).subarray(fx.ids.length * d), long.embed);
   // Sorted by length into runs of 4: same rows, input order.
   const grouped = await enc.embedAll(encoded, { maxBatch: 4 });
   assert.deepEqual(grouped.shape, out.shape);
-  check(t, 'embedAll (maxBatch 4) vs one batch', grouped.data as Float32Array, out.data as Float32Array, 1e-5);
+  assertRelClose(t, 'embedAll (maxBatch 4) vs one batch', grouped.data as Float32Array, out.data as Float32Array, 1e-5);
   await assert.rejects(enc.embedAll(encoded, { maxBatch: 0 }), /maxBatch/);
   await enc.release();
 });
@@ -267,7 +252,7 @@ test('old-transformers attn.bias / attn.masked_bias buffers are tolerated; missi
   const a = await Gpt2TextEncoder.create(withBuffers, { config, threads: 1 });
   const b = await Gpt2TextEncoder.create(sd, { config, threads: 1 });
   const text = [{ ids: [32942, 48961, 0, 220, 50256], eosPosition: 3 }];
-  check(t, 'with buffers vs without', (await a.embed(text)).data as Float32Array, (await b.embed(text)).data as Float32Array, 0);
+  assertRelClose(t, 'with buffers vs without', (await a.embed(text)).data as Float32Array, (await b.embed(text)).data as Float32Array, 0);
   await a.release();
   await b.release();
 

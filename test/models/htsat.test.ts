@@ -8,8 +8,8 @@ import {
 } from '../../src/models/htsat.js';
 import { randomHtsatStateDict } from '../../src/models/htsat-random.js';
 import { loadWeights } from '../../src/weights/index.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
-import { readNpy } from '../helpers/npy.js';
+import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { relativeError } from '../helpers/compare.js';
 
 const PREFIX = 'audio_encoder.base.htsat.';
 const AUDIOS = ['tone_noise_short_44k', 'chirp_exact7s_44k_f32', 'bursts_long_44k', 'vowel_16k', 'stereo_48k', 'speech_22k'];
@@ -18,22 +18,11 @@ const STAGES = ['bn0', 'wav2img', 'patch_embed', 'stage0', 'stage1', 'stage2', '
 const REL_TOL = 1e-4;
 
 /** max |a − b| / max |b| over item `item` of a batched output (b is one item's worth). */
-function relErr(got: HostTensor, item: number, want: Float32Array): number {
-  const n = want.length;
-  const g = (got.data as Float32Array).subarray(item * n, (item + 1) * n);
-  assert.equal(g.length, n, 'output size');
-  let maxAbs = 0;
-  let err = 0;
-  for (let i = 0; i < n; i++) {
-    maxAbs = Math.max(maxAbs, Math.abs(want[i]));
-    const d = Math.abs(g[i] - want[i]);
-    if (!(d <= err)) err = d; // NaN-propagating
-  }
-  return err / maxAbs;
-}
+const relErr = (got: HostTensor, item: number, want: Float32Array): number =>
+  relativeError((got.data as Float32Array).subarray(item * want.length, (item + 1) * want.length), want);
 
-const logmelOf = (name: string): Float32Array => readNpy(fixturePath('expected', 'audio', name, 'logmel.npy')).data as Float32Array;
-const expected = (name: string, stage: string): Float32Array => readNpy(fixturePath('expected', 'audio', name, `${stage}.npy`)).data as Float32Array;
+const logmelOf = (name: string): Float32Array => fixtureF32('expected', 'audio', name, 'logmel.npy');
+const expected = (name: string, stage: string): Float32Array => fixtureF32('expected', 'audio', name, `${stage}.npy`);
 
 function batchFeed(names: string[]): Record<string, HostTensor> {
   const data = new Float32Array(names.length * 965 * 64);

@@ -3,7 +3,7 @@
  * normalised → TransformerMapper's linear → prefix embeddings → GPT-2's first-step logits; plus the
  * config's checks against the checkpoint.
  */
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { buildClapCapPrefixGraph, ClapCapModel, type ClapCapSettings, clapCapConfig } from '../../src/models/clapcap.js';
@@ -11,26 +11,13 @@ import { inferMapperConfig } from '../../src/models/mapper.js';
 import type { StateDict } from '../../src/models/layers.js';
 import { ClapError } from '../../src/errors.js';
 import { loadWeights } from '../../src/weights/index.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
-import { readNpy } from '../helpers/npy.js';
+import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { assertRelClose } from '../helpers/compare.js';
 
 const skip = !hasFixtures && 'fixtures not present';
 const CAPTIONED = ['tone_noise_short_44k', 'chirp_exact7s_44k_f32', 'vowel_16k'];
 
-function check(t: TestContext, what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-4): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let err = 0;
-  let mag = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    if (!(d <= err)) err = d;
-    mag = Math.max(mag, Math.abs(expected[i]));
-  }
-  t.diagnostic(`${what}: max abs err ${err.toExponential(2)}, max |ref| ${mag.toPrecision(4)}, ratio ${(err / mag).toExponential(2)}`);
-  assert.ok(err <= tol * mag, `${what}: max abs error ${err} > ${tol} × ${mag}`);
-}
-
-const npy = (name: string, file: string): Float32Array => readNpy(fixturePath('expected', 'caption', name, `${file}.npy`)).data as Float32Array;
+const npy = (name: string, file: string): Float32Array => fixtureF32('expected', 'caption', name, `${file}.npy`);
 
 let cached: Promise<{ sd: StateDict; settings: ClapCapSettings; model: ClapCapModel }> | undefined;
 function fixtureModel() {
@@ -74,11 +61,11 @@ for (const name of CAPTIONED) {
     const { model } = await fixtureModel();
     const p = await model.prefix([npy(name, 'prefix')]);
     assert.equal(p.batch, 1);
-    check(t, 'prefix_normalized', p.normalized, npy(name, 'prefix_normalized'));
-    check(t, 'mapper_linear', p.linear, npy(name, 'mapper_linear'));
-    check(t, 'prefix_embed', p.prefix, npy(name, 'prefix_embed'));
+    assertRelClose(t, 'prefix_normalized', p.normalized, npy(name, 'prefix_normalized'));
+    assertRelClose(t, 'mapper_linear', p.linear, npy(name, 'mapper_linear'));
+    assertRelClose(t, 'prefix_embed', p.prefix, npy(name, 'prefix_embed'));
     const first = await model.forward(p.prefix, 4);
-    check(t, 'first_step_logits', first.logits, npy(name, 'first_step_logits'));
+    assertRelClose(t, 'first_step_logits', first.logits, npy(name, 'first_step_logits'));
     assert.equal(first.fresh.length, 4);
     assert.equal(first.fresh.keys[0].length, 1 * 2 * 4 * 16); // [B, n_head, P, head_dim]
   });
@@ -90,8 +77,8 @@ test('the prefix path is batched: three files in one call give the single-file r
   assert.equal(p.batch, 3);
   const first = await model.forward(p.prefix, 4);
   CAPTIONED.forEach((name, i) => {
-    check(t, `${name} prefix_embed (batched)`, p.prefix.subarray(i * 128, (i + 1) * 128), npy(name, 'prefix_embed'));
-    check(t, `${name} first_step_logits (batched)`, first.logits.subarray(i * 50257, (i + 1) * 50257), npy(name, 'first_step_logits'));
+    assertRelClose(t, `${name} prefix_embed (batched)`, p.prefix.subarray(i * 128, (i + 1) * 128), npy(name, 'prefix_embed'));
+    assertRelClose(t, `${name} first_step_logits (batched)`, first.logits.subarray(i * 50257, (i + 1) * 50257), npy(name, 'first_step_logits'));
   });
 });
 

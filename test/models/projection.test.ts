@@ -1,4 +1,4 @@
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Graph, type HostTensor, Session } from '../../src/engine/index.js';
@@ -9,23 +9,9 @@ import {
 import { loadWeights } from '../../src/weights/index.js';
 import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
 import { readNpy } from '../helpers/npy.js';
+import { assertRelClose } from '../helpers/compare.js';
 
 const skip = !hasFixtures && 'fixtures not present';
-
-function check(t: TestContext, what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-4): number {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let err = 0;
-  let mag = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    if (!(d <= err)) err = d;
-    mag = Math.max(mag, Math.abs(expected[i]));
-  }
-  const rel = err / mag;
-  t.diagnostic(`${what}: max abs err ${err.toExponential(2)}, max |ref| ${mag.toPrecision(4)}, ratio ${rel.toExponential(2)}`);
-  assert.ok(rel <= tol, `${what}: max abs error ${err} > ${tol} × ${mag}`);
-  return rel;
-}
 
 let sdPromise: Promise<StateDict> | undefined;
 const clapWeights = (): Promise<StateDict> => (sdPromise ??= loadWeights(fixturePath('clap.pth')));
@@ -54,7 +40,7 @@ test('audio projection: every fixture latent → audio_embed', { skip }, async (
   let worst = 0;
   names.forEach((name, i) => {
     const want = npy('expected', 'audio', name, 'audio_embed.npy').data as Float32Array;
-    worst = Math.max(worst, check(t, `${name} audio_embed`, (out.data as Float32Array).subarray(i * 64, (i + 1) * 64), want));
+    worst = Math.max(worst, assertRelClose(t, `${name} audio_embed`, (out.data as Float32Array).subarray(i * 64, (i + 1) * 64), want));
   });
   t.diagnostic(`worst audio_embed ratio ${worst.toExponential(2)}`);
   await s.release();
@@ -68,7 +54,7 @@ test('text projection: eos_hidden → text_embed', { skip }, async (t) => {
   const s = await Session.compile(g, { threads: 1 });
   const h = npy('expected', 'text', 'eos_hidden.npy');
   const out = (await s.run({ h })).embed;
-  check(t, 'text_embed from eos_hidden', out.data as Float32Array, npy('expected', 'text', 'text_embed.npy').data as Float32Array);
+  assertRelClose(t, 'text_embed from eos_hidden', out.data as Float32Array, npy('expected', 'text', 'text_embed.npy').data as Float32Array);
   await s.release();
 });
 
@@ -88,7 +74,7 @@ test('compute_similarity (host and graph) and zero-shot softmax match msclap', {
   const want = npy('expected', 'similarity.npy');
   const host = computeSimilarity(audio, text, scale);
   assert.deepEqual(host.shape, [6, 13]);
-  check(t, 'similarity (host)', host.data as Float32Array, want.data as Float32Array);
+  assertRelClose(t, 'similarity (host)', host.data as Float32Array, want.data as Float32Array);
 
   const g = new Graph('similarity');
   const ls = stateDictGet(sd, 'logit_scale')!;
@@ -96,12 +82,12 @@ test('compute_similarity (host and graph) and zero-shot softmax match msclap', {
   const s = await Session.compile(g, { threads: 1 });
   const graphSim = (await s.run({ audio, text })).sim;
   assert.deepEqual(graphSim.shape, [6, 13]);
-  check(t, 'similarity (graph)', graphSim.data as Float32Array, want.data as Float32Array);
+  assertRelClose(t, 'similarity (graph)', graphSim.data as Float32Array, want.data as Float32Array);
   await s.release();
 
   // Zero-shot: the five prompts only, softmax over them.
   const prompts: HostTensor = { dtype: 'float32', shape: [5, 64], data: (text.data as Float32Array).subarray(0, 5 * 64) };
   const zs = computeSimilarity(audio, prompts, scale);
-  check(t, 'zeroshot_similarity', zs.data as Float32Array, npy('expected', 'zeroshot_similarity.npy').data as Float32Array);
-  check(t, 'zeroshot_probs', softmaxRows(zs).data as Float32Array, npy('expected', 'zeroshot_probs.npy').data as Float32Array);
+  assertRelClose(t, 'zeroshot_similarity', zs.data as Float32Array, npy('expected', 'zeroshot_similarity.npy').data as Float32Array);
+  assertRelClose(t, 'zeroshot_probs', softmaxRows(zs).data as Float32Array, npy('expected', 'zeroshot_probs.npy').data as Float32Array);
 });

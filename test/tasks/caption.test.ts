@@ -12,8 +12,8 @@ import {
   argsortDescending, beamSearch, type CaptionLm, ClapCapDecoder, type LmState, rowLogProbs, sample, sampleToken, seededRandom, toFloat32, torchTopk,
 } from '../../src/tasks/caption/index.js';
 import { loadWeights } from '../../src/weights/index.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
-import { readNpy } from '../helpers/npy.js';
+import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { maxAbs, maxAbsError } from '../helpers/compare.js';
 
 const skip = !hasFixtures && 'fixtures not present';
 
@@ -37,7 +37,7 @@ function setup() {
     assert.equal(beams.temperature, 1);
     assert.equal(beams.stop_token_id, 220);
     const refs = beams.results as RefResult[];
-    const prefixes = refs.map((r) => readNpy(fixturePath('expected', 'caption', r.audio, 'prefix.npy')).data as Float32Array);
+    const prefixes = refs.map((r) => fixtureF32('expected', 'caption', r.audio, 'prefix.npy'));
     return { dec: await ClapCapDecoder.load(sd, settings, { threads: 1 }), refs, prefixes, entryLength: beams.entry_length as number };
   })();
   return cached;
@@ -118,12 +118,8 @@ test('KV-cached decoder logits equal uncached ones over several steps (beam reor
     seqs = s.parents.map((p, r) => ({ row: seqs[p].row, tokens: [...seqs[p].tokens, s.tokens[r]] }));
     const ref = await model.runUncached(prefix, seqs.map((q) => q.row), seqs.map((q) => q.tokens));
     assert.equal(out.logits.length, seqs.length * V);
-    let err = 0;
-    let mag = 0;
-    for (let j = 0; j < ref.logits.length; j++) {
-      err = Math.max(err, Math.abs(out.logits[j] - ref.logits[j]));
-      mag = Math.max(mag, Math.abs(ref.logits[j]));
-    }
+    const err = maxAbsError(out.logits, ref.logits);
+    const mag = maxAbs(ref.logits);
     for (let r = 0; r < seqs.length; r++) {
       assert.ok(Math.abs(out.stats.max[r] - ref.stats.max[r]) <= 1e-4 * mag);
       assert.ok(Math.abs(out.stats.sumExp[r] / ref.stats.sumExp[r] - 1) <= 1e-4);

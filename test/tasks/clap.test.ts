@@ -2,7 +2,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Clap, applyTemplate, scoreLabels } from '../../src/tasks/clap.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { cosine, relativeError } from '../helpers/compare.js';
 import { readNpy } from '../helpers/npy.js';
 
 const skip = !hasFixtures && 'fixtures not present';
@@ -18,29 +19,12 @@ let clapPromise: Promise<Clap> | undefined;
 const clap = (): Promise<Clap> => (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1 }));
 after(async () => { if (clapPromise) await (await clapPromise).release(); });
 
-/** max |a − b| / max |b| */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let err = 0;
-  let mag = 0;
-  for (let i = 0; i < b.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    mag = Math.max(mag, Math.abs(b[i]));
-  }
-  return err / mag;
-}
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
-  return ab / Math.sqrt(aa * bb);
-}
-
 test('embedAudio reproduces msclap get_audio_embeddings for every fixture file (file → embedding)', { skip }, async () => {
   const c = await clap();
   for (const a of manifest!.audio) {
     const [e] = await c.embedAudio([fixturePath('inputs', 'audio', `${a.name}.wav`)], { channels: 'reference', cropOffset: a.crop_offset });
-    const want = readNpy(fixturePath('expected', 'audio', a.name, 'audio_embed.npy')).data as Float32Array;
-    const r = relErr(e.embedding, want);
+    const want = fixtureF32('expected', 'audio', a.name, 'audio_embed.npy');
+    const r = relativeError(e.embedding, want);
     assert.ok(r <= 1e-4, `${a.name}: rel err ${r}`);
     assert.ok(cosine(e.embedding, want) >= 0.99999, `${a.name}: cosine`);
   }
@@ -53,7 +37,7 @@ test('embedText reproduces msclap get_text_embeddings for every fixture text, qu
   const d = want.shape[1];
   got.forEach((e, i) => {
     const w = (want.data as Float32Array).subarray(i * d, (i + 1) * d);
-    assert.ok(relErr(e, w) <= 1e-4, `text ${i} (${JSON.stringify(texts!.texts[i])}): rel err ${relErr(e, w)}`);
+    assert.ok(relativeError(e, w) <= 1e-4, `text ${i} (${JSON.stringify(texts!.texts[i])}): rel err ${relativeError(e, w)}`);
   });
 });
 
@@ -72,7 +56,7 @@ test('zero-shot probabilities match examples/zero_shot_classification.py', { ski
   probs.forEach((p, i) => {
     const row = labels.map((l) => p[l]);
     const w = Array.from((want.data as Float32Array).subarray(i * labels.length, (i + 1) * labels.length));
-    assert.ok(relErr(row, w) <= 1e-4, `${order[i]}: ${row} vs ${w}`);
+    assert.ok(relativeError(row, w) <= 1e-4, `${order[i]}: ${row} vs ${w}`);
   });
 });
 
