@@ -1,12 +1,17 @@
-/** `clap train` end to end through bin/clap.js (dist): a run, its weights in other commands, plot, and kill -9 + --resume. */
+/** `clap train` end to end through bin/clap.js (dist): a run, its weights in other commands, plot, kill -9 + --resume, probe / finetune / caption. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeToneDataset } from '../tasks/train-helpers.js';
+import type { ClapConfig } from '../../src/models/clap.js';
+import { randomClapStateDict } from '../../src/models/random.js';
+import { randomClapCapWeights } from '../../src/tasks/caption/index.js';
+import { TRAIN_PRESETS } from '../../src/tasks/train/index.js';
+import { savePth, saveSafetensors } from '../../src/weights/index.js';
 
 const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
 const ENV = { ...process.env, CLAP_THREADS: '1' };
@@ -89,4 +94,39 @@ test('kill -9 then --resume continues the loss curve exactly where the uninterru
   for (const [k, v] of a) assert.ok(Math.abs(b.get(k)! - v) <= 1e-5 * Math.max(1, Math.abs(v)), `step ${k}: ${b.get(k)} vs ${v}`);
   const log = readFileSync(join(run, 'log.jsonl'), 'utf8');
   assert.match(log, /"type":"resume"/);
+});
+
+test('clap train probe / finetune / caption end to end (tiny random CLAP on tones): JSON summaries, files, usage errors', async () => {
+  const w = join(dir, 'rand-clap.safetensors');
+  await saveSafetensors(w, randomClapStateDict(TRAIN_PRESETS.tiny as ClapConfig, 5));
+  const base = ['--data', manifest, '--weights', w, '--config', 'tiny', '--threads', '1', '--workers', '1', '--json'];
+  const p = await clap('train', 'probe', ...base, '--out', join(dir, 'probe'), '--val-fraction', '0.25');
+  assert.equal(p.code, 0, p.err);
+  const ps = JSON.parse(p.out) as { val_accuracy: number; chance: number; val_clips: number };
+  assert.equal(ps.val_clips, 8);
+  assert.ok(ps.val_accuracy > ps.chance, `probe ${ps.val_accuracy}`);
+  assert.ok(existsSync(join(dir, 'probe', 'probe.safetensors')));
+
+  const f = await clap('train', 'finetune', ...base, '--out', join(dir, 'ft'), '--epochs', '1', '--batch', '4', '--lr', '1e-3');
+  assert.equal(f.code, 0, f.err);
+  const fs = JSON.parse(f.out) as { steps: number; weights: string };
+  assert.equal(fs.steps, 6);
+  const c = await clap('classify', join(dir, 'data', 'high_1.wav'), '--weights', fs.weights, '--config', join(dir, 'ft', 'config.json'), '--labels', 'low,high', '--json');
+  assert.equal(c.code, 0, c.err);
+
+  const init = join(dir, 'clapcap-init.pth');
+  await savePth(init, randomClapCapWeights({ gpt: { vocabSize: 50257, nPositions: 48, nEmbd: 32, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 }, prefixDim: 32, prefixLength: 4, clipLength: 4, numLayers: 1 }));
+  const settings = join(dir, 'clapcap.json');
+  writeFileSync(settings, JSON.stringify({ clapcap: { gpt2: { n_head: 2 } } }));
+  const k = await clap('train', 'caption', '--data', manifest, '--clap', w, '--clap-config', 'tiny', '--init', init, '--clapcap-config', settings,
+    '--out', join(dir, 'cap'), '--epochs', '2', '--batch', '4', '--lr', '1e-3', '--max-tokens', '8', '--threads', '1', '--workers', '1', '--json');
+  assert.equal(k.code, 0, k.err);
+  const ks = JSON.parse(k.out) as { steps: number; weights: string; examples: number };
+  assert.equal(ks.examples, 32);
+  assert.equal(ks.steps, 16);
+  assert.ok(existsSync(ks.weights));
+
+  const bad = await clap('train', 'probe', '--data', manifest);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.err, /--weights/);
 });

@@ -213,7 +213,7 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
     if (wte && sd.has('gpt.lm_head.weight')) sd.set('gpt.lm_head.weight', wte);
     const file = join(o.out, 'clapcap.pth');
     await savePth(file, sd);
-    await saveSafetensors(join(o.out, 'clapcap.safetensors'), new Map([...sd].filter(([k]) => k !== 'gpt.lm_head.weight')));
+    await saveSafetensors(join(o.out, 'clapcap.safetensors'), sd);
     const summary: CaptionTrainSummary = {
       steps, epochs_completed: epochsDone, clips: items.length, examples: examples.length, params_trainable: nTrainable,
       first_loss: firstLoss, last_loss: lastLoss, first_epoch_loss: firstEpoch, last_epoch_loss: lastEpoch,
