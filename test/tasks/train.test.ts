@@ -9,7 +9,7 @@ import { randomClapStateDict } from '../../src/models/random.js';
 import {
   buildContrastiveGraph, endOfEpoch, exportStateDict, hitProbability, initialScheduleState, learningRate, loadCheckpoint,
   paramGroup, parseCsv, readManifest, retrieval, saveCheckpoint, TRAIN_PRESETS, trainContrastive,
-  finetune, headAccuracy, predictHead, trainCaption, trainLinearHead, trainProbe,
+  betaSample, finetune, headAccuracy, mixupBatch, specAugment, predictHead, trainCaption, trainLinearHead, trainProbe,
 } from '../../src/tasks/train/index.js';
 import { Clap } from '../../src/tasks/clap.js';
 import { loadWeights, saveSafetensors } from '../../src/weights/index.js';
@@ -351,4 +351,51 @@ test('clap train finetune: audio encoder + classifier on tone clips; held-out ac
   assert.deepEqual(sd.get(textKey)!.data, init.get(textKey)!.data);
   const head = await loadWeights(join(dir, 'ft', 'classifier.safetensors'));
   assert.deepEqual(head.get('classifier.weight')!.shape, [4, TINY.dProj]);
+});
+
+test('SpecAugment masks bands with the clip mean; mixup keeps the targets doubly stochastic; Beta(α, α) draws', () => {
+  const frames = 100;
+  const bins = 16;
+  const mel = Float32Array.from({ length: 2 * frames * bins }, (_, i) => i % 7);
+  const before = mel.slice();
+  specAugment(mel, frames * bins, frames, bins, new Rng(4), { freqMasks: 1, freqWidth: 4, timeMasks: 1, timeWidth: 10 });
+  assert.deepEqual(mel.subarray(0, frames * bins), before.subarray(0, frames * bins), 'the other clip is untouched');
+  const clip = before.subarray(frames * bins);
+  const mean = clip.reduce((a, b) => a + b, 0) / clip.length;
+  let changed = 0;
+  mel.subarray(frames * bins).forEach((v, i) => {
+    if (v !== clip[i]) {
+      changed++;
+      assert.ok(Math.abs(v - mean) < 1e-5);
+    }
+  });
+  assert.ok(changed > 0 && changed <= 4 * frames + 10 * bins, `${changed} values masked`);
+
+  const B = 4;
+  const x = Float32Array.from({ length: B * 3 }, (_, i) => Math.floor(i / 3)); // clip k is all k
+  const t = new Float32Array(B * B);
+  for (let k = 0; k < B; k++) t[k * B + k] = 1;
+  const lam = mixupBatch(x, t, B, new Rng(9), 1);
+  assert.ok(lam > 0 && lam < 1);
+  for (let k = 0; k < B; k++) {
+    assert.ok(Math.abs(x[k * 3] - (lam * k + (1 - lam) * ((k + 1) % B))) < 1e-5);
+    let row = 0;
+    let col = 0;
+    for (let j = 0; j < B; j++) { row += t[k * B + j]; col += t[j * B + k]; }
+    assert.ok(Math.abs(row - 1) < 1e-6 && Math.abs(col - 1) < 1e-6);
+  }
+  const r = new Rng(1);
+  const draws = Array.from({ length: 4000 }, () => betaSample(r, 0.4));
+  const m = draws.reduce((a, b) => a + b, 0) / draws.length;
+  const v = draws.reduce((a, b) => a + (b - m) ** 2, 0) / draws.length;
+  assert.ok(Math.abs(m - 0.5) < 0.03, `mean ${m}`);
+  assert.ok(Math.abs(v - 1 / (4 * (2 * 0.4 + 1))) < 0.02, `variance ${v}`); // Beta(a, a): 1 / (4(2a + 1))
+});
+
+test('contrastive training with --spec-augment and --mixup runs and learns', async () => {
+  const dir = tmp();
+  const manifest = writeToneDataset(join(dir, 'data'), 4);
+  const s = await trainContrastive({ data: manifest, out: join(dir, 'run'), config: 'tiny', epochs: 3, batch: 4, valFraction: 0, seed: 1, threads: 1, workers: 1, specAugment: true, mixup: 0.4, template: 'a {} tone' });
+  assert.equal(s.steps, 12);
+  assert.ok(Number.isFinite(s.last_loss!) && s.last_loss! < s.first_loss!, `loss ${s.first_loss} → ${s.last_loss}`);
 });

@@ -30,7 +30,7 @@ export const trainContrastiveCommand: Command = {
     template: { type: 'string' }, seed: { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' },
     cache: { type: 'string' }, workers: { type: 'string' }, threads: { type: 'string' }, 'text-len': { type: 'string' },
     'clip-grad': { type: 'string' }, 'max-seconds': { type: 'string' }, 'early-stop': { type: 'string' },
-    positives: { type: 'string' }, test: { type: 'string' },
+    positives: { type: 'string' }, test: { type: 'string' }, 'spec-augment': { type: 'boolean' }, mixup: { type: 'string' },
   },
   help: [
     '  --data MANIFEST      CSV or JSONL: path (relative to the manifest), caption and/or label[, split]',
@@ -64,6 +64,8 @@ export const trainContrastiveCommand: Command = {
     '  --early-stop N       stop after N epochs without a better validation score',
     "  --positives P        caption (default: identical captions are positives) or label (same label)",
     '  --test MANIFEST      also evaluated each epoch (logged as test), never used to pick the epoch',
+    '  --spec-augment       SpecAugment on training crops (2 frequency masks ≤ 8 bins, 2 time masks ≤ 60 frames)',
+    '  --mixup A            mixup of training audio, λ ~ Beta(A, A) per batch (targets mixed alike)',
     '  --json               print the summary as JSON',
   ].join('\n'),
   async run(ctx) {
@@ -103,6 +105,8 @@ export const trainContrastiveCommand: Command = {
       earlyStop: int(v, 'early-stop'),
       positives: oneOf(str(v, 'positives'), 'positives', ['caption', 'label'] as const),
       test: str(v, 'test'),
+      specAugment: v['spec-augment'] === true,
+      mixup: num(v, 'mixup'),
       progress: ctx.stderr,
     };
     if (o.maxMinutes !== undefined && !(o.maxMinutes > 0)) throw new UsageError('--max-minutes must be positive');

@@ -26,6 +26,7 @@ import { cosineMatrix, retrieval, type RetrievalMetrics, zeroShotAccuracy } from
 import { buildContrastiveGraph, exportStateDict, paramGroup } from './model.js';
 import { resolveTrainConfig } from './presets.js';
 import { Rng } from './rng.js';
+import { mixupBatch, specAugment, type SpecAugmentOptions } from './augment.js';
 import { endOfEpoch, initialScheduleState, learningRate, type ScheduleConfig, type ScheduleState } from './schedule.js';
 
 export type FreezeGroup = 'audio' | 'text' | 'projection' | 'temperature';
@@ -72,6 +73,10 @@ export interface ContrastiveOptions {
    * used for early stopping or for choosing the best epoch — an untouched held-out measurement.
    */
   test?: string;
+  /** SpecAugment on every training crop (true: the defaults of `specAugment`). */
+  specAugment?: boolean | SpecAugmentOptions;
+  /** Mixup of the audio with λ ~ Beta(α, α) per batch (targets mixed alike); off when undefined or 0. */
+  mixup?: number;
   /** Stop after this many epochs without a better validation score. */
   earlyStop?: number;
   /** Stop after this many steps in total (tests). */
@@ -278,6 +283,11 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
       const same = keys.map((c, j) => (c === keys[r] ? j : -1)).filter((j) => j >= 0);
       for (const j of same) targets[r * batch + j] = 1 / same.length;
     }
+    if (o.specAugment) {
+      const sa = o.specAugment === true ? {} : o.specAugment;
+      for (let k = 0; k < batch; k++) specAugment(logmel, k * CROP_FRAMES * MEL_BINS, CROP_FRAMES, MEL_BINS, rng, sa);
+    }
+    if (o.mixup && o.mixup > 0) mixupBatch(logmel, targets, batch, rng, o.mixup);
     return {
       logmel: { dtype: 'float32', shape: [batch, CROP_FRAMES, MEL_BINS], data: logmel },
       input_ids: { dtype: 'int64', shape: [batch, textLen], data: ids },

@@ -11,3 +11,4 @@ export { readLog, renderSvg, type LogEntry } from './plot.js';
 export { trainProbe, trainLinearHead, headAccuracy, predictHead, labelledSplit, embedItems, type ProbeOptions, type ProbeSummary, type LinearHead } from './probe.js';
 export { trainCaption, buildCaptionGraph, captionTokens, type CaptionTrainOptions, type CaptionTrainSummary } from './caption.js';
 export { finetune, type FinetuneOptions, type FinetuneSummary } from './finetune.js';
+export { specAugment, mixupBatch, betaSample, type SpecAugmentOptions } from './augment.js';
