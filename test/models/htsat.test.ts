@@ -6,7 +6,7 @@ import { ClapError } from '../../src/errors.js';
 import {
   buildHtsat, HTSAT_2023, type HtsatConfig, htsatConfigFromJson, htsatNumFeatures, inferHtsatConfig,
 } from '../../src/models/htsat.js';
-import { randomHtsatStateDict } from '../../src/models/htsat-random.js';
+import { randomHtsatStateDict } from '../../src/models/random.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
 import { relativeError } from '../helpers/compare.js';

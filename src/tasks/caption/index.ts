@@ -11,4 +11,4 @@ export {
 } from './search.js';
 export { argsortDescending, greaterNanFirst, TopkHeap, torchTopk } from './topk.js';
 export { beamTemperature, logProb, rowLogProbs, rowStats, type RowStats, statsFromSum, toFloat32 } from './logprobs.js';
-export { CLAPCAP_2023, randomClapCapWeights, type RandomClapCapOptions } from './random.js';
+export { CLAPCAP_2023, randomClapCapStateDict as randomClapCapWeights, type RandomClapCapOptions } from '../../models/random.js';
