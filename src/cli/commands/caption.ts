@@ -1,11 +1,5 @@
 import { type Command, num, UsageError } from '../command.js';
-import { AUDIO_HELP, AUDIO_OPTIONS, audioOptions, loadModel, MODEL_HELP, MODEL_OPTIONS, needFiles } from './shared.js';
-
-const positiveInt = (values: Parameters<typeof num>[0], name: string): number | undefined => {
-  const v = num(values, name);
-  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new UsageError(`--${name} must be a positive integer`);
-  return v;
-};
+import { AUDIO_HELP, AUDIO_OPTIONS, audioOptions, intOption, loadModel, MODEL_HELP, MODEL_OPTIONS, needFiles } from './shared.js';
 
 export const caption: Command = {
   path: ['caption'],
@@ -41,8 +35,8 @@ export const caption: Command = {
       const results = await clap.caption(files, {
         ...audio,
         strategy: strategy as 'beam' | 'greedy' | 'sample' | undefined,
-        beamSize: positiveInt(ctx.values, 'beam'),
-        entryLength: positiveInt(ctx.values, 'max-tokens'),
+        beamSize: intOption(ctx.values, 'beam'),
+        entryLength: intOption(ctx.values, 'max-tokens'),
         temperature: num(ctx.values, 'temperature'),
         topK: num(ctx.values, 'top-k'),
         topP: num(ctx.values, 'top-p'),

@@ -1,6 +1,6 @@
 import { DEFAULT_TEMPLATE } from '../../tasks/clap.js';
-import { type Command, num, str, UsageError } from '../command.js';
-import { AUDIO_HELP, AUDIO_OPTIONS, audioOptions, loadModel, MODEL_HELP, MODEL_OPTIONS, needFiles, readLabels } from './shared.js';
+import { type Command, str } from '../command.js';
+import { AUDIO_HELP, AUDIO_OPTIONS, audioOptions, intOption, loadModel, MODEL_HELP, MODEL_OPTIONS, needFiles, readLabels } from './shared.js';
 
 export const classify: Command = {
   path: ['classify'],
@@ -28,8 +28,7 @@ export const classify: Command = {
   async run(ctx) {
     const files = needFiles(ctx);
     const labels = readLabels(ctx.values);
-    const top = num(ctx.values, 'top');
-    if (top !== undefined && (!Number.isInteger(top) || top < 1)) throw new UsageError('--top must be a positive integer');
+    const top = intOption(ctx.values, 'top');
     const clap = await loadModel(ctx.values);
     try {
       const results = await clap.classify(files, labels, {

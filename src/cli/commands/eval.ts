@@ -7,7 +7,7 @@ import {
 } from '../../tasks/eval/index.js';
 import { readText } from '../../tasks/eval/table.js';
 import { type Command, type CommandContext, num, type ParsedValues, required, str, UsageError } from '../command.js';
-import { AUDIO_HELP, AUDIO_OPTIONS, audioOptions, loadModel, MODEL_HELP, MODEL_OPTIONS } from './shared.js';
+import { AUDIO_HELP, AUDIO_OPTIONS, audioOptions, intOption, loadModel, MODEL_HELP, MODEL_OPTIONS } from './shared.js';
 
 function templatesOf(values: ParsedValues): string[] | undefined {
   const t = values.template;
@@ -19,17 +19,11 @@ function templatesOf(values: ParsedValues): string[] | undefined {
   return all.length ? all : undefined;
 }
 
-function positiveInt(values: ParsedValues, name: string): number | undefined {
-  const v = num(values, name);
-  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new UsageError(`--${name} must be a positive integer`);
-  return v;
-}
-
 function adapterOptions(values: ParsedValues): AdapterOptions {
   return {
-    fold: positiveInt(values, 'fold'),
+    fold: intOption(values, 'fold'),
     split: str(values, 'split'),
-    limit: positiveInt(values, 'limit'),
+    limit: intOption(values, 'limit'),
     allowMissing: values['allow-missing'] === true,
     labelColumn: str(values, 'label-column'),
     captionColumn: str(values, 'caption-column'),

@@ -4,7 +4,7 @@ import { Clap } from '../../tasks/clap.js';
 import { ClapIndex, type AnnKind, type IndexAudioOptions, type IndexReport } from '../../tasks/index.js';
 import { type Command, type CommandContext, num, type OptionSpec, type ParsedValues, required, str, UsageError } from '../command.js';
 import { Progress } from '../progress.js';
-import { MODEL_OPTIONS } from './shared.js';
+import { intOption, MODEL_OPTIONS, modelSettings, WINDOW_OPTIONS, windowHelp, windowOptions } from './shared.js';
 
 export const DB_OPTION: OptionSpec = { db: { type: 'string' } };
 
@@ -14,15 +14,6 @@ export const INDEX_MODEL_HELP = [
   '  --config C         config.json or preset (default: the one the index was built with)',
   '  --threads N        compute threads (default: all cores)',
 ].join('\n');
-
-const INDEX_AUDIO_OPTIONS: OptionSpec = {
-  channels: { type: 'string' },
-  crop: { type: 'string' },
-  'crop-offset': { type: 'string' },
-  seed: { type: 'string' },
-  sliding: { type: 'boolean' },
-  hop: { type: 'string' },
-};
 
 const RUN_OPTIONS: OptionSpec = {
   batch: { type: 'string' },
@@ -36,45 +27,17 @@ const RUN_HELP = [
 
 const AUDIO_HELP = [
   'Audio options (a new index records them; later runs use the recorded ones):',
-  "  --channels M       'mean' (default) or 'reference' (msclap: channels concatenated)",
-  "  --crop M           clips over 7 s: 'start' (default), 'center' or 'random' (with --seed)",
-  '  --crop-offset N    crop at sample N (44.1 kHz)',
-  '  --seed S           seed for --crop random',
-  '  --sliding          store every 7 s window, so hits point to a time in long files',
-  '  --hop S            hop between sliding windows, seconds (default 7)',
+  windowHelp('store every 7 s window, so hits point to a time in long files'),
 ].join('\n');
 
 /** Only the audio options given on the command line (the index supplies the rest). */
 function explicitAudio(v: ParsedValues): Partial<IndexAudioOptions> {
-  const out: Partial<IndexAudioOptions> = {};
-  const channels = str(v, 'channels');
-  if (channels !== undefined) {
-    if (channels !== 'mean' && channels !== 'reference') throw new UsageError(`--channels must be 'mean' or 'reference', got '${channels}'`);
-    out.channels = channels;
-  }
-  const crop = str(v, 'crop');
-  if (crop !== undefined) {
-    if (crop !== 'start' && crop !== 'center' && crop !== 'random') throw new UsageError(`--crop must be start, center or random, got '${crop}'`);
-    out.crop = crop;
-  }
-  const cropOffset = num(v, 'crop-offset');
-  if (cropOffset !== undefined) {
-    if (!Number.isInteger(cropOffset) || cropOffset < 0) throw new UsageError('--crop-offset must be a non-negative integer');
-    out.cropOffset = cropOffset;
-  }
-  const seed = num(v, 'seed');
-  if (seed !== undefined) out.seed = seed;
+  const out: Partial<IndexAudioOptions> = windowOptions(v);
   const hop = num(v, 'hop');
   if (hop !== undefined && !(hop > 0)) throw new UsageError('--hop must be a positive number of seconds');
   if (v.sliding === true) out.sliding = { hopS: hop ?? 7 };
   else if (hop !== undefined) throw new UsageError('--hop needs --sliding');
   return out;
-}
-
-function positiveInt(v: ParsedValues, name: string, min = 1): number | undefined {
-  const n = num(v, name);
-  if (n !== undefined && (!Number.isInteger(n) || n < min)) throw new UsageError(`--${name} must be an integer ≥ ${min}`);
-  return n;
 }
 
 function annOption(v: ParsedValues): AnnKind | undefined {
@@ -111,10 +74,9 @@ export async function openWithModel(ctx: CommandContext, create: boolean, extra:
     weights = rec.weightsPath;
     config ??= rec.configPath;
   }
-  const threads = positiveInt(v, 'threads');
-  const pooling = str(v, 'text-pooling');
-  if (pooling !== undefined && pooling !== 'reference' && pooling !== 'fixed') throw new UsageError(`--text-pooling must be 'reference' or 'fixed', got '${pooling}'`);
-  const clap = await Clap.load({ weights, config, threads, textPooling: pooling });
+  // --precision is accepted (MODEL_OPTIONS) but indexes are embedded at fp32.
+  const { threads, textPooling } = modelSettings(v);
+  const clap = await Clap.load({ weights, config, threads, textPooling });
   try {
     const index = await ClapIndex.open(db, { clap, create, weightsPath: weights, configPath: config, ...extra });
     return { clap, index };
@@ -159,9 +121,9 @@ async function runIndex(ctx: CommandContext, mode: 'add' | 'sync'): Promise<void
   const v = ctx.values;
   if (mode === 'add' && ctx.positionals.length === 0) throw new UsageError('give at least one file or folder to index');
   if (mode === 'sync' && ctx.positionals.length > 0) throw new UsageError('clap index sync takes no paths (it re-walks those added before)');
-  const batchSize = positiveInt(v, 'batch');
-  const decodeThreads = positiveInt(v, 'decode-threads', 0);
-  const annThreshold = positiveInt(v, 'ann-threshold');
+  const batchSize = intOption(v, 'batch');
+  const decodeThreads = intOption(v, 'decode-threads', 0);
+  const annThreshold = intOption(v, 'ann-threshold');
   const { clap, index } = await openWithModel(ctx, mode === 'add', { audio: explicitAudio(v), ann: annOption(v), annThreshold });
   try {
     const options = {
@@ -184,7 +146,7 @@ export const indexAdd: Command = {
   path: ['index', 'add'],
   usage: 'index add PATH... --db DIR --weights W',
   summary: 'Index audio files and folders (recursively) for search; incremental, resumable',
-  options: { ...MODEL_OPTIONS, ...DB_OPTION, ...INDEX_AUDIO_OPTIONS, ...RUN_OPTIONS, 'ann-index': { type: 'string' }, 'ann-threshold': { type: 'string' } },
+  options: { ...MODEL_OPTIONS, ...DB_OPTION, ...WINDOW_OPTIONS, ...RUN_OPTIONS, 'ann-index': { type: 'string' }, 'ann-threshold': { type: 'string' } },
   help: [
     INDEX_MODEL_HELP,
     RUN_HELP,

@@ -1,7 +1,7 @@
 import { type Command, num, str, UsageError } from '../command.js';
 import type { IndexQuery, IndexSearchOptions, SearchMode } from '../../tasks/index.js';
 import { DB_OPTION, INDEX_MODEL_HELP, openWithModel } from './index-cmd.js';
-import { MODEL_OPTIONS } from './shared.js';
+import { intOption, MODEL_OPTIONS } from './shared.js';
 
 function fmtTime(s: number): string {
   const m = Math.floor(s / 60);
@@ -53,17 +53,13 @@ export const search: Command = {
       throw new UsageError(ctx.positionals.length === 0 ? 'give a search text (quoted), or --like FILE' : 'give the search text as one quoted argument');
     }
     if (captions && audio === undefined) throw new UsageError('--captions ranks captions for a sound: give --audio FILE');
-    const top = num(v, 'top') ?? 10;
-    if (!Number.isInteger(top) || top < 1) throw new UsageError('--top must be a positive integer');
+    const top = intOption(v, 'top') ?? 10;
     if (v.exact === true && v.ann === true) throw new UsageError('give --exact or --ann, not both');
     const mode: SearchMode = v.exact === true ? 'exact' : v.ann === true ? 'ann' : 'auto';
     const level = str(v, 'level');
     if (level !== undefined && level !== 'file' && level !== 'window') throw new UsageError(`--level must be 'file' or 'window', got '${level}'`);
-    const nprobes = num(v, 'nprobes');
-    const refineFactor = num(v, 'refine');
-    for (const [name, n] of [['nprobes', nprobes], ['refine', refineFactor]] as const) {
-      if (n !== undefined && (!Number.isInteger(n) || n < 1)) throw new UsageError(`--${name} must be a positive integer`);
-    }
+    const nprobes = intOption(v, 'nprobes');
+    const refineFactor = intOption(v, 'refine');
     const minDuration = num(v, 'min-duration');
     const maxDuration = num(v, 'max-duration');
     const options: IndexSearchOptions = { top, glob: str(v, 'glob'), minDuration, maxDuration, mode, nprobes, refineFactor, level };

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ClapError } from '../../errors.js';
-import type { AudioEmbedOptions } from '../../tasks/clap.js';
-import { Clap } from '../../tasks/clap.js';
+import { type AudioEmbedOptions, Clap, type ClapLoadOptions } from '../../tasks/clap.js';
 import { type CommandContext, num, type OptionSpec, type ParsedValues, required, str, UsageError } from '../command.js';
 import { Progress } from '../progress.js';
 
@@ -22,58 +21,90 @@ export const MODEL_HELP = [
   "  --precision P      'fp32' (default), 'fp16-weights' or 'int8' (dynamic int8 MatMuls: faster, approximate)",
 ].join('\n');
 
-/** Options of the audio path (decode, channels, 7 s window). */
-export const AUDIO_OPTIONS: OptionSpec = {
+/** --NAME as an integer ≥ `min` (1: positive, 0: non-negative), or undefined when not given. */
+export function intOption(values: ParsedValues, name: string, min: 0 | 1 = 1): number | undefined {
+  const n = num(values, name);
+  if (n !== undefined && (!Number.isInteger(n) || n < min)) throw new UsageError(`--${name} must be a ${min === 1 ? 'positive' : 'non-negative'} integer`);
+  return n;
+}
+
+/** The 7 s window options: how a file becomes the model's windows. */
+export const WINDOW_OPTIONS: OptionSpec = {
   channels: { type: 'string' },
   crop: { type: 'string' },
   'crop-offset': { type: 'string' },
   seed: { type: 'string' },
   sliding: { type: 'boolean' },
   hop: { type: 'string' },
-  batch: { type: 'string' },
 };
 
+/** Options of the audio path (decode, channels, 7 s window, encoder batch). */
+export const AUDIO_OPTIONS: OptionSpec = { ...WINDOW_OPTIONS, batch: { type: 'string' } };
+
+/** Help of WINDOW_OPTIONS; `sliding` is the --sliding line (what the command does with the windows). */
+export function windowHelp(sliding: string): string {
+  return [
+    "  --channels M       'mean' (down-mix, default) or 'reference' (msclap: channels concatenated)",
+    "  --crop M           clips over 7 s: 'start' (default), 'center' or 'random' (with --seed)",
+    '  --crop-offset N    crop at sample N (44.1 kHz, after channel handling): reproduces msclap runs',
+    '  --seed S           seed for --crop random (Python random.seed semantics)',
+    `  --sliding          ${sliding}`,
+    '  --hop S            hop between sliding windows, seconds (default 7)',
+  ].join('\n');
+}
+
 export const AUDIO_HELP = [
-  "  --channels M       'mean' (down-mix, default) or 'reference' (msclap: channels concatenated)",
-  "  --crop M           clips over 7 s: 'start' (default), 'center' or 'random' (with --seed)",
-  '  --crop-offset N    crop at sample N (44.1 kHz, after channel handling): reproduces msclap runs',
-  '  --seed S           seed for --crop random (Python random.seed semantics)',
-  '  --sliding          embed every 7 s window of long files (mean-pooled; windows listed with --json)',
-  '  --hop S            hop between sliding windows, seconds (default 7)',
+  windowHelp('embed every 7 s window of long files (mean-pooled; windows listed with --json)'),
   '  --batch N          windows per encoder run (default 4)',
 ].join('\n');
 
-export async function loadModel(values: ParsedValues): Promise<Clap> {
+/** --threads, --text-pooling and --precision, validated. */
+export function modelSettings(values: ParsedValues): Pick<ClapLoadOptions, 'threads' | 'textPooling' | 'precision'> {
   const pooling = str(values, 'text-pooling');
   if (pooling !== undefined && pooling !== 'reference' && pooling !== 'fixed') throw new UsageError(`--text-pooling must be 'reference' or 'fixed', got '${pooling}'`);
-  const threads = num(values, 'threads');
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError('--threads must be a positive integer');
+  const threads = intOption(values, 'threads');
   const precision = str(values, 'precision');
   if (precision !== undefined && precision !== 'fp32' && precision !== 'fp16-weights' && precision !== 'int8') {
     throw new UsageError(`--precision must be fp32, fp16-weights or int8, got '${precision}'`);
   }
-  return Clap.load({ weights: required(values, 'weights'), config: str(values, 'config'), threads, textPooling: pooling, precision });
+  return { threads, textPooling: pooling, precision };
+}
+
+export async function loadModel(values: ParsedValues): Promise<Clap> {
+  return Clap.load({ weights: required(values, 'weights'), config: str(values, 'config'), ...modelSettings(values) });
+}
+
+type WindowSettings = Pick<AudioEmbedOptions, 'channels' | 'crop' | 'cropOffset'> & { seed?: number };
+
+/** --channels, --crop, --crop-offset and --seed, validated; those not given are left out. */
+export function windowOptions(v: ParsedValues): WindowSettings {
+  const out: WindowSettings = {};
+  const channels = str(v, 'channels');
+  if (channels !== undefined) {
+    if (channels !== 'mean' && channels !== 'reference') throw new UsageError(`--channels must be 'mean' or 'reference', got '${channels}'`);
+    out.channels = channels;
+  }
+  const crop = str(v, 'crop');
+  if (crop !== undefined) {
+    if (crop !== 'start' && crop !== 'center' && crop !== 'random') throw new UsageError(`--crop must be start, center or random, got '${crop}'`);
+    out.crop = crop;
+  }
+  const cropOffset = intOption(v, 'crop-offset', 0);
+  if (cropOffset !== undefined) out.cropOffset = cropOffset;
+  const seed = num(v, 'seed');
+  if (seed !== undefined) out.seed = seed;
+  return out;
 }
 
 export function audioOptions(ctx: CommandContext, total: number): AudioEmbedOptions {
   const v = ctx.values;
-  const channels = str(v, 'channels');
-  if (channels !== undefined && channels !== 'mean' && channels !== 'reference') throw new UsageError(`--channels must be 'mean' or 'reference', got '${channels}'`);
-  const crop = str(v, 'crop');
-  if (crop !== undefined && crop !== 'start' && crop !== 'center' && crop !== 'random') throw new UsageError(`--crop must be start, center or random, got '${crop}'`);
-  const cropOffset = num(v, 'crop-offset');
-  if (cropOffset !== undefined && (!Number.isInteger(cropOffset) || cropOffset < 0)) throw new UsageError('--crop-offset must be a non-negative integer');
-  const batchSize = num(v, 'batch');
-  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) throw new UsageError('--batch must be a positive integer');
+  const window = windowOptions(v);
+  const batchSize = intOption(v, 'batch');
   const hop = num(v, 'hop');
-  const seed = num(v, 'seed');
   const progress = new Progress(total, 'embedding', ctx.stderr, total > 1 && ctx.stderr.isTTY === true);
   let done = 0;
   return {
-    channels,
-    crop,
-    cropOffset,
-    seed,
+    ...window,
     batchSize,
     sliding: v.sliding === true ? (hop !== undefined ? { hopS: hop } : true) : false,
     onProgress: (n) => { progress.tick(n - done); done = n; },
