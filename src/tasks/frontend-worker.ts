@@ -1,11 +1,11 @@
 /**
- * Worker thread of the audio pipeline (pipeline.ts): decode + resample + window + log-mel for one input
- * per message, replies with the log-mels (transferred, not copied) or a serialised error.
+ * Worker thread of the audio pipeline (pipeline.ts): the frontend (decode + resample + window + log-mel),
+ * or hash-then-frontend for a file, on one input per message; replies with the log-mels (transferred, not
+ * copied) or a serialised error.
  */
 import { parentPort } from 'node:worker_threads';
 import { ClapError } from '../errors.js';
-import { audioToLogMel } from '../audio/index.js';
-import type { FrontendJob, FrontendReply } from './pipeline.js';
+import { fileFrontend, frontend, type FrontendJob, type FrontendReply } from './pipeline.js';
 
 const port = parentPort;
 if (!port) throw new Error('frontend-worker.ts must run in a worker thread');
@@ -14,12 +14,14 @@ port.on('message', (job: FrontendJob) => {
   void (async () => {
     let reply: FrontendReply;
     try {
-      const { logmels, audio } = await audioToLogMel(job.input, job.options);
-      reply = { id: job.id, logmels, starts: audio.starts, ends: audio.ends };
+      reply = job.file
+        ? { id: job.id, file: await fileFrontend(job.input as string, job.options, job.file.knownHash) }
+        : { id: job.id, result: await frontend(job.input, job.options) };
     } catch (e) {
       const err = e as Error;
       reply = { id: job.id, error: { message: err.message, clap: e instanceof ClapError, subject: (e as ClapError).subject } };
     }
-    port.postMessage(reply, reply.logmels ? reply.logmels.map((m) => m.buffer as ArrayBuffer) : []);
+    const logmels = reply.result?.logmels ?? (reply.file?.ok && !reply.file.unchanged ? reply.file.logmels : []);
+    port.postMessage(reply, logmels.map((m) => m.buffer as ArrayBuffer));
   })();
 });

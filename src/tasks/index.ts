@@ -12,6 +12,7 @@
  * commits, so a killed run loses at most the batch in flight and the next run resumes where it stopped.
  */
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { resolve, sep } from 'node:path';
 import { ClapError } from '../errors.js';
 import type { LoadAudioOptions } from '../audio/index.js';
@@ -23,7 +24,7 @@ import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../index/lance.js';
 import type { AnnKind, CaptionHit, FileInfo, FileRecord, SearchHit, SearchMode, VectorIndexInfo, VectorStore } from '../index/store.js';
 import { walkAudio, type SkippedPath } from '../index/walk.js';
 import type { Clap } from './clap.js';
-import { DecodePool, defaultDecodeThreads, type DecodeResult } from './index-decode.js';
+import { type FileFrontend, fileFrontend, FrontendPool } from './pipeline.js';
 
 export type { AnnKind, CaptionHit, SearchHit, SearchMode, SkippedPath, IndexAudioOptions, ModelIdentity };
 
@@ -148,6 +149,11 @@ export function loadOptionsOf(a: IndexAudioOptions): LoadAudioOptions {
   return { channels: a.channels, crop: a.crop, cropOffset: a.cropOffset, seed: a.seed, sliding: a.sliding ? { hopS: a.sliding.hopS } : false };
 }
 
+/** Decode threads by default: half the cores (the encoder runs beside them), 1 to 4. */
+function defaultDecodeThreads(): number {
+  return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
+}
+
 function meanOf(vs: Float32Array[]): Float32Array {
   const out = new Float32Array(vs[0].length);
   for (const v of vs) for (let i = 0; i < v.length; i++) out[i] += v[i] / vs.length;
@@ -265,7 +271,8 @@ export class ClapIndex {
     const batchSize = options.batchSize ?? 8;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ClapError(`batch size must be a positive integer, got ${batchSize}`);
     const release = acquireWriteLock(this.dir);
-    const pool = new DecodePool(options.decodeThreads ?? defaultDecodeThreads());
+    const threads = options.decodeThreads ?? defaultDecodeThreads();
+    const pool = threads > 0 ? new FrontendPool(threads) : undefined;
     try {
       // Roots first: a run killed part-way is still resumed by `sync`.
       const existing: string[] = [];
@@ -321,18 +328,21 @@ export class ClapIndex {
       options.onProgress?.({ done, total });
 
       const audioOptions = loadOptionsOf(this.meta.model.audio);
-      const prefetch = Math.max(2, pool.threads * 2) + batchSize;
-      const inflight: Promise<DecodeResult>[] = [];
+      const prefetch = Math.max(2, threads * 2) + batchSize;
+      const inflight: Promise<FileFrontend>[] = [];
       let next = 0;
       const launch = (): void => {
         while (inflight.length < prefetch && next < todo.length) {
           const f = todo[next++];
           const s = stored.get(f.path);
-          inflight.push(pool.decode({ path: f.path, options: audioOptions, knownHash: s && s.model === modelId ? s.hash : undefined }));
+          const knownHash = s && s.model === modelId ? s.hash : undefined;
+          const p = pool ? pool.processFile(f.path, audioOptions, knownHash) : fileFrontend(f.path, audioOptions, knownHash);
+          p.catch(() => undefined); // handled when its turn comes
+          inflight.push(p);
         }
       };
 
-      type Decoded = Extract<DecodeResult, { unchanged: false }>;
+      type Decoded = Extract<FileFrontend, { unchanged: false }>;
       let batch: { file: (typeof todo)[number]; decoded: Decoded }[] = [];
       let batchWindows = 0;
       let touched: (typeof todo)[number][] = [];
@@ -347,7 +357,7 @@ export class ClapIndex {
             k += n;
             const info: FileInfo = {
               path: file.path, hash: decoded.hash, size: file.size, mtimeMs: file.mtimeMs,
-              duration: decoded.duration, sampleRate: decoded.sampleRate, channels: decoded.channels,
+              duration: decoded.durationS, sampleRate: decoded.sourceSampleRate, channels: decoded.channels,
             };
             records.push(this.meta.model.audio.sliding
               ? { ...info, model: modelId, embedding: meanOf(vs), windows: vs.map((e, w) => ({ start: decoded.starts[w], end: decoded.ends[w], embedding: e })) }
@@ -399,7 +409,7 @@ export class ClapIndex {
       report.seconds = (performance.now() - t0) / 1000;
       return report;
     } finally {
-      await pool.close();
+      await pool?.close();
       release();
     }
   }

@@ -1,25 +1,72 @@
 /**
  * The audio pipeline: decoding, resampling, windowing and log-mel run in worker threads while the main
- * thread runs the encoder. Inputs are handed out a bounded number at a time (memory stays flat however
- * many files there are) and come back in input order.
+ * thread runs the encoder (Clap.embedAudio, ClapIndex). Inputs are handed out a bounded number at a time
+ * (memory stays flat however many files there are) and come back in input order.
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ClapError } from '../errors.js';
 import { audioToLogMel, type AudioInput, type AudioToLogMelOptions } from '../audio/index.js';
 
-/** One input's frontend output: its 7 s windows' log-mels [965×64] and their times (seconds). */
+/**
+ * One input's frontend output: its 7 s windows' log-mels [965×64] and their times (seconds), and the
+ * source's duration (seconds), sample rate and channel count.
+ */
 export interface FrontendResult {
   logmels: Float32Array[];
   starts: number[];
   ends: number[];
+  durationS: number;
+  sourceSampleRate: number;
+  channels: number;
 }
 
-/** @internal message to a worker */
-export interface FrontendJob { id: number; input: AudioInput; options: AudioToLogMelOptions }
+/**
+ * A file's frontend after hashing its content (sha256, hex): not decoded when the hash equals the
+ * known one. Failures are results (`error`: the reason, without the path), not exceptions.
+ */
+export type FileFrontend =
+  | { ok: true; unchanged: true; hash: string }
+  | ({ ok: true; unchanged: false; hash: string } & FrontendResult)
+  | { ok: false; error: string };
+
+/** The frontend on one input, in this thread. */
+export async function frontend(input: AudioInput, options: AudioToLogMelOptions): Promise<FrontendResult> {
+  const { logmels, audio } = await audioToLogMel(input, options);
+  return {
+    logmels, starts: audio.starts, ends: audio.ends, durationS: audio.durationS, sourceSampleRate: audio.sourceSampleRate, channels: audio.channels,
+  };
+}
+
+async function hashFile(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Hash, then (unless the hash is `knownHash`) the frontend, on one file, in this thread. */
+export async function fileFrontend(path: string, options: AudioToLogMelOptions, knownHash?: string): Promise<FileFrontend> {
+  try {
+    const hash = await hashFile(path);
+    if (knownHash === hash) return { ok: true, unchanged: true, hash };
+    return { ok: true, unchanged: false, hash, ...(await frontend(path, options)) };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    let msg = e instanceof ClapError ? err.message : err.code ? `cannot read (${err.code})` : err.message;
+    if (msg.startsWith(`${path}: `)) msg = msg.slice(path.length + 2);
+    return { ok: false, error: msg };
+  }
+}
+
+/** @internal message to a worker: `file` set → fileFrontend on `input` (a path), else frontend. */
+export interface FrontendJob { id: number; input: AudioInput; options: AudioToLogMelOptions; file?: { knownHash?: string } }
 /** @internal message from a worker */
-export interface FrontendReply extends Partial<FrontendResult> {
+export interface FrontendReply {
   id: number;
+  result?: FrontendResult;
+  file?: FileFrontend;
   error?: { message: string; clap: boolean; subject?: string };
 }
 
@@ -44,7 +91,7 @@ function tsWorker(url: URL): Worker {
 /** A pool of frontend worker threads. Idle workers do not keep the process alive. */
 export class FrontendPool {
   private readonly workers: Worker[] = [];
-  private readonly pending = new Map<number, { resolve: (r: FrontendResult) => void; reject: (e: Error) => void; worker: Worker }>();
+  private readonly pending = new Map<number, { resolve: (r: FrontendReply) => void; reject: (e: Error) => void; worker: Worker }>();
   private readonly load = new Map<Worker, number>();
   private nextId = 0;
   private closed = false;
@@ -71,7 +118,7 @@ export class FrontendPool {
     this.pending.delete(r.id);
     this.release(w);
     if (r.error) p.reject(r.error.clap ? new ClapError(stripSubject(r.error.message, r.error.subject), { subject: r.error.subject }) : new Error(r.error.message));
-    else p.resolve({ logmels: r.logmels!, starts: r.starts!, ends: r.ends! });
+    else p.resolve(r);
   }
 
   private release(w: Worker): void {
@@ -93,7 +140,16 @@ export class FrontendPool {
   }
 
   /** Runs the frontend on one input in the least loaded worker. */
-  process(input: AudioInput, options: AudioToLogMelOptions): Promise<FrontendResult> {
+  async process(input: AudioInput, options: AudioToLogMelOptions): Promise<FrontendResult> {
+    return (await this.submit({ input, options })).result!;
+  }
+
+  /** fileFrontend on one file in the least loaded worker (rejects only when the worker fails). */
+  async processFile(path: string, options: AudioToLogMelOptions, knownHash?: string): Promise<FileFrontend> {
+    return (await this.submit({ input: path, options, file: { knownHash } })).file!;
+  }
+
+  private submit(job: Omit<FrontendJob, 'id'>): Promise<FrontendReply> {
     if (this.closed) return Promise.reject(new Error('frontend pool is closed'));
     let w: Worker | undefined;
     if (this.workers.length < this.size) w = this.spawn();
@@ -105,7 +161,7 @@ export class FrontendPool {
     const worker = w;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker });
-      worker.postMessage({ id, input, options } satisfies FrontendJob);
+      worker.postMessage({ id, ...job } satisfies FrontendJob);
     });
   }
 
@@ -143,10 +199,7 @@ export interface FrontendStreamOptions {
 export async function* frontendStream(inputs: readonly AudioInput[], opts: FrontendStreamOptions): AsyncGenerator<{ index: number; result: FrontendResult }> {
   const { pool } = opts;
   if (!pool) {
-    for (let i = 0; i < inputs.length; i++) {
-      const { logmels, audio } = await audioToLogMel(inputs[i], opts.optionsFor(i));
-      yield { index: i, result: { logmels, starts: audio.starts, ends: audio.ends } };
-    }
+    for (let i = 0; i < inputs.length; i++) yield { index: i, result: await frontend(inputs[i], opts.optionsFor(i)) };
     return;
   }
   const ahead = Math.max(1, opts.ahead ?? 2 * pool.size + 4);
