@@ -32,7 +32,7 @@ const flag = (name: string, def: number): number => {
 };
 const manifestIn = resolve(args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--'))) ?? join(root, '.data/debian/manifest.csv'));
 const minutes = flag('--minutes', 26);
-const epochsMax = flag('--epochs', 8);
+const epochsMax = flag('--epochs', 18);
 const perClass = flag('--per-class', 150);
 const perHeldClass = 50;
 const nVal = 4;
@@ -118,7 +118,7 @@ if (existsSync(runDir)) rmSync(runDir, { recursive: true });
 const cliArgs = [
   '--import', 'tsx', join(root, 'scripts/clap.ts'), 'train', 'contrastive', '--data', files.train, '--val', files.val, '--test', files.test,
   '--out', runDir, '--config', 'small', '--template', 'a {}', '--positives', 'label', '--batch', '32',
-  '--epochs', String(epochsMax), '--lr', '1e-3', '--schedule', 'cosine', '--warmup', '30', '--early-stop', '3',
+  '--epochs', String(epochsMax), '--lr', '1e-3', '--schedule', 'cosine', '--warmup', '30', '--early-stop', '4',
   '--max-minutes', String(minutes), '--seed', '1', '--cache', join(work, 'cache'), '--max-seconds', '10', '--json',
 ];
 const t0 = Date.now();
@@ -173,7 +173,7 @@ ranking over the same (merged) candidates.
 **Model.** \`--config small\` (${JSON.stringify((cfg as { htsat: unknown }).htsat)}; GPT-2 ${JSON.stringify((cfg as { text_encoder: unknown }).text_encoder)};
 projection ${JSON.stringify((cfg as { projection: unknown }).projection)}), ${start?.params_trainable ?? '?'} trainable parameters, random initialisation.
 Adam, lr 1e-3 with 30 warm-up steps and cosine decay over ${epochsMax} epochs, batch 32, random 7 s crops, symmetric
-cross-entropy with a learnable temperature, early stopping after 3 epochs without a better validation zero-shot accuracy.
+cross-entropy with a learnable temperature, early stopping after 4 epochs without a better validation zero-shot accuracy.
 
 **Run.** ${summary.steps} steps, ${summary.epochs_completed} epochs, ${(Number(summary.seconds) / 60).toFixed(1)} min
 (wall ${(wall / 60).toFixed(1)} min incl. feature extraction and per-epoch evaluation) on this machine's CPU (${Number(summary.seconds_per_step).toFixed(2)} s/step); stop reason: ${summary.status}.
