@@ -5,7 +5,7 @@ import {
   ADAPTERS, type AdapterOptions, EmbeddingCache, type EvalDataset, evaluateCaptions, evaluateDataset, type EvalResult, findAdapter,
   loadDataset, loadManifest, MANIFEST_LAYOUT, PAPER_2023, readCsv, writeReport,
 } from '../../tasks/eval/index.js';
-import { readText } from '../../tasks/eval/table.js';
+import { readJson, readText } from '../../tasks/eval/table.js';
 import { type Command, type CommandContext, num, type ParsedValues, required, str, UsageError } from '../command.js';
 import { AUDIO_HELP, AUDIO_OPTIONS, audioOptions, intOption, loadModel, MODEL_HELP, MODEL_OPTIONS } from './shared.js';
 
@@ -41,13 +41,7 @@ function readPredictions(file: string): Map<string, string> {
     map.set(basename(k), v);
   };
   if (extname(file).toLowerCase() === '.json') {
-    let data: unknown;
-    try {
-      data = JSON.parse(readText(file, 'predictions'));
-    } catch (e) {
-      if (e instanceof ClapError) throw e;
-      throw new ClapError(`not valid JSON (${(e as Error).message})`, { subject: file });
-    }
+    const data = readJson(file, 'predictions');
     if (Array.isArray(data)) {
       for (const d of data as Record<string, unknown>[]) {
         const key = d.file_name ?? d.input ?? d.path ?? d.id;

@@ -38,6 +38,16 @@ export function readText(path: string, what: string): string {
   }
 }
 
+/** A JSON file (`what` names it in errors); unreadable or invalid JSON is a ClapError naming the file. */
+export function readJson(path: string, what: string): unknown {
+  const text = readText(path, what);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ClapError(`not valid JSON (${(e as Error).message})`, { subject: path });
+  }
+}
+
 export type Row = Record<string, string>;
 
 /** A CSV file with a header row → objects keyed by column name. `required` columns must exist. */

@@ -1,8 +1,7 @@
 /** Captioned audio: AudioCaps and Clotho, for retrieval (both directions) and for caption scoring. */
 import { join } from 'node:path';
-import { ClapError } from '../../../errors.js';
 import { readCsv } from '../table.js';
-import { AudioIndex, type DatasetAdapter, type EvalItem, findRoot, finish, isDir, layoutError, pickSplit } from './common.js';
+import { AudioIndex, type DatasetAdapter, type EvalItem, finish, isDir, layoutError, pickSplit, requireRoot } from './common.js';
 
 const AC_EXPECTED = 'test.csv / val.csv (audiocap_id,youtube_id,start_time,caption), as github.com/cdjkim/audiocaps, and the clips as <youtube_id>.wav, Y<youtube_id>.wav or <youtube_id>_<start_time>.wav (any audio extension) anywhere below';
 
@@ -14,10 +13,8 @@ function audiocaps(mode: 'retrieval' | 'captioning'): DatasetAdapter {
     kind: mode,
     layout: AC_EXPECTED,
     load(dir, options) {
-      if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
       const split = pickSplit(options, ['test', 'val', 'train'], 'test', 'AudioCaps');
-      const root = findRoot(dir, `${split}.csv`);
-      if (!root) throw layoutError(dir, 'AudioCaps', AC_EXPECTED, `no ${split}.csv`);
+      const root = requireRoot(dir, 'AudioCaps', `${split}.csv`, AC_EXPECTED);
       const { rows } = readCsv(join(root, `${split}.csv`), ['youtube_id', 'start_time', 'caption']);
       const index = new AudioIndex(dir);
       const clips = new Map<string, EvalItem>();
@@ -52,11 +49,9 @@ function clotho(mode: 'retrieval' | 'captioning'): DatasetAdapter {
     kind: mode,
     layout: CLOTHO_EXPECTED,
     load(dir, options) {
-      if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
       const split = pickSplit(options, ['evaluation', 'validation', 'development'], 'evaluation', 'Clotho');
       const csv = `clotho_captions_${split}.csv`;
-      const root = findRoot(dir, csv);
-      if (!root) throw layoutError(dir, 'Clotho', CLOTHO_EXPECTED, `no ${csv}`);
+      const root = requireRoot(dir, 'Clotho', csv, CLOTHO_EXPECTED);
       const audioDir = [split, `clotho_audio_${split}`].map((d) => join(root, d)).find(isDir);
       if (!audioDir) throw layoutError(dir, 'Clotho', CLOTHO_EXPECTED, `no ${split}/ audio folder`);
       const { columns, rows } = readCsv(join(root, csv), ['file_name']);

@@ -139,12 +139,25 @@ function entryIsFile(d: string, e: Dirent): boolean {
   return e.isFile() || (e.isSymbolicLink() && isFile(join(d, e.name)));
 }
 
-/** Like findRoot but throws the layout error. */
-export function requireRoot(dir: string, title: string, marker: string, expected: string): string {
+/**
+ * Like findRoot but throws: 'no such folder', or the layout error with `detail` (for a file marker,
+ * default `no MARKER`).
+ */
+export function requireRoot(
+  dir: string, title: string, marker: string | ((root: string) => boolean), expected: string,
+  detail = typeof marker === 'string' ? `no ${marker}` : undefined, depth?: number,
+): string {
   if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
-  const root = findRoot(dir, marker);
-  if (!root) throw layoutError(dir, title, expected, `no ${marker}`);
+  const root = findRoot(dir, marker, depth);
+  if (!root) throw layoutError(dir, title, expected, detail);
   return root;
+}
+
+/** Class names ordered by their numeric id (`idColumn`), from metadata rows that repeat them. */
+export function classesById(rows: readonly Record<string, string>[], idColumn: string, nameColumn: string): string[] {
+  const byId = new Map<number, string>();
+  for (const r of rows) byId.set(Number(r[idColumn]), r[nameColumn]);
+  return [...byId.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
 }
 
 /** Audio files directly in `dir` (sorted), by extension. */

@@ -1,8 +1,10 @@
 /** Music: GTZAN genres, GTZAN music/speech, NSynth (instrument family, pitch, velocity, qualities). */
 import { basename, join } from 'node:path';
 import { ClapError } from '../../../errors.js';
-import { readText } from '../table.js';
-import { audioFilesIn, type DatasetAdapter, type EvalItem, findRoot, finish, isDir, isFile, labelText, layoutError, pickSplit } from './common.js';
+import { readJson } from '../table.js';
+import {
+  audioFilesIn, type DatasetAdapter, type EvalItem, findRoot, finish, isDir, isFile, labelText, layoutError, pickSplit, requireRoot,
+} from './common.js';
 
 export const GTZAN_GENRES = ['blues', 'classical', 'country', 'disco', 'hiphop', 'jazz', 'metal', 'pop', 'reggae', 'rock'];
 const GENRES_EXPECTED = 'genres/<genre>/<genre>.000NN.au for the ten genres (blues, classical, ..., rock), as genres.tar.gz (the Kaggle copy genres_original/ with .wav works too)';
@@ -14,9 +16,7 @@ export const gtzanGenres: DatasetAdapter = {
   kind: 'multi-class',
   layout: GENRES_EXPECTED,
   load(dir, options) {
-    if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
-    const root = findRoot(dir, (r) => GTZAN_GENRES.every((g) => isDir(join(r, g))), 3);
-    if (!root) throw layoutError(dir, 'GTZAN genres', GENRES_EXPECTED);
+    const root = requireRoot(dir, 'GTZAN genres', (r) => GTZAN_GENRES.every((g) => isDir(join(r, g))), GENRES_EXPECTED, undefined, 3);
     const items: EvalItem[] = [];
     GTZAN_GENRES.forEach((g, i) => {
       for (const p of audioFilesIn(join(root, g))) {
@@ -39,9 +39,7 @@ export const gtzanMusicSpeech: DatasetAdapter = {
   kind: 'multi-class',
   layout: MS_EXPECTED,
   load(dir, options) {
-    if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
-    const root = findRoot(dir, (r) => isDir(join(r, 'music_wav')) && isDir(join(r, 'speech_wav')));
-    if (!root) throw layoutError(dir, 'GTZAN music/speech', MS_EXPECTED);
+    const root = requireRoot(dir, 'GTZAN music/speech', (r) => isDir(join(r, 'music_wav')) && isDir(join(r, 'speech_wav')), MS_EXPECTED);
     const classes = ['music', 'speech'];
     const items = classes.flatMap((c, i) => audioFilesIn(join(root, `${c}_wav`)).map((p) => ({ path: p, id: `${c}_wav/${basename(p)}`, labels: [i] })));
     return finish({
@@ -88,13 +86,7 @@ function nsynth(aspect: 'instrument' | 'pitch' | 'velocity' | 'qualities'): Data
       const root = findRoot(dir, (r) => basename(r) === `nsynth-${split}` && isFile(join(r, 'examples.json')))
         ?? findRoot(dir, (r) => isFile(join(r, 'examples.json')) && isDir(join(r, 'audio')));
       if (!root) throw layoutError(dir, 'NSynth', NSYNTH_EXPECTED, `no nsynth-${split}/examples.json`);
-      let notes: Record<string, NsynthNote>;
-      try {
-        notes = JSON.parse(readText(join(root, 'examples.json'), 'NSynth examples')) as Record<string, NsynthNote>;
-      } catch (e) {
-        if (e instanceof ClapError) throw e;
-        throw new ClapError(`not valid JSON (${(e as Error).message})`, { subject: join(root, 'examples.json') });
-      }
+      const notes = readJson(join(root, 'examples.json'), 'NSynth examples') as Record<string, NsynthNote>;
       const names = Object.keys(notes).sort();
       let classes: string[];
       let prompts: string[];

@@ -5,10 +5,9 @@
  */
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { ClapError } from '../../../errors.js';
-import { parseDelimited, readCsv, readText } from '../table.js';
+import { parseDelimited, readCsv, readJson, readText } from '../table.js';
 import {
-  AudioIndex, audioFilesIn, classIndex, type DatasetAdapter, type EvalItem, findRoot, finish, isDir, labelText, layoutError,
+  AudioIndex, audioFilesIn, classesById, classIndex, type DatasetAdapter, type EvalItem, finish, isDir, labelText, layoutError,
   parseFold, pickSplit, requireRoot,
 } from './common.js';
 
@@ -27,9 +26,7 @@ function esc(task: 'esc50' | 'esc10'): DatasetAdapter {
       const fold = parseFold(options, [1, 2, 3, 4, 5], title);
       const chosen = rows.filter((r) => task === 'esc50' || r.esc10 === 'True');
       // class order: by target index (ESC-10 keeps its ten categories in target order)
-      const byTarget = new Map<number, string>();
-      for (const r of chosen) byTarget.set(Number(r.target), r.category);
-      const classes = [...byTarget.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+      const classes = classesById(chosen, 'target', 'category');
       const items: EvalItem[] = chosen
         .filter((r) => fold === undefined || Number(r.fold) === fold)
         .map((r) => ({ path: join(root, 'audio', r.filename), id: r.filename, labels: [classes.indexOf(r.category)] }));
@@ -56,9 +53,7 @@ export const us8k: DatasetAdapter = {
     const root = requireRoot(dir, 'UrbanSound8K', join('metadata', 'UrbanSound8K.csv'), US8K_EXPECTED);
     const { rows } = readCsv(join(root, 'metadata', 'UrbanSound8K.csv'), ['slice_file_name', 'fold', 'classID', 'class']);
     const fold = parseFold(options, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'UrbanSound8K');
-    const byId = new Map<number, string>();
-    for (const r of rows) byId.set(Number(r.classID), r.class);
-    const classes = [...byId.entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+    const classes = classesById(rows, 'classID', 'class');
     const items = rows
       .filter((r) => fold === undefined || Number(r.fold) === fold)
       .map((r) => ({ path: join(root, 'audio', `fold${r.fold}`, r.slice_file_name), id: r.slice_file_name, labels: [classes.indexOf(r.class)] }));
@@ -185,9 +180,7 @@ export const vocalsound: DatasetAdapter = {
   kind: 'multi-class',
   layout: VS_EXPECTED,
   load(dir, options) {
-    if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
-    const root = findRoot(dir, (r) => isDir(join(r, 'audio_44k')) || isDir(join(r, 'audio_16k')));
-    if (!root) throw layoutError(dir, 'VocalSound', VS_EXPECTED, 'no audio_16k/ or audio_44k/ folder');
+    const root = requireRoot(dir, 'VocalSound', (r) => isDir(join(r, 'audio_44k')) || isDir(join(r, 'audio_16k')), VS_EXPECTED, 'no audio_16k/ or audio_44k/ folder');
     const audioDir = isDir(join(root, 'audio_44k')) ? join(root, 'audio_44k') : join(root, 'audio_16k');
     const split = pickSplit(options, ['test', 'validation', 'train', 'all'], 'test', 'VocalSound');
     let names: string[];
@@ -196,12 +189,7 @@ export const vocalsound: DatasetAdapter = {
     } else {
       const json = join(root, 'datafiles', { test: 'te.json', validation: 'val.json', train: 'tr.json' }[split]!);
       if (!existsSync(json)) throw layoutError(dir, 'VocalSound', VS_EXPECTED, `no datafiles/${basename(json)} (use --split all to evaluate every clip)`);
-      let data: { data?: { wav?: string }[] };
-      try {
-        data = JSON.parse(readText(json, 'VocalSound datafile')) as typeof data;
-      } catch (e) {
-        throw new ClapError(`not valid JSON (${(e as Error).message})`, { subject: json });
-      }
+      const data = readJson(json, 'VocalSound datafile') as { data?: { wav?: string }[] };
       names = (data.data ?? []).map((d) => basename(String(d.wav ?? '')));
     }
     const items = names.map((n) => {
@@ -227,10 +215,8 @@ export const tut2017: DatasetAdapter = {
   kind: 'multi-class',
   layout: TUT_EXPECTED,
   load(dir, options) {
-    if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
     const evaluate = join('evaluation_setup', 'evaluate.txt');
-    const root = findRoot(dir, (r) => existsSync(join(r, 'meta.txt')) || existsSync(join(r, evaluate)));
-    if (!root) throw layoutError(dir, 'TUT Acoustic Scenes 2017', TUT_EXPECTED, 'no meta.txt');
+    const root = requireRoot(dir, 'TUT Acoustic Scenes 2017', (r) => existsSync(join(r, 'meta.txt')) || existsSync(join(r, evaluate)), TUT_EXPECTED, 'no meta.txt');
     const fold = parseFold(options, [1, 2, 3, 4], 'TUT Acoustic Scenes 2017 development');
     const rel = fold !== undefined ? join('evaluation_setup', `fold${fold}_evaluate.txt`) : existsSync(join(root, 'meta.txt')) ? 'meta.txt' : evaluate;
     const list = join(root, rel);
@@ -257,9 +243,7 @@ export const beijingOpera: DatasetAdapter = {
   kind: 'multi-class',
   layout: BO_EXPECTED,
   load(dir, options) {
-    if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
-    const root = findRoot(dir, (r) => BO_CLASSES.every((c) => isDir(join(r, c))));
-    if (!root) throw layoutError(dir, 'Beijing Opera percussion', BO_EXPECTED);
+    const root = requireRoot(dir, 'Beijing Opera percussion', (r) => BO_CLASSES.every((c) => isDir(join(r, c))), BO_EXPECTED);
     const items = BO_CLASSES.flatMap((c, i) => audioFilesIn(join(root, c)).map((p) => ({ path: p, id: `${c}/${basename(p)}`, labels: [i] })));
     return finish({
       task: 'beijing-opera', title: 'Beijing Opera percussion', items,

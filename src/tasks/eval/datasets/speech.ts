@@ -2,9 +2,9 @@
 import { basename, dirname, extname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { ClapError } from '../../../errors.js';
-import { readText } from '../table.js';
+import { readJson, readText } from '../table.js';
 import {
-  audioFilesIn, audioFilesUnder, type DatasetAdapter, type EvalItem, findRoot, finish, isDir, layoutError, pickSplit,
+  audioFilesIn, audioFilesUnder, type DatasetAdapter, type EvalItem, findRoot, finish, isDir, layoutError, pickSplit, requireRoot,
 } from './common.js';
 
 const CREMA_CODES = ['ANG', 'DIS', 'FEA', 'HAP', 'NEU', 'SAD'];
@@ -72,9 +72,7 @@ export const speechCommands: DatasetAdapter = {
   kind: 'multi-class',
   layout: SC_EXPECTED,
   load(dir, options) {
-    if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
-    const root = findRoot(dir, 'testing_list.txt');
-    if (!root) throw layoutError(dir, 'Speech Commands', SC_EXPECTED, 'no testing_list.txt');
+    const root = requireRoot(dir, 'Speech Commands', 'testing_list.txt', SC_EXPECTED);
     const split = pickSplit(options, ['test', 'validation'], 'test', 'Speech Commands');
     const list = join(root, split === 'test' ? 'testing_list.txt' : 'validation_list.txt');
     if (!existsSync(list)) throw layoutError(dir, 'Speech Commands', SC_EXPECTED, `no ${basename(list)}`);
@@ -100,21 +98,14 @@ export const libriCount: DatasetAdapter = {
   kind: 'multi-class',
   layout: LC_EXPECTED,
   load(dir, options) {
-    if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
-    const root = findRoot(dir, (r) => isDir(join(r, 'test')) && audioFilesIn(join(r, 'test')).some((p) => /^\d+_/.test(basename(p))));
-    if (!root) throw layoutError(dir, 'LibriCount', LC_EXPECTED);
+    const root = requireRoot(dir, 'LibriCount', (r) => isDir(join(r, 'test')) && audioFilesIn(join(r, 'test')).some((p) => /^\d+_/.test(basename(p))), LC_EXPECTED);
     const items: EvalItem[] = [];
     for (const p of audioFilesIn(join(root, 'test'))) {
       const json = join(dirname(p), `${basename(p, extname(p))}.json`);
       let count: number | undefined;
       if (existsSync(json)) {
-        try {
-          const meta = JSON.parse(readText(json, 'LibriCount metadata')) as unknown;
-          if (Array.isArray(meta)) count = meta.length;
-        } catch (e) {
-          if (e instanceof ClapError) throw e;
-          throw new ClapError(`not valid JSON (${(e as Error).message})`, { subject: json });
-        }
+        const meta = readJson(json, 'LibriCount metadata');
+        if (Array.isArray(meta)) count = meta.length;
       }
       count ??= /^(\d+)_/.exec(basename(p)) ? Number(/^(\d+)_/.exec(basename(p))![1]) : undefined;
       if (count === undefined || count > 10) continue;
