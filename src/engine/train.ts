@@ -9,7 +9,7 @@ import { grad, isFloatDtype, dependsOn } from './autodiff.js';
 import { Graph, Value } from './graph.js';
 import { emitOnnx } from './onnx/emit.js';
 import { clipCoefficient, type Optimizer, optimizer, type OptimizerConfig, type StepScalars } from './optim.js';
-import { cast, mul } from './ops/elementwise.js';
+import { add, cast, div, mul } from './ops/elementwise.js';
 import { chunkedMapRows, chunkSize } from './ops/control.js';
 import { type RuntimeOptions, Session, fromOrt, toOrt } from './runtime.js';
 import { isStatic, shapeToString } from './shape.js';
@@ -33,6 +33,15 @@ export interface TrainStepOptions {
    * Results are bit-identical either way.
    */
   chunk?: number | false;
+  /**
+   * Gradient accumulation: sum the gradients of this many consecutive `run` calls (micro-batches) and
+   * update once with their mean (clipping, if set, applies to the mean). Default 1: one graph that
+   * updates on every call. For k > 1 two sessions are compiled: a gradient graph (batch, parameters,
+   * accumulators → loss, accumulators + gradient) and an apply graph (parameters, optimiser state,
+   * accumulators, lr, step → new parameters and state). For a loss that is a mean over examples, k
+   * equal micro-batches give the same update as one batch k times larger.
+   */
+  accumulate?: number;
   runtime?: RuntimeOptions;
 }
 
@@ -41,10 +50,12 @@ export interface TrainStepResult {
   /** Global gradient norm before clipping, when `clipGradNorm` is set. */
   gradNorm?: number;
   outputs: Record<string, HostTensor>;
+  /** Whether this call applied an optimiser update (always with `accumulate` 1; every k-th call otherwise). */
+  updated: boolean;
 }
 
 export interface OptimizerState {
-  /** Completed steps. */
+  /** Completed steps (optimiser updates, not micro-batches). */
   step: number;
   /** Per parameter, per slot (e.g. 'm', 'v'). */
   slots: Record<string, Record<string, HostTensor>>;
@@ -59,6 +70,8 @@ export const TRAIN_IO = {
   nextParam: (p: string) => `train/next/${p}`,
   state: (slot: string, p: string) => `train/${slot}/${p}`,
   nextState: (slot: string, p: string) => `train/next_${slot}/${p}`,
+  acc: (p: string) => `train/acc/${p}`,
+  nextAcc: (p: string) => `train/next_acc/${p}`,
 };
 
 /**
@@ -85,6 +98,9 @@ class DoubleBuffer {
   read(): HostTensor {
     return { dtype: this.dtype, shape: [...this.shape], data: (this.input.data as AnyTypedArray).slice() };
   }
+  zero(): void {
+    for (const v of this.views) (v.in.data as AnyTypedArray).fill(0 as never);
+  }
 }
 
 function allocate(dtype: DType, n: number): AnyTypedArray {
@@ -104,13 +120,19 @@ function coerce(t: HostTensor, dtype: DType): AnyTypedArray {
   throw new Error(`cannot load ${t.dtype} into a ${dtype} parameter`);
 }
 
-interface ParamSlot { name: string; value: Value; buf: DoubleBuffer; state: DoubleBuffer[] }
+interface ParamSlot { name: string; value: Value; buf: DoubleBuffer; state: DoubleBuffer[]; acc?: DoubleBuffer }
+
+/** The gradient session of an accumulating step (`accumulate` > 1). */
+interface Accumulation { k: number; session: Session }
 
 export class TrainStep {
   /** Learning rate fed to the next step. */
   lr: number;
   private steps = 0;
+  private micro = 0;
   private busy = false;
+  private readonly gradFeeds: Record<string, ort.Tensor> = {};
+  private readonly gradFetches: Record<string, ort.Tensor | null> = {};
   private readonly feeds: Record<string, ort.Tensor> = {};
   private readonly fetches: Record<string, ort.Tensor | null> = {};
   private readonly lrT = new ort.Tensor('float64', new Float64Array(1), []);
@@ -129,15 +151,18 @@ export class TrainStep {
     loss: Value,
     hasNorm: boolean,
     lr: number,
+    private readonly accum?: Accumulation,
   ) {
     this.lr = lr;
     this.lossT = toOrt({ dtype: loss.dtype, shape: loss.shape as number[], data: allocate(loss.dtype, 1) });
-    this.fetches[TRAIN_IO.loss] = this.lossT;
+    // With accumulation the loss and extra outputs come from the gradient session, the norm from the apply session.
+    const forward = accum ? this.gradFetches : this.fetches;
+    forward[TRAIN_IO.loss] = this.lossT;
     if (hasNorm) {
       this.normT = new ort.Tensor('float32', new Float32Array(1), []);
       this.fetches[TRAIN_IO.gradNorm] = this.normT;
     }
-    for (const name of extra) this.fetches[name] = null;
+    for (const name of extra) forward[name] = null;
     this.feeds[TRAIN_IO.lr] = this.lrT;
     this.feeds[TRAIN_IO.step] = this.stepT;
   }
@@ -145,19 +170,30 @@ export class TrainStep {
   /** Names of the trainable parameters, in graph order. */
   get paramNames(): string[] { return this.slots.map((s) => s.name); }
 
-  /** Completed steps. */
+  /** Completed steps (optimiser updates, not micro-batches). */
   get step(): number { return this.steps; }
 
-  /** One optimisation step on `batch` (every batch input of the graph, by name). */
+  /** Micro-batches per update (`accumulate`). */
+  get accumulate(): number { return this.accum?.k ?? 1; }
+
+  /** Micro-batches accumulated since the last update (0 at an update boundary). */
+  get pending(): number { return this.micro; }
+
+  /**
+   * One optimisation step on `batch` (every batch input of the graph, by name); with `accumulate` k > 1,
+   * one micro-batch, and every k-th call also applies the update (`updated` in the result).
+   */
   async run(batch: Record<string, HostTensor>, options: { lr?: number } = {}): Promise<TrainStepResult> {
     if (this.busy) throw new Error('TrainStep.run: the previous step is still running');
     this.busy = true;
     try {
+      const batchFeeds = this.accum ? this.gradFeeds : this.feeds;
       for (const v of this.batchInputs) {
         const t = batch[v.name];
         if (!t) throw new Error(`TrainStep.run: missing batch input ${v.name}`);
-        this.feeds[v.name] = toOrt(t);
+        batchFeeds[v.name] = toOrt(t);
       }
+      if (this.accum) return await this.accumulateMicro(options);
       (this.lrT.data as Float64Array)[0] = options.lr ?? this.lr;
       (this.stepT.data as BigInt64Array)[0] = BigInt(this.steps + 1);
       for (const s of this.slots) {
@@ -180,10 +216,55 @@ export class TrainStep {
         loss: Number(this.lossT.data[0]),
         ...(this.normT ? { gradNorm: Number(this.normT.data[0]) } : {}),
         outputs,
+        updated: true,
       };
     } finally {
       this.busy = false;
     }
+  }
+
+  /** Gradient session on the fed micro-batch (accumulators += gradient); the apply session every k-th call. */
+  private async accumulateMicro(options: { lr?: number }): Promise<TrainStepResult> {
+    const accum = this.accum!;
+    for (const s of this.slots) {
+      this.gradFeeds[s.name] = s.buf.input;
+      this.gradFeeds[TRAIN_IO.acc(s.name)] = s.acc!.input;
+      this.gradFetches[TRAIN_IO.nextAcc(s.name)] = s.acc!.output;
+    }
+    const out = await accum.session.runOrt(this.gradFeeds, this.gradFetches);
+    for (const s of this.slots) s.acc!.swap();
+    this.micro++;
+    const outputs: Record<string, HostTensor> = {};
+    for (const name of this.extra) outputs[name] = fromOrt(out[name]);
+    const loss = Number(this.lossT.data[0]);
+    if (this.micro < accum.k) return { loss, outputs, updated: false };
+
+    (this.lrT.data as Float64Array)[0] = options.lr ?? this.lr;
+    (this.stepT.data as BigInt64Array)[0] = BigInt(this.steps + 1);
+    for (const s of this.slots) {
+      this.feeds[s.name] = s.buf.input;
+      this.feeds[TRAIN_IO.acc(s.name)] = s.acc!.input;
+      this.fetches[TRAIN_IO.nextParam(s.name)] = s.buf.output;
+      s.state.forEach((b, k) => {
+        this.feeds[TRAIN_IO.state(this.slotNames[k], s.name)] = b.input;
+        this.fetches[TRAIN_IO.nextState(this.slotNames[k], s.name)] = b.output;
+      });
+    }
+    await this.session.runOrt(this.feeds, this.fetches);
+    for (const s of this.slots) {
+      s.buf.swap();
+      for (const b of s.state) b.swap();
+      s.acc!.zero();
+    }
+    this.micro = 0;
+    this.steps++;
+    return { loss, ...(this.normT ? { gradNorm: Number(this.normT.data[0]) } : {}), outputs, updated: true };
+  }
+
+  /** Drops the gradients accumulated since the last update (back to an update boundary). */
+  discardPending(): void {
+    for (const s of this.slots) s.acc?.zero();
+    this.micro = 0;
   }
 
   /** A copy of one trainable parameter's current value. */
@@ -209,8 +290,14 @@ export class TrainStep {
     }
   }
 
-  /** Copies of the optimiser state and the step count. */
+  /**
+   * Copies of the optimiser state and the step count. Only at an update boundary (`pending` 0): the
+   * gradient accumulators are not part of the state, so checkpoints are taken between updates.
+   */
   optimizerState(): OptimizerState {
+    if (this.micro !== 0) {
+      throw new Error(`TrainStep.optimizerState: ${this.micro} of ${this.accumulate} micro-batches accumulated; save state only at update boundaries`);
+    }
     const slots: OptimizerState['slots'] = {};
     for (const s of this.slots) slots[s.name] = Object.fromEntries(s.state.map((b, k) => [this.slotNames[k], b.read()]));
     return { step: this.steps, slots };
@@ -227,6 +314,7 @@ export class TrainStep {
       });
     }
     this.steps = state.step;
+    this.discardPending();
   }
 
   /** Writes the current parameters into the graph's parameter tensors, so inference sessions compiled from it use them. */
@@ -236,6 +324,7 @@ export class TrainStep {
 
   async release(): Promise<void> {
     await this.session.release();
+    await this.accum?.session.release();
   }
 
   private slot(name: string): ParamSlot {
@@ -265,23 +354,29 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
   };
   const lr = input(TRAIN_IO.lr, 'float64', []);
   const step = input(TRAIN_IO.step, 'int64', []);
+  const k = options.accumulate ?? 1;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`buildTrainStep: accumulate must be an integer >= 1, got ${k}`);
 
   const grads = grad(lossV, trainable);
-  const clip = options.clipGradNorm !== undefined ? clipCoefficient(grads, options.clipGradNorm) : undefined;
+  // With accumulation the update sees the mean of the accumulated gradients (sum / k), fed as inputs.
+  const accInputs = k > 1 ? trainable.map((p) => input(TRAIN_IO.acc(p.name), p.dtype, p.shape as number[])) : [];
+  const updateGrads = k > 1 ? accInputs.map((a) => div(a, k)) : grads;
+  const clip = options.clipGradNorm !== undefined ? clipCoefficient(updateGrads, options.clipGradNorm) : undefined;
   const norm = clip?.norm;
 
   const stateInputs: Value[] = [];
-  const outputs: { name: string; value: Value }[] = [{ name: TRAIN_IO.loss, value: lossV }];
-  if (norm) outputs.push({ name: TRAIN_IO.gradNorm, value: norm });
+  const lossOut = { name: TRAIN_IO.loss, value: lossV };
+  const updates: { name: string; value: Value }[] = [];
+  if (norm) updates.push({ name: TRAIN_IO.gradNorm, value: norm });
   const slots: ParamSlot[] = [];
   const scalars = { lr, step };
   trainable.forEach((p, i) => {
     const shape = p.shape as number[];
     const state = opt.slots.map((slot) => input(TRAIN_IO.state(slot, p.name), p.dtype, shape));
     stateInputs.push(...state);
-    const u = updateParam(opt, p, grads[i], state, scalars, clip?.coef, options.chunk ?? 16384);
-    outputs.push({ name: TRAIN_IO.nextParam(p.name), value: u.param });
-    u.state.forEach((v, k) => outputs.push({ name: TRAIN_IO.nextState(opt.slots[k], p.name), value: v }));
+    const u = updateParam(opt, p, updateGrads[i], state, scalars, clip?.coef, options.chunk ?? 16384);
+    updates.push({ name: TRAIN_IO.nextParam(p.name), value: u.param });
+    u.state.forEach((v, j) => updates.push({ name: TRAIN_IO.nextState(opt.slots[j], p.name), value: v }));
     const init = g.params.get(p.name)!.tensor;
     const outShape = u.param.shape as number[];
     slots.push({
@@ -289,23 +384,35 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
       value: p,
       buf: new DoubleBuffer(p.dtype, shape, outShape, coerce(init, p.dtype)),
       state: state.map(() => new DoubleBuffer(p.dtype, shape, outShape)),
+      ...(k > 1 ? { acc: new DoubleBuffer(p.dtype, shape) } : {}),
     });
   });
   const extra = Object.entries(options.outputs ?? {});
+  const reservedOut = new Set([lossOut, ...updates].map((o) => o.name).concat(trainable.map((p) => TRAIN_IO.nextAcc(p.name))));
   for (const [name] of extra) {
-    if (outputs.some((o) => o.name === name)) throw new Error(`buildTrainStep: output name ${name} is reserved`);
+    if (reservedOut.has(name)) throw new Error(`buildTrainStep: output name ${name} is reserved`);
   }
-  outputs.push(...extra.map(([name, value]) => ({ name, value })));
+  const extraOut = extra.map(([name, value]) => ({ name, value }));
 
   const names = new Set(trainable.map((p) => p.name));
-  const batch = usedInputs(g, outputs.map((o) => o.value));
-  const model = emitOnnx(g, {
-    inputs: [...batch, lr, step, ...stateInputs],
-    outputs,
-    paramsAsInputs: (n) => names.has(n),
-  });
-  const session = await Session.fromBytes(model, options.runtime);
-  return new TrainStep(session, g, slots, opt.slots, batch, extra.map(([n]) => n), lossV, !!norm, options.lr ?? 1e-3);
+  const paramsAsInputs = (n: string) => names.has(n);
+  const rt = options.lr ?? 1e-3;
+  if (k === 1) {
+    const outputs = [lossOut, ...updates, ...extraOut];
+    const batch = usedInputs(g, outputs.map((o) => o.value));
+    const model = emitOnnx(g, { inputs: [...batch, lr, step, ...stateInputs], outputs, paramsAsInputs });
+    const session = await Session.fromBytes(model, options.runtime);
+    return new TrainStep(session, g, slots, opt.slots, batch, extra.map(([n]) => n), lossV, !!norm, rt);
+  }
+  // Gradient graph: loss, extras and accumulators + gradient; apply graph: the update from the accumulators.
+  const accOuts = trainable.map((p, i) => ({ name: TRAIN_IO.nextAcc(p.name), value: add(accInputs[i], cast(grads[i], p.dtype)) }));
+  const gradOutputs = [lossOut, ...accOuts, ...extraOut];
+  const batch = usedInputs(g, gradOutputs.map((o) => o.value));
+  const gradModel = emitOnnx(g, { inputs: [...batch, ...accInputs], outputs: gradOutputs, paramsAsInputs });
+  const applyModel = emitOnnx(g, { inputs: [lr, step, ...stateInputs, ...accInputs], outputs: updates, paramsAsInputs });
+  const gradSession = await Session.fromBytes(gradModel, options.runtime);
+  const applySession = await Session.fromBytes(applyModel, options.runtime);
+  return new TrainStep(applySession, g, slots, opt.slots, batch, extra.map(([n]) => n), lossV, !!norm, rt, { k, session: gradSession });
 }
 
 /**

@@ -399,3 +399,33 @@ test('contrastive training with --spec-augment and --mixup runs and learns', asy
   assert.equal(s.steps, 12);
   assert.ok(Number.isFinite(s.last_loss!) && s.last_loss! < s.first_loss!, `loss ${s.first_loss} → ${s.last_loss}`);
 });
+
+test('contrastive training with accumulate 2: the loss falls, steps count updates, and a resume continues exactly', async () => {
+  const dir = tmp();
+  const manifest = writeToneDataset(join(dir, 'data'), 4);
+  const common = { data: manifest, config: 'tiny', epochs: 3, batch: 4, accumulate: 2, valFraction: 0, seed: 2, threads: 1, workers: 1, template: 'a {} tone' };
+  const ref = await trainContrastive({ ...common, out: join(dir, 'ref') });
+  assert.equal(ref.steps, 6); // 16 clips, 2 micro-batches of 4 per step: 2 steps per epoch
+  assert.ok(Number.isFinite(ref.last_loss!) && ref.last_loss! < ref.first_loss!, `loss ${ref.first_loss} → ${ref.last_loss}`);
+  const steps = (run: string): Map<number, number> => new Map(readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n')
+    .map((l) => JSON.parse(l) as { type: string; step: number; loss: number }).filter((e) => e.type === 'step').map((e) => [e.step, e.loss]));
+
+  // stop mid-epoch after 3 updates (a checkpoint at that update boundary), then resume to the end
+  const run = join(dir, 'run');
+  const part = await trainContrastive({ ...common, out: run, maxSteps: 3 });
+  assert.equal(part.status, 'max_steps');
+  assert.equal(part.steps, 3);
+  await assert.rejects(trainContrastive({ ...common, accumulate: 1, out: run, resume: true }), /--accumulate 2/);
+  const resumed = await trainContrastive({ ...common, out: run, resume: true });
+  assert.equal(resumed.steps, 6);
+  const a = steps(join(dir, 'ref'));
+  const b = steps(run);
+  assert.deepEqual([...b.keys()], [1, 2, 3, 4, 5, 6]);
+  for (const [k, v] of a) assert.ok(Math.abs(b.get(k)! - v) <= 1e-5 * Math.max(1, Math.abs(v)), `step ${k}: ${b.get(k)} vs ${v}`);
+  const wa = await loadWeights(join(dir, 'ref', 'final.safetensors'));
+  const wb = await loadWeights(join(run, 'final.safetensors'));
+  for (const [k, v] of wa) {
+    const u = wb.get(k)!.data;
+    v.data.forEach((x, i) => assert.ok(Math.abs(Number(x) - Number(u[i])) <= 1e-5 * Math.max(1, Math.abs(Number(x))), `${k}[${i}]`));
+  }
+});

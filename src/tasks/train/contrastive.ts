@@ -39,7 +39,14 @@ export interface ContrastiveOptions {
   /** Preset name (small, tiny, 2023) or config.json. Default 'small' from scratch, else read off --init. */
   config?: string;
   epochs?: number;
+  /** Clips per micro-batch (the contrastive loss's negatives come from within one micro-batch). */
   batch?: number;
+  /**
+   * Gradient accumulation: micro-batches of `batch` clips per optimiser step (default 1); a step sees
+   * batch × accumulate clips. Each micro-batch's loss has its own negatives, so this is not identical
+   * to a batch accumulate times larger. Steps, checkpoints and schedules count optimiser steps.
+   */
+  accumulate?: number;
   maxMinutes?: number;
   lr?: number;
   optimizer?: 'adam' | 'adamw';
@@ -112,6 +119,8 @@ export interface TrainSummary {
 
 interface RunState {
   step: number;
+  /** Micro-batches per step the run was started with (absent: 1); a resume must use the same. */
+  accumulate?: number;
   epoch: number;
   batchInEpoch: number;
   rng: number;
@@ -141,6 +150,8 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   const batch = o.batch ?? 16;
   const epochs = o.epochs ?? 10;
   if (!Number.isInteger(batch) || batch < 2) throw new ClapError('batch size must be an integer ≥ 2 (contrastive loss)');
+  const accumulate = o.accumulate ?? 1;
+  if (!Number.isInteger(accumulate) || accumulate < 1) throw new ClapError('accumulate must be an integer ≥ 1');
   const template = o.template ?? DEFAULT_TEMPLATE;
 
   // ---- data
@@ -154,7 +165,10 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     const r = new Rng(seed ^ 0x5eed);
     ({ train, val } = splitItems(items, { fraction: o.valFraction ?? 0.1, by: o.splitBy ?? 'clip', seed }, () => r.next()));
   }
-  if (train.length < batch) throw new ClapError(`${train.length} training clips is fewer than one batch of ${batch}`, { subject: o.data });
+  if (train.length < batch * accumulate) {
+    const what = accumulate > 1 ? `one step of ${accumulate} micro-batches of ${batch}` : `one batch of ${batch}`;
+    throw new ClapError(`${train.length} training clips is fewer than ${what}`, { subject: o.data });
+  }
   const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? 30, cacheDir: o.cacheDir, workers: o.workers });
   store.prefetch(train.map((it) => it.path));
   store.prefetch(val.map((it) => it.path));
@@ -198,11 +212,12 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     params: trainable,
     clipGradNorm: o.clipGrad,
     lr: o.lr ?? 1e-3,
+    accumulate,
     runtime: { threads: o.threads },
   });
   const nTrainable = trainable.reduce((s, v) => s + (v.shape as number[]).reduce((a, b) => a * b, 1), 0);
 
-  const stepsPerEpoch = Math.floor(train.length / batch);
+  const stepsPerEpoch = Math.floor(train.length / (batch * accumulate));
   const sched: ScheduleConfig = {
     kind: o.schedule ?? 'plateau',
     lr: o.lr ?? 1e-3,
@@ -214,12 +229,17 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   };
 
   let st: RunState = {
-    step: 0, epoch: 0, batchInEpoch: 0, rng: seed >>> 0, schedule: initialScheduleState(), epochLossSum: 0, epochSteps: 0,
+    step: 0, ...(accumulate > 1 ? { accumulate } : {}), epoch: 0, batchInEpoch: 0, rng: seed >>> 0, schedule: initialScheduleState(), epochLossSum: 0, epochSteps: 0,
     bestScore: null, bestEpoch: null, sinceBest: 0, firstLoss: null, lastLoss: null, elapsed: 0,
   };
   const logFile = join(out, LOG);
   if (resuming) {
     const ck = await loadCheckpoint<RunState>(ckptFile);
+    if ((ck.state.accumulate ?? 1) !== accumulate) {
+      await step.release();
+      await store.close();
+      throw new ClapError(`the run was started with --accumulate ${ck.state.accumulate ?? 1}; resume it with the same`, { subject: out });
+    }
     step.loadParams(ck.params);
     step.loadOptimizerState(ck.optimizer);
     st = ck.state;
@@ -229,7 +249,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   }
   const log = (entry: Record<string, unknown>): void => appendFileSync(logFile, `${JSON.stringify(entry)}\n`);
   const elapsedBefore = st.elapsed;
-  log({ type: resuming ? 'resume' : 'start', step: st.step, epoch: st.epoch, train_clips: train.length, val_clips: val.length, params_trainable: nTrainable, batch, steps_per_epoch: stepsPerEpoch });
+  log({ type: resuming ? 'resume' : 'start', step: st.step, epoch: st.epoch, train_clips: train.length, val_clips: val.length, params_trainable: nTrainable, batch, ...(accumulate > 1 ? { accumulate } : {}), steps_per_epoch: stepsPerEpoch });
 
   // ---- text
   const tok = defaultTokenizer();
@@ -250,17 +270,18 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     return t;
   };
 
-  // ---- batches: a pure function of (seed, epoch, batch index, step) so a resumed run sees the same data
+  // ---- batches: a pure function of (seed, epoch, batch index, step, micro-batch) so a resumed run sees
+  // the same data; `b` counts micro-batches in the epoch (step index × accumulate + micro).
   const epochOrder = (epoch: number): number[] => new Rng((seed * 1000003 + epoch * 7919 + 17) >>> 0).shuffle(train.map((_, i) => i));
   let orderEpoch = -1;
   let order: number[] = [];
-  const prepare = async (epoch: number, b: number, globalStep: number): Promise<Record<string, HostTensor>> => {
+  const prepare = async (epoch: number, b: number, globalStep: number, micro = 0): Promise<Record<string, HostTensor>> => {
     if (orderEpoch !== epoch) {
       order = epochOrder(epoch);
       orderEpoch = epoch;
     }
     const idx = order.slice(b * batch, (b + 1) * batch);
-    const rng = new Rng((seed * 2654435761 + globalStep * 40503 + 1) >>> 0);
+    const rng = new Rng((seed * 2654435761 + globalStep * 40503 + 1 + micro * 0x9e3779b1) >>> 0);
     const feats = await Promise.all(idx.map((i) => store.get(train[i].path)));
     const logmel = new Float32Array(batch * CROP_FRAMES * MEL_BINS);
     const ids = new BigInt64Array(batch * textLen);
@@ -318,14 +339,28 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   const deadline = o.maxMinutes !== undefined ? t0 + o.maxMinutes * 60_000 : Infinity;
   try {
     outer: while (st.epoch < epochs) {
-      let pending = st.batchInEpoch < stepsPerEpoch ? prepare(st.epoch, st.batchInEpoch, st.step) : undefined;
+      const K = accumulate;
+      let pending = st.batchInEpoch < stepsPerEpoch ? prepare(st.epoch, st.batchInEpoch * K, st.step) : undefined;
       while (st.batchInEpoch < stepsPerEpoch) {
-        const feeds = await pending!;
         const nextStep = st.step + 1;
-        pending = st.batchInEpoch + 1 < stepsPerEpoch ? prepare(st.epoch, st.batchInEpoch + 1, nextStep) : undefined;
         const lr = learningRate(sched, st.schedule, nextStep);
-        const r = await step.run(feeds, { lr });
-        if (!Number.isFinite(r.loss)) throw new ClapError(`the loss became ${r.loss} at step ${nextStep}; lower --lr or set --clip-grad`);
+        // K micro-batches, one optimiser update (after the last); the next micro-batch is prepared meanwhile.
+        let lossSum = 0;
+        let gradNorm: number | undefined;
+        let updated = false;
+        for (let m = 0; m < K; m++) {
+          const feeds = await pending!;
+          const last = m + 1 === K;
+          const nb = last ? st.batchInEpoch + 1 : st.batchInEpoch;
+          pending = nb < stepsPerEpoch ? prepare(st.epoch, nb * K + (last ? 0 : m + 1), last ? nextStep : st.step, last ? 0 : m + 1) : undefined;
+          const micro = await step.run(feeds, { lr });
+          if (!Number.isFinite(micro.loss)) throw new ClapError(`the loss became ${micro.loss} at step ${nextStep}; lower --lr or set --clip-grad`);
+          lossSum += micro.loss;
+          gradNorm = micro.gradNorm;
+          updated = micro.updated;
+        }
+        if (!updated) throw new Error(`internal: no optimiser update after ${K} micro-batches`);
+        const r = { loss: lossSum / K, gradNorm };
         st.step = nextStep;
         st.batchInEpoch++;
         st.epochLossSum += r.loss;
@@ -336,12 +371,12 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
         const now = performance.now();
         const done = st.step - stepAtStart;
         const sps = (now - runStart) / 1000 / done;
-        log({ type: 'step', step: st.step, epoch: st.epoch, loss: r.loss, lr, ...(r.gradNorm !== undefined ? { grad_norm: r.gradNorm } : {}), clips_per_s: batch / sps, elapsed_s: elapsedBefore + (now - t0) / 1000 });
+        log({ type: 'step', step: st.step, epoch: st.epoch, loss: r.loss, lr, ...(r.gradNorm !== undefined ? { grad_norm: r.gradNorm } : {}), clips_per_s: (batch * K) / sps, elapsed_s: elapsedBefore + (now - t0) / 1000 });
         if (progress && (tty ? now - lastProgress > 200 : now - lastProgress > 10_000 || st.step === 1)) {
           lastProgress = now;
           const total = sched.totalSteps;
           const eta = (total - st.step) * sps;
-          const line = `step ${st.step}/${total} epoch ${st.epoch + 1}/${epochs} loss ${r.loss.toFixed(4)} lr ${lr.toExponential(2)} ${(batch / sps).toFixed(1)} clips/s ETA ${fmt(eta)}`;
+          const line = `step ${st.step}/${total} epoch ${st.epoch + 1}/${epochs} loss ${r.loss.toFixed(4)} lr ${lr.toExponential(2)} ${((batch * K) / sps).toFixed(1)} clips/s ETA ${fmt(eta)}`;
           progress.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
         }
         if (o.checkpointEvery && st.step % o.checkpointEvery === 0) await saveCk();
