@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ContrastiveOptions, type FreezeGroup, finetune, readLog, renderSvg, trainCaption, trainContrastive, trainProbe } from '../../tasks/train/index.js';
 import type { ClapCapSettings } from '../../models/clapcap.js';
-import { type Command, num, required, str, UsageError } from '../command.js';
+import { type Command, type CommandContext, num, required, str, UsageError } from '../command.js';
 
 const FREEZE: FreezeGroup[] = ['audio', 'text', 'projection', 'temperature'];
 
@@ -197,16 +197,40 @@ export const trainProbeCommand: Command = {
   },
 };
 
+/** Options the caption and fine-tuning commands share: run length, optimiser, data loading, reproducibility. */
+const RUN_OPTIONS = {
+  epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
+  cache: { type: 'string' }, workers: { type: 'string' }, threads: { type: 'string' }, 'max-seconds': { type: 'string' },
+  'clip-grad': { type: 'string' }, 'max-steps': { type: 'string' },
+} as const;
+
+const RUN_HELP = '  --seed S / --cache DIR / --workers N / --threads N / --max-seconds S / --clip-grad X / --max-steps N';
+
+function runSettings(ctx: CommandContext, minBatch = 1) {
+  const v = ctx.values;
+  return {
+    epochs: int(v, 'epochs'),
+    batch: int(v, 'batch', minBatch),
+    lr: num(v, 'lr'),
+    seed: int(v, 'seed', 0),
+    cacheDir: str(v, 'cache'),
+    workers: int(v, 'workers', 0),
+    threads: int(v, 'threads'),
+    maxSeconds: num(v, 'max-seconds'),
+    clipGrad: num(v, 'clip-grad'),
+    maxSteps: int(v, 'max-steps'),
+    progress: ctx.stderr,
+  };
+}
+
 export const trainCaptionCommand: Command = {
   path: ['train', 'caption'],
   usage: 'train caption --data MANIFEST --clap W --init CLAPCAP.pth --out DIR',
   summary: 'Train the clapcap mapper (optionally GPT-2) with the captioning loss on precomputed CLAP audio embeddings',
   options: {
+    ...RUN_OPTIONS,
     data: { type: 'string' }, clap: { type: 'string' }, 'clap-config': { type: 'string' }, init: { type: 'string' },
-    'clapcap-config': { type: 'string' }, out: { type: 'string' }, 'train-gpt2': { type: 'boolean' }, epochs: { type: 'string' },
-    batch: { type: 'string' }, lr: { type: 'string' }, 'max-tokens': { type: 'string' }, seed: { type: 'string' },
-    cache: { type: 'string' }, workers: { type: 'string' }, threads: { type: 'string' }, 'max-seconds': { type: 'string' },
-    'clip-grad': { type: 'string' }, 'max-steps': { type: 'string' },
+    'clapcap-config': { type: 'string' }, out: { type: 'string' }, 'train-gpt2': { type: 'boolean' }, 'max-tokens': { type: 'string' },
   },
   help: [
     '  --data MANIFEST        CSV or JSONL: path and caption(s) (one training example per clip and caption)',
@@ -217,7 +241,7 @@ export const trainCaptionCommand: Command = {
     '  --train-gpt2           also train GPT-2 (default: only the mapper)',
     '  --epochs N             default 10;  --batch B  default 8;  --lr X  default 2e-4 (Adam)',
     '  --max-tokens L         caption tokens incl. the stop token (default 30)',
-    '  --seed S / --cache DIR / --workers N / --threads N / --max-seconds S / --clip-grad X / --max-steps N',
+    RUN_HELP,
     '  --json                 print the summary as JSON',
   ].join('\n'),
   async run(ctx) {
@@ -236,18 +260,8 @@ export const trainCaptionCommand: Command = {
       settings,
       out: required(v, 'out'),
       trainGpt2: v['train-gpt2'] === true,
-      epochs: int(v, 'epochs'),
-      batch: int(v, 'batch'),
-      lr: num(v, 'lr'),
       maxTokens: int(v, 'max-tokens', 2),
-      seed: int(v, 'seed', 0),
-      cacheDir: str(v, 'cache'),
-      workers: int(v, 'workers', 0),
-      threads: int(v, 'threads'),
-      maxSeconds: num(v, 'max-seconds'),
-      clipGrad: num(v, 'clip-grad'),
-      maxSteps: int(v, 'max-steps'),
-      progress: ctx.stderr,
+      ...runSettings(ctx),
     });
     if (ctx.json) {
       ctx.stdout.write(`${JSON.stringify(s)}\n`);
@@ -262,10 +276,9 @@ export const trainFinetuneCommand: Command = {
   usage: 'train finetune --data LABELLED_MANIFEST --weights W --out DIR',
   summary: 'Fine-tune the whole CLAP audio encoder with a linear classifier; accuracy on a held-out split',
   options: {
+    ...RUN_OPTIONS,
     data: { type: 'string' }, weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' },
-    val: { type: 'string' }, 'val-fraction': { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
-    lr: { type: 'string' }, seed: { type: 'string' }, cache: { type: 'string' }, workers: { type: 'string' },
-    threads: { type: 'string' }, 'max-seconds': { type: 'string' }, 'clip-grad': { type: 'string' }, 'max-steps': { type: 'string' },
+    val: { type: 'string' }, 'val-fraction': { type: 'string' },
   },
   help: [
     '  --data MANIFEST      CSV or JSONL with path and label[, split]',
@@ -273,7 +286,7 @@ export const trainFinetuneCommand: Command = {
     '  --out DIR            final.pth/.safetensors (whole CLAP, official layout), config.json, classifier.safetensors + .json, log.jsonl',
     '  --val MANIFEST       held-out clips; else the split column, else --val-fraction per class (default 0.2)',
     '  --epochs N           default 10;  --batch B  default 16;  --lr X  default 1e-4 (Adam)',
-    '  --seed S / --cache DIR / --workers N / --threads N / --max-seconds S / --clip-grad X / --max-steps N',
+    RUN_HELP,
     '  --json               print the summary as JSON',
   ].join('\n'),
   async run(ctx) {
@@ -285,17 +298,7 @@ export const trainFinetuneCommand: Command = {
       out: required(v, 'out'),
       val: str(v, 'val'),
       valFraction: num(v, 'val-fraction'),
-      epochs: int(v, 'epochs'),
-      batch: int(v, 'batch', 2),
-      lr: num(v, 'lr'),
-      seed: int(v, 'seed', 0),
-      cacheDir: str(v, 'cache'),
-      workers: int(v, 'workers', 0),
-      threads: int(v, 'threads'),
-      maxSeconds: num(v, 'max-seconds'),
-      clipGrad: num(v, 'clip-grad'),
-      maxSteps: int(v, 'max-steps'),
-      progress: ctx.stderr,
+      ...runSettings(ctx, 2),
     });
     if (ctx.json) {
       ctx.stdout.write(`${JSON.stringify(s)}\n`);

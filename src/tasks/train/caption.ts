@@ -33,8 +33,9 @@ import { exportStateDict } from './model.js';
 import { embedItems } from './probe.js';
 import { resolveTrainConfig } from './presets.js';
 import { Rng } from './rng.js';
+import type { RunOptions } from './run-options.js';
 
-export interface CaptionTrainOptions {
+export interface CaptionTrainOptions extends RunOptions {
   data: string;
   /** CLAP weights for the (frozen) audio embeddings, and their config (preset or config.json). */
   clap: string;
@@ -46,20 +47,8 @@ export interface CaptionTrainOptions {
   out: string;
   /** Also train GPT-2 (default: only the mapper). */
   trainGpt2?: boolean;
-  epochs?: number;
-  batch?: number;
-  lr?: number;
   /** Caption tokens per example, stop token included (longer captions are cut; default 30). */
   maxTokens?: number;
-  seed?: number;
-  cacheDir?: string;
-  workers?: number;
-  threads?: number;
-  maxSeconds?: number;
-  clipGrad?: number;
-  /** Stop after this many steps (tests). */
-  maxSteps?: number;
-  progress?: NodeJS.WritableStream;
 }
 
 export interface CaptionTrainSummary {

@@ -25,8 +25,9 @@ import { AUDIO_FRAMES, exportStateDict } from './model.js';
 import { embedItems, headAccuracy, labelledSplit, type LinearHead } from './probe.js';
 import { resolveTrainConfig } from './presets.js';
 import { Rng } from './rng.js';
+import type { RunOptions } from './run-options.js';
 
-export interface FinetuneOptions {
+export interface FinetuneOptions extends RunOptions {
   data: string;
   /** CLAP weights to start from and their config (preset or config.json; default read off the weights). */
   weights: string;
@@ -34,17 +35,6 @@ export interface FinetuneOptions {
   out: string;
   val?: string;
   valFraction?: number;
-  epochs?: number;
-  batch?: number;
-  lr?: number;
-  seed?: number;
-  cacheDir?: string;
-  workers?: number;
-  threads?: number;
-  maxSeconds?: number;
-  clipGrad?: number;
-  maxSteps?: number;
-  progress?: NodeJS.WritableStream;
 }
 
 export interface FinetuneSummary {
