@@ -63,18 +63,30 @@ function checkOggComplete(bytes: Uint8Array, what: string, name: string): number
   throw new ClapError(`truncated ${what} stream: the last Ogg page is incomplete`, { subject: name });
 }
 
-export async function decodeFlac(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
-  const { FLACDecoder } = await import('@wasm-audio-decoders/flac');
-  const decoder = new FLACDecoder();
-  let result: DecoderResult;
+/** A WASM decoder from the @wasm-audio-decoders family: ready, decode, free. */
+interface WasmDecoder {
+  ready: Promise<void>;
+  free(): void;
+}
+
+/**
+ * Runs one decode on a fresh decoder and always frees it; a throw becomes a one-line ClapError naming
+ * the input.
+ */
+async function runDecoder<D extends WasmDecoder>(decoder: D, decode: (d: D) => DecoderResult | Promise<DecoderResult>, what: string, name: string): Promise<DecoderResult> {
   try {
     await decoder.ready;
-    result = await decoder.decodeFile(bytes);
+    return await decode(decoder);
   } catch (err) {
-    throw new ClapError(`corrupt FLAC data (${String((err as Error)?.message ?? err)})`, { subject: name, cause: err });
+    throw new ClapError(`corrupt ${what} data (${String((err as Error)?.message ?? err)})`, { subject: name, cause: err });
   } finally {
     decoder.free();
   }
+}
+
+export async function decodeFlac(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
+  const { FLACDecoder } = await import('@wasm-audio-decoders/flac');
+  const result = await runDecoder(new FLACDecoder(), (d) => d.decodeFile(bytes), 'FLAC', name);
   check(result, 'FLAC', name);
   const total = flacTotalSamples(bytes);
   if (total > 0 && result.samplesDecoded < total) {
@@ -97,16 +109,7 @@ export async function decodeFlac(bytes: Uint8Array, name: string): Promise<Decod
 
 export async function decodeOggVorbis(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   const { OggVorbisDecoder } = await import('@wasm-audio-decoders/ogg-vorbis');
-  const decoder = new OggVorbisDecoder();
-  let result: DecoderResult;
-  try {
-    await decoder.ready;
-    result = await decoder.decodeFile(bytes);
-  } catch (err) {
-    throw new ClapError(`corrupt Ogg Vorbis data (${String((err as Error)?.message ?? err)})`, { subject: name, cause: err });
-  } finally {
-    decoder.free();
-  }
+  const result = await runDecoder(new OggVorbisDecoder(), (d) => d.decodeFile(bytes), 'Ogg Vorbis', name);
   const endGranule = result.errors.length === 0 ? checkOggComplete(bytes, 'Ogg Vorbis', name) : null;
   check(result, 'Ogg Vorbis', name);
   const length = endGranule === null ? result.samplesDecoded : Math.min(result.samplesDecoded, endGranule);
@@ -142,16 +145,7 @@ function findAscii(bytes: Uint8Array, s: string, from: number, to: number): numb
  */
 export async function decodeOggOpus(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   const { OggOpusDecoder } = await import('ogg-opus-decoder');
-  const decoder = new OggOpusDecoder();
-  let result: DecoderResult;
-  try {
-    await decoder.ready;
-    result = await decoder.decodeFile(bytes);
-  } catch (err) {
-    throw new ClapError(`corrupt Ogg Opus data (${String((err as Error)?.message ?? err)})`, { subject: name, cause: err });
-  } finally {
-    decoder.free();
-  }
+  const result = await runDecoder(new OggOpusDecoder(), (d) => d.decodeFile(bytes), 'Ogg Opus', name);
   if (result.errors.length === 0) checkOggComplete(bytes, 'Ogg Opus', name);
   check(result, 'Ogg Opus', name);
   let length = result.samplesDecoded;
@@ -163,24 +157,17 @@ export async function decodeOggOpus(bytes: Uint8Array, name: string): Promise<De
 /** MPEG Layer I/II/III (MP3) with gapless trimming from the LAME/Xing header. */
 export async function decodeMpeg(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   const { MPEGDecoder } = await import('mpg123-decoder');
-  const decoder = new MPEGDecoder();
-  let result: DecoderResult;
-  try {
-    await decoder.ready;
+  const result = await runDecoder(new MPEGDecoder(), (d) => {
     // decode() is synchronous: silence the library's own console.error for bad frames (they are
     // reported through result.errors) without affecting anything else.
     const consoleError = console.error;
     console.error = () => {};
     try {
-      result = decoder.decode(bytes);
+      return d.decode(bytes);
     } finally {
       console.error = consoleError;
     }
-  } catch (err) {
-    throw new ClapError(`corrupt MP3 data (${String((err as Error)?.message ?? err)})`, { subject: name, cause: err });
-  } finally {
-    decoder.free();
-  }
+  }, 'MP3', name);
   check(result, 'MP3', name);
   const expected = mpegExpectedSamples(bytes);
   if (expected && result.samplesDecoded < expected.samples - expected.samplesPerFrame) {
