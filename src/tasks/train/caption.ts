@@ -15,7 +15,7 @@
  * key names; `gpt.lm_head.weight` stays tied to `gpt.transformer.wte.weight`), clapcap.safetensors,
  * clapcap.json (the `clapcap` settings used), log.jsonl, summary.json.
  */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, Graph, type HostTensor, isFloatDtype, ops, type Value } from '../../engine/index.js';
@@ -25,7 +25,7 @@ import { MAPPER_PREFIX, mapperParams, transformerMapper } from '../../models/map
 import { l2Normalize } from '../../models/projection.js';
 import type { StateDict } from '../../models/layers.js';
 import { defaultTokenizer } from '../../text/index.js';
-import { loadWeights, savePth, saveSafetensors } from '../../weights/index.js';
+import { loadWeights } from '../../weights/index.js';
 import { Clap } from '../clap.js';
 import { FeatureStore } from './features.js';
 import { readManifest } from './manifest.js';
@@ -34,6 +34,7 @@ import { embedItems } from './probe.js';
 import { resolveTrainConfig } from './presets.js';
 import { Rng } from './rng.js';
 import type { RunOptions } from './run-options.js';
+import { finishRun, jsonlLogger, parameterCount, saveWeights } from './outputs.js';
 
 export interface CaptionTrainOptions extends RunOptions {
   data: string;
@@ -134,11 +135,9 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
   const names = new Set([...cg.mapperParamNames, ...(o.trainGpt2 ? cg.gptParamNames : [])]);
   const trainable = [...cg.graph.params.values()].map((p) => p.value).filter((v) => names.has(v.name) && isFloatDtype(v.dtype));
   const step = await buildTrainStep(cg.loss, { optimizer: { kind: 'adam' }, params: trainable, lr: o.lr ?? 2e-4, clipGradNorm: o.clipGrad, runtime: { threads: o.threads } });
-  const nTrainable = trainable.reduce((s, v) => s + (v.shape as number[]).reduce((a, b) => a * b, 1), 0);
+  const nTrainable = parameterCount(trainable);
   const V = cfg.gpt.vocabSize;
-  const logFile = join(o.out, 'log.jsonl');
-  writeFileSync(logFile, '');
-  const log = (e: Record<string, unknown>): void => appendFileSync(logFile, `${JSON.stringify(e)}\n`);
+  const log = jsonlLogger(join(o.out, 'log.jsonl'));
   log({ type: 'start', clips: items.length, examples: examples.length, params_trainable: nTrainable, batch });
 
   const feeds = (idx: number[]): Record<string, HostTensor> => {
@@ -200,17 +199,13 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
     // GPT2LMHeadModel ties lm_head to wte: keep them one tensor
     const wte = sd.get(`${CLAPCAP_GPT_PREFIX}wte.weight`);
     if (wte && sd.has('gpt.lm_head.weight')) sd.set('gpt.lm_head.weight', wte);
-    const file = join(o.out, 'clapcap.pth');
-    await savePth(file, sd);
-    await saveSafetensors(join(o.out, 'clapcap.safetensors'), sd);
+    const file = await saveWeights(o.out, 'clapcap', sd);
     const summary: CaptionTrainSummary = {
       steps, epochs_completed: epochsDone, clips: items.length, examples: examples.length, params_trainable: nTrainable,
       first_loss: firstLoss, last_loss: lastLoss, first_epoch_loss: firstEpoch, last_epoch_loss: lastEpoch,
       weights: file, seconds: (performance.now() - t0) / 1000,
     };
-    log({ type: 'end', ...summary });
-    writeFileSync(join(o.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    return summary;
+    return finishRun(o.out, log, summary);
   } finally {
     await step.release();
   }

@@ -9,10 +9,10 @@
  * validation epoch), final.pth + final.safetensors (official layout: the best epoch when validating,
  * else the last step), summary.json.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
-import { buildTrainStep, dependsOn, type HostTensor, isFloatDtype, type TrainStep } from '../../engine/index.js';
+import { buildTrainStep, dependsOn, type HostTensor, isFloatDtype } from '../../engine/index.js';
 import { clapConfigToJson, type ClapConfig } from '../../models/clap.js';
 import { randomClapStateDict } from '../../models/random.js';
 import type { StateDict } from '../../models/layers.js';
@@ -28,6 +28,7 @@ import { resolveTrainConfig } from './presets.js';
 import { Rng } from './rng.js';
 import { mixupBatch, specAugment, type SpecAugmentOptions } from './augment.js';
 import { endOfEpoch, initialScheduleState, learningRate, type ScheduleConfig, type ScheduleState } from './schedule.js';
+import { finishRun, jsonlLogger, parameterCount, saveWeights } from './outputs.js';
 
 export type FreezeGroup = 'audio' | 'text' | 'projection' | 'temperature';
 
@@ -215,7 +216,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     accumulate,
     runtime: { threads: o.threads },
   });
-  const nTrainable = trainable.reduce((s, v) => s + (v.shape as number[]).reduce((a, b) => a * b, 1), 0);
+  const nTrainable = parameterCount(trainable);
 
   const stepsPerEpoch = Math.floor(train.length / (batch * accumulate));
   const sched: ScheduleConfig = {
@@ -247,7 +248,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   } else {
     writeFileSync(logFile, '');
   }
-  const log = (entry: Record<string, unknown>): void => appendFileSync(logFile, `${JSON.stringify(entry)}\n`);
+  const log = jsonlLogger(logFile, true);
   const elapsedBefore = st.elapsed;
   log({ type: resuming ? 'resume' : 'start', step: st.step, epoch: st.epoch, train_clips: train.length, val_clips: val.length, params_trainable: nTrainable, batch, ...(accumulate > 1 ? { accumulate } : {}), steps_per_epoch: stepsPerEpoch });
 
@@ -416,8 +417,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     const last = exportStateDict(base, step.params());
     let finalSd: StateDict = last;
     if (val.length > 0 && st.bestEpoch !== null && existsSync(join(out, 'best.pth'))) finalSd = await loadWeights(join(out, 'best.pth'));
-    await savePth(finalPth, finalSd);
-    await saveSafetensors(join(out, 'final.safetensors'), finalSd);
+    await saveWeights(out, 'final', finalSd);
     const seconds = elapsedBefore + (performance.now() - t0) / 1000;
     const ran = st.step - stepAtStart;
     const summary: TrainSummary = {
@@ -436,9 +436,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
       seconds_per_step: ran > 0 ? (performance.now() - runStart) / 1000 / ran : null,
       val: lastVal,
     };
-    log({ type: 'end', ...summary });
-    writeFileSync(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    return summary;
+    return finishRun(out, log, summary);
   } finally {
     await step.release();
     await store.close();

@@ -9,7 +9,7 @@
  * config.json, classifier.safetensors (`classifier.weight` [classes, d_proj], `classifier.bias`),
  * classifier.json (labels), log.jsonl, summary.json.
  */
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, dependsOn, Graph, type HostTensor, isFloatDtype, ops } from '../../engine/index.js';
@@ -17,7 +17,7 @@ import { clapConfigToJson, resolveClapConfig } from '../../models/clap.js';
 import { buildHtsat, htsatNumFeatures } from '../../models/htsat.js';
 import { applyLinear, stateDictGet, stateDictKeys, torchLinear } from '../../models/layers.js';
 import { l2Normalize, projection, projectionParams } from '../../models/projection.js';
-import { loadWeights, savePth, saveSafetensors, toStateDict } from '../../weights/index.js';
+import { loadWeights, saveSafetensors, toStateDict } from '../../weights/index.js';
 import { Clap } from '../clap.js';
 import { CROP_FRAMES, cropInto, FeatureStore, frameCountOf, MEL_BINS } from './features.js';
 import { readManifest } from './manifest.js';
@@ -26,6 +26,7 @@ import { embedItems, headAccuracy, labelledSplit, type LinearHead } from './prob
 import { resolveTrainConfig } from './presets.js';
 import { Rng } from './rng.js';
 import type { RunOptions } from './run-options.js';
+import { finishRun, jsonlLogger, parameterCount, saveWeights } from './outputs.js';
 
 export interface FinetuneOptions extends RunOptions {
   data: string;
@@ -92,13 +93,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const used = dependsOn(loss, floats);
   const trainable = floats.filter((_, i) => used[i]);
   const step = await buildTrainStep(loss, { optimizer: { kind: 'adam' }, params: trainable, lr: o.lr ?? 1e-4, clipGradNorm: o.clipGrad, runtime: { threads: o.threads } });
-  const nTrainable = trainable.reduce((s, v) => s + (v.shape as number[]).reduce((a, b) => a * b, 1), 0);
+  const nTrainable = parameterCount(trainable);
 
   const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? 30, cacheDir: o.cacheDir, workers: o.workers });
   store.prefetch([...train, ...val].map((it) => it.path));
-  const logFile = join(o.out, 'log.jsonl');
-  writeFileSync(logFile, '');
-  const log = (e: Record<string, unknown>): void => appendFileSync(logFile, `${JSON.stringify(e)}\n`);
+  const log = jsonlLogger(join(o.out, 'log.jsonl'));
   log({ type: 'start', train_clips: train.length, val_clips: val.length, classes: C, params_trainable: nTrainable });
   writeFileSync(join(o.out, 'config.json'), `${JSON.stringify(clapConfigToJson(cfg), null, 2)}\n`);
 
@@ -154,9 +153,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
     }
     sd = exportStateDict(base, step.params());
     const final = accs.length === epochsDone && epochsDone > 0 && o.maxSteps === undefined ? accs[accs.length - 1] : await evaluate(sd);
-    const file = join(o.out, 'final.pth');
-    await savePth(file, clapOnly(sd));
-    await saveSafetensors(join(o.out, 'final.safetensors'), clapOnly(sd));
+    const file = await saveWeights(o.out, 'final', clapOnly(sd));
     await saveSafetensors(join(o.out, 'classifier.safetensors'), new Map([...sd].filter(([k]) => k.startsWith(`${HEAD}.`))));
     writeFileSync(join(o.out, 'classifier.json'), `${JSON.stringify({ labels: classes }, null, 2)}\n`);
     const summary: FinetuneSummary = {
@@ -164,9 +161,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
       first_loss: firstLoss, last_loss: lastLoss, val_accuracy_per_epoch: accs, val_accuracy: final, chance: 1 / C,
       weights: file, seconds: (performance.now() - t0) / 1000,
     };
-    log({ type: 'end', ...summary });
-    writeFileSync(join(o.out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
-    return summary;
+    return finishRun(o.out, log, summary);
   } finally {
     await step.release();
     await store.close();
