@@ -9,7 +9,6 @@ import {
   defaultTokenizer,
   ENDOFTEXT_ID,
   getGpt2Vocab,
-  Gpt2Tokenizer,
   padBatch,
   PAD_ID,
   VOCAB_SIZE,

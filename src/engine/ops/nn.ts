@@ -187,7 +187,7 @@ export const LAYER_NORM: OpDef = {
   },
   vjp: (node, [g], needs) => {
     if (!g) return [undefined, undefined, undefined];
-    const [x, gamma, beta] = node.inputs;
+    const [, gamma, beta] = node.inputs;
     const { axes, xhat, rstd } = layerNormStats(node);
     let gx: Value | undefined;
     if (needs?.[0] !== false) {
