@@ -7,7 +7,6 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, mk
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ClapError } from '../errors.js';
-import type { StateDictLike } from '../weights/index.js';
 import type { AnnKind } from './store.js';
 
 export const META_FILE = 'clap-index.json';
@@ -69,20 +68,6 @@ function canonical(v: unknown): string {
 
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-/** sha256 of a state dict: tensor names in order, dtype, shape and bytes. */
-export function hashStateDict(weights: StateDictLike): string {
-  const h = createHash('sha256');
-  const entries: [string, { dtype: string; shape: readonly number[]; data: ArrayBufferView }][] = weights instanceof Map
-    ? [...weights.entries()]
-    : Object.entries(weights as Record<string, { dtype: string; shape: number[]; data: ArrayBufferView }>);
-  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  for (const [name, t] of entries) {
-    h.update(`${name}\u0000${t.dtype}\u0000${t.shape.join(',')}\u0000`);
-    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-  }
-  return h.digest('hex');
 }
 
 export function modelIdentity(fields: Omit<ModelIdentity, 'id'>): ModelIdentity {

@@ -2,14 +2,14 @@
  * The library API: `Clap.load({ weights })`, then embedAudio / embedText / similarity / classify.
  * Sessions compile lazily, one per tower, so text-only work never builds the audio model.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { ClapError } from '../errors.js';
 import { emitOnnx, type Graph, Session, type HostTensor, type RuntimeOptions } from '../engine/index.js';
 import { applyPrecision, PRECISIONS, type Precision } from '../engine/quant.js';
 import { atomicWrite, engineFingerprint, fileFingerprint, hashKey, lookupModel, readCacheJson, resolveCacheDir, writeCacheJson } from '../engine/cache.js';
-import { loadWeights, readWeights, type StateDict } from '../weights/index.js';
+import { hashStateDict, loadWeights, readWeights, type StateDict } from '../weights/index.js';
 import { type AudioInput, type LoadAudioOptions } from '../audio/index.js';
 import { defaultTokenizer, type ClapPooling } from '../text/index.js';
 import { buildAudioEncoderGraph, CLAP_PRESETS, clapConfigFromJson, resolveClapConfig, type ClapConfig } from '../models/clap.js';
@@ -134,6 +134,7 @@ export class Clap {
   private audioSession?: Promise<Session>;
   private textEncoder?: Promise<Gpt2TextEncoder>;
   private captionDecoder?: Promise<ClapCapDecoder>;
+  private weightsHashPromise?: Promise<string>;
   private pool?: FrontendPool;
   private loadedWeights?: StateDict;
   readonly logitScale: number;
@@ -153,6 +154,29 @@ export class Clap {
   /** The weights file this model was loaded from (as given), or undefined for an in-memory state dict. */
   get weightsPath(): string | undefined {
     return typeof this.options.weights === 'string' ? this.options.weights : undefined;
+  }
+
+  /**
+   * The identity of these weights (sha256 of the tensors: names, dtypes, shapes, bytes), as caches and
+   * indexes key on it. Memoised, and remembered in the model cache per weights file version (path,
+   * size, mtime, inode), so a file is hashed once, not on every run.
+   */
+  weightsHash(): Promise<string> {
+    this.weightsHashPromise ??= (async () => {
+      const path = this.weightsPath;
+      const dir = path !== undefined ? resolveCacheDir(this.options.cacheDir) : undefined;
+      let fileKey: string | undefined;
+      if (path !== undefined && dir) {
+        const st = statSync(path);
+        fileKey = hashKey('weights-hash', realpathSync(path), String(st.size), String(st.mtimeMs), String(st.ino));
+        const known = readCacheJson<{ hash: string }>(dir, `${fileKey}.weights.json`);
+        if (known && typeof known.hash === 'string') return known.hash;
+      }
+      const hash = hashStateDict(this.weights);
+      if (fileKey) writeCacheJson(dir, `${fileKey}.weights.json`, { hash });
+      return hash;
+    })();
+    return this.weightsHashPromise;
   }
 
   /**

@@ -17,7 +17,7 @@ import { resolve, sep } from 'node:path';
 import { ClapError } from '../errors.js';
 import type { LoadAudioOptions } from '../audio/index.js';
 import {
-  acquireWriteLock, hashConfig, hashStateDict, identityMismatch, modelIdentity, readMeta, rowModelId, writeMeta,
+  acquireWriteLock, hashConfig, identityMismatch, modelIdentity, readMeta, rowModelId, writeMeta,
   type IndexAudioOptions, type IndexMeta, type ModelIdentity, type WeightsFingerprint,
 } from '../index/meta.js';
 import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../index/lance.js';
@@ -130,7 +130,7 @@ export async function clapIdentity(clap: Clap, audio: IndexAudioOptions, known?:
     }
     const weights = fp && known && known.path === fp.path && known.size === fp.size && known.mtimeMs === fp.mtimeMs
       ? known.hash
-      : hashStateDict(clap.weights);
+      : await clap.weightsHash();
     cached = { weights, config: hashConfig(clap.config), file: fp && { ...fp, hash: weights } };
     identityCache.set(clap, cached);
   }

@@ -3,6 +3,7 @@ export {
   type StateDict, type StateDictLike, type Checkpoint, type ExpectedTensor, type CheckOptions, type CheckReport,
   type ShapeMismatch, type DTypeMismatch, type TakeOptions,
   checkStateDict, take, lookup, toStateDict, withPrefix, assertTensor, shapeMatches, GPT2_HARMLESS_UNEXPECTED,
+  hashStateDict,
 } from './state-dict.js';
 export {
   type PthLoadOptions, type PthSaveOptions,

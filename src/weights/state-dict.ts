@@ -1,6 +1,7 @@
 /**
  * State dicts: name → HostTensor maps as loaded from checkpoints, and the checks models run on them.
  */
+import { createHash } from 'node:crypto';
 import { ClapError } from '../errors.js';
 import { BYTES_PER_ELEMENT, numel, type DType, type HostTensor } from '../engine/tensor.js';
 import { fmtShape, isArrayFor, quote } from './util.js';
@@ -191,4 +192,21 @@ export function take(sd: StateDictLike, name: string, shape?: readonly number[],
     if (!ok.includes(t.dtype)) throw new ClapError(`tensor ${quote(name)} is ${t.dtype}, expected ${ok.join(' or ')}`, where);
   }
   return t;
+}
+
+/**
+ * sha256 of a state dict: tensor names in order, dtype, shape and bytes — the identity of a model's
+ * weights whatever file format holds them (a .pth and its .safetensors agree).
+ */
+export function hashStateDict(weights: StateDictLike): string {
+  const h = createHash('sha256');
+  const entries: [string, { dtype: string; shape: readonly number[]; data: ArrayBufferView }][] = weights instanceof Map
+    ? [...weights.entries()]
+    : Object.entries(weights as Record<string, { dtype: string; shape: number[]; data: ArrayBufferView }>);
+  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  for (const [name, t] of entries) {
+    h.update(`${name}\u0000${t.dtype}\u0000${t.shape.join(',')}\u0000`);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return h.digest('hex');
 }

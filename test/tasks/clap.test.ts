@@ -74,3 +74,21 @@ test('applyTemplate replaces {} or appends the label', () => {
   assert.equal(applyTemplate('this is the sound of ', 'dog'), 'this is the sound of dog');
   assert.equal(applyTemplate('a {} in the distance', 'dog'), 'a dog in the distance');
 });
+
+test('weightsHash: the tensors’ identity, remembered per weights file version in the model cache', { skip }, async () => {
+  const { mkdtempSync, readdirSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { hashStateDict, loadWeights } = await import('../../src/weights/index.js');
+  const cacheDir = mkdtempSync(join(tmpdir(), 'clap-whash-'));
+  const opts = { weights: fixturePath('clap.pth'), config: fixturePath('config.json'), cacheDir };
+  const first = await Clap.load(opts);
+  const want = hashStateDict(await loadWeights(fixturePath('clap.pth')));
+  assert.equal(await first.weightsHash(), want);
+  // A second model on the same file reads the remembered value instead of hashing again.
+  const record = readdirSync(cacheDir).find((f) => f.endsWith('.weights.json'))!;
+  writeFileSync(join(cacheDir, record), JSON.stringify({ hash: 'remembered' }));
+  const second = await Clap.load(opts);
+  assert.equal(await second.weightsHash(), 'remembered');
+  await Promise.all([first.release(), second.release()]);
+});

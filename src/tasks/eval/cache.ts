@@ -15,7 +15,7 @@
  * write. A torn last record (an interrupted run) is ignored on load.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, createReadStream, mkdirSync, openSync, readFileSync, realpathSync, renameSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Clap } from '../clap.js';
@@ -106,69 +106,11 @@ export class CacheShard {
 
 const modelKeys = new WeakMap<Clap, Promise<string>>();
 
-/** The weights file a model was loaded from, where the Clap exposes it (`weightsPath`, newer Clap versions). */
-function weightsPathOf(clap: Clap): string | undefined {
-  const p = (clap as Clap & { weightsPath?: unknown }).weightsPath;
-  return typeof p === 'string' ? p : undefined;
-}
-
-/** SHA-256 of a file's bytes, streamed. */
-function hashFile(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('data', (chunk) => h.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
-}
-
-/**
- * Content hash of a weights file, remembered in `<dir>/weights.json` under (real path, size, mtime,
- * inode) so that it is computed once per file version (one streamed read of the checkpoint).
- */
-async function weightsFileHash(path: string, dir: string): Promise<string> {
-  const st = statSync(path);
-  const id = `${realpathSync(path)}\u0000${st.size}\u0000${st.mtimeMs}\u0000${st.ino}`;
-  const index = join(dir, 'weights.json');
-  let known: Record<string, string> = {};
-  try {
-    known = JSON.parse(readFileSync(index, 'utf8')) as Record<string, string>;
-  } catch { /* first use, or unreadable: rebuilt */ }
-  if (typeof known[id] === 'string') return known[id];
-  const hash = await hashFile(path);
-  known[id] = hash;
-  mkdirSync(dir, { recursive: true });
-  const tmp = `${index}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(known));
-  renameSync(tmp, index);
-  return hash;
-}
-
-/**
- * Hex SHA-256 identity of a model (memoised per instance): the content of its weights — the file's
- * bytes when the Clap tells its weights path (so the model's lazily loaded state dict is not pulled
- * back into memory), otherwise the state dict (names, dtypes, shapes, data) — and its config.
- */
-export function modelKey(clap: Clap, dir = defaultCacheDir()): Promise<string> {
+/** Hex SHA-256 identity of a model (memoised per instance): its weights' identity and its config. */
+export function modelKey(clap: Clap): Promise<string> {
   let k = modelKeys.get(clap);
   if (!k) {
-    k = (async () => {
-      const h = createHash('sha256');
-      const path = weightsPathOf(clap);
-      if (path !== undefined) {
-        h.update(`file\u0000${await weightsFileHash(path, dir)}\u0000`);
-      } else {
-        const weights = clap.weights;
-        for (const name of [...weights.keys()].sort()) {
-          const t = weights.get(name)!;
-          h.update(`${name}\u0000${t.dtype}\u0000${t.shape.join(',')}\u0000`);
-          h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-        }
-      }
-      h.update(JSON.stringify(clap.config));
-      return h.digest('hex');
-    })();
+    k = clap.weightsHash().then((weights) => createHash('sha256').update(`weights\u0000${weights}\u0000${JSON.stringify(clap.config)}`).digest('hex'));
     modelKeys.set(clap, k);
   }
   return k;
@@ -214,10 +156,10 @@ export class EmbeddingCache {
   async audio(clap: Clap, options: Record<string, unknown>): Promise<CacheShard> {
     const canonical = Object.keys(options).sort().map((k) => `${k}=${JSON.stringify(options[k] ?? null)}`).join('&');
     const opts = sha256(canonical).toString('hex').slice(0, 16);
-    return this.shard(await modelKey(clap, this.dir), `audio-${opts}`, clap.config.dProj);
+    return this.shard(await modelKey(clap), `audio-${opts}`, clap.config.dProj);
   }
 
   async text(clap: Clap): Promise<CacheShard> {
-    return this.shard(await modelKey(clap, this.dir), `text-${await textPoolingKey(clap)}`, clap.config.dProj);
+    return this.shard(await modelKey(clap), `text-${await textPoolingKey(clap)}`, clap.config.dProj);
   }
 }
