@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { parseCsv } from '../src/tasks/train/manifest.js';
 import { type ProbeSummary, trainProbe } from '../src/tasks/train/probe.js';
 import { readLog, renderSvg } from '../src/tasks/train/plot.js';
-import { Rng } from '../src/tasks/train/rng.js';
+import { Rng } from '../src/tasks/rng.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -150,7 +150,7 @@ mkdirSync(join(root, 'docs'), { recursive: true });
 writeFileSync(join(root, 'docs/training-curves.svg'), renderSvg(entries, 'small CLAP from scratch on Debian speech clips (held-out classes)'));
 const start = entries.find((e) => e.type === 'start') as Record<string, number> | undefined;
 const steps = entries.filter((e) => e.type === 'step') as { step: number; loss: number }[];
-const epochs = entries.filter((e) => e.type === 'epoch') as { epoch: number; step: number; train_loss: number; val: M; test: M; best: boolean }[];
+const epochs = entries.filter((e) => e.type === 'epoch') as unknown as { epoch: number; step: number; train_loss: number; val: M; test: M; best: boolean }[];
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const head = mean(steps.slice(0, 10).map((s) => s.loss));
 const tail = mean(steps.slice(-10).map((s) => s.loss));

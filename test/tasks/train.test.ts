@@ -13,7 +13,7 @@ import {
 } from '../../src/tasks/train/index.js';
 import { Clap } from '../../src/tasks/clap.js';
 import { loadWeights, saveSafetensors } from '../../src/weights/index.js';
-import { Rng } from '../../src/tasks/train/rng.js';
+import { Rng } from '../../src/tasks/rng.js';
 import { ClapCapDecoder, randomClapCapWeights } from '../../src/tasks/caption/index.js';
 import { writeToneDataset } from './train-helpers.js';
 import { mergeIdenticalTexts, randomRecallAtK, randomRetrievalBaseline } from '../../src/tasks/eval/metrics.js';

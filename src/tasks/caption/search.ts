@@ -18,6 +18,7 @@
  */
 import { beamTemperature, logProb, rowStats, type RowStats, statsFromSum } from './logprobs.js';
 import { argsortDescending, TopkHeap, topkFallback } from './topk.js';
+import { Rng } from '../rng.js';
 
 /** Model state after a call: last-position logits of each row ([rows, vocab] row-major). */
 export interface LmState {
@@ -219,17 +220,10 @@ export interface SampleOptions {
   stopToken: number;
 }
 
-/** mulberry32: a small, fast, seedable 32-bit PRNG; two draws make one 53-bit double in [0, 1). */
+/** A seeded stream of doubles in [0, 1) (53 bits each); `stream` separates files sharing a seed. */
 export function seededRandom(seed: number, stream = 0): () => number {
-  let a = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(stream + 1, 0x85ebca77)) >>> 0;
-  const next32 = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return (x ^ (x >>> 14)) >>> 0;
-  };
-  return () => ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992;
+  const rng = new Rng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(stream + 1, 0x85ebca77)) >>> 0);
+  return () => rng.next53();
 }
 
 /**

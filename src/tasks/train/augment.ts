@@ -3,7 +3,7 @@
  * same batches): SpecAugment (Park et al. 2019: frequency and time masks on the log-mel) and mixup
  * (Zhang et al. 2018: convex mixes of two clips, with the targets mixed by the same weight).
  */
-import type { Rng } from './rng.js';
+import type { Rng } from '../rng.js';
 
 export interface SpecAugmentOptions {
   /** Frequency masks per clip and their maximum width in mel bins (default 2 × 8). */

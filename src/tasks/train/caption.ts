@@ -32,7 +32,7 @@ import { readManifest } from './manifest.js';
 import { exportStateDict } from './model.js';
 import { embedItems } from './probe.js';
 import { resolveTrainConfig } from './presets.js';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 import type { RunOptions } from './run-options.js';
 import { finishRun, jsonlLogger, parameterCount, saveWeights } from './outputs.js';
 

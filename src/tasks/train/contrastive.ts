@@ -25,7 +25,7 @@ import { type ManifestItem, readManifest, splitItems } from './manifest.js';
 import { cosineMatrix, retrieval, type RetrievalMetrics, zeroShotAccuracy } from './metrics.js';
 import { buildContrastiveGraph, exportStateDict, paramGroup } from './model.js';
 import { resolveTrainConfig } from './presets.js';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 import { mixupBatch, specAugment, type SpecAugmentOptions } from './augment.js';
 import { endOfEpoch, initialScheduleState, learningRate, type ScheduleConfig, type ScheduleState } from './schedule.js';
 import { finishRun, jsonlLogger, parameterCount, saveWeights } from './outputs.js';

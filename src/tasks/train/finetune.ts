@@ -24,7 +24,7 @@ import { readManifest } from './manifest.js';
 import { AUDIO_FRAMES, exportStateDict } from './model.js';
 import { embedItems, headAccuracy, labelledSplit, type LinearHead } from './probe.js';
 import { resolveTrainConfig } from './presets.js';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 import type { RunOptions } from './run-options.js';
 import { finishRun, jsonlLogger, parameterCount, saveWeights } from './outputs.js';
 

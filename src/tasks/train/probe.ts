@@ -16,7 +16,7 @@ import { Clap } from '../clap.js';
 import { CROP_FRAMES, cropInto, FeatureStore, MEL_BINS } from './features.js';
 import { type ManifestItem, readManifest, splitItems } from './manifest.js';
 import { resolveTrainConfig } from './presets.js';
-import { Rng } from './rng.js';
+import { Rng } from '../rng.js';
 
 export interface ProbeOptions {
   data: string;

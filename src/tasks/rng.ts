@@ -4,13 +4,23 @@ export class Rng {
     this.state = state >>> 0;
   }
 
-  /** Uniform in [0, 1). */
-  next(): number {
+  /** Uniform uint32. */
+  next32(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
     let t = this.state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  /** Uniform in [0, 1) with 32 random bits. */
+  next(): number {
+    return this.next32() / 4294967296;
+  }
+
+  /** Uniform in [0, 1) with 53 random bits (two draws). */
+  next53(): number {
+    return ((this.next32() >>> 5) * 67108864 + (this.next32() >>> 6)) / 9007199254740992;
   }
 
   /** Integer in [0, n). */
