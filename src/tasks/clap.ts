@@ -323,6 +323,7 @@ export class Clap {
     // Windows of consecutive inputs share encoder runs; an input is finished once its windows have run.
     let pending: { index: number; logmels: Float32Array[]; starts: number[]; ends: number[] }[] = [];
     let pendingWindows = 0;
+    let done = 0;
     const flush = async (): Promise<void> => {
       const all = pending.flatMap((p) => p.logmels);
       const embeddings = await this.embedLogMels(all, batchSize);
@@ -334,7 +335,7 @@ export class Clap {
         results[p.index] = options.sliding
           ? { input: name, embedding: options.pool === 'none' ? new Float32Array(0) : meanOf(windows.map((w) => w.embedding)), windows }
           : { input: name, embedding: windows[0].embedding };
-        options.onProgress?.(results.filter(Boolean).length, inputs.length);
+        options.onProgress?.(++done, inputs.length);
       }
       pending = [];
       pendingWindows = 0;

@@ -92,3 +92,11 @@ test('weightsHash: the tensors’ identity, remembered per weights file version 
   assert.equal(await second.weightsHash(), 'remembered');
   await Promise.all([first.release(), second.release()]);
 });
+
+test('embedAudio reports progress once per input, counting up to the total', { skip }, async () => {
+  const c = await clap();
+  const files = ['vowel_16k', 'speech_22k', 'tone_noise_short_44k'].map((n) => fixturePath('inputs', 'audio', `${n}.wav`));
+  const seen: [number, number][] = [];
+  await c.embedAudio(files, { batchSize: 2, onProgress: (done, total) => seen.push([done, total]) });
+  assert.deepEqual(seen, [[1, 3], [2, 3], [3, 3]]);
+});
