@@ -7,7 +7,7 @@ export interface Section {
 const { modelSections } = await import('./model.js');
 const { trainSection } = await import('./train.js');
 const { perfSections } = await import('./perf.js');
-const { indexSections } = await import('./index.js');
+const { indexSections } = await import('./store.js');
 const { captionSection } = await import('./caption.js');
 
 export const sections: Section[] = [...modelSections, captionSection, ...perfSections, trainSection, ...indexSections];

@@ -11,6 +11,6 @@ export {
 export { decodeAudio, loadAudio, openAudioStream, audioToLogMel, logMel, REFERENCE_FRONTEND, PAPER_FRONTEND, type AudioInput, type FrontendConfig } from './audio/index.js';
 export { Gpt2Tokenizer, defaultTokenizer } from './text/index.js';
 export * as engine from './engine/index.js';
-export { ClapIndex } from './tasks/index.js';
+export { ClapIndex } from './tasks/clap-index.js';
 export { ClapCapDecoder, type CaptionOptions, type CaptionBeam } from './tasks/caption/index.js';
 export { loadHearModel } from './tasks/eval/index.js';

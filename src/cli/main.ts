@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ClapError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { type Command, type CommandContext, UsageError } from './command.js';
-import { commands } from './commands/index.js';
+import { commands } from './commands/registry.js';
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ClapError } from '../../errors.js';
 import { Clap } from '../../tasks/clap.js';
-import { ClapIndex, type AnnKind, type IndexAudioOptions, type IndexReport } from '../../tasks/index.js';
+import { ClapIndex, type AnnKind, type IndexAudioOptions, type IndexReport } from '../../tasks/clap-index.js';
 import { type Command, type CommandContext, num, type OptionSpec, type ParsedValues, required, str, UsageError } from '../command.js';
 import { Progress } from '../progress.js';
 import { intOption, MODEL_OPTIONS, modelSettings, WINDOW_OPTIONS, windowHelp, windowOptions } from './shared.js';

@@ -1,5 +1,5 @@
 import { type Command, num, str, UsageError } from '../command.js';
-import type { IndexQuery, IndexSearchOptions, SearchMode } from '../../tasks/index.js';
+import type { IndexQuery, IndexSearchOptions, SearchMode } from '../../tasks/clap-index.js';
 import { DB_OPTION, INDEX_MODEL_HELP, openWithModel } from './index-cmd.js';
 import { intOption, MODEL_OPTIONS } from './shared.js';
 

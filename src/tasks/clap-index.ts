@@ -19,10 +19,10 @@ import type { LoadAudioOptions } from '../audio/index.js';
 import {
   acquireWriteLock, hashConfig, identityMismatch, modelIdentity, readMeta, rowModelId, writeMeta,
   type IndexAudioOptions, type IndexMeta, type ModelIdentity, type WeightsFingerprint,
-} from '../index/meta.js';
-import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../index/lance.js';
-import type { AnnKind, CaptionHit, FileInfo, FileRecord, SearchHit, SearchMode, VectorIndexInfo, VectorStore } from '../index/store.js';
-import { walkAudio, type SkippedPath } from '../index/walk.js';
+} from '../store/meta.js';
+import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../store/lance.js';
+import type { AnnKind, CaptionHit, FileInfo, FileRecord, SearchHit, SearchMode, VectorIndexInfo, VectorStore } from '../store/store.js';
+import { walkAudio, type SkippedPath } from '../store/walk.js';
 import type { Clap } from './clap.js';
 import { type FileFrontend, fileFrontend, FrontendPool } from './pipeline.js';
 

@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Clap } from '../../src/tasks/clap.js';
-import { ClapIndex } from '../../src/tasks/index.js';
+import { ClapIndex } from '../../src/tasks/clap-index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
-import { tone, writeClips, writeWav } from '../index/audio-helpers.js';
+import { tone, writeClips, writeWav } from '../store/audio-helpers.js';
 
 const skip = !hasFixtures && 'fixtures not present';
 let clapPromise: Promise<Clap> | undefined;

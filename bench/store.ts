@@ -14,9 +14,9 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { synthWav } from '../src/audio/index.js';
-import { DEFAULT_NPROBES, DEFAULT_REFINE, LanceStore } from '../src/index/lance.js';
-import type { FileRecord } from '../src/index/store.js';
-import { ClapIndex } from '../src/tasks/index.js';
+import { DEFAULT_NPROBES, DEFAULT_REFINE, LanceStore } from '../src/store/lance.js';
+import type { FileRecord } from '../src/store/store.js';
+import { ClapIndex } from '../src/tasks/clap-index.js';
 import { fullSizeClap } from './model.js';
 import type { Section } from './sections.js';
 import { fmt } from './util.js';

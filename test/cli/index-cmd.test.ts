@@ -6,9 +6,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ClapIndex } from '../../src/tasks/index.js';
+import { ClapIndex } from '../../src/tasks/clap-index.js';
 import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
-import { tone, writeClips, writeWav } from '../index/audio-helpers.js';
+import { tone, writeClips, writeWav } from '../store/audio-helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
 const skip = !hasFixtures && 'fixtures not present';

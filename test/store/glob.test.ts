@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { globMatcher, globToRegex } from '../../src/index/glob.js';
+import { globMatcher, globToRegex } from '../../src/store/glob.js';
 
 test('path globs: names without a slash, tails with one, absolute paths, ** and classes', () => {
   const cases: [string, string, boolean][] = [

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LanceStore } from '../../src/index/lance.js';
-import type { FileRecord } from '../../src/index/store.js';
+import { LanceStore } from '../../src/store/lance.js';
+import type { FileRecord } from '../../src/store/store.js';
 import { cosine } from '../helpers/compare.js';
 
 const D = 16;
