@@ -17,7 +17,10 @@ export const captionSection: Section = {
       result.caption_s = one;
       result.caption_s_batched_4 = four;
       result.caption_s_no_cache = uncached;
-      rows.push({ what: 'caption, 1 file, KV cache (s)', value: `${fmt(one)} (msclap ${MSCLAP.captionS} s, ${fmt(MSCLAP.captionS / one)}x)` });
+      rows.push({
+        what: 'caption, 1 file, KV cache (s)',
+        value: `${fmt(one)} (msclap ${MSCLAP.captionS} s, ${fmt(MSCLAP.captionS / one)}x)`,
+      });
       rows.push({ what: 'caption, 4 files batched, per caption (s)', value: fmt(four) });
       rows.push({ what: 'caption, 1 file, no cache as msclap (s)', value: fmt(uncached) });
     } finally {

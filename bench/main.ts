@@ -6,13 +6,18 @@ import { engineMatmulGflops, plainMatmulGflops } from './matmul.js';
  * like with like; --only runs just the sections whose names contain one of the words.
  * Sections register their results into one flat JSON object (keys are a contract, see issue #9).
  */
-interface Row { what: string; value: string }
+interface Row {
+  what: string;
+  value: string;
+}
 
 async function run(): Promise<void> {
   const json = process.argv.includes('--json');
   const result: Record<string, unknown> = {};
   const rows: Row[] = [];
-  const log = (msg: string): void => { if (!json) process.stderr.write(`${msg}\n`); };
+  const log = (msg: string): void => {
+    if (!json) process.stderr.write(`${msg}\n`);
+  };
 
   log('matmul: engine (1024^3 x4 chain) vs plain TypeScript loop…');
   const peak = await engineMatmulGflops();

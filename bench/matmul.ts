@@ -23,16 +23,20 @@ export async function plainMatmulGflops(n = 256): Promise<number> {
   const a = new Float32Array(n * n).fill(0.5);
   const b = new Float32Array(n * n).fill(0.25);
   const c = new Float32Array(n * n);
-  const t = await timeIt(() => {
-    c.fill(0);
-    for (let i = 0; i < n; i++) {
-      for (let k = 0; k < n; k++) {
-        const aik = a[i * n + k];
-        const bo = k * n;
-        const co = i * n;
-        for (let j = 0; j < n; j++) c[co + j] += aik * b[bo + j];
+  const t = await timeIt(
+    () => {
+      c.fill(0);
+      for (let i = 0; i < n; i++) {
+        for (let k = 0; k < n; k++) {
+          const aik = a[i * n + k];
+          const bo = k * n;
+          const co = i * n;
+          for (let j = 0; j < n; j++) c[co + j] += aik * b[bo + j];
+        }
       }
-    }
-  }, 3, 1);
+    },
+    3,
+    1,
+  );
   return (2 * n * n * n) / t / 1e9;
 }

@@ -36,12 +36,20 @@ const weightsSection: Section = {
     const path = join(tmpdir(), 'clap-ts-bench-clap2023-random-v1.pth');
     if (!existsSync(path)) await savePth(path, fullSizeWeights());
     const child = fileURLToPath(new URL('./load-child.ts', import.meta.url));
-    const r = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', child, path], { encoding: 'utf8' })) as { ms: number; tensors: number; baseRssMb: number; peakRssMb: number };
+    const r = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', child, path], { encoding: 'utf8' })) as {
+      ms: number;
+      tensors: number;
+      baseRssMb: number;
+      peakRssMb: number;
+    };
     const mb = statSync(path).size / 1e6;
     result.weights_load_s = r.ms / 1000;
     result.weights_load_peak_rss_mb = r.peakRssMb;
     result.weights_file_mb = mb;
-    rows.push({ what: 'checkpoint load (.pth, full-size)', value: `${fmt(r.ms / 1000)} s for ${mb.toFixed(0)} MB, ${r.tensors} tensors; peak RSS ${r.peakRssMb.toFixed(0)} MB (${(r.peakRssMb / mb).toFixed(2)}x file, Node itself ${r.baseRssMb.toFixed(0)} MB)` });
+    rows.push({
+      what: 'checkpoint load (.pth, full-size)',
+      value: `${fmt(r.ms / 1000)} s for ${mb.toFixed(0)} MB, ${r.tensors} tensors; peak RSS ${r.peakRssMb.toFixed(0)} MB (${(r.peakRssMb / mb).toFixed(2)}x file, Node itself ${r.baseRssMb.toFixed(0)} MB)`,
+    });
   },
 };
 
@@ -78,7 +86,10 @@ const audioSection: Section = {
     rows.push({ what: 'audio model FLOPs per 7 s clip (GFLOP)', value: fmt(flops / 1e9) });
     for (const b of ['b1', 'b4', 'b8']) {
       const ref = b === 'b1' ? MSCLAP.audioClipsPerS_b1 : MSCLAP.audioClipsPerS_b8;
-      rows.push({ what: `audio clips/s, batch ${b.slice(1)}`, value: `${fmt(perClip[b])} (${fmt((perClip[b] * flops) / 1e9)} GFLOP/s = ${fmt((100 * perClip[b] * flops) / 1e9 / peak)}% of peak; msclap ${fmt(ref)}, ${fmt(perClip[b] / ref)}x)` });
+      rows.push({
+        what: `audio clips/s, batch ${b.slice(1)}`,
+        value: `${fmt(perClip[b])} (${fmt((perClip[b] * flops) / 1e9)} GFLOP/s = ${fmt((100 * perClip[b] * flops) / 1e9 / peak)}% of peak; msclap ${fmt(ref)}, ${fmt(perClip[b] / ref)}x)`,
+      });
     }
     rows.push({ what: 'frontend share of file→embedding time, batch 1', value: `${fmt(100 * (result.frontend_share as number))}%` });
   },
@@ -91,7 +102,10 @@ const textSection: Section = {
     const texts = LABELS.map((l) => `this is the sound of ${l}`);
     const s = await timeIt(() => clap.embedText(texts), 9, 2);
     result.text_ms_10_labels = s * 1000;
-    rows.push({ what: 'text, 10 labels after warm-up (ms)', value: `${fmt(s * 1000)} (msclap ${MSCLAP.text10LabelsS * 1000} ms, ${fmt(MSCLAP.text10LabelsS / s)}x)` });
+    rows.push({
+      what: 'text, 10 labels after warm-up (ms)',
+      value: `${fmt(s * 1000)} (msclap ${MSCLAP.text10LabelsS * 1000} ms, ${fmt(MSCLAP.text10LabelsS / s)}x)`,
+    });
   },
 };
 

@@ -70,7 +70,10 @@ const pipelineSection: Section = {
       ratio_cpu: enc.cpu / par.cpu,
       sequential_ratio: enc.wall / seq.wall,
     };
-    rows.push({ what: `pipeline: ${n} WAVs (files/s ÷ encoder-only)`, value: `${fmt(100 * ratio)}% (${fmt(n / par.wall)} vs ${fmt(n / enc.wall)} clips/s; sequential frontend ${fmt((100 * enc.wall) / seq.wall)}%); CPU s/clip ${fmt(par.cpu / n)} vs ${fmt(enc.cpu / n)}` });
+    rows.push({
+      what: `pipeline: ${n} WAVs (files/s ÷ encoder-only)`,
+      value: `${fmt(100 * ratio)}% (${fmt(n / par.wall)} vs ${fmt(n / enc.wall)} clips/s; sequential frontend ${fmt((100 * enc.wall) / seq.wall)}%); CPU s/clip ${fmt(par.cpu / n)} vs ${fmt(enc.cpu / n)}`,
+    });
   },
 };
 
@@ -93,12 +96,15 @@ function runCli(args: string[], env: NodeJS.ProcessEnv): { wall: number; cpu?: n
 
 /** dist/ is what bin/clap.js runs: rebuild it when a source file is newer. */
 function ensureDist(): void {
-  const newest = (dir: string): number => readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && e.name.endsWith('.ts'))
-    .reduce((m, e) => Math.max(m, statSync(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)).mtimeMs), 0);
+  const newest = (dir: string): number =>
+    readdirSync(dir, { withFileTypes: true, recursive: true })
+      .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+      .reduce((m, e) => Math.max(m, statSync(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)).mtimeMs), 0);
   const built = join(ROOT, 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(built) || statSync(built).mtimeMs < newest(join(ROOT, 'src'))) {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], { stdio: 'ignore' });
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
+      stdio: 'ignore',
+    });
   }
 }
 
@@ -120,13 +126,21 @@ const coldSection: Section = {
       const newLabels = runCli([...args.slice(0, 3), LABELS.map((l) => `${l}s`).join(','), ...args.slice(4)], env);
       result.cold_classify_s = best.wall;
       result.cold_classify = {
-        empty_cache: cold, warm_cache: best, warm_cache_new_labels: newLabels,
+        empty_cache: cold,
+        warm_cache: best,
+        warm_cache_new_labels: newLabels,
         cache_mb: readdirSync(cache).reduce((s, f) => s + statSync(join(cache, f)).size, 0) / 1e6,
       };
       const cpu = (x: { cpu?: number }): string => (x.cpu !== undefined ? `, CPU ${fmt(x.cpu)} s` : '');
       const rss = (x: { rssMb?: number }): string => (x.rssMb !== undefined ? `, peak ${x.rssMb.toFixed(0)} MB` : '');
-      rows.push({ what: 'cold classify, model cache warm (s)', value: `${fmt(best.wall)}${cpu(best)}${rss(best)} (new labels: ${fmt(newLabels.wall)}${cpu(newLabels)})` });
-      rows.push({ what: 'cold classify, empty cache (s)', value: `${fmt(cold.wall)}${cpu(cold)}${rss(cold)} (builds + stores the optimised models)` });
+      rows.push({
+        what: 'cold classify, model cache warm (s)',
+        value: `${fmt(best.wall)}${cpu(best)}${rss(best)} (new labels: ${fmt(newLabels.wall)}${cpu(newLabels)})`,
+      });
+      rows.push({
+        what: 'cold classify, empty cache (s)',
+        value: `${fmt(cold.wall)}${cpu(cold)}${rss(cold)} (builds + stores the optimised models)`,
+      });
     } finally {
       rmSync(cache, { recursive: true, force: true });
     }
@@ -142,15 +156,26 @@ const memorySection: Section = {
     const child = fileURLToPath(new URL('./rss-child.ts', import.meta.url));
     const cache = mkdtempSync(join(tmpdir(), 'clap-bench-cache-'));
     try {
-      const run = (): { classify: number; afterHalf: number; afterAll: number; halfFiles: number; allFiles: number } => JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', child, pth, files[0], ...many], {
-        encoding: 'utf8', cwd: ROOT, env: { ...process.env, CLAP_CACHE_DIR: cache, CLAP_THREADS: '2' },
-      })) as never;
+      const run = (): { classify: number; afterHalf: number; afterAll: number; halfFiles: number; allFiles: number } =>
+        JSON.parse(
+          execFileSync(process.execPath, ['--import', 'tsx', child, pth, files[0], ...many], {
+            encoding: 'utf8',
+            cwd: ROOT,
+            env: { ...process.env, CLAP_CACHE_DIR: cache, CLAP_THREADS: '2' },
+          }),
+        ) as never;
       const cold = run();
       const warm = run();
       result.peak_rss_mb = warm.afterAll;
       result.peak_rss = { warm_cache: warm, empty_cache: cold };
-      rows.push({ what: 'peak RSS, full-size classify (MB)', value: `${warm.classify.toFixed(0)} (model cache warm; ${cold.classify.toFixed(0)} on the run that builds it)` });
-      rows.push({ what: 'peak RSS after embedding N files (MB)', value: `${warm.afterHalf.toFixed(0)} after ${warm.halfFiles}, ${warm.afterAll.toFixed(0)} after ${warm.halfFiles + warm.allFiles}` });
+      rows.push({
+        what: 'peak RSS, full-size classify (MB)',
+        value: `${warm.classify.toFixed(0)} (model cache warm; ${cold.classify.toFixed(0)} on the run that builds it)`,
+      });
+      rows.push({
+        what: 'peak RSS after embedding N files (MB)',
+        value: `${warm.afterHalf.toFixed(0)} after ${warm.halfFiles}, ${warm.afterAll.toFixed(0)} after ${warm.halfFiles + warm.allFiles}`,
+      });
     } finally {
       rmSync(cache, { recursive: true, force: true });
     }
@@ -158,8 +183,14 @@ const memorySection: Section = {
 };
 
 function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  let ab = 0,
+    aa = 0,
+    bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
   return ab / Math.sqrt(aa * bb);
 }
 
@@ -168,7 +199,11 @@ const argmax = (r: number[]): number => r.indexOf(Math.max(...r));
 const FIXTURES = fileURLToPath(new URL('../../shared/fixtures/msclap-tiny-seed1/', import.meta.url));
 
 /** Zero-shot top-1 of each clip against the labels, plus the raw embeddings. */
-async function zeroShot(clap: Clap, clips: string[], labels: string[]): Promise<{ top1: number[]; audio: Float32Array[]; text: Float32Array[] }> {
+async function zeroShot(
+  clap: Clap,
+  clips: string[],
+  labels: string[],
+): Promise<{ top1: number[]; audio: Float32Array[]; text: Float32Array[] }> {
   const text = await clap.embedText(labels.map((l) => `this is the sound of ${l}`));
   const audio = (await clap.embedAudio(clips)).map((e) => e.embedding);
   return { top1: clap.similarity(audio, text).map(argmax), audio, text };
@@ -182,12 +217,19 @@ const precisionSection: Section = {
     const texts = LABELS.map((l) => `this is the sound of ${l}`);
     // Fixture (tiny, trained-like) model: cosine and top-1 agreement on the fixture clips + the bench folder.
     const hasFix = existsSync(join(FIXTURES, 'clap.pth'));
-    const fixClips = hasFix ? [...readdirSync(join(FIXTURES, 'inputs', 'audio')).map((f) => join(FIXTURES, 'inputs', 'audio', f)), ...files] : [];
-    const fixLabels = hasFix ? (JSON.parse(readFileSync(join(FIXTURES, 'inputs', 'texts.json'), 'utf8')) as { zero_shot_classes: string[] }).zero_shot_classes : [];
-    const loadFix = (p: Precision): Promise<Clap> => Clap.load({ weights: join(FIXTURES, 'clap.pth'), config: join(FIXTURES, 'config.json'), precision: p, cacheDir: false });
+    const fixClips = hasFix
+      ? [...readdirSync(join(FIXTURES, 'inputs', 'audio')).map((f) => join(FIXTURES, 'inputs', 'audio', f)), ...files]
+      : [];
+    const fixLabels = hasFix
+      ? (JSON.parse(readFileSync(join(FIXTURES, 'inputs', 'texts.json'), 'utf8')) as { zero_shot_classes: string[] }).zero_shot_classes
+      : [];
+    const loadFix = (p: Precision): Promise<Clap> =>
+      Clap.load({ weights: join(FIXTURES, 'clap.pth'), config: join(FIXTURES, 'config.json'), precision: p, cacheDir: false });
     const fixRef = hasFix ? await zeroShot(await loadFix('fp32'), fixClips, fixLabels) : undefined;
 
-    const speed = async (clap: Clap): Promise<{ audio: { wall: number; cpu: number }; text: { wall: number; cpu: number }; a: Float32Array[]; t: Float32Array[] }> => {
+    const speed = async (
+      clap: Clap,
+    ): Promise<{ audio: { wall: number; cpu: number }; text: { wall: number; cpu: number }; a: Float32Array[]; t: Float32Array[] }> => {
       const a = await clap.embedLogMels(logmels, 4);
       const t = await clap.embedText(texts);
       let audio = { wall: Infinity, cpu: Infinity };
@@ -235,8 +277,11 @@ const precisionSection: Section = {
       out[p] = entry;
       rows.push({
         what: `precision ${p}`,
-        value: `audio ${fmt(entry.audio_speedup)}x (CPU ${fmt(entry.audio_speedup_cpu)}x), text ${fmt(entry.text_speedup)}x (CPU ${fmt(entry.text_speedup_cpu)}x); cosine vs fp32 full-size audio ${entry.cosine_full_size_audio_min.toFixed(5)} text ${entry.cosine_full_size_text_min.toFixed(5)}`
-          + (fixture ? `; fixtures audio ${fixture.audio_cosine_min.toFixed(5)} text ${fixture.text_cosine_min.toFixed(5)}, top-1 agreement ${fmt(100 * fixture.top1_agreement)}% of ${fixture.clips}` : ''),
+        value:
+          `audio ${fmt(entry.audio_speedup)}x (CPU ${fmt(entry.audio_speedup_cpu)}x), text ${fmt(entry.text_speedup)}x (CPU ${fmt(entry.text_speedup_cpu)}x); cosine vs fp32 full-size audio ${entry.cosine_full_size_audio_min.toFixed(5)} text ${entry.cosine_full_size_text_min.toFixed(5)}` +
+          (fixture
+            ? `; fixtures audio ${fixture.audio_cosine_min.toFixed(5)} text ${fixture.text_cosine_min.toFixed(5)}, top-1 agreement ${fmt(100 * fixture.top1_agreement)}% of ${fixture.clips}`
+            : ''),
       });
     }
     result.precision = out;

@@ -33,7 +33,9 @@ export const BENCH_REFINE = DEFAULT_REFINE;
 function gaussians(seed: number): () => number {
   let s = seed >>> 0 || 1;
   const u = (): number => {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
     return ((s >>> 0) + 0.5) / 4294967296;
   };
   return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
@@ -102,8 +104,13 @@ function median(xs: number[]): number {
 const searchSection: Section = {
   name: 'index: top-10 search latency over stored 1024-d vectors, exact and ANN (IVF-PQ)',
   async run(result, rows) {
-    const log = (m: string): void => { if (!process.argv.includes('--json')) process.stderr.write(`${m}\n`); };
-    const sizes = (process.env.CLAP_BENCH_INDEX_SIZES ?? '10000,100000,1000000').split(',').map(Number).filter((x) => x > 0);
+    const log = (m: string): void => {
+      if (!process.argv.includes('--json')) process.stderr.write(`${m}\n`);
+    };
+    const sizes = (process.env.CLAP_BENCH_INDEX_SIZES ?? '10000,100000,1000000')
+      .split(',')
+      .map(Number)
+      .filter((x) => x > 0);
     const out: Record<string, unknown> = {};
     for (const n of sizes) {
       const { store, buildS, indexS } = await benchStore(n, log);
@@ -121,18 +128,32 @@ const searchSection: Section = {
           const exact = await store.search({ vector: q, top: 10, level: 'file', mode: 'exact' });
           exactMs.push(performance.now() - t);
           t = performance.now();
-          const ann = await store.search({ vector: q, top: 10, level: 'file', mode: 'ann', nprobes: BENCH_NPROBES, refineFactor: BENCH_REFINE });
+          const ann = await store.search({
+            vector: q,
+            top: 10,
+            level: 'file',
+            mode: 'ann',
+            nprobes: BENCH_NPROBES,
+            refineFactor: BENCH_REFINE,
+          });
           annMs.push(performance.now() - t);
           const truth = new Set(exact.map((h) => h.path));
           hits += ann.filter((h) => truth.has(h.path)).length;
         }
         const recall = hits / (10 * nq);
         const key = n >= 1_000_000 ? `${n / 1_000_000}m` : `${n / 1000}k`;
-        out[key] = { exact_ms: median(exactMs), ann_ms: median(annMs), recall_at_10: recall, queries: nq, ...(buildS !== undefined ? { build_s: buildS, ann_build_s: indexS } : {}) };
+        out[key] = {
+          exact_ms: median(exactMs),
+          ann_ms: median(annMs),
+          recall_at_10: recall,
+          queries: nq,
+          ...(buildS !== undefined ? { build_s: buildS, ann_build_s: indexS } : {}),
+        };
         rows.push({
           what: `search top-10, ${key} vectors (ms)`,
-          value: `exact ${fmt(median(exactMs))}, IVF-PQ ${fmt(median(annMs))} (nprobes ${BENCH_NPROBES}, refine ${BENCH_REFINE}), recall@10 ${recall.toFixed(3)}`
-            + `${buildS !== undefined ? `; built in ${fmt(buildS)} s + index ${fmt(indexS!)} s (cached for next runs)` : ''}`,
+          value:
+            `exact ${fmt(median(exactMs))}, IVF-PQ ${fmt(median(annMs))} (nprobes ${BENCH_NPROBES}, refine ${BENCH_REFINE}), recall@10 ${recall.toFixed(3)}` +
+            `${buildS !== undefined ? `; built in ${fmt(buildS)} s + index ${fmt(indexS!)} s (cached for next runs)` : ''}`,
         });
       } finally {
         await store.close();
@@ -151,7 +172,12 @@ const indexingSection: Section = {
       const n = 24;
       const lib = join(root, 'lib');
       mkdirSync(lib);
-      const kinds: [number, number][] = [[44100, 1], [48000, 2], [22050, 1], [16000, 1]];
+      const kinds: [number, number][] = [
+        [44100, 1],
+        [48000, 2],
+        [22050, 1],
+        [16000, 1],
+      ];
       for (let i = 0; i < n; i++) {
         const [sr, ch] = kinds[i % kinds.length];
         const wav = synthWav(sr, 7, ch);
@@ -177,7 +203,10 @@ const indexingSection: Section = {
       const fps0 = r0.added / r0.seconds;
       result.index_files_per_s = fps;
       result.index_files_per_s_decode_inline = fps0;
-      rows.push({ what: `indexing ${n} × 7 s clips (files/s)`, value: `${fmt(fps)} with decode workers, ${fmt(fps0)} decoding on the main thread (hash, decode, encode, store)` });
+      rows.push({
+        what: `indexing ${n} × 7 s clips (files/s)`,
+        value: `${fmt(fps)} with decode workers, ${fmt(fps0)} decoding on the main thread (hash, decode, encode, store)`,
+      });
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -11,12 +11,19 @@ const TEXT_LEN = 77;
 
 function feeds(B: number): Record<string, HostTensor> {
   let s = 1;
-  const r = (): number => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32; };
+  const r = (): number => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
   const targets = new Float32Array(B * B);
   for (let i = 0; i < B; i++) targets[i * B + i] = 1;
   return {
     logmel: { dtype: 'float32', shape: [B, 965, 64], data: Float32Array.from({ length: B * 965 * 64 }, () => -60 + 40 * r()) },
-    input_ids: { dtype: 'int64', shape: [B, TEXT_LEN], data: BigInt64Array.from({ length: B * TEXT_LEN }, (_, i) => BigInt(i % TEXT_LEN < 12 ? Math.floor(r() * 50000) : 0)) },
+    input_ids: {
+      dtype: 'int64',
+      shape: [B, TEXT_LEN],
+      data: BigInt64Array.from({ length: B * TEXT_LEN }, (_, i) => BigInt(i % TEXT_LEN < 12 ? Math.floor(r() * 50000) : 0)),
+    },
     pool_index: { dtype: 'int64', shape: [B], data: BigInt64Array.from({ length: B }, (_, b) => BigInt(b * TEXT_LEN + 11)) },
     targets: { dtype: 'float32', shape: [B, B], data: targets },
   };
@@ -43,7 +50,17 @@ export const trainSection: Section = {
     await step.release();
     const steady = times.slice(1).sort((a, b) => a - b)[1];
     const params = step.paramNames.length;
-    result.train = { batch: BATCH, text_len: TEXT_LEN, build_s: buildS, s_per_step: steady, first_step_s: times[0], peak_rss_mb: peak / 1e6, rss_growth_mb: (peak - rss0) / 1e6, trainable_tensors: params, loss };
+    result.train = {
+      batch: BATCH,
+      text_len: TEXT_LEN,
+      build_s: buildS,
+      s_per_step: steady,
+      first_step_s: times[0],
+      peak_rss_mb: peak / 1e6,
+      rss_growth_mb: (peak - rss0) / 1e6,
+      trainable_tensors: params,
+      loss,
+    };
     rows.push({ what: `train step 2023 shapes, batch ${BATCH} (s)`, value: fmt(steady) });
     rows.push({ what: 'train step: compile (s) / first step (s)', value: `${fmt(buildS)} / ${fmt(times[0])}` });
     rows.push({ what: 'train step: peak RSS (MB)', value: fmt(peak / 1e6, 4) });

@@ -15,7 +15,12 @@ for (const { input, scores } of results) {
 // Embeddings and similarity: rank the files for a free-text query.
 const audio = await clap.embedAudio(files);
 const [query] = await clap.embedText(['a dog barking in the distance']);
-const scores = clap.similarity(audio.map((a) => a.embedding), [query]).map((row) => row[0]);
+const scores = clap
+  .similarity(
+    audio.map((a) => a.embedding),
+    [query],
+  )
+  .map((row) => row[0]);
 console.log(files.map((f, i) => ({ file: f, score: scores[i] })).sort((a, b) => b.score - a.score));
 
 await clap.release();

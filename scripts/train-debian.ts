@@ -31,7 +31,9 @@ const flag = (name: string, def: number): number => {
   const i = args.indexOf(name);
   return i >= 0 ? Number(args[i + 1]) : def;
 };
-const manifestIn = resolve(args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--'))) ?? join(root, '.data/debian/manifest.csv'));
+const manifestIn = resolve(
+  args.find((a, i) => !a.startsWith('--') && !(i > 0 && args[i - 1].startsWith('--'))) ?? join(root, '.data/debian/manifest.csv'),
+);
 const minutes = flag('--minutes', 26);
 const epochsMax = flag('--epochs', 18);
 const perClass = flag('--per-class', 150);
@@ -43,16 +45,45 @@ const work = join(root, '.data/train-debian');
 const runDir = join(work, 'run');
 
 const LANGS: Record<string, string> = {
-  fr: 'French', ca: 'Catalan', es: 'Spanish', ro: 'Romanian', ru: 'Russian', bg: 'Bulgarian', en: 'English', el: 'Greek',
-  be: 'Belarusian', da: 'Danish', lt: 'Lithuanian', uk: 'Ukrainian', nn: 'Norwegian', de: 'German', pt: 'Portuguese',
-  nl: 'Dutch', it: 'Italian', hu: 'Hungarian', sl: 'Slovenian', gl: 'Galician', sr: 'Serbian', cs: 'Czech', he: 'Hebrew', ml: 'Malayalam',
+  fr: 'French',
+  ca: 'Catalan',
+  es: 'Spanish',
+  ro: 'Romanian',
+  ru: 'Russian',
+  bg: 'Bulgarian',
+  en: 'English',
+  el: 'Greek',
+  be: 'Belarusian',
+  da: 'Danish',
+  lt: 'Lithuanian',
+  uk: 'Ukrainian',
+  nn: 'Norwegian',
+  de: 'German',
+  pt: 'Portuguese',
+  nl: 'Dutch',
+  it: 'Italian',
+  hu: 'Hungarian',
+  sl: 'Slovenian',
+  gl: 'Galician',
+  sr: 'Serbian',
+  cs: 'Czech',
+  he: 'Hebrew',
+  ml: 'Malayalam',
 };
 const SOURCES: Record<string, string> = {
-  'ktuberling-data': 'word', 'klettres-data': 'letter', 'tuxpaint-stamps-default': 'picture name',
-  'asterisk-core-sounds-en-wav': 'telephone prompt', 'asterisk-core-sounds-fr-wav': 'telephone prompt',
+  'ktuberling-data': 'word',
+  'klettres-data': 'letter',
+  'tuxpaint-stamps-default': 'picture name',
+  'asterisk-core-sounds-en-wav': 'telephone prompt',
+  'asterisk-core-sounds-fr-wav': 'telephone prompt',
 };
 
-interface Clip { path: string; src: string; lang: string; transcript: string }
+interface Clip {
+  path: string;
+  src: string;
+  lang: string;
+  transcript: string;
+}
 const rows = parseCsv(readFileSync(manifestIn, 'utf8'));
 const header = rows[0];
 const col = (name: string): number => header.indexOf(name);
@@ -68,7 +99,10 @@ for (const r of rows.slice(1)) {
   byClass.set(label, list);
 }
 // classes with enough clips, in languages spoken in at least two sources (so a held-out class can compose)
-let classes = [...byClass].filter(([, c]) => c.length >= 30).map(([l]) => l).sort();
+let classes = [...byClass]
+  .filter(([, c]) => c.length >= 30)
+  .map(([l]) => l)
+  .sort();
 const langCount = (cs: string[], lang: string): number => cs.filter((l) => byClass.get(l)![0].lang === lang).length;
 const srcCount = (cs: string[], src: string): number => cs.filter((l) => byClass.get(l)![0].src === src).length;
 classes = classes.filter((l) => langCount(classes, byClass.get(l)![0].lang) >= 2);
@@ -106,40 +140,92 @@ for (const l of [...trainClasses].sort()) {
     }
   }
 }
-const heldRows = (cs: string[]): string[] => ['path,label,caption', ...cs.flatMap((l) => pick(byClass.get(l)!, perHeldClass).map((c) => `${csv(c.path)},${csv(l)},${csv(clipCaption(c))}`))];
+const heldRows = (cs: string[]): string[] => [
+  'path,label,caption',
+  ...cs.flatMap((l) => pick(byClass.get(l)!, perHeldClass).map((c) => `${csv(c.path)},${csv(l)},${csv(clipCaption(c))}`)),
+];
 mkdirSync(work, { recursive: true });
 const files = { train: join(work, 'train.csv'), val: join(work, 'val.csv'), test: join(work, 'test.csv') };
 writeFileSync(files.train, `${trainRows.join('\n')}\n`);
 writeFileSync(files.val, `${heldRows(valClasses).join('\n')}\n`);
 writeFileSync(files.test, `${heldRows(testClasses).join('\n')}\n`);
-console.error(`${classes.length} classes: ${trainClasses.size} train, validation ${valClasses.join(' | ')}; test ${testClasses.join(' | ')}`);
+console.error(
+  `${classes.length} classes: ${trainClasses.size} train, validation ${valClasses.join(' | ')}; test ${testClasses.join(' | ')}`,
+);
 
 if (process.env.DRY_RUN) process.exit(0);
 // --reuse: regenerate the doc from the finished run in .data/train-debian/run (no training)
 const reuse = args.includes('--reuse') && existsSync(join(runDir, 'summary.json'));
 if (existsSync(runDir) && !reuse) rmSync(runDir, { recursive: true });
 const cliArgs = [
-  '--import', 'tsx', join(root, 'scripts/clap.ts'), 'train', 'contrastive', '--data', files.train, '--val', files.val, '--test', files.test,
-  '--out', runDir, '--config', 'small', '--template', 'a {}', '--positives', 'label', '--batch', '32',
-  '--epochs', String(epochsMax), '--lr', '1e-3', '--schedule', 'cosine', '--warmup', '30', '--early-stop', '4',
-  '--max-minutes', String(minutes), '--seed', '1', '--cache', join(work, 'cache'), '--max-seconds', '10', '--json',
+  '--import',
+  'tsx',
+  join(root, 'scripts/clap.ts'),
+  'train',
+  'contrastive',
+  '--data',
+  files.train,
+  '--val',
+  files.val,
+  '--test',
+  files.test,
+  '--out',
+  runDir,
+  '--config',
+  'small',
+  '--template',
+  'a {}',
+  '--positives',
+  'label',
+  '--batch',
+  '32',
+  '--epochs',
+  String(epochsMax),
+  '--lr',
+  '1e-3',
+  '--schedule',
+  'cosine',
+  '--warmup',
+  '30',
+  '--early-stop',
+  '4',
+  '--max-minutes',
+  String(minutes),
+  '--seed',
+  '1',
+  '--cache',
+  join(work, 'cache'),
+  '--max-seconds',
+  '10',
+  '--json',
 ];
 let summary: Record<string, unknown>;
 let wall: number | undefined;
 if (reuse) {
   summary = JSON.parse(readFileSync(join(runDir, 'summary.json'), 'utf8')) as Record<string, unknown>;
-  wall = existsSync(join(work, 'wall.json')) ? (JSON.parse(readFileSync(join(work, 'wall.json'), 'utf8')) as { wall: number }).wall : undefined;
+  wall = existsSync(join(work, 'wall.json'))
+    ? (JSON.parse(readFileSync(join(work, 'wall.json'), 'utf8')) as { wall: number }).wall
+    : undefined;
 } else {
   const t0 = Date.now();
-  summary = JSON.parse(execFileSync(process.execPath, cliArgs, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 }).toString()) as Record<string, unknown>;
+  summary = JSON.parse(
+    execFileSync(process.execPath, cliArgs, { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 }).toString(),
+  ) as Record<string, unknown>;
   wall = (Date.now() - t0) / 1000;
   writeFileSync(join(work, 'wall.json'), JSON.stringify({ wall }));
 }
 
 // ---- linear probe (clap train probe) on the TEST classes' clips: trained weights vs their random initialisation
-const probeOf = (weights: string): Promise<ProbeSummary> => trainProbe({
-  data: files.test, weights, config: join(runDir, 'config.json'), valFraction: 0.3, seed: 1, cacheDir: join(work, 'cache'), maxSeconds: 10,
-});
+const probeOf = (weights: string): Promise<ProbeSummary> =>
+  trainProbe({
+    data: files.test,
+    weights,
+    config: join(runDir, 'config.json'),
+    valFraction: 0.3,
+    seed: 1,
+    cacheDir: join(work, 'cache'),
+    maxSeconds: 10,
+  });
 const probeTrained = await probeOf(join(runDir, 'final.pth'));
 const probeInit = await probeOf(join(runDir, 'init.safetensors'));
 
@@ -147,10 +233,20 @@ const probeInit = await probeOf(join(runDir, 'init.safetensors'));
 type M = Record<string, number>;
 const entries = readLog(join(runDir, 'log.jsonl'));
 mkdirSync(join(root, 'docs'), { recursive: true });
-writeFileSync(join(root, 'docs/training-curves.svg'), renderSvg(entries, 'small CLAP from scratch on Debian speech clips (held-out classes)'));
+writeFileSync(
+  join(root, 'docs/training-curves.svg'),
+  renderSvg(entries, 'small CLAP from scratch on Debian speech clips (held-out classes)'),
+);
 const start = entries.find((e) => e.type === 'start') as Record<string, number> | undefined;
 const steps = entries.filter((e) => e.type === 'step') as { step: number; loss: number }[];
-const epochs = entries.filter((e) => e.type === 'epoch') as unknown as { epoch: number; step: number; train_loss: number; val: M; test: M; best: boolean }[];
+const epochs = entries.filter((e) => e.type === 'epoch') as unknown as {
+  epoch: number;
+  step: number;
+  train_loss: number;
+  val: M;
+  test: M;
+  best: boolean;
+}[];
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const head = mean(steps.slice(0, 10).map((s) => s.loss));
 const tail = mean(steps.slice(-10).map((s) => s.loss));
@@ -210,10 +306,14 @@ Training loss: ${head.toFixed(3)} (mean of the first 10 steps) → ${tail.toFixe
 **Linear probe** (\`clap train probe\`): a softmax head on the frozen audio embeddings of the test classes' clips
 (classes never seen in contrastive training), ${probeTrained.train_clips} clips to fit it, ${probeTrained.val_clips} held out (30 % per class):
 held-out accuracy **${pct(probeTrained.val_accuracy)}** with \`final.pth\` vs ${pct(probeInit.val_accuracy)} with the same model's random
-initialisation (\`init.safetensors\`); chance ${pct(probeTrained.chance)}, majority ${pct(probeTrained.majority)}.${probeInit.val_accuracy >= probeTrained.val_accuracy - 0.05 ? `
+initialisation (\`init.safetensors\`); chance ${pct(probeTrained.chance)}, majority ${pct(probeTrained.majority)}.${
+  probeInit.val_accuracy >= probeTrained.val_accuracy - 0.05
+    ? `
 Random features already separate these classes about as well: each (source, language) class is one speaker
 and recording chain, so a supervised probe is easy here and is no evidence of learning — the zero-shot and
-retrieval numbers above, which need the text tower to name an unseen class, are.` : ''}
+retrieval numbers above, which need the text tower to name an unseen class, are.`
+    : ''
+}
 
 Per epoch (validation picks; test only watched):
 
@@ -237,4 +337,6 @@ The weights land in \`.data/train-debian/run/final.pth\` with \`config.json\`; e
 `;
 writeFileSync(join(root, 'docs/training.md'), md);
 console.error(`probe: ${pct(probeTrained.val_accuracy)} trained vs ${pct(probeInit.val_accuracy)} init`);
-console.error(`wrote docs/training.md: test zero-shot ${pct(t?.zero_shot_acc)} (chance ${pct(t?.zero_shot_chance)}), a2t R@10 ${pct(t?.a2t_r10)} (random ${pct(t?.a2t_r10_random)}), t2a R@10 ${pct(t?.t2a_r10)} (random ${pct(t?.t2a_r10_random)})`);
+console.error(
+  `wrote docs/training.md: test zero-shot ${pct(t?.zero_shot_acc)} (chance ${pct(t?.zero_shot_chance)}), a2t R@10 ${pct(t?.a2t_r10)} (random ${pct(t?.a2t_r10_random)}), t2a R@10 ${pct(t?.t2a_r10)} (random ${pct(t?.t2a_r10_random)})`,
+);

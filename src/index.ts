@@ -1,14 +1,40 @@
 /** clap-ts: the package root. */
 export { ClapError } from './errors.js';
 export {
-  Clap, applyTemplate, DEFAULT_TEMPLATE, scoreLabels,
-  type AudioEmbedding, type AudioEmbedOptions, type Caption, type Classification, type ClassifyOptions, type ClapLoadOptions, type WindowEmbedding,
+  Clap,
+  applyTemplate,
+  DEFAULT_TEMPLATE,
+  scoreLabels,
+  type AudioEmbedding,
+  type AudioEmbedOptions,
+  type Caption,
+  type Classification,
+  type ClassifyOptions,
+  type ClapLoadOptions,
+  type WindowEmbedding,
 } from './tasks/clap.js';
 export { CLAP_2023, CLAP_PRESETS, clapConfigFromJson, clapConfigToJson, type ClapConfig } from './models/clap.js';
 export {
-  loadWeights, loadCheckpoint, savePth, loadSafetensors, saveSafetensors, convertToSafetensors, checkStateDict, type StateDict,
+  loadWeights,
+  loadCheckpoint,
+  savePth,
+  loadSafetensors,
+  saveSafetensors,
+  convertToSafetensors,
+  checkStateDict,
+  type StateDict,
 } from './weights/index.js';
-export { decodeAudio, loadAudio, openAudioStream, audioToLogMel, logMel, REFERENCE_FRONTEND, PAPER_FRONTEND, type AudioInput, type FrontendConfig } from './audio/index.js';
+export {
+  decodeAudio,
+  loadAudio,
+  openAudioStream,
+  audioToLogMel,
+  logMel,
+  REFERENCE_FRONTEND,
+  PAPER_FRONTEND,
+  type AudioInput,
+  type FrontendConfig,
+} from './audio/index.js';
 export { Gpt2Tokenizer, defaultTokenizer } from './text/index.js';
 export * as engine from './engine/index.js';
 export { ClapIndex } from './tasks/clap-index.js';

@@ -3,7 +3,19 @@ import assert from 'node:assert/strict';
 import * as pkg from '../src/index.js';
 
 test('the package root exports the library API', () => {
-  for (const name of ['Clap', 'ClapError', 'loadWeights', 'savePth', 'decodeAudio', 'Gpt2Tokenizer', 'CLAP_2023', 'engine', 'ClapIndex', 'ClapCapDecoder', 'loadHearModel']) {
+  for (const name of [
+    'Clap',
+    'ClapError',
+    'loadWeights',
+    'savePth',
+    'decodeAudio',
+    'Gpt2Tokenizer',
+    'CLAP_2023',
+    'engine',
+    'ClapIndex',
+    'ClapCapDecoder',
+    'loadHearModel',
+  ]) {
     assert.ok(name in pkg, name);
   }
   assert.equal(typeof pkg.Clap.load, 'function');

@@ -17,9 +17,19 @@ test('README shows examples/quickstart.ts verbatim', () => {
 test('examples/quickstart.ts runs against the package build', { skip: !hasFixtures && 'fixtures not present' }, async () => {
   // The example imports 'clap-ts' (the package itself, resolved through package.json "exports" → dist).
   const out = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', `${root}examples/quickstart.ts`, fixturePath('clap.pth'),
-      fixturePath('inputs', 'audio', 'vowel_16k.wav'), fixturePath('inputs', 'audio', 'speech_22k.wav')],
-    { cwd: root, env: { ...process.env, CLAP_THREADS: '1' } }, (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout)));
+    execFile(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        `${root}examples/quickstart.ts`,
+        fixturePath('clap.pth'),
+        fixturePath('inputs', 'audio', 'vowel_16k.wav'),
+        fixturePath('inputs', 'audio', 'speech_22k.wav'),
+      ],
+      { cwd: root, env: { ...process.env, CLAP_THREADS: '1' } },
+      (err, stdout, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve(stdout)),
+    );
   });
   assert.match(out, /vowel_16k\.wav: (dog barking|rain|speech|siren) \(\d\.\d\d\)/);
   assert.match(out, /score/);

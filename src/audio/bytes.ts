@@ -12,7 +12,10 @@ export interface ByteReader {
 
 export class BufferReader implements ByteReader {
   readonly size: number;
-  constructor(readonly name: string, readonly bytes: Uint8Array) {
+  constructor(
+    readonly name: string,
+    readonly bytes: Uint8Array,
+  ) {
     this.size = bytes.length;
   }
   read(offset: number, length: number): Uint8Array {
@@ -77,10 +80,14 @@ export class FileReader implements ByteReader {
 /** A ClapError for a failed file-system call (ENOENT, EACCES, EISDIR, ...). */
 export function fileError(name: string, err: unknown): ClapError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const why = code === 'ENOENT' ? 'file not found'
-    : code === 'EISDIR' ? 'is a directory, not an audio file'
-      : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-        : `cannot read (${code ?? String(err)})`;
+  const why =
+    code === 'ENOENT'
+      ? 'file not found'
+      : code === 'EISDIR'
+        ? 'is a directory, not an audio file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : `cannot read (${code ?? String(err)})`;
   return new ClapError(why, { subject: name, cause: err });
 }
 

@@ -73,7 +73,12 @@ interface WasmDecoder {
  * Runs one decode on a fresh decoder and always frees it; a throw becomes a one-line ClapError naming
  * the input.
  */
-async function runDecoder<D extends WasmDecoder>(decoder: D, decode: (d: D) => DecoderResult | Promise<DecoderResult>, what: string, name: string): Promise<DecoderResult> {
+async function runDecoder<D extends WasmDecoder>(
+  decoder: D,
+  decode: (d: D) => DecoderResult | Promise<DecoderResult>,
+  what: string,
+  name: string,
+): Promise<DecoderResult> {
   try {
     await decoder.ready;
     return await decode(decoder);
@@ -90,7 +95,9 @@ export async function decodeFlac(bytes: Uint8Array, name: string): Promise<Decod
   check(result, 'FLAC', name);
   const total = flacTotalSamples(bytes);
   if (total > 0 && result.samplesDecoded < total) {
-    throw new ClapError(`truncated or corrupt FLAC data: decoded ${result.samplesDecoded} of the ${total} samples its header declares`, { subject: name });
+    throw new ClapError(`truncated or corrupt FLAC data: decoded ${result.samplesDecoded} of the ${total} samples its header declares`, {
+      subject: name,
+    });
   }
   const bits = result.bitDepth ?? 16;
   const channels = trimmed(result.channelData, result.samplesDecoded);
@@ -157,21 +164,29 @@ export async function decodeOggOpus(bytes: Uint8Array, name: string): Promise<De
 /** MPEG Layer I/II/III (MP3) with gapless trimming from the LAME/Xing header. */
 export async function decodeMpeg(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   const { MPEGDecoder } = await import('mpg123-decoder');
-  const result = await runDecoder(new MPEGDecoder(), (d) => {
-    // decode() is synchronous: silence the library's own console.error for bad frames (they are
-    // reported through result.errors) without affecting anything else.
-    const consoleError = console.error;
-    console.error = () => {};
-    try {
-      return d.decode(bytes);
-    } finally {
-      console.error = consoleError;
-    }
-  }, 'MP3', name);
+  const result = await runDecoder(
+    new MPEGDecoder(),
+    (d) => {
+      // decode() is synchronous: silence the library's own console.error for bad frames (they are
+      // reported through result.errors) without affecting anything else.
+      const consoleError = console.error;
+      console.error = () => {};
+      try {
+        return d.decode(bytes);
+      } finally {
+        console.error = consoleError;
+      }
+    },
+    'MP3',
+    name,
+  );
   check(result, 'MP3', name);
   const expected = mpegExpectedSamples(bytes);
   if (expected && result.samplesDecoded < expected.samples - expected.samplesPerFrame) {
-    throw new ClapError(`truncated or corrupt MP3 data: decoded ${result.samplesDecoded} of the ${expected.samples} samples its Xing/Info header declares`, { subject: name });
+    throw new ClapError(
+      `truncated or corrupt MP3 data: decoded ${result.samplesDecoded} of the ${expected.samples} samples its Xing/Info header declares`,
+      { subject: name },
+    );
   }
   return { sampleRate: result.sampleRate, channels: trimmed(result.channelData, result.samplesDecoded) };
 }
@@ -190,9 +205,9 @@ function mpegExpectedSamples(bytes: Uint8Array): { samples: number; samplesPerFr
   if (o >= limit) return null;
   const version = (bytes[o + 1] >> 3) & 3; // 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
   const layer = (bytes[o + 1] >> 1) & 3; // 3 = I, 2 = II, 1 = III
-  const mono = (bytes[o + 3] >> 6) === 3;
+  const mono = bytes[o + 3] >> 6 === 3;
   const spf = layer === 3 ? 384 : layer === 2 ? 1152 : version === 3 ? 1152 : 576;
-  const side = version === 3 ? (mono ? 17 : 32) : (mono ? 9 : 17);
+  const side = version === 3 ? (mono ? 17 : 32) : mono ? 9 : 17;
   const x = o + 4 + side;
   if (x + 12 > bytes.length) return null;
   const tag = String.fromCharCode(bytes[x], bytes[x + 1], bytes[x + 2], bytes[x + 3]);

@@ -37,7 +37,7 @@ function inputName(input: AudioInput, options: DecodeOptions): string {
 }
 
 function unsupported(name: string, format: SniffedFormat | null, detail?: string): ClapError {
-  const what = format ? `${FORMAT_NAMES[format]} is not decoded natively` : detail ?? 'unrecognised audio format';
+  const what = format ? `${FORMAT_NAMES[format]} is not decoded natively` : (detail ?? 'unrecognised audio format');
   return new ClapError(`${what}; supported: ${NATIVE_FORMATS_TEXT} (install ffmpeg for M4A/AAC, WebM, AIFF and others)`, { subject: name });
 }
 
@@ -57,9 +57,10 @@ export async function openAudio(input: AudioInput, options: DecodeOptions = {}):
     }
     return new MemorySource(name, input.sampleRate, channels);
   }
-  const reader: ByteReader = typeof input === 'string'
-    ? new FileReader(input)
-    : new BufferReader(name, input instanceof ArrayBuffer ? new Uint8Array(input) : input);
+  const reader: ByteReader =
+    typeof input === 'string'
+      ? new FileReader(input)
+      : new BufferReader(name, input instanceof ArrayBuffer ? new Uint8Array(input) : input);
   try {
     return await openBytes(reader, typeof input === 'string' ? { path: input } : null, options);
   } catch (err) {
@@ -85,7 +86,8 @@ async function openBytes(reader: ByteReader, file: { path: string } | null, opti
       // MP3 encoders sometimes pad after the tag: look a little further for a frame header.
       if (format === null) {
         const more = reader.read(skip, 4096);
-        for (let i = 0; i + 4 <= more.length && format === null; i++) if (more[i] === 0xff && sniffFormat(more.subarray(i, i + SNIFF_BYTES)) === 'mp3') format = 'mp3';
+        for (let i = 0; i + 4 <= more.length && format === null; i++)
+          if (more[i] === 0xff && sniffFormat(more.subarray(i, i + SNIFF_BYTES)) === 'mp3') format = 'mp3';
       }
     }
   }
@@ -119,10 +121,14 @@ async function openBytes(reader: ByteReader, file: { path: string } | null, opti
   if (format === 'flac' || format === 'ogg-vorbis' || format === 'ogg-opus' || format === 'mp3') {
     const bytes = reader.read(0, reader.size);
     reader.close();
-    const decoded = format === 'flac' ? await decodeFlac(bytes, name)
-      : format === 'ogg-vorbis' ? await decodeOggVorbis(bytes, name)
-        : format === 'ogg-opus' ? await decodeOggOpus(bytes, name)
-          : await decodeMpeg(bytes, name);
+    const decoded =
+      format === 'flac'
+        ? await decodeFlac(bytes, name)
+        : format === 'ogg-vorbis'
+          ? await decodeOggVorbis(bytes, name)
+          : format === 'ogg-opus'
+            ? await decodeOggOpus(bytes, name)
+            : await decodeMpeg(bytes, name);
     return new MemorySource(name, decoded.sampleRate, decoded.channels);
   }
   return fallback(unsupported(name, format));

@@ -41,7 +41,25 @@ export async function openWithFfmpeg(bin: string, input: { path: string } | { by
       writeFileSync(src, input.bytes);
     }
     const out = join(dir, 'decoded.wav');
-    const args = ['-hide_banner', '-nostdin', '-v', 'error', '-i', src, '-map', '0:a:0', '-vn', '-acodec', 'pcm_f32le', '-rf64', 'auto', '-f', 'wav', '-y', out];
+    const args = [
+      '-hide_banner',
+      '-nostdin',
+      '-v',
+      'error',
+      '-i',
+      src,
+      '-map',
+      '0:a:0',
+      '-vn',
+      '-acodec',
+      'pcm_f32le',
+      '-rf64',
+      'auto',
+      '-f',
+      'wav',
+      '-y',
+      out,
+    ];
     const stderr = await new Promise<string>((resolvePromise, reject) => {
       const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
       const chunks: Buffer[] = [];
@@ -51,7 +69,12 @@ export async function openWithFfmpeg(bin: string, input: { path: string } | { by
         const text = Buffer.concat(chunks).toString('utf8');
         if (code === 0) resolvePromise(text);
         else {
-          const first = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0).pop() ?? `exit code ${code}`;
+          const first =
+            text
+              .split('\n')
+              .map((l) => l.trim())
+              .filter((l) => l.length > 0)
+              .pop() ?? `exit code ${code}`;
           reject(new ClapError(`ffmpeg could not decode it: ${first.replaceAll(dir, '').slice(0, 200)}`, { subject: name }));
         }
       });

@@ -52,15 +52,23 @@ export class RealFft {
     const m = this.half;
     // sizes 2 and 4 together: radix-4 butterflies with trivial twiddles (1, −i)
     for (let a = 0; a < m; a += 4) {
-      const r0 = re[a] + re[a + 1], i0 = im[a] + im[a + 1];
-      const r1 = re[a] - re[a + 1], i1 = im[a] - im[a + 1];
-      const r2 = re[a + 2] + re[a + 3], i2 = im[a + 2] + im[a + 3];
-      const r3 = re[a + 2] - re[a + 3], i3 = im[a + 2] - im[a + 3];
-      re[a] = r0 + r2; im[a] = i0 + i2;
-      re[a + 2] = r0 - r2; im[a + 2] = i0 - i2;
+      const r0 = re[a] + re[a + 1],
+        i0 = im[a] + im[a + 1];
+      const r1 = re[a] - re[a + 1],
+        i1 = im[a] - im[a + 1];
+      const r2 = re[a + 2] + re[a + 3],
+        i2 = im[a + 2] + im[a + 3];
+      const r3 = re[a + 2] - re[a + 3],
+        i3 = im[a + 2] - im[a + 3];
+      re[a] = r0 + r2;
+      im[a] = i0 + i2;
+      re[a + 2] = r0 - r2;
+      im[a + 2] = i0 - i2;
       // (r3 + i·i3)·(−i) = i3 − i·r3
-      re[a + 1] = r1 + i3; im[a + 1] = i1 - r3;
-      re[a + 3] = r1 - i3; im[a + 3] = i1 + r3;
+      re[a + 1] = r1 + i3;
+      im[a + 1] = i1 - r3;
+      re[a + 3] = r1 - i3;
+      im[a + 3] = i1 + r3;
     }
     let o = 0;
     for (let size = 8; size <= m; size <<= 1) {

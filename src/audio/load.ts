@@ -113,7 +113,10 @@ export interface AudioToLogMelOptions extends LoadAudioOptions {
 }
 
 /** decode + resample + window + log-mel: what the benchmark times. Each log-mel is [965][64]. */
-export async function audioToLogMel(input: AudioInput, options: AudioToLogMelOptions = {}): Promise<{ logmels: Float32Array[]; audio: LoadedAudio }> {
+export async function audioToLogMel(
+  input: AudioInput,
+  options: AudioToLogMelOptions = {},
+): Promise<{ logmels: Float32Array[]; audio: LoadedAudio }> {
   const audio = await loadAudio(input, options);
   const frontend = options.frontend ?? REFERENCE_FRONTEND;
   return { logmels: audio.windows.map((w) => logMel(w, frontend)), audio };

@@ -91,9 +91,8 @@ export function logMel(x: Float32Array, config: Readonly<FrontendConfig> = REFER
   const fb = melFilterbank(config);
   let binLimit = 0;
   for (let m = 0; m < fb.nMels; m++) binLimit = Math.max(binLimit, fb.start[m] + fb.weights[m].length);
-  const power: Float32Array | Float64Array = config.stft === 'reference'
-    ? powerSpectrogramReference(x, config, dftWeights, binLimit)
-    : powerSpectrogramFft(x, config);
+  const power: Float32Array | Float64Array =
+    config.stft === 'reference' ? powerSpectrogramReference(x, config, dftWeights, binLimit) : powerSpectrogramFft(x, config);
   const nMels = config.nMels;
   const out = new Float32Array(frames * nMels);
   const amin = Math.fround(config.amin);

@@ -97,7 +97,7 @@ export function sincResampleKernel(origFreq: number, newFreq: number, options: R
       let t = (shift + (k - width) / orig) * base;
       if (t < -lpw) t = -lpw;
       else if (t > lpw) t = lpw;
-      const c = Math.cos((((t * Math.PI) / lpw) / 2));
+      const c = Math.cos((t * Math.PI) / lpw / 2);
       const window = c * c;
       const tp = t * Math.PI;
       const s = tp === 0 ? 1 : Math.sin(tp) / tp;
@@ -160,12 +160,27 @@ export function resampleRange(
   }
   let o = 0;
   for (; o + 3 < outCount; o += 4) {
-    const p0 = ph[o], p1 = ph[o + 1], p2 = ph[o + 2], p3 = ph[o + 3];
-    const x0 = xs[o], x1 = xs[o + 1], x2 = xs[o + 2], x3 = xs[o + 3];
-    const t0 = offset[p0], t1 = offset[p1], t2 = offset[p2], t3 = offset[p3];
-    const n0 = count[p0], n1 = count[p1], n2 = count[p2], n3 = count[p3];
+    const p0 = ph[o],
+      p1 = ph[o + 1],
+      p2 = ph[o + 2],
+      p3 = ph[o + 3];
+    const x0 = xs[o],
+      x1 = xs[o + 1],
+      x2 = xs[o + 2],
+      x3 = xs[o + 3];
+    const t0 = offset[p0],
+      t1 = offset[p1],
+      t2 = offset[p2],
+      t3 = offset[p3];
+    const n0 = count[p0],
+      n1 = count[p1],
+      n2 = count[p2],
+      n3 = count[p3];
     const common = Math.min(n0, n1, n2, n3);
-    let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    let a0 = 0,
+      a1 = 0,
+      a2 = 0,
+      a3 = 0;
     for (let k = 0; k < common; k++) {
       a0 = fround(a0 + taps[t0 + k] * x[x0 + k]);
       a1 = fround(a1 + taps[t1 + k] * x[x1 + k]);

@@ -5,16 +5,41 @@ import { isWav } from './wav.js';
 /** Formats decoded natively (pure TS or bundled WASM). */
 export type NativeFormat = 'wav' | 'flac' | 'ogg-vorbis' | 'ogg-opus' | 'mp3';
 /** Formats recognised only to name them; they need ffmpeg. */
-export type ForeignFormat = 'mp4' | 'matroska' | 'aac-adts' | 'aiff' | 'caf' | 'amr' | 'asf' | 'ogg-flac' | 'ogg-speex' | 'ogg' | 'wavpack' | 'ape';
+export type ForeignFormat =
+  | 'mp4'
+  | 'matroska'
+  | 'aac-adts'
+  | 'aiff'
+  | 'caf'
+  | 'amr'
+  | 'asf'
+  | 'ogg-flac'
+  | 'ogg-speex'
+  | 'ogg'
+  | 'wavpack'
+  | 'ape';
 export type SniffedFormat = NativeFormat | ForeignFormat;
 
 export const NATIVE_FORMATS_TEXT = 'WAV (PCM 8/16/24/32-bit, float32/64), FLAC, Ogg Vorbis, Ogg Opus, MP3';
 
 export const FORMAT_NAMES: Record<SniffedFormat, string> = {
-  'wav': 'WAV', 'flac': 'FLAC', 'ogg-vorbis': 'Ogg Vorbis', 'ogg-opus': 'Ogg Opus', 'mp3': 'MP3',
-  'mp4': 'MP4/M4A', 'matroska': 'Matroska/WebM', 'aac-adts': 'AAC (ADTS)', 'aiff': 'AIFF', 'caf': 'Core Audio (CAF)',
-  'amr': 'AMR', 'asf': 'ASF/WMA', 'ogg-flac': 'Ogg FLAC', 'ogg-speex': 'Ogg Speex', 'ogg': 'Ogg (unknown codec)',
-  'wavpack': 'WavPack', 'ape': "Monkey's Audio",
+  wav: 'WAV',
+  flac: 'FLAC',
+  'ogg-vorbis': 'Ogg Vorbis',
+  'ogg-opus': 'Ogg Opus',
+  mp3: 'MP3',
+  mp4: 'MP4/M4A',
+  matroska: 'Matroska/WebM',
+  'aac-adts': 'AAC (ADTS)',
+  aiff: 'AIFF',
+  caf: 'Core Audio (CAF)',
+  amr: 'AMR',
+  asf: 'ASF/WMA',
+  'ogg-flac': 'Ogg FLAC',
+  'ogg-speex': 'Ogg Speex',
+  ogg: 'Ogg (unknown codec)',
+  wavpack: 'WavPack',
+  ape: "Monkey's Audio",
 };
 
 /** Bytes to read for sniffing (an ID3v2 tag is skipped separately). */

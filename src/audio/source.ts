@@ -52,7 +52,11 @@ export class MemorySource implements FrameSource {
   readonly numChannels: number;
   readonly numFrames: number;
 
-  constructor(readonly name: string, readonly sampleRate: number, readonly channels: Float32Array[]) {
+  constructor(
+    readonly name: string,
+    readonly sampleRate: number,
+    readonly channels: Float32Array[],
+  ) {
     checkSampleRate(sampleRate, name);
     if (channels.length === 0) throw new ClapError('audio has no channels', { subject: name });
     const n = channels[0].length;

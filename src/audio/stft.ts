@@ -103,7 +103,7 @@ function mulSplit(a: number, b: number): [number, number] {
   t = SPLIT * b;
   const bh = t - (t - b);
   const bl = b - bh;
-  const lo = ((ah * bh - hi) + ah * bl + al * bh) + al * bl;
+  const lo = ah * bh - hi + ah * bl + al * bh + al * bl;
   return [hi, lo];
 }
 
@@ -116,7 +116,7 @@ function x2y2m1(x: number, y: number): number {
   vals.sort(byAbs);
   for (let i = 0; i <= 3; i++) {
     const hi = vals[i + 1] + vals[i];
-    const lo = (vals[i + 1] - hi) + vals[i];
+    const lo = vals[i + 1] - hi + vals[i];
     vals[i + 1] = hi;
     vals[i] = lo;
     const rest = vals.slice(i + 1).sort(byAbs);
@@ -220,7 +220,14 @@ export function powerSpectrogramReference(x: Float32Array, cfg: StftConfig, weig
       const r1 = r0 + nFft;
       const r2 = r1 + nFft;
       const r3 = r2 + nFft;
-      let a0 = 0, b0 = 0, a1 = 0, b1 = 0, a2 = 0, b2 = 0, a3 = 0, b3 = 0;
+      let a0 = 0,
+        b0 = 0,
+        a1 = 0,
+        b1 = 0,
+        a2 = 0,
+        b2 = 0,
+        a3 = 0,
+        b3 = 0;
       for (let i = 0; i < nFft; i++) {
         const v = fr[i];
         a0 = fround(a0 + real[r0 + i] * v);
@@ -239,7 +246,8 @@ export function powerSpectrogramReference(x: Float32Array, cfg: StftConfig, weig
     }
     for (; k < used; k++) {
       const r0 = k * nFft;
-      let a0 = 0, b0 = 0;
+      let a0 = 0,
+        b0 = 0;
       for (let i = 0; i < nFft; i++) {
         const v = fr[i];
         a0 = fround(a0 + real[r0 + i] * v);

@@ -31,7 +31,11 @@ export interface WavLayout {
 
 /** Raised for a well-formed WAV whose codec we do not decode (e.g. A-law, ADPCM, MP3-in-WAV). */
 export class UnsupportedWavCodecError extends ClapError {
-  constructor(message: string, readonly formatTag: number, subject: string) {
+  constructor(
+    message: string,
+    readonly formatTag: number,
+    subject: string,
+  ) {
     super(message, { subject });
   }
 }
@@ -43,8 +47,15 @@ const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 const KS_GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71];
 
 const CODEC_NAMES: Record<number, string> = {
-  0x0002: 'Microsoft ADPCM', 0x0006: 'A-law', 0x0007: 'mu-law', 0x0011: 'IMA ADPCM', 0x0031: 'GSM 6.10',
-  0x0050: 'MPEG', 0x0055: 'MP3', 0x00ff: 'AAC', 0x1610: 'HE-AAC',
+  2: 'Microsoft ADPCM',
+  6: 'A-law',
+  7: 'mu-law',
+  17: 'IMA ADPCM',
+  49: 'GSM 6.10',
+  80: 'MPEG',
+  85: 'MP3',
+  255: 'AAC',
+  5648: 'HE-AAC',
 };
 
 /** True when the bytes start like a RIFF/RF64 WAVE file. */
@@ -135,7 +146,9 @@ export function parseWavHeader(reader: ByteReader): WavLayout {
     throw new UnsupportedWavCodecError(`unsupported float sample size: ${bytesPerSample} bytes`, formatTag, name);
   }
   if (dataOffset + dataSize > size) {
-    throw new ClapError(`truncated WAV file: the data chunk declares ${dataSize} bytes but only ${size - dataOffset} are present`, { subject: name });
+    throw new ClapError(`truncated WAV file: the data chunk declares ${dataSize} bytes but only ${size - dataOffset} are present`, {
+      subject: name,
+    });
   }
   const numFrames = Math.floor(dataSize / blockAlign);
   if (numFrames === 0) throw new ClapError('audio has zero samples (empty data chunk)', { subject: name });
@@ -207,7 +220,10 @@ export class WavSource implements FrameSource {
   readonly numFrames: number;
   readonly layout: WavLayout;
 
-  constructor(private readonly reader: ByteReader, options: { validateAllBelowBytes?: number } = {}) {
+  constructor(
+    private readonly reader: ByteReader,
+    options: { validateAllBelowBytes?: number } = {},
+  ) {
     this.name = reader.name;
     this.layout = parseWavHeader(reader);
     this.sampleRate = this.layout.sampleRate;
@@ -238,7 +254,12 @@ export type WavEncoding = 'pcm8' | 'pcm16' | 'pcm24' | 'pcm32' | 'float32' | 'fl
  * Encodes channels as a WAV file. Integer encodings quantise with round-half-away and clip to range.
  * `extensible` writes WAVE_FORMAT_EXTENSIBLE (as tools do for > 2 channels or > 16 bits).
  */
-export function encodeWav(channels: ArrayLike<number>[], sampleRate: number, encoding: WavEncoding = 'pcm16', extensible = false): Uint8Array {
+export function encodeWav(
+  channels: ArrayLike<number>[],
+  sampleRate: number,
+  encoding: WavEncoding = 'pcm16',
+  extensible = false,
+): Uint8Array {
   const nc = channels.length;
   const frames = nc ? channels[0].length : 0;
   const bps = { pcm8: 1, pcm16: 2, pcm24: 3, pcm32: 4, float32: 4, float64: 8 }[encoding];
@@ -248,7 +269,9 @@ export function encodeWav(channels: ArrayLike<number>[], sampleRate: number, enc
   const headerSize = 12 + 8 + fmtSize + (isFloat && !extensible ? 12 : 0) + 8;
   const buf = new Uint8Array(headerSize + dataSize + (dataSize & 1));
   const v = new DataView(buf.buffer);
-  const str = (o: number, s: string): void => { for (let i = 0; i < s.length; i++) buf[o + i] = s.charCodeAt(i); };
+  const str = (o: number, s: string): void => {
+    for (let i = 0; i < s.length; i++) buf[o + i] = s.charCodeAt(i);
+  };
   str(0, 'RIFF');
   v.setUint32(4, buf.length - 8, true);
   str(8, 'WAVE');
@@ -291,16 +314,28 @@ export function encodeWav(channels: ArrayLike<number>[], sampleRate: number, enc
     for (let c = 0; c < nc; c++, o += bps) {
       const x = channels[c][i];
       switch (encoding) {
-        case 'pcm8': buf[o] = q(x, 8) + 128; break;
-        case 'pcm16': v.setInt16(o, q(x, 16), true); break;
+        case 'pcm8':
+          buf[o] = q(x, 8) + 128;
+          break;
+        case 'pcm16':
+          v.setInt16(o, q(x, 16), true);
+          break;
         case 'pcm24': {
           const s = q(x, 24);
-          buf[o] = s & 0xff; buf[o + 1] = (s >> 8) & 0xff; buf[o + 2] = (s >> 16) & 0xff;
+          buf[o] = s & 0xff;
+          buf[o + 1] = (s >> 8) & 0xff;
+          buf[o + 2] = (s >> 16) & 0xff;
           break;
         }
-        case 'pcm32': v.setInt32(o, q(x, 32), true); break;
-        case 'float32': v.setFloat32(o, x, true); break;
-        case 'float64': v.setFloat64(o, x, true); break;
+        case 'pcm32':
+          v.setInt32(o, q(x, 32), true);
+          break;
+        case 'float32':
+          v.setFloat32(o, x, true);
+          break;
+        case 'float64':
+          v.setFloat64(o, x, true);
+          break;
       }
     }
   }

@@ -97,8 +97,10 @@ export function cropOffsetFor(length: number, options: WindowOptions, name = 'cr
     return o;
   }
   switch (options.crop ?? 'start') {
-    case 'start': return 0;
-    case 'center': return Math.floor(span / 2);
+    case 'start':
+      return 0;
+    case 'center':
+      return Math.floor(span / 2);
     case 'random': {
       if (options.seed !== undefined && typeof options.seed === 'number' && !Number.isInteger(options.seed)) {
         throw new ClapError(`seed must be an integer (got ${options.seed})`, { subject: 'seed' });
@@ -106,7 +108,8 @@ export function cropOffsetFor(length: number, options: WindowOptions, name = 'cr
       const seed = options.seed ?? BigInt(Math.floor(Math.random() * 2 ** 52));
       return new PyRandom(seed).randrange(span);
     }
-    default: throw new ClapError(`unknown crop mode ${String(options.crop)} (expected start, center or random)`, { subject: 'crop' });
+    default:
+      throw new ClapError(`unknown crop mode ${String(options.crop)} (expected start, center or random)`, { subject: 'crop' });
   }
 }
 
@@ -114,7 +117,8 @@ function slidingOptions(s: WindowOptions['sliding']): Required<SlidingOptions> |
   if (!s) return null;
   const o = s === true ? {} : s;
   const hopS = o.hopS ?? WINDOW_SAMPLES / MODEL_SAMPLE_RATE;
-  if (!(hopS > 0) || !Number.isFinite(hopS)) throw new ClapError(`hop must be a positive number of seconds (got ${hopS})`, { subject: 'hopS' });
+  if (!(hopS > 0) || !Number.isFinite(hopS))
+    throw new ClapError(`hop must be a positive number of seconds (got ${hopS})`, { subject: 'hopS' });
   const tail = o.tail ?? 'tile';
   if (tail !== 'tile' && tail !== 'end' && tail !== 'drop') throw new ClapError(`unknown tail mode ${String(tail)}`, { subject: 'tail' });
   return { hopS, tail, minTailS: o.minTailS ?? 1 };

@@ -39,7 +39,10 @@ function findCommand(argv: string[]): { command?: Command; rest: string[] } {
 }
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failure on an input, 2 usage error). */
-export async function main(argv: string[], io: Pick<CommandContext, 'stdout' | 'stderr'> = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(
+  argv: string[],
+  io: Pick<CommandContext, 'stdout' | 'stderr'> = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   const debug = argv.includes('--debug');
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout.write(`${overview()}\n`);
@@ -51,12 +54,18 @@ export async function main(argv: string[], io: Pick<CommandContext, 'stdout' | '
   }
   const { command, rest } = findCommand(argv);
   try {
-    if (!command) throw new UsageError(`unknown command '${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}' (see clap --help)`);
+    if (!command)
+      throw new UsageError(
+        `unknown command '${argv
+          .filter((a) => !a.startsWith('-'))
+          .slice(0, 2)
+          .join(' ')}' (see clap --help)`,
+      );
     if (rest.includes('--help') || rest.includes('-h')) {
       io.stdout.write(`Usage: clap ${command.usage}\n\n${command.summary}\n\n${command.help}\n`);
       return 0;
     }
-    let parsed;
+    let parsed: ReturnType<typeof parseArgs>;
     try {
       parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
     } catch (e) {

@@ -39,7 +39,12 @@ export function grad(loss: Value, wrt: Value[], options: GradOptions = {}): (Val
   if (!isFloatDtype(loss.dtype)) throw new Error(`grad: the output ${loss} is not floating point`);
   let seed = options.seed;
   if (seed) {
-    if (seed.graph !== graph || seed.dtype !== loss.dtype || seed.rank !== loss.rank || !seed.shape.every((d, i) => dimEq(d, loss.shape[i]))) {
+    if (
+      seed.graph !== graph ||
+      seed.dtype !== loss.dtype ||
+      seed.rank !== loss.rank ||
+      !seed.shape.every((d, i) => dimEq(d, loss.shape[i]))
+    ) {
       throw new Error(`grad: seed ${seed} does not match ${loss}`);
     }
   } else {
@@ -67,7 +72,12 @@ export function grad(loss: Value, wrt: Value[], options: GradOptions = {}): (Val
     if (!needs.some(Boolean)) continue;
     const outGrads = node.outputs.map(total);
     if (!node.op.vjp) {
-      throw new Error(`grad: no gradient rule for ${node.op.type} (${describe(node)}) on the path from ${wrt.filter((w) => active.has(w)).map((w) => w.name).join(', ')} to ${loss.name}`);
+      throw new Error(
+        `grad: no gradient rule for ${node.op.type} (${describe(node)}) on the path from ${wrt
+          .filter((w) => active.has(w))
+          .map((w) => w.name)
+          .join(', ')} to ${loss.name}`,
+      );
     }
     let inGrads: (Value | undefined)[];
     try {
@@ -79,7 +89,9 @@ export function grad(loss: Value, wrt: Value[], options: GradOptions = {}): (Val
       const gx = inGrads[k];
       if (!needs[k] || !gx) return;
       if (gx.dtype !== x.dtype || gx.rank !== x.rank || !gx.shape.every((d, j) => dimEq(d, x.shape[j]))) {
-        throw new Error(`grad: the ${node.op.type} rule gave ${gx.dtype}${shapeToString(gx.shape)} for input ${k} ${x} (${describe(node)})`);
+        throw new Error(
+          `grad: the ${node.op.type} rule gave ${gx.dtype}${shapeToString(gx.shape)} for input ${k} ${x} (${describe(node)})`,
+        );
       }
       const list = grads.get(x);
       if (list) list.push(gx);

@@ -9,7 +9,20 @@
  * deleted and rebuilt).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, realpathSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  realpathSync,
+} from 'node:fs';
 import { cpus, homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +54,14 @@ export function resolveCacheDir(option?: string | false): string | undefined {
  * e.g. during development) never gets a stale cached graph.
  */
 export function engineFingerprint(): string {
-  return JSON.stringify([CACHE_FORMAT, packageVersion(), ort.env.versions?.common ?? '', process.arch, cpus()[0]?.model ?? '', graphCodeHash()]);
+  return JSON.stringify([
+    CACHE_FORMAT,
+    packageVersion(),
+    ort.env.versions?.common ?? '',
+    process.arch,
+    cpus()[0]?.model ?? '',
+    graphCodeHash(),
+  ]);
 }
 
 let graphCode: string | undefined;
@@ -58,7 +78,11 @@ export function codeHash(root: string): string {
     const files = readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' })
       .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
       .sort();
-    for (const f of files) h.update(f).update('\u0000').update(readFileSync(join(root, folder, f))).update('\u0000');
+    for (const f of files)
+      h.update(f)
+        .update('\u0000')
+        .update(readFileSync(join(root, folder, f)))
+        .update('\u0000');
   }
   return h.digest('hex').slice(0, 16);
 }
@@ -132,7 +156,9 @@ export function writeCacheJson(dir: string | undefined, name: string, value: unk
   try {
     mkdirSync(dir, { recursive: true });
     atomicWrite(join(dir, name), JSON.stringify(value));
-  } catch { /* best effort */ }
+  } catch {
+    /* best effort */
+  }
 }
 
 export interface CachedModel {
@@ -149,7 +175,9 @@ export function lookupModel(dir: string | undefined, key: string): CachedModel |
   try {
     const now = fileCheck(path);
     if (now.size === rec.size && now.sample === rec.sample) return { path };
-  } catch { /* missing */ }
+  } catch {
+    /* missing */
+  }
   evictModel(dir, key);
   return undefined;
 }

@@ -3,15 +3,26 @@ import { type Dim, type Shape, shapeToString } from './shape.js';
 
 /** An ONNX attribute value, tagged so ints and floats stay distinct in the emitted graph. */
 export type Attr =
-  | { i: number } | { f: number } | { s: string }
-  | { ints: number[] } | { floats: number[] } | { t: HostTensor }
+  | { i: number }
+  | { f: number }
+  | { s: string }
+  | { ints: number[] }
+  | { floats: number[] }
+  | { t: HostTensor }
   | { graph: Subgraph };
 
 /** A body graph attribute (Scan, Loop, If): a separate Graph with its own inputs and outputs. */
-export interface Subgraph { graph: Graph; inputs: Value[]; outputs: Value[] }
+export interface Subgraph {
+  graph: Graph;
+  inputs: Value[];
+  outputs: Value[];
+}
 export type Attrs = Record<string, Attr>;
 
-export interface TypeInfo { dtype: DType; shape: Shape }
+export interface TypeInfo {
+  dtype: DType;
+  shape: Shape;
+}
 
 /**
  * Vector-Jacobian rule: given the node and the gradients of its outputs (undefined = zero), the
@@ -50,9 +61,13 @@ export class Value {
     readonly producer?: Node,
   ) {}
 
-  get rank(): number { return this.shape.length; }
+  get rank(): number {
+    return this.shape.length;
+  }
 
-  toString(): string { return `${this.name}:${this.dtype}${shapeToString(this.shape)}`; }
+  toString(): string {
+    return `${this.name}:${this.dtype}${shapeToString(this.shape)}`;
+  }
 }
 
 export interface Node {
@@ -77,7 +92,10 @@ export class Graph {
   private readonly scalarCache = new Map<string, Value>();
 
   /** `namePrefix` keeps a body graph's generated names apart from its parent's (ONNX forbids shadowing). */
-  constructor(readonly name = 'clap_ts', readonly namePrefix = '') {}
+  constructor(
+    readonly name = 'clap_ts',
+    readonly namePrefix = '',
+  ) {}
 
   private fresh(prefix: string): string {
     return `${this.namePrefix}${prefix}${this.counter++}`;
@@ -146,12 +164,18 @@ export class Graph {
 
 export function scalarTensor(x: number, dtype: DType): HostTensor {
   switch (dtype) {
-    case 'float32': return { dtype, shape: [], data: Float32Array.of(x) };
-    case 'float64': return { dtype, shape: [], data: Float64Array.of(x) };
-    case 'int64': return { dtype, shape: [], data: BigInt64Array.of(BigInt(x)) };
-    case 'int32': return { dtype, shape: [], data: Int32Array.of(x) };
-    case 'bool': return { dtype, shape: [], data: Uint8Array.of(x ? 1 : 0) };
-    default: throw new Error(`no scalar constants of dtype ${dtype}`);
+    case 'float32':
+      return { dtype, shape: [], data: Float32Array.of(x) };
+    case 'float64':
+      return { dtype, shape: [], data: Float64Array.of(x) };
+    case 'int64':
+      return { dtype, shape: [], data: BigInt64Array.of(BigInt(x)) };
+    case 'int32':
+      return { dtype, shape: [], data: Int32Array.of(x) };
+    case 'bool':
+      return { dtype, shape: [], data: Uint8Array.of(x ? 1 : 0) };
+    default:
+      throw new Error(`no scalar constants of dtype ${dtype}`);
   }
 }
 

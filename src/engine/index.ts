@@ -6,7 +6,14 @@ export { emitOnnx, type EmitOptions, IR_VERSION, OPSET } from './onnx/emit.js';
 export { Session, type RuntimeOptions, toOrt, fromOrt } from './runtime.js';
 export { grad, dependsOn, isFloatDtype, type GradOptions } from './autodiff.js';
 export {
-  optimizer, globalNorm, clipByGlobalNorm, clipCoefficient,
-  type Optimizer, type OptimizerConfig, type SgdConfig, type AdamConfig, type StepScalars,
+  optimizer,
+  globalNorm,
+  clipByGlobalNorm,
+  clipCoefficient,
+  type Optimizer,
+  type OptimizerConfig,
+  type SgdConfig,
+  type AdamConfig,
+  type StepScalars,
 } from './optim.js';
 export { buildTrainStep, TrainStep, TRAIN_IO, type TrainStepOptions, type TrainStepResult, type OptimizerState } from './train.js';

@@ -54,7 +54,13 @@ export interface Optimizer {
    * (they may be passed into another graph, e.g. a Scan body).
    */
   prepare(scalars: StepScalars, dtype: DType): Value[];
-  elementwise(param: Value, grad: Value, state: readonly Value[], prepared: readonly Value[], name?: string): { param: Value; state: Value[] };
+  elementwise(
+    param: Value,
+    grad: Value,
+    state: readonly Value[],
+    prepared: readonly Value[],
+    name?: string,
+  ): { param: Value; state: Value[] };
 }
 
 /** An optimiser for `config`; PyTorch's defaults and update formulas. */
@@ -135,7 +141,15 @@ function adam(config: AdamConfig & OptimizerConfig): Optimizer {
 
 /** √(Σ‖g‖²) over all gradients, as a rank-0 float32 value. */
 export function globalNorm(grads: readonly Value[]): Value {
-  const squares = grads.map((g) => cast(reduceSum(mul(g, g), g.shape.map((_, i) => i)), 'float32'));
+  const squares = grads.map((g) =>
+    cast(
+      reduceSum(
+        mul(g, g),
+        g.shape.map((_, i) => i),
+      ),
+      'float32',
+    ),
+  );
   return sqrt(sum(squares));
 }
 

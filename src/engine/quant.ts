@@ -15,9 +15,16 @@ export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16-weights', 'int8']
 const DYNAMIC_QUANTIZE_MATMUL: OpDef = {
   type: 'DynamicQuantizeMatMul',
   domain: 'com.microsoft',
-  infer: () => { throw new Error('DynamicQuantizeMatMul is only created by applyPrecision'); },
+  infer: () => {
+    throw new Error('DynamicQuantizeMatMul is only created by applyPrecision');
+  },
 };
-const CAST: OpDef = { type: 'Cast', infer: () => { throw new Error('Cast is only created by applyPrecision'); } };
+const CAST: OpDef = {
+  type: 'Cast',
+  infer: () => {
+    throw new Error('Cast is only created by applyPrecision');
+  },
+};
 
 export interface PrecisionOptions {
   /** Weights with fewer elements stay float32 (default 4096). */
@@ -36,7 +43,7 @@ export function applyPrecision(graph: Graph, precision: Precision, options: Prec
     const w = node.inputs[1];
     const entry = node.op.type === 'MatMul' && w?.kind === 'param' ? graph.params.get(w.name) : undefined;
     const t = entry?.tensor;
-    if (!t || t.dtype !== 'float32' || t.shape.length !== 2 || t.data.length < minElements) {
+    if (t?.dtype !== 'float32' || t.shape.length !== 2 || t.data.length < minElements) {
       out.push(node);
       continue;
     }
@@ -49,7 +56,8 @@ export function applyPrecision(graph: Graph, precision: Precision, options: Prec
         for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) scale[n] = Math.max(scale[n], Math.abs(data[k * N + n]));
         for (let n = 0; n < N; n++) scale[n] = scale[n] > 0 ? scale[n] / 127 : 1;
         const q = new Int8Array(K * N);
-        for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) q[k * N + n] = Math.max(-127, Math.min(127, Math.round(data[k * N + n] / scale[n])));
+        for (let k = 0; k < K; k++)
+          for (let n = 0; n < N; n++) q[k * N + n] = Math.max(-127, Math.min(127, Math.round(data[k * N + n] / scale[n])));
         ins = [
           graph.param(`${w.name}::int8`, { dtype: 'int8', shape: [K, N], data: q }),
           graph.constant({ dtype: 'float32', shape: [N], data: scale }, 'wscale'),
@@ -90,23 +98,32 @@ export function toFloat16(x: Float32Array): Uint16Array {
     const sign = (b >>> 16) & 0x8000;
     const exp = (b >>> 23) & 0xff;
     let mant = b & 0x7fffff;
-    if (exp === 0xff) { out[i] = sign | 0x7c00 | (mant ? 0x200 : 0); continue; }
-    let e = exp - 127 + 15;
-    if (e >= 0x1f) { out[i] = sign | 0x7c00; continue; }
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    const e = exp - 127 + 15;
+    if (e >= 0x1f) {
+      out[i] = sign | 0x7c00;
+      continue;
+    }
     if (e <= 0) {
-      if (e < -10) { out[i] = sign; continue; }
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
       mant |= 0x800000;
       const shift = 14 - e;
       let h = mant >>> shift;
       const rem = mant & ((1 << shift) - 1);
       const half = 1 << (shift - 1);
-      if (rem > half || (rem === half && (h & 1))) h++;
+      if (rem > half || (rem === half && h & 1)) h++;
       out[i] = sign | h;
       continue;
     }
     let h = (e << 10) | (mant >>> 13);
     const rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++;
+    if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
     out[i] = sign | h;
     void e;
   }

@@ -17,7 +17,14 @@ export interface RuntimeOptions extends CacheOptions {
 }
 
 const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
-  float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', int8: 'int8', uint8: 'uint8', bool: 'bool', float16: 'float16',
+  float32: 'float32',
+  float64: 'float64',
+  int64: 'int64',
+  int32: 'int32',
+  int8: 'int8',
+  uint8: 'uint8',
+  bool: 'bool',
+  float16: 'float16',
 };
 
 /** A HostTensor as an ORT tensor over the same memory (no copy). */
@@ -78,7 +85,9 @@ export class Session {
       const session = await Session.create(paths.raw, { ...options, optimizedModelPath: paths.optimized, quiet: true });
       try {
         paths.commit();
-      } catch { /* another writer or a full disk: the session is fine */ }
+      } catch {
+        /* another writer or a full disk: the session is fine */
+      }
       return session;
     } finally {
       paths.cleanup();

@@ -5,7 +5,10 @@
 export type Dim = number | string;
 export type Shape = Dim[];
 
-interface Monomial { k: number; syms: string[] }
+interface Monomial {
+  k: number;
+  syms: string[];
+}
 
 function parse(d: Dim): Monomial {
   if (typeof d === 'number') return { k: d, syms: [] };

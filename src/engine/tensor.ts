@@ -2,13 +2,19 @@
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
 
 /** Typed array that holds each dtype in memory (float16/bfloat16 as raw 16-bit words). */
-export type TypedArrayOf<D extends DType> = D extends 'float32' ? Float32Array
-  : D extends 'float64' ? Float64Array
-  : D extends 'float16' | 'bfloat16' ? Uint16Array
-  : D extends 'int64' ? BigInt64Array
-  : D extends 'int32' ? Int32Array
-  : D extends 'int8' ? Int8Array
-  : Uint8Array;
+export type TypedArrayOf<D extends DType> = D extends 'float32'
+  ? Float32Array
+  : D extends 'float64'
+    ? Float64Array
+    : D extends 'float16' | 'bfloat16'
+      ? Uint16Array
+      : D extends 'int64'
+        ? BigInt64Array
+        : D extends 'int32'
+          ? Int32Array
+          : D extends 'int8'
+            ? Int8Array
+            : Uint8Array;
 
 export type AnyTypedArray = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
@@ -20,7 +26,15 @@ export interface HostTensor {
 }
 
 export const BYTES_PER_ELEMENT: Record<DType, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 export function numel(shape: readonly number[]): number {
@@ -32,8 +46,10 @@ export function numel(shape: readonly number[]): number {
 /** Float32 view or copy of any floating tensor (float16/bfloat16 widened). */
 export function toFloat32(t: HostTensor): Float32Array {
   switch (t.dtype) {
-    case 'float32': return t.data as Float32Array;
-    case 'float64': return Float32Array.from(t.data as Float64Array);
+    case 'float32':
+      return t.data as Float32Array;
+    case 'float64':
+      return Float32Array.from(t.data as Float64Array);
     case 'bfloat16': {
       const src = t.data as Uint16Array;
       const bits = new Uint32Array(src.length);
@@ -46,8 +62,10 @@ export function toFloat32(t: HostTensor): Float32Array {
       for (let i = 0; i < src.length; i++) out[i] = halfToFloat(src[i]);
       return out;
     }
-    case 'int64': return Float32Array.from(t.data as BigInt64Array, (v) => Number(v));
-    default: return Float32Array.from(t.data as Int32Array | Int8Array | Uint8Array);
+    case 'int64':
+      return Float32Array.from(t.data as BigInt64Array, (v) => Number(v));
+    default:
+      return Float32Array.from(t.data as Int32Array | Int8Array | Uint8Array);
   }
 }
 

@@ -81,7 +81,12 @@ export const TRAIN_IO = {
 class DoubleBuffer {
   private readonly views: { in: ort.Tensor; out: ort.Tensor }[];
   private cur = 0;
-  constructor(readonly dtype: DType, readonly shape: number[], outShape: readonly number[] = shape, init?: AnyTypedArray) {
+  constructor(
+    readonly dtype: DType,
+    readonly shape: number[],
+    outShape: readonly number[] = shape,
+    init?: AnyTypedArray,
+  ) {
     this.views = [0, 1].map(() => {
       const data = allocate(dtype, numel(shape));
       const input = toOrt({ dtype, shape, data });
@@ -89,9 +94,15 @@ class DoubleBuffer {
     });
     if (init) this.set(init);
   }
-  get input(): ort.Tensor { return this.views[this.cur].in; }
-  get output(): ort.Tensor { return this.views[1 - this.cur].out; }
-  swap(): void { this.cur = 1 - this.cur; }
+  get input(): ort.Tensor {
+    return this.views[this.cur].in;
+  }
+  get output(): ort.Tensor {
+    return this.views[1 - this.cur].out;
+  }
+  swap(): void {
+    this.cur = 1 - this.cur;
+  }
   set(data: AnyTypedArray): void {
     (this.input.data as AnyTypedArray).set(data as never);
   }
@@ -105,10 +116,14 @@ class DoubleBuffer {
 
 function allocate(dtype: DType, n: number): AnyTypedArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(n);
-    case 'float64': return new Float64Array(n);
-    case 'float16': return new Uint16Array(n);
-    default: throw new Error(`cannot train parameters of dtype ${dtype}`);
+    case 'float32':
+      return new Float32Array(n);
+    case 'float64':
+      return new Float64Array(n);
+    case 'float16':
+      return new Uint16Array(n);
+    default:
+      throw new Error(`cannot train parameters of dtype ${dtype}`);
   }
 }
 
@@ -120,10 +135,19 @@ function coerce(t: HostTensor, dtype: DType): AnyTypedArray {
   throw new Error(`cannot load ${t.dtype} into a ${dtype} parameter`);
 }
 
-interface ParamSlot { name: string; value: Value; buf: DoubleBuffer; state: DoubleBuffer[]; acc?: DoubleBuffer }
+interface ParamSlot {
+  name: string;
+  value: Value;
+  buf: DoubleBuffer;
+  state: DoubleBuffer[];
+  acc?: DoubleBuffer;
+}
 
 /** The gradient session of an accumulating step (`accumulate` > 1). */
-interface Accumulation { k: number; session: Session }
+interface Accumulation {
+  k: number;
+  session: Session;
+}
 
 export class TrainStep {
   /** Learning rate fed to the next step. */
@@ -168,16 +192,24 @@ export class TrainStep {
   }
 
   /** Names of the trainable parameters, in graph order. */
-  get paramNames(): string[] { return this.slots.map((s) => s.name); }
+  get paramNames(): string[] {
+    return this.slots.map((s) => s.name);
+  }
 
   /** Completed steps (optimiser updates, not micro-batches). */
-  get step(): number { return this.steps; }
+  get step(): number {
+    return this.steps;
+  }
 
   /** Micro-batches per update (`accumulate`). */
-  get accumulate(): number { return this.accum?.k ?? 1; }
+  get accumulate(): number {
+    return this.accum?.k ?? 1;
+  }
 
   /** Micro-batches accumulated since the last update (0 at an update boundary). */
-  get pending(): number { return this.micro; }
+  get pending(): number {
+    return this.micro;
+  }
 
   /**
    * One optimisation step on `batch` (every batch input of the graph, by name); with `accumulate` k > 1,
@@ -296,7 +328,9 @@ export class TrainStep {
    */
   optimizerState(): OptimizerState {
     if (this.micro !== 0) {
-      throw new Error(`TrainStep.optimizerState: ${this.micro} of ${this.accumulate} micro-batches accumulated; save state only at update boundaries`);
+      throw new Error(
+        `TrainStep.optimizerState: ${this.micro} of ${this.accumulate} micro-batches accumulated; save state only at update boundaries`,
+      );
     }
     const slots: OptimizerState['slots'] = {};
     for (const s of this.slots) slots[s.name] = Object.fromEntries(s.state.map((b, k) => [this.slotNames[k], b.read()]));
@@ -399,20 +433,47 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
   const rt = options.lr ?? 1e-3;
   if (k === 1) {
     const outputs = [lossOut, ...updates, ...extraOut];
-    const batch = usedInputs(g, outputs.map((o) => o.value));
+    const batch = usedInputs(
+      g,
+      outputs.map((o) => o.value),
+    );
     const model = emitOnnx(g, { inputs: [...batch, lr, step, ...stateInputs], outputs, paramsAsInputs });
     const session = await Session.fromBytes(model, options.runtime);
-    return new TrainStep(session, g, slots, opt.slots, batch, extra.map(([n]) => n), lossV, !!norm, rt);
+    return new TrainStep(
+      session,
+      g,
+      slots,
+      opt.slots,
+      batch,
+      extra.map(([n]) => n),
+      lossV,
+      !!norm,
+      rt,
+    );
   }
   // Gradient graph: loss, extras and accumulators + gradient; apply graph: the update from the accumulators.
   const accOuts = trainable.map((p, i) => ({ name: TRAIN_IO.nextAcc(p.name), value: add(accInputs[i], cast(grads[i], p.dtype)) }));
   const gradOutputs = [lossOut, ...accOuts, ...extraOut];
-  const batch = usedInputs(g, gradOutputs.map((o) => o.value));
+  const batch = usedInputs(
+    g,
+    gradOutputs.map((o) => o.value),
+  );
   const gradModel = emitOnnx(g, { inputs: [...batch, ...accInputs], outputs: gradOutputs, paramsAsInputs });
   const applyModel = emitOnnx(g, { inputs: [lr, step, ...stateInputs, ...accInputs], outputs: updates, paramsAsInputs });
   const gradSession = await Session.fromBytes(gradModel, options.runtime);
   const applySession = await Session.fromBytes(applyModel, options.runtime);
-  return new TrainStep(applySession, g, slots, opt.slots, batch, extra.map(([n]) => n), lossV, !!norm, rt, { k, session: gradSession });
+  return new TrainStep(
+    applySession,
+    g,
+    slots,
+    opt.slots,
+    batch,
+    extra.map(([n]) => n),
+    lossV,
+    !!norm,
+    rt,
+    { k, session: gradSession },
+  );
 }
 
 /**
@@ -420,17 +481,28 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
  * update's results stay [n / chunk, chunk], the layout the Scan writes into the output buffers.
  */
 function updateParam(
-  opt: Optimizer, p: Value, g: Value, state: Value[], scalars: StepScalars, coef: Value | undefined, chunk: number | false,
+  opt: Optimizer,
+  p: Value,
+  g: Value,
+  state: Value[],
+  scalars: StepScalars,
+  coef: Value | undefined,
+  chunk: number | false,
 ): { param: Value; state: Value[] } {
   const prepared = opt.prepare(scalars, p.dtype);
   const scale = coef && cast(coef, p.dtype);
   const c = chunk === false ? undefined : chunkSize(numel(p.shape as number[]), chunk);
   if (!c) return opt.elementwise(p, scale ? mul(g, scale) : g, state, prepared, p.name);
-  const outs = chunkedMapRows([p, g, ...state], scale ? [...prepared, scale] : prepared, (xs, sc) => {
-    const gc = scale ? mul(xs[1], sc[sc.length - 1]) : xs[1];
-    const r = opt.elementwise(xs[0], gc, xs.slice(2), scale ? sc.slice(0, -1) : sc, p.name);
-    return [r.param, ...r.state];
-  }, c);
+  const outs = chunkedMapRows(
+    [p, g, ...state],
+    scale ? [...prepared, scale] : prepared,
+    (xs, sc) => {
+      const gc = scale ? mul(xs[1], sc[sc.length - 1]) : xs[1];
+      const r = opt.elementwise(xs[0], gc, xs.slice(2), scale ? sc.slice(0, -1) : sc, p.name);
+      return [r.param, ...r.state];
+    },
+    c,
+  );
   return { param: outs[0], state: outs.slice(1) };
 }
 
@@ -456,7 +528,8 @@ function selectParams(g: Graph, loss: Value, params: TrainStepOptions['params'])
   const out = params.map((p) => {
     const name = typeof p === 'string' ? p : p.name;
     const entry = g.params.get(name);
-    if (!entry || (typeof p !== 'string' && entry.value !== p)) throw new Error(`buildTrainStep: ${name} is not a parameter of the loss's graph`);
+    if (!entry || (typeof p !== 'string' && entry.value !== p))
+      throw new Error(`buildTrainStep: ${name} is not a parameter of the loss's graph`);
     if (!isFloatDtype(entry.value.dtype)) throw new Error(`buildTrainStep: ${name} is not floating point`);
     return entry.value;
   });

@@ -48,7 +48,8 @@ export function clapConfigFromJson(json: Json, base: ClapConfig = CLAP_2023): Cl
   const text = section('text_encoder');
   const proj = section('projection');
   const dProj = proj?.d_proj;
-  if (dProj !== undefined && (typeof dProj !== 'number' || !Number.isInteger(dProj))) throw new ClapError('must be an integer', { subject: 'config projection.d_proj' });
+  if (dProj !== undefined && (typeof dProj !== 'number' || !Number.isInteger(dProj)))
+    throw new ClapError('must be an integer', { subject: 'config projection.d_proj' });
   const clapcap = section('clapcap');
   return {
     ...base,
@@ -60,7 +61,14 @@ export function clapConfigFromJson(json: Json, base: ClapConfig = CLAP_2023): Cl
 }
 
 function gpt2ToJson(c: Gpt2Config): Json {
-  return { vocab_size: c.vocabSize, n_positions: c.nPositions, n_embd: c.nEmbd, n_layer: c.nLayer, n_head: c.nHead, layer_norm_epsilon: c.layerNormEpsilon };
+  return {
+    vocab_size: c.vocabSize,
+    n_positions: c.nPositions,
+    n_embd: c.nEmbd,
+    n_layer: c.nLayer,
+    n_head: c.nHead,
+    layer_norm_epsilon: c.layerNormEpsilon,
+  };
 }
 
 /** The JSON layout `clapConfigFromJson` reads. */
@@ -68,9 +76,20 @@ export function clapConfigToJson(c: ClapConfig): Json {
   const h = c.htsat;
   return {
     htsat: {
-      spec_size: h.specSize, patch_size: h.patchSize, mel_bins: h.melBins, freq_ratio: h.freqRatio, embed_dim: h.embedDim,
-      depths: h.depths, num_heads: h.numHeads, window_size: h.windowSize, mlp_ratio: h.mlpRatio, num_classes: h.numClasses,
-      num_features: htsatNumFeatures(h), layer_norm_eps: h.eps, bn_eps: h.bnEps, swin_shift_mask_value: h.maskValue,
+      spec_size: h.specSize,
+      patch_size: h.patchSize,
+      mel_bins: h.melBins,
+      freq_ratio: h.freqRatio,
+      embed_dim: h.embedDim,
+      depths: h.depths,
+      num_heads: h.numHeads,
+      window_size: h.windowSize,
+      mlp_ratio: h.mlpRatio,
+      num_classes: h.numClasses,
+      num_features: htsatNumFeatures(h),
+      layer_norm_eps: h.eps,
+      bn_eps: h.bnEps,
+      swin_shift_mask_value: h.maskValue,
     },
     text_encoder: { type: 'GPT2Model', ...gpt2ToJson(c.text) },
     projection: { d_proj: c.dProj, audio_in: htsatNumFeatures(h), text_in: c.text.nEmbd },
@@ -109,7 +128,10 @@ function checkAgrees(cfg: ClapConfig, fromWeights: ClapConfig): void {
     ['projection.d_proj', cfg.dProj, fromWeights.dProj],
   ];
   if (fromWeights.textPrefix) {
-    pairs.push(['text_encoder.n_embd', cfg.text.nEmbd, fromWeights.text.nEmbd], ['text_encoder.n_layer', cfg.text.nLayer, fromWeights.text.nLayer]);
+    pairs.push(
+      ['text_encoder.n_embd', cfg.text.nEmbd, fromWeights.text.nEmbd],
+      ['text_encoder.n_layer', cfg.text.nLayer, fromWeights.text.nLayer],
+    );
   }
   for (const [name, want, got] of pairs) {
     if (want !== got) throw new ClapError(`config says ${String(want)} but the weights have ${String(got)}`, { subject: name });

@@ -98,13 +98,17 @@ export interface ClapCapSettings {
  */
 export function clapCapConfig(sd: StateDict, settings: ClapCapSettings = {}): ClapCapConfig {
   if (settings.mapping_type !== undefined && settings.mapping_type !== 'transformer') {
-    throw new ClapError(`mapping_type '${settings.mapping_type}' is not supported (msclap 2023 uses 'transformer')`, { subject: 'clapcap.mapping_type' });
+    throw new ClapError(`mapping_type '${settings.mapping_type}' is not supported (msclap 2023 uses 'transformer')`, {
+      subject: 'clapcap.mapping_type',
+    });
   }
   const g = settings.gpt2 ?? {};
   const nHead = g.n_head ?? DEFAULT_GPT_HEADS;
   const gpt = inferGpt2Config(sd, CLAPCAP_GPT_PREFIX, nHead, g.layer_norm_epsilon ?? 1e-5);
-  if (gpt.nLayer === 0) throw new ClapError('missing from the checkpoint (is this a clapcap checkpoint?)', { subject: `${CLAPCAP_GPT_PREFIX}h.0` });
-  if (gpt.nEmbd % nHead !== 0) throw new ClapError(`n_embd ${gpt.nEmbd} is not a multiple of n_head ${nHead}`, { subject: 'clapcap.gpt2.n_head' });
+  if (gpt.nLayer === 0)
+    throw new ClapError('missing from the checkpoint (is this a clapcap checkpoint?)', { subject: `${CLAPCAP_GPT_PREFIX}h.0` });
+  if (gpt.nEmbd % nHead !== 0)
+    throw new ClapError(`n_embd ${gpt.nEmbd} is not a multiple of n_head ${nHead}`, { subject: 'clapcap.gpt2.n_head' });
   const mapper = inferMapperConfig(sd, MAPPER_PREFIX);
   const expect = (name: string, given: number | undefined, actual: number): void => {
     if (given !== undefined && given !== actual) {
@@ -116,7 +120,8 @@ export function clapCapConfig(sd: StateDict, settings: ClapCapSettings = {}): Cl
   expect('num_layers', settings.num_layers, mapper.numLayers);
   expect('prefix_dim', settings.prefix_dim, mapper.dIn);
   expect('mapper_heads', settings.mapper_heads, mapper.numHeads);
-  if (settings.mapper_mlp_ratio !== undefined) expect('mapper_mlp_ratio (hidden size)', Math.trunc(mapper.nEmbd * settings.mapper_mlp_ratio), mapper.mlpHidden);
+  if (settings.mapper_mlp_ratio !== undefined)
+    expect('mapper_mlp_ratio (hidden size)', Math.trunc(mapper.nEmbd * settings.mapper_mlp_ratio), mapper.mlpHidden);
   expect('gpt2.n_embd', g.n_embd, gpt.nEmbd);
   expect('gpt2.n_layer', g.n_layer, gpt.nLayer);
   expect('gpt2.vocab_size', g.vocab_size, gpt.vocabSize);
@@ -125,10 +130,14 @@ export function clapCapConfig(sd: StateDict, settings: ClapCapSettings = {}): Cl
     throw new ClapError(`has width ${mapper.nEmbd} but GPT-2's n_embd is ${gpt.nEmbd}`, { subject: `${MAPPER_PREFIX}prefix_const` });
   }
   const lm = requireTensor(sd, 'gpt.lm_head.weight', [gpt.vocabSize, gpt.nEmbd]);
-  if (lm !== requireTensor(sd, `${CLAPCAP_GPT_PREFIX}wte.weight`) && !sameValues(lm, requireTensor(sd, `${CLAPCAP_GPT_PREFIX}wte.weight`))) {
+  if (
+    lm !== requireTensor(sd, `${CLAPCAP_GPT_PREFIX}wte.weight`) &&
+    !sameValues(lm, requireTensor(sd, `${CLAPCAP_GPT_PREFIX}wte.weight`))
+  ) {
     throw new ClapError('differs from gpt.transformer.wte.weight (GPT2LMHeadModel ties them)', { subject: 'gpt.lm_head.weight' });
   }
-  if (mapper.prefixLength >= gpt.nPositions) throw new ClapError(`prefix_length ${mapper.prefixLength} leaves no GPT-2 position for a token`);
+  if (mapper.prefixLength >= gpt.nPositions)
+    throw new ClapError(`prefix_length ${mapper.prefixLength} leaves no GPT-2 position for a token`);
   return {
     gpt,
     mapper,
@@ -170,7 +179,12 @@ export function buildClapCapPrefixGraph(sd: StateDict, cfg: ClapCapConfig): Grap
 }
 
 /** Names of the decoder graph's cache inputs/outputs for layer i. */
-export const kvNames = (i: number) => ({ poolKey: `pool_key_${i}`, poolValue: `pool_value_${i}`, newKey: `key_${i}`, newValue: `value_${i}` });
+export const kvNames = (i: number) => ({
+  poolKey: `pool_key_${i}`,
+  poolValue: `pool_value_${i}`,
+  newKey: `key_${i}`,
+  newValue: `value_${i}`,
+});
 
 /** torch.finfo(float32).min: Hugging Face's masked attention score. */
 const MASKED = -3.4028234663852886e38;
@@ -183,18 +197,25 @@ function reshapeTo(x: Value, shape: Value, dims: Dim[]): Value {
 /** ONNX Slice of the last axis between run-time bounds ([1] int64 each); `size` names the result's last dim. */
 function sliceLast(x: Value, start: Value, end: Value, size: Dim): Value {
   const axis = x.graph.ints([x.rank - 1]);
-  return x.graph.addNode({
-    type: 'Slice',
-    infer: (inputs) => [{ dtype: inputs[0].dtype, shape: [...inputs[0].shape.slice(0, -1), size] }],
-  }, [x, start, end, axis])[0];
+  return x.graph.addNode(
+    {
+      type: 'Slice',
+      infer: (inputs) => [{ dtype: inputs[0].dtype, shape: [...inputs[0].shape.slice(0, -1), size] }],
+    },
+    [x, start, end, axis],
+  )[0];
 }
 
 /** ONNX Concat of the last axis; `size` names the result's last dim. */
 function concatLast(xs: Value[], size: Dim): Value {
-  return xs[0].graph.addNode({
-    type: 'Concat',
-    infer: (inputs) => [{ dtype: inputs[0].dtype, shape: [...inputs[0].shape.slice(0, -1), size] }],
-  }, xs, { axis: { i: -1 } })[0];
+  return xs[0].graph.addNode(
+    {
+      type: 'Concat',
+      infer: (inputs) => [{ dtype: inputs[0].dtype, shape: [...inputs[0].shape.slice(0, -1), size] }],
+    },
+    xs,
+    { axis: { i: -1 } },
+  )[0];
 }
 
 /** The decoder graph described at the top of this file. */
@@ -297,7 +318,7 @@ export class ClapCapModel {
   ) {}
 
   static async load(sd: StateDict, settings: ClapCapSettings | ClapCapConfig = {}, options: RuntimeOptions = {}): Promise<ClapCapModel> {
-    const cfg = 'gpt' in settings && 'mapper' in settings ? settings as ClapCapConfig : clapCapConfig(sd, settings as ClapCapSettings);
+    const cfg = 'gpt' in settings && 'mapper' in settings ? (settings as ClapCapConfig) : clapCapConfig(sd, settings as ClapCapSettings);
     const [prefixSession, decoderSession] = await Promise.all([
       Session.compile(buildClapCapPrefixGraph(sd, cfg), options),
       Session.compile(buildClapCapDecoderGraph(sd, cfg), options),
@@ -310,7 +331,9 @@ export class ClapCapModel {
    * The mapper on B projected audio embeddings ([B, d_proj] row-major, or one array per file).
    * Returns each stage row-major: normalized [B, d_proj], linear [B, clip·n], prefix [B, P, n].
    */
-  async prefix(audioEmbeds: Float32Array | readonly Float32Array[]): Promise<{ batch: number; normalized: Float32Array; linear: Float32Array; prefix: Float32Array }> {
+  async prefix(
+    audioEmbeds: Float32Array | readonly Float32Array[],
+  ): Promise<{ batch: number; normalized: Float32Array; linear: Float32Array; prefix: Float32Array }> {
     const d = this.config.prefixDim;
     const flat = stackRows(audioEmbeds, d, 'audio embedding');
     const B = flat.length / d;
@@ -329,7 +352,8 @@ export class ClapCapModel {
     const out = new Float32Array(tokens.length * n);
     for (let i = 0; i < tokens.length; i++) {
       const t = tokens[i];
-      if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new ClapError(`token id ${t} is outside the vocabulary (0..${vocabSize - 1})`);
+      if (!Number.isInteger(t) || t < 0 || t >= vocabSize)
+        throw new ClapError(`token id ${t} is outside the vocabulary (0..${vocabSize - 1})`);
       out.set(this.wte.subarray(t * n, (t + 1) * n), i * n);
     }
     return out;
@@ -340,7 +364,8 @@ export class ClapCapModel {
     const { nEmbd: n, nLayer } = this.config.gpt;
     const size = groups * n * capacity; // G · n_head · capacity · head_dim
     return {
-      groups, capacity,
+      groups,
+      capacity,
       keys: Array.from({ length: nLayer }, () => new Float32Array(size)),
       values: Array.from({ length: nLayer }, () => new Float32Array(size)),
     };
@@ -354,7 +379,8 @@ export class ClapCapModel {
   async forward(embeds: Float32Array, T: number, o: ForwardOptions = {}): Promise<DecoderOutput> {
     const { nEmbd: n, nHead: H, nLayer, nPositions } = this.config.gpt;
     const hd = n / H;
-    if (!Number.isInteger(T) || T < 1 || embeds.length % (T * n) !== 0) throw new Error(`inputs_embeds of ${embeds.length} values is not [B, ${T}, ${n}]`);
+    if (!Number.isInteger(T) || T < 1 || embeds.length % (T * n) !== 0)
+      throw new Error(`inputs_embeds of ${embeds.length} values is not [B, ${T}, ${n}]`);
     const B = embeds.length / (T * n);
     const P0 = o.positionStart ?? 0;
     if (P0 + T > nPositions) throw new ClapError(`the decoder would need ${P0 + T} positions; GPT-2 has ${nPositions}`);
@@ -388,7 +414,11 @@ export class ClapCapModel {
     }
     return {
       logits: out.logits.data as Float32Array,
-      stats: { temperature: Math.fround(o.temperature ?? 1), max: out.row_max.data as Float32Array, sumExp: out.row_sumexp.data as Float32Array },
+      stats: {
+        temperature: Math.fround(o.temperature ?? 1),
+        max: out.row_max.data as Float32Array,
+        sumExp: out.row_sumexp.data as Float32Array,
+      },
       fresh,
     };
   }
@@ -397,7 +427,12 @@ export class ClapCapModel {
    * Without a cache (what msclap does every step): row r = prefix row prefixRows[r] of `prefixEmbeds`
    * ([F, P, n] row-major) followed by tokens[r] (all rows the same length) → last-row logits.
    */
-  async runUncached(prefixEmbeds: Float32Array, prefixRows: ArrayLike<number>, tokens: readonly ArrayLike<number>[], temperature = 1): Promise<DecoderOutput> {
+  async runUncached(
+    prefixEmbeds: Float32Array,
+    prefixRows: ArrayLike<number>,
+    tokens: readonly ArrayLike<number>[],
+    temperature = 1,
+  ): Promise<DecoderOutput> {
     const { nEmbd: n } = this.config.gpt;
     const P = this.config.prefixLength;
     const B = prefixRows.length;
@@ -440,14 +475,21 @@ export class ClapCapCache {
   private length = 0;
 
   /** `capacity`: slots per file (P + rows per file × steps; grows if exceeded). */
-  constructor(readonly model: ClapCapModel, readonly groups: number, capacity: number, readonly temperature = 1) {
+  constructor(
+    readonly model: ClapCapModel,
+    readonly groups: number,
+    capacity: number,
+    readonly temperature = 1,
+  ) {
     if (!Number.isInteger(groups) || groups < 1) throw new Error(`groups must be a positive integer, got ${groups}`);
     this.pool = model.createPool(groups, Math.max(capacity, model.config.prefixLength + 1));
     this.nextSlot = new Int32Array(groups);
   }
 
   /** Positions decoded so far (prefix + tokens fed). */
-  get positions(): number { return this.length; }
+  get positions(): number {
+    return this.length;
+  }
 
   /** The prefix embeddings of every file ([G, P, n] row-major) → the logits after each prefix (G rows). */
   async prefill(prefixEmbeds: Float32Array): Promise<DecoderOutput> {
@@ -455,8 +497,16 @@ export class ClapCapCache {
     const P = this.model.config.prefixLength;
     const G = this.groups;
     const cap = this.pool.capacity;
-    const out = await this.model.forward(prefixEmbeds, P, { pool: this.pool, mask: new Uint8Array(G * P * cap).fill(1), temperature: this.temperature });
-    this.write(out.fresh, Int32Array.from({ length: G }, (_, g) => g), 0);
+    const out = await this.model.forward(prefixEmbeds, P, {
+      pool: this.pool,
+      mask: new Uint8Array(G * P * cap).fill(1),
+      temperature: this.temperature,
+    });
+    this.write(
+      out.fresh,
+      Int32Array.from({ length: G }, (_, g) => g),
+      0,
+    );
     this.nextSlot.fill(P);
     this.rowGroup = Int32Array.from({ length: G }, (_, g) => g);
     this.rowSeen = Array.from({ length: G }, () => {
@@ -471,7 +521,8 @@ export class ClapCapCache {
   /** One token per row; see the class comment. Returns logits/stats for exactly these rows. */
   async step(parents: ArrayLike<number>, tokens: ArrayLike<number>): Promise<Omit<DecoderOutput, 'fresh'>> {
     if (this.length === 0) throw new Error('step before prefill');
-    if (parents.length !== tokens.length || parents.length === 0) throw new Error('parents and tokens must be non-empty and of equal length');
+    if (parents.length !== tokens.length || parents.length === 0)
+      throw new Error('parents and tokens must be non-empty and of equal length');
     const G = this.groups;
     const rows = parents.length;
     // rows per file: contiguous, file order, the same count R for every file present
@@ -479,20 +530,25 @@ export class ClapCapCache {
     const count = new Int32Array(G);
     for (let r = 0; r < rows; r++) {
       const p = parents[r];
-      if (!Number.isInteger(p) || p < 0 || p >= this.rowGroup.length) throw new Error(`parent ${p} is not a row of the previous call (${this.rowGroup.length} rows)`);
+      if (!Number.isInteger(p) || p < 0 || p >= this.rowGroup.length)
+        throw new Error(`parent ${p} is not a row of the previous call (${this.rowGroup.length} rows)`);
       groupOf[r] = this.rowGroup[p];
       if (r > 0 && groupOf[r] < groupOf[r - 1]) throw new Error('rows must be grouped by file, in file order');
       count[groupOf[r]]++;
     }
     const R = count[groupOf[0]];
-    for (let g = 0; g < G; g++) if (count[g] !== 0 && count[g] !== R) throw new Error(`every file needs the same number of rows (${count[g]} vs ${R})`);
+    for (let g = 0; g < G; g++)
+      if (count[g] !== 0 && count[g] !== R) throw new Error(`every file needs the same number of rows (${count[g]} vs ${R})`);
     this.ensureCapacity(R);
     const cap = this.pool.capacity;
     // the padded G × R batch: real rows where a file has them, dummies (token 0, nothing visible) elsewhere
     const full = G * R;
     const realRow = new Int32Array(full).fill(-1); // padded row → row of this call
     for (let r = 0, g0 = -1, j = 0; r < rows; r++) {
-      if (groupOf[r] !== g0) { g0 = groupOf[r]; j = 0; }
+      if (groupOf[r] !== g0) {
+        g0 = groupOf[r];
+        j = 0;
+      }
       realRow[g0 * R + j++] = r;
     }
     const fullTokens = new Int32Array(full);
@@ -506,7 +562,10 @@ export class ClapCapCache {
       for (let s = 0; s < cap; s++) m[s] = seen[s] ? 0 : 1;
     }
     const out = await this.model.forward(this.model.tokenEmbeddings(fullTokens), 1, {
-      pool: this.pool, mask, positionStart: this.length, temperature: this.temperature,
+      pool: this.pool,
+      mask,
+      positionStart: this.length,
+      temperature: this.temperature,
     });
     // new slots: file g's rows j = 0..R−1 take nextSlot[g] + j
     const slotOf = new Int32Array(full).fill(-1);
@@ -553,7 +612,8 @@ export class ClapCapCache {
         const dst = this.pool[kind][i];
         for (let r = 0; r < groupOfRow.length; r++) {
           const g = groupOfRow[r];
-          for (let h = 0; h < H; h++) dst.set(src.subarray((r * H + h) * T * hd, (r * H + h + 1) * T * hd), ((g * H + h) * cap + from) * hd);
+          for (let h = 0; h < H; h++)
+            dst.set(src.subarray((r * H + h) * T * hd, (r * H + h + 1) * T * hd), ((g * H + h) * cap + from) * hd);
         }
       }
     }

@@ -20,9 +20,27 @@
  */
 import { ClapError } from '../errors.js';
 import {
-  type Dim, dimEq, Graph, type HostTensor, normAxis, type OpDef, ops, type RuntimeOptions, Session, shapeToString, type Value,
+  type Dim,
+  dimEq,
+  Graph,
+  type HostTensor,
+  normAxis,
+  type OpDef,
+  ops,
+  type RuntimeOptions,
+  Session,
+  shapeToString,
+  type Value,
 } from '../engine/index.js';
-import { applyLayerNorm as layerNorm, type LayerNormParams, type StateDict, stateDictHas, stateDictGet, torchLayerNorm, torchParam } from './layers.js';
+import {
+  applyLayerNorm as layerNorm,
+  type LayerNormParams,
+  type StateDict,
+  stateDictHas,
+  stateDictGet,
+  torchLayerNorm,
+  torchParam,
+} from './layers.js';
 import { projection, projectionParams } from './projection.js';
 
 export interface Gpt2Config {
@@ -59,11 +77,15 @@ export function gpt2ConfigFromJson(json: Record<string, unknown>): Gpt2Config {
 export interface Gpt2BlockParams {
   ln1: LayerNormParams;
   /** Conv1D weights are stored [in, out]: used as is. */
-  attnW: Value; attnB: Value;
-  attnProjW: Value; attnProjB: Value;
+  attnW: Value;
+  attnB: Value;
+  attnProjW: Value;
+  attnProjB: Value;
   ln2: LayerNormParams;
-  fcW: Value; fcB: Value;
-  projW: Value; projB: Value;
+  fcW: Value;
+  fcB: Value;
+  projW: Value;
+  projB: Value;
 }
 
 export interface Gpt2Params {
@@ -119,8 +141,8 @@ export function gpt2Params(g: Graph, weights: StateDict, prefix: string, config:
 export function inferGpt2Config(weights: StateDict, prefix: string, nHead: number, layerNormEpsilon = 1e-5): Gpt2Config {
   const wte = stateDictGet(weights, `${prefix}wte.weight`);
   const wpe = stateDictGet(weights, `${prefix}wpe.weight`);
-  if (!wte || wte.shape.length !== 2) throw new ClapError('missing from the checkpoint (or not 2-D)', { subject: `${prefix}wte.weight` });
-  if (!wpe || wpe.shape.length !== 2) throw new ClapError('missing from the checkpoint (or not 2-D)', { subject: `${prefix}wpe.weight` });
+  if (wte?.shape.length !== 2) throw new ClapError('missing from the checkpoint (or not 2-D)', { subject: `${prefix}wte.weight` });
+  if (wpe?.shape.length !== 2) throw new ClapError('missing from the checkpoint (or not 2-D)', { subject: `${prefix}wpe.weight` });
   let nLayer = 0;
   while (stateDictHas(weights, `${prefix}h.${nLayer}.ln_1.weight`)) nLayer++;
   return { vocabSize: wte.shape[0], nPositions: wpe.shape[0], nEmbd: wte.shape[1], nLayer, nHead, layerNormEpsilon };
@@ -152,7 +174,10 @@ export function causalMask(queryPositions: Value, keyPositions: Value = queryPos
 }
 
 /** A layer's attention keys and values, [B, n_head, S, head_dim] each (the Hugging Face `past_key_values` layout). */
-export interface KeyValue { key: Value; value: Value }
+export interface KeyValue {
+  key: Value;
+  value: Value;
+}
 
 /**
  * Concat along an axis whose sizes are symbolic (the cached and the new sequence, or a caption prefix
@@ -212,16 +237,25 @@ export interface Gpt2TransformerResult {
  */
 export function gpt2Transformer(p: Gpt2Params, embeds: Value, opts: Gpt2TransformerOptions): Gpt2TransformerResult {
   const { nEmbd: n, nHead } = p.config;
-  if (embeds.rank !== 3 || !dimEq(embeds.shape[2], n)) throw new Error(`GPT-2 input embeddings must be [B, T, ${n}], got ${shapeToString(embeds.shape)}`);
-  if (opts.past && opts.past.kv.length !== p.blocks.length) throw new Error(`past has ${opts.past.kv.length} layers, the model ${p.blocks.length}`);
+  if (embeds.rank !== 3 || !dimEq(embeds.shape[2], n))
+    throw new Error(`GPT-2 input embeddings must be [B, T, ${n}], got ${shapeToString(embeds.shape)}`);
+  if (opts.past && opts.past.kv.length !== p.blocks.length)
+    throw new Error(`past has ${opts.past.kv.length} layers, the model ${p.blocks.length}`);
   if (opts.past && opts.attend) throw new Error('gpt2Transformer: `attend` replaces the past/mask handling; give one or the other');
   const mask = opts.attend ? undefined : causalMask(opts.positionIds, opts.past?.keyPositions ?? opts.positionIds);
   let h = embeds;
   const presents: KeyValue[] = [];
   p.blocks.forEach((b, i) => {
     const attend = opts.attend;
-    const a = attention(b, layerNorm(h, b.ln1), mask, nHead, n, opts.past ? { kv: opts.past.kv[i], totalDim: opts.past.totalDim } : undefined,
-      attend && ((q, k, v) => attend(i, q, k, v)));
+    const a = attention(
+      b,
+      layerNorm(h, b.ln1),
+      mask,
+      nHead,
+      n,
+      opts.past ? { kv: opts.past.kv[i], totalDim: opts.past.totalDim } : undefined,
+      attend && ((q, k, v) => attend(i, q, k, v)),
+    );
     presents.push(a.present);
     h = ops.add(h, a.out);
     const m = ops.linear(ops.gelu(ops.linear(layerNorm(h, b.ln2), b.fcW, b.fcB), 'tanh'), b.projW, b.projB);
@@ -232,7 +266,11 @@ export function gpt2Transformer(p: Gpt2Params, embeds: Value, opts: Gpt2Transfor
 
 /** Multi-head causal self-attention of one block; x is ln_1's output [B, T, n]. */
 function attention(
-  b: Gpt2BlockParams, x: Value, mask: Value | undefined, nHead: number, n: number,
+  b: Gpt2BlockParams,
+  x: Value,
+  mask: Value | undefined,
+  nHead: number,
+  n: number,
   past?: { kv: KeyValue; totalDim: Dim },
   attend?: (q: Value, k: Value, v: Value) => Value,
 ): { out: Value; present: KeyValue } {
@@ -303,10 +341,16 @@ export function buildTextEncoderGraph(weights: StateDict, options: TextEncoderGr
 }
 
 /** One tokenized text: its ids (msclap's, ending in 220, 50256) and the row msclap pools. */
-export interface TokenizedText { ids: ArrayLike<number>; eosPosition: number }
+export interface TokenizedText {
+  ids: ArrayLike<number>;
+  eosPosition: number;
+}
 
 /** Feeds for a batch: rows padded with 0 to the longest text in it. */
-export function textEncoderFeeds(texts: readonly TokenizedText[], limits: { nPositions: number; vocabSize: number } = GPT2_BASE): Record<string, HostTensor> {
+export function textEncoderFeeds(
+  texts: readonly TokenizedText[],
+  limits: { nPositions: number; vocabSize: number } = GPT2_BASE,
+): Record<string, HostTensor> {
   const { nPositions, vocabSize } = limits;
   if (texts.length === 0) throw new ClapError('no texts to encode');
   const T = Math.max(...texts.map((t) => t.ids.length));
@@ -321,7 +365,8 @@ export function textEncoderFeeds(texts: readonly TokenizedText[], limits: { nPos
     }
     for (let i = 0; i < t.ids.length; i++) {
       const id = t.ids[i];
-      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new ClapError(`text ${b}: token id ${id} at ${i} is outside the vocabulary (0..${vocabSize - 1})`);
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
+        throw new ClapError(`text ${b}: token id ${id} at ${i} is outside the vocabulary (0..${vocabSize - 1})`);
       ids[b * T + i] = BigInt(id);
     }
     pool[b] = BigInt(b * T + t.eosPosition);
@@ -341,7 +386,11 @@ export interface TextEncoderOptions extends RuntimeOptions {
 
 /** A compiled text encoder: `embed` returns [N, d_proj] projected (unnormalised) embeddings. */
 export class Gpt2TextEncoder {
-  private constructor(private readonly session: Session, readonly config: Gpt2Config, readonly dProj: number) {}
+  private constructor(
+    private readonly session: Session,
+    readonly config: Gpt2Config,
+    readonly dProj: number,
+  ) {}
 
   /** Wraps an already compiled text-encoder session (e.g. one loaded from the on-disk model cache). */
   static fromSession(session: Session, config: Gpt2Config, dProj: number): Gpt2TextEncoder {

@@ -24,8 +24,19 @@ import { bicubicResizeMatrix } from '../audio/bicubic.js';
 import { ClapError } from '../errors.js';
 import { type Graph, type HostTensor, ops, type Value } from '../engine/index.js';
 import {
-  applyLayerNorm, applyLinear, asFloat32, f32Tensor, type LayerNormParams, type LinearParams, requireTensor,
-  type StateDict, stateDictGet, stateDictHas, torchLayerNorm, torchLinear, torchParam,
+  applyLayerNorm,
+  applyLinear,
+  asFloat32,
+  f32Tensor,
+  type LayerNormParams,
+  type LinearParams,
+  requireTensor,
+  type StateDict,
+  stateDictGet,
+  stateDictHas,
+  torchLayerNorm,
+  torchLinear,
+  torchParam,
 } from './layers.js';
 
 /** HTSAT hyper-parameters (names follow the reference's constructor arguments). */
@@ -79,19 +90,23 @@ export function htsatConfigFromJson(j: Record<string, unknown>, base: HtsatConfi
   const num = (k: string, d: number): number => {
     const v = j[k];
     if (v === undefined) return d;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ClapError(`expected a number, got ${JSON.stringify(v)}`, { subject: `htsat.${k}` });
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new ClapError(`expected a number, got ${JSON.stringify(v)}`, { subject: `htsat.${k}` });
     return v;
   };
   const arr = (k: string, d: number[]): number[] => {
     const v = j[k];
     if (v === undefined) return [...d];
-    if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x))) throw new ClapError('expected a list of integers', { subject: `htsat.${k}` });
+    if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x)))
+      throw new ClapError('expected a list of integers', { subject: `htsat.${k}` });
     return v as number[];
   };
   const patch = num('patch_size', base.patchSize);
   const stride = j.patch_stride;
   if (stride !== undefined && !(Array.isArray(stride) && stride.every((s) => s === patch)) && stride !== patch) {
-    throw new ClapError(`patch_stride ${JSON.stringify(stride)} != patch_size ${patch} is not supported`, { subject: 'htsat.patch_stride' });
+    throw new ClapError(`patch_stride ${JSON.stringify(stride)} != patch_size ${patch} is not supported`, {
+      subject: 'htsat.patch_stride',
+    });
   }
   const cfg = {
     specSize: num('spec_size', base.specSize),
@@ -109,7 +124,9 @@ export function htsatConfigFromJson(j: Record<string, unknown>, base: HtsatConfi
     maskValue: num('swin_shift_mask_value', base.maskValue),
   };
   if (j.num_features !== undefined && j.num_features !== htsatNumFeatures(cfg)) {
-    throw new ClapError(`${JSON.stringify(j.num_features)} != embed_dim·2^(stages−1) = ${htsatNumFeatures(cfg)}`, { subject: 'htsat.num_features' });
+    throw new ClapError(`${JSON.stringify(j.num_features)} != embed_dim·2^(stages−1) = ${htsatNumFeatures(cfg)}`, {
+      subject: 'htsat.num_features',
+    });
   }
   if (cfg.numHeads.length !== cfg.depths.length) {
     throw new ClapError(`${cfg.numHeads.length} entries for ${cfg.depths.length} stages (depths)`, { subject: 'htsat.num_heads' });
@@ -126,7 +143,9 @@ export function htsatConfigFromJson(j: Record<string, unknown>, base: HtsatConfi
 export function inferHtsatConfig(sd: StateDict, prefix: string, base: HtsatConfig = HTSAT_2023): HtsatConfig {
   const pe = requireTensor(sd, `${prefix}patch_embed.proj.weight`);
   if (pe.shape.length !== 4 || pe.shape[1] !== 1 || pe.shape[2] !== pe.shape[3]) {
-    throw new ClapError(`has shape [${pe.shape.join(', ')}], expected [embed_dim, 1, patch, patch]`, { subject: `${prefix}patch_embed.proj.weight` });
+    throw new ClapError(`has shape [${pe.shape.join(', ')}], expected [embed_dim, 1, patch, patch]`, {
+      subject: `${prefix}patch_embed.proj.weight`,
+    });
   }
   const embedDim = pe.shape[0];
   const depths: number[] = [];
@@ -139,20 +158,33 @@ export function inferHtsatConfig(sd: StateDict, prefix: string, base: HtsatConfi
     depths.push(d);
     const tableKey = `${prefix}layers.${s}.blocks.0.attn.relative_position_bias_table`;
     const table = requireTensor(sd, tableKey);
-    if (table.shape.length !== 2) throw new ClapError(`has shape [${table.shape.join(', ')}], expected [(2w-1)^2, heads]`, { subject: tableKey });
+    if (table.shape.length !== 2)
+      throw new ClapError(`has shape [${table.shape.join(', ')}], expected [(2w-1)^2, heads]`, { subject: tableKey });
     numHeads.push(table.shape[1]);
     if (s === 0) {
       const side = Math.round(Math.sqrt(table.shape[0]));
-      if (side * side !== table.shape[0] || side % 2 !== 1) throw new ClapError(`has ${table.shape[0]} rows, not (2·window−1)²`, { subject: tableKey });
+      if (side * side !== table.shape[0] || side % 2 !== 1)
+        throw new ClapError(`has ${table.shape[0]} rows, not (2·window−1)²`, { subject: tableKey });
       windowSize = (side + 1) / 2;
       const fc1 = requireTensor(sd, `${prefix}layers.0.blocks.0.mlp.fc1.weight`);
       mlpRatio = fc1.shape[0] / embedDim;
     }
   }
-  if (depths.length === 0) throw new ClapError('missing from the checkpoint (no Swin stages found)', { subject: `${prefix}layers.0.blocks.0.norm1.weight` });
+  if (depths.length === 0)
+    throw new ClapError('missing from the checkpoint (no Swin stages found)', { subject: `${prefix}layers.0.blocks.0.norm1.weight` });
   const tscam = requireTensor(sd, `${prefix}tscam_conv.weight`);
   const bn = requireTensor(sd, `${prefix}bn0.running_mean`);
-  return { ...base, embedDim, patchSize: pe.shape[2], depths, numHeads, windowSize, mlpRatio, numClasses: tscam.shape[0], melBins: bn.shape[0] };
+  return {
+    ...base,
+    embedDim,
+    patchSize: pe.shape[2],
+    depths,
+    numHeads,
+    windowSize,
+    mlpRatio,
+    numClasses: tscam.shape[0],
+    melBins: bn.shape[0],
+  };
 }
 
 /**
@@ -211,7 +243,12 @@ function bandedResize(g: Graph, x: Value, R: Float32Array, outT: number, T: numb
     }
   });
   const M = x.shape[2] as number;
-  const windows = ops.reshape(ops.gather(x, g.constant({ dtype: 'int64', shape: [nb * width], data: idx }, 'resize_rows'), 1), [-1, nb, width, M]);
+  const windows = ops.reshape(ops.gather(x, g.constant({ dtype: 'int64', shape: [nb * width], data: idx }, 'resize_rows'), 1), [
+    -1,
+    nb,
+    width,
+    M,
+  ]);
   const y = ops.matmul(g.constant(f32Tensor([nb, RESIZE_BAND, width], band), 'resize_band'), windows); // [B, nb, band, M]
   return ops.reshape(y, [-1, outT, M]);
 }
@@ -263,7 +300,9 @@ function windowOrder(h: number, w: number, ws: number, shift: number): Int32Arra
 
 function invert(order: Int32Array): Int32Array {
   const inv = new Int32Array(order.length);
-  order.forEach((raster, t) => { inv[raster] = t; });
+  order.forEach((raster, t) => {
+    inv[raster] = t;
+  });
   return inv;
 }
 
@@ -283,13 +322,27 @@ function gatherTokens(g: Graph, x: Value, idx: ArrayLike<number>, hint: string):
 /** A stream [B·N, C] in `order` as [B, N, C] in raster order (the reference's layout). */
 function toRaster(g: Graph, x: Value, order: Int32Array): Value {
   const n = order.length;
-  return ops.reshape(reorder(g, x, order, Int32Array.from({ length: n }, (_, i) => i), 'to_raster'), [-1, n, x.shape[1] as number]);
+  return ops.reshape(
+    reorder(
+      g,
+      x,
+      order,
+      Int32Array.from({ length: n }, (_, i) => i),
+      'to_raster',
+    ),
+    [-1, n, x.shape[1] as number],
+  );
 }
 
 /** Re-orders a stream from `from` order to `to` order (both: position → raster index). */
 function reorder(g: Graph, x: Value, from: Int32Array, to: Int32Array, hint: string): Value {
   const inv = invert(from);
-  return gatherTokens(g, x, to.map((raster) => inv[raster]), hint);
+  return gatherTokens(
+    g,
+    x,
+    to.map((raster) => inv[raster]),
+    hint,
+  );
 }
 
 // ------------------------------------------------------------------------------------------ model
@@ -345,17 +398,25 @@ export interface HtsatBuildOptions {
  * `clap.base.htsat.` (clapcap). Every tensor is checked against `cfg`; a mismatch names the key.
  */
 export function buildHtsat(
-  g: Graph, logmel: Value, sd: StateDict, cfg: HtsatConfig, prefix: string, opts: HtsatBuildOptions = {},
+  g: Graph,
+  logmel: Value,
+  sd: StateDict,
+  cfg: HtsatConfig,
+  prefix: string,
+  opts: HtsatBuildOptions = {},
 ): HtsatOutputs {
   const hardMask = (opts.shiftMask ?? 'reference') === 'hard';
   const P = (k: string): string => `${prefix}${k}`;
   const stages: Record<string, Value> = {};
   const { specSize: S, patchSize: ps, melBins: M, freqRatio: fr, windowSize: win, eps } = cfg;
   const nStages = cfg.depths.length;
-  if (cfg.numHeads.length !== nStages) throw new ClapError(`num_heads has ${cfg.numHeads.length} entries for ${nStages} stages`, { subject: 'htsat config' });
+  if (cfg.numHeads.length !== nStages)
+    throw new ClapError(`num_heads has ${cfg.numHeads.length} entries for ${nStages} stages`, { subject: 'htsat config' });
 
   if (logmel.rank !== 3 || logmel.shape[2] !== M || typeof logmel.shape[1] !== 'number' || logmel.dtype !== 'float32') {
-    throw new ClapError(`HTSAT input must be float32 [B, frames, ${M}] with a fixed frame count, got ${logmel.dtype} [${logmel.shape.join(', ')}]`);
+    throw new ClapError(
+      `HTSAT input must be float32 [B, frames, ${M}] with a fixed frame count, got ${logmel.dtype} [${logmel.shape.join(', ')}]`,
+    );
   }
   const T = logmel.shape[1];
   const targetT = S * fr;
@@ -363,7 +424,8 @@ export function buildHtsat(
   if (T > targetT) throw new ClapError(`${T} frames is more than HTSAT's ${targetT} (msclap never feeds more than 7 s)`);
   if (M !== targetF) throw new ClapError(`mel bins ${M} must equal spec_size/freq_ratio = ${targetF}`);
   const grid = S / ps;
-  if (!Number.isInteger(grid) || S % ps !== 0 || (S / fr) % ps !== 0) throw new ClapError(`spec_size ${S} / freq_ratio ${fr} is not a multiple of patch ${ps}`);
+  if (!Number.isInteger(grid) || S % ps !== 0 || (S / fr) % ps !== 0)
+    throw new ClapError(`spec_size ${S} / freq_ratio ${fr} is not a multiple of patch ${ps}`);
 
   // ---- bn0 (eval): per-mel-bin scale/shift folded once here, in float64
   const bnW = asFloat32(requireTensor(sd, P('bn0.weight'), [M]));
@@ -401,10 +463,11 @@ export function buildHtsat(
   const wr2n = rowsPerChunk / ws0;
   const wcn = grid / ws0;
   // resized [B, frame, mel] = [B, chunk, wc, c, b, wr2, r, a] → [B, chunk, wr2, wc, r, c, a, b]
-  const patches = ops.reshape(
-    ops.transpose(ops.reshape(resized, [0, fr, wcn, ws0, ps, wr2n, ws0, ps]), [0, 1, 5, 2, 6, 3, 7, 4]),
-    [0, grid * grid, ps * ps],
-  );
+  const patches = ops.reshape(ops.transpose(ops.reshape(resized, [0, fr, wcn, ws0, ps, wr2n, ws0, ps]), [0, 1, 5, 2, 6, 3, 7, 4]), [
+    0,
+    grid * grid,
+    ps * ps,
+  ]);
   const peNorm = torchLayerNorm(g, sd, P('patch_embed.norm'), C0, eps);
   // the token stream: [B·N, C], N tokens per clip in `order` (position → raster index)
   let x = applyLayerNorm(ops.add(ops.matmul(ops.reshape(patches, [-1, ps * ps]), peWt), peB), peNorm);
@@ -442,7 +505,7 @@ export function buildHtsat(
       nextOrder.forEach((raster2, t) => {
         const i = Math.floor(raster2 / H2);
         const j = raster2 % H2;
-        const src = [(2 * i) * H + 2 * j, (2 * i + 1) * H + 2 * j, (2 * i) * H + 2 * j + 1, (2 * i + 1) * H + 2 * j + 1];
+        const src = [2 * i * H + 2 * j, (2 * i + 1) * H + 2 * j, 2 * i * H + 2 * j + 1, (2 * i + 1) * H + 2 * j + 1];
         for (let k = 0; k < 4; k++) idx[4 * t + k] = inv[src[k]];
       });
       const merged = ops.reshape(gatherTokens(g, x, idx, `merge_s${s}`), [-1, 4 * C]);
@@ -483,8 +546,19 @@ function transposeRows(data: Float32Array, rows: number, cols: number): Float32A
 }
 
 function loadBlock(
-  g: Graph, sd: StateDict, key: string, C: number, heads: number, ws: number, nW: number, hidden: number,
-  shift: number, H: number, cfg: HtsatConfig, hardMask: boolean, trainable = false,
+  g: Graph,
+  sd: StateDict,
+  key: string,
+  C: number,
+  heads: number,
+  ws: number,
+  nW: number,
+  hidden: number,
+  shift: number,
+  H: number,
+  cfg: HtsatConfig,
+  hardMask: boolean,
+  trainable = false,
 ): BlockParams {
   const hd = C / heads;
   const L = ws * ws;
@@ -500,7 +574,8 @@ function loadBlock(
     }
     relIdx = Int32Array.from(idxT.data as ArrayLike<number | bigint>, (v) => Number(v));
     for (const v of relIdx) {
-      if (v < 0 || v >= span * span) throw new ClapError(`index ${v} outside the bias table`, { subject: `${key}attn.relative_position_index` });
+      if (v < 0 || v >= span * span)
+        throw new ClapError(`index ${v} outside the bias table`, { subject: `${key}attn.relative_position_index` });
     }
   } else {
     relIdx = swinRelativePositionIndex(ws);
@@ -549,16 +624,34 @@ function loadBlock(
 
 /** bn0 for the training path: (x − running_mean)/√(running_var + eps) · weight + bias, weight and bias params. */
 function trainableBn0(
-  g: Graph, x: Value, sd: StateDict, P: (k: string) => string, mean: Float32Array, variance: Float32Array, eps: number, M: number,
+  g: Graph,
+  x: Value,
+  sd: StateDict,
+  P: (k: string) => string,
+  mean: Float32Array,
+  variance: Float32Array,
+  eps: number,
+  M: number,
 ): Value {
   const inv = Float32Array.from(variance, (v) => 1 / Math.sqrt(v + eps));
-  const normed = ops.mul(ops.sub(x, g.constant(f32Tensor([M], Float32Array.from(mean)), 'bn0_mean')), g.constant(f32Tensor([M], inv), 'bn0_invstd'));
+  const normed = ops.mul(
+    ops.sub(x, g.constant(f32Tensor([M], Float32Array.from(mean)), 'bn0_mean')),
+    g.constant(f32Tensor([M], inv), 'bn0_invstd'),
+  );
   return ops.add(ops.mul(normed, torchParam(g, sd, P('bn0.weight'), [M])), torchParam(g, sd, P('bn0.bias'), [M]));
 }
 
 /** The training path's attention bias: table param gathered in the graph ([nb, heads, L, L]), plus the constant shift mask. */
 function trainableAttnBias(
-  g: Graph, sd: StateDict, tableKey: string, relIdx: Int32Array, maskData: Float32Array | undefined, nb: number, heads: number, L: number, hardMask: boolean,
+  g: Graph,
+  sd: StateDict,
+  tableKey: string,
+  relIdx: Int32Array,
+  maskData: Float32Array | undefined,
+  nb: number,
+  heads: number,
+  L: number,
+  hardMask: boolean,
 ): Value {
   const table = torchParam(g, sd, tableKey);
   const idx = g.constant({ dtype: 'int64', shape: [L * L], data: BigInt64Array.from(relIdx, (v) => BigInt(v)) }, 'rel_idx');

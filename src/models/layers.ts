@@ -15,7 +15,7 @@ export type StateDict = ReadonlyMap<string, HostTensor> | Readonly<Record<string
 export function stateDictGet(sd: StateDict, key: string): HostTensor | undefined {
   if (sd instanceof Map) return (sd as ReadonlyMap<string, HostTensor>).get(key);
   const rec = sd as Readonly<Record<string, HostTensor>>;
-  return Object.prototype.hasOwnProperty.call(rec, key) ? rec[key] : undefined;
+  return Object.hasOwn(rec, key) ? rec[key] : undefined;
 }
 
 export function stateDictHas(sd: StateDict, key: string): boolean {

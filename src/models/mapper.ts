@@ -23,8 +23,16 @@
 import { ClapError } from '../errors.js';
 import { type Graph, ops, type Value } from '../engine/index.js';
 import {
-  applyLayerNorm, applyLinear, type LayerNormParams, type LinearParams, requireTensor, type StateDict, stateDictHas,
-  torchLayerNorm, torchLinear, torchParam,
+  applyLayerNorm,
+  applyLinear,
+  type LayerNormParams,
+  type LinearParams,
+  requireTensor,
+  type StateDict,
+  stateDictHas,
+  torchLayerNorm,
+  torchLinear,
+  torchParam,
 } from './layers.js';
 
 /** The mapper's prefix in clapcap.pth. */
@@ -53,7 +61,8 @@ export interface MapperConfig {
 /** The mapper's geometry from the checkpoint's shapes (heads: msclap's hard-coded 8). */
 export function inferMapperConfig(sd: StateDict, prefix = MAPPER_PREFIX): MapperConfig {
   const pc = requireTensor(sd, `${prefix}prefix_const`);
-  if (pc.shape.length !== 2) throw new ClapError(`has shape [${pc.shape}], expected [prefix_length, n_embd]`, { subject: `${prefix}prefix_const` });
+  if (pc.shape.length !== 2)
+    throw new ClapError(`has shape [${pc.shape}], expected [prefix_length, n_embd]`, { subject: `${prefix}prefix_const` });
   const [prefixLength, nEmbd] = pc.shape;
   const lin = requireTensor(sd, `${prefix}linear.weight`);
   if (lin.shape.length !== 2 || lin.shape[0] % nEmbd !== 0) {
@@ -61,7 +70,10 @@ export function inferMapperConfig(sd: StateDict, prefix = MAPPER_PREFIX): Mapper
   }
   let numLayers = 0;
   while (stateDictHas(sd, `${prefix}transformer.layers.${numLayers}.norm1.weight`)) numLayers++;
-  if (numLayers === 0) throw new ClapError('missing from the checkpoint (a transformer mapper has at least one layer)', { subject: `${prefix}transformer.layers.0` });
+  if (numLayers === 0)
+    throw new ClapError('missing from the checkpoint (a transformer mapper has at least one layer)', {
+      subject: `${prefix}transformer.layers.0`,
+    });
   const fc1 = requireTensor(sd, `${prefix}transformer.layers.0.mlp.fc1.weight`, [null, nEmbd]);
   return {
     dIn: lin.shape[1],
@@ -116,7 +128,9 @@ export function mapperParams(g: Graph, sd: StateDict, config: MapperConfig, pref
     });
   }
   if (stateDictHas(sd, `${prefix}transformer.layers.${numLayers}.norm1.weight`)) {
-    throw new ClapError(`the checkpoint has more than num_layers=${numLayers} mapper layers`, { subject: `${prefix}transformer.layers.${numLayers}` });
+    throw new ClapError(`the checkpoint has more than num_layers=${numLayers} mapper layers`, {
+      subject: `${prefix}transformer.layers.${numLayers}`,
+    });
   }
   return {
     config,

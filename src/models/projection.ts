@@ -11,7 +11,15 @@
 import { ClapError } from '../errors.js';
 import { type HostTensor, type Graph, ops, type Value } from '../engine/index.js';
 import {
-  applyLayerNorm, applyLinear, type LayerNormParams, type LinearParams, requireTensor, type StateDict, stateDictGet, torchLayerNorm, torchLinear,
+  applyLayerNorm,
+  applyLinear,
+  type LayerNormParams,
+  type LinearParams,
+  requireTensor,
+  type StateDict,
+  stateDictGet,
+  torchLayerNorm,
+  torchLinear,
 } from './layers.js';
 
 export interface ProjectionParams {
@@ -61,7 +69,7 @@ export function similarity(audio: Value, text: Value, logitScale: Value): Value 
 /** exp(`logit_scale`) from a clap.pth state dict (msclap's `self.clap.logit_scale.exp()`), in float32 as torch computes it. */
 export function logitScaleExp(sd: StateDict, key = 'logit_scale'): number {
   const t = stateDictGet(sd, key);
-  if (!t || t.data.length !== 1) throw new ClapError('missing from the checkpoint (or not a scalar)', { subject: key });
+  if (t?.data.length !== 1) throw new ClapError('missing from the checkpoint (or not a scalar)', { subject: key });
   return Math.fround(Math.exp(Number(t.data[0])));
 }
 

@@ -5,7 +5,7 @@
  * `randomTensor`, seeded by a per-state-dict counter.
  */
 import type { HostTensor } from '../engine/index.js';
-import { type ClapConfig } from './clap.js';
+import type { ClapConfig } from './clap.js';
 import { GPT2_BASE, type Gpt2Config } from './gpt2.js';
 import { type HtsatConfig, htsatNumFeatures, swinRelativePositionIndex, swinShiftMask } from './htsat.js';
 import { MAPPER_HEADS } from './mapper.js';
@@ -115,11 +115,18 @@ export function randomHtsatStateDict(cfg: HtsatConfig, prefix: string, o: Random
     for (let d = 0; d < cfg.depths[s]; d++) {
       const k = `layers.${s}.blocks.${d}.`;
       const shift = d % 2 === 1 && H > ws0 ? Math.floor(ws0 / 2) : 0;
-      if (shift > 0) sd.set(`${prefix}${k}attn_mask`, { dtype: 'float32', shape: [(H / ws) ** 2, L, L], data: swinShiftMask(H, ws, shift, cfg.maskValue) });
+      if (shift > 0)
+        sd.set(`${prefix}${k}attn_mask`, {
+          dtype: 'float32',
+          shape: [(H / ws) ** 2, L, L],
+          data: swinShiftMask(H, ws, shift, cfg.maskValue),
+        });
       ln(`${k}norm1`, C);
       f(`${k}attn.relative_position_bias_table`, [(2 * ws - 1) ** 2, heads], 0.02);
       sd.set(`${prefix}${k}attn.relative_position_index`, {
-        dtype: 'int64', shape: [L, L], data: BigInt64Array.from(swinRelativePositionIndex(ws), (v) => BigInt(v)),
+        dtype: 'int64',
+        shape: [L, L],
+        data: BigInt64Array.from(swinRelativePositionIndex(ws), (v) => BigInt(v)),
       });
       linear(`${k}attn.qkv`, 3 * C, C);
       linear(`${k}attn.proj`, C, C);
@@ -145,7 +152,9 @@ export function randomHtsatStateDict(cfg: HtsatConfig, prefix: string, o: Random
 /** A whole clap.pth-like state dict (audio encoder, text encoder, projections, logit_scale). */
 export function randomClapStateDict(cfg: ClapConfig, seed = 1): Map<string, HostTensor> {
   const sd = new Map<string, HostTensor>();
-  const add = (m: Map<string, HostTensor>): void => { for (const [k, v] of m) sd.set(k, v); };
+  const add = (m: Map<string, HostTensor>): void => {
+    for (const [k, v] of m) sd.set(k, v);
+  };
   add(randomHtsatStateDict(cfg.htsat, `${cfg.audioPrefix}base.htsat.`, { seed, withHead: true }));
   add(randomProjectionStateDict(htsatNumFeatures(cfg.htsat), cfg.dProj, `${cfg.audioPrefix}projection.`, seed * 7));
   if (cfg.textPrefix) {

@@ -8,13 +8,23 @@
  * of files is one merge-insert keyed on `id` that also deletes the files' rows it does not re-insert.
  * Table `captions` holds texts and their embeddings.
  */
+import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as Lance from '@lancedb/lancedb';
 import { ClapError } from '../errors.js';
 import { globToRegex } from './glob.js';
 import type {
-  AnnKind, CaptionHit, FileInfo, FileRecord, MaintainOptions, SearchHit, StoreCounts, VectorIndexInfo, VectorSearch, VectorStore,
+  AnnKind,
+  CaptionHit,
+  FileInfo,
+  FileRecord,
+  MaintainOptions,
+  SearchHit,
+  StoreCounts,
+  VectorIndexInfo,
+  VectorSearch,
+  VectorStore,
 } from './store.js';
 
 type LanceModule = typeof Lance;
@@ -68,24 +78,39 @@ const META_COLUMNS = ['path', 'hash', 'size', 'mtime', 'duration', 'sample_rate'
 
 function rowsOf(rec: FileRecord): EntryRow[] {
   const base = {
-    path: rec.path, hash: rec.hash, size: rec.size, mtime: rec.mtimeMs, duration: rec.duration,
-    sample_rate: rec.sampleRate, channels: rec.channels, model: rec.model,
+    path: rec.path,
+    hash: rec.hash,
+    size: rec.size,
+    mtime: rec.mtimeMs,
+    duration: rec.duration,
+    sample_rate: rec.sampleRate,
+    channels: rec.channels,
+    model: rec.model,
   };
   const rows: EntryRow[] = [{ id: rec.path, win: -1, start: 0, end: rec.duration, vector: rec.embedding, ...base }];
-  rec.windows?.forEach((w, i) => rows.push({ id: `${rec.path}${ID_SEP}${i}`, win: i, start: w.start, end: w.end, vector: w.embedding, ...base }));
+  rec.windows?.forEach((w, i) =>
+    rows.push({ id: `${rec.path}${ID_SEP}${i}`, win: i, start: w.start, end: w.end, vector: w.embedding, ...base }),
+  );
   return rows;
 }
 
 function infoOf(r: Record<string, unknown>): FileInfo & { model: string } {
   return {
-    path: String(r.path), hash: String(r.hash), size: Number(r.size), mtimeMs: Number(r.mtime), duration: Number(r.duration),
-    sampleRate: Number(r.sample_rate), channels: Number(r.channels), model: String(r.model),
+    path: String(r.path),
+    hash: String(r.hash),
+    size: Number(r.size),
+    mtimeMs: Number(r.mtime),
+    duration: Number(r.duration),
+    sampleRate: Number(r.sample_rate),
+    channels: Number(r.channels),
+    model: String(r.model),
   };
 }
 
 function toFloat32(v: unknown): Float32Array {
   if (v instanceof Float32Array) return v.slice();
-  if (v && typeof (v as { toArray?: unknown }).toArray === 'function') return Float32Array.from((v as { toArray(): ArrayLike<number> }).toArray());
+  if (v && typeof (v as { toArray?: unknown }).toArray === 'function')
+    return Float32Array.from((v as { toArray(): ArrayLike<number> }).toArray());
   return Float32Array.from(v as ArrayLike<number>);
 }
 
@@ -140,8 +165,11 @@ export class LanceStore implements VectorStore {
     const byPath = new Map<string, FileRecord>();
     const windows = new Map<string, { win: number; start: number; end: number; embedding: Float32Array }[]>();
     for (let i = 0; i < paths.length; i += REMOVE_CHUNK) {
-      const rows = await this.entries.query().where(inList(paths.slice(i, i + REMOVE_CHUNK)))
-        .select([...META_COLUMNS, 'win', 'start', 'end', 'vector']).toArray();
+      const rows = await this.entries
+        .query()
+        .where(inList(paths.slice(i, i + REMOVE_CHUNK)))
+        .select([...META_COLUMNS, 'win', 'start', 'end', 'vector'])
+        .toArray();
       for (const raw of rows) {
         const r = raw as Record<string, unknown>;
         const win = Number(r.win);
@@ -173,7 +201,10 @@ export class LanceStore implements VectorStore {
       } else {
         // Removals ride along in the same commit when the list is short.
         const inline = removeOnly.length <= REMOVE_CHUNK ? removeOnly : [];
-        await this.entries.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll()
+        await this.entries
+          .mergeInsert('id')
+          .whenMatchedUpdateAll()
+          .whenNotMatchedInsertAll()
           .whenNotMatchedBySourceDelete({ where: inList([...putPaths, ...inline]) })
           .execute(this.table(rows as unknown as Record<string, unknown>[]));
         if (inline.length === removeOnly.length) return;
@@ -206,10 +237,16 @@ export class LanceStore implements VectorStore {
     this.checkDim(q.vector);
     if (!this.entries || q.top <= 0) return [];
     const mode = q.mode ?? 'auto';
-    if (mode === 'ann' && !(await this.vectorIndex())) throw new ClapError('this index has no ANN vector index yet (it is built once the library is large, or with --ann-index); search without --ann');
+    if (mode === 'ann' && !(await this.vectorIndex()))
+      throw new ClapError(
+        'this index has no ANN vector index yet (it is built once the library is large, or with --ann-index); search without --ann',
+      );
     const where = this.filterSql(q);
     const run = async (limit: number): Promise<Record<string, unknown>[]> => {
-      let query = this.entries!.vectorSearch(q.vector).distanceType('cosine').where(where).limit(limit)
+      let query = this.entries!.vectorSearch(q.vector)
+        .distanceType('cosine')
+        .where(where)
+        .limit(limit)
         .select(['path', 'start', 'end', '_distance']);
       if (mode === 'exact') query = query.bypassVectorIndex();
       else {
@@ -217,9 +254,10 @@ export class LanceStore implements VectorStore {
       }
       return (await query.toArray()) as Record<string, unknown>[];
     };
-    const hit = (r: Record<string, unknown>): SearchHit => (q.level === 'window'
-      ? { path: String(r.path), score: 1 - Number(r._distance), start: Number(r.start), end: Number(r.end) }
-      : { path: String(r.path), score: 1 - Number(r._distance) });
+    const hit = (r: Record<string, unknown>): SearchHit =>
+      q.level === 'window'
+        ? { path: String(r.path), score: 1 - Number(r._distance), start: Number(r.start), end: Number(r.end) }
+        : { path: String(r.path), score: 1 - Number(r._distance) };
     if (q.level === 'file') return (await run(q.top)).map(hit);
     // Best window per file: ask for more windows until `top` distinct files are found or none are left.
     for (let limit = Math.max(q.top * 4, 32); ; limit *= 4) {
@@ -251,7 +289,10 @@ export class LanceStore implements VectorStore {
     this.checkDim(vector);
     if (!this.captions) return [];
     const rows = await this.captions.vectorSearch(vector).distanceType('cosine').limit(top).select(['text', '_distance']).toArray();
-    return rows.map((r) => ({ text: String((r as Record<string, unknown>).text), score: 1 - Number((r as Record<string, unknown>)._distance) }));
+    return rows.map((r) => ({
+      text: String((r as Record<string, unknown>).text),
+      score: 1 - Number((r as Record<string, unknown>)._distance),
+    }));
   }
 
   async counts(): Promise<StoreCounts> {
@@ -288,9 +329,15 @@ export class LanceStore implements VectorStore {
     // Too few vectors to train partitions and codebooks: exact search until there are enough.
     if (want && !existing && n >= MIN_ANN_VECTORS) {
       try {
-        await this.entries.createIndex('vector', { config: annConfig(this.lancedb, want, await this.entries.countRows(), this.dim), replace: true });
+        await this.entries.createIndex('vector', {
+          config: annConfig(this.lancedb, want, await this.entries.countRows(), this.dim),
+          replace: true,
+        });
       } catch (e) {
-        throw new ClapError(`building the ${want} vector index failed (${(e as Error).message.split('\n')[0].replace(/, \/\S+:\d+:\d+/g, '')})`, { subject: this.dir, cause: e });
+        throw new ClapError(
+          `building the ${want} vector index failed (${(e as Error).message.split('\n')[0].replace(/, \/\S+:\d+:\d+/g, '')})`,
+          { subject: this.dir, cause: e },
+        );
       }
       existing = await this.vectorIndex();
     }
@@ -323,7 +370,7 @@ export const DEFAULT_REFINE = 30;
 
 async function dirBytes(dir: string): Promise<number> {
   let total = 0;
-  let entries;
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch {

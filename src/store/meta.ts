@@ -63,7 +63,11 @@ function canonical(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   const o = v as Record<string, unknown>;
-  return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`).join(',')}}`;
+  return `{${Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+    .join(',')}}`;
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
@@ -86,7 +90,12 @@ export function rowModelId(identity: ModelIdentity): string {
 export function describeAudio(a: IndexAudioOptions): string {
   const parts = [`channels ${a.channels}`];
   if (a.sliding) parts.push(`sliding (hop ${a.sliding.hopS} s)`);
-  else parts.push(a.cropOffset !== undefined ? `crop offset ${a.cropOffset}` : `crop ${a.crop}${a.crop === 'random' ? ` seed ${a.seed ?? 'none'}` : ''}`);
+  else
+    parts.push(
+      a.cropOffset !== undefined
+        ? `crop offset ${a.cropOffset}`
+        : `crop ${a.crop}${a.crop === 'random' ? ` seed ${a.seed ?? 'none'}` : ''}`,
+    );
   return parts.join(', ');
 }
 
@@ -96,7 +105,8 @@ export function identityMismatch(stored: ModelIdentity, given: ModelIdentity, wh
   if (stored.weights !== given.weights) diffs.push(`weights ${given.weights.slice(0, 12)}… ≠ indexed ${stored.weights.slice(0, 12)}…`);
   if (stored.config !== given.config) diffs.push(`config ${given.config.slice(0, 12)}… ≠ indexed ${stored.config.slice(0, 12)}…`);
   if (stored.dim !== given.dim) diffs.push(`embedding width ${given.dim} ≠ indexed ${stored.dim}`);
-  if (what === 'all' && canonical(stored.audio) !== canonical(given.audio)) diffs.push(`audio options (${describeAudio(given.audio)}) ≠ indexed (${describeAudio(stored.audio)})`);
+  if (what === 'all' && canonical(stored.audio) !== canonical(given.audio))
+    diffs.push(`audio options (${describeAudio(given.audio)}) ≠ indexed (${describeAudio(stored.audio)})`);
   return diffs.length ? diffs.join('; ') : null;
 }
 
@@ -114,7 +124,8 @@ export function readMeta(dir: string): IndexMeta | null {
   } catch (e) {
     throw new ClapError(`${META_FILE} is not valid JSON (${(e as Error).message})`, { subject: dir });
   }
-  if (meta.version !== META_VERSION || !meta.model?.id) throw new ClapError(`${META_FILE} has an unknown format (version ${String(meta.version)})`, { subject: dir });
+  if (meta.version !== META_VERSION || !meta.model?.id)
+    throw new ClapError(`${META_FILE} has an unknown format (version ${String(meta.version)})`, { subject: dir });
   return meta;
 }
 
@@ -131,8 +142,14 @@ export function writeMeta(dir: string, meta: IndexMeta): void {
   renameSync(tmp, join(dir, META_FILE));
   try {
     const dfd = openSync(dir, 'r');
-    try { fsyncSync(dfd); } finally { closeSync(dfd); }
-  } catch { /* directories cannot be fsynced everywhere */ }
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    /* directories cannot be fsynced everywhere */
+  }
 }
 
 /**
@@ -147,15 +164,32 @@ export function acquireWriteLock(dir: string): () => void {
       const fd = openSync(path, 'wx');
       writeSync(fd, String(process.pid));
       closeSync(fd);
-      return () => { try { unlinkSync(path); } catch { /* already gone */ } };
+      return () => {
+        try {
+          unlinkSync(path);
+        } catch {
+          /* already gone */
+        }
+      };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new ClapError(`cannot lock the index (${(e as NodeJS.ErrnoException).code})`, { subject: dir });
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw new ClapError(`cannot lock the index (${(e as NodeJS.ErrnoException).code})`, { subject: dir });
       let pid = NaN;
-      try { pid = Number(readFileSync(path, 'utf8').trim()); } catch { /* vanished meanwhile */ }
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-        throw new ClapError(`another clap process (pid ${pid}) is writing to this index; wait for it, or remove ${path} if it is stale`, { subject: dir });
+      try {
+        pid = Number(readFileSync(path, 'utf8').trim());
+      } catch {
+        /* vanished meanwhile */
       }
-      try { unlinkSync(path); } catch { /* raced */ }
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new ClapError(`another clap process (pid ${pid}) is writing to this index; wait for it, or remove ${path} if it is stale`, {
+          subject: dir,
+        });
+      }
+      try {
+        unlinkSync(path);
+      } catch {
+        /* raced */
+      }
     }
   }
   throw new ClapError('cannot lock the index (lock file keeps reappearing)', { subject: dir });

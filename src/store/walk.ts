@@ -4,12 +4,32 @@
  * is reported, not fatal. In folders only files with an audio extension are taken; a file named
  * explicitly is always tried (its format is sniffed when it is decoded).
  */
+import type { Stats } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 
 export const AUDIO_EXTENSIONS = new Set([
-  '.wav', '.wave', '.flac', '.mp3', '.ogg', '.oga', '.opus', '.m4a', '.mp4', '.aac', '.aif', '.aiff', '.aifc',
-  '.caf', '.webm', '.mka', '.wma', '.amr', '.wv', '.ape', '.spx',
+  '.wav',
+  '.wave',
+  '.flac',
+  '.mp3',
+  '.ogg',
+  '.oga',
+  '.opus',
+  '.m4a',
+  '.mp4',
+  '.aac',
+  '.aif',
+  '.aiff',
+  '.aifc',
+  '.caf',
+  '.webm',
+  '.mka',
+  '.wma',
+  '.amr',
+  '.wv',
+  '.ape',
+  '.spx',
 ]);
 
 export interface FoundFile {
@@ -46,7 +66,9 @@ export async function walkAudio(paths: readonly string[], exclude: readonly stri
   for (const e of exclude) {
     try {
       excluded.add(await realpath(e));
-    } catch { /* not there yet */ }
+    } catch {
+      /* not there yet */
+    }
   }
   const seenDirs = new Set<string>();
   const seenFiles = new Set<string>();
@@ -87,7 +109,7 @@ export async function walkAudio(paths: readonly string[], exclude: readonly stri
     }
     for (const name of names) {
       const p = join(dir, name);
-      let st;
+      let st: Stats;
       try {
         st = await stat(p); // follows symlinks
       } catch (e) {
@@ -104,7 +126,7 @@ export async function walkAudio(paths: readonly string[], exclude: readonly stri
 
   for (const given of paths) {
     const p = resolve(given);
-    let st;
+    let st: Stats;
     try {
       st = await stat(p);
     } catch (e) {

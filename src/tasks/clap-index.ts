@@ -17,8 +17,17 @@ import { resolve, sep } from 'node:path';
 import { ClapError } from '../errors.js';
 import type { LoadAudioOptions } from '../audio/index.js';
 import {
-  acquireWriteLock, hashConfig, identityMismatch, modelIdentity, readMeta, rowModelId, writeMeta,
-  type IndexAudioOptions, type IndexMeta, type ModelIdentity, type WeightsFingerprint,
+  acquireWriteLock,
+  hashConfig,
+  identityMismatch,
+  modelIdentity,
+  readMeta,
+  rowModelId,
+  writeMeta,
+  type IndexAudioOptions,
+  type IndexMeta,
+  type ModelIdentity,
+  type WeightsFingerprint,
 } from '../store/meta.js';
 import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../store/lance.js';
 import type { AnnKind, CaptionHit, FileInfo, FileRecord, SearchHit, SearchMode, VectorIndexInfo, VectorStore } from '../store/store.js';
@@ -117,7 +126,11 @@ const identityCache = new WeakMap<object, { weights: string; config: string; fil
  * its .safetensors agree); it takes ~1 s per GB once per Clap, and is skipped when `known` fingerprints
  * the same weights file (path, size, mtime).
  */
-export async function clapIdentity(clap: Clap, audio: IndexAudioOptions, known?: WeightsFingerprint): Promise<{ identity: ModelIdentity; file?: WeightsFingerprint }> {
+export async function clapIdentity(
+  clap: Clap,
+  audio: IndexAudioOptions,
+  known?: WeightsFingerprint,
+): Promise<{ identity: ModelIdentity; file?: WeightsFingerprint }> {
   let cached = identityCache.get(clap);
   if (!cached) {
     let fp: Omit<WeightsFingerprint, 'hash'> | undefined;
@@ -126,11 +139,14 @@ export async function clapIdentity(clap: Clap, audio: IndexAudioOptions, known?:
       try {
         const st = await stat(path);
         fp = { path, size: st.size, mtimeMs: st.mtimeMs };
-      } catch { /* read below through clap.weights, which explains */ }
+      } catch {
+        /* read below through clap.weights, which explains */
+      }
     }
-    const weights = fp && known && known.path === fp.path && known.size === fp.size && known.mtimeMs === fp.mtimeMs
-      ? known.hash
-      : await clap.weightsHash();
+    const weights =
+      fp && known && known.path === fp.path && known.size === fp.size && known.mtimeMs === fp.mtimeMs
+        ? known.hash
+        : await clap.weightsHash();
     cached = { weights, config: hashConfig(clap.config), file: fp && { ...fp, hash: weights } };
     identityCache.set(clap, cached);
   }
@@ -146,7 +162,13 @@ function mergeAudio(base: IndexAudioOptions, given: Partial<IndexAudioOptions> |
 }
 
 export function loadOptionsOf(a: IndexAudioOptions): LoadAudioOptions {
-  return { channels: a.channels, crop: a.crop, cropOffset: a.cropOffset, seed: a.seed, sliding: a.sliding ? { hopS: a.sliding.hopS } : false };
+  return {
+    channels: a.channels,
+    crop: a.crop,
+    cropOffset: a.cropOffset,
+    seed: a.seed,
+    sliding: a.sliding ? { hopS: a.sliding.hopS } : false,
+  };
 }
 
 /** Decode threads by default: half the cores (the encoder runs beside them), 1 to 4. */
@@ -180,7 +202,8 @@ export class ClapIndex {
       if (!options.create) throw new ClapError('no index here (create one with `clap index add PATH... --db DIR`)', { subject: root });
       if (!options.clap) throw new ClapError('creating an index needs the model (weights)', { subject: root });
       const audio = mergeAudio(DEFAULT_AUDIO, options.audio);
-      if (audio.sliding && !(audio.sliding.hopS > 0)) throw new ClapError(`hop must be a positive number of seconds, got ${audio.sliding.hopS}`);
+      if (audio.sliding && !(audio.sliding.hopS > 0))
+        throw new ClapError(`hop must be a positive number of seconds, got ${audio.sliding.hopS}`);
       const { identity, file } = await clapIdentity(options.clap, audio);
       meta = {
         version: 1,
@@ -204,10 +227,16 @@ export class ClapIndex {
       const { identity: given, file } = await clapIdentity(options.clap, mergeAudio(meta.model.audio, options.audio), meta.weightsFile);
       const diff = identityMismatch(meta.model, given);
       if (diff) {
-        throw new ClapError(`this index was built with a different model or audio options (${diff}); use the weights, config and audio options it was built with${meta.weightsPath ? ` (${meta.weightsPath})` : ''}, or another --db`, { subject: root });
+        throw new ClapError(
+          `this index was built with a different model or audio options (${diff}); use the weights, config and audio options it was built with${meta.weightsPath ? ` (${meta.weightsPath})` : ''}, or another --db`,
+          { subject: root },
+        );
       }
       // Same weights, another file (moved, copied, touched): fingerprint it, saved with the next write.
-      if (file && (file.path !== meta.weightsFile?.path || file.size !== meta.weightsFile.size || file.mtimeMs !== meta.weightsFile.mtimeMs)) {
+      if (
+        file &&
+        (file.path !== meta.weightsFile?.path || file.size !== meta.weightsFile.size || file.mtimeMs !== meta.weightsFile.mtimeMs)
+      ) {
         meta = { ...meta, weightsFile: file, weightsPath: file.path };
       }
     }
@@ -280,19 +309,34 @@ export class ClapIndex {
         try {
           await stat(r);
           existing.push(r);
-        } catch { /* reported by the walk */ }
+        } catch {
+          /* reported by the walk */
+        }
       }
       const newRoots = existing.filter((r) => !this.meta.roots.includes(r));
       const ann = options.ann ?? this.meta.ann;
       const annThreshold = options.annThreshold ?? this.meta.annThreshold;
       const onDisk = readMeta(this.dir);
-      if (newRoots.length || ann !== this.meta.ann || annThreshold !== this.meta.annThreshold || onDisk?.weightsFile?.mtimeMs !== this.meta.weightsFile?.mtimeMs) {
+      if (
+        newRoots.length ||
+        ann !== this.meta.ann ||
+        annThreshold !== this.meta.annThreshold ||
+        onDisk?.weightsFile?.mtimeMs !== this.meta.weightsFile?.mtimeMs
+      ) {
         this.meta = { ...this.meta, roots: [...this.meta.roots, ...newRoots], ann, annThreshold };
         writeMeta(this.dir, this.meta);
       }
       const walked = await walkAudio(roots, [this.dir]);
       const report: IndexReport = {
-        added: 0, updated: 0, unchanged: 0, removed: 0, skipped: [], ignored: walked.ignored, files: 0, seconds: 0, vectorIndex: null,
+        added: 0,
+        updated: 0,
+        unchanged: 0,
+        removed: 0,
+        skipped: [],
+        ignored: walked.ignored,
+        files: 0,
+        seconds: 0,
+        vectorIndex: null,
       };
       const skip = (s: SkippedPath): void => {
         report.skipped.push(s);
@@ -311,7 +355,8 @@ export class ClapIndex {
           if (missingRoots.some((r) => isUnder(path, r))) continue;
           gone.push(path);
         }
-        for (const r of missingRoots) skip({ path: r, reason: 'root is missing; its files stay indexed (remove it with `clap index remove`)' });
+        for (const r of missingRoots)
+          skip({ path: r, reason: 'root is missing; its files stay indexed (remove it with `clap index remove`)' });
         if (gone.length) await this.store.commit([], gone);
         report.removed = gone.length;
         for (const g of gone) stored.delete(g);
@@ -349,19 +394,34 @@ export class ClapIndex {
       const flush = async (): Promise<void> => {
         const records: FileRecord[] = [];
         if (batch.length) {
-          const embeddings = await clap.embedLogMels(batch.flatMap((b) => b.decoded.logmels), batchSize);
+          const embeddings = await clap.embedLogMels(
+            batch.flatMap((b) => b.decoded.logmels),
+            batchSize,
+          );
           let k = 0;
           for (const { file, decoded } of batch) {
             const n = decoded.logmels.length;
             const vs = embeddings.slice(k, k + n);
             k += n;
             const info: FileInfo = {
-              path: file.path, hash: decoded.hash, size: file.size, mtimeMs: file.mtimeMs,
-              duration: decoded.durationS, sampleRate: decoded.sourceSampleRate, channels: decoded.channels,
+              path: file.path,
+              hash: decoded.hash,
+              size: file.size,
+              mtimeMs: file.mtimeMs,
+              duration: decoded.durationS,
+              sampleRate: decoded.sourceSampleRate,
+              channels: decoded.channels,
             };
-            records.push(this.meta.model.audio.sliding
-              ? { ...info, model: modelId, embedding: meanOf(vs), windows: vs.map((e, w) => ({ start: decoded.starts[w], end: decoded.ends[w], embedding: e })) }
-              : { ...info, model: modelId, embedding: vs[0] });
+            records.push(
+              this.meta.model.audio.sliding
+                ? {
+                    ...info,
+                    model: modelId,
+                    embedding: meanOf(vs),
+                    windows: vs.map((e, w) => ({ start: decoded.starts[w], end: decoded.ends[w], embedding: e })),
+                  }
+                : { ...info, model: modelId, embedding: vs[0] },
+            );
           }
         }
         if (touched.length) {
@@ -404,7 +464,12 @@ export class ClapIndex {
       }
       await flush();
       const changed = report.added + report.updated + report.removed + (report.unchanged - (walked.files.length - todo.length)) > 0;
-      report.vectorIndex = await this.store.maintain({ ann: this.meta.ann, annThreshold: this.meta.annThreshold, level: this.level, compact: changed });
+      report.vectorIndex = await this.store.maintain({
+        ann: this.meta.ann,
+        annThreshold: this.meta.annThreshold,
+        level: this.level,
+        compact: changed,
+      });
       report.files = (await this.store.counts()).files;
       report.seconds = (performance.now() - t0) / 1000;
       return report;
@@ -448,10 +513,16 @@ export class ClapIndex {
     if (!Number.isInteger(top) || top < 1) throw new ClapError(`top must be a positive integer, got ${top}`);
     const vector = await this.queryVector(query);
     const level = options.level ?? this.level;
-    if (level === 'window' && !this.meta.model.audio.sliding) throw new ClapError('this index has no per-window vectors (it was not built with sliding windows)');
+    if (level === 'window' && !this.meta.model.audio.sliding)
+      throw new ClapError('this index has no per-window vectors (it was not built with sliding windows)');
     const excludePaths = typeof query === 'object' && 'audio' in query ? [resolve(query.audio)] : undefined;
     return this.store.search({
-      vector, top, level, mode: options.mode, nprobes: options.nprobes, refineFactor: options.refineFactor,
+      vector,
+      top,
+      level,
+      mode: options.mode,
+      nprobes: options.nprobes,
+      refineFactor: options.refineFactor,
       filter: { glob: options.glob, minDuration: options.minDuration, maxDuration: options.maxDuration, excludePaths },
     });
   }
@@ -459,15 +530,21 @@ export class ClapIndex {
   /** Captions ranked for an audio file (or a vector), best first. */
   async rankCaptions(query: { audio: string } | { vector: Float32Array }, options: { top?: number } = {}): Promise<CaptionHit[]> {
     const top = options.top ?? 10;
-    if ((await this.store.counts()).captions === 0) throw new ClapError('this index has no captions (add some with `clap index captions FILE.txt`)', { subject: this.dir });
+    if ((await this.store.counts()).captions === 0)
+      throw new ClapError('this index has no captions (add some with `clap index captions FILE.txt`)', { subject: this.dir });
     return this.store.searchCaptions(await this.queryVector(query), top);
   }
 
   async stats(): Promise<IndexStats & { captions: number; roots: readonly string[]; vectorIndex: VectorIndexInfo | null }> {
     const c = await this.store.counts();
     return {
-      files: c.files, windows: c.windows, model: this.meta.model, bytes: await this.store.bytes(),
-      captions: c.captions, roots: this.meta.roots, vectorIndex: await this.store.vectorIndex(),
+      files: c.files,
+      windows: c.windows,
+      model: this.meta.model,
+      bytes: await this.store.bytes(),
+      captions: c.captions,
+      roots: this.meta.roots,
+      vectorIndex: await this.store.vectorIndex(),
     };
   }
 

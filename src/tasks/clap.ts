@@ -8,9 +8,18 @@ import { readFile } from 'node:fs/promises';
 import { ClapError } from '../errors.js';
 import { emitOnnx, type Graph, Session, type HostTensor, type RuntimeOptions } from '../engine/index.js';
 import { applyPrecision, PRECISIONS, type Precision } from '../engine/quant.js';
-import { atomicWrite, engineFingerprint, fileFingerprint, hashKey, lookupModel, readCacheJson, resolveCacheDir, writeCacheJson } from '../engine/cache.js';
+import {
+  atomicWrite,
+  engineFingerprint,
+  fileFingerprint,
+  hashKey,
+  lookupModel,
+  readCacheJson,
+  resolveCacheDir,
+  writeCacheJson,
+} from '../engine/cache.js';
 import { hashStateDict, loadWeights, readWeights, type StateDict } from '../weights/index.js';
-import { type AudioInput, type LoadAudioOptions } from '../audio/index.js';
+import type { AudioInput, LoadAudioOptions } from '../audio/index.js';
 import { defaultTokenizer, type ClapPooling } from '../text/index.js';
 import { buildAudioEncoderGraph, CLAP_PRESETS, clapConfigFromJson, resolveClapConfig, type ClapConfig } from '../models/clap.js';
 import { buildTextEncoderGraph, Gpt2TextEncoder } from '../models/gpt2.js';
@@ -119,7 +128,10 @@ async function resolveConfigArg(config: ClapLoadOptions['config']): Promise<Clap
   try {
     text = await readFile(config, 'utf8');
   } catch (e) {
-    throw new ClapError(`cannot read config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); presets: ${Object.keys(CLAP_PRESETS).join(', ')}`, { subject: config });
+    throw new ClapError(
+      `cannot read config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); presets: ${Object.keys(CLAP_PRESETS).join(', ')}`,
+      { subject: config },
+    );
   }
   try {
     return clapConfigFromJson(JSON.parse(text) as Record<string, unknown>);
@@ -128,7 +140,10 @@ async function resolveConfigArg(config: ClapLoadOptions['config']): Promise<Clap
   }
 }
 
-interface ModelRecord { config: ClapConfig; logitScale: number }
+interface ModelRecord {
+  config: ClapConfig;
+  logitScale: number;
+}
 
 export class Clap {
   private audioSession?: Promise<Session>;
@@ -201,7 +216,9 @@ export class Clap {
     if (dir) {
       try {
         modelKey = hashKey(engineFingerprint(), fileFingerprint(options.weights as string), JSON.stringify(explicit ?? null));
-      } catch { /* unreadable: loadWeights explains below */ }
+      } catch {
+        /* unreadable: loadWeights explains below */
+      }
     }
     const record = modelKey ? readCacheJson<ModelRecord>(dir, `${modelKey}.clap.json`) : undefined;
     if (record && modelKey) return new Clap(undefined, record.config, options, record.logitScale, modelKey);
@@ -210,7 +227,8 @@ export class Clap {
     try {
       config = resolveClapConfig(weights, explicit);
     } catch (e) {
-      if (e instanceof ClapError && typeof options.weights === 'string') throw new ClapError(e.message, { subject: options.weights, cause: e });
+      if (e instanceof ClapError && typeof options.weights === 'string')
+        throw new ClapError(e.message, { subject: options.weights, cause: e });
       throw e;
     }
     // clapcap files have no logit_scale: similarity is then undefined (NaN), captioning still works.
@@ -273,7 +291,10 @@ export class Clap {
       this.audioSession = this.modelKey
         ? Session.cached(this.sessionKey('audio'), build, this.options)
         : Session.compile(this.audioGraph(), this.options);
-      void this.audioSession.then(() => this.dropWeightsIfDone(), () => undefined);
+      void this.audioSession.then(
+        () => this.dropWeightsIfDone(),
+        () => undefined,
+      );
     }
     return this.audioSession;
   }
@@ -289,12 +310,17 @@ export class Clap {
           applyPrecision(g, this.precision);
           return g;
         };
-        const session = this.modelKey ? Session.cached(this.sessionKey('text'), () => emitOnnx(graph()), this.options) : Session.compile(graph(), this.options);
+        const session = this.modelKey
+          ? Session.cached(this.sessionKey('text'), () => emitOnnx(graph()), this.options)
+          : Session.compile(graph(), this.options);
         this.textEncoder = session.then((s) => Gpt2TextEncoder.fromSession(s, this.config.text, this.config.dProj));
       } else {
         this.textEncoder = Gpt2TextEncoder.create(this.weights, textOptions);
       }
-      void this.textEncoder.then(() => this.dropWeightsIfDone(), () => undefined);
+      void this.textEncoder.then(
+        () => this.dropWeightsIfDone(),
+        () => undefined,
+      );
     }
     return this.textEncoder;
   }
@@ -308,7 +334,9 @@ export class Clap {
       const chunk = logmels.slice(i, i + batchSize);
       const data = new Float32Array(chunk.length * per);
       chunk.forEach((m, j) => data.set(m, j * per));
-      const r = await session.run({ logmel: { dtype: 'float32', shape: [chunk.length, per / this.config.htsat.melBins, this.config.htsat.melBins], data } });
+      const r = await session.run({
+        logmel: { dtype: 'float32', shape: [chunk.length, per / this.config.htsat.melBins, this.config.htsat.melBins], data },
+      });
       const e = r.audio_embed.data as Float32Array;
       for (let j = 0; j < chunk.length; j++) out.push(e.slice(j * this.config.dProj, (j + 1) * this.config.dProj));
     }
@@ -380,11 +408,19 @@ export class Clap {
    * clapcap weights (`clapcap_weights_2023.pth`: its own audio encoder, mapper and GPT-2).
    */
   async caption(inputs: readonly AudioInput[], options: CaptionOptions & AudioEmbedOptions = {}): Promise<Caption[]> {
-    if (this.config.audioPrefix !== 'clap.') throw new ClapError('captioning needs clapcap weights (e.g. clapcap_weights_2023.pth), not CLAP weights');
+    if (this.config.audioPrefix !== 'clap.')
+      throw new ClapError('captioning needs clapcap weights (e.g. clapcap_weights_2023.pth), not CLAP weights');
     const audio = await this.embedAudio(inputs, options);
-    this.captionDecoder ??= ClapCapDecoder.load(this.weights, (this.config.clapcap ?? {}) as Parameters<typeof ClapCapDecoder.load>[1], this.options);
+    this.captionDecoder ??= ClapCapDecoder.load(
+      this.weights,
+      (this.config.clapcap ?? {}) as Parameters<typeof ClapCapDecoder.load>[1],
+      this.options,
+    );
     const decoder = await this.captionDecoder;
-    const results = await decoder.caption(audio.map((a) => a.embedding), options);
+    const results = await decoder.caption(
+      audio.map((a) => a.embedding),
+      options,
+    );
     return results.map((r, i) => ({ input: audio[i].input, caption: r.caption, tokens: r.tokens, ...(r.beams ? { beams: r.beams } : {}) }));
   }
 
@@ -394,7 +430,12 @@ export class Clap {
     const d = this.config.dProj;
     // A label set seen before (same model, precision, pooling, texts) is read from the on-disk cache.
     const dir = this.modelKey ? resolveCacheDir(this.options.cacheDir) : undefined;
-    const file = dir ? join(dir, `${hashKey(this.modelKey!, 'text-embeddings', this.precision, this.options.textPooling ?? 'reference', JSON.stringify(texts))}.f32`) : undefined;
+    const file = dir
+      ? join(
+          dir,
+          `${hashKey(this.modelKey!, 'text-embeddings', this.precision, this.options.textPooling ?? 'reference', JSON.stringify(texts))}.f32`,
+        )
+      : undefined;
     if (file) {
       try {
         const buf = readFileSync(file);
@@ -402,7 +443,9 @@ export class Clap {
           const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
           return texts.map((_, i) => all.slice(i * d, (i + 1) * d));
         }
-      } catch { /* not cached */ }
+      } catch {
+        /* not cached */
+      }
     }
     const tok = defaultTokenizer();
     const tokenized = texts.map((t) => tok.encodeForClap(t, { mode: this.options.textPooling ?? 'reference' }));
@@ -413,14 +456,17 @@ export class Clap {
       try {
         mkdirSync(dirname(file), { recursive: true });
         atomicWrite(file, new Uint8Array(data.buffer, data.byteOffset, texts.length * d * 4));
-      } catch { /* best effort */ }
+      } catch {
+        /* best effort */
+      }
     }
     return texts.map((_, i) => data.slice(i * d, (i + 1) * d));
   }
 
   /** msclap's compute_similarity: cosine similarity × exp(logit_scale), [audio][text]. */
   similarity(audio: readonly Float32Array[], text: readonly Float32Array[]): number[][] {
-    if (Number.isNaN(this.logitScale)) throw new ClapError('these weights have no logit_scale (a clapcap file?): use CLAP weights for similarity');
+    if (Number.isNaN(this.logitScale))
+      throw new ClapError('these weights have no logit_scale (a clapcap file?): use CLAP weights for similarity');
     const na = audio.map(normalized);
     const nt = text.map(normalized);
     return na.map((a) => nt.map((t) => this.logitScale * dot(a, t)));
@@ -431,8 +477,14 @@ export class Clap {
     const template = options.template ?? DEFAULT_TEMPLATE;
     const textEmb = await this.embedText(labels.map((l) => applyTemplate(template, l)));
     const audioEmb = await this.embedAudio(inputs, options);
-    return scoreLabels(this.similarity(audioEmb.map((a) => a.embedding), textEmb), labels, options.multiLabel ?? false)
-      .map((scores, i) => ({ input: audioEmb[i].input, scores }));
+    return scoreLabels(
+      this.similarity(
+        audioEmb.map((a) => a.embedding),
+        textEmb,
+      ),
+      labels,
+      options.multiLabel ?? false,
+    ).map((scores, i) => ({ input: audioEmb[i].input, scores }));
   }
 
   private frontendPool(workers: number): FrontendPool {

@@ -22,6 +22,9 @@ port.on('message', (job: FrontendJob) => {
       reply = { id: job.id, error: { message: err.message, clap: e instanceof ClapError, subject: (e as ClapError).subject } };
     }
     const logmels = reply.result?.logmels ?? (reply.file?.ok && !reply.file.unchanged ? reply.file.logmels : []);
-    port.postMessage(reply, logmels.map((m) => m.buffer as ArrayBuffer));
+    port.postMessage(
+      reply,
+      logmels.map((m) => m.buffer as ArrayBuffer),
+    );
   })();
 });

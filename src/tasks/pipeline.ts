@@ -36,7 +36,12 @@ export type FileFrontend =
 export async function frontend(input: AudioInput, options: AudioToLogMelOptions): Promise<FrontendResult> {
   const { logmels, audio } = await audioToLogMel(input, options);
   return {
-    logmels, starts: audio.starts, ends: audio.ends, durationS: audio.durationS, sourceSampleRate: audio.sourceSampleRate, channels: audio.channels,
+    logmels,
+    starts: audio.starts,
+    ends: audio.ends,
+    durationS: audio.durationS,
+    sourceSampleRate: audio.sourceSampleRate,
+    channels: audio.channels,
   };
 }
 
@@ -61,7 +66,12 @@ export async function fileFrontend(path: string, options: AudioToLogMelOptions, 
 }
 
 /** @internal message to a worker: `file` set → fileFrontend on `input` (a path), else frontend. */
-export interface FrontendJob { id: number; input: AudioInput; options: AudioToLogMelOptions; file?: { knownHash?: string } }
+export interface FrontendJob {
+  id: number;
+  input: AudioInput;
+  options: AudioToLogMelOptions;
+  file?: { knownHash?: string };
+}
 /** @internal message from a worker */
 export interface FrontendReply {
   id: number;
@@ -85,7 +95,9 @@ function workerUrl(): URL {
 /** A .ts worker (tests, bench under tsx): registers tsx's loader in the worker first, then imports the module. */
 function tsWorker(url: URL): Worker {
   const api = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, { eval: true });
+  return new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`, {
+    eval: true,
+  });
 }
 
 /** A pool of frontend worker threads. Idle workers do not keep the process alive. */
@@ -106,7 +118,9 @@ export class FrontendPool {
     w.unref();
     w.on('message', (r: FrontendReply) => this.settle(w, r));
     w.on('error', (e) => this.fail(w, e));
-    w.on('exit', (code) => { if (!this.closed) this.fail(w, new Error(`frontend worker exited with code ${code}`)); });
+    w.on('exit', (code) => {
+      if (!this.closed) this.fail(w, new Error(`frontend worker exited with code ${code}`));
+    });
     this.workers.push(w);
     this.load.set(w, 0);
     return w;
@@ -117,7 +131,12 @@ export class FrontendPool {
     if (!p) return;
     this.pending.delete(r.id);
     this.release(w);
-    if (r.error) p.reject(r.error.clap ? new ClapError(stripSubject(r.error.message, r.error.subject), { subject: r.error.subject }) : new Error(r.error.message));
+    if (r.error)
+      p.reject(
+        r.error.clap
+          ? new ClapError(stripSubject(r.error.message, r.error.subject), { subject: r.error.subject })
+          : new Error(r.error.message),
+      );
     else p.resolve(r);
   }
 
@@ -196,7 +215,10 @@ export interface FrontendStreamOptions {
  * Frontend results in input order, computing at most `ahead` inputs in advance. An input that fails
  * throws its error when its turn comes (inputs before it are yielded first).
  */
-export async function* frontendStream(inputs: readonly AudioInput[], opts: FrontendStreamOptions): AsyncGenerator<{ index: number; result: FrontendResult }> {
+export async function* frontendStream(
+  inputs: readonly AudioInput[],
+  opts: FrontendStreamOptions,
+): AsyncGenerator<{ index: number; result: FrontendResult }> {
   const { pool } = opts;
   if (!pool) {
     for (let i = 0; i < inputs.length; i++) yield { index: i, result: await frontend(inputs[i], opts.optionsFor(i)) };
@@ -208,7 +230,10 @@ export async function* frontendStream(inputs: readonly AudioInput[], opts: Front
   let next = 0;
   const fill = (): void => {
     while (next < inputs.length && queue.length < ahead) {
-      const p = pool.process(inputs[next], cloneableFrontendOptions(opts.optionsFor(next) as AudioToLogMelOptions & Record<string, unknown>));
+      const p = pool.process(
+        inputs[next],
+        cloneableFrontendOptions(opts.optionsFor(next) as AudioToLogMelOptions & Record<string, unknown>),
+      );
       p.catch(() => undefined); // handled when its turn comes
       queue.push({ promise: p });
       next++;

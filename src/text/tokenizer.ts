@@ -245,7 +245,11 @@ export function padBatch(
   return padBatchAny(seqs, options.padTo, options.dtype ?? 'int64');
 }
 
-function padBatchAny(seqs: ReadonlyArray<ArrayLike<number>>, padTo: number | undefined, dtype: IdDtype): PaddedBatch<Int32Array | BigInt64Array> {
+function padBatchAny(
+  seqs: ReadonlyArray<ArrayLike<number>>,
+  padTo: number | undefined,
+  dtype: IdDtype,
+): PaddedBatch<Int32Array | BigInt64Array> {
   if (seqs.length === 0) throw new ClapError('cannot pad an empty batch (no texts)');
   if (padTo !== undefined && !(Number.isInteger(padTo) && padTo >= 0)) {
     throw new ClapError(`padTo must be a non-negative integer, got ${padTo}`, { subject: 'padTo' });

@@ -14,11 +14,14 @@ export type WeightFormat = 'pth' | 'safetensors';
 export function detectFormat(buf: Uint8Array, file = '<buffer>'): WeightFormat {
   if (buf.length === 0) throw new ClapError('file is empty (0 bytes), expected a weight file', { subject: file });
   // "PK\x03\x04" (a zip's first local header) or "PK\x05\x06" (an empty zip's end record).
-  if (buf.length >= 4 && buf[0] === 0x50 && buf[1] === 0x4b && ((buf[2] === 3 && buf[3] === 4) || (buf[2] === 5 && buf[3] === 6))) return 'pth';
+  if (buf.length >= 4 && buf[0] === 0x50 && buf[1] === 0x4b && ((buf[2] === 3 && buf[3] === 4) || (buf[2] === 5 && buf[3] === 6)))
+    return 'pth';
   if (buf[0] === 0x80 && buf.length > 1 && buf[1] >= 2 && buf[1] <= 5) return 'pth'; // legacy torch.save pickle: readPth explains
   if (buf.length >= 9 && buf[8] === 0x7b /* '{' */) return 'safetensors';
   if (extname(file).toLowerCase() === '.safetensors') return 'safetensors';
-  throw new ClapError('unrecognised weight file format (expected a PyTorch .pth/.pt zip checkpoint or a .safetensors file)', { subject: file });
+  throw new ClapError('unrecognised weight file format (expected a PyTorch .pth/.pt zip checkpoint or a .safetensors file)', {
+    subject: file,
+  });
 }
 
 export interface LoadOptions {
@@ -64,5 +67,13 @@ export async function timeLoad(path: string, opts: LoadOptions = {}): Promise<Lo
   const t2 = performance.now();
   let copiedBytes = 0;
   for (const t of ckpt.tensors.values()) if (t.data.buffer !== buf.buffer) copiedBytes += t.data.byteLength;
-  return { format: ckpt.format, tensors: ckpt.tensors.size, bytes: buf.length, copiedBytes, readMs: t1 - t0, parseMs: t2 - t1, totalMs: t2 - t0 };
+  return {
+    format: ckpt.format,
+    tensors: ckpt.tensors.size,
+    bytes: buf.length,
+    copiedBytes,
+    readMs: t1 - t0,
+    parseMs: t2 - t1,
+    totalMs: t2 - t0,
+  };
 }

@@ -42,7 +42,10 @@ export class PickleWriter {
     const idx = this.memo.size;
     this.memo.set(key, idx);
     if (idx < 256) this.bytes(0x71, idx);
-    else { this.bytes(0x72); this.u32(idx); }
+    else {
+      this.bytes(0x72);
+      this.u32(idx);
+    }
   }
 
   /** Pushes a memoised value (BINGET) if `key` was stored before; returns whether it did. */
@@ -50,22 +53,49 @@ export class PickleWriter {
     const idx = this.memo.get(key);
     if (idx === undefined) return false;
     if (idx < 256) this.bytes(0x68, idx);
-    else { this.bytes(0x6a); this.u32(idx); }
+    else {
+      this.bytes(0x6a);
+      this.u32(idx);
+    }
     return true;
   }
 
-  mark(): this { return this.bytes(0x28); }
-  emptyDict(): this { return this.bytes(0x7d); }
-  emptyTuple(): this { return this.bytes(0x29); }
-  tuple(): this { return this.bytes(0x74); }
-  tupleN(n: 0 | 1 | 2 | 3): this { return this.bytes([0x29, 0x85, 0x86, 0x87][n]); }
-  reduce(): this { return this.bytes(0x52); }
-  setitem(): this { return this.bytes(0x73); }
-  setitems(): this { return this.bytes(0x75); }
-  binpersid(): this { return this.bytes(0x51); }
-  none(): this { return this.bytes(0x4e); }
-  bool(v: boolean): this { return this.bytes(v ? 0x88 : 0x89); }
-  stop(): this { return this.bytes(0x2e); }
+  mark(): this {
+    return this.bytes(0x28);
+  }
+  emptyDict(): this {
+    return this.bytes(0x7d);
+  }
+  emptyTuple(): this {
+    return this.bytes(0x29);
+  }
+  tuple(): this {
+    return this.bytes(0x74);
+  }
+  tupleN(n: 0 | 1 | 2 | 3): this {
+    return this.bytes([0x29, 0x85, 0x86, 0x87][n]);
+  }
+  reduce(): this {
+    return this.bytes(0x52);
+  }
+  setitem(): this {
+    return this.bytes(0x73);
+  }
+  setitems(): this {
+    return this.bytes(0x75);
+  }
+  binpersid(): this {
+    return this.bytes(0x51);
+  }
+  none(): this {
+    return this.bytes(0x4e);
+  }
+  bool(v: boolean): this {
+    return this.bytes(v ? 0x88 : 0x89);
+  }
+  stop(): this {
+    return this.bytes(0x2e);
+  }
 
   /** GLOBAL `module name`, memoised. */
   global(module: string, name: string): this {

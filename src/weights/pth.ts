@@ -12,7 +12,17 @@ import { PickleWriter } from './pickle-writer.js';
 import { assertTensor, toStateDict, type Checkpoint, type StateDict, type StateDictLike } from './state-dict.js';
 import { PyDict, PyGlobal, StorageRef, TensorRef, isTuple, typeName, unpickle, type PyValue } from './unpickle.js';
 import {
-  asClapError, assertLittleEndianHost, bytesOf, checkedNumel, fmtShape, quote, readWholeFile, safeName, TYPED_ARRAY_OF, typedView, writeFileAtomic,
+  asClapError,
+  assertLittleEndianHost,
+  bytesOf,
+  checkedNumel,
+  fmtShape,
+  quote,
+  readWholeFile,
+  safeName,
+  TYPED_ARRAY_OF,
+  typedView,
+  writeFileAtomic,
 } from './util.js';
 import { buildZip, readZip, zipEntryData, type ZipArchive, type ZipEntry, type ZipInput } from './zip.js';
 
@@ -49,7 +59,9 @@ export function readPth(buf: Uint8Array, file = '<buffer>', opts: PthLoadOptions
 
 function parsePth(buf: Uint8Array, file: string, opts: PthLoadOptions): Checkpoint {
   assertLittleEndianHost(file);
-  const fail = (msg: string): never => { throw new ClapError(msg, { subject: file }); };
+  const fail = (msg: string): never => {
+    throw new ClapError(msg, { subject: file });
+  };
   if (buf.length === 0) fail('file is empty (0 bytes), expected a PyTorch checkpoint');
   if (buf[0] === 0x80 && buf.length > 1 && buf[1] <= 5) {
     fail('legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch.save in PyTorch >= 1.6');
@@ -66,7 +78,9 @@ function parsePth(buf: Uint8Array, file: string, opts: PthLoadOptions): Checkpoi
   const storages = new Map<string, StorageRef>();
   const persistentLoad = (pid: PyValue): PyValue => {
     if (!isTuple(pid) || pid.length !== 5 || pid[0] !== 'storage') {
-      return fail(`data.pkl: unsupported persistent id (${typeName(pid)}${isTuple(pid) ? ` of ${pid.length}` : ''}), expected ('storage', type, key, location, numel)`);
+      return fail(
+        `data.pkl: unsupported persistent id (${typeName(pid)}${isTuple(pid) ? ` of ${pid.length}` : ''}), expected ('storage', type, key, location, numel)`,
+      );
     }
     const [, type, rawKey, , rawNumel] = pid;
     if (!(type instanceof PyGlobal) || (type.kind !== 'storage' && type.kind !== 'dtype') || !type.dtype) {
@@ -110,12 +124,17 @@ function parsePth(buf: Uint8Array, file: string, opts: PthLoadOptions): Checkpoi
 function findDataPkl(zip: ZipArchive, fail: (msg: string) => never): { prefix: string; pkl: ZipEntry } {
   const candidates = [...zip.entries.values()].filter((e) => /^[^/]+\/data\.pkl$/.test(e.name));
   if (candidates.length === 1) return { prefix: candidates[0].name.slice(0, -'data.pkl'.length), pkl: candidates[0] };
-  if (candidates.length > 1) return fail(`archive holds several checkpoints (${candidates.map((c) => quote(c.name)).join(', ')}); expected one <archive>/data.pkl`);
+  if (candidates.length > 1)
+    return fail(`archive holds several checkpoints (${candidates.map((c) => quote(c.name)).join(', ')}); expected one <archive>/data.pkl`);
   const names = [...zip.entries.keys()];
   if (names.some((n) => /^[^/]+\/(code\/|constants\.pkl$)/.test(n))) {
-    return fail('zip has no <archive>/data.pkl: this looks like a TorchScript archive (torch.jit.save), not a state dict saved with torch.save');
+    return fail(
+      'zip has no <archive>/data.pkl: this looks like a TorchScript archive (torch.jit.save), not a state dict saved with torch.save',
+    );
   }
-  return fail(`zip has no <archive>/data.pkl, so it is not a torch.save checkpoint (${names.length} entries${names.length ? `, first ${quote(names[0])}` : ''})`);
+  return fail(
+    `zip has no <archive>/data.pkl, so it is not a torch.save checkpoint (${names.length} entries${names.length ? `, first ${quote(names[0])}` : ''})`,
+  );
 }
 
 function selectStateDict(root: PyValue, key: string | undefined, metadata: Record<string, unknown>, fail: (msg: string) => never): PyDict {
@@ -146,7 +165,15 @@ function listKeys(d: PyDict): string {
   return keys.length ? keys.join(', ') + (d.size > 8 ? ', …' : '') : 'none';
 }
 
-function flatten(d: PyDict, prefix: string, depth: number, out: StateDict, metadata: Record<string, unknown>, m: Materializer, fail: (msg: string) => never): void {
+function flatten(
+  d: PyDict,
+  prefix: string,
+  depth: number,
+  out: StateDict,
+  metadata: Record<string, unknown>,
+  m: Materializer,
+  fail: (msg: string) => never,
+): void {
   if (depth > MAX_NESTING) fail(`state dict nests deeper than ${MAX_NESTING} levels`);
   for (const [k, v] of d) {
     if (typeof k !== 'string' && typeof k !== 'number') fail(`state dict key is a ${typeName(k)}, expected a str`);
@@ -185,7 +212,10 @@ class Materializer {
   private copied = 0;
   private cache = new Map<string, AnyTypedArray>();
 
-  constructor(private readonly file: string, private readonly copyBudget: number) {}
+  constructor(
+    private readonly file: string,
+    private readonly copyBudget: number,
+  ) {}
 
   private fail(msg: string): never {
     throw new ClapError(msg, { subject: this.file });
@@ -203,7 +233,9 @@ class Materializer {
     let last = offset;
     for (let i = 0; i < size.length; i++) last += (size[i] - 1) * stride[i];
     if (!Number.isSafeInteger(last) || last >= storage.numel) {
-      return this.fail(`${where} (${dtype} ${fmtShape(size)}, offset ${offset}, stride ${fmtShape(stride)}) reaches element ${last} but storage ${quote(storage.key)} holds only ${storage.numel} elements`);
+      return this.fail(
+        `${where} (${dtype} ${fmtShape(size)}, offset ${offset}, stride ${fmtShape(stride)}) reaches element ${last} but storage ${quote(storage.key)} holds only ${storage.numel} elements`,
+      );
     }
     const itemsize = BYTES_PER_ELEMENT[dtype];
     if (isContiguous(size, stride)) return { dtype, shape, data: typedView(storage.bytes, offset * itemsize, n, dtype) };
@@ -214,7 +246,9 @@ class Materializer {
     const bytes = n * itemsize;
     this.copied += bytes;
     if (this.copied > this.copyBudget) {
-      return this.fail(`${where}: strided (${fmtShape(stride)}) views would need ${this.copied} bytes of copies, more than the file itself`);
+      return this.fail(
+        `${where}: strided (${fmtShape(stride)}) views would need ${this.copied} bytes of copies, more than the file itself`,
+      );
     }
     const data = gather(storage, offset, size, stride, n);
     this.cache.set(cacheKey, data);
@@ -239,9 +273,10 @@ function gather(storage: StorageRef, offset: number, size: readonly number[], st
   const out = new ArrayBuffer(n * itemsize);
   const W = word === 1 ? Uint8Array : word === 2 ? Uint16Array : Uint32Array;
   const srcBytes = storage.bytes;
-  const src = (srcBytes.byteOffset % word === 0)
-    ? new W(srcBytes.buffer as ArrayBuffer, srcBytes.byteOffset, srcBytes.byteLength / word)
-    : new W(new Uint8Array(srcBytes).buffer, 0, srcBytes.byteLength / word); // (Buffer#slice would not copy)
+  const src =
+    srcBytes.byteOffset % word === 0
+      ? new W(srcBytes.buffer as ArrayBuffer, srcBytes.byteOffset, srcBytes.byteLength / word)
+      : new W(new Uint8Array(srcBytes).buffer, 0, srcBytes.byteLength / word); // (Buffer#slice would not copy)
   const dst = new W(out);
   const nd = size.length;
   const inner = size[nd - 1];
@@ -254,7 +289,10 @@ function gather(storage: StorageRef, offset: number, size: readonly number[], st
     if (per === 1) {
       for (let j = 0; j < inner; j++, p += innerStride) dst[o++] = src[p];
     } else {
-      for (let j = 0; j < inner; j++, p += innerStride) { dst[o++] = src[p]; dst[o++] = src[p + 1]; }
+      for (let j = 0; j < inner; j++, p += innerStride) {
+        dst[o++] = src[p];
+        dst[o++] = src[p + 1];
+      }
     }
     for (let d = nd - 2; d >= 0; d--) {
       idx[d]++;
@@ -270,8 +308,15 @@ function gather(storage: StorageRef, offset: number, size: readonly number[], st
 // ---------------------------------------------------------------- saving
 
 const STORAGE_NAME: Record<DType, string> = {
-  float32: 'FloatStorage', float64: 'DoubleStorage', float16: 'HalfStorage', bfloat16: 'BFloat16Storage',
-  int64: 'LongStorage', int32: 'IntStorage', int8: 'CharStorage', uint8: 'ByteStorage', bool: 'BoolStorage',
+  float32: 'FloatStorage',
+  float64: 'DoubleStorage',
+  float16: 'HalfStorage',
+  bfloat16: 'BFloat16Storage',
+  int64: 'LongStorage',
+  int32: 'IntStorage',
+  int8: 'CharStorage',
+  uint8: 'ByteStorage',
+  bool: 'BoolStorage',
 };
 
 export interface PthSaveOptions {
@@ -297,7 +342,8 @@ export function encodePthChunks(sd: StateDictLike, opts: PthSaveOptions = {}, fi
   if (!/^[A-Za-z0-9_.-]+$/.test(arch) || arch === '.' || arch === '..') {
     throw new ClapError(`archive name ${quote(arch)} must be a plain folder name`, { subject: file });
   }
-  if (opts.extra && wrap === null) throw new ClapError('extra top-level entries need a wrapped state dict (wrap is null)', { subject: file });
+  if (opts.extra && wrap === null)
+    throw new ClapError('extra top-level entries need a wrapped state dict (wrap is null)', { subject: file });
 
   const p = new PickleWriter();
   if (wrap !== null) {
@@ -331,7 +377,10 @@ export function encodePthChunks(sd: StateDictLike, opts: PthSaveOptions = {}, fi
     p.int(0).ints(t.shape).ints(contiguousStrides(t.shape)).bool(false);
     p.global('collections', 'OrderedDict').emptyTuple().reduce();
     p.tuple().reduce();
-    if (++inBatch === 1000) { p.setitems(); inBatch = 0; }
+    if (++inBatch === 1000) {
+      p.setitems();
+      inBatch = 0;
+    }
   }
   if (inBatch > 0) p.setitems();
   if (wrap !== null) {

@@ -6,16 +6,43 @@
 import { ClapError } from '../errors.js';
 import { BYTES_PER_ELEMENT, numel, type DType } from '../engine/tensor.js';
 import { assertTensor, toStateDict, type Checkpoint, type StateDict, type StateDictLike } from './state-dict.js';
-import { asClapError, assertLittleEndianHost, bytesOf, checkedNumel, fmtShape, oneLine, quote, readWholeFile, typedView, writeFileAtomic } from './util.js';
+import {
+  asClapError,
+  assertLittleEndianHost,
+  bytesOf,
+  checkedNumel,
+  fmtShape,
+  oneLine,
+  quote,
+  readWholeFile,
+  typedView,
+  writeFileAtomic,
+} from './util.js';
 
 /** Largest header accepted (the reference implementation's limit). */
 export const MAX_HEADER_BYTES = 100_000_000;
 
 const FROM_ST: Record<string, DType> = {
-  F32: 'float32', F64: 'float64', F16: 'float16', BF16: 'bfloat16', I64: 'int64', I32: 'int32', I8: 'int8', U8: 'uint8', BOOL: 'bool',
+  F32: 'float32',
+  F64: 'float64',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I64: 'int64',
+  I32: 'int32',
+  I8: 'int8',
+  U8: 'uint8',
+  BOOL: 'bool',
 };
 const TO_ST: Record<DType, string> = {
-  float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float32: 'F32',
+  float64: 'F64',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  int32: 'I32',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 
 /** Loads a .safetensors file: flat name → tensor map. */
@@ -35,13 +62,17 @@ export function readSafetensors(buf: Uint8Array, file = '<buffer>'): Checkpoint 
 
 function parseSafetensors(buf: Uint8Array, file: string): Checkpoint {
   assertLittleEndianHost(file);
-  const fail = (msg: string): never => { throw new ClapError(msg, { subject: file }); };
+  const fail = (msg: string): never => {
+    throw new ClapError(msg, { subject: file });
+  };
   if (buf.length < 8) fail(`too short for a safetensors file (${buf.length} bytes)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const headerLen = view.getBigUint64(0, true);
-  if (headerLen > BigInt(MAX_HEADER_BYTES)) fail(`safetensors header claims ${headerLen} bytes, more than the ${MAX_HEADER_BYTES}-byte limit (corrupt file, or not safetensors)`);
+  if (headerLen > BigInt(MAX_HEADER_BYTES))
+    fail(`safetensors header claims ${headerLen} bytes, more than the ${MAX_HEADER_BYTES}-byte limit (corrupt file, or not safetensors)`);
   const n = Number(headerLen);
-  if (8 + n > buf.length) fail(`safetensors header claims ${n} bytes but the file has only ${buf.length - 8} after the length (truncated?)`);
+  if (8 + n > buf.length)
+    fail(`safetensors header claims ${n} bytes but the file has only ${buf.length - 8} after the length (truncated?)`);
   if (n < 2) fail('safetensors header is empty');
   let header: unknown;
   try {
@@ -58,7 +89,8 @@ function parseSafetensors(buf: Uint8Array, file: string): Checkpoint {
   const tensors: StateDict = new Map();
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (!isObject(info) || Object.values(info).some((v) => typeof v !== 'string')) fail('safetensors __metadata__ must map strings to strings');
+      if (!isObject(info) || Object.values(info).some((v) => typeof v !== 'string'))
+        fail('safetensors __metadata__ must map strings to strings');
       metadata = { ...(info as Record<string, string>) };
       continue;
     }
@@ -75,9 +107,11 @@ function parseSafetensors(buf: Uint8Array, file: string): Checkpoint {
       return fail(`${where}: data_offsets must be two non-negative integers`);
     }
     const [begin, end] = offsets as [number, number];
-    if (begin > end || end > dataLen) fail(`${where}: data_offsets [${begin}, ${end}] fall outside the ${dataLen} bytes of tensor data (truncated or corrupt file)`);
+    if (begin > end || end > dataLen)
+      fail(`${where}: data_offsets [${begin}, ${end}] fall outside the ${dataLen} bytes of tensor data (truncated or corrupt file)`);
     const bytes = count * BYTES_PER_ELEMENT[dtype];
-    if (end - begin !== bytes) fail(`${where}: ${st} ${fmtShape(shape as number[])} needs ${bytes} bytes but data_offsets span ${end - begin}`);
+    if (end - begin !== bytes)
+      fail(`${where}: ${st} ${fmtShape(shape as number[])} needs ${bytes} bytes but data_offsets span ${end - begin}`);
     spans.push({ name, begin, end });
     tensors.set(name, { dtype, shape: [...(shape as number[])], data: typedView(buf, dataStart + begin, count, dtype) });
   }
@@ -99,7 +133,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * Encodes `sd` as safetensors chunks (header, then the tensors' own bytes, uncopied). Tensors are laid
  * out by decreasing element size so every tensor is aligned; the header is space-padded to 8 bytes.
  */
-export function encodeSafetensorsChunks(sd: StateDictLike, metadata: Readonly<Record<string, string>> = {}, file = '<buffer>'): Uint8Array[] {
+export function encodeSafetensorsChunks(
+  sd: StateDictLike,
+  metadata: Readonly<Record<string, string>> = {},
+  file = '<buffer>',
+): Uint8Array[] {
   const entries = [...toStateDict(sd)];
   for (const [name, t] of entries) {
     if (name === '__metadata__') throw new ClapError('tensor name "__metadata__" is reserved in safetensors', { subject: file });
@@ -108,20 +146,27 @@ export function encodeSafetensorsChunks(sd: StateDictLike, metadata: Readonly<Re
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') throw new ClapError(`safetensors metadata ${quote(k)} must be a string`, { subject: file });
   }
-  const order = entries.map((e, i) => ({ e, i })).sort((a, b) => BYTES_PER_ELEMENT[b.e[1].dtype] - BYTES_PER_ELEMENT[a.e[1].dtype] || a.i - b.i);
+  const order = entries
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => BYTES_PER_ELEMENT[b.e[1].dtype] - BYTES_PER_ELEMENT[a.e[1].dtype] || a.i - b.i);
   const parts: string[] = [];
   if (Object.keys(metadata).length) parts.push(`"__metadata__":${JSON.stringify(metadata)}`);
   const data: Uint8Array[] = [];
   let offset = 0;
-  for (const { e: [name, t] } of order) {
+  for (const {
+    e: [name, t],
+  } of order) {
     const size = numel(t.shape) * BYTES_PER_ELEMENT[t.dtype];
-    parts.push(`${JSON.stringify(name)}:${JSON.stringify({ dtype: TO_ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + size] })}`);
+    parts.push(
+      `${JSON.stringify(name)}:${JSON.stringify({ dtype: TO_ST[t.dtype], shape: t.shape, data_offsets: [offset, offset + size] })}`,
+    );
     data.push(bytesOf(t.data));
     offset += size;
   }
   let header = Buffer.from(`{${parts.join(',')}}`, 'utf8');
   const padded = Math.ceil(header.length / 8) * 8;
-  if (padded > MAX_HEADER_BYTES) throw new ClapError(`safetensors header would be ${padded} bytes, over the ${MAX_HEADER_BYTES}-byte limit`, { subject: file });
+  if (padded > MAX_HEADER_BYTES)
+    throw new ClapError(`safetensors header would be ${padded} bytes, over the ${MAX_HEADER_BYTES}-byte limit`, { subject: file });
   if (padded !== header.length) header = Buffer.concat([header, Buffer.alloc(padded - header.length, 0x20)]);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(header.length));

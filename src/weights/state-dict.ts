@@ -31,7 +31,10 @@ export function toStateDict(sd: StateDictLike): StateDict {
 }
 
 function isReadonlyMap(sd: StateDictLike): sd is ReadonlyMap<string, HostTensor> {
-  return typeof (sd as ReadonlyMap<string, HostTensor>).get === 'function' && typeof (sd as ReadonlyMap<string, HostTensor>).entries === 'function';
+  return (
+    typeof (sd as ReadonlyMap<string, HostTensor>).get === 'function' &&
+    typeof (sd as ReadonlyMap<string, HostTensor>).entries === 'function'
+  );
 }
 
 /** The tensor `name` of `sd`, if any (no copy of a record). */
@@ -52,19 +55,34 @@ export function withPrefix(sd: StateDictLike, prefix: string): StateDict {
 export function assertTensor(name: string, t: HostTensor, file?: string): void {
   const where = file ? { subject: file } : {};
   if (!t || typeof t !== 'object') throw new ClapError(`tensor ${quote(name)} is not a tensor`, where);
-  if (!Object.hasOwn(BYTES_PER_ELEMENT, t.dtype)) throw new ClapError(`tensor ${quote(name)} has unknown dtype ${quote(String(t.dtype))}`, where);
+  if (!Object.hasOwn(BYTES_PER_ELEMENT, t.dtype))
+    throw new ClapError(`tensor ${quote(name)} has unknown dtype ${quote(String(t.dtype))}`, where);
   if (!Array.isArray(t.shape) || t.shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     throw new ClapError(`tensor ${quote(name)} has an invalid shape ${quote(String(t.shape))}`, where);
   }
   if (!isArrayFor(t.dtype, t.data)) {
-    throw new ClapError(`tensor ${quote(name)}: ${t.dtype} data must be a ${dataTypeName(t.dtype)}, got ${t.data?.constructor?.name ?? typeof t.data}`, where);
+    throw new ClapError(
+      `tensor ${quote(name)}: ${t.dtype} data must be a ${dataTypeName(t.dtype)}, got ${t.data?.constructor?.name ?? typeof t.data}`,
+      where,
+    );
   }
   const n = numel(t.shape);
-  if (t.data.length !== n) throw new ClapError(`tensor ${quote(name)}: shape ${fmtShape(t.shape)} needs ${n} elements but data has ${t.data.length}`, where);
+  if (t.data.length !== n)
+    throw new ClapError(`tensor ${quote(name)}: shape ${fmtShape(t.shape)} needs ${n} elements but data has ${t.data.length}`, where);
 }
 
 function dataTypeName(d: DType): string {
-  return { float32: 'Float32Array', float64: 'Float64Array', float16: 'Uint16Array', bfloat16: 'Uint16Array', int64: 'BigInt64Array', int32: 'Int32Array', int8: 'Int8Array', uint8: 'Uint8Array', bool: 'Uint8Array' }[d];
+  return {
+    float32: 'Float32Array',
+    float64: 'Float64Array',
+    float16: 'Uint16Array',
+    bfloat16: 'Uint16Array',
+    int64: 'BigInt64Array',
+    int32: 'Int32Array',
+    int8: 'Int8Array',
+    uint8: 'Uint8Array',
+    bool: 'Uint8Array',
+  }[d];
 }
 
 // ---------------------------------------------------------------- checking against a model
@@ -92,8 +110,16 @@ export interface CheckOptions {
   throwOnError?: boolean;
 }
 
-export interface ShapeMismatch { name: string; expected: readonly number[]; actual: readonly number[] }
-export interface DTypeMismatch { name: string; expected: readonly DType[]; actual: DType }
+export interface ShapeMismatch {
+  name: string;
+  expected: readonly number[];
+  actual: readonly number[];
+}
+export interface DTypeMismatch {
+  name: string;
+  expected: readonly DType[];
+  actual: DType;
+}
 
 export interface CheckReport {
   ok: boolean;
@@ -157,10 +183,20 @@ export function checkStateDict(sd: StateDictLike, expected: readonly ExpectedTen
   if (missing.length) parts.push(`${missing.length} missing (${listNames(missing)})`);
   if (unexpected.length && !opts.allowUnexpected) parts.push(`${unexpected.length} unexpected (${listNames(unexpected)})`);
   if (shapeMismatches.length) {
-    parts.push(`${shapeMismatches.length} shape mismatch${shapeMismatches.length > 1 ? 'es' : ''} (${listNames(shapeMismatches.map((m) => `${m.name}: expected ${fmtShape(m.expected)}, got ${fmtShape(m.actual)}`), 4)})`);
+    parts.push(
+      `${shapeMismatches.length} shape mismatch${shapeMismatches.length > 1 ? 'es' : ''} (${listNames(
+        shapeMismatches.map((m) => `${m.name}: expected ${fmtShape(m.expected)}, got ${fmtShape(m.actual)}`),
+        4,
+      )})`,
+    );
   }
   if (dtypeMismatches.length) {
-    parts.push(`${dtypeMismatches.length} dtype mismatch${dtypeMismatches.length > 1 ? 'es' : ''} (${listNames(dtypeMismatches.map((m) => `${m.name}: expected ${m.expected.join('|')}, got ${m.actual}`), 4)})`);
+    parts.push(
+      `${dtypeMismatches.length} dtype mismatch${dtypeMismatches.length > 1 ? 'es' : ''} (${listNames(
+        dtypeMismatches.map((m) => `${m.name}: expected ${m.expected.join('|')}, got ${m.actual}`),
+        4,
+      )})`,
+    );
   }
   const ok = parts.length === 0;
   const message = ok ? '' : `weights do not match the model: ${parts.join('; ')}`;
@@ -200,9 +236,10 @@ export function take(sd: StateDictLike, name: string, shape?: readonly number[],
  */
 export function hashStateDict(weights: StateDictLike): string {
   const h = createHash('sha256');
-  const entries: [string, { dtype: string; shape: readonly number[]; data: ArrayBufferView }][] = weights instanceof Map
-    ? [...weights.entries()]
-    : Object.entries(weights as Record<string, { dtype: string; shape: number[]; data: ArrayBufferView }>);
+  const entries: [string, { dtype: string; shape: readonly number[]; data: ArrayBufferView }][] =
+    weights instanceof Map
+      ? [...weights.entries()]
+      : Object.entries(weights as Record<string, { dtype: string; shape: number[]; data: ArrayBufferView }>);
   entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   for (const [name, t] of entries) {
     h.update(`${name}\u0000${t.dtype}\u0000${t.shape.join(',')}\u0000`);

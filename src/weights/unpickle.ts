@@ -39,12 +39,24 @@ export class TensorRef {
     readonly requiresGrad: boolean,
   ) {}
 
-  get dtype(): DType { return this.storage.dtype; }
+  get dtype(): DType {
+    return this.storage.dtype;
+  }
 }
 
 export type GlobalKind =
-  | 'OrderedDict' | 'dict' | 'rebuild_tensor' | 'rebuild_tensor_v2' | 'rebuild_parameter' | 'rebuild_parameter_with_state'
-  | 'rebuild_from_type_v2' | 'storage' | 'dtype' | 'tensor_class' | 'Size' | 'codecs_encode';
+  | 'OrderedDict'
+  | 'dict'
+  | 'rebuild_tensor'
+  | 'rebuild_tensor_v2'
+  | 'rebuild_parameter'
+  | 'rebuild_parameter_with_state'
+  | 'rebuild_from_type_v2'
+  | 'storage'
+  | 'dtype'
+  | 'tensor_class'
+  | 'Size'
+  | 'codecs_encode';
 
 /** An allow-listed global, interpreted (never executed) by this VM. */
 export class PyGlobal {
@@ -56,7 +68,9 @@ export class PyGlobal {
     readonly dtype?: DType,
   ) {}
 
-  get qualname(): string { return `${this.module}.${this.name}`; }
+  get qualname(): string {
+    return `${this.module}.${this.name}`;
+  }
 }
 
 /**
@@ -64,8 +78,18 @@ export class PyGlobal {
  * ints are numbers when safe and bigints otherwise.
  */
 export type PyValue =
-  | null | boolean | number | bigint | string | Uint8Array
-  | PyValue[] | readonly PyValue[] | PyDict | PyGlobal | StorageRef | TensorRef;
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | PyValue[]
+  | readonly PyValue[]
+  | PyDict
+  | PyGlobal
+  | StorageRef
+  | TensorRef;
 
 export const isTuple = (v: PyValue): v is readonly PyValue[] => Array.isArray(v) && Object.isFrozen(v);
 export const isList = (v: PyValue): v is PyValue[] => Array.isArray(v) && !Object.isFrozen(v);
@@ -73,33 +97,76 @@ export const isList = (v: PyValue): v is PyValue[] => Array.isArray(v) && !Objec
 // ---------------------------------------------------------------- allow-list
 
 const STORAGE_TYPES: Record<string, DType> = {
-  FloatStorage: 'float32', DoubleStorage: 'float64', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
-  LongStorage: 'int64', IntStorage: 'int32', CharStorage: 'int8', ByteStorage: 'uint8', BoolStorage: 'bool',
+  FloatStorage: 'float32',
+  DoubleStorage: 'float64',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
 };
 
 const DTYPES: Record<string, DType> = {
-  float32: 'float32', float: 'float32', float64: 'float64', double: 'float64', float16: 'float16', half: 'float16',
-  bfloat16: 'bfloat16', int64: 'int64', long: 'int64', int32: 'int32', int: 'int32', int8: 'int8', uint8: 'uint8', bool: 'bool',
+  float32: 'float32',
+  float: 'float32',
+  float64: 'float64',
+  double: 'float64',
+  float16: 'float16',
+  half: 'float16',
+  bfloat16: 'bfloat16',
+  int64: 'int64',
+  long: 'int64',
+  int32: 'int32',
+  int: 'int32',
+  int8: 'int8',
+  uint8: 'uint8',
+  bool: 'bool',
 };
 
 /** Storage types torch can write whose element type this library has no typed array for. */
-const UNSUPPORTED_STORAGES = new Set(['ShortStorage', 'ComplexFloatStorage', 'ComplexDoubleStorage', 'QInt8Storage', 'QUInt8Storage', 'QInt32Storage', 'QUInt4x2Storage', 'QUInt2x4Storage', 'UntypedStorage']);
+const UNSUPPORTED_STORAGES = new Set([
+  'ShortStorage',
+  'ComplexFloatStorage',
+  'ComplexDoubleStorage',
+  'QInt8Storage',
+  'QUInt8Storage',
+  'QInt32Storage',
+  'QUInt4x2Storage',
+  'QUInt2x4Storage',
+  'UntypedStorage',
+]);
 
 function resolveGlobal(module: string, name: string): PyGlobal | undefined {
   const g = (kind: GlobalKind, dtype?: DType): PyGlobal => new PyGlobal(module, name, kind, dtype);
   switch (`${module}.${name}`) {
-    case 'collections.OrderedDict': return g('OrderedDict');
-    case 'builtins.dict': case '__builtin__.dict': return g('dict');
-    case 'torch._utils._rebuild_tensor': return g('rebuild_tensor');
-    case 'torch._utils._rebuild_tensor_v2': return g('rebuild_tensor_v2');
-    case 'torch._utils._rebuild_parameter': return g('rebuild_parameter');
-    case 'torch._utils._rebuild_parameter_with_state': return g('rebuild_parameter_with_state');
-    case 'torch._tensor._rebuild_from_type_v2': return g('rebuild_from_type_v2');
-    case 'torch.Tensor': case 'torch._tensor.Tensor': case 'torch.nn.parameter.Parameter': case 'torch.nn.Parameter':
+    case 'collections.OrderedDict':
+      return g('OrderedDict');
+    case 'builtins.dict':
+    case '__builtin__.dict':
+      return g('dict');
+    case 'torch._utils._rebuild_tensor':
+      return g('rebuild_tensor');
+    case 'torch._utils._rebuild_tensor_v2':
+      return g('rebuild_tensor_v2');
+    case 'torch._utils._rebuild_parameter':
+      return g('rebuild_parameter');
+    case 'torch._utils._rebuild_parameter_with_state':
+      return g('rebuild_parameter_with_state');
+    case 'torch._tensor._rebuild_from_type_v2':
+      return g('rebuild_from_type_v2');
+    case 'torch.Tensor':
+    case 'torch._tensor.Tensor':
+    case 'torch.nn.parameter.Parameter':
+    case 'torch.nn.Parameter':
       return g('tensor_class');
-    case 'torch.Size': return g('Size');
-    case '_codecs.encode': return g('codecs_encode');
-    default: break;
+    case 'torch.Size':
+      return g('Size');
+    case '_codecs.encode':
+      return g('codecs_encode');
+    default:
+      break;
   }
   if (module === 'torch' && Object.hasOwn(STORAGE_TYPES, name)) return g('storage', STORAGE_TYPES[name]);
   if (module === 'torch' && Object.hasOwn(DTYPES, name)) return g('dtype', DTYPES[name]);
@@ -145,10 +212,28 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
   const need = (n: number, thing: string): void => {
     if (n > end - pos) fail(`${thing} needs ${n} bytes but only ${end - pos} remain (truncated or corrupt pickle)`);
   };
-  const u8 = (): number => { need(1, 'argument'); return data[pos++]; };
-  const u16 = (): number => { need(2, 'argument'); const v = view.getUint16(pos, true); pos += 2; return v; };
-  const u32 = (): number => { need(4, 'argument'); const v = view.getUint32(pos, true); pos += 4; return v; };
-  const i32 = (): number => { need(4, 'argument'); const v = view.getInt32(pos, true); pos += 4; return v; };
+  const u8 = (): number => {
+    need(1, 'argument');
+    return data[pos++];
+  };
+  const u16 = (): number => {
+    need(2, 'argument');
+    const v = view.getUint16(pos, true);
+    pos += 2;
+    return v;
+  };
+  const u32 = (): number => {
+    need(4, 'argument');
+    const v = view.getUint32(pos, true);
+    pos += 4;
+    return v;
+  };
+  const i32 = (): number => {
+    need(4, 'argument');
+    const v = view.getInt32(pos, true);
+    pos += 4;
+    return v;
+  };
   const u64 = (): number => {
     need(8, 'argument');
     const v = view.getBigUint64(pos, true);
@@ -226,13 +311,17 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
     opAt = pos;
     op = data[pos++];
     switch (op) {
-      case 0x80: { // PROTO
+      case 0x80: {
+        // PROTO
         const v = u8();
         if (v > 5) fail(`unsupported pickle protocol ${v}`);
         break;
       }
-      case 0x95: u64(); break; // FRAME: framing is transparent to a reader of the whole pickle
-      case 0x2e: { // STOP
+      case 0x95:
+        u64();
+        break; // FRAME: framing is transparent to a reader of the whole pickle
+      case 0x2e: {
+        // STOP
         const result = pop();
         return result;
       }
@@ -240,55 +329,117 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         if (marks.length >= maxStack) fail('too many nested MARKs');
         marks.push(stack.length);
         break;
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: push(top()); break; // DUP
-      case 0x4e: push(null); break; // NONE
-      case 0x88: push(true); break; // NEWTRUE
-      case 0x89: push(false); break; // NEWFALSE
-      case 0x4a: push(i32()); break; // BININT
-      case 0x4b: push(u8()); break; // BININT1
-      case 0x4d: push(u16()); break; // BININT2
-      case 0x8a: { // LONG1
+      case 0x30:
+        pop();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        push(top());
+        break; // DUP
+      case 0x4e:
+        push(null);
+        break; // NONE
+      case 0x88:
+        push(true);
+        break; // NEWTRUE
+      case 0x89:
+        push(false);
+        break; // NEWFALSE
+      case 0x4a:
+        push(i32());
+        break; // BININT
+      case 0x4b:
+        push(u8());
+        break; // BININT1
+      case 0x4d:
+        push(u16());
+        break; // BININT2
+      case 0x8a: {
+        // LONG1
         const n = u8();
         push(decodeLong(bytes(n, 'LONG1')));
         break;
       }
-      case 0x8b: { // LONG4
+      case 0x8b: {
+        // LONG4
         const n = u32();
         if (n > MAX_LONG_BYTES) fail(`LONG4 of ${n} bytes is too large`);
         push(decodeLong(bytes(n, 'LONG4')));
         break;
       }
-      case 0x47: { // BINFLOAT (big-endian)
+      case 0x47: {
+        // BINFLOAT (big-endian)
         need(8, 'BINFLOAT');
         push(view.getFloat64(pos, false));
         pos += 8;
         break;
       }
-      case 0x58: push(utf8.decode(bytes(u32(), 'BINUNICODE'))); break; // BINUNICODE
-      case 0x8c: push(utf8.decode(bytes(u8(), 'SHORT_BINUNICODE'))); break; // SHORT_BINUNICODE
-      case 0x8d: push(utf8.decode(bytes(u64(), 'BINUNICODE8'))); break; // BINUNICODE8
-      case 0x54: { // BINSTRING (Python 2 str)
+      case 0x58:
+        push(utf8.decode(bytes(u32(), 'BINUNICODE')));
+        break; // BINUNICODE
+      case 0x8c:
+        push(utf8.decode(bytes(u8(), 'SHORT_BINUNICODE')));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        push(utf8.decode(bytes(u64(), 'BINUNICODE8')));
+        break; // BINUNICODE8
+      case 0x54: {
+        // BINSTRING (Python 2 str)
         const n = i32();
         if (n < 0) fail('negative BINSTRING length');
         push(Buffer.from(bytes(n, 'BINSTRING')).toString('latin1'));
         break;
       }
-      case 0x55: push(Buffer.from(bytes(u8(), 'SHORT_BINSTRING')).toString('latin1')); break; // SHORT_BINSTRING
-      case 0x42: push(bytes(u32(), 'BINBYTES')); break; // BINBYTES
-      case 0x43: push(bytes(u8(), 'SHORT_BINBYTES')); break; // SHORT_BINBYTES
-      case 0x8e: push(bytes(u64(), 'BINBYTES8')); break; // BINBYTES8
-      case 0x96: push(bytes(u64(), 'BYTEARRAY8')); break; // BYTEARRAY8
-      case 0x7d: push(new PyDict()); break; // EMPTY_DICT
-      case 0x5d: push([]); break; // EMPTY_LIST
-      case 0x29: push(tuple([])); break; // EMPTY_TUPLE
-      case 0x74: push(tuple(popMark())); break; // TUPLE
-      case 0x85: push(tuple([pop()])); break; // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); push(tuple([a, b])); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); push(tuple([a, b, c])); break; } // TUPLE3
-      case 0x6c: push(popMark()); break; // LIST
-      case 0x64: { // DICT
+      case 0x55:
+        push(Buffer.from(bytes(u8(), 'SHORT_BINSTRING')).toString('latin1'));
+        break; // SHORT_BINSTRING
+      case 0x42:
+        push(bytes(u32(), 'BINBYTES'));
+        break; // BINBYTES
+      case 0x43:
+        push(bytes(u8(), 'SHORT_BINBYTES'));
+        break; // SHORT_BINBYTES
+      case 0x8e:
+        push(bytes(u64(), 'BINBYTES8'));
+        break; // BINBYTES8
+      case 0x96:
+        push(bytes(u64(), 'BYTEARRAY8'));
+        break; // BYTEARRAY8
+      case 0x7d:
+        push(new PyDict());
+        break; // EMPTY_DICT
+      case 0x5d:
+        push([]);
+        break; // EMPTY_LIST
+      case 0x29:
+        push(tuple([]));
+        break; // EMPTY_TUPLE
+      case 0x74:
+        push(tuple(popMark()));
+        break; // TUPLE
+      case 0x85:
+        push(tuple([pop()]));
+        break; // TUPLE1
+      case 0x86: {
+        const b = pop();
+        const a = pop();
+        push(tuple([a, b]));
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        push(tuple([a, b, c]));
+        break;
+      } // TUPLE3
+      case 0x6c:
+        push(popMark());
+        break; // LIST
+      case 0x64: {
+        // DICT
         const items = popMark();
         if (items.length % 2) fail('DICT with an odd number of items');
         const d = new PyDict();
@@ -296,47 +447,77 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         push(d);
         break;
       }
-      case 0x61: { const v = pop(); listOf(top(), 'APPEND').push(v); break; } // APPEND
-      case 0x65: { const items = popMark(); const l = listOf(top(), 'APPENDS'); for (const x of items) l.push(x); break; } // APPENDS
-      case 0x73: { const v = pop(); const k = pop(); dictOf(top(), 'SETITEM').set(k, v); break; } // SETITEM
-      case 0x75: { // SETITEMS
+      case 0x61: {
+        const v = pop();
+        listOf(top(), 'APPEND').push(v);
+        break;
+      } // APPEND
+      case 0x65: {
+        const items = popMark();
+        const l = listOf(top(), 'APPENDS');
+        for (const x of items) l.push(x);
+        break;
+      } // APPENDS
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        dictOf(top(), 'SETITEM').set(k, v);
+        break;
+      } // SETITEM
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         if (items.length % 2) fail('SETITEMS with an odd number of items');
         const d = dictOf(top(), 'SETITEMS');
         for (let i = 0; i < items.length; i += 2) d.set(items[i], items[i + 1]);
         break;
       }
-      case 0x71: put(u8()); break; // BINPUT
-      case 0x72: put(u32()); break; // LONG_BINPUT
-      case 0x94: put(memo.size); break; // MEMOIZE
-      case 0x68: get(u8()); break; // BINGET
-      case 0x6a: get(u32()); break; // LONG_BINGET
-      case 0x63: { // GLOBAL
+      case 0x71:
+        put(u8());
+        break; // BINPUT
+      case 0x72:
+        put(u32());
+        break; // LONG_BINPUT
+      case 0x94:
+        put(memo.size);
+        break; // MEMOIZE
+      case 0x68:
+        get(u8());
+        break; // BINGET
+      case 0x6a:
+        get(u32());
+        break; // LONG_BINGET
+      case 0x63: {
+        // GLOBAL
         const module = line();
         const name = line();
         push(lookupGlobal(module, name, fail));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail('STACK_GLOBAL needs two strings');
         push(lookupGlobal(module as string, name as string, fail));
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         const fn = pop();
         push(call(fn, args, 'REDUCE'));
         break;
       }
-      case 0x81: { // NEWOBJ: cls.__new__(cls, *args)
+      case 0x81: {
+        // NEWOBJ: cls.__new__(cls, *args)
         const args = pop();
         const cls = pop();
         push(newObject(cls, args, fail));
         break;
       }
-      case 0x92: { // NEWOBJ_EX
+      case 0x92: {
+        // NEWOBJ_EX
         const kwargs = pop();
         const args = pop();
         const cls = pop();
@@ -344,12 +525,14 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
         push(newObject(cls, args, fail));
         break;
       }
-      case 0x62: { // BUILD
+      case 0x62: {
+        // BUILD
         const state = pop();
         build(top(), state, fail);
         break;
       }
-      case 0x51: { // BINPERSID
+      case 0x51: {
+        // BINPERSID
         const pid = pop();
         if (!opts.persistentLoad) fail('persistent id without a loader');
         push((opts.persistentLoad as (p: PyValue) => PyValue)(pid));
@@ -363,9 +546,24 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions): PyValue {
 
 function describeOp(op: number): string {
   const names: Record<number, string> = {
-    0x69: 'INST', 0x6f: 'OBJ', 0x50: 'PERSID', 0x82: 'EXT1', 0x83: 'EXT2', 0x84: 'EXT4', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
-    0x49: 'INT', 0x4c: 'LONG', 0x46: 'FLOAT', 0x53: 'STRING', 0x56: 'UNICODE', 0x67: 'GET', 0x70: 'PUT',
-    0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET',
+    105: 'INST',
+    111: 'OBJ',
+    80: 'PERSID',
+    130: 'EXT1',
+    131: 'EXT2',
+    132: 'EXT4',
+    151: 'NEXT_BUFFER',
+    152: 'READONLY_BUFFER',
+    73: 'INT',
+    76: 'LONG',
+    70: 'FLOAT',
+    83: 'STRING',
+    86: 'UNICODE',
+    103: 'GET',
+    112: 'PUT',
+    143: 'EMPTY_SET',
+    144: 'ADDITEMS',
+    145: 'FROZENSET',
   };
   return names[op] ? ` ${names[op]}` : '';
 }
@@ -394,7 +592,9 @@ function lookupGlobal(module: string, name: string, fail: (msg: string) => never
   if (mod.startsWith('__torch__')) {
     fail(`refers to global ${quote(`${mod}.${name}`)}: this looks like a TorchScript archive (torch.jit.save), not a state dict`);
   }
-  return fail(`refers to global ${quote(`${mod}.${name}`)}, which is not allowed (only PyTorch tensor and state-dict globals are); refusing to load, nothing was executed`);
+  return fail(
+    `refers to global ${quote(`${mod}.${name}`)}, which is not allowed (only PyTorch tensor and state-dict globals are); refusing to load, nothing was executed`,
+  );
 }
 
 function asInt(v: PyValue, what: string, fail: (msg: string) => never): number {
@@ -428,7 +628,8 @@ function rebuildTensor(args: readonly PyValue[], fn: string, fail: (msg: string)
 function callGlobal(fn: PyGlobal, args: readonly PyValue[], fail: (msg: string) => never): PyValue {
   const name = fn.qualname;
   switch (fn.kind) {
-    case 'OrderedDict': case 'dict': {
+    case 'OrderedDict':
+    case 'dict': {
       const d = new PyDict();
       if (args.length === 0) return d;
       const src = args[0];
@@ -446,9 +647,11 @@ function callGlobal(fn: PyGlobal, args: readonly PyValue[], fail: (msg: string) 
       }
       return fail(`${name}: unsupported arguments`);
     }
-    case 'rebuild_tensor': case 'rebuild_tensor_v2':
+    case 'rebuild_tensor':
+    case 'rebuild_tensor_v2':
       return rebuildTensor(args, name, fail);
-    case 'rebuild_parameter': case 'rebuild_parameter_with_state': {
+    case 'rebuild_parameter':
+    case 'rebuild_parameter_with_state': {
       const data = args[0];
       if (!(data instanceof TensorRef)) fail(`${name}: first argument is a ${typeName(data)}, expected a tensor`);
       return data;
@@ -456,10 +659,14 @@ function callGlobal(fn: PyGlobal, args: readonly PyValue[], fail: (msg: string) 
     case 'rebuild_from_type_v2': {
       // (func, new_type, args, state): func(*args), re-typed to a Tensor subclass we treat as Tensor.
       const [func, newType, inner] = args;
-      if (!(func instanceof PyGlobal) || !['rebuild_tensor', 'rebuild_tensor_v2', 'rebuild_parameter', 'rebuild_parameter_with_state'].includes(func.kind)) {
+      if (
+        !(func instanceof PyGlobal) ||
+        !['rebuild_tensor', 'rebuild_tensor_v2', 'rebuild_parameter', 'rebuild_parameter_with_state'].includes(func.kind)
+      ) {
         fail(`${name}: first argument is a ${typeName(func)}, expected a tensor rebuild function`);
       }
-      if (!(newType instanceof PyGlobal) || newType.kind !== 'tensor_class') fail(`${name}: tensor type is a ${typeName(newType)}, expected torch.Tensor or Parameter`);
+      if (!(newType instanceof PyGlobal) || newType.kind !== 'tensor_class')
+        fail(`${name}: tensor type is a ${typeName(newType)}, expected torch.Tensor or Parameter`);
       if (!isTuple(inner)) fail(`${name}: arguments are a ${typeName(inner)}, expected a tuple`);
       return callGlobal(func as PyGlobal, inner as readonly PyValue[], fail);
     }

@@ -23,6 +23,7 @@ export function safeName(text: string): string {
 
 /** One line of at most `max` characters from a foreign message (control characters become spaces). */
 export function oneLine(text: string, max = 200): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this removes
   const flat = text.replace(/[\x00-\x1f\x7f\u2028\u2029]+/g, ' ').trim();
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
@@ -36,7 +37,10 @@ export function asClapError<T>(file: string, doing: string, fn: () => T): T {
     return fn();
   } catch (err) {
     if (err instanceof ClapError) throw err;
-    throw new ClapError(`${doing}: ${oneLine(err instanceof Error ? `${err.name}: ${err.message}` : String(err))}`, { subject: file, cause: err });
+    throw new ClapError(`${doing}: ${oneLine(err instanceof Error ? `${err.name}: ${err.message}` : String(err))}`, {
+      subject: file,
+      cause: err,
+    });
   }
 }
 
@@ -48,13 +52,21 @@ export function fmtShape(shape: readonly number[]): string {
 function errnoMessage(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   switch (code) {
-    case 'ENOENT': return 'no such file';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'EISDIR': return 'is a directory, expected a weight file';
-    case 'ENOTDIR': return 'a component of the path is not a directory';
-    case 'ENOSPC': return 'no space left on device';
-    case 'EROFS': return 'read-only file system';
-    default: return oneLine(err instanceof Error ? err.message : String(err));
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory, expected a weight file';
+    case 'ENOTDIR':
+      return 'a component of the path is not a directory';
+    case 'ENOSPC':
+      return 'no space left on device';
+    case 'EROFS':
+      return 'read-only file system';
+    default:
+      return oneLine(err instanceof Error ? err.message : String(err));
   }
 }
 
@@ -85,7 +97,9 @@ export async function readWholeFile(file: string, opts: { allowEmpty?: boolean }
     const { size } = await handle.stat();
     if (size === 0 && !opts.allowEmpty) throw new ClapError('file is empty (0 bytes), expected a weight file', { subject: file });
     if (size > bufferConstants.MAX_LENGTH) {
-      throw new ClapError(`file is ${size} bytes, more than this Node.js can hold in one buffer (${bufferConstants.MAX_LENGTH})`, { subject: file });
+      throw new ClapError(`file is ${size} bytes, more than this Node.js can hold in one buffer (${bufferConstants.MAX_LENGTH})`, {
+        subject: file,
+      });
     }
     const buf = Buffer.allocUnsafeSlow(size);
     let pos = 0;
@@ -168,8 +182,15 @@ export function crc32(data: Uint8Array, crc = 0): number {
   while (i < end8) {
     const a = (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)) ^ c;
     const b = data[i + 4] | (data[i + 5] << 8) | (data[i + 6] << 16) | (data[i + 7] << 24);
-    c = t7[a & 0xff] ^ t6[(a >>> 8) & 0xff] ^ t5[(a >>> 16) & 0xff] ^ t4[a >>> 24]
-      ^ t3[b & 0xff] ^ t2[(b >>> 8) & 0xff] ^ t1[(b >>> 16) & 0xff] ^ t0[b >>> 24];
+    c =
+      t7[a & 0xff] ^
+      t6[(a >>> 8) & 0xff] ^
+      t5[(a >>> 16) & 0xff] ^
+      t4[a >>> 24] ^
+      t3[b & 0xff] ^
+      t2[(b >>> 8) & 0xff] ^
+      t1[(b >>> 16) & 0xff] ^
+      t0[b >>> 24];
     i += 8;
   }
   for (; i < n; i++) c = t0[(c ^ data[i]) & 0xff] ^ (c >>> 8);
@@ -183,11 +204,21 @@ export function assertLittleEndianHost(file: string): void {
   if (endianness() !== 'LE') throw new ClapError('reading weight files needs a little-endian machine', { subject: file });
 }
 
-type TypedArrayCtor = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): AnyTypedArray; new (length: number): AnyTypedArray };
+type TypedArrayCtor = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): AnyTypedArray;
+  new (length: number): AnyTypedArray;
+};
 
 export const TYPED_ARRAY_OF: Record<DType, TypedArrayCtor> = {
-  float32: Float32Array, float64: Float64Array, float16: Uint16Array, bfloat16: Uint16Array,
-  int64: BigInt64Array, int32: Int32Array, int8: Int8Array, uint8: Uint8Array, bool: Uint8Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  float16: Uint16Array,
+  bfloat16: Uint16Array,
+  int64: BigInt64Array,
+  int32: Int32Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
 };
 
 /**

@@ -68,15 +68,19 @@ function findEocd(buf: Uint8Array, view: DataView): number {
 
 /** Parses the archive in `buffer` (the whole file). Throws a one-line ClapError naming `file` on anything malformed. */
 export function readZip(buffer: Uint8Array, file: string): ZipArchive {
-  const fail = (msg: string): never => { throw new ClapError(msg, { subject: file }); };
+  const fail = (msg: string): never => {
+    throw new ClapError(msg, { subject: file });
+  };
   const len = buffer.length;
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   if (len < EOCD_SIZE) fail(`not a zip archive (only ${len} bytes)`);
   const eocd = findEocd(buffer, view);
   if (eocd < 0) {
-    fail(view.getUint32(0, true) === SIG_LOCAL
-      ? 'zip archive is truncated or corrupt (no end-of-central-directory record)'
-      : 'not a zip archive (no end-of-central-directory record)');
+    fail(
+      view.getUint32(0, true) === SIG_LOCAL
+        ? 'zip archive is truncated or corrupt (no end-of-central-directory record)'
+        : 'not a zip archive (no end-of-central-directory record)',
+    );
   }
   let diskNo = view.getUint16(eocd + 4, true);
   let cdDisk = view.getUint16(eocd + 6, true);
@@ -106,7 +110,8 @@ export function readZip(buffer: Uint8Array, file: string): ZipArchive {
   if (cdOffset + cdSize > cdLimit) {
     fail(`central directory (offset ${cdOffset}, ${cdSize} bytes) runs past its end record at ${cdLimit} (corrupt or truncated archive)`);
   }
-  if (count * CENTRAL_SIZE > cdSize) fail(`central directory of ${cdSize} bytes cannot hold the ${count} entries it claims (corrupt archive)`);
+  if (count * CENTRAL_SIZE > cdSize)
+    fail(`central directory of ${cdSize} bytes cannot hold the ${count} entries it claims (corrupt archive)`);
 
   const entries = new Map<string, ZipEntry>();
   const decoder = new TextDecoder('utf-8');
@@ -151,7 +156,9 @@ export function readZip(buffer: Uint8Array, file: string): ZipArchive {
     if (startDisk !== 0 && startDisk !== U16_MAX) fail(`zip entry ${quote(name)} is on another disk (spanned archives are not supported)`);
     if (flags & 1) fail(`zip entry ${quote(name)} is encrypted`);
     if (method !== 0) {
-      fail(`zip entry ${quote(name)} is compressed (method ${method}${method === 8 ? ', deflate' : ''}); only stored entries are supported, as torch.save writes them — was the checkpoint re-zipped?`);
+      fail(
+        `zip entry ${quote(name)} is compressed (method ${method}${method === 8 ? ', deflate' : ''}); only stored entries are supported, as torch.save writes them — was the checkpoint re-zipped?`,
+      );
     }
     if (compSize !== size) fail(`zip entry ${quote(name)} is stored but its sizes differ (${compSize} vs ${size}; corrupt archive)`);
     if (headerOffset + LOCAL_SIZE > cdOffset || view.getUint32(headerOffset, true) !== SIG_LOCAL) {
@@ -159,7 +166,9 @@ export function readZip(buffer: Uint8Array, file: string): ZipArchive {
     }
     const dataOffset = headerOffset + LOCAL_SIZE + view.getUint16(headerOffset + 26, true) + view.getUint16(headerOffset + 28, true);
     if (dataOffset + size > cdOffset) {
-      fail(`zip entry ${quote(name)} claims ${size} bytes at offset ${dataOffset}, past the ${cdOffset} bytes of entry data in this ${len}-byte file (truncated or corrupt archive)`);
+      fail(
+        `zip entry ${quote(name)} claims ${size} bytes at offset ${dataOffset}, past the ${cdOffset} bytes of entry data in this ${len}-byte file (truncated or corrupt archive)`,
+      );
     }
     if (entries.has(name)) fail(`zip entry ${quote(name)} appears twice`);
     entries.set(name, { name, headerOffset, dataOffset, size, crc32: crc, method });
@@ -183,7 +192,9 @@ export function zipEntryData(zip: ZipArchive, entry: ZipEntry, opts: { verifyCrc
   if (opts.verifyCrc) {
     const got = crc32(data);
     if (got !== entry.crc32) {
-      throw new ClapError(`zip entry ${quote(entry.name)} is corrupt (CRC-32 ${hex(got)}, expected ${hex(entry.crc32)})`, { subject: zip.file });
+      throw new ClapError(`zip entry ${quote(entry.name)} is corrupt (CRC-32 ${hex(got)}, expected ${hex(entry.crc32)})`, {
+        subject: zip.file,
+      });
     }
   }
   return data;

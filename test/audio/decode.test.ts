@@ -20,7 +20,9 @@ function similarity(a: Float32Array, b: Float32Array, maxLag = 2000): { corr: nu
   let best = { corr: -1, lag: 0 };
   const n = Math.min(a.length, b.length) - maxLag;
   for (let lag = -maxLag; lag <= maxLag; lag += 1) {
-    let ab = 0, aa = 0, bb = 0;
+    let ab = 0,
+      aa = 0,
+      bb = 0;
     for (let i = maxLag; i < n; i += 3) {
       const x = a[i + lag];
       const y = b[i];

@@ -10,7 +10,12 @@ import { decodeAudio, encodeWav, loadAudio, type AudioInput } from '../../src/au
 
 const DATA = join(dirname(fileURLToPath(import.meta.url)), 'data');
 
-async function rejectsWith(input: AudioInput, name: string, pattern: RegExp, options: { ffmpeg?: boolean; name?: string } = {}): Promise<void> {
+async function rejectsWith(
+  input: AudioInput,
+  name: string,
+  pattern: RegExp,
+  options: { ffmpeg?: boolean; name?: string } = {},
+): Promise<void> {
   await assert.rejects(decodeAudio(input, options), (err: unknown) => {
     assert.ok(err instanceof ClapError, `expected ClapError, got ${String(err)}`);
     assert.ok(!err.message.includes('\n'), `multi-line message: ${err.message}`);
@@ -46,13 +51,18 @@ test('missing file, directory, empty file', async () => {
 test('WAV with zero samples, truncated data, a cut header', async () => {
   await rejectsWith(encodeWav([new Float32Array(0)], 44100), '<buffer>', /zero samples/);
   const wav = encodeWav([tone], 44100);
-  await withFile(wav.subarray(0, wav.length - 1000), (p) => rejectsWith(p, p, /truncated WAV file: the data chunk declares 8820 bytes but only 7820/));
+  await withFile(wav.subarray(0, wav.length - 1000), (p) =>
+    rejectsWith(p, p, /truncated WAV file: the data chunk declares 8820 bytes but only 7820/),
+  );
   await rejectsWith(wav.subarray(0, 30), 'short.wav', /corrupt WAV file: truncated fmt chunk/, { name: 'short.wav' });
   await rejectsWith(wav.subarray(0, 8), 'tiny.wav', /unrecognised audio format/, { name: 'tiny.wav', ffmpeg: false });
 });
 
 test('WAV with an absurd sample rate or no channels', async () => {
-  for (const [rate, re] of [[0, /invalid sample rate 0 Hz/], [2_000_000, /invalid sample rate 2000000 Hz/]] as const) {
+  for (const [rate, re] of [
+    [0, /invalid sample rate 0 Hz/],
+    [2_000_000, /invalid sample rate 2000000 Hz/],
+  ] as const) {
     const wav = encodeWav([tone], 44100);
     new DataView(wav.buffer).setUint32(24, rate, true);
     await rejectsWith(wav, 'rate.wav', re, { name: 'rate.wav' });
@@ -84,13 +94,24 @@ test('raw samples: bad rate, zero samples, ragged channels', async () => {
   await rejectsWith({ samples: tone, sampleRate: 0 }, '<samples>', /invalid sample rate/);
   await rejectsWith({ samples: tone, sampleRate: 44100.5 }, '<samples>', /not an integer/);
   await rejectsWith({ samples: new Float32Array(0), sampleRate: 16000 }, '<samples>', /zero samples/);
-  await rejectsWith({ samples: [tone, tone.subarray(1)], sampleRate: 16000 }, '<samples>', /channel 1 has 4409 samples but channel 0 has 4410/);
+  await rejectsWith(
+    { samples: [tone, tone.subarray(1)], sampleRate: 16000 },
+    '<samples>',
+    /channel 1 has 4409 samples but channel 0 has 4410/,
+  );
 });
 
 test('unknown bytes and non-native containers without ffmpeg list the supported formats', async () => {
-  await withFile(new TextEncoder().encode('this is not audio at all, just some text\n'.repeat(10)), (p) =>
-    rejectsWith(p, p, /unrecognised audio format; supported: WAV .*FLAC, Ogg Vorbis, Ogg Opus, MP3 \(install ffmpeg/, { ffmpeg: false }), 'notes.mp3');
-  await rejectsWith(readFileSync(join(DATA, 'tone_stereo_44k.m4a')), 'voice.m4a', /MP4\/M4A is not decoded natively/, { name: 'voice.m4a', ffmpeg: false });
+  await withFile(
+    new TextEncoder().encode('this is not audio at all, just some text\n'.repeat(10)),
+    (p) =>
+      rejectsWith(p, p, /unrecognised audio format; supported: WAV .*FLAC, Ogg Vorbis, Ogg Opus, MP3 \(install ffmpeg/, { ffmpeg: false }),
+    'notes.mp3',
+  );
+  await rejectsWith(readFileSync(join(DATA, 'tone_stereo_44k.m4a')), 'voice.m4a', /MP4\/M4A is not decoded natively/, {
+    name: 'voice.m4a',
+    ffmpeg: false,
+  });
 });
 
 test('truncated and corrupt compressed files', async () => {
@@ -98,7 +119,9 @@ test('truncated and corrupt compressed files', async () => {
     const b = readFileSync(join(DATA, f));
     return b.subarray(0, Math.floor(b.length * frac));
   };
-  await rejectsWith(cut('tone_stereo_44k.flac', 0.6), 'a.flac', /truncated or corrupt FLAC data: decoded \d+ of the 13230 samples/, { name: 'a.flac' });
+  await rejectsWith(cut('tone_stereo_44k.flac', 0.6), 'a.flac', /truncated or corrupt FLAC data: decoded \d+ of the 13230 samples/, {
+    name: 'a.flac',
+  });
   await rejectsWith(cut('tone_stereo_44k.ogg', 0.6), 'a.ogg', /truncated Ogg Vorbis stream/, { name: 'a.ogg' });
   await rejectsWith(cut('tone_stereo_44k.opus', 0.6), 'a.opus', /truncated Ogg Opus stream/, { name: 'a.opus' });
   await rejectsWith(cut('tone_stereo_44k.mp3', 0.6), 'a.mp3', /truncated or corrupt MP3 data/, { name: 'a.mp3' });
@@ -110,7 +133,10 @@ test('truncated and corrupt compressed files', async () => {
 
 test('loadAudio reports option errors as ClapErrors too', async () => {
   const long = encodeWav([new Float32Array(400000).fill(0.1)], 44100);
-  await assert.rejects(loadAudio(long, { cropOffset: 400000 }), (e: unknown) => e instanceof ClapError && /cropOffset 400000 is outside \[0, 91300\]/.test(e.message));
+  await assert.rejects(
+    loadAudio(long, { cropOffset: 400000 }),
+    (e: unknown) => e instanceof ClapError && /cropOffset 400000 is outside \[0, 91300\]/.test(e.message),
+  );
   await assert.rejects(loadAudio(long, { sliding: { hopS: 0 } }), (e: unknown) => e instanceof ClapError && /hop/.test(e.message));
 });
 

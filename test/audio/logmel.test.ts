@@ -1,8 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  bicubicResizeMatrix, foldIndex, foldToImage, frameCount, logMel, melFilterbank, PAPER_FRONTEND, periodicHann,
-  powerSpectrogram, REFERENCE_FRONTEND, WINDOW_SAMPLES,
+  bicubicResizeMatrix,
+  foldIndex,
+  foldToImage,
+  frameCount,
+  logMel,
+  melFilterbank,
+  PAPER_FRONTEND,
+  periodicHann,
+  powerSpectrogram,
+  REFERENCE_FRONTEND,
+  WINDOW_SAMPLES,
 } from '../../src/audio/index.js';
 import { RealFft } from '../../src/audio/fft.js';
 import { hzToMelSlaney, melToHzSlaney } from '../../src/audio/mel.js';
@@ -22,7 +31,8 @@ test('real FFT power equals a direct DFT', () => {
     const out = new Float64Array(n / 2 + 1);
     new RealFft(n).power(x, out);
     for (let k = 0; k <= n / 2; k++) {
-      let re = 0, im = 0;
+      let re = 0,
+        im = 0;
       for (let j = 0; j < n; j++) {
         re += x[j] * Math.cos((2 * Math.PI * j * k) / n);
         im -= x[j] * Math.sin((2 * Math.PI * j * k) / n);
@@ -89,7 +99,8 @@ test("the 'reference' (float32 conv) and 'fft' STFTs agree to float32 rounding",
   const x = Float32Array.from(noise(44100 * 2, 9), (v) => v * 0.5);
   const fast = powerSpectrogram(x);
   const exact = powerSpectrogram(x, { ...REFERENCE_FRONTEND, stft: 'reference' });
-  let max = 0, err = 0;
+  let max = 0,
+    err = 0;
   for (let i = 0; i < fast.length; i++) {
     max = Math.max(max, exact[i]);
     err = Math.max(err, Math.abs(fast[i] - exact[i]));
@@ -115,7 +126,13 @@ test('bicubic matrix: rows sum to 1, identity for equal sizes, last row just bel
 test('fold: image row = chunk·64 + mel, column = frame within the 256-frame chunk', () => {
   const resized = Float32Array.from({ length: 1024 * 64 }, (_, i) => i);
   const img = foldToImage(resized);
-  for (const [f, m] of [[0, 0], [255, 63], [256, 0], [700, 17], [1023, 63]]) {
+  for (const [f, m] of [
+    [0, 0],
+    [255, 63],
+    [256, 0],
+    [700, 17],
+    [1023, 63],
+  ]) {
     const { row, col } = foldIndex(f, m);
     assert.equal(row, Math.floor(f / 256) * 64 + m);
     assert.equal(col, f % 256);

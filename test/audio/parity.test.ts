@@ -17,8 +17,15 @@ import { readFileSync } from 'node:fs';
 import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
 import { maxAbs, maxAbsError } from '../helpers/compare.js';
 import {
-  applyResizeMatrix, bicubicResizeMatrix, foldToImage, loadAudio, logMel, powerSpectrogram, PyRandom,
-  REFERENCE_FRONTEND, WINDOW_SAMPLES,
+  applyResizeMatrix,
+  bicubicResizeMatrix,
+  foldToImage,
+  loadAudio,
+  logMel,
+  powerSpectrogram,
+  PyRandom,
+  REFERENCE_FRONTEND,
+  WINDOW_SAMPLES,
 } from '../../src/audio/index.js';
 
 interface ManifestAudio {
@@ -35,10 +42,12 @@ interface ManifestAudio {
 }
 
 const skip = hasFixtures ? false : 'fixtures not present';
-const manifest = hasFixtures ? JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8')) as {
-  audio: ManifestAudio[];
-  audio_batch: { random_seed: number; crop_offsets: Record<string, number> };
-} : { audio: [], audio_batch: { random_seed: 0, crop_offsets: {} } };
+const manifest = hasFixtures
+  ? (JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8')) as {
+      audio: ManifestAudio[];
+      audio_batch: { random_seed: number; crop_offsets: Record<string, number> };
+    })
+  : { audio: [], audio_batch: { random_seed: 0, crop_offsets: {} } };
 
 const f32 = (name: string, stage: string): Float32Array => fixtureF32('expected', 'audio', name, `${stage}.npy`);
 

@@ -54,7 +54,15 @@ function denseTorchaudio(x: Float32Array, origFreq: number, newFreq: number): Fl
 
 test('trimmed polyphase resampling equals the literal dense torchaudio algorithm bit-for-bit', () => {
   const x = noise(3000);
-  for (const [a, b] of [[16000, 44100], [48000, 44100], [22050, 44100], [44100, 16000], [8000, 44100], [3, 7], [96000, 44100]]) {
+  for (const [a, b] of [
+    [16000, 44100],
+    [48000, 44100],
+    [22050, 44100],
+    [44100, 16000],
+    [8000, 44100],
+    [3, 7],
+    [96000, 44100],
+  ]) {
     assert.deepEqual(resample(x, a, b), denseTorchaudio(x, a, b), `${a} → ${b}`);
   }
 });
@@ -85,7 +93,11 @@ test('kernel geometry matches torchaudio (gcd reduction, width, taps)', () => {
 
 test('any output range equals the same slice of the full resample', () => {
   const x = noise(20000, 11);
-  for (const [a, b] of [[16000, 44100], [48000, 44100], [44100, 22050]]) {
+  for (const [a, b] of [
+    [16000, 44100],
+    [48000, 44100],
+    [44100, 22050],
+  ]) {
     const full = resample(x, a, b);
     const kernel = sincResampleKernel(a, b);
     const read = (s: number, c: number): Float32Array => {
@@ -93,7 +105,14 @@ test('any output range equals the same slice of the full resample', () => {
       for (let i = 0; i < c; i++) out[i] = s + i >= 0 && s + i < x.length ? x[s + i] : 0;
       return out;
     };
-    for (const [s, c] of [[0, 1], [0, 500], [1, 999], [Math.floor(full.length / 2), 4321], [full.length - 7, 7], [full.length - 3000, 3000]]) {
+    for (const [s, c] of [
+      [0, 1],
+      [0, 500],
+      [1, 999],
+      [Math.floor(full.length / 2), 4321],
+      [full.length - 7, 7],
+      [full.length - 3000, 3000],
+    ]) {
       assert.deepEqual(resampleRange(kernel, read, s, c), full.subarray(s, s + c), `${a}→${b} [${s}, ${s + c})`);
     }
   }

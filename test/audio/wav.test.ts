@@ -20,7 +20,10 @@ test('16-bit PCM decodes as x / 32768', async () => {
   const wav = encodeWav([Float32Array.from(n, (v) => v / 32768)], 44100, 'pcm16');
   const d = await decodeAudio(wav);
   assert.equal(d.sampleRate, 44100);
-  assert.deepEqual(Array.from(d.channels[0]), n.map((v) => Math.fround(v / 32768)));
+  assert.deepEqual(
+    Array.from(d.channels[0]),
+    n.map((v) => Math.fround(v / 32768)),
+  );
 });
 
 test('8-bit PCM is unsigned: (x - 128) / 128', async () => {
@@ -29,14 +32,20 @@ test('8-bit PCM is unsigned: (x - 128) / 128', async () => {
   // the file stores n + 128
   assert.equal(wav[44], n[0] + 128);
   const d = await decodeAudio(wav);
-  assert.deepEqual(Array.from(d.channels[0]), n.map((v) => v / 128));
+  assert.deepEqual(
+    Array.from(d.channels[0]),
+    n.map((v) => v / 128),
+  );
 });
 
 test('24-bit PCM decodes as x / 2^23 (sign-extended)', async () => {
   const n = ints(24, 1000);
   const wav = encodeWav([Float32Array.from(n, (v) => v / 2 ** 23)], 96000, 'pcm24');
   const d = await decodeAudio(wav);
-  assert.deepEqual(Array.from(d.channels[0]), n.map((v) => Math.fround(v / 2 ** 23)));
+  assert.deepEqual(
+    Array.from(d.channels[0]),
+    n.map((v) => Math.fround(v / 2 ** 23)),
+  );
 });
 
 test('32-bit PCM goes through libsox rounding to a multiple of 2^-24, like torchaudio', async () => {
@@ -66,12 +75,14 @@ test('float32 / float64 WAV: truncated to libsox int32, rounded to 2^-24, clippe
     assert.deepEqual(Array.from(d.channels[0]), expected, enc);
   }
   // values already on the 2^-24 grid survive exactly
-  const grid = Float32Array.from({ length: 100 }, (_, i) => (i - 50) * 12345 / 2 ** 24);
+  const grid = Float32Array.from({ length: 100 }, (_, i) => ((i - 50) * 12345) / 2 ** 24);
   assert.deepEqual(Array.from((await decodeAudio(encodeWav([grid], 44100, 'float32'))).channels[0]), Array.from(grid));
 });
 
 test('WAVE_FORMAT_EXTENSIBLE and 3 channels keep channel order', async () => {
-  const chans = [0, 1, 2].map((c) => Float32Array.from({ length: 500 }, (_, i) => Math.round(Math.sin(i * (c + 1) * 0.01) * 30000) / 32768));
+  const chans = [0, 1, 2].map((c) =>
+    Float32Array.from({ length: 500 }, (_, i) => Math.round(Math.sin(i * (c + 1) * 0.01) * 30000) / 32768),
+  );
   for (const enc of ['pcm16', 'pcm24', 'float32'] as const) {
     const wav = encodeWav(chans, 22050, enc, true);
     assert.equal(wav[20] | (wav[21] << 8), 0xfffe);
@@ -102,7 +113,7 @@ test('streamed WAV header (data size 0xFFFFFFFF, as ffmpeg writes to a pipe) rea
 });
 
 test('a WAV source reads any frame range on demand', async () => {
-  const chans = [0, 1].map((c) => Float32Array.from({ length: 10000 }, (_, i) => ((i * (c + 3)) % 2000 - 1000) / 32768));
+  const chans = [0, 1].map((c) => Float32Array.from({ length: 10000 }, (_, i) => (((i * (c + 3)) % 2000) - 1000) / 32768));
   const src = await openAudio(encodeWav(chans, 44100, 'pcm16'));
   try {
     assert.equal(src.numFrames, 10000);

@@ -4,7 +4,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  cropOffsetFor, decodeAudio, encodeWav, loadAudio, openAudioStream, PyRandom, resample, tileToLength, windowsOf, WINDOW_SAMPLES,
+  cropOffsetFor,
+  decodeAudio,
+  encodeWav,
+  loadAudio,
+  openAudioStream,
+  PyRandom,
+  resample,
+  tileToLength,
+  windowsOf,
+  WINDOW_SAMPLES,
 } from '../../src/audio/index.js';
 import { arraySignal, modelSignal } from '../../src/audio/signal.js';
 import { MemorySource, type FrameSource } from '../../src/audio/source.js';
@@ -49,16 +58,31 @@ test('sliding windows: hop grid, tiled tail, end-aligned tail, dropped tail', ()
   const n = 3 * WINDOW_SAMPLES + 2 * 44100; // 23 s
   const sig = arraySignal(ramp(n));
   const tiled = [...windowsOf(sig, { sliding: true })];
-  assert.deepEqual(tiled.map((w) => w.startS), [0, 7, 14, 21]);
-  assert.deepEqual(tiled.map((w) => w.repeats), [1, 1, 1, 4]);
+  assert.deepEqual(
+    tiled.map((w) => w.startS),
+    [0, 7, 14, 21],
+  );
+  assert.deepEqual(
+    tiled.map((w) => w.repeats),
+    [1, 1, 1, 4],
+  );
   assert.equal(tiled[3].samples[2 * 44100], tiled[3].samples[0]);
   assert.ok(Math.abs(tiled[3].endS - 23) < 1e-12);
   const end = [...windowsOf(sig, { sliding: { tail: 'end' } })];
-  assert.deepEqual(end.map((w) => w.offset), [0, WINDOW_SAMPLES, 2 * WINDOW_SAMPLES, n - WINDOW_SAMPLES]);
+  assert.deepEqual(
+    end.map((w) => w.offset),
+    [0, WINDOW_SAMPLES, 2 * WINDOW_SAMPLES, n - WINDOW_SAMPLES],
+  );
   assert.equal([...windowsOf(sig, { sliding: { tail: 'drop' } })].length, 3);
   const overlap = [...windowsOf(sig, { sliding: { hopS: 3.5, tail: 'drop' } })];
-  assert.deepEqual(overlap.map((w) => w.startS), [0, 3.5, 7, 10.5, 14]);
-  assert.deepEqual(overlap.map((w) => w.index), [0, 1, 2, 3, 4]);
+  assert.deepEqual(
+    overlap.map((w) => w.startS),
+    [0, 3.5, 7, 10.5, 14],
+  );
+  assert.deepEqual(
+    overlap.map((w) => w.index),
+    [0, 1, 2, 3, 4],
+  );
   // a tail shorter than minTailS (1 s) is dropped; a short clip is one tiled window as in msclap
   assert.equal([...windowsOf(arraySignal(ramp(WINDOW_SAMPLES + 20000)), { sliding: true })].length, 1);
   assert.equal([...windowsOf(arraySignal(ramp(1000)), { sliding: true })].length, 1);
@@ -91,15 +115,25 @@ test("channels: 'reference' concatenates resampled channels, 'mean' averages the
 class SpySource implements FrameSource {
   maxRead = 0;
   constructor(private readonly inner: FrameSource) {}
-  get name(): string { return this.inner.name; }
-  get sampleRate(): number { return this.inner.sampleRate; }
-  get numChannels(): number { return this.inner.numChannels; }
-  get numFrames(): number { return this.inner.numFrames; }
+  get name(): string {
+    return this.inner.name;
+  }
+  get sampleRate(): number {
+    return this.inner.sampleRate;
+  }
+  get numChannels(): number {
+    return this.inner.numChannels;
+  }
+  get numFrames(): number {
+    return this.inner.numFrames;
+  }
   read(start: number, count: number): Float32Array[] {
     this.maxRead = Math.max(this.maxRead, count);
     return this.inner.read(start, count);
   }
-  close(): void { this.inner.close(); }
+  close(): void {
+    this.inner.close();
+  }
 }
 
 test('sliding over a long signal reads only one window (plus filter margin) at a time', () => {
@@ -113,7 +147,7 @@ test('sliding over a long signal reads only one window (plus filter margin) at a
     count++;
   }
   assert.equal(count, 18); // 17 full windows (119 s) + 1 s tail, tiled
-  assert.ok(spy.maxRead < (7 * sr) + 400, `largest read ${spy.maxRead} frames`);
+  assert.ok(spy.maxRead < 7 * sr + 400, `largest read ${spy.maxRead} frames`);
 });
 
 test('a WAV file streams window by window (file stays on disk)', async () => {

@@ -16,9 +16,14 @@ const skip = !hasFixtures && 'fixtures not present';
 
 function clap(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: { ...process.env, CLAP_THREADS: '1' } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { maxBuffer: 64 << 20, env: { ...process.env, CLAP_THREADS: '1' } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr });
+      },
+    );
   });
 }
 
@@ -26,10 +31,24 @@ const W = hasFixtures ? ['--weights', fixturePath('clap.pth'), '--config', fixtu
 const audio = (name: string): string => fixturePath('inputs', 'audio', `${name}.wav`);
 
 test('clap embed audio --json reproduces the reference embeddings (stereo and long-crop files)', { skip }, async () => {
-  const r = await clap('embed', 'audio', audio('stereo_48k'), audio('bursts_long_44k'), ...W, '--channels', 'reference', '--crop-offset', '136563', '--json');
+  const r = await clap(
+    'embed',
+    'audio',
+    audio('stereo_48k'),
+    audio('bursts_long_44k'),
+    ...W,
+    '--channels',
+    'reference',
+    '--crop-offset',
+    '136563',
+    '--json',
+  );
   assert.equal(r.code, 0, r.err);
   const out = JSON.parse(r.out) as { input: string; embedding: number[] }[];
-  assert.deepEqual(out.map((o) => o.input), [audio('stereo_48k'), audio('bursts_long_44k')]);
+  assert.deepEqual(
+    out.map((o) => o.input),
+    [audio('stereo_48k'), audio('bursts_long_44k')],
+  );
   for (const [i, name] of ['stereo_48k', 'bursts_long_44k'].entries()) {
     const want = fixtureF32('expected', 'audio', name, 'audio_embed.npy');
     assert.ok(relativeError(out[i].embedding, want) <= 1e-4, name);
@@ -44,18 +63,38 @@ test('clap embed text --json reproduces the reference text embeddings', { skip }
   const want = readNpy(fixturePath('expected', 'text', 'text_embed.npy'));
   const d = want.shape[1];
   assert.equal(out[1].input, texts[7]);
-  for (const [k, i] of [0, 7].entries()) assert.ok(relativeError(out[k].embedding, (want.data as Float32Array).subarray(i * d, (i + 1) * d)) <= 1e-4);
+  for (const [k, i] of [0, 7].entries())
+    assert.ok(relativeError(out[k].embedding, (want.data as Float32Array).subarray(i * d, (i + 1) * d)) <= 1e-4);
 });
 
 test('clap classify --json gives the reference zero-shot probabilities; --top keeps the best K', { skip }, async () => {
-  const t = JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')) as { zero_shot_classes: string[]; zero_shot_prompt: string };
-  const r = await clap('classify', audio('vowel_16k'), ...W, '--labels', t.zero_shot_classes.join(','), '--template', t.zero_shot_prompt, '--channels', 'reference', '--json');
+  const t = JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')) as {
+    zero_shot_classes: string[];
+    zero_shot_prompt: string;
+  };
+  const r = await clap(
+    'classify',
+    audio('vowel_16k'),
+    ...W,
+    '--labels',
+    t.zero_shot_classes.join(','),
+    '--template',
+    t.zero_shot_prompt,
+    '--channels',
+    'reference',
+    '--json',
+  );
   assert.equal(r.code, 0, r.err);
   const [res] = JSON.parse(r.out) as { input: string; scores: Record<string, number> }[];
   const want = readNpy(fixturePath('expected', 'zeroshot_probs.npy'));
   const row = 3; // audio_batch order: vowel_16k is the 4th file
   const n = t.zero_shot_classes.length;
-  assert.ok(relativeError(t.zero_shot_classes.map((c) => res.scores[c]), (want.data as Float32Array).subarray(row * n, (row + 1) * n)) <= 1e-4);
+  assert.ok(
+    relativeError(
+      t.zero_shot_classes.map((c) => res.scores[c]),
+      (want.data as Float32Array).subarray(row * n, (row + 1) * n),
+    ) <= 1e-4,
+  );
 
   const dir = mkdtempSync(join(tmpdir(), 'clap-labels-'));
   writeFileSync(join(dir, 'labels.txt'), `${t.zero_shot_classes.join('\n')}\n`);
@@ -96,7 +135,10 @@ test('clap export onnx writes towers that plain onnxruntime runs to the same emb
   const r = await clap('export', 'onnx', ...W, '--out', dir, '--json');
   assert.equal(r.code, 0, r.err);
   const { files } = JSON.parse(r.out) as { files: string[] };
-  assert.deepEqual(files.map((f) => f.slice(dir.length + 1)), ['audio_encoder.onnx', 'text_encoder.onnx']);
+  assert.deepEqual(
+    files.map((f) => f.slice(dir.length + 1)),
+    ['audio_encoder.onnx', 'text_encoder.onnx'],
+  );
   const logmel = readNpy(fixturePath('expected', 'audio', 'vowel_16k', 'logmel.npy'));
   const audioSession = await ort.InferenceSession.create(files[0]);
   const out = await audioSession.run({ logmel: new ort.Tensor('float32', logmel.data as Float32Array, [1, 965, 64]) });
@@ -108,7 +150,11 @@ test('clap export onnx writes towers that plain onnxruntime runs to the same emb
   const T = eos + 1;
   const t = await textSession.run({
     input_ids: new ort.Tensor('int64', (ids.data as BigInt64Array).slice(0, T), [1, T]),
-    position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), [T]),
+    position_ids: new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: T }, (_, i) => BigInt(i)),
+      [T],
+    ),
     pool_index: new ort.Tensor('int64', BigInt64Array.of(BigInt(eos)), [1]),
   });
   const wantText = readNpy(fixturePath('expected', 'text', 'text_embed.npy'));
@@ -117,18 +163,33 @@ test('clap export onnx writes towers that plain onnxruntime runs to the same emb
 
 test('clap caption --json reproduces msclap generate_caption and its ranked beams', { skip }, async () => {
   const beams = JSON.parse(readFileSync(fixturePath('expected', 'caption', 'beams.json'), 'utf8')) as {
-    entry_length: number; results: { audio: string; caption: string; ranked_texts: string[]; ranked_token_ids: number[][]; greedy_beam_size_1: { ids: number[] } }[];
+    entry_length: number;
+    results: {
+      audio: string;
+      caption: string;
+      ranked_texts: string[];
+      ranked_token_ids: number[][];
+      greedy_beam_size_1: { ids: number[] };
+    }[];
   };
   const files = beams.results.map((r) => audio(r.audio));
   const cap = ['--weights', fixturePath('clapcap.pth'), '--config', fixturePath('config.json'), '--channels', 'reference'];
   const r = await clap('caption', ...files, ...cap, '--max-tokens', String(beams.entry_length), '--all-beams', '--json');
   assert.equal(r.code, 0, r.err);
-  const out = JSON.parse(r.out) as { input: string; caption: string; tokens: number[]; beams: { text: string; tokens: number[]; score: number }[] }[];
+  const out = JSON.parse(r.out) as {
+    input: string;
+    caption: string;
+    tokens: number[];
+    beams: { text: string; tokens: number[]; score: number }[];
+  }[];
   beams.results.forEach((want, i) => {
     assert.equal(out[i].input, files[i]);
     assert.equal(out[i].caption, want.caption);
     assert.deepEqual(out[i].tokens, want.ranked_token_ids[0]);
-    assert.deepEqual(out[i].beams.map((b) => b.text), want.ranked_texts);
+    assert.deepEqual(
+      out[i].beams.map((b) => b.text),
+      want.ranked_texts,
+    );
   });
   const greedy = await clap('caption', files[0], ...cap, '--beam', '1', '--max-tokens', String(beams.entry_length), '--json');
   assert.equal(greedy.code, 0, greedy.err);

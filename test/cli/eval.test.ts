@@ -14,9 +14,14 @@ const cacheRoot = L.tempDir('cli-cache');
 
 function clap(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: { ...process.env, CLAP_THREADS: '1', CLAP_CACHE_DIR: cacheRoot } }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr });
-    });
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { maxBuffer: 64 << 20, env: { ...process.env, CLAP_THREADS: '1', CLAP_CACHE_DIR: cacheRoot } },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr });
+      },
+    );
   });
 }
 
@@ -36,12 +41,27 @@ test('clap eval esc50 on a miniature ESC-50 runs end to end, prints the JSON con
   assert.match(md, /\| accuracy \| [\d.]+ \| 93\.9 \|/);
   assert.match(md, /!\[confusion matrix\]\(esc50\.confusion\.png\)/);
   assert.ok(existsSync(join(root, 'reports', 'esc50.confusion.png')));
-  const json = JSON.parse(readFileSync(join(root, 'reports', 'esc50.json'), 'utf8')) as { metrics: Record<string, number>; paper: Record<string, number> };
+  const json = JSON.parse(readFileSync(join(root, 'reports', 'esc50.json'), 'utf8')) as {
+    metrics: Record<string, number>;
+    paper: Record<string, number>;
+  };
   assert.deepEqual(json.metrics, res.metrics);
   assert.equal(json.paper.accuracy, 0.939);
   // the default cache ($CLAP_CACHE_DIR/eval) now holds the clips: a re-run with an ensemble embeds no audio
   assert.equal(readdirSync(join(cacheRoot, 'eval')).filter((f) => !f.endsWith('.json')).length, 1);
-  const again = await clap('eval', 'esc50', '--data', root, ...W, '--template', 'this is the sound of {}', '--template', 'a {} can be heard', '--fold', '1');
+  const again = await clap(
+    'eval',
+    'esc50',
+    '--data',
+    root,
+    ...W,
+    '--template',
+    'this is the sound of {}',
+    '--template',
+    'a {} can be heard',
+    '--fold',
+    '1',
+  );
   assert.equal(again.code, 0, again.err);
   assert.match(again.out, /ESC-50 \(esc50, fold 1\): 3 clips, 3 classes\n {2}metric +ours +paper\n {2}accuracy +[\d.]+% +93\.9%/);
 });
@@ -54,7 +74,19 @@ test('clap eval manifest on a generated CSV: labels → zero-shot classes, capti
     rows.push(`pkgs/clip${i}.wav,pkg,${label},"the sound of ${label}, take ${i}"`);
   });
   writeFileSync(join(dir, 'manifest.csv'), `${rows.join('\n')}\n`);
-  const r = await clap('eval', 'manifest', '--data', join(dir, 'manifest.csv'), '--label-column', 'label', '--caption-column', 'caption', ...W, '--json', '--no-cache');
+  const r = await clap(
+    'eval',
+    'manifest',
+    '--data',
+    join(dir, 'manifest.csv'),
+    '--label-column',
+    'label',
+    '--caption-column',
+    'caption',
+    ...W,
+    '--json',
+    '--no-cache',
+  );
   assert.equal(r.code, 0, r.err);
   const res = JSON.parse(r.out) as { task: string; n: number; classes: number; metrics: Record<string, number> };
   assert.deepEqual([res.task, res.n, res.classes], ['manifest', 5, 3]);
@@ -90,7 +122,23 @@ test('clap eval errors: one line naming the expected files; usage errors exit 2'
   const list = await clap('eval', 'list', '--json');
   assert.equal(list.code, 0, list.err);
   const tasks = (JSON.parse(list.out) as { task: string }[]).map((t) => t.task);
-  for (const t of ['esc50', 'us8k', 'fsd50k', 'gtzan-genres', 'gtzan-music-speech', 'vocalsound', 'tut2017', 'crema-d', 'ravdess', 'speech-commands', 'libricount', 'nsynth-instrument', 'audiocaps', 'clotho', 'manifest']) {
+  for (const t of [
+    'esc50',
+    'us8k',
+    'fsd50k',
+    'gtzan-genres',
+    'gtzan-music-speech',
+    'vocalsound',
+    'tut2017',
+    'crema-d',
+    'ravdess',
+    'speech-commands',
+    'libricount',
+    'nsynth-instrument',
+    'audiocaps',
+    'clotho',
+    'manifest',
+  ]) {
     assert.ok(tasks.includes(t), t);
   }
 });
@@ -98,7 +146,10 @@ test('clap eval errors: one line naming the expected files; usage errors exit 2'
 test('clap eval clotho-captions scores generated captions (CIDEr-D; SPIDEr with --spice) without a model', async () => {
   const root = L.makeClotho();
   const preds = join(root, 'preds.csv');
-  writeFileSync(preds, 'file_name,caption_predicted\nSanta Motor.wav,caption 1 of clip 0\nRadio Garble.wav,caption 2 of clip 1\n"Footsteps on gravel, 2.wav",a person walks\n');
+  writeFileSync(
+    preds,
+    'file_name,caption_predicted\nSanta Motor.wav,caption 1 of clip 0\nRadio Garble.wav,caption 2 of clip 1\n"Footsteps on gravel, 2.wav",a person walks\n',
+  );
   const r = await clap('eval', 'clotho-captions', '--data', root, '--predictions', preds, '--spice', '0.1', '--json');
   assert.equal(r.code, 0, r.err);
   const res = JSON.parse(r.out) as { n: number; metrics: Record<string, number> };

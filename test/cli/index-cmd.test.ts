@@ -39,9 +39,19 @@ test('clap index add / stats / search / captions: the JSON contract, incremental
     writeFileSync(join(lib, 'bad.wav'), 'RIFF nonsense');
 
     const added = JSON.parse(await ok('index', 'add', lib, '--db', db, ...W, '--json'));
-    assert.deepEqual({ ...added, seconds: 0 }, {
-      added: 4, updated: 0, unchanged: 0, removed: 0, skipped: [{ path: join(lib, 'bad.wav'), reason: added.skipped[0].reason }], ignored: 0, files: 4, seconds: 0,
-    });
+    assert.deepEqual(
+      { ...added, seconds: 0 },
+      {
+        added: 4,
+        updated: 0,
+        unchanged: 0,
+        removed: 0,
+        skipped: [{ path: join(lib, 'bad.wav'), reason: added.skipped[0].reason }],
+        ignored: 0,
+        files: 4,
+        seconds: 0,
+      },
+    );
     const again = await ok('index', 'add', lib, '--db', db, ...W);
     assert.match(again, /0 added, 0 updated, 4 unchanged, 0 removed, 1 skipped/);
 
@@ -59,7 +69,10 @@ test('clap index add / stats / search / captions: the JSON contract, incremental
     for (const h of hits) assert.deepEqual(Object.keys(h), ['path', 'score']);
     assert.ok(hits[0].score >= hits[1].score && hits[1].score >= hits[2].score);
     const long = JSON.parse(await ok('search', 'anything', '--db', db, '--min-duration', '5', '--json')) as { path: string }[];
-    assert.deepEqual(long.map((h) => h.path), [join(lib, 'long.wav')]);
+    assert.deepEqual(
+      long.map((h) => h.path),
+      [join(lib, 'long.wav')],
+    );
     const named = JSON.parse(await ok('search', 'anything', '--db', db, '--glob', 'clip00[12].wav', '--json')) as { path: string }[];
     assert.deepEqual(named.map((h) => h.path).sort(), [join(lib, 'clip001.wav'), join(lib, 'clip002.wav')]);
     const like = JSON.parse(await ok('search', '--like', join(lib, 'clip000.wav'), '--db', db, '--json', '--exact')) as { path: string }[];
@@ -70,7 +83,10 @@ test('clap index add / stats / search / captions: the JSON contract, incremental
 
     writeFileSync(join(root, 'captions.txt'), 'a dog barking\n\na low hum\nrain\n');
     assert.deepEqual(JSON.parse(await ok('index', 'captions', join(root, 'captions.txt'), '--db', db, '--json')), { captions: 3 });
-    const caps = JSON.parse(await ok('search', '--audio', join(lib, 'long.wav'), '--captions', '--db', db, '--top', '2', '--json')) as { text: string; score: number }[];
+    const caps = JSON.parse(await ok('search', '--audio', join(lib, 'long.wav'), '--captions', '--db', db, '--top', '2', '--json')) as {
+      text: string;
+      score: number;
+    }[];
     assert.equal(caps.length, 2);
     for (const c of caps) assert.deepEqual(Object.keys(c), ['text', 'score']);
 
@@ -93,7 +109,9 @@ test('clap index add / stats / search / captions: the JSON contract, incremental
   }
 });
 
-test('clap index add killed with SIGKILL mid-run: the store stays readable, the rerun resumes, no file lost or duplicated', { skip }, async () => {
+test('clap index add killed with SIGKILL mid-run: the store stays readable, the rerun resumes, no file lost or duplicated', {
+  skip,
+}, async () => {
   const root = mkdtempSync(join(tmpdir(), 'clap-cli-kill-'));
   const lib = join(root, 'lib');
   const db = join(root, 'db');
@@ -101,10 +119,17 @@ test('clap index add killed with SIGKILL mid-run: the store stays readable, the 
   try {
     const clips = writeClips(lib, N);
     const versions = join(db, 'entries.lance', '_versions');
-    const child = spawn(process.execPath, [BIN, 'index', 'add', lib, '--db', db, ...W, '--batch', '2', '--decode-threads', '1'], { env: ENV, stdio: 'ignore' });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    const child = spawn(process.execPath, [BIN, 'index', 'add', lib, '--db', db, ...W, '--batch', '2', '--decode-threads', '1'], {
+      env: ENV,
+      stdio: 'ignore',
+    });
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
     let finished = false;
-    void exited.then(() => { finished = true; });
+    void exited.then(() => {
+      finished = true;
+    });
     // Kill once a few batches are committed (each commit is a new table version).
     while (!finished && !(existsSync(versions) && readdirSync(versions).length >= 3)) await new Promise((r) => setTimeout(r, 10));
     child.kill('SIGKILL');

@@ -5,7 +5,12 @@ import { main } from '../../src/cli/main.js';
 
 function capture(): { stream: Writable; text: () => string } {
   const chunks: string[] = [];
-  const stream = new Writable({ write(c, _e, cb) { chunks.push(String(c)); cb(); } });
+  const stream = new Writable({
+    write(c, _e, cb) {
+      chunks.push(String(c));
+      cb();
+    },
+  });
   return { stream, text: () => chunks.join('') };
 }
 
@@ -47,7 +52,12 @@ test('clap convert writes safetensors with every tensor of the fixture checkpoin
   assert.equal(r.code, 0, r.err);
   assert.equal(JSON.parse(r.out).tensors, 165);
   const [a, b] = await Promise.all([loadWeights(fixturePath('clap.pth')), loadWeights(out)]);
-  for (const [k, t] of a) assert.deepEqual(Buffer.from(b.get(k)!.data.buffer, b.get(k)!.data.byteOffset, b.get(k)!.data.byteLength), Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength), k);
+  for (const [k, t] of a)
+    assert.deepEqual(
+      Buffer.from(b.get(k)!.data.buffer, b.get(k)!.data.byteOffset, b.get(k)!.data.byteLength),
+      Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      k,
+    );
 });
 
 test('clap convert on a missing file fails with one line naming it', async () => {

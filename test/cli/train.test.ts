@@ -26,9 +26,30 @@ function clap(...args: string[]): Promise<{ code: number; out: string; err: stri
 
 const dir = mkdtempSync(join(tmpdir(), 'clap-train-cli-'));
 const manifest = writeToneDataset(join(dir, 'data'), 8);
-const COMMON = ['--data', manifest, '--config', 'tiny', '--batch', '4', '--val-fraction', '0.25', '--seed', '2', '--threads', '1', '--workers', '1', '--template', 'a {} tone'];
+const COMMON = [
+  '--data',
+  manifest,
+  '--config',
+  'tiny',
+  '--batch',
+  '4',
+  '--val-fraction',
+  '0.25',
+  '--seed',
+  '2',
+  '--threads',
+  '1',
+  '--workers',
+  '1',
+  '--template',
+  'a {} tone',
+];
 
-interface Step { type: string; step: number; loss: number }
+interface Step {
+  type: string;
+  step: number;
+  loss: number;
+}
 const steps = (run: string): Map<number, number> => {
   const m = new Map<number, number>();
   for (const l of readFileSync(join(run, 'log.jsonl'), 'utf8').split('\n')) {
@@ -46,8 +67,19 @@ test('clap train contrastive writes final.pth + config.json that clap classify l
   const s = JSON.parse(r.out) as { status: string; steps: number; final_weights: string; config: string };
   assert.equal(s.status, 'finished');
   assert.equal(s.steps, 2 * Math.floor(24 / 4));
-  for (const f of ['final.pth', 'final.safetensors', 'config.json', 'log.jsonl', 'checkpoint.safetensors']) assert.ok(existsSync(join(run, f)), f);
-  const c = await clap('classify', join(dir, 'data', 'high_1.wav'), '--weights', s.final_weights, '--config', s.config, '--labels', 'low,high', '--json');
+  for (const f of ['final.pth', 'final.safetensors', 'config.json', 'log.jsonl', 'checkpoint.safetensors'])
+    assert.ok(existsSync(join(run, f)), f);
+  const c = await clap(
+    'classify',
+    join(dir, 'data', 'high_1.wav'),
+    '--weights',
+    s.final_weights,
+    '--config',
+    s.config,
+    '--labels',
+    'low,high',
+    '--json',
+  );
   assert.equal(c.code, 0, c.err);
   const e = await clap('embed', 'text', 'a low tone', '--weights', join(run, 'final.safetensors'), '--config', s.config, '--json');
   assert.equal(e.code, 0, e.err);
@@ -82,7 +114,10 @@ test('kill -9 then --resume continues the loss curve exactly where the uninterru
         resolve();
       }
     }, 20);
-    child.on('exit', () => { clearInterval(timer); reject(new Error('the run finished before it could be killed')); });
+    child.on('exit', () => {
+      clearInterval(timer);
+      reject(new Error('the run finished before it could be killed'));
+    });
   });
   await new Promise((resolve) => child.on('exit', resolve));
   assert.ok(!existsSync(join(run, 'final.pth')), 'killed before the end');
@@ -90,7 +125,11 @@ test('kill -9 then --resume continues the loss curve exactly where the uninterru
   assert.equal(resumed.code, 0, resumed.err);
   const a = steps(ref);
   const b = steps(run);
-  assert.deepEqual([...b.keys()].sort((x, y) => x - y), [...a.keys()].sort((x, y) => x - y), 'every step once, numbered on');
+  assert.deepEqual(
+    [...b.keys()].sort((x, y) => x - y),
+    [...a.keys()].sort((x, y) => x - y),
+    'every step once, numbered on',
+  );
   for (const [k, v] of a) assert.ok(Math.abs(b.get(k)! - v) <= 1e-5 * Math.max(1, Math.abs(v)), `step ${k}: ${b.get(k)} vs ${v}`);
   const log = readFileSync(join(run, 'log.jsonl'), 'utf8');
   assert.match(log, /"type":"resume"/);
@@ -111,15 +150,61 @@ test('clap train probe / finetune / caption end to end (tiny random CLAP on tone
   assert.equal(f.code, 0, f.err);
   const fs = JSON.parse(f.out) as { steps: number; weights: string };
   assert.equal(fs.steps, 6);
-  const c = await clap('classify', join(dir, 'data', 'high_1.wav'), '--weights', fs.weights, '--config', join(dir, 'ft', 'config.json'), '--labels', 'low,high', '--json');
+  const c = await clap(
+    'classify',
+    join(dir, 'data', 'high_1.wav'),
+    '--weights',
+    fs.weights,
+    '--config',
+    join(dir, 'ft', 'config.json'),
+    '--labels',
+    'low,high',
+    '--json',
+  );
   assert.equal(c.code, 0, c.err);
 
   const init = join(dir, 'clapcap-init.pth');
-  await savePth(init, randomClapCapWeights({ gpt: { vocabSize: 50257, nPositions: 48, nEmbd: 32, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 }, prefixDim: 32, prefixLength: 4, clipLength: 4, numLayers: 1 }));
+  await savePth(
+    init,
+    randomClapCapWeights({
+      gpt: { vocabSize: 50257, nPositions: 48, nEmbd: 32, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 },
+      prefixDim: 32,
+      prefixLength: 4,
+      clipLength: 4,
+      numLayers: 1,
+    }),
+  );
   const settings = join(dir, 'clapcap.json');
   writeFileSync(settings, JSON.stringify({ clapcap: { gpt2: { n_head: 2 } } }));
-  const k = await clap('train', 'caption', '--data', manifest, '--clap', w, '--clap-config', 'tiny', '--init', init, '--clapcap-config', settings,
-    '--out', join(dir, 'cap'), '--epochs', '2', '--batch', '4', '--lr', '1e-3', '--max-tokens', '8', '--threads', '1', '--workers', '1', '--json');
+  const k = await clap(
+    'train',
+    'caption',
+    '--data',
+    manifest,
+    '--clap',
+    w,
+    '--clap-config',
+    'tiny',
+    '--init',
+    init,
+    '--clapcap-config',
+    settings,
+    '--out',
+    join(dir, 'cap'),
+    '--epochs',
+    '2',
+    '--batch',
+    '4',
+    '--lr',
+    '1e-3',
+    '--max-tokens',
+    '8',
+    '--threads',
+    '1',
+    '--workers',
+    '1',
+    '--json',
+  );
   assert.equal(k.code, 0, k.err);
   const ks = JSON.parse(k.out) as { steps: number; weights: string; examples: number };
   assert.equal(ks.examples, 32);

@@ -1,6 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildTrainStep, Graph, type HostTensor, ops, type OptimizerConfig, type TrainStep } from '../../src/engine/index.js';
+import {
+  buildTrainStep,
+  Graph,
+  type HostTensor,
+  ops,
+  type OptimizerConfig,
+  type TrainStep,
+  type TrainStepResult,
+} from '../../src/engine/index.js';
 import { uniform } from './gradcheck.js';
 
 // A small MLP regression whose loss is a mean over examples: k micro-batches of b examples with
@@ -14,7 +22,9 @@ async function mlp(dtype: 'float32' | 'float64', cfg: OptimizerConfig, accumulat
   const g = new Graph('mlp');
   const x = g.input('x', dtype, ['B', IN]);
   const y = g.input('y', dtype, ['B', OUT]);
-  const h = ops.tanh(ops.linear(x, g.param('w1', uniform([IN, HID], 1, -0.5, 0.5, dtype)), g.param('b1', uniform([HID], 2, -0.1, 0.1, dtype))));
+  const h = ops.tanh(
+    ops.linear(x, g.param('w1', uniform([IN, HID], 1, -0.5, 0.5, dtype)), g.param('b1', uniform([HID], 2, -0.1, 0.1, dtype))),
+  );
   const out = ops.linear(h, g.param('w2', uniform([HID, OUT], 3, -0.5, 0.5, dtype)), g.param('b2', uniform([OUT], 4, -0.1, 0.1, dtype)));
   const d = ops.sub(out, y);
   const loss = ops.reduceMean(ops.mul(d, d), [0, 1]);
@@ -25,7 +35,10 @@ function concat(ts: HostTensor[]): HostTensor {
   const n = ts.reduce((a, t) => a + t.data.length, 0);
   const data = ts[0].dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
   let off = 0;
-  for (const t of ts) { data.set(t.data as Float64Array, off); off += t.data.length; }
+  for (const t of ts) {
+    data.set(t.data as Float64Array, off);
+    off += t.data.length;
+  }
   return { dtype: ts[0].dtype, shape: [ts.reduce((a, t) => a + t.shape[0], 0), ...ts[0].shape.slice(1)], data };
 }
 
@@ -33,7 +46,9 @@ function maxRel(a: Record<string, HostTensor>, b: Record<string, HostTensor>): n
   let worst = 0;
   for (const [name, t] of Object.entries(a)) {
     const u = b[name].data;
-    t.data.forEach((x, i) => { worst = Math.max(worst, Math.abs(Number(x) - Number(u[i])) / Math.max(Math.abs(Number(x)), 1e-3)); });
+    t.data.forEach((x, i) => {
+      worst = Math.max(worst, Math.abs(Number(x) - Number(u[i])) / Math.max(Math.abs(Number(x)), 1e-3));
+    });
   }
   return worst;
 }
@@ -63,7 +78,7 @@ for (const [label, cfg, clip] of configs) {
           y: uniform([b, OUT], 200 + 10 * update + m, -1, 1, dtype),
         }));
         const before = acc.params();
-        let last;
+        let last: TrainStepResult | undefined;
         for (let m = 0; m < K; m++) {
           last = await acc.run(micro[m]);
           assert.equal(last.updated, m === K - 1);
@@ -76,7 +91,8 @@ for (const [label, cfg, clip] of configs) {
         const whole = await ref.run({ x: concat(micro.map((m) => m.x)), y: concat(micro.map((m) => m.y)) });
         assert.equal(acc.step, update + 1);
         assert.equal(ref.step, update + 1);
-        if (clip !== undefined) assert.ok(Math.abs(last!.gradNorm! - whole.gradNorm!) <= 1e-5 * whole.gradNorm!, `norm ${last!.gradNorm} vs ${whole.gradNorm}`);
+        if (clip !== undefined)
+          assert.ok(Math.abs(last!.gradNorm! - whole.gradNorm!) <= 1e-5 * whole.gradNorm!, `norm ${last!.gradNorm} vs ${whole.gradNorm}`);
         worst = Math.max(worst, maxRel(ref.params(), acc.params()));
         assert.ok(worst <= tol(update), `update ${update + 1}: max relative difference ${worst}`);
       }

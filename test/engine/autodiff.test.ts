@@ -4,7 +4,12 @@ import { Graph, grad, type HostTensor, ops, Session, type Value } from '../../sr
 import { away, gradCheck, type GradCheckOptions, uniform } from './gradcheck.js';
 
 type Build = (g: Graph, x: Record<string, Value>) => Value;
-interface Case { name: string; inputs: Record<string, HostTensor>; build: Build; opts?: GradCheckOptions }
+interface Case {
+  name: string;
+  inputs: Record<string, HostTensor>;
+  build: Build;
+  opts?: GradCheckOptions;
+}
 
 const U = (shape: number[], seed: number, lo = -1, hi = 1): HostTensor => uniform(shape, seed, lo, hi);
 const P = (shape: number[], seed: number): HostTensor => uniform(shape, seed, 0.5, 2); // positive
@@ -35,7 +40,11 @@ const cases: Case[] = [
   { name: 'pow a^b (both, broadcast)', inputs: { a: P([3, 4], 14), b: U([4], 15) }, build: (_, x) => ops.pow(x.a, x.b) },
   { name: 'max [3,4],[4]', inputs: { a: U([3, 4], 16), b: U([4], 17) }, build: (_, x) => ops.maximum(x.a, x.b) },
   { name: 'min [3,4],[3,1]', inputs: { a: U([3, 4], 18), b: U([3, 1], 19) }, build: (_, x) => ops.minimum(x.a, x.b) },
-  { name: 'sum of 3 (broadcast)', inputs: { a: U([2, 3], 20), b: U([3], 21), c: U([2, 1], 22) }, build: (_, x) => ops.sum([x.a, x.b, x.c]) },
+  {
+    name: 'sum of 3 (broadcast)',
+    inputs: { a: U([2, 3], 20), b: U([3], 21), c: U([2, 1], 22) },
+    build: (_, x) => ops.sum([x.a, x.b, x.c]),
+  },
   // Unary ops
   { name: 'neg', inputs: { a: U([5, 3], 23) }, build: (_, x) => ops.neg(x.a) },
   { name: 'exp', inputs: { a: U([5, 3], 24) }, build: (_, x) => ops.exp(x.a) },
@@ -51,37 +60,131 @@ const cases: Case[] = [
   { name: 'gelu exact', inputs: { a: U([5, 4], 34, -3, 3) }, build: (_, x) => ops.gelu(x.a) },
   { name: 'gelu tanh', inputs: { a: U([5, 4], 35, -3, 3) }, build: (_, x) => ops.gelu(x.a, 'tanh') },
   { name: 'clip [-0.5, 0.3]', inputs: { a: A([5, 4], 36) }, build: (_, x) => ops.clip(x.a, -0.5, 0.3) },
-  { name: 'where (bool from a comparison)', inputs: { c: U([3, 1], 37), a: U([3, 4], 38), b: U([4], 39) }, build: (_, x) => ops.where(ops.greater(x.c, 0), x.a, x.b), opts: { wrt: ['a', 'b'] } },
-  { name: 'comparison path carries no gradient', inputs: { a: U([3, 4], 40) }, build: (_, x) => ops.mul(ops.cast(ops.greater(x.a, 0), 'float64'), x.a) },
-  { name: 'cast float64→float32→float64', inputs: { a: U([3, 4], 41) }, build: (_, x) => ops.cast(ops.mul(ops.cast(x.a, 'float32'), 3), 'float64'), opts: { h: 1e-2, rtol: 1e-5, atol: 1e-6 } },
+  {
+    name: 'where (bool from a comparison)',
+    inputs: { c: U([3, 1], 37), a: U([3, 4], 38), b: U([4], 39) },
+    build: (_, x) => ops.where(ops.greater(x.c, 0), x.a, x.b),
+    opts: { wrt: ['a', 'b'] },
+  },
+  {
+    name: 'comparison path carries no gradient',
+    inputs: { a: U([3, 4], 40) },
+    build: (_, x) => ops.mul(ops.cast(ops.greater(x.a, 0), 'float64'), x.a),
+  },
+  {
+    name: 'cast float64→float32→float64',
+    inputs: { a: U([3, 4], 41) },
+    build: (_, x) => ops.cast(ops.mul(ops.cast(x.a, 'float32'), 3), 'float64'),
+    opts: { h: 1e-2, rtol: 1e-5, atol: 1e-6 },
+  },
   // MatMul
-  { name: 'matmul [2,3,4]@[4,5] (shared weight)', inputs: { a: U([2, 3, 4], 42), b: U([4, 5], 43) }, build: (_, x) => ops.matmul(x.a, x.b) },
+  {
+    name: 'matmul [2,3,4]@[4,5] (shared weight)',
+    inputs: { a: U([2, 3, 4], 42), b: U([4, 5], 43) },
+    build: (_, x) => ops.matmul(x.a, x.b),
+  },
   { name: 'matmul [3,4]@[2,4,5] (broadcast a)', inputs: { a: U([3, 4], 44), b: U([2, 4, 5], 45) }, build: (_, x) => ops.matmul(x.a, x.b) },
-  { name: 'matmul [2,1,3,4]@[3,4,5] (batch bcast)', inputs: { a: U([2, 1, 3, 4], 46), b: U([3, 4, 5], 47) }, build: (_, x) => ops.matmul(x.a, x.b) },
-  { name: 'matmul [4]@[2,4,5], [3,4]@[4], [4]@[4]', inputs: { v: U([4], 48), b: U([2, 4, 5], 49), m: U([3, 4], 50) }, build: (_, x) => ops.add(ops.reduceSum(ops.matmul(x.v, x.b), [0, 1]), ops.add(ops.reduceSum(ops.matmul(x.m, x.v), [0]), ops.matmul(x.v, x.v))) },
+  {
+    name: 'matmul [2,1,3,4]@[3,4,5] (batch bcast)',
+    inputs: { a: U([2, 1, 3, 4], 46), b: U([3, 4, 5], 47) },
+    build: (_, x) => ops.matmul(x.a, x.b),
+  },
+  {
+    name: 'matmul [4]@[2,4,5], [3,4]@[4], [4]@[4]',
+    inputs: { v: U([4], 48), b: U([2, 4, 5], 49), m: U([3, 4], 50) },
+    build: (_, x) =>
+      ops.add(ops.reduceSum(ops.matmul(x.v, x.b), [0, 1]), ops.add(ops.reduceSum(ops.matmul(x.m, x.v), [0]), ops.matmul(x.v, x.v))),
+  },
   // Shape ops
-  { name: 'reshape [2,3,4]→[6,4]→[4,6]', inputs: { a: U([2, 3, 4], 51) }, build: (_, x) => ops.mul(ops.reshape(ops.reshape(x.a, [6, -1]), [4, 6]), ops.reshape(x.a, [4, 6])) },
-  { name: 'transpose [2,3,4] perm 2,0,1', inputs: { a: U([2, 3, 4], 52) }, build: (_, x) => ops.mul(ops.transpose(x.a, [2, 0, 1]), ops.transpose(x.a, [2, 0, 1])) },
-  { name: 'concat 3 inputs axis 1', inputs: { a: U([2, 1, 3], 53), b: U([2, 2, 3], 54), c: U([2, 3, 3], 55) }, build: (_, x) => ops.concat([x.a, x.b, x.c], 1) },
+  {
+    name: 'reshape [2,3,4]→[6,4]→[4,6]',
+    inputs: { a: U([2, 3, 4], 51) },
+    build: (_, x) => ops.mul(ops.reshape(ops.reshape(x.a, [6, -1]), [4, 6]), ops.reshape(x.a, [4, 6])),
+  },
+  {
+    name: 'transpose [2,3,4] perm 2,0,1',
+    inputs: { a: U([2, 3, 4], 52) },
+    build: (_, x) => ops.mul(ops.transpose(x.a, [2, 0, 1]), ops.transpose(x.a, [2, 0, 1])),
+  },
+  {
+    name: 'concat 3 inputs axis 1',
+    inputs: { a: U([2, 1, 3], 53), b: U([2, 2, 3], 54), c: U([2, 3, 3], 55) },
+    build: (_, x) => ops.concat([x.a, x.b, x.c], 1),
+  },
   { name: 'slice step 1 (pad)', inputs: { a: U([3, 6], 56) }, build: (_, x) => ops.slice(x.a, 1, 1, -1) },
-  { name: 'slice step 2 and step −2', inputs: { a: U([3, 7], 57) }, build: (_, x) => ops.concat([ops.slice(x.a, 1, 1, Infinity, 2), ops.slice(x.a, 1, -1, -Infinity, -2)], 1) },
-  { name: 'slice two axes, overlapping reuse', inputs: { a: U([4, 5], 58) }, build: (_, x) => ops.mul(ops.slice(ops.slice(x.a, 0, 1, 3), 1, 0, 3), ops.slice(ops.slice(x.a, 0, 2, 4), 1, 2, 5)) },
-  { name: 'gather axis 0 (embedding, repeats)', inputs: { e: U([5, 3], 59), i: i64([2, 3], [4, 0, 4, 1, -1, 0]) }, build: (_, x) => ops.gather(x.e, x.i, 0) },
-  { name: 'gather axis 1 (2-D indices)', inputs: { e: U([2, 5, 3], 60), i: i64([2, 2], [1, 1, 3, 0]) }, build: (_, x) => ops.gather(x.e, x.i, 1) },
-  { name: 'gatherElements axis 1', inputs: { e: U([3, 4], 61), i: i64([3, 2], [0, 3, 1, 1, 2, 0]) }, build: (_, x) => ops.gatherElements(x.e, x.i, 1) },
-  { name: 'gatherND + scatterND add', inputs: { e: U([4, 3], 62), u: U([3, 3], 63), i: i64([3, 1], [2, 0, 2]) }, build: (_, x) => ops.add(ops.scatterND(x.e, x.i, x.u, 'add'), ops.mul(x.e, ops.reduceSum(ops.gatherND(x.e, x.i), [0, 1]))) },
-  { name: 'unsqueeze / squeeze', inputs: { a: U([3, 4], 64) }, build: (_, x) => ops.mul(ops.unsqueeze(x.a, [0, 2]), ops.unsqueeze(ops.squeeze(ops.unsqueeze(x.a, [1]), [1]), [0, 2])) },
+  {
+    name: 'slice step 2 and step −2',
+    inputs: { a: U([3, 7], 57) },
+    build: (_, x) => ops.concat([ops.slice(x.a, 1, 1, Infinity, 2), ops.slice(x.a, 1, -1, -Infinity, -2)], 1),
+  },
+  {
+    name: 'slice two axes, overlapping reuse',
+    inputs: { a: U([4, 5], 58) },
+    build: (_, x) => ops.mul(ops.slice(ops.slice(x.a, 0, 1, 3), 1, 0, 3), ops.slice(ops.slice(x.a, 0, 2, 4), 1, 2, 5)),
+  },
+  {
+    name: 'gather axis 0 (embedding, repeats)',
+    inputs: { e: U([5, 3], 59), i: i64([2, 3], [4, 0, 4, 1, -1, 0]) },
+    build: (_, x) => ops.gather(x.e, x.i, 0),
+  },
+  {
+    name: 'gather axis 1 (2-D indices)',
+    inputs: { e: U([2, 5, 3], 60), i: i64([2, 2], [1, 1, 3, 0]) },
+    build: (_, x) => ops.gather(x.e, x.i, 1),
+  },
+  {
+    name: 'gatherElements axis 1',
+    inputs: { e: U([3, 4], 61), i: i64([3, 2], [0, 3, 1, 1, 2, 0]) },
+    build: (_, x) => ops.gatherElements(x.e, x.i, 1),
+  },
+  {
+    name: 'gatherND + scatterND add',
+    inputs: { e: U([4, 3], 62), u: U([3, 3], 63), i: i64([3, 1], [2, 0, 2]) },
+    build: (_, x) => ops.add(ops.scatterND(x.e, x.i, x.u, 'add'), ops.mul(x.e, ops.reduceSum(ops.gatherND(x.e, x.i), [0, 1]))),
+  },
+  {
+    name: 'unsqueeze / squeeze',
+    inputs: { a: U([3, 4], 64) },
+    build: (_, x) => ops.mul(ops.unsqueeze(x.a, [0, 2]), ops.unsqueeze(ops.squeeze(ops.unsqueeze(x.a, [1]), [1]), [0, 2])),
+  },
   { name: 'expand [3,1]→[2,3,4]', inputs: { a: U([3, 1], 65) }, build: (_, x) => ops.expand(x.a, [2, 3, 4]) },
-  { name: 'split (one output unused)', inputs: { a: U([2, 7], 66) }, build: (_, x) => { const [p, , r] = ops.split(x.a, [2, 3, 2], 1); return ops.mul(p, r); } },
+  {
+    name: 'split (one output unused)',
+    inputs: { a: U([2, 7], 66) },
+    build: (_, x) => {
+      const [p, , r] = ops.split(x.a, [2, 3, 2], 1);
+      return ops.mul(p, r);
+    },
+  },
   { name: 'pad positive and negative', inputs: { a: U([3, 4], 67) }, build: (_, x) => ops.pad(x.a, [1, -1, 2, 1]) },
   // Reductions and normalisation
-  { name: 'reduceSum axes 0,2 / keepdims', inputs: { a: U([2, 3, 4], 68) }, build: (_, x) => ops.add(ops.reduceSum(x.a, [0, 2]), ops.squeeze(ops.reduceSum(x.a, [-1], true), [2])) },
-  { name: 'reduceMean axis 1 / keepdims', inputs: { a: U([2, 3, 4], 69) }, build: (_, x) => ops.mul(ops.reduceMean(x.a, [1], true), ops.reduceMean(x.a, [1, 2], true)) },
+  {
+    name: 'reduceSum axes 0,2 / keepdims',
+    inputs: { a: U([2, 3, 4], 68) },
+    build: (_, x) => ops.add(ops.reduceSum(x.a, [0, 2]), ops.squeeze(ops.reduceSum(x.a, [-1], true), [2])),
+  },
+  {
+    name: 'reduceMean axis 1 / keepdims',
+    inputs: { a: U([2, 3, 4], 69) },
+    build: (_, x) => ops.mul(ops.reduceMean(x.a, [1], true), ops.reduceMean(x.a, [1, 2], true)),
+  },
   { name: 'reduceMax axis -1', inputs: { a: U([3, 5], 70) }, build: (_, x) => ops.reduceMax(x.a, [-1]) },
-  { name: 'softmax axis -1 and 0', inputs: { a: U([3, 5], 71, -2, 2) }, build: (_, x) => ops.add(ops.softmax(x.a, -1), ops.softmax(x.a, 0)) },
+  {
+    name: 'softmax axis -1 and 0',
+    inputs: { a: U([3, 5], 71, -2, 2) },
+    build: (_, x) => ops.add(ops.softmax(x.a, -1), ops.softmax(x.a, 0)),
+  },
   { name: 'logSoftmax axis 1 of [2,3,4]', inputs: { a: U([2, 3, 4], 72, -2, 2) }, build: (_, x) => ops.logSoftmax(x.a, 1) },
-  { name: 'layerNorm [2,3,8] γ,β [8]', inputs: { a: U([2, 3, 8], 73, -2, 2), g: U([8], 74), b: U([8], 75) }, build: (_, x) => ops.layerNorm(x.a, x.g, x.b) },
-  { name: 'layerNorm over 2 axes γ,β [3,4]', inputs: { a: U([2, 3, 4], 76, -2, 2), g: U([3, 4], 77), b: U([3, 4], 78) }, build: (_, x) => ops.layerNorm(x.a, x.g, x.b, 1e-3) },
+  {
+    name: 'layerNorm [2,3,8] γ,β [8]',
+    inputs: { a: U([2, 3, 8], 73, -2, 2), g: U([8], 74), b: U([8], 75) },
+    build: (_, x) => ops.layerNorm(x.a, x.g, x.b),
+  },
+  {
+    name: 'layerNorm over 2 axes γ,β [3,4]',
+    inputs: { a: U([2, 3, 4], 76, -2, 2), g: U([3, 4], 77), b: U([3, 4], 78) },
+    build: (_, x) => ops.layerNorm(x.a, x.g, x.b, 1e-3),
+  },
   // Symbolic batch dim "B": one session, concrete B = 3.
   {
     name: 'symbolic batch B: linear+bias, mean over B',
@@ -153,15 +256,23 @@ describe('grad() behaviour', () => {
     const g = new Graph();
     const x = g.input('x', 'float32', [3]);
     const z = g.input('z', 'float32', [2]);
-    const frozen = g.addNode({ type: 'Softplus', infer: ([v]) => [{ dtype: v.dtype, shape: [...v.shape] }] }, [g.constant({ dtype: 'float32', shape: [3], data: Float32Array.of(1, 2, 3) })])[0];
+    const frozen = g.addNode({ type: 'Softplus', infer: ([v]) => [{ dtype: v.dtype, shape: [...v.shape] }] }, [
+      g.constant({ dtype: 'float32', shape: [3], data: Float32Array.of(1, 2, 3) }),
+    ])[0];
     const loss = ops.reduceSum(ops.mul(x, frozen), [0]);
     const [gx, gz] = grad(loss, [x, z]);
     g.output('gx', gx);
     g.output('gz', gz);
     const s = await Session.compile(g, { threads: 1 });
-    const out = await s.run({ x: { dtype: 'float32', shape: [3], data: Float32Array.of(1, 1, 1) }, z: { dtype: 'float32', shape: [2], data: Float32Array.of(5, 5) } });
+    const out = await s.run({
+      x: { dtype: 'float32', shape: [3], data: Float32Array.of(1, 1, 1) },
+      z: { dtype: 'float32', shape: [2], data: Float32Array.of(5, 5) },
+    });
     const sp = [1, 2, 3].map((v) => Math.log1p(Math.exp(v)));
-    assert.deepEqual(Array.from(out.gx.data as Float32Array).map((v) => v.toFixed(5)), sp.map((v) => v.toFixed(5)));
+    assert.deepEqual(
+      Array.from(out.gx.data as Float32Array).map((v) => v.toFixed(5)),
+      sp.map((v) => v.toFixed(5)),
+    );
     assert.deepEqual(Array.from(out.gz.data as Float32Array), [0, 0]);
     await s.release();
   });

@@ -21,7 +21,10 @@ const feed = { x: { dtype: 'float32' as const, shape: [2, 64], data: new Float32
 test('a cached model is built once, reloaded from disk, and gives the same outputs', async () => {
   const dir = join(root, 'a');
   let builds = 0;
-  const build = (): Graph => { builds++; return graph(0.1); };
+  const build = (): Graph => {
+    builds++;
+    return graph(0.1);
+  };
   const s1 = await Session.cached('k1', build, { cacheDir: dir, threads: 1 });
   const y1 = (await s1.run(feed)).y.data;
   await s1.release();
@@ -30,13 +33,20 @@ test('a cached model is built once, reloaded from disk, and gives the same outpu
   assert.deepEqual((await s2.run(feed)).y.data, y1);
   await s2.release();
   assert.equal(builds, 1);
-  assert.deepEqual(readdirSync(dir).filter((f) => /tmp|raw|opt-/.test(f)), [], 'no temp files left');
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => /tmp|raw|opt-/.test(f)),
+    [],
+    'no temp files left',
+  );
 });
 
 test('a damaged cache file (truncated, or garbage of the same size) is rebuilt, not trusted', async () => {
   const dir = join(root, 'b');
   let builds = 0;
-  const build = (): Graph => { builds++; return graph(0.2); };
+  const build = (): Graph => {
+    builds++;
+    return graph(0.2);
+  };
   const ref = await Session.cached('k', build, { cacheDir: dir, threads: 1 });
   const y = (await ref.run(feed)).y.data;
   await ref.release();
@@ -76,8 +86,10 @@ test('cache directory: option, CLAP_CACHE_DIR, XDG_CACHE_HOME, off', () => {
     process.env.CLAP_CACHE_DIR = 'off';
     assert.equal(resolveCacheDir(), undefined);
   } finally {
-    if (saved.c === undefined) delete process.env.CLAP_CACHE_DIR; else process.env.CLAP_CACHE_DIR = saved.c;
-    if (saved.x === undefined) delete process.env.XDG_CACHE_HOME; else process.env.XDG_CACHE_HOME = saved.x;
+    if (saved.c === undefined) delete process.env.CLAP_CACHE_DIR;
+    else process.env.CLAP_CACHE_DIR = saved.c;
+    if (saved.x === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved.x;
   }
 });
 

@@ -30,9 +30,11 @@ export interface GradCheckResult {
 export function rng(seed: number): () => number {
   let s = (seed * 2654435761) >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 2 ** 32;
   };
 }
@@ -74,8 +76,17 @@ export async function gradCheck(
   await fwd.release();
 
   const u = g.input('__u', dtype, y.shape);
-  const loss = y.rank === 0 ? ops.mul(y, u) : ops.reduceSum(ops.mul(y, u), y.shape.map((_, i) => i));
-  const grads = grad(loss, wrtNames.map((k) => xs[k]));
+  const loss =
+    y.rank === 0
+      ? ops.mul(y, u)
+      : ops.reduceSum(
+          ops.mul(y, u),
+          y.shape.map((_, i) => i),
+        );
+  const grads = grad(
+    loss,
+    wrtNames.map((k) => xs[k]),
+  );
   const outputs = [{ name: 'loss', value: loss }, ...grads.map((v, i) => ({ name: `grad_${i}`, value: v }))];
   const full = await Session.fromBytes(emitOnnx(g, { outputs }), { threads: 1 });
   const lossOnly = await Session.fromBytes(emitOnnx(g, { outputs: [outputs[0]] }), { threads: 1 });

@@ -36,7 +36,10 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   let at = -1;
   for (let i = 0; i < actual.length; i++) {
     const d = Math.abs(actual[i] - expected[i]);
-    if (!(d <= worst)) { worst = d; at = i; }
+    if (!(d <= worst)) {
+      worst = d;
+      at = i;
+    }
   }
   if (!(worst <= tol)) throw new Error(`${what}: max abs error ${worst} at ${at} (got ${actual[at]}, want ${expected[at]}) > ${tol}`);
 }

@@ -9,18 +9,21 @@ test('matmul with broadcast batch matches a plain loop', async () => {
   const y = await evalGraph({ a: f32([2, 3, 4], a), b: f32([4, 5], b) }, (_, x) => ops.matmul(x.a, x.b));
   assert.deepEqual(y.shape, [2, 3, 5]);
   const want = new Float32Array(30);
-  for (let n = 0; n < 2; n++) for (let i = 0; i < 3; i++) for (let j = 0; j < 5; j++) {
-    let s = 0;
-    for (let k = 0; k < 4; k++) s += a[n * 12 + i * 4 + k] * b[k * 5 + j];
-    want[n * 15 + i * 5 + j] = s;
-  }
+  for (let n = 0; n < 2; n++)
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 5; j++) {
+        let s = 0;
+        for (let k = 0; k < 4; k++) s += a[n * 12 + i * 4 + k] * b[k * 5 + j];
+        want[n * 15 + i * 5 + j] = s;
+      }
   assertClose(y.data as Float32Array, want, 1e-6);
 });
 
 test('elementwise ops with scalars and broadcasting', async () => {
   const x = rand(6, 3);
   const y = await evalGraph({ x: f32([2, 3], x), b: f32([3], [1, 2, 3]) }, (_, v) =>
-    ops.div(ops.add(ops.mul(v.x, 2), v.b), ops.add(ops.exp(ops.neg(ops.abs(v.x))), 1)));
+    ops.div(ops.add(ops.mul(v.x, 2), v.b), ops.add(ops.exp(ops.neg(ops.abs(v.x))), 1)),
+  );
   const want = Array.from(x, (xi, i) => (xi * 2 + [1, 2, 3][i % 3]) / (Math.exp(-Math.abs(xi)) + 1));
   assertClose(y.data as Float32Array, want, 1e-6);
 });
@@ -29,13 +32,26 @@ test('gelu exact and tanh forms', async () => {
   const x = rand(50, 4).map((v) => v * 4);
   const exact = await evalGraph({ x: f32([50], x) }, (_, v) => ops.gelu(v.x));
   const tanhForm = await evalGraph({ x: f32([50], x) }, (_, v) => ops.gelu(v.x, 'tanh'));
-  const erf = (z: number): number => { // Abramowitz-Stegun 7.1.26 is too coarse; use a series/continued fraction via Math
-    let sum = z, term = z;
-    for (let n = 1; n < 200; n++) { term *= -z * z / n; sum += term / (2 * n + 1); }
+  const erf = (z: number): number => {
+    // Abramowitz-Stegun 7.1.26 is too coarse; use a series/continued fraction via Math
+    let sum = z,
+      term = z;
+    for (let n = 1; n < 200; n++) {
+      term *= (-z * z) / n;
+      sum += term / (2 * n + 1);
+    }
     return (2 / Math.sqrt(Math.PI)) * sum;
   };
-  assertClose(exact.data as Float32Array, Array.from(x, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2))), 2e-6);
-  assertClose(tanhForm.data as Float32Array, Array.from(x, (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))), 2e-6);
+  assertClose(
+    exact.data as Float32Array,
+    Array.from(x, (v) => 0.5 * v * (1 + erf(v / Math.SQRT2))),
+    2e-6,
+  );
+  assertClose(
+    tanhForm.data as Float32Array,
+    Array.from(x, (v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))),
+    2e-6,
+  );
 });
 
 test('softmax, reductions and layerNorm', async () => {
@@ -53,9 +69,15 @@ test('softmax, reductions and layerNorm', async () => {
 
   const rs = await evalGraph({ x: f32([3, 4], x) }, (_, v) => ops.reduceSum(v.x, [0], true));
   assert.deepEqual(rs.shape, [1, 4]);
-  assertClose(rs.data as Float32Array, [0, 1, 2, 3].map((j) => x[j] + x[4 + j] + x[8 + j]), 1e-6);
+  assertClose(
+    rs.data as Float32Array,
+    [0, 1, 2, 3].map((j) => x[j] + x[4 + j] + x[8 + j]),
+    1e-6,
+  );
 
-  const ln = await evalGraph({ x: f32([3, 4], x), g: f32([4], [1, 2, 3, 4]), b: f32([4], [0, 1, 0, 1]) }, (_, v) => ops.layerNorm(v.x, v.g, v.b));
+  const ln = await evalGraph({ x: f32([3, 4], x), g: f32([4], [1, 2, 3, 4]), b: f32([4], [0, 1, 0, 1]) }, (_, v) =>
+    ops.layerNorm(v.x, v.g, v.b),
+  );
   const lw: number[] = [];
   for (let r = 0; r < 3; r++) {
     const row = Array.from(x.slice(r * 4, r * 4 + 4));
@@ -85,19 +107,24 @@ test('conv2d with stride and padding matches a direct loop', async () => {
   const w = rand(3 * 2 * 2 * 3, 8);
   const b = [0.1, -0.2, 0.3];
   const y = await evalGraph({ x: f32([1, 2, 5, 6], x), w: f32([3, 2, 2, 3], w), b: f32([3], b) }, (_, v) =>
-    ops.conv2d(v.x, v.w, v.b, { stride: [2, 1], pads: [0, 1, 0, 1] }));
+    ops.conv2d(v.x, v.w, v.b, { stride: [2, 1], pads: [0, 1, 0, 1] }),
+  );
   assert.deepEqual(y.shape, [1, 3, 2, 6]);
   const want: number[] = [];
-  for (let o = 0; o < 3; o++) for (let i = 0; i < 2; i++) for (let j = 0; j < 6; j++) {
-    let s = b[o];
-    for (let c = 0; c < 2; c++) for (let ki = 0; ki < 2; ki++) for (let kj = 0; kj < 3; kj++) {
-      const r = i * 2 + ki;
-      const col = j + kj - 1;
-      if (col < 0 || col >= 6) continue;
-      s += x[c * 30 + r * 6 + col] * w[o * 12 + c * 6 + ki * 3 + kj];
-    }
-    want.push(s);
-  }
+  for (let o = 0; o < 3; o++)
+    for (let i = 0; i < 2; i++)
+      for (let j = 0; j < 6; j++) {
+        let s = b[o];
+        for (let c = 0; c < 2; c++)
+          for (let ki = 0; ki < 2; ki++)
+            for (let kj = 0; kj < 3; kj++) {
+              const r = i * 2 + ki;
+              const col = j + kj - 1;
+              if (col < 0 || col >= 6) continue;
+              s += x[c * 30 + r * 6 + col] * w[o * 12 + c * 6 + ki * 3 + kj];
+            }
+        want.push(s);
+      }
   assertClose(y.data as Float32Array, want, 1e-5);
 });
 
@@ -111,7 +138,12 @@ test('one session serves every batch size through a symbolic batch dim', async (
   g.output('y', y);
   const s = await Session.compile(g, { threads: 1 });
   for (const n of [1, 3]) {
-    const out = await s.run({ x: f32([n, 4], Array.from({ length: 4 * n }, (_, i) => i)) });
+    const out = await s.run({
+      x: f32(
+        [n, 4],
+        Array.from({ length: 4 * n }, (_, i) => i),
+      ),
+    });
     assert.deepEqual(out.y.shape, [2 * n]);
     assert.deepEqual(Array.from(out.y.data as Float32Array).slice(0, 2), [2, 4]);
   }

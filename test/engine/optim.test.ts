@@ -26,7 +26,10 @@ class Reference {
       if (!buf) this.state.set(name, [(buf = new Float32Array(p.length))]);
       for (let i = 0; i < p.length; i++) {
         const g = decays ? f(g0[i] + f(p[i] * wd)) : g0[i];
-        if (mom <= 0) { out[i] = f(p[i] - f(g * lr)); continue; }
+        if (mom <= 0) {
+          out[i] = f(p[i] - f(g * lr));
+          continue;
+        }
         let b = f(f(buf[i] * f(mom)) + (damp === 0 ? g : f(g * f(1 - damp))));
         if (damp !== 0 && t === 1) b = g;
         buf[i] = b;
@@ -38,8 +41,8 @@ class Reference {
     const b1 = c.beta1 ?? 0.9;
     const b2 = c.beta2 ?? 0.999;
     const eps = f(c.eps ?? 1e-8);
-    const bc1 = f(1 - f(Math.pow(f(b1), t)));
-    const bc2 = f(1 - f(Math.pow(f(b2), t)));
+    const bc1 = f(1 - f(f(b1) ** t));
+    const bc2 = f(1 - f(f(b2) ** t));
     const stepSize = f(lr / bc1);
     const bc2Sqrt = f(Math.sqrt(bc2));
     const decay = f(1 - f(lr * wd));
@@ -108,7 +111,9 @@ async function compare(cfg: OptimizerConfig, clip?: number): Promise<number> {
     const got = ts.params();
     for (const [name, want] of Object.entries(p)) {
       const have = got[name].data as Float32Array;
-      want.forEach((x, i) => { worst = Math.max(worst, ulps(x, have[i])); });
+      want.forEach((x, i) => {
+        worst = Math.max(worst, ulps(x, have[i]));
+      });
     }
   }
   await ts.release();
@@ -171,7 +176,12 @@ test('trainable subset: frozen parameters stay initializers and do not change', 
   const frozen = g.params.get('frozen')!.value;
   const x = g.input('x', 'float32', [2, 4]);
   const loss = ops.reduceSum(ops.mul(ops.add(ops.matmul(x, w), frozen), 0.5), [0, 1]);
-  const ts = await buildTrainStep(loss, { optimizer: { kind: 'sgd', momentum: 0.9 }, params: ['w'], runtime: { threads: 1 }, outputs: { twice: ops.mul(loss, 2) } });
+  const ts = await buildTrainStep(loss, {
+    optimizer: { kind: 'sgd', momentum: 0.9 },
+    params: ['w'],
+    runtime: { threads: 1 },
+    outputs: { twice: ops.mul(loss, 2) },
+  });
   assert.deepEqual(ts.paramNames, ['w']);
   const r = await ts.run({ x: uniform([2, 4], 7, -1, 1, 'float32') });
   assert.equal(Number(r.outputs.twice.data[0]), r.loss * 2);
@@ -181,7 +191,11 @@ test('trainable subset: frozen parameters stay initializers and do not change', 
 });
 
 test('chunked (Scan) updates are bit-identical to whole-tensor updates', async (t) => {
-  const cfgs: [OptimizerConfig, number?][] = [[{ kind: 'adamw', weightDecay: 0.05 }, 0.3], [{ kind: 'sgd', momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }], [{ kind: 'adam' }]];
+  const cfgs: [OptimizerConfig, number?][] = [
+    [{ kind: 'adamw', weightDecay: 0.05 }, 0.3],
+    [{ kind: 'sgd', momentum: 0.9, dampening: 0.1, weightDecay: 0.01 }],
+    [{ kind: 'adam' }],
+  ];
   for (const [cfg, clip] of cfgs) {
     const results: Record<string, HostTensor>[] = [];
     for (const chunk of [false, 64] as const) {

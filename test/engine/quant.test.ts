@@ -8,7 +8,11 @@ function build(): Graph {
   const g = new Graph('quant_test');
   const x = g.input('x', 'float32', ['B', 'T', 96]);
   let s = 7;
-  const rnd = (n: number): Float32Array => Float32Array.from({ length: n }, () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; });
+  const rnd = (n: number): Float32Array =>
+    Float32Array.from({ length: n }, () => {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      return s / 2 ** 32 - 0.5;
+    });
   const w1 = g.param('w1', { dtype: 'float32', shape: [96, 128], data: rnd(96 * 128) });
   const b1 = g.param('b1', { dtype: 'float32', shape: [128], data: rnd(128) });
   const w2 = g.param('w2', { dtype: 'float32', shape: [128, 64], data: rnd(128 * 64) });

@@ -32,10 +32,23 @@ function clipLoss(g: Graph, v: Record<string, Value>): Value {
 function clipInputs(dtype: 'float32' | 'float64'): Record<string, HostTensor> {
   const u = (shape: number[], seed: number, lo = -1, hi = 1) => uniform(shape, seed, lo, hi, dtype);
   return {
-    audio: u([B, 6], 1), text: u([B, 5], 2),
-    wa1: u([6, 8], 3), ba1: u([8], 4, -0.2, 0.2), ga: u([8], 5, 0.5, 1.5), bea: u([8], 6, -0.2, 0.2), wa2: u([8, 4], 7),
-    wt1: u([5, 8], 8), bt1: u([8], 9, -0.2, 0.2), gt: u([8], 10, 0.5, 1.5), bet: u([8], 11, -0.2, 0.2), wt2: u([8, 4], 12),
-    logit_scale: { dtype, shape: [], data: dtype === 'float64' ? Float64Array.of(Math.log(1 / 0.07)) : Float32Array.of(Math.log(1 / 0.07)) },
+    audio: u([B, 6], 1),
+    text: u([B, 5], 2),
+    wa1: u([6, 8], 3),
+    ba1: u([8], 4, -0.2, 0.2),
+    ga: u([8], 5, 0.5, 1.5),
+    bea: u([8], 6, -0.2, 0.2),
+    wa2: u([8, 4], 7),
+    wt1: u([5, 8], 8),
+    bt1: u([8], 9, -0.2, 0.2),
+    gt: u([8], 10, 0.5, 1.5),
+    bet: u([8], 11, -0.2, 0.2),
+    wt2: u([8, 4], 12),
+    logit_scale: {
+      dtype,
+      shape: [],
+      data: dtype === 'float64' ? Float64Array.of(Math.log(1 / 0.07)) : Float32Array.of(Math.log(1 / 0.07)),
+    },
   };
 }
 
@@ -65,7 +78,11 @@ function randn(shape: number[], seed: number, std: number): HostTensor {
   for (let i = 0; i < n; i++) data[i] = std * Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
   return { dtype: 'float32', shape, data };
 }
-const fill = (shape: number[], v: number): HostTensor => ({ dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v) });
+const fill = (shape: number[], v: number): HostTensor => ({
+  dtype: 'float32',
+  shape,
+  data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(v),
+});
 
 function mlpStack(): { g: Graph; loss: Value } {
   const g = new Graph('mlp_stack');
@@ -110,7 +127,10 @@ test('GPT-2-sized MLP stack: gradient of every parameter along a direction vs fi
     for (let k = 0; k < p.length; k++) d[k] = gi[k] / gn + r[k] / rn;
     const dn = Math.sqrt(d.reduce((s, v) => s + v * v, 0));
     let dir = 0;
-    for (let k = 0; k < p.length; k++) { d[k] /= dn; dir += gi[k] * d[k]; }
+    for (let k = 0; k < p.length; k++) {
+      d[k] /= dn;
+      dir += gi[k] * d[k];
+    }
     const eps = (1e-3 * l0) / Math.abs(dir); // moves the loss by ~0.1%: well above float32 noise, small curvature error
     const plus = Float32Array.from(p, (v, k) => v + eps * d[k]);
     const minus = Float32Array.from(p, (v, k) => v - eps * d[k]);
@@ -157,5 +177,7 @@ test('GPT-2-sized MLP stack: Adam steps on a fixed batch decrease the loss', asy
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const wall = med(times.slice(1));
   t.diagnostic(`losses ${losses.map((l) => l.toFixed(4)).join(' → ')}`);
-  t.diagnostic(`compile ${compileMs.toFixed(0)} ms; first step ${times[0].toFixed(0)} ms; then median ${wall.toFixed(0)} ms/step wall (${(1000 / wall).toFixed(2)} steps/s), ${med(cpu.slice(1)).toFixed(0)} ms CPU`);
+  t.diagnostic(
+    `compile ${compileMs.toFixed(0)} ms; first step ${times[0].toFixed(0)} ms; then median ${wall.toFixed(0)} ms/step wall (${(1000 / wall).toFixed(2)} steps/s), ${med(cpu.slice(1)).toFixed(0)} ms CPU`,
+  );
 });

@@ -31,7 +31,11 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
  * `t` when given; returns the ratio.
  */
 export function assertRelClose(
-  t: Pick<TestContext, 'diagnostic'> | undefined, what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-4,
+  t: Pick<TestContext, 'diagnostic'> | undefined,
+  what: string,
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol = 1e-4,
 ): number {
   assert.equal(actual.length, expected.length, `${what}: length`);
   const err = maxAbsError(actual, expected);
@@ -43,7 +47,13 @@ export function assertRelClose(
 }
 
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  let ab = 0,
+    aa = 0,
+    bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
   return ab / Math.sqrt(aa * bb);
 }

@@ -19,10 +19,16 @@ export function readNpy(path: string): NpyArray {
   if (!descr || shapeText === undefined || /'fortran_order':\s*True/.test(header)) {
     throw new Error(`${path}: unsupported npy header ${header}`);
   }
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   const offset = start + headerLen;
   const bytes = new Uint8Array(buf.buffer.slice(buf.byteOffset + offset, buf.byteOffset + buf.length));
-  const ctor = { '<f4': Float32Array, '<f8': Float64Array, '<i8': BigInt64Array, '<i4': Int32Array, '|u1': Uint8Array, '|b1': Uint8Array }[descr];
+  const ctor = { '<f4': Float32Array, '<f8': Float64Array, '<i8': BigInt64Array, '<i4': Int32Array, '|u1': Uint8Array, '|b1': Uint8Array }[
+    descr
+  ];
   if (!ctor) throw new Error(`${path}: unsupported dtype ${descr}`);
   return { dtype: descr, shape, data: new ctor(bytes.buffer) };
 }

@@ -38,7 +38,11 @@ test('clapcap GPT-2: prefix embeddings → first-step logits match msclap', { sk
   const out = await s.run({ inputs_embeds: { dtype: 'float32', shape: [names.length, P, n], data: batch }, position_ids: positions });
   assert.deepEqual(out.last_logits.shape, [names.length, 1, gptConfig.vocabSize]);
   const V = gptConfig.vocabSize;
-  const argmax = (a: ArrayLike<number>): number => { let m = 0; for (let j = 1; j < a.length; j++) if (a[j] > a[m]) m = j; return m; };
+  const argmax = (a: ArrayLike<number>): number => {
+    let m = 0;
+    for (let j = 1; j < a.length; j++) if (a[j] > a[m]) m = j;
+    return m;
+  };
   names.forEach((name, i) => {
     const logits = (out.last_logits.data as Float32Array).subarray(i * V, (i + 1) * V);
     const want = fixtureF32('expected', 'caption', name, 'first_step_logits.npy');

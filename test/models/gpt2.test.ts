@@ -2,8 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Graph, type HostTensor, Session } from '../../src/engine/index.js';
 import {
-  buildTextEncoderGraph, gpt2ConfigFromJson, gpt2Embed, gpt2Params, gpt2Transformer, Gpt2TextEncoder, inferGpt2Config,
-  type KeyValue, type TokenizedText,
+  buildTextEncoderGraph,
+  gpt2ConfigFromJson,
+  gpt2Embed,
+  gpt2Params,
+  gpt2Transformer,
+  Gpt2TextEncoder,
+  inferGpt2Config,
+  type KeyValue,
+  type TokenizedText,
 } from '../../src/models/gpt2.js';
 import type { StateDict } from '../../src/weights/index.js';
 import { loadWeights } from '../../src/weights/index.js';
@@ -74,12 +81,28 @@ test('text encoder: every fixture text alone (unpadded) matches msclap', { skip 
     const out = await enc.run([{ ids: fx.ids[b], eosPosition: fx.eos[b] }]);
     const len = fx.ids[b].length;
     assert.deepEqual(out.last_hidden_state.shape, [1, len, n]);
-    worst.hidden = Math.max(worst.hidden, assertRelClose(t, `text ${b} last_hidden_state[:${len}]`, out.last_hidden_state.data as Float32Array, fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n)));
-    worst.eos = Math.max(worst.eos, assertRelClose(t, `text ${b} eos_hidden`, out.eos_hidden.data as Float32Array, fx.eosHidden.subarray(b * n, (b + 1) * n)));
+    worst.hidden = Math.max(
+      worst.hidden,
+      assertRelClose(
+        t,
+        `text ${b} last_hidden_state[:${len}]`,
+        out.last_hidden_state.data as Float32Array,
+        fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n),
+      ),
+    );
+    worst.eos = Math.max(
+      worst.eos,
+      assertRelClose(t, `text ${b} eos_hidden`, out.eos_hidden.data as Float32Array, fx.eosHidden.subarray(b * n, (b + 1) * n)),
+    );
     const d = out.text_embed.shape[1];
-    worst.embed = Math.max(worst.embed, assertRelClose(t, `text ${b} text_embed`, out.text_embed.data as Float32Array, fx.embed.subarray(b * d, (b + 1) * d)));
+    worst.embed = Math.max(
+      worst.embed,
+      assertRelClose(t, `text ${b} text_embed`, out.text_embed.data as Float32Array, fx.embed.subarray(b * d, (b + 1) * d)),
+    );
   }
-  t.diagnostic(`worst ratios over ${fx.ids.length} texts: last_hidden_state ${worst.hidden.toExponential(2)}, eos_hidden ${worst.eos.toExponential(2)}, text_embed ${worst.embed.toExponential(2)}`);
+  t.diagnostic(
+    `worst ratios over ${fx.ids.length} texts: last_hidden_state ${worst.hidden.toExponential(2)}, eos_hidden ${worst.eos.toExponential(2)}, text_embed ${worst.embed.toExponential(2)}`,
+  );
   await enc.release();
 });
 
@@ -103,7 +126,13 @@ test('text encoder: one batch of all texts (padded to the longest) matches mscla
     const single = await enc.run([short[b]]);
     // Same math on the same rows; only GEMM blocking may differ with the batch size.
     assertRelClose(t, `batch row ${b} last_hidden_state vs single run`, got, single.last_hidden_state.data as Float32Array, 1e-5);
-    assertRelClose(t, `batch row ${b} text_embed vs single run`, rows(batch.text_embed, b, 1), single.text_embed.data as Float32Array, 1e-5);
+    assertRelClose(
+      t,
+      `batch row ${b} text_embed vs single run`,
+      rows(batch.text_embed, b, 1),
+      single.text_embed.data as Float32Array,
+      1e-5,
+    );
   }
   assertRelClose(t, 'batch eos_hidden', batch.eos_hidden.data as Float32Array, fx.eosHidden.subarray(0, short.length * n));
   assertRelClose(t, 'batch text_embed', batch.text_embed.data as Float32Array, fx.embed.subarray(0, short.length * d));
@@ -113,7 +142,12 @@ test('text encoder: one batch of all texts (padded to the longest) matches mscla
   assert.deepEqual(all.last_hidden_state.shape, [fx.ids.length, 77, n]);
   for (let b = 0; b < fx.ids.length; b++) {
     const len = fx.ids[b].length;
-    assertRelClose(t, `all-13 row ${b} last_hidden_state`, hiddenRows(all.last_hidden_state, b, len), fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n));
+    assertRelClose(
+      t,
+      `all-13 row ${b} last_hidden_state`,
+      hiddenRows(all.last_hidden_state, b, len),
+      fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n),
+    );
   }
   assertRelClose(t, 'all-13 eos_hidden', all.eos_hidden.data as Float32Array, fx.eosHidden);
   assertRelClose(t, 'all-13 text_embed', all.text_embed.data as Float32Array, fx.embed);
@@ -156,18 +190,29 @@ test('GPT-2 with a KV cache: prefix then step equals one full run', { skip }, as
   const B = 2; // two rows, to check the cache layout per row
   const idsOf = (from: number, to: number): HostTensor => {
     const data = new BigInt64Array(B * (to - from));
-    for (let b = 0; b < B; b++) for (let i = from; i < to; i++) data[b * (to - from) + i - from] = BigInt(b === 0 ? ids[i] : ids[ids.length - 1 - i]);
+    for (let b = 0; b < B; b++)
+      for (let i = from; i < to; i++) data[b * (to - from) + i - from] = BigInt(b === 0 ? ids[i] : ids[ids.length - 1 - i]);
     return { dtype: 'int64', shape: [B, to - from], data };
   };
-  const range = (from: number, to: number): HostTensor => ({ dtype: 'int64', shape: [to - from], data: BigInt64Array.from({ length: to - from }, (_, i) => BigInt(from + i)) });
+  const range = (from: number, to: number): HostTensor => ({
+    dtype: 'int64',
+    shape: [to - from],
+    data: BigInt64Array.from({ length: to - from }, (_, i) => BigInt(from + i)),
+  });
 
   // Full run, with presents (the cache the prefix run produces has the same graph).
   const gFull = new Graph('full');
   const pFull = gpt2Params(gFull, sd, 'caption_encoder.base.', config);
   const posF = gFull.input('position_ids', 'int64', ['T']);
-  const full = gpt2Transformer(pFull, gpt2Embed(pFull, gFull.input('input_ids', 'int64', ['B', 'T']), posF), { positionIds: posF, presents: true });
+  const full = gpt2Transformer(pFull, gpt2Embed(pFull, gFull.input('input_ids', 'int64', ['B', 'T']), posF), {
+    positionIds: posF,
+    presents: true,
+  });
   gFull.output('hidden', full.hidden);
-  full.presents!.forEach((kv, i) => { gFull.output(`present_key_${i}`, kv.key); gFull.output(`present_value_${i}`, kv.value); });
+  full.presents!.forEach((kv, i) => {
+    gFull.output(`present_key_${i}`, kv.key);
+    gFull.output(`present_value_${i}`, kv.value);
+  });
   const sFull = await Session.compile(gFull, { threads: 1 });
 
   // Step graph: new tokens at positions P.., cached keys/values of positions 0..P−1.
@@ -177,19 +222,33 @@ test('GPT-2 with a KV cache: prefix then step equals one full run', { skip }, as
   const keyPos = gStep.input('key_positions', 'int64', ['S']);
   const past: KeyValue[] = [];
   for (let i = 0; i < nLayer; i++) {
-    past.push({ key: gStep.input(`past_key_${i}`, 'float32', ['B', nHead, 'P', hd]), value: gStep.input(`past_value_${i}`, 'float32', ['B', nHead, 'P', hd]) });
+    past.push({
+      key: gStep.input(`past_key_${i}`, 'float32', ['B', nHead, 'P', hd]),
+      value: gStep.input(`past_value_${i}`, 'float32', ['B', nHead, 'P', hd]),
+    });
   }
   const step = gpt2Transformer(pStep, gpt2Embed(pStep, gStep.input('input_ids', 'int64', ['B', 'T']), pos), {
-    positionIds: pos, past: { kv: past, keyPositions: keyPos, totalDim: 'S' }, presents: true,
+    positionIds: pos,
+    past: { kv: past, keyPositions: keyPos, totalDim: 'S' },
+    presents: true,
   });
   gStep.output('hidden', step.hidden);
-  step.presents!.forEach((kv, i) => { gStep.output(`present_key_${i}`, kv.key); });
+  step.presents!.forEach((kv, i) => {
+    gStep.output(`present_key_${i}`, kv.key);
+  });
   const sStep = await Session.compile(gStep, { threads: 1 });
 
   const ref = await sFull.run({ input_ids: idsOf(0, ids.length), position_ids: range(0, ids.length) });
   const pre = await sFull.run({ input_ids: idsOf(0, P), position_ids: range(0, P) });
-  const feeds: Record<string, HostTensor> = { input_ids: idsOf(P, ids.length), position_ids: range(P, ids.length), key_positions: range(0, ids.length) };
-  for (let i = 0; i < nLayer; i++) { feeds[`past_key_${i}`] = pre[`present_key_${i}`]; feeds[`past_value_${i}`] = pre[`present_value_${i}`]; }
+  const feeds: Record<string, HostTensor> = {
+    input_ids: idsOf(P, ids.length),
+    position_ids: range(P, ids.length),
+    key_positions: range(0, ids.length),
+  };
+  for (let i = 0; i < nLayer; i++) {
+    feeds[`past_key_${i}`] = pre[`present_key_${i}`];
+    feeds[`past_value_${i}`] = pre[`present_value_${i}`];
+  }
   const out = await sStep.run(feeds);
   assert.deepEqual(out.hidden.shape, [B, ids.length - P, nEmbd]);
   assert.deepEqual(out.present_key_0.shape, [B, nHead, ids.length, hd]);
@@ -207,8 +266,14 @@ test('GPT-2 with a KV cache: prefix then step equals one full run', { skip }, as
 test('the text encoder graph names its inputs and keeps T symbolic', { skip }, async () => {
   const sd = await clapWeights();
   const g = buildTextEncoderGraph(sd, { config: fixtureConfig() });
-  assert.deepEqual(g.inputs.map((v) => `${v.name}${JSON.stringify(v.shape)}`), ['input_ids["B","T"]', 'position_ids["T"]', 'pool_index["B"]']);
-  assert.deepEqual(g.outputs.map((o) => `${o.name}${JSON.stringify(o.value.shape)}`), ['text_embed["B",64]']);
+  assert.deepEqual(
+    g.inputs.map((v) => `${v.name}${JSON.stringify(v.shape)}`),
+    ['input_ids["B","T"]', 'position_ids["T"]', 'pool_index["B"]'],
+  );
+  assert.deepEqual(
+    g.outputs.map((o) => `${o.name}${JSON.stringify(o.value.shape)}`),
+    ['text_embed["B",64]'],
+  );
 });
 
 test('text → encodeForClap → text encoder: fixture texts end to end', { skip }, async (t) => {
@@ -230,7 +295,12 @@ test('text → encodeForClap → text encoder: fixture texts end to end', { skip
   const out = await enc.embed(encoded);
   const d = out.shape[1];
   assertRelClose(t, 'end-to-end text_embed (13 texts)', (out.data as Float32Array).subarray(0, fx.ids.length * d), fx.embed);
-  assertRelClose(t, 'end-to-end text_embed (78-token text, same batch)', (out.data as Float32Array).subarray(fx.ids.length * d), long.embed);
+  assertRelClose(
+    t,
+    'end-to-end text_embed (78-token text, same batch)',
+    (out.data as Float32Array).subarray(fx.ids.length * d),
+    long.embed,
+  );
   // Sorted by length into runs of 4: same rows, input order.
   const grouped = await enc.embedAll(encoded, { maxBatch: 4 });
   assert.deepEqual(grouped.shape, out.shape);
@@ -258,6 +328,12 @@ test('old-transformers attn.bias / attn.masked_bias buffers are tolerated; missi
 
   const missing = new Map(sd);
   missing.delete('caption_encoder.base.h.1.mlp.c_fc.bias');
-  assert.throws(() => buildTextEncoderGraph(missing, { config }), /caption_encoder\.base\.h\.1\.mlp\.c_fc\.bias: missing from the checkpoint/);
-  assert.throws(() => buildTextEncoderGraph(sd, { config: { ...config, nEmbd: 48 } }), /caption_encoder\.base\.h\.0\.ln_1\.weight: has shape \[32\], expected \[48\]/);
+  assert.throws(
+    () => buildTextEncoderGraph(missing, { config }),
+    /caption_encoder\.base\.h\.1\.mlp\.c_fc\.bias: missing from the checkpoint/,
+  );
+  assert.throws(
+    () => buildTextEncoderGraph(sd, { config: { ...config, nEmbd: 48 } }),
+    /caption_encoder\.base\.h\.0\.ln_1\.weight: has shape \[32\], expected \[48\]/,
+  );
 });

@@ -4,7 +4,12 @@ import { readFileSync } from 'node:fs';
 import { Graph, type HostTensor, Session } from '../../src/engine/index.js';
 import { ClapError } from '../../src/errors.js';
 import {
-  buildHtsat, HTSAT_2023, type HtsatConfig, htsatConfigFromJson, htsatNumFeatures, inferHtsatConfig,
+  buildHtsat,
+  HTSAT_2023,
+  type HtsatConfig,
+  htsatConfigFromJson,
+  htsatNumFeatures,
+  inferHtsatConfig,
 } from '../../src/models/htsat.js';
 import { randomHtsatStateDict } from '../../src/models/random.js';
 import { loadWeights } from '../../src/weights/index.js';
@@ -136,15 +141,24 @@ describe('HTSAT weights are checked against the config', () => {
   test('a missing tensor is an error naming its key', () => {
     const sd = randomHtsatStateDict(tiny, 'enc.');
     sd.delete('enc.layers.1.blocks.0.mlp.fc2.bias');
-    assert.throws(() => buildWith(sd), (e: Error) => e instanceof ClapError && e.message.includes('enc.layers.1.blocks.0.mlp.fc2.bias'));
+    assert.throws(
+      () => buildWith(sd),
+      (e: Error) => e instanceof ClapError && e.message.includes('enc.layers.1.blocks.0.mlp.fc2.bias'),
+    );
   });
 
   test('a wrong shape is an error naming the key and both shapes', () => {
     const sd = randomHtsatStateDict(tiny, 'enc.');
-    assert.throws(() => buildWith(sd, { ...tiny, numHeads: [1, 2, 4, 4] }),
-      (e: Error) => e instanceof ClapError && /enc\.layers\.2\.blocks\.0\.attn\.relative_position_bias_table.*\[225, 2\].*\[225, 4\]/.test(e.message));
+    assert.throws(
+      () => buildWith(sd, { ...tiny, numHeads: [1, 2, 4, 4] }),
+      (e: Error) =>
+        e instanceof ClapError && /enc\.layers\.2\.blocks\.0\.attn\.relative_position_bias_table.*\[225, 2\].*\[225, 4\]/.test(e.message),
+    );
     sd.set('enc.layers.0.downsample.reduction.weight', { dtype: 'float32', shape: [16, 31], data: new Float32Array(16 * 31) });
-    assert.throws(() => buildWith(sd), (e: Error) => e instanceof ClapError && e.message.includes('enc.layers.0.downsample.reduction.weight'));
+    assert.throws(
+      () => buildWith(sd),
+      (e: Error) => e instanceof ClapError && e.message.includes('enc.layers.0.downsample.reduction.weight'),
+    );
   });
 
   test('input frames beyond 1024 are refused with a clear message', () => {

@@ -42,7 +42,10 @@ test('mapper config from the checkpoint: 8 heads, mlp ×2, clip/prefix lengths, 
 
 test('clapcap settings that contradict the checkpoint are ClapErrors naming the setting', { skip }, async () => {
   const { sd, settings } = await fixtureModel();
-  assert.throws(() => clapCapConfig(sd, { ...settings, prefix_length: 40 }), (e: unknown) => e instanceof ClapError && /clapcap\.prefix_length: is 40 but the checkpoint has 4/.test(e.message));
+  assert.throws(
+    () => clapCapConfig(sd, { ...settings, prefix_length: 40 }),
+    (e: unknown) => e instanceof ClapError && /clapcap\.prefix_length: is 40 but the checkpoint has 4/.test(e.message),
+  );
   assert.throws(() => clapCapConfig(sd, { ...settings, num_layers: 8 }), /clapcap\.num_layers/);
   assert.throws(() => clapCapConfig(sd, { ...settings, mapping_type: 'mlp' }), /not supported/);
   assert.throws(() => clapCapConfig(sd, { gpt2: { n_head: 3 } }), /not a multiple of n_head 3/);
@@ -78,7 +81,12 @@ test('the prefix path is batched: three files in one call give the single-file r
   const first = await model.forward(p.prefix, 4);
   CAPTIONED.forEach((name, i) => {
     assertRelClose(t, `${name} prefix_embed (batched)`, p.prefix.subarray(i * 128, (i + 1) * 128), npy(name, 'prefix_embed'));
-    assertRelClose(t, `${name} first_step_logits (batched)`, first.logits.subarray(i * 50257, (i + 1) * 50257), npy(name, 'first_step_logits'));
+    assertRelClose(
+      t,
+      `${name} first_step_logits (batched)`,
+      first.logits.subarray(i * 50257, (i + 1) * 50257),
+      npy(name, 'first_step_logits'),
+    );
   });
 });
 

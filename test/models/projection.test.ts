@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Graph, type HostTensor, Session } from '../../src/engine/index.js';
 import { type StateDict, stateDictGet } from '../../src/models/layers.js';
-import {
-  computeSimilarity, logitScaleExp, projection, projectionParams, similarity, softmaxRows,
-} from '../../src/models/projection.js';
+import { computeSimilarity, logitScaleExp, projection, projectionParams, similarity, softmaxRows } from '../../src/models/projection.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
 import { readNpy } from '../helpers/npy.js';
@@ -60,7 +58,10 @@ test('text projection: eos_hidden → text_embed', { skip }, async (t) => {
 
 test('projection rejects a mismatched encoder width and a missing key', { skip }, async () => {
   const sd = await clapWeights();
-  assert.throws(() => projectionParams(new Graph(), sd, 'audio_encoder.projection.', { inDim: 768 }), /audio_encoder\.projection\.linear1\.weight/);
+  assert.throws(
+    () => projectionParams(new Graph(), sd, 'audio_encoder.projection.', { inDim: 768 }),
+    /audio_encoder\.projection\.linear1\.weight/,
+  );
   assert.throws(() => projectionParams(new Graph(), sd, 'nope.projection.'), /nope\.projection\.linear1\.weight: missing/);
 });
 

@@ -7,10 +7,12 @@ import { encodeWav } from '../../src/audio/index.js';
 export function tone(freq: number, seconds: number, sampleRate: number, seed = 1): Float32Array {
   const n = Math.round(seconds * sampleRate);
   const x = new Float32Array(n);
-  let s = seed * 2654435761 >>> 0 || 1;
+  let s = (seed * 2654435761) >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    x[i] = 0.4 * Math.sin((2 * Math.PI * freq * i) / sampleRate) + (((s >>> 0) / 4294967296) - 0.5) * 0.1;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    x[i] = 0.4 * Math.sin((2 * Math.PI * freq * i) / sampleRate) + ((s >>> 0) / 4294967296 - 0.5) * 0.1;
   }
   return x;
 }

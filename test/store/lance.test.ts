@@ -46,23 +46,42 @@ test('store: exact search ranks by cosine similarity, with path-glob, duration a
     await store.commit(files);
     const q = vec(0);
     const hits = await store.search({ vector: q, top: 3, level: 'file' });
-    assert.deepEqual(hits.map((h) => h.path), ['/lib/a/near.wav', '/lib/a/mid.flac', '/lib/b/far.wav']);
+    assert.deepEqual(
+      hits.map((h) => h.path),
+      ['/lib/a/near.wav', '/lib/a/mid.flac', '/lib/b/far.wav'],
+    );
     for (const h of hits) assert.ok(Math.abs(h.score - cosine(q, files.find((f) => f.path === h.path)!.embedding)) < 1e-5);
     assert.equal(hits[0].start, undefined);
 
-    assert.deepEqual((await store.search({ vector: q, top: 5, level: 'file', filter: { glob: '*.wav' } })).map((h) => h.path).slice(0, 2), ['/lib/a/near.wav', '/lib/b/far.wav']);
-    assert.deepEqual((await store.search({ vector: q, top: 5, level: 'file', filter: { glob: 'b/*' } })).map((h) => h.path).sort(), ['/lib/b/far.wav', "/lib/b/it's.wav", '/lib/b/other.wav']);
-    assert.deepEqual((await store.search({ vector: q, top: 5, level: 'file', filter: { minDuration: 4, maxDuration: 10 } })).map((h) => h.path), ['/lib/a/mid.flac']);
-    assert.deepEqual((await store.search({ vector: q, top: 2, level: 'file', filter: { excludePaths: ['/lib/a/near.wav', "/lib/b/it's.wav"] } })).map((h) => h.path), ['/lib/a/mid.flac', '/lib/b/far.wav']);
+    assert.deepEqual((await store.search({ vector: q, top: 5, level: 'file', filter: { glob: '*.wav' } })).map((h) => h.path).slice(0, 2), [
+      '/lib/a/near.wav',
+      '/lib/b/far.wav',
+    ]);
+    assert.deepEqual((await store.search({ vector: q, top: 5, level: 'file', filter: { glob: 'b/*' } })).map((h) => h.path).sort(), [
+      '/lib/b/far.wav',
+      "/lib/b/it's.wav",
+      '/lib/b/other.wav',
+    ]);
+    assert.deepEqual(
+      (await store.search({ vector: q, top: 5, level: 'file', filter: { minDuration: 4, maxDuration: 10 } })).map((h) => h.path),
+      ['/lib/a/mid.flac'],
+    );
+    assert.deepEqual(
+      (await store.search({ vector: q, top: 2, level: 'file', filter: { excludePaths: ['/lib/a/near.wav', "/lib/b/it's.wav"] } })).map(
+        (h) => h.path,
+      ),
+      ['/lib/a/mid.flac', '/lib/b/far.wav'],
+    );
     assert.equal((await store.search({ vector: q, top: 3, level: 'file', mode: 'exact' })).length, 3);
     await assert.rejects(store.search({ vector: q, top: 3, level: 'file', mode: 'ann' }), /no ANN vector index/);
     await assert.rejects(store.search({ vector: new Float32Array(3), top: 3, level: 'file' }), /width 3/);
   });
 });
 
-test('store: commit replaces a file\'s rows atomically (no stale windows, no duplicates) and removes', async () => {
+test("store: commit replaces a file's rows atomically (no stale windows, no duplicates) and removes", async () => {
   await withStore(async (store) => {
-    const win = (n: number, axis: number) => Array.from({ length: n }, (_, i) => ({ start: i * 7, end: i * 7 + 7, embedding: vec(axis, (axis + i + 1) % D, 0.2 * i) }));
+    const win = (n: number, axis: number) =>
+      Array.from({ length: n }, (_, i) => ({ start: i * 7, end: i * 7 + 7, embedding: vec(axis, (axis + i + 1) % D, 0.2 * i) }));
     await store.commit([rec('/x/long.wav', vec(1), { windows: win(3, 1) }), rec('/x/short.wav', vec(2), { windows: win(1, 2) })]);
     assert.deepEqual(await store.counts(), { files: 2, windows: 4, captions: 0 });
     // Re-put long.wav with two windows and a new hash: the third window must go.
@@ -72,10 +91,16 @@ test('store: commit replaces a file\'s rows atomically (no stale windows, no dup
     assert.equal(got.hash, 'new');
     assert.equal(got.windows?.length, 2);
     assert.deepEqual(Array.from(got.embedding), Array.from(vec(3)));
-    assert.deepEqual(got.windows!.map((w) => w.start), [0, 7]);
+    assert.deepEqual(
+      got.windows!.map((w) => w.start),
+      [0, 7],
+    );
     // Window-level search reports the best window per file, with its times.
     const hits = await store.search({ vector: vec(3, 5, 0.2), top: 5, level: 'window' });
-    assert.deepEqual(hits.map((h) => h.path), ['/x/long.wav', '/x/short.wav']);
+    assert.deepEqual(
+      hits.map((h) => h.path),
+      ['/x/long.wav', '/x/short.wav'],
+    );
     assert.equal(hits[0].start, 7);
     assert.equal(hits[0].end, 14);
     // Remove in the same commit as a put, then alone.
@@ -91,16 +116,25 @@ test('store: captions are added, replaced by text, and ranked', async () => {
     await store.putCaptions(['dog', 'cat', 'rain'], [vec(0), vec(1), vec(2)]);
     await store.putCaptions(['cat', 'wind'], [vec(3), vec(4)]);
     assert.equal((await store.counts()).captions, 4);
-    assert.deepEqual((await store.searchCaptions(vec(3, 0, 0.1), 2)).map((h) => h.text), ['cat', 'dog']);
+    assert.deepEqual(
+      (await store.searchCaptions(vec(3, 0, 0.1), 2)).map((h) => h.text),
+      ['cat', 'dog'],
+    );
     await store.putCaptions(['sea'], [vec(5)], true);
-    assert.deepEqual((await store.searchCaptions(vec(5), 5)).map((h) => h.text), ['sea']);
+    assert.deepEqual(
+      (await store.searchCaptions(vec(5), 5)).map((h) => h.text),
+      ['sea'],
+    );
   });
 });
 
 test('store: the IVF-PQ index is built from the threshold, used by default, bypassed by exact mode', async () => {
   await withStore(async (store) => {
     let s = 42;
-    const rnd = (): number => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648 - 0.5; };
+    const rnd = (): number => {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      return s / 2147483648 - 0.5;
+    };
     const recs = Array.from({ length: 600 }, (_, i) => rec(`/r/${i}.wav`, Float32Array.from({ length: D }, rnd)));
     await store.commit(recs);
     assert.equal(await store.maintain({ annThreshold: 1000 }), null);
@@ -109,8 +143,14 @@ test('store: the IVF-PQ index is built from the threshold, used by default, bypa
     const q = recs[17].embedding;
     const exact = await store.search({ vector: q, top: 10, level: 'file', mode: 'exact' });
     assert.equal(exact[0].path, '/r/17.wav');
-    const want = recs.map((r) => ({ path: r.path, score: cosine(q, r.embedding) })).sort((a, b) => b.score - a.score).slice(0, 10);
-    assert.deepEqual(exact.map((h) => h.path), want.map((w) => w.path));
+    const want = recs
+      .map((r) => ({ path: r.path, score: cosine(q, r.embedding) }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, 10);
+    assert.deepEqual(
+      exact.map((h) => h.path),
+      want.map((w) => w.path),
+    );
     const ann = await store.search({ vector: q, top: 10, level: 'file', mode: 'ann', nprobes: 20, refineFactor: 10 });
     assert.equal(ann.length, 10);
     assert.equal(ann[0].path, '/r/17.wav');
@@ -123,7 +163,10 @@ test('store: the IVF-PQ index is built from the threshold, used by default, bypa
 test('store: HNSW on request; an explicit index waits for enough vectors', async () => {
   await withStore(async (store) => {
     let s = 7;
-    const rnd = (): number => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648 - 0.5; };
+    const rnd = (): number => {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      return s / 2147483648 - 0.5;
+    };
     await store.commit(Array.from({ length: 100 }, (_, i) => rec(`/h/${i}.wav`, Float32Array.from({ length: D }, rnd))));
     assert.equal(await store.maintain({ ann: 'hnsw' }), null);
     await store.commit(Array.from({ length: 300 }, (_, i) => rec(`/h/more${i}.wav`, Float32Array.from({ length: D }, rnd))));

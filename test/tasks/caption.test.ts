@@ -9,7 +9,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ClapCapCache, type ClapCapSettings } from '../../src/models/clapcap.js';
 import {
-  argsortDescending, beamSearch, type CaptionLm, ClapCapDecoder, type LmState, rowLogProbs, sample, sampleToken, seededRandom, toFloat32, torchTopk,
+  argsortDescending,
+  beamSearch,
+  type CaptionLm,
+  ClapCapDecoder,
+  type LmState,
+  rowLogProbs,
+  sample,
+  sampleToken,
+  seededRandom,
+  toFloat32,
+  torchTopk,
 } from '../../src/tasks/caption/index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
@@ -51,11 +61,23 @@ for (const kvCache of [true, false]) {
     results.forEach((r, i) => {
       const ref = refs[i];
       const beams = r.beams!;
-      assert.deepEqual(beams.map((b) => b.tokens), ref.ranked_token_ids, `${ref.audio}: ranked token ids`);
-      assert.deepEqual(beams.map((b) => b.text), ref.ranked_texts, `${ref.audio}: ranked texts`);
+      assert.deepEqual(
+        beams.map((b) => b.tokens),
+        ref.ranked_token_ids,
+        `${ref.audio}: ranked token ids`,
+      );
+      assert.deepEqual(
+        beams.map((b) => b.text),
+        ref.ranked_texts,
+        `${ref.audio}: ranked texts`,
+      );
       // msclap's final tensor order (decode order) with each beam's length
       const decodeOrder = [...beams].sort((a, b) => a.beamIndex - b.beamIndex);
-      assert.deepEqual(decodeOrder.map((b) => ({ ids: b.tokens, text: b.text, length: b.length })), ref.beams_in_decode_order, `${ref.audio}: decode order`);
+      assert.deepEqual(
+        decodeOrder.map((b) => ({ ids: b.tokens, text: b.text, length: b.length })),
+        ref.beams_in_decode_order,
+        `${ref.audio}: decode order`,
+      );
       assert.equal(r.caption, ref.caption, `${ref.audio}: caption`);
       assert.equal(r.text, ref.ranked_texts[0]);
       assert.deepEqual(r.tokens, ref.ranked_token_ids[0]);
@@ -82,7 +104,10 @@ test('greedy (beam_size=1) reproduces msclap, including a caption that stops at 
   }
   // same as an explicit beam size of 1
   const viaBeam = await dec.caption(prefixes, { entryLength, beamSize: 1 });
-  assert.deepEqual(viaBeam.map((r) => r.tokens), refs.map((r) => r.greedy_beam_size_1.ids));
+  assert.deepEqual(
+    viaBeam.map((r) => r.tokens),
+    refs.map((r) => r.greedy_beam_size_1.ids),
+  );
 });
 
 test('captions do not depend on the file batch (batchSize 1 vs all files)', { skip }, async () => {
@@ -90,8 +115,14 @@ test('captions do not depend on the file batch (batchSize 1 vs all files)', { sk
   const progress: number[] = [];
   const single = await dec.caption(prefixes, { entryLength, batchSize: 1, onProgress: (done, total) => progress.push(done / total) });
   assert.deepEqual(progress, [1 / 3, 2 / 3, 1]);
-  assert.deepEqual(single.map((r) => r.caption), refs.map((r) => r.caption));
-  assert.deepEqual(single.map((r) => r.beams!.map((b) => b.tokens)), refs.map((r) => r.ranked_token_ids));
+  assert.deepEqual(
+    single.map((r) => r.caption),
+    refs.map((r) => r.caption),
+  );
+  assert.deepEqual(
+    single.map((r) => r.beams!.map((b) => b.tokens)),
+    refs.map((r) => r.ranked_token_ids),
+  );
 });
 
 test('KV-cached decoder logits equal uncached ones over several steps (beam reordering, a finished file)', { skip }, async (t) => {
@@ -116,7 +147,11 @@ test('KV-cached decoder logits equal uncached ones over several steps (beam reor
   for (const [i, s] of plan.entries()) {
     const out = await cache.step(s.parents, s.tokens);
     seqs = s.parents.map((p, r) => ({ row: seqs[p].row, tokens: [...seqs[p].tokens, s.tokens[r]] }));
-    const ref = await model.runUncached(prefix, seqs.map((q) => q.row), seqs.map((q) => q.tokens));
+    const ref = await model.runUncached(
+      prefix,
+      seqs.map((q) => q.row),
+      seqs.map((q) => q.tokens),
+    );
     assert.equal(out.logits.length, seqs.length * V);
     const err = maxAbsError(out.logits, ref.logits);
     const mag = maxAbs(ref.logits);
@@ -124,7 +159,9 @@ test('KV-cached decoder logits equal uncached ones over several steps (beam reor
       assert.ok(Math.abs(out.stats.max[r] - ref.stats.max[r]) <= 1e-4 * mag);
       assert.ok(Math.abs(out.stats.sumExp[r] / ref.stats.sumExp[r] - 1) <= 1e-4);
     }
-    t.diagnostic(`step ${i + 1} (${seqs.length} rows, length ${4 + seqs[0].tokens.length}): max abs err ${err.toExponential(2)}, max |logit| ${mag.toPrecision(4)}`);
+    t.diagnostic(
+      `step ${i + 1} (${seqs.length} rows, length ${4 + seqs[0].tokens.length}): max abs err ${err.toExponential(2)}, max |logit| ${mag.toPrecision(4)}`,
+    );
     assert.ok(err <= 1e-4 * mag, `step ${i + 1}: ${err} > 1e-4 × ${mag}`);
     worst = Math.max(worst, err / mag);
     assert.equal(cache.positions, 4 + i + 1);
@@ -154,9 +191,15 @@ test('sampling: seeded, batch-independent, top-k 1 / temperature 0 = argmax, sto
   const { dec, refs, prefixes, entryLength } = await setup();
   const a = await dec.caption(prefixes, { strategy: 'sample', seed: 7, entryLength });
   const b = await dec.caption(prefixes, { strategy: 'sample', seed: 7, entryLength, batchSize: 1 });
-  assert.deepEqual(a.map((r) => r.tokens), b.map((r) => r.tokens));
+  assert.deepEqual(
+    a.map((r) => r.tokens),
+    b.map((r) => r.tokens),
+  );
   const c = await dec.caption(prefixes, { strategy: 'sample', seed: 8, entryLength });
-  assert.notDeepEqual(a.map((r) => r.tokens), c.map((r) => r.tokens));
+  assert.notDeepEqual(
+    a.map((r) => r.tokens),
+    c.map((r) => r.tokens),
+  );
   for (const r of a) {
     assert.ok(r.tokens.length >= 1 && r.tokens.length <= entryLength);
     assert.equal(r.stopped, r.tokens[r.tokens.length - 1] === 220);
@@ -166,7 +209,11 @@ test('sampling: seeded, batch-independent, top-k 1 / temperature 0 = argmax, sto
   // the greedy path of these fixtures is far from ties, so argmax sampling = msclap's beam_size=1
   for (const o of [{ temperature: 0 }, { topK: 1 }, { topP: 1e-6 }]) {
     const g = await dec.caption(prefixes, { strategy: 'sample', entryLength, ...o });
-    assert.deepEqual(g.map((r) => r.tokens), refs.map((r) => r.greedy_beam_size_1.ids), JSON.stringify(o));
+    assert.deepEqual(
+      g.map((r) => r.tokens),
+      refs.map((r) => r.greedy_beam_size_1.ids),
+      JSON.stringify(o),
+    );
   }
   const short = await dec.caption(prefixes, { strategy: 'sample', seed: 3, entryLength: 3, temperature: 2 });
   for (const r of short) assert.ok(r.tokens.length <= 3);
@@ -177,11 +224,36 @@ test('sampling: seeded, batch-independent, top-k 1 / temperature 0 = argmax, sto
 /** Results of libstdc++ std::partial_sort with PyTorch's topk comparator (g++ 12), on tie-heavy inputs. */
 const PARTIAL_SORT_GOLDEN: { k: number; values: string; indices: number[] }[] = [
   { k: 1, values: '-1121-2212112-21-1---12-1221-2-1-11--22212-2211221-22---211-1-22', indices: [3] },
-  { k: 2, values: '2-1222222221-2211112--2211--2-11-212--121-221--21-1112-1122121-2-2--------111212-222111-121-122222-1-12-221-12-2-21-2--1--2-21--12--12-2-122-1-2222-22--11-2211112-2-', indices: [3, 0] },
-  { k: 3, values: '--1111-1-22111112-21--2-1--21-----122---111-1-1111--11-22122--2111-111222-1--2212122--2111-2-21211-12211112--2212---2-2-21112212-12212--21-1-111112---11112122221-1-1111212122-11112-212122122--12--122-221-221212211-2-', indices: [16, 10, 9] },
-  { k: 5, values: '3-4-34--3-1414124442-121--3311321-4-221-4311242-24-2321111313424123331-44-14-42-34423-3232-1-3211133-131334-44322-4444--4423212231-33-23-1-31-34324144114313--3-41144413122321342232242141424-32213313-2-4241343343142-431-1243--322-1422211--112241-414143--4133-1241---33-2133-2221233-13312-242423--32-43141421221424322-42442-4441-1424', indices: [11, 5, 13, 16, 2] },
-  { k: 5, values: '33-4-11--4432224-2233231414-4-3224334342-323241-4-23--1-122223-432221124222--421-3-322-331-34--11-4-42344424241-4224-3-143-43211141414413311--211421---411313-12-231-234-224141434113122244434121--2423242-324-2321--212424324112-34434431423413-3311-33--2234211214-24-3-343-1144333122-2124231-444-1423-32-33-331343-4412424--24441313-321-3434-1-1--23-2-1414221-4-44241--323', indices: [3, 9, 15, 24, 10] },
-  { k: 7, values: '142-4441411-13412313n3n23143331-111-4241-112144131333-23-2n42124-41n31333234---43312314-434143-444--3-2-2-233341-4--1232n-134-2212133-42-43-234-3--122143-21n-2213--2433-4433131212--4-323-3-433-1---4---332213411431231332-1224--332-4-44-4211412334431334323114112223n2112223214421-24-43314-13-2444-43233333224112433-3123431242-23n3n-4441121242---11-n-2213-31321-322321321-22343-31124212-1-14241233-11341n14-22344-31n-322-1--2414144n31121212-3-1114342323112----12112-223442413314-123-341', indices: [120, 67, 156, 263, 22, 58, 20] },
+  {
+    k: 2,
+    values:
+      '2-1222222221-2211112--2211--2-11-212--121-221--21-1112-1122121-2-2--------111212-222111-121-122222-1-12-221-12-2-21-2--1--2-21--12--12-2-122-1-2222-22--11-2211112-2-',
+    indices: [3, 0],
+  },
+  {
+    k: 3,
+    values:
+      '--1111-1-22111112-21--2-1--21-----122---111-1-1111--11-22122--2111-111222-1--2212122--2111-2-21211-12211112--2212---2-2-21112212-12212--21-1-111112---11112122221-1-1111212122-11112-212122122--12--122-221-221212211-2-',
+    indices: [16, 10, 9],
+  },
+  {
+    k: 5,
+    values:
+      '3-4-34--3-1414124442-121--3311321-4-221-4311242-24-2321111313424123331-44-14-42-34423-3232-1-3211133-131334-44322-4444--4423212231-33-23-1-31-34324144114313--3-41144413122321342232242141424-32213313-2-4241343343142-431-1243--322-1422211--112241-414143--4133-1241---33-2133-2221233-13312-242423--32-43141421221424322-42442-4441-1424',
+    indices: [11, 5, 13, 16, 2],
+  },
+  {
+    k: 5,
+    values:
+      '33-4-11--4432224-2233231414-4-3224334342-323241-4-23--1-122223-432221124222--421-3-322-331-34--11-4-42344424241-4224-3-143-43211141414413311--211421---411313-12-231-234-224141434113122244434121--2423242-324-2321--212424324112-34434431423413-3311-33--2234211214-24-3-343-1144333122-2124231-444-1423-32-33-331343-4412424--24441313-321-3434-1-1--23-2-1414221-4-44241--323',
+    indices: [3, 9, 15, 24, 10],
+  },
+  {
+    k: 7,
+    values:
+      '142-4441411-13412313n3n23143331-111-4241-112144131333-23-2n42124-41n31333234---43312314-434143-444--3-2-2-233341-4--1232n-134-2212133-42-43-234-3--122143-21n-2213--2433-4433131212--4-323-3-433-1---4---332213411431231332-1224--332-4-44-4211412334431334323114112223n2112223214421-24-43314-13-2444-43233333224112433-3123431242-23n3n-4441121242---11-n-2213-31321-322321321-22343-31124212-1-14241233-11341n14-22344-31n-322-1--2414144n31121212-3-1114342323112----12112-223442413314-123-341',
+    indices: [120, 67, 156, 263, 22, 58, 20],
+  },
 ];
 
 test("torchTopk reproduces torch's CPU topk tie order (libstdc++ partial_sort), NaN and -inf included", () => {
@@ -190,8 +262,10 @@ test("torchTopk reproduces torch's CPU topk tie order (libstdc++ partial_sort), 
     assert.deepEqual(Array.from(torchTopk(values, c.k).indices), c.indices, `k=${c.k} n=${values.length}`);
   }
   // distinct values: plain descending order
-  const v = Array.from({ length: 500 }, (_, i) => Math.sin(i * 12.9898) * 43758.5453 % 1);
-  const want = Array.from(v.keys()).sort((a, b) => v[b] - v[a]).slice(0, 5);
+  const v = Array.from({ length: 500 }, (_, i) => (Math.sin(i * 12.9898) * 43758.5453) % 1);
+  const want = Array.from(v.keys())
+    .sort((a, b) => v[b] - v[a])
+    .slice(0, 5);
   assert.deepEqual(Array.from(torchTopk(v, 5).indices), want);
 });
 
@@ -250,13 +324,23 @@ test('beam search: stopped beams are fed token 0, keep their length and score (s
   const fed: number[][] = [];
   const logitsAfter = (last: number | undefined): Float32Array => {
     const l = new Float32Array(V);
-    if (last === undefined) { l[220] = 10; l[5] = 9.9; } else if (last === 5) l[6] = 10; else l[7] = 4;
+    if (last === undefined) {
+      l[220] = 10;
+      l[5] = 9.9;
+    } else if (last === 5) l[6] = 10;
+    else l[7] = 4;
     return l;
   };
-  interface S extends LmState { last: (number | undefined)[] }
+  interface S extends LmState {
+    last: (number | undefined)[];
+  }
   const lm: CaptionLm<S> = {
     vocabSize: V,
-    start: async (count) => ({ rows: count, last: new Array(count).fill(undefined), logits: stack(new Array(count).fill(undefined).map(logitsAfter)) }),
+    start: async (count) => ({
+      rows: count,
+      last: new Array(count).fill(undefined),
+      logits: stack(new Array(count).fill(undefined).map(logitsAfter)),
+    }),
     next: async (state, parents, tokens) => {
       fed.push(Array.from(tokens));
       assert.ok(Array.from(parents).every((p) => p < state.rows));
@@ -274,7 +358,10 @@ test('beam search: stopped beams are fed token 0, keep their length and score (s
   assert.ok(stopped.stopped);
   assert.equal(r.modelCalls, 4);
   // the stopped beam is fed token 0 at every later step
-  assert.ok(fed.slice(1).every((step) => step.includes(0)), JSON.stringify(fed));
+  assert.ok(
+    fed.slice(1).every((step) => step.includes(0)),
+    JSON.stringify(fed),
+  );
   // greedy runs with a single beam stop at once
   const [g] = await beamSearch(lm, 1, { beamSize: 1, entryLength: 4, temperature: 1, stopToken: 220 });
   assert.deepEqual(g.beams[0].tokens, [220]);
@@ -287,6 +374,9 @@ test('beam search: stopped beams are fed token 0, keep their length and score (s
 function stack(rows: Float32Array[]): Float32Array {
   const out = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
   let o = 0;
-  for (const r of rows) { out.set(r, o); o += r.length; }
+  for (const r of rows) {
+    out.set(r, o);
+    o += r.length;
+  }
   return out;
 }

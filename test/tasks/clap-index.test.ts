@@ -12,13 +12,16 @@ import { tone, writeClips, writeWav } from '../store/audio-helpers.js';
 
 const skip = !hasFixtures && 'fixtures not present';
 let clapPromise: Promise<Clap> | undefined;
-const model = (): Promise<Clap> => (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1 }));
+const model = (): Promise<Clap> =>
+  (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1 }));
 
 function tmp(name: string): string {
   return mkdtempSync(join(tmpdir(), `clap-index-${name}-`));
 }
 
-test('index: incremental add, touch, change, sync with deletions and new files; unreadable and non-audio files skipped', { skip }, async () => {
+test('index: incremental add, touch, change, sync with deletions and new files; unreadable and non-audio files skipped', {
+  skip,
+}, async () => {
   const root = tmp('inc');
   const lib = join(root, 'lib');
   const db = join(lib, 'index.clapdb'); // inside the library: never walked into
@@ -144,8 +147,14 @@ test('index: search by text and by example, filters, sliding windows point to th
     assert.equal(text.length, 5);
     assert.equal(new Set(text.map((h) => h.path)).size, 5);
     for (let i = 1; i < text.length; i++) assert.ok(text[i - 1].score >= text[i].score);
-    assert.deepEqual((await index.search('x', { glob: 'clips/*' })).map((h) => h.path).sort(), [0, 1, 2].map((i) => join(lib, 'clips', `clip00${i}.wav`)));
-    assert.deepEqual((await index.search('x', { minDuration: 10 })).map((h) => h.path), [join(lib, 'long.wav')]);
+    assert.deepEqual(
+      (await index.search('x', { glob: 'clips/*' })).map((h) => h.path).sort(),
+      [0, 1, 2].map((i) => join(lib, 'clips', `clip00${i}.wav`)),
+    );
+    assert.deepEqual(
+      (await index.search('x', { minDuration: 10 })).map((h) => h.path),
+      [join(lib, 'long.wav')],
+    );
     assert.deepEqual((await index.search('x', { maxDuration: 1.5, top: 2 })).length, 2);
     const files = await index.search('x', { level: 'file', top: 10 });
     assert.equal(files.length, 5);
@@ -158,7 +167,10 @@ test('index: search by text and by example, filters, sliding windows point to th
     const [emb] = await clap.embedAudio([join(lib, 'a.wav')], { sliding: { hopS: 7 } });
     const sims = clap.similarity([emb.embedding], await clap.embedText(captions))[0].map((s) => s / clap.logitScale);
     const want = captions.map((c, i) => ({ c, s: sims[i] })).sort((x, y) => y.s - x.s);
-    assert.deepEqual(ranked.map((r) => r.text), want.map((w) => w.c));
+    assert.deepEqual(
+      ranked.map((r) => r.text),
+      want.map((w) => w.c),
+    );
     ranked.forEach((r, i) => assert.ok(Math.abs(r.score - want[i].s) < 1e-4));
   } finally {
     await index.close();

@@ -7,17 +7,26 @@ import { cosine, relativeError } from '../helpers/compare.js';
 import { readNpy } from '../helpers/npy.js';
 
 const skip = !hasFixtures && 'fixtures not present';
-const manifest = hasFixtures ? JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8')) as {
-  audio: { name: string; crop_offset?: number }[];
-  audio_batch: { order: string[]; crop_offsets: Record<string, number> };
-} : undefined;
-const texts = hasFixtures ? JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')) as {
-  texts: string[]; zero_shot_prompt: string; zero_shot_classes: string[];
-} : undefined;
+const manifest = hasFixtures
+  ? (JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8')) as {
+      audio: { name: string; crop_offset?: number }[];
+      audio_batch: { order: string[]; crop_offsets: Record<string, number> };
+    })
+  : undefined;
+const texts = hasFixtures
+  ? (JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')) as {
+      texts: string[];
+      zero_shot_prompt: string;
+      zero_shot_classes: string[];
+    })
+  : undefined;
 
 let clapPromise: Promise<Clap> | undefined;
-const clap = (): Promise<Clap> => (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1 }));
-after(async () => { if (clapPromise) await (await clapPromise).release(); });
+const clap = (): Promise<Clap> =>
+  (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1 }));
+after(async () => {
+  if (clapPromise) await (await clapPromise).release();
+});
 
 test('embedAudio reproduces msclap get_audio_embeddings for every fixture file (file → embedding)', { skip }, async () => {
   const c = await clap();
@@ -46,7 +55,10 @@ test('zero-shot probabilities match examples/zero_shot_classification.py', { ski
   const order = manifest!.audio_batch.order;
   const audio = [];
   for (const name of order) {
-    const [e] = await c.embedAudio([fixturePath('inputs', 'audio', `${name}.wav`)], { channels: 'reference', cropOffset: manifest!.audio_batch.crop_offsets[name] });
+    const [e] = await c.embedAudio([fixturePath('inputs', 'audio', `${name}.wav`)], {
+      channels: 'reference',
+      cropOffset: manifest!.audio_batch.crop_offsets[name],
+    });
     audio.push(e.embedding);
   }
   const labels = texts!.zero_shot_classes;
@@ -98,5 +110,9 @@ test('embedAudio reports progress once per input, counting up to the total', { s
   const files = ['vowel_16k', 'speech_22k', 'tone_noise_short_44k'].map((n) => fixturePath('inputs', 'audio', `${n}.wav`));
   const seen: [number, number][] = [];
   await c.embedAudio(files, { batchSize: 2, onProgress: (done, total) => seen.push([done, total]) });
-  assert.deepEqual(seen, [[1, 3], [2, 3], [3, 3]]);
+  assert.deepEqual(seen, [
+    [1, 3],
+    [2, 3],
+    [3, 3],
+  ]);
 });

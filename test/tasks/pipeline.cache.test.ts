@@ -11,17 +11,26 @@ const cacheDir = mkdtempSync(join(tmpdir(), 'clap-model-cache-'));
 after(() => rmSync(cacheDir, { recursive: true, force: true }));
 
 test('a warm model cache gives identical results without reading the weights; label sets are cached', { skip }, async () => {
-  const clips = readdirSync(fixturePath('inputs', 'audio')).sort().slice(0, 3).map((f) => fixturePath('inputs', 'audio', f));
+  const clips = readdirSync(fixturePath('inputs', 'audio'))
+    .sort()
+    .slice(0, 3)
+    .map((f) => fixturePath('inputs', 'audio', f));
   const texts = ['this is the sound of dog', 'this is the sound of cat!'];
-  const load = (): Promise<Clap> => Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1, cacheDir });
+  const load = (): Promise<Clap> =>
+    Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1, cacheDir });
   const ref = await Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1, cacheDir: false });
   const want = { audio: await ref.embedAudio(clips), text: await ref.embedText(texts) };
   await ref.release();
   for (const round of ['empty cache', 'warm cache', 'warm again']) {
     const c = await load();
-    if (round !== 'empty cache') assert.equal((c as unknown as { loadedWeights?: unknown }).loadedWeights, undefined, `${round}: weights read at load`);
+    if (round !== 'empty cache')
+      assert.equal((c as unknown as { loadedWeights?: unknown }).loadedWeights, undefined, `${round}: weights read at load`);
     assert.deepEqual(await c.embedText(texts), want.text, round);
-    assert.deepEqual((await c.embedAudio(clips)).map((r) => r.embedding), want.audio.map((r) => r.embedding), round);
+    assert.deepEqual(
+      (await c.embedAudio(clips)).map((r) => r.embedding),
+      want.audio.map((r) => r.embedding),
+      round,
+    );
     assert.equal((c as unknown as { loadedWeights?: unknown }).loadedWeights, undefined, `${round}: weights let go`);
     assert.equal(c.logitScale, ref.logitScale);
     assert.deepEqual(c.config, ref.config);
@@ -29,5 +38,8 @@ test('a warm model cache gives identical results without reading the weights; la
     assert.ok(c.weights.size > 10);
     await c.release();
   }
-  assert.ok(readdirSync(cacheDir).some((f) => f.endsWith('.f32')), 'text embeddings cached');
+  assert.ok(
+    readdirSync(cacheDir).some((f) => f.endsWith('.f32')),
+    'text embeddings cached',
+  );
 });

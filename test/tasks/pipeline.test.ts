@@ -14,8 +14,11 @@ const dir = mkdtempSync(join(tmpdir(), 'clap-pipeline-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 let clapPromise: Promise<Clap> | undefined;
-const clap = (): Promise<Clap> => (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1, cacheDir: false }));
-after(async () => { if (clapPromise) await (await clapPromise).release(); });
+const clap = (): Promise<Clap> =>
+  (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1, cacheDir: false }));
+after(async () => {
+  if (clapPromise) await (await clapPromise).release();
+});
 
 function files(): string[] {
   const out: string[] = [];
@@ -24,7 +27,9 @@ function files(): string[] {
     writeFileSync(p, synthWav(sr, 3 + i * 1.5, 1 + (i % 2)));
     out.push(p);
   });
-  const fixtures = readdirSync(fixturePath('inputs', 'audio')).sort().map((f) => fixturePath('inputs', 'audio', f));
+  const fixtures = readdirSync(fixturePath('inputs', 'audio'))
+    .sort()
+    .map((f) => fixturePath('inputs', 'audio', f));
   return [...out, ...fixtures];
 }
 
@@ -38,7 +43,10 @@ test('the worker pipeline gives the same embeddings, in order, as the sequential
     par.forEach((r, i) => {
       assert.equal(r.input, inputs[i]);
       assert.deepEqual(r.embedding, seq[i].embedding);
-      assert.deepEqual(r.windows?.map((w) => [w.start, w.end]), seq[i].windows?.map((w) => [w.start, w.end]));
+      assert.deepEqual(
+        r.windows?.map((w) => [w.start, w.end]),
+        seq[i].windows?.map((w) => [w.start, w.end]),
+      );
     });
   }
 });

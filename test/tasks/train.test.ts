@@ -7,9 +7,29 @@ import { emitOnnx, grad, type HostTensor, Session, type Value } from '../../src/
 import { buildAudioEncoderGraph, type ClapConfig } from '../../src/models/clap.js';
 import { randomClapStateDict } from '../../src/models/random.js';
 import {
-  buildContrastiveGraph, endOfEpoch, exportStateDict, hitProbability, initialScheduleState, learningRate, loadCheckpoint,
-  paramGroup, parseCsv, readManifest, retrieval, saveCheckpoint, TRAIN_PRESETS, trainContrastive,
-  betaSample, finetune, headAccuracy, mixupBatch, specAugment, predictHead, trainCaption, trainLinearHead, trainProbe,
+  buildContrastiveGraph,
+  endOfEpoch,
+  exportStateDict,
+  hitProbability,
+  initialScheduleState,
+  learningRate,
+  loadCheckpoint,
+  paramGroup,
+  parseCsv,
+  readManifest,
+  retrieval,
+  saveCheckpoint,
+  TRAIN_PRESETS,
+  trainContrastive,
+  betaSample,
+  finetune,
+  headAccuracy,
+  mixupBatch,
+  specAugment,
+  predictHead,
+  trainCaption,
+  trainLinearHead,
+  trainProbe,
 } from '../../src/tasks/train/index.js';
 import { Clap } from '../../src/tasks/clap.js';
 import { loadWeights, saveSafetensors } from '../../src/weights/index.js';
@@ -24,7 +44,11 @@ const tmp = (): string => mkdtempSync(join(tmpdir(), 'clap-train-'));
 function rand(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s / 2 ** 32;
   };
 }
@@ -45,7 +69,10 @@ function batchFeeds(B: number, L: number, seed: number): Record<string, HostTens
 }
 
 test('manifest: CSV quoting, label → caption via template, several captions per clip, JSONL', () => {
-  assert.deepEqual(parseCsv('a,"b, ""c"""\n1,2\n'), [['a', 'b, "c"'], ['1', '2']]);
+  assert.deepEqual(parseCsv('a,"b, ""c"""\n1,2\n'), [
+    ['a', 'b, "c"'],
+    ['1', '2'],
+  ]);
   const dir = tmp();
   writeFileSync(join(dir, 'm.csv'), 'path,caption,label\nx.wav,a dog barks,dog\nx.wav,barking,dog\ny.wav,,cat\n');
   const items = readManifest(join(dir, 'm.csv'), { template: 'the sound of {}' });
@@ -76,7 +103,10 @@ test('retrieval: identical caption texts are one query relevant to every clip ha
   const captionClip: number[] = [];
   const texts: string[] = [];
   const sim: number[][] = [];
-  for (let i = 0; i < 36; i++) { captionClip.push(i); texts.push(classes[Math.floor(i / 12)]); }
+  for (let i = 0; i < 36; i++) {
+    captionClip.push(i);
+    texts.push(classes[Math.floor(i / 12)]);
+  }
   for (let i = 0; i < 36; i++) {
     const c = Math.floor(i / 12);
     sim.push(texts.map((t) => (t === classes[c] ? 0.5 : c === 0 && t === classes[1] ? 0.9 : 0.1)));
@@ -113,13 +143,19 @@ test('mergeIdenticalTexts / randomRetrievalBaseline (shared with the eval harnes
 });
 
 test('retrieval metrics and the random baseline', () => {
-  const m = retrieval([[1, 0], [0, 1]], [0, 1]);
+  const m = retrieval(
+    [
+      [1, 0],
+      [0, 1],
+    ],
+    [0, 1],
+  );
   assert.equal(m.a2t_r1, 1);
   assert.equal(m.t2a_r1, 1);
   assert.ok(Math.abs(hitProbability(100, 1, 10) - 0.1) < 1e-12);
 });
 
-test('exportStateDict: the training graph\'s parameters map back onto the official keys', () => {
+test("exportStateDict: the training graph's parameters map back onto the official keys", () => {
   const sd = randomClapStateDict(TINY, 3);
   const cg = buildContrastiveGraph(sd, TINY, 2, 8);
   const params = Object.fromEntries([...cg.graph.params].map(([k, v]) => [k, v.tensor]));
@@ -130,7 +166,8 @@ test('exportStateDict: the training graph\'s parameters map back onto the offici
     const a = t.data as Float32Array;
     const b = out.get(k)!.data as Float32Array;
     assert.deepEqual(out.get(k)!.shape, t.shape, k);
-    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(Number(a[i]) - Number(b[i])) / Math.max(1e-6, Math.abs(Number(a[i]))));
+    for (let i = 0; i < a.length; i++)
+      worst = Math.max(worst, Math.abs(Number(a[i]) - Number(b[i])) / Math.max(1e-6, Math.abs(Number(a[i]))));
   }
   assert.ok(worst < 1e-6, `worst relative round-trip error ${worst}`); // only the q rows (÷ head scale) can differ by an ulp
   const groups = new Set(Object.keys(params).map((k) => paramGroup(k, TINY)));
@@ -145,8 +182,13 @@ test('HTSAT training path (bn0 and bias tables as params) computes what the infe
   await a.release();
   // the training graph's audio embedding, via an extra output
   const cg = buildContrastiveGraph(sd, TINY, 2, 4);
-  const proj = cg.graph.nodes.filter((n) => n.op.type === 'LayerNormalization').map((n) => n.outputs[0]).find((v) => v.shape.join() === `2,${TINY.dProj}`)!;
-  const s = await Session.fromBytes(emitOnnx(cg.graph, { inputs: [cg.graph.inputs[0]], outputs: [{ name: 'audio', value: proj }] }), { threads: 1 });
+  const proj = cg.graph.nodes
+    .filter((n) => n.op.type === 'LayerNormalization')
+    .map((n) => n.outputs[0])
+    .find((v) => v.shape.join() === `2,${TINY.dProj}`)!;
+  const s = await Session.fromBytes(emitOnnx(cg.graph, { inputs: [cg.graph.inputs[0]], outputs: [{ name: 'audio', value: proj }] }), {
+    threads: 1,
+  });
   const yb = (await s.run(feeds)).audio.data as Float32Array;
   await s.release();
   let worst = 0;
@@ -163,7 +205,9 @@ test('full CLAP loss (tiny config): gradients of every parameter group vs finite
   const params = [...g.params.values()].map((p) => p.value).filter((v) => v.dtype === 'float32');
   const gs = grad(cg.loss, params, { unused: 'undefined' });
   const live: { p: Value; g: Value }[] = [];
-  params.forEach((p, i) => { if (gs[i]) live.push({ p, g: gs[i]! }); });
+  params.forEach((p, i) => {
+    if (gs[i]) live.push({ p, g: gs[i]! });
+  });
   const names = new Set(live.map((x) => x.p.name));
   const model = emitOnnx(g, {
     outputs: [{ name: 'loss', value: cg.loss }, ...live.map((x, i) => ({ name: `g${i}`, value: x.g }))],
@@ -214,7 +258,15 @@ test('full CLAP loss (tiny config): gradients of every parameter group vs finite
 test('checkpoints load back bit-exact', async () => {
   const dir = tmp();
   const p = { a: { dtype: 'float32' as const, shape: [3], data: Float32Array.of(1.5, -2.25, 1e-30) } };
-  const opt = { step: 7, slots: { a: { m: { dtype: 'float32' as const, shape: [3], data: Float32Array.of(0.1, 0.2, 0.3) }, v: { dtype: 'float32' as const, shape: [3], data: Float32Array.of(4, 5, 6) } } } };
+  const opt = {
+    step: 7,
+    slots: {
+      a: {
+        m: { dtype: 'float32' as const, shape: [3], data: Float32Array.of(0.1, 0.2, 0.3) },
+        v: { dtype: 'float32' as const, shape: [3], data: Float32Array.of(4, 5, 6) },
+      },
+    },
+  };
   await saveCheckpoint(join(dir, 'c.safetensors'), { params: p, optimizer: opt, state: { step: 7, rng: 123 } });
   const back = await loadCheckpoint<{ step: number; rng: number }>(join(dir, 'c.safetensors'));
   assert.deepEqual(back.params.a.data, p.a.data);
@@ -227,10 +279,26 @@ test('end to end on synthetic tones: the loss falls and held-out clips are class
   const dir = tmp();
   const manifest = writeToneDataset(join(dir, 'data'), 16);
   const out = join(dir, 'run');
-  const s = await trainContrastive({ data: manifest, out, config: 'tiny', epochs: 4, batch: 8, valFraction: 0.25, seed: 3, threads: 2, workers: 1, template: 'a {} tone' });
-  const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; loss?: number; train_loss?: number; val?: { zero_shot_acc: number } });
+  const s = await trainContrastive({
+    data: manifest,
+    out,
+    config: 'tiny',
+    epochs: 4,
+    batch: 8,
+    valFraction: 0.25,
+    seed: 3,
+    threads: 2,
+    workers: 1,
+    template: 'a {} tone',
+  });
+  const log = readFileSync(join(out, 'log.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; loss?: number; train_loss?: number; val?: { zero_shot_acc: number } });
   const epochs = log.filter((e) => e.type === 'epoch');
-  t.diagnostic(`epoch losses ${epochs.map((e) => e.train_loss!.toFixed(3)).join(' ')}; zero-shot ${epochs.map((e) => e.val!.zero_shot_acc.toFixed(3)).join(' ')}; ${s.seconds_per_step!.toFixed(3)} s/step`);
+  t.diagnostic(
+    `epoch losses ${epochs.map((e) => e.train_loss!.toFixed(3)).join(' ')}; zero-shot ${epochs.map((e) => e.val!.zero_shot_acc.toFixed(3)).join(' ')}; ${s.seconds_per_step!.toFixed(3)} s/step`,
+  );
   assert.equal(s.status, 'finished');
   assert.equal(epochs.length, 4);
   assert.ok(epochs[3].train_loss! < epochs[0].train_loss! - 0.3, 'the training loss falls by more than 0.3');
@@ -247,7 +315,12 @@ test('end to end on synthetic tones: the loss falls and held-out clips are class
 
 test('linear head: softmax regression separates Gaussian blobs; the loss falls from ln(classes)', () => {
   const r = rand(11);
-  const centres = [[2, 0, 0], [0, 2, 0], [0, 0, 2], [-2, -2, 0]];
+  const centres = [
+    [2, 0, 0],
+    [0, 2, 0],
+    [0, 0, 2],
+    [-2, -2, 0],
+  ];
   const xs: Float32Array[] = [];
   const ys: number[] = [];
   for (let i = 0; i < 200; i++) {
@@ -269,7 +342,15 @@ test('probe: frozen embeddings of a CLAP (random tiny weights) + a linear head c
   const manifest = writeToneDataset(join(dir, 'data'), 10);
   const w = join(dir, 'w.safetensors');
   await saveSafetensors(w, randomClapStateDict(TINY, 5));
-  const s = await trainProbe({ data: manifest, weights: w, config: 'tiny', out: join(dir, 'probe'), workers: 1, threads: 1, valFraction: 0.3 });
+  const s = await trainProbe({
+    data: manifest,
+    weights: w,
+    config: 'tiny',
+    out: join(dir, 'probe'),
+    workers: 1,
+    threads: 1,
+    valFraction: 0.3,
+  });
   assert.deepEqual(s.classes, ['buzz', 'high', 'low', 'middle']);
   // stratified split: 3 of each class's 10 clips held out
   assert.equal(s.val_clips, 12);
@@ -296,7 +377,21 @@ test('clap train caption: mapper + GPT-2 learn the captions of tone clips from p
   await saveSafetensors(clapW, randomClapStateDict(TINY, 5));
   const gpt = { vocabSize: 50257, nPositions: 48, nEmbd: 32, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 };
   const init = randomClapCapWeights({ gpt, prefixDim: TINY.dProj, prefixLength: 4, clipLength: 4, numLayers: 1, seed: 3 });
-  const s = await trainCaption({ data: manifest, clap: clapW, clapConfig: 'tiny', init, settings: { gpt2: { n_head: 2 } }, out: join(dir, 'cap'), trainGpt2: true, epochs: 80, batch: 4, lr: 5e-3, maxTokens: 8, workers: 1, threads: 1 });
+  const s = await trainCaption({
+    data: manifest,
+    clap: clapW,
+    clapConfig: 'tiny',
+    init,
+    settings: { gpt2: { n_head: 2 } },
+    out: join(dir, 'cap'),
+    trainGpt2: true,
+    epochs: 80,
+    batch: 4,
+    lr: 5e-3,
+    maxTokens: 8,
+    workers: 1,
+    threads: 1,
+  });
   assert.equal(s.examples, 12);
   assert.ok(s.last_epoch_loss! < s.first_epoch_loss! / 4, `caption loss ${s.first_epoch_loss} → ${s.last_epoch_loss}`);
   const sd = await loadWeights(s.weights);
@@ -309,7 +404,10 @@ test('clap train caption: mapper + GPT-2 learn the captions of tone clips from p
     const files = ['high_0.wav', 'low_1.wav', 'buzz_2.wav'];
     const emb = (await clap.embedAudio(files.map((f) => join(dir, 'data', f)))).map((e) => e.embedding);
     const caps = await dec.caption(emb, { strategy: 'greedy', entryLength: 8 });
-    assert.deepEqual(caps.map((c) => c.text.trim()), ['a high tone', 'a low tone', 'a buzz tone']);
+    assert.deepEqual(
+      caps.map((c) => c.text.trim()),
+      ['a high tone', 'a low tone', 'a buzz tone'],
+    );
   } finally {
     await dec.release();
     await clap.release();
@@ -323,10 +421,24 @@ test('clap train caption: only the mapper trains by default (GPT-2 stays bit-ide
   await saveSafetensors(clapW, randomClapStateDict(TINY, 5));
   const gpt = { vocabSize: 50257, nPositions: 48, nEmbd: 32, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 };
   const init = randomClapCapWeights({ gpt, prefixDim: TINY.dProj, prefixLength: 4, clipLength: 4, numLayers: 1, seed: 3 });
-  const s = await trainCaption({ data: manifest, clap: clapW, clapConfig: 'tiny', init, settings: { gpt2: { n_head: 2 } }, out: join(dir, 'cap'), epochs: 3, batch: 4, lr: 3e-3, maxTokens: 8, workers: 1, threads: 1 });
+  const s = await trainCaption({
+    data: manifest,
+    clap: clapW,
+    clapConfig: 'tiny',
+    init,
+    settings: { gpt2: { n_head: 2 } },
+    out: join(dir, 'cap'),
+    epochs: 3,
+    batch: 4,
+    lr: 3e-3,
+    maxTokens: 8,
+    workers: 1,
+    threads: 1,
+  });
   assert.ok(s.last_epoch_loss! < s.first_epoch_loss!);
   const sd = await loadWeights(s.weights);
-  for (const k of ['gpt.transformer.wte.weight', 'gpt.transformer.h.0.attn.c_attn.weight', 'gpt.transformer.ln_f.bias']) assert.deepEqual(sd.get(k)!.data, init.get(k)!.data, k);
+  for (const k of ['gpt.transformer.wte.weight', 'gpt.transformer.h.0.attn.c_attn.weight', 'gpt.transformer.ln_f.bias'])
+    assert.deepEqual(sd.get(k)!.data, init.get(k)!.data, k);
   assert.notDeepEqual(sd.get('clap_project.prefix_const')!.data, init.get('clap_project.prefix_const')!.data);
 });
 
@@ -336,7 +448,18 @@ test('clap train finetune: audio encoder + classifier on tone clips; held-out ac
   const w = join(dir, 'clap.safetensors');
   const init = randomClapStateDict(TINY, 5);
   await saveSafetensors(w, init);
-  const s = await finetune({ data: manifest, weights: w, config: 'tiny', out: join(dir, 'ft'), epochs: 3, batch: 4, lr: 3e-3, valFraction: 0.25, workers: 1, threads: 1 });
+  const s = await finetune({
+    data: manifest,
+    weights: w,
+    config: 'tiny',
+    out: join(dir, 'ft'),
+    epochs: 3,
+    batch: 4,
+    lr: 3e-3,
+    valFraction: 0.25,
+    workers: 1,
+    threads: 1,
+  });
   assert.equal(s.val_clips, 8);
   assert.equal(s.steps, 3 * 6);
   assert.equal(s.val_accuracy_per_epoch.length, 3);
@@ -381,7 +504,10 @@ test('SpecAugment masks bands with the clip mean; mixup keeps the targets doubly
     assert.ok(Math.abs(x[k * 3] - (lam * k + (1 - lam) * ((k + 1) % B))) < 1e-5);
     let row = 0;
     let col = 0;
-    for (let j = 0; j < B; j++) { row += t[k * B + j]; col += t[j * B + k]; }
+    for (let j = 0; j < B; j++) {
+      row += t[k * B + j];
+      col += t[j * B + k];
+    }
     assert.ok(Math.abs(row - 1) < 1e-6 && Math.abs(col - 1) < 1e-6);
   }
   const r = new Rng(1);
@@ -395,7 +521,20 @@ test('SpecAugment masks bands with the clip mean; mixup keeps the targets doubly
 test('contrastive training with --spec-augment and --mixup runs and learns', async () => {
   const dir = tmp();
   const manifest = writeToneDataset(join(dir, 'data'), 4);
-  const s = await trainContrastive({ data: manifest, out: join(dir, 'run'), config: 'tiny', epochs: 3, batch: 4, valFraction: 0, seed: 1, threads: 1, workers: 1, specAugment: true, mixup: 0.4, template: 'a {} tone' });
+  const s = await trainContrastive({
+    data: manifest,
+    out: join(dir, 'run'),
+    config: 'tiny',
+    epochs: 3,
+    batch: 4,
+    valFraction: 0,
+    seed: 1,
+    threads: 1,
+    workers: 1,
+    specAugment: true,
+    mixup: 0.4,
+    template: 'a {} tone',
+  });
   assert.equal(s.steps, 12);
   assert.ok(Number.isFinite(s.last_loss!) && s.last_loss! < s.first_loss!, `loss ${s.first_loss} → ${s.last_loss}`);
 });
@@ -403,12 +542,30 @@ test('contrastive training with --spec-augment and --mixup runs and learns', asy
 test('contrastive training with accumulate 2: the loss falls, steps count updates, and a resume continues exactly', async () => {
   const dir = tmp();
   const manifest = writeToneDataset(join(dir, 'data'), 4);
-  const common = { data: manifest, config: 'tiny', epochs: 3, batch: 4, accumulate: 2, valFraction: 0, seed: 2, threads: 1, workers: 1, template: 'a {} tone' };
+  const common = {
+    data: manifest,
+    config: 'tiny',
+    epochs: 3,
+    batch: 4,
+    accumulate: 2,
+    valFraction: 0,
+    seed: 2,
+    threads: 1,
+    workers: 1,
+    template: 'a {} tone',
+  };
   const ref = await trainContrastive({ ...common, out: join(dir, 'ref') });
   assert.equal(ref.steps, 6); // 16 clips, 2 micro-batches of 4 per step: 2 steps per epoch
   assert.ok(Number.isFinite(ref.last_loss!) && ref.last_loss! < ref.first_loss!, `loss ${ref.first_loss} → ${ref.last_loss}`);
-  const steps = (run: string): Map<number, number> => new Map(readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n')
-    .map((l) => JSON.parse(l) as { type: string; step: number; loss: number }).filter((e) => e.type === 'step').map((e) => [e.step, e.loss]));
+  const steps = (run: string): Map<number, number> =>
+    new Map(
+      readFileSync(join(run, 'log.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; step: number; loss: number })
+        .filter((e) => e.type === 'step')
+        .map((e) => [e.step, e.loss]),
+    );
 
   // stop mid-epoch after 3 updates (a checkpoint at that update boundary), then resume to the end
   const run = join(dir, 'run');

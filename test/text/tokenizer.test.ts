@@ -78,7 +78,10 @@ test('padded batch equals expected/text/{input_ids,attention_mask,eos_positions}
   const inputIds = readNpy(fixturePath('expected', 'text', 'input_ids.npy'));
   const mask = readNpy(fixturePath('expected', 'text', 'attention_mask.npy'));
   const eos = readNpy(fixturePath('expected', 'text', 'eos_positions.npy'));
-  const batch = tok.encodeBatchForClap(m.texts.map((t) => t.text), { padTo: CLAP_TEXT_LEN });
+  const batch = tok.encodeBatchForClap(
+    m.texts.map((t) => t.text),
+    { padTo: CLAP_TEXT_LEN },
+  );
   assert.deepEqual([batch.batchSize, batch.seqLen], inputIds.shape);
   assert.deepEqual(Array.from(batch.ids), int64(inputIds));
   assert.deepEqual(Array.from(batch.attentionMask), int64(mask));
@@ -106,7 +109,10 @@ test('default batch pads only to the longest text; int32 on request', fixtures, 
     const row = Array.from(batch.ids.subarray(b * 12, (b + 1) * 12));
     assert.deepEqual(row, [...m.texts[b]!.ids, ...new Array<number>(12 - m.texts[b]!.ids.length).fill(PAD_ID)]);
     const maskRow = Array.from(batch.attentionMask.subarray(b * 12, (b + 1) * 12));
-    assert.deepEqual(maskRow, Array.from({ length: 12 }, (_, i) => (i < batch.lengths[b]! ? 1 : 0)));
+    assert.deepEqual(
+      maskRow,
+      Array.from({ length: 12 }, (_, i) => (i < batch.lengths[b]! ? 1 : 0)),
+    );
   }
 });
 
@@ -167,7 +173,10 @@ test('decode of every beam in beams.json gives the reference strings', fixtures,
     assert.equal(tok.decodeCaption(r.ranked_token_ids[0]!), r.caption); // generate_caption: .capitalize()
   }
   assert.equal(checked, 15);
-  assert.deepEqual(manifest().captions.results.map((r) => r.caption), beams.results.map((r) => r.caption));
+  assert.deepEqual(
+    manifest().captions.results.map((r) => r.caption),
+    beams.results.map((r) => r.caption),
+  );
 });
 
 test('decodeCaption: generate_caption capitalisation', () => {

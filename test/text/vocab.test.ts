@@ -48,7 +48,9 @@ test("rebuilt merge list is GPT-2's vocab.bpe byte for byte (sha256 pinned)", ()
   assert.equal(lines[1], 'Ġ t');
   assert.equal(lines[7], 'Ġt he');
   assert.equal(lines[50000], 'Ġg azed');
-  const sha = createHash('sha256').update(lines.join('\n') + '\n', 'utf8').digest('hex');
+  const sha = createHash('sha256')
+    .update(`${lines.join('\n')}\n`, 'utf8')
+    .digest('hex');
   assert.equal(sha, '1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5');
 });
 

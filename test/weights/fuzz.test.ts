@@ -15,7 +15,11 @@ const DATA = join(dirname(fileURLToPath(import.meta.url)), 'data');
 function rng(seed: number): (n: number) => number {
   let s = seed >>> 0;
   return (n) => {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     return s % n;
   };
 }
@@ -40,7 +44,8 @@ test('random byte corruption of .pth and .safetensors files', () => {
     const b = Buffer.from(isSt ? st : sources[it % 2]);
     for (let j = 1 + rnd(4); j > 0; j--) {
       const region = rnd(3);
-      const pos = region === 0 ? rnd(Math.min(2500, b.length)) : region === 1 ? b.length - 1 - rnd(Math.min(1500, b.length)) : rnd(b.length);
+      const pos =
+        region === 0 ? rnd(Math.min(2500, b.length)) : region === 1 ? b.length - 1 - rnd(Math.min(1500, b.length)) : rnd(b.length);
       b[pos] = rnd(256);
     }
     survive(() => (isSt ? readSafetensors(b, 'fuzz') : readPth(b, 'fuzz')), `iteration ${it}`);

@@ -48,7 +48,11 @@ export function noise(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     out[i] = s & 0xff;
   }
   return out;
@@ -57,7 +61,9 @@ export function noise(n: number, seed = 1): Uint8Array {
 /** A set of tensors covering every dtype, a scalar, an empty tensor and NaN bit patterns. */
 export function sampleTensors(): Map<string, HostTensor> {
   const f32 = new Float32Array(noise(4 * 24, 3).buffer);
-  f32[0] = NaN; f32[1] = -0; f32[2] = Infinity;
+  f32[0] = NaN;
+  f32[1] = -0;
+  f32[2] = Infinity;
   const sd = new Map<string, HostTensor>();
   sd.set('enc.weight', { dtype: 'float32', shape: [4, 6], data: f32 });
   sd.set('enc.bias', { dtype: 'float32', shape: [6], data: new Float32Array([1, 2, 3, 4, 5, 6]) });

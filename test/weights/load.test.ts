@@ -2,7 +2,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { convertToSafetensors, detectFormat, loadCheckpoint, loadPth, loadSafetensorsCheckpoint, loadWeights, savePth, saveSafetensors, timeLoad } from '../../src/weights/index.js';
+import {
+  convertToSafetensors,
+  detectFormat,
+  loadCheckpoint,
+  loadPth,
+  loadSafetensorsCheckpoint,
+  loadWeights,
+  savePth,
+  saveSafetensors,
+  timeLoad,
+} from '../../src/weights/index.js';
 import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
 import { assertSameTensor, rejectsClap, sampleTensors, tempDir, throwsClap } from './helpers.js';
 
@@ -36,7 +46,9 @@ test('loadWeights: clear errors for a directory, empty, missing and unknown file
   assert.equal(detectFormat(new Uint8Array(4), 'a.safetensors'), 'safetensors');
 });
 
-test('convertToSafetensors: clap.pth → safetensors keeps every tensor bit-exact', { skip: hasFixtures ? false : 'fixtures not present' }, async () => {
+test('convertToSafetensors: clap.pth → safetensors keeps every tensor bit-exact', {
+  skip: hasFixtures ? false : 'fixtures not present',
+}, async () => {
   const src = fixturePath('clap.pth');
   const out = join(dir, 'clap.safetensors');
   const result = await convertToSafetensors(src, out);

@@ -25,7 +25,10 @@ test('clap.pth fixture: all 165 tensors, shapes, dtypes and values', { skip }, a
   assert.deepEqual([melW.dtype, melW.shape], ['float32', [1024 / 2 + 1, 64]]); // stored transposed (stride [1, 513]): a copy
   assert.notEqual(melW.data.buffer, buf);
   const mel = melW.data as Float32Array;
-  assert.ok(mel.every((v) => v >= 0), 'mel filterbank weights are non-negative');
+  assert.ok(
+    mel.every((v) => v >= 0),
+    'mel filterbank weights are non-negative',
+  );
   for (let j = 0; j < 64; j++) {
     let col = 0;
     for (let i = 0; i < 513; i++) col += mel[i * 64 + j];
@@ -48,13 +51,19 @@ test('clap.pth fixture: all 165 tensors, shapes, dtypes and values', { skip }, a
     const t = sd.get(k)!;
     assert.deepEqual([t.dtype, t.shape], ['int64', [64, 64]]);
     const v = t.data as BigInt64Array;
-    assert.ok(v.every((x) => x >= 0n && x <= 224n), `${k} within (2·8-1)² table entries`);
+    assert.ok(
+      v.every((x) => x >= 0n && x <= 224n),
+      `${k} within (2·8-1)² table entries`,
+    );
     assert.equal(v[0], 112n);
     for (let i = 0; i < 64; i++) assert.equal(v[i * 64 + i], 112n, 'diagonal is the zero offset');
   }
   const wte = sd.get('caption_encoder.base.wte.weight')!;
   assert.deepEqual([wte.dtype, wte.shape], ['float32', [50257, 32]]);
-  assert.deepEqual([...(wte.data as Float32Array).subarray(220 * 32, 220 * 32 + 3)], [0.014336220920085907, -0.0007368507795035839, -0.005621368996798992]);
+  assert.deepEqual(
+    [...(wte.data as Float32Array).subarray(220 * 32, 220 * 32 + 3)],
+    [0.014336220920085907, -0.0007368507795035839, -0.005621368996798992],
+  );
   let sum = 0;
   for (const x of wte.data as Float32Array) sum += x;
   assert.ok(Math.abs(sum - -2.0887604355734766) < 1e-9);
@@ -103,31 +112,55 @@ test('savePth → loadPth is bit-exact for every dtype (wrapped and flat)', asyn
 test('tied tensors share one storage when saved, and stay tied when loaded', () => {
   const w: HostTensor = { dtype: 'float32', shape: [5, 4], data: new Float32Array(20).map((_, i) => i) };
   const view: HostTensor = { dtype: 'float32', shape: [5, 4], data: new Float32Array(w.data.buffer as ArrayBuffer, 0, 20) };
-  const buf = encodePth(new Map([['wte.weight', w], ['lm_head.weight', view], ['other', { ...w, data: new Float32Array(20) }]]));
+  const buf = encodePth(
+    new Map([
+      ['wte.weight', w],
+      ['lm_head.weight', view],
+      ['other', { ...w, data: new Float32Array(20) }],
+    ]),
+  );
   const zip = readZip(buf, 'x');
-  assert.deepEqual([...zip.entries.keys()].filter((k) => k.includes('/data/')), ['archive/data/0', 'archive/data/1']);
+  assert.deepEqual(
+    [...zip.entries.keys()].filter((k) => k.includes('/data/')),
+    ['archive/data/0', 'archive/data/1'],
+  );
   const got = readPth(buf, 'x').tensors;
   assert.equal(got.get('wte.weight')!.data.byteOffset, got.get('lm_head.weight')!.data.byteOffset);
 });
 
 /** A torch-style archive with a hand-written data.pkl. */
 function archive(pkl: Uint8Array, data: Record<string, Uint8Array>, align = 64): Buffer {
-  return Buffer.concat(buildZip([
-    { name: 'ckpt/data.pkl', data: pkl },
-    ...Object.entries(data).map(([k, v]) => ({ name: `ckpt/data/${k}`, data: v })),
-    { name: 'ckpt/version', data: new TextEncoder().encode('3\n') },
-  ], { align }));
+  return Buffer.concat(
+    buildZip(
+      [
+        { name: 'ckpt/data.pkl', data: pkl },
+        ...Object.entries(data).map(([k, v]) => ({ name: `ckpt/data/${k}`, data: v })),
+        { name: 'ckpt/version', data: new TextEncoder().encode('3\n') },
+      ],
+      { align },
+    ),
+  );
 }
 
 /** data.pkl for {name: tensor view (storage type, key, numel, offset, size, stride)}. */
-function tensorPickle(entries: { name: string; type: string; key: string; numel: number; offset?: number; size: number[]; stride: number[] }[]): Uint8Array {
+function tensorPickle(
+  entries: { name: string; type: string; key: string; numel: number; offset?: number; size: number[]; stride: number[] }[],
+): Uint8Array {
   const p = new PickleWriter();
   p.emptyDict().str('state_dict').global('collections', 'OrderedDict').emptyTuple().reduce().mark();
   for (const e of entries) {
     p.str(e.name).global('torch._utils', '_rebuild_parameter').mark();
     p.global('torch._utils', '_rebuild_tensor_v2').mark();
     p.mark().str('storage').global('torch', e.type).str(e.key).str('cpu').int(e.numel).tuple().binpersid();
-    p.int(e.offset ?? 0).ints(e.size).ints(e.stride).bool(false).global('collections', 'OrderedDict').emptyTuple().reduce().tuple().reduce();
+    p.int(e.offset ?? 0)
+      .ints(e.size)
+      .ints(e.stride)
+      .bool(false)
+      .global('collections', 'OrderedDict')
+      .emptyTuple()
+      .reduce()
+      .tuple()
+      .reduce();
     p.bool(true).global('collections', 'OrderedDict').emptyTuple().reduce().tuple().reduce();
   }
   return p.setitems().setitem().stop().finish();
@@ -150,10 +183,10 @@ test('strided views, offsets and misaligned storages are materialised correctly'
     const want = [];
     for (let i = 0; i < 4; i++) for (let j = 0; j < 6; j++) want.push(j * 4 + i);
     assert.deepEqual([...t], want);
-    assert.deepEqual([...sd.get('slice')!.data as Float32Array], [5, 6, 7]);
-    assert.deepEqual([...sd.get('every3')!.data as Float32Array], [1, 4, 13, 16]);
-    assert.deepEqual([...sd.get('bcast')!.data as Float32Array], [2, 3, 4, 2, 3, 4]);
-    assert.deepEqual([...sd.get('longT')!.data as BigInt64Array], [10n, 13n, 11n, 14n, 12n, 15n]);
+    assert.deepEqual([...(sd.get('slice')!.data as Float32Array)], [5, 6, 7]);
+    assert.deepEqual([...(sd.get('every3')!.data as Float32Array)], [1, 4, 13, 16]);
+    assert.deepEqual([...(sd.get('bcast')!.data as Float32Array)], [2, 3, 4, 2, 3, 4]);
+    assert.deepEqual([...(sd.get('longT')!.data as BigInt64Array)], [10n, 13n, 11n, 14n, 12n, 15n]);
   }
 });
 
@@ -165,37 +198,69 @@ test('hostile checkpoints fail with one-line ClapErrors naming the file', async 
   };
   const good = encodePth(sampleTensors());
   await rejectsClap(() => loadPth(write('empty.pth', new Uint8Array(0))), 'empty.pth', /empty/);
-  await rejectsClap(() => loadPth(write('text.pth', new TextEncoder().encode('definitely not a checkpoint, just some text here'))), 'text.pth', /not a zip/);
+  await rejectsClap(
+    () => loadPth(write('text.pth', new TextEncoder().encode('definitely not a checkpoint, just some text here'))),
+    'text.pth',
+    /not a zip/,
+  );
   await rejectsClap(() => loadPth(write('legacy.pth', new Uint8Array([0x80, 0x02, 0x8a, 0x0a]))), 'legacy.pth', /legacy/);
   for (const cut of [4, 100, 1000, Math.floor(good.length / 2), good.length - 40, good.length - 1]) {
     await rejectsClap(() => loadPth(write(`cut${cut}.pth`, good.subarray(0, cut))), `cut${cut}.pth`, /truncated|corrupt|not a zip/);
   }
   const noPkl = Buffer.concat(buildZip([{ name: 'ckpt/version', data: new Uint8Array([0x33]) }]));
   await rejectsClap(() => loadPth(write('nopkl.pth', noPkl)), 'nopkl.pth', /no <archive>\/data\.pkl/);
-  const jit = Buffer.concat(buildZip([{ name: 'm/code/m.py', data: new Uint8Array(1) }, { name: 'm/constants.pkl', data: new Uint8Array(1) }]));
+  const jit = Buffer.concat(
+    buildZip([
+      { name: 'm/code/m.py', data: new Uint8Array(1) },
+      { name: 'm/constants.pkl', data: new Uint8Array(1) },
+    ]),
+  );
   await rejectsClap(() => loadPth(write('jit.pt', jit)), 'jit.pt', /TorchScript/);
 
   // os.system / builtins.eval in data.pkl: refused by name, nothing runs.
   const marker = join(dir, 'PWNED');
-  for (const [mod, fn] of [['os', 'system'], ['builtins', 'eval'], ['posix', 'system'], ['subprocess', 'Popen']]) {
+  for (const [mod, fn] of [
+    ['os', 'system'],
+    ['builtins', 'eval'],
+    ['posix', 'system'],
+    ['subprocess', 'Popen'],
+  ]) {
     const cmd = fn === 'eval' ? `__import__('os').system('touch ${marker}')` : `touch ${marker}`;
     const body = Buffer.from(cmd, 'utf8');
-    const pkl = Buffer.concat([Buffer.from(`\x80\x02c${mod}\n${fn}\nX`, 'latin1'), Buffer.from(new Uint32Array([body.length]).buffer), body, Buffer.from('\x85R.', 'latin1')]);
+    const pkl = Buffer.concat([
+      Buffer.from(`\x80\x02c${mod}\n${fn}\nX`, 'latin1'),
+      Buffer.from(new Uint32Array([body.length]).buffer),
+      body,
+      Buffer.from('\x85R.', 'latin1'),
+    ]);
     const f = write(`evil-${fn}.pth`, archive(pkl, {}));
     await rejectsClap(() => loadPth(f), `evil-${fn}.pth`, new RegExp(`"${mod}\\.${fn}"`), /not allowed/);
   }
   assert.equal(existsSync(marker), false, 'nothing was executed');
 
   // Storage smaller than data.pkl claims; view larger than its storage.
-  const small = archive(tensorPickle([{ name: 'w', type: 'FloatStorage', key: '0', numel: 100, size: [10, 10], stride: [10, 1] }]), { 0: new Uint8Array(40) });
-  await rejectsClap(() => loadPth(write('small.pth', small)), 'small.pth', /storage "0" holds 40 bytes but data\.pkl says 100 × float32 = 400 bytes/);
-  const over = archive(tensorPickle([{ name: 'w', type: 'FloatStorage', key: '0', numel: 10, size: [10, 10], stride: [10, 1] }]), { 0: new Uint8Array(40) });
+  const small = archive(tensorPickle([{ name: 'w', type: 'FloatStorage', key: '0', numel: 100, size: [10, 10], stride: [10, 1] }]), {
+    0: new Uint8Array(40),
+  });
+  await rejectsClap(
+    () => loadPth(write('small.pth', small)),
+    'small.pth',
+    /storage "0" holds 40 bytes but data\.pkl says 100 × float32 = 400 bytes/,
+  );
+  const over = archive(tensorPickle([{ name: 'w', type: 'FloatStorage', key: '0', numel: 10, size: [10, 10], stride: [10, 1] }]), {
+    0: new Uint8Array(40),
+  });
   await rejectsClap(() => loadPth(write('over.pth', over)), 'over.pth', /tensor "w".*storage "0" holds only 10 elements/);
-  const offset = archive(tensorPickle([{ name: 'w', type: 'FloatStorage', key: '0', numel: 10, offset: 8, size: [3], stride: [1] }]), { 0: new Uint8Array(40) });
+  const offset = archive(tensorPickle([{ name: 'w', type: 'FloatStorage', key: '0', numel: 10, offset: 8, size: [3], stride: [1] }]), {
+    0: new Uint8Array(40),
+  });
   await rejectsClap(() => loadPth(write('offset.pth', offset)), 'offset.pth', /reaches element 10/);
   const missing = archive(tensorPickle([{ name: 'w', type: 'FloatStorage', key: '9', numel: 10, size: [10], stride: [1] }]), {});
   await rejectsClap(() => loadPth(write('missing.pth', missing)), 'missing.pth', /storage "9" has no entry "ckpt\/data\/9"/);
-  const bcastBomb = archive(tensorPickle([{ name: 'w', type: 'FloatStorage', key: '0', numel: 1, size: [1 << 20, 1 << 20], stride: [0, 0] }]), { 0: new Uint8Array(4) });
+  const bcastBomb = archive(
+    tensorPickle([{ name: 'w', type: 'FloatStorage', key: '0', numel: 1, size: [1 << 20, 1 << 20], stride: [0, 0] }]),
+    { 0: new Uint8Array(4) },
+  );
   await rejectsClap(() => loadPth(write('bomb.pth', bcastBomb)), 'bomb.pth', /more than the file itself/);
 
   // A 2 GB size claim in the central directory.

@@ -2,7 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeSafetensors, loadSafetensors, loadSafetensorsCheckpoint, readSafetensors, saveSafetensors } from '../../src/weights/safetensors.js';
+import {
+  encodeSafetensors,
+  loadSafetensors,
+  loadSafetensorsCheckpoint,
+  readSafetensors,
+  saveSafetensors,
+} from '../../src/weights/safetensors.js';
 import { assertSameTensor, rejectsClap, sampleTensors, tempDir, throwsClap } from './helpers.js';
 
 const dir = tempDir();
@@ -42,10 +48,13 @@ test('reads files laid out by others: misaligned data is copied, holes are toler
   data.writeFloatLE(1.5, 3);
   data.writeFloatLE(-2, 7);
   data.writeInt32LE(-9, 11);
-  const buf = craft({ a: { dtype: 'F32', shape: [2], data_offsets: [3, 11] }, b: { dtype: 'I32', shape: [], data_offsets: [11, 15] } }, data);
+  const buf = craft(
+    { a: { dtype: 'F32', shape: [2], data_offsets: [3, 11] }, b: { dtype: 'I32', shape: [], data_offsets: [11, 15] } },
+    data,
+  );
   const sd = readSafetensors(buf, F).tensors;
-  assert.deepEqual([...sd.get('a')!.data as Float32Array], [1.5, -2]);
-  assert.deepEqual([...sd.get('b')!.data as Int32Array], [-9]);
+  assert.deepEqual([...(sd.get('a')!.data as Float32Array)], [1.5, -2]);
+  assert.deepEqual([...(sd.get('b')!.data as Int32Array)], [-9]);
   assert.deepEqual(sd.get('b')!.shape, []);
 });
 
@@ -53,10 +62,18 @@ test('hostile safetensors fail with one-line ClapErrors naming the file', async 
   const ok = { dtype: 'F32', shape: [2], data_offsets: [0, 8] };
   const d8 = new Uint8Array(8);
   throwsClap(() => readSafetensors(new Uint8Array(3), F), F, /too short/);
-  throwsClap(() => readSafetensors(craft({ a: ok }, d8, 2n ** 40n), F), F, /header claims 1099511627776 bytes, more than the 100000000-byte limit/);
+  throwsClap(
+    () => readSafetensors(craft({ a: ok }, d8, 2n ** 40n), F),
+    F,
+    /header claims 1099511627776 bytes, more than the 100000000-byte limit/,
+  );
   throwsClap(() => readSafetensors(craft({ a: ok }, d8, 99_000_000n), F), F, /header claims 99000000 bytes but the file has only/);
   throwsClap(() => readSafetensors(Buffer.concat([craft({ a: ok }, d8).subarray(0, 20)]), F), F, /header/);
-  throwsClap(() => readSafetensors(Buffer.concat([Buffer.from([5, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{"a":')]), F), F, /not valid UTF-8 JSON/);
+  throwsClap(
+    () => readSafetensors(Buffer.concat([Buffer.from([5, 0, 0, 0, 0, 0, 0, 0]), Buffer.from('{"a":')]), F),
+    F,
+    /not valid UTF-8 JSON/,
+  );
   throwsClap(() => readSafetensors(craft([1, 2]), F), F, /not a JSON object/);
   throwsClap(() => readSafetensors(craft({ a: ok }, new Uint8Array(4)), F), F, /"a".*fall outside the 4 bytes/);
   throwsClap(() => readSafetensors(craft({ a: { ...ok, data_offsets: [0, 2 ** 40] } }, d8), F), F, /outside/);
@@ -65,7 +82,11 @@ test('hostile safetensors fail with one-line ClapErrors naming the file', async 
   throwsClap(() => readSafetensors(craft({ a: { ...ok, shape: [2 ** 40, 2 ** 40] } }, d8), F), F, /invalid shape/);
   throwsClap(() => readSafetensors(craft({ a: { ...ok, dtype: 'F8_E4M3' } }, d8), F), F, /unsupported dtype "F8_E4M3"/);
   throwsClap(() => readSafetensors(craft({ a: { ...ok, data_offsets: [4, 0] } }, d8), F), F, /outside/);
-  throwsClap(() => readSafetensors(craft({ a: ok, b: { dtype: 'I32', shape: [1], data_offsets: [4, 8] } }, d8), F), F, /"a" and "b" overlap/);
+  throwsClap(
+    () => readSafetensors(craft({ a: ok, b: { dtype: 'I32', shape: [1], data_offsets: [4, 8] } }, d8), F),
+    F,
+    /"a" and "b" overlap/,
+  );
   throwsClap(() => readSafetensors(craft({ __metadata__: { n: 1 }, a: ok }, d8), F), F, /__metadata__/);
   const file = join(dir, 'huge-header.safetensors');
   writeFileSync(file, craft({ a: ok }, d8, 2n ** 40n));

@@ -4,7 +4,11 @@ import type { HostTensor } from '../../src/engine/tensor.js';
 import { GPT2_HARMLESS_UNEXPECTED, checkStateDict, take, withPrefix } from '../../src/weights/state-dict.js';
 import { throwsClap } from './helpers.js';
 
-const t = (shape: number[], dtype: HostTensor['dtype'] = 'float32'): HostTensor => ({ dtype, shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+const t = (shape: number[], dtype: HostTensor['dtype'] = 'float32'): HostTensor => ({
+  dtype,
+  shape,
+  data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+});
 
 const sd = new Map<string, HostTensor>([
   ['h.0.attn.c_attn.weight', t([32, 96])],
@@ -22,8 +26,14 @@ test('checkStateDict names missing, unexpected and mismatched keys in one line',
     { name: 'wte.weight', shape: [-1, 32], dtype: 'float16' as const },
     { name: 'ln_f.weight', shape: [32] },
   ];
-  throwsClap(() => checkStateDict(sd, expected, { file: 'clap.pth', ignoreUnexpected: GPT2_HARMLESS_UNEXPECTED }), 'clap.pth',
-    /1 missing \(ln_f\.weight\)/, /1 unexpected \(extra\.thing\)/, /h\.0\.attn\.c_attn\.bias: expected \[97\], got \[96\]/, /wte\.weight: expected float16, got float32/);
+  throwsClap(
+    () => checkStateDict(sd, expected, { file: 'clap.pth', ignoreUnexpected: GPT2_HARMLESS_UNEXPECTED }),
+    'clap.pth',
+    /1 missing \(ln_f\.weight\)/,
+    /1 unexpected \(extra\.thing\)/,
+    /h\.0\.attn\.c_attn\.bias: expected \[97\], got \[96\]/,
+    /wte\.weight: expected float16, got float32/,
+  );
   const report = checkStateDict(sd, expected, { throwOnError: false, ignoreUnexpected: GPT2_HARMLESS_UNEXPECTED });
   assert.equal(report.ok, false);
   assert.deepEqual(report.missing, ['ln_f.weight']);

@@ -19,9 +19,15 @@ function checkTensors(sd: StateDict): void {
   assert.deepEqual(shape('f32'), [4, 6]);
   assert.deepEqual(val('f32'), f32);
   assert.deepEqual(shape('f32_t'), [6, 4]);
-  assert.deepEqual(val('f32_t'), Array.from({ length: 24 }, (_, n) => f32[(n % 4) * 6 + Math.floor(n / 4)]));
+  assert.deepEqual(
+    val('f32_t'),
+    Array.from({ length: 24 }, (_, n) => f32[(n % 4) * 6 + Math.floor(n / 4)]),
+  );
   assert.deepEqual(shape('f32_slice'), [2, 3]);
-  assert.deepEqual(val('f32_slice'), [8, 9, 10, 14, 15, 16].map((i) => i / 8));
+  assert.deepEqual(
+    val('f32_slice'),
+    [8, 9, 10, 14, 15, 16].map((i) => i / 8),
+  );
   assert.deepEqual(val('expand'), [0, 1, 2, 0, 1, 2]);
   assert.deepEqual(sd.get('f16')!.dtype, 'float16');
   assert.deepEqual(val('f16'), [0x3c00, 0xc100, 0x7bff, 0x0001]); // 1, -2.5, 65504, 6e-8 → smallest subnormal
@@ -29,8 +35,8 @@ function checkTensors(sd: StateDict): void {
   assert.equal(val('bf16')[0], 0x3f80);
   assert.equal(val('bf16')[1], 0xc020);
   assert.deepEqual(val('f64'), [Math.PI, -1e300]);
-  assert.deepEqual([...sd.get('i64')!.data as BigInt64Array], [0n, -1n, 2n ** 62n, -(2n ** 63n)]);
-  assert.deepEqual([...sd.get('i64_t')!.data as BigInt64Array], [0n, 2n ** 62n, -1n, -(2n ** 63n)]);
+  assert.deepEqual([...(sd.get('i64')!.data as BigInt64Array)], [0n, -1n, 2n ** 62n, -(2n ** 63n)]);
+  assert.deepEqual([...(sd.get('i64_t')!.data as BigInt64Array)], [0n, 2n ** 62n, -1n, -(2n ** 63n)]);
   assert.deepEqual(val('i32'), [-7, 2 ** 31 - 1]);
   assert.deepEqual(val('i8'), [-128, 0, 127]);
   assert.deepEqual(val('u8'), [0, 255]);

@@ -45,10 +45,29 @@ test('memo shares objects (protocol 4 MEMOIZE/BINGET)', () => {
 });
 
 test('PickleWriter ints round-trip through the VM at every width', () => {
-  const values = [0, 1, 255, 256, 65535, 65536, -1, -129, 2 ** 31 - 1, -(2 ** 31), 2 ** 31, 2 ** 32 + 5, -(2 ** 40), Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+  const values = [
+    0,
+    1,
+    255,
+    256,
+    65535,
+    65536,
+    -1,
+    -129,
+    2 ** 31 - 1,
+    -(2 ** 31),
+    2 ** 31,
+    2 ** 32 + 5,
+    -(2 ** 40),
+    Number.MAX_SAFE_INTEGER,
+    Number.MIN_SAFE_INTEGER,
+  ];
   const p = new PickleWriter().mark();
   for (const v of values) p.int(v);
-  p.int(2n ** 63n).int(-(2n ** 63n)).tuple().stop();
+  p.int(2n ** 63n)
+    .int(-(2n ** 63n))
+    .tuple()
+    .stop();
   assert.deepEqual([...(run(p.finish()) as PyValue[])], [...values, 2n ** 63n, -(2n ** 63n)]);
   const f = new PickleWriter().float(-1.5e-300).stop();
   assert.equal(run(f.finish()), -1.5e-300);
@@ -61,7 +80,10 @@ test('torch globals are interpreted: _rebuild_tensor_v2 with a persistent storag
   p.int(1).ints([2, 2]).ints([1, 2]).bool(true).global('collections', 'OrderedDict').emptyTuple().reduce().tuple().reduce().stop();
   const seen: PyValue[] = [];
   const storage = new StorageRef('7', 'float16', 6, new Uint8Array(12));
-  const t = run(p.finish(), (pid) => { seen.push(pid); return storage; });
+  const t = run(p.finish(), (pid) => {
+    seen.push(pid);
+    return storage;
+  });
   assert.ok(t instanceof TensorRef);
   assert.equal(t.storage, storage);
   assert.equal(t.offset, 1);
@@ -74,7 +96,16 @@ test('torch globals are interpreted: _rebuild_tensor_v2 with a persistent storag
   assert.equal(pid[2], '7');
 });
 
-const EVIL_GLOBALS = [['os', 'system'], ['posix', 'system'], ['builtins', 'eval'], ['__builtin__', 'eval'], ['subprocess', 'Popen'], ['builtins', 'getattr'], ['torch', 'load'], ['numpy.core.multiarray', '_reconstruct']];
+const EVIL_GLOBALS = [
+  ['os', 'system'],
+  ['posix', 'system'],
+  ['builtins', 'eval'],
+  ['__builtin__', 'eval'],
+  ['subprocess', 'Popen'],
+  ['builtins', 'getattr'],
+  ['torch', 'load'],
+  ['numpy.core.multiarray', '_reconstruct'],
+];
 
 test('disallowed GLOBALs are refused by name before anything could run', () => {
   for (const [mod, name] of EVIL_GLOBALS) {
@@ -91,7 +122,7 @@ test('disallowed GLOBALs are refused by name before anything could run', () => {
 
 test('constructs that could run code or reach objects are refused', () => {
   throwsClap(() => run(ascii('\x80\x02(cos\nsystem\nX\x02\x00\x00\x00idi.')), F, /os\.system/); // INST hits GLOBAL check first
-  throwsClap(() => run(ascii('\x80\x02(S\'x\'\n.')), F, /opcode STRING/);
+  throwsClap(() => run(ascii("\x80\x02(S'x'\n.")), F, /opcode STRING/);
   throwsClap(() => run(ascii('\x80\x02(X\x02\x00\x00\x00osi.')), F, /INST/);
   throwsClap(() => run(ascii('\x80\x02]\x82\x01.')), F, /EXT1/);
   throwsClap(() => run(ascii('\x80\x02ctorch\nFloatStorage\n)R.')), F, /cannot be called/);

@@ -8,12 +8,17 @@ const F = '/tmp/hostile.zip';
 const join = (chunks: Uint8Array[]): Buffer => Buffer.concat(chunks);
 
 function sampleZip(forceZip64 = false): Buffer {
-  return join(buildZip([
-    { name: 'archive/data.pkl', data: new TextEncoder().encode('pickle bytes') },
-    { name: 'archive/data/0', data: [noise(100, 1), noise(28, 2)] },
-    { name: 'archive/data/1', data: new Uint8Array(0) },
-    { name: 'archive/version', data: new TextEncoder().encode('3\n') },
-  ], { forceZip64 }));
+  return join(
+    buildZip(
+      [
+        { name: 'archive/data.pkl', data: new TextEncoder().encode('pickle bytes') },
+        { name: 'archive/data/0', data: [noise(100, 1), noise(28, 2)] },
+        { name: 'archive/data/1', data: new Uint8Array(0) },
+        { name: 'archive/version', data: new TextEncoder().encode('3\n') },
+      ],
+      { forceZip64 },
+    ),
+  );
 }
 
 test('crc32 matches the standard check value and continues across pieces', () => {
@@ -75,7 +80,10 @@ function patchCentral(buf: Buffer, entryIndex: number, patch: (b: Buffer, at: nu
 test('size claims past the end, overlaps, compression and absurd counts are refused', () => {
   const good = sampleZip();
   // A 2 GB size claim for a stored entry.
-  const huge = patchCentral(good, 1, (b, at) => { b.writeUInt32LE(0x80000000, at + 20); b.writeUInt32LE(0x80000000, at + 24); });
+  const huge = patchCentral(good, 1, (b, at) => {
+    b.writeUInt32LE(0x80000000, at + 20);
+    b.writeUInt32LE(0x80000000, at + 24);
+  });
   throwsClap(() => readZip(huge, F), F, /"archive\/data\/0" claims 2147483648 bytes/);
   // Two entries pointing at the same local header.
   const overlap = patchCentral(good, 2, (b, at) => {
@@ -84,7 +92,10 @@ test('size claims past the end, overlaps, compression and absurd counts are refu
   });
   throwsClap(() => readZip(overlap, F), F, /"archive\/data\/0" and "archive\/data\/1" overlap/);
   // Entry 2 made to start inside entry 1's data (sizes consistent, so only the overlap check catches it).
-  const inside = patchCentral(good, 1, (b, at) => { b.writeUInt32LE(b.readUInt32LE(at + 24) + 64, at + 20); b.writeUInt32LE(b.readUInt32LE(at + 24) + 64, at + 24); });
+  const inside = patchCentral(good, 1, (b, at) => {
+    b.writeUInt32LE(b.readUInt32LE(at + 24) + 64, at + 20);
+    b.writeUInt32LE(b.readUInt32LE(at + 24) + 64, at + 24);
+  });
   throwsClap(() => readZip(inside, F), F, /overlap/);
   const deflated = patchCentral(good, 0, (b, at) => b.writeUInt16LE(8, at + 10));
   throwsClap(() => readZip(deflated, F), F, /compressed \(method 8, deflate\)/);

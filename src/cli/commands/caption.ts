@@ -28,7 +28,8 @@ export const caption: Command = {
   async run(ctx) {
     const files = needFiles(ctx);
     const strategy = ctx.values.strategy as string | undefined;
-    if (strategy !== undefined && !['beam', 'greedy', 'sample'].includes(strategy)) throw new UsageError(`--strategy must be beam, greedy or sample, got '${strategy}'`);
+    if (strategy !== undefined && !['beam', 'greedy', 'sample'].includes(strategy))
+      throw new UsageError(`--strategy must be beam, greedy or sample, got '${strategy}'`);
     const clap = await loadModel(ctx.values);
     try {
       const audio = audioOptions(ctx, files.length);

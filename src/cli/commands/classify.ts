@@ -1,6 +1,16 @@
 import { DEFAULT_TEMPLATE } from '../../tasks/clap.js';
 import { type Command, str } from '../command.js';
-import { AUDIO_HELP, AUDIO_OPTIONS, audioOptions, intOption, loadModel, MODEL_HELP, MODEL_OPTIONS, needFiles, readLabels } from './shared.js';
+import {
+  AUDIO_HELP,
+  AUDIO_OPTIONS,
+  audioOptions,
+  intOption,
+  loadModel,
+  MODEL_HELP,
+  MODEL_OPTIONS,
+  needFiles,
+  readLabels,
+} from './shared.js';
 
 export const classify: Command = {
   path: ['classify'],

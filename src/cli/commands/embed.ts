@@ -19,13 +19,18 @@ export const embedAudio: Command = {
     try {
       const result = await clap.embedAudio(files, audioOptions(ctx, files.length));
       if (ctx.json) {
-        ctx.stdout.write(`${JSON.stringify(result.map((r) => ({
-          input: r.input,
-          embedding: Array.from(r.embedding),
-          ...(r.windows ? { windows: r.windows.map((w) => ({ start: w.start, end: w.end, embedding: Array.from(w.embedding) })) } : {}),
-        })))}\n`);
+        ctx.stdout.write(
+          `${JSON.stringify(
+            result.map((r) => ({
+              input: r.input,
+              embedding: Array.from(r.embedding),
+              ...(r.windows ? { windows: r.windows.map((w) => ({ start: w.start, end: w.end, embedding: Array.from(w.embedding) })) } : {}),
+            })),
+          )}\n`,
+        );
       } else {
-        for (const r of result) ctx.stdout.write(`${r.input}  ${preview(r.embedding)}${r.windows ? `  (${r.windows.length} windows)` : ''}\n`);
+        for (const r of result)
+          ctx.stdout.write(`${r.input}  ${preview(r.embedding)}${r.windows ? `  (${r.windows.length} windows)` : ''}\n`);
       }
     } finally {
       await clap.release();
@@ -44,7 +49,8 @@ export const embedText: Command = {
     const clap = await loadModel(ctx.values);
     try {
       const result = await clap.embedText(ctx.positionals);
-      if (ctx.json) ctx.stdout.write(`${JSON.stringify(result.map((e, i) => ({ input: ctx.positionals[i], embedding: Array.from(e) })))}\n`);
+      if (ctx.json)
+        ctx.stdout.write(`${JSON.stringify(result.map((e, i) => ({ input: ctx.positionals[i], embedding: Array.from(e) })))}\n`);
       else result.forEach((e, i) => ctx.stdout.write(`${JSON.stringify(ctx.positionals[i])}  ${preview(e)}\n`));
     } finally {
       await clap.release();

@@ -2,8 +2,20 @@ import { basename, extname } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { DEFAULT_TEMPLATE } from '../../tasks/clap.js';
 import {
-  ADAPTERS, type AdapterOptions, EmbeddingCache, type EvalDataset, evaluateCaptions, evaluateDataset, type EvalResult, findAdapter,
-  loadDataset, loadManifest, MANIFEST_LAYOUT, PAPER_2023, readCsv, writeReport,
+  ADAPTERS,
+  type AdapterOptions,
+  EmbeddingCache,
+  type EvalDataset,
+  evaluateCaptions,
+  evaluateDataset,
+  type EvalResult,
+  findAdapter,
+  loadDataset,
+  loadManifest,
+  MANIFEST_LAYOUT,
+  PAPER_2023,
+  readCsv,
+  writeReport,
 } from '../../tasks/eval/index.js';
 import { readJson, readText } from '../../tasks/eval/table.js';
 import { type Command, type CommandContext, num, type ParsedValues, required, str, UsageError } from '../command.js';
@@ -13,7 +25,12 @@ function templatesOf(values: ParsedValues): string[] | undefined {
   const t = values.template;
   const inline = (Array.isArray(t) ? t : t === undefined ? [] : [t]).filter((x): x is string => typeof x === 'string');
   const file = str(values, 'templates-file');
-  const fromFile = file === undefined ? [] : readText(file, 'templates').split(/\r?\n/).filter((l) => l.trim() !== '');
+  const fromFile =
+    file === undefined
+      ? []
+      : readText(file, 'templates')
+          .split(/\r?\n/)
+          .filter((l) => l.trim() !== '');
   if (file !== undefined && fromFile.length === 0) throw new UsageError(`no templates in ${file}`);
   const all = [...inline, ...fromFile];
   return all.length ? all : undefined;
@@ -63,10 +80,13 @@ function readPredictions(file: string): Map<string, string> {
 
 function printTable(ctx: CommandContext, result: EvalResult, dataset: EvalDataset, report?: { markdown: string; png?: string }): void {
   const paper = PAPER_2023[result.task] ?? {};
-  ctx.stdout.write(`${dataset.title} (${result.task}, ${dataset.split}): ${result.n} clips${result.classes ? `, ${result.classes} classes` : ''}\n`);
+  ctx.stdout.write(
+    `${dataset.title} (${result.task}, ${dataset.split}): ${result.n} clips${result.classes ? `, ${result.classes} classes` : ''}\n`,
+  );
   const rows = Object.entries(result.metrics);
   const w = Math.max(...rows.map(([k]) => k.length), 6);
-  const pct = (k: string, v: number | undefined): string => (v === undefined ? '' : ['cider_d', 'spider', 'spice'].includes(k) ? v.toFixed(3) : `${(100 * v).toFixed(1)}%`);
+  const pct = (k: string, v: number | undefined): string =>
+    v === undefined ? '' : ['cider_d', 'spider', 'spice'].includes(k) ? v.toFixed(3) : `${(100 * v).toFixed(1)}%`;
   ctx.stdout.write(`  ${'metric'.padEnd(w)}  ${'ours'.padStart(7)}  ${'paper'.padStart(7)}\n`);
   for (const [k, v] of rows) ctx.stdout.write(`  ${k.padEnd(w)}  ${pct(k, v).padStart(7)}  ${pct(k, paper[k]).padStart(7)}\n`);
   const d = result.details;
@@ -105,7 +125,7 @@ export const evalCommand: Command = {
   help: [
     `  TASK               ${ADAPTERS.map((a) => a.task).join(', ')}, manifest; 'clap eval list' shows each layout`,
     '  --data DIR         the dataset folder as distributed (or a .csv/.jsonl file for manifest)',
-    '  --out report.md    write a Markdown report with the paper\'s numbers, report.json and (single-label',
+    "  --out report.md    write a Markdown report with the paper's numbers, report.json and (single-label",
     '                     classification) report.confusion.png',
     `  --template T       prompt ('{}' = class text, else appended; default '${DEFAULT_TEMPLATE}'); repeat for a`,
     '                     prompt ensemble (mean of the normalised text embeddings)',
@@ -132,21 +152,26 @@ export const evalCommand: Command = {
   ].join('\n'),
   async run(ctx) {
     const task = ctx.positionals[0];
-    if (task === undefined) throw new UsageError(`give a task: clap eval TASK --data DIR (tasks: ${ADAPTERS.map((a) => a.task).join(', ')}, manifest)`);
+    if (task === undefined)
+      throw new UsageError(`give a task: clap eval TASK --data DIR (tasks: ${ADAPTERS.map((a) => a.task).join(', ')}, manifest)`);
     if (ctx.positionals.length > 1) throw new UsageError(`one task at a time (got ${ctx.positionals.join(' ')})`);
     if (task === 'list') {
-      const rows = [...ADAPTERS.map((a) => ({ task: a.task, kind: a.kind, title: a.title, layout: a.layout, paper: PAPER_2023[a.task] ?? null })),
-        { task: 'manifest', kind: 'multi-class', title: 'CSV/JSONL manifest', layout: MANIFEST_LAYOUT, paper: null }];
+      const rows = [
+        ...ADAPTERS.map((a) => ({ task: a.task, kind: a.kind, title: a.title, layout: a.layout, paper: PAPER_2023[a.task] ?? null })),
+        { task: 'manifest', kind: 'multi-class', title: 'CSV/JSONL manifest', layout: MANIFEST_LAYOUT, paper: null },
+      ];
       if (ctx.json) ctx.stdout.write(`${JSON.stringify(rows)}\n`);
       else for (const r of rows) ctx.stdout.write(`${r.task.padEnd(20)} ${r.kind.padEnd(12)} ${r.layout}\n`);
       return;
     }
     const adapter = task === 'manifest' ? undefined : findAdapter(task);
-    if (task !== 'manifest' && !adapter) throw new UsageError(`unknown task '${task}' (tasks: ${ADAPTERS.map((a) => a.task).join(', ')}, manifest)`);
+    if (task !== 'manifest' && !adapter)
+      throw new UsageError(`unknown task '${task}' (tasks: ${ADAPTERS.map((a) => a.task).join(', ')}, manifest)`);
     const data = required(ctx.values, 'data');
     const options = adapterOptions(ctx.values);
     if (task === 'manifest') {
-      if (options.labelColumn === undefined && options.captionColumn === undefined) throw new UsageError('manifest needs --label-column (and/or --caption-column)');
+      if (options.labelColumn === undefined && options.captionColumn === undefined)
+        throw new UsageError('manifest needs --label-column (and/or --caption-column)');
     } else {
       for (const o of ['label-column', 'caption-column', 'path-column', 'multi-label', 'label-separator'] as const) {
         if (ctx.values[o] !== undefined) throw new UsageError(`--${o} is for 'clap eval manifest'`);
@@ -163,22 +188,33 @@ export const evalCommand: Command = {
     let result: EvalResult;
     if (dataset.captioning) {
       const predictions = str(ctx.values, 'predictions');
-      if (predictions === undefined) throw new UsageError(`${task} scores generated captions: give --predictions FILE (CSV file_name,caption_predicted or JSON)`);
+      if (predictions === undefined)
+        throw new UsageError(`${task} scores generated captions: give --predictions FILE (CSV file_name,caption_predicted or JSON)`);
       result = evaluateCaptions(dataset, readPredictions(predictions), spice);
     } else {
-      if (ctx.values.predictions !== undefined || spice !== undefined) throw new UsageError('--predictions and --spice are for the captioning tasks (audiocaps-captions, clotho-captions)');
-      if (ctx.values.cache !== undefined && ctx.values['no-cache'] === true) throw new UsageError('give --cache DIR or --no-cache, not both');
+      if (ctx.values.predictions !== undefined || spice !== undefined)
+        throw new UsageError('--predictions and --spice are for the captioning tasks (audiocaps-captions, clotho-captions)');
+      if (ctx.values.cache !== undefined && ctx.values['no-cache'] === true)
+        throw new UsageError('give --cache DIR or --no-cache, not both');
       const cache = ctx.values['no-cache'] === true ? undefined : new EmbeddingCache(str(ctx.values, 'cache'));
       const { onProgress, ...audio } = audioOptions(ctx, dataset.items.length);
       const clap = await loadModel(ctx.values);
       try {
-        result = await evaluateDataset(clap, dataset, { templates, audio, cache, threshold, skipErrors: ctx.values['skip-errors'] === true, onProgress: onProgress ? (d) => onProgress(d, dataset.items.length) : undefined });
+        result = await evaluateDataset(clap, dataset, {
+          templates,
+          audio,
+          cache,
+          threshold,
+          skipErrors: ctx.values['skip-errors'] === true,
+          onProgress: onProgress ? (d) => onProgress(d, dataset.items.length) : undefined,
+        });
       } finally {
         await clap.release();
       }
     }
     const report = out !== undefined ? writeReport(result, out, reportCtx) : undefined;
-    if (ctx.json) ctx.stdout.write(`${JSON.stringify({ task: result.task, n: result.n, classes: result.classes, metrics: result.metrics })}\n`);
+    if (ctx.json)
+      ctx.stdout.write(`${JSON.stringify({ task: result.task, n: result.n, classes: result.classes, metrics: result.metrics })}\n`);
     else printTable(ctx, result, dataset, report);
   },
 };

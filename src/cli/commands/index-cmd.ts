@@ -43,7 +43,8 @@ function explicitAudio(v: ParsedValues): Partial<IndexAudioOptions> {
 function annOption(v: ParsedValues): AnnKind | undefined {
   const a = str(v, 'ann-index');
   if (a === undefined) return undefined;
-  if (a !== 'auto' && a !== 'none' && a !== 'ivf-pq' && a !== 'hnsw') throw new UsageError(`--ann-index must be auto, none, ivf-pq or hnsw, got '${a}'`);
+  if (a !== 'auto' && a !== 'none' && a !== 'ivf-pq' && a !== 'hnsw')
+    throw new UsageError(`--ann-index must be auto, none, ivf-pq or hnsw, got '${a}'`);
   return a;
 }
 
@@ -55,9 +56,15 @@ export function dbDir(v: ParsedValues): string {
  * Loads the model for an index: --weights/--config, or those the index recorded. Returns the model
  * (for release) and the opened index.
  */
-export async function openWithModel(ctx: CommandContext, create: boolean, extra: {
-  audio?: Partial<IndexAudioOptions>; ann?: AnnKind; annThreshold?: number;
-} = {}): Promise<{ clap: Clap; index: ClapIndex }> {
+export async function openWithModel(
+  ctx: CommandContext,
+  create: boolean,
+  extra: {
+    audio?: Partial<IndexAudioOptions>;
+    ann?: AnnKind;
+    annThreshold?: number;
+  } = {},
+): Promise<{ clap: Clap; index: ClapIndex }> {
   const v = ctx.values;
   const db = dbDir(v);
   let weights = str(v, 'weights');
@@ -104,23 +111,34 @@ function progressReporter(ctx: CommandContext): (p: { done: number; total: numbe
 
 function printReport(ctx: CommandContext, db: string, r: IndexReport): void {
   if (ctx.json) {
-    ctx.stdout.write(`${JSON.stringify({
-      added: r.added, updated: r.updated, unchanged: r.unchanged, removed: r.removed, skipped: r.skipped, ignored: r.ignored,
-      files: r.files, seconds: r.seconds,
-    })}\n`);
+    ctx.stdout.write(
+      `${JSON.stringify({
+        added: r.added,
+        updated: r.updated,
+        unchanged: r.unchanged,
+        removed: r.removed,
+        skipped: r.skipped,
+        ignored: r.ignored,
+        files: r.files,
+        seconds: r.seconds,
+      })}\n`,
+    );
     return;
   }
   const embedded = r.added + r.updated;
   const rate = embedded > 0 ? `, ${(embedded / Math.max(r.seconds, 1e-9)).toFixed(2)} files/s` : '';
-  ctx.stdout.write(`${db}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed, ${r.skipped.length} skipped`
-    + `${r.ignored ? `, ${r.ignored} non-audio ignored` : ''} — ${r.files} files indexed (${r.seconds.toFixed(1)} s${rate})`
-    + `${r.vectorIndex ? `; vector index ${r.vectorIndex.kind}` : ''}\n`);
+  ctx.stdout.write(
+    `${db}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed, ${r.skipped.length} skipped` +
+      `${r.ignored ? `, ${r.ignored} non-audio ignored` : ''} — ${r.files} files indexed (${r.seconds.toFixed(1)} s${rate})` +
+      `${r.vectorIndex ? `; vector index ${r.vectorIndex.kind}` : ''}\n`,
+  );
 }
 
 async function runIndex(ctx: CommandContext, mode: 'add' | 'sync'): Promise<void> {
   const v = ctx.values;
   if (mode === 'add' && ctx.positionals.length === 0) throw new UsageError('give at least one file or folder to index');
-  if (mode === 'sync' && ctx.positionals.length > 0) throw new UsageError('clap index sync takes no paths (it re-walks those added before)');
+  if (mode === 'sync' && ctx.positionals.length > 0)
+    throw new UsageError('clap index sync takes no paths (it re-walks those added before)');
   const batchSize = intOption(v, 'batch');
   const decodeThreads = intOption(v, 'decode-threads', 0);
   const annThreshold = intOption(v, 'ann-threshold');
@@ -132,7 +150,9 @@ async function runIndex(ctx: CommandContext, mode: 'add' | 'sync'): Promise<void
       ann: annOption(v),
       annThreshold,
       onProgress: progressReporter(ctx),
-      onSkip: (s: { path: string; reason: string }) => { if (!ctx.json) ctx.stderr.write(`skipped ${s.path}: ${s.reason}\n`); },
+      onSkip: (s: { path: string; reason: string }) => {
+        if (!ctx.json) ctx.stderr.write(`skipped ${s.path}: ${s.reason}\n`);
+      },
     };
     const report = mode === 'add' ? await index.add(ctx.positionals, options) : await index.sync(options);
     printReport(ctx, index.dir, report);
@@ -146,7 +166,14 @@ export const indexAdd: Command = {
   path: ['index', 'add'],
   usage: 'index add PATH... --db DIR --weights W',
   summary: 'Index audio files and folders (recursively) for search; incremental, resumable',
-  options: { ...MODEL_OPTIONS, ...DB_OPTION, ...WINDOW_OPTIONS, ...RUN_OPTIONS, 'ann-index': { type: 'string' }, 'ann-threshold': { type: 'string' } },
+  options: {
+    ...MODEL_OPTIONS,
+    ...DB_OPTION,
+    ...WINDOW_OPTIONS,
+    ...RUN_OPTIONS,
+    'ann-index': { type: 'string' },
+    'ann-threshold': { type: 'string' },
+  },
   help: [
     INDEX_MODEL_HELP,
     RUN_HELP,
@@ -163,7 +190,9 @@ export const indexSync: Command = {
   usage: 'index sync --db DIR',
   summary: 'Bring an index up to date: add new files, re-embed changed ones, drop deleted ones',
   options: { ...MODEL_OPTIONS, ...DB_OPTION, ...RUN_OPTIONS, 'ann-index': { type: 'string' }, 'ann-threshold': { type: 'string' } },
-  help: [INDEX_MODEL_HELP, RUN_HELP, '  --ann-index K, --ann-threshold N   as for index add', '  --json             as for index add'].join('\n'),
+  help: [INDEX_MODEL_HELP, RUN_HELP, '  --ann-index K, --ann-threshold N   as for index add', '  --json             as for index add'].join(
+    '\n',
+  ),
   run: (ctx) => runIndex(ctx, 'sync'),
 };
 
@@ -182,16 +211,18 @@ export const indexStats: Command = {
         return;
       }
       const a = s.model.audio;
-      ctx.stdout.write([
-        `index    ${index.dir}`,
-        `files    ${s.files}`,
-        `windows  ${s.windows}${a.sliding ? ` (sliding, hop ${a.sliding.hopS} s)` : ''}`,
-        `captions ${s.captions}`,
-        `model    ${s.model.id.slice(0, 16)} (weights ${s.model.weights.slice(0, 16)}, config ${s.model.config.slice(0, 16)}, dim ${s.model.dim}, channels ${a.channels})`,
-        `vectors  ${s.vectorIndex ? `${s.vectorIndex.kind} index (${s.vectorIndex.unindexed} not yet indexed)` : 'exact search (no ANN index)'}`,
-        `bytes    ${s.bytes}`,
-        `roots    ${s.roots.join(', ') || '-'}`,
-      ].join('\n') + '\n');
+      ctx.stdout.write(
+        `${[
+          `index    ${index.dir}`,
+          `files    ${s.files}`,
+          `windows  ${s.windows}${a.sliding ? ` (sliding, hop ${a.sliding.hopS} s)` : ''}`,
+          `captions ${s.captions}`,
+          `model    ${s.model.id.slice(0, 16)} (weights ${s.model.weights.slice(0, 16)}, config ${s.model.config.slice(0, 16)}, dim ${s.model.dim}, channels ${a.channels})`,
+          `vectors  ${s.vectorIndex ? `${s.vectorIndex.kind} index (${s.vectorIndex.unindexed} not yet indexed)` : 'exact search (no ANN index)'}`,
+          `bytes    ${s.bytes}`,
+          `roots    ${s.roots.join(', ') || '-'}`,
+        ].join('\n')}\n`,
+      );
     } finally {
       await index.close();
     }
@@ -213,7 +244,10 @@ export const indexCaptions: Command = {
     } catch (e) {
       throw new ClapError(`cannot read captions (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { subject: file });
     }
-    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+    const lines = text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0);
     if (lines.length === 0) throw new UsageError(`no captions in ${file}`);
     const { clap, index } = await openWithModel(ctx, false);
     try {

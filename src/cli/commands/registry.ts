@@ -10,4 +10,19 @@ import { indexCommands } from './index-cmd.js';
 import { search } from './search.js';
 
 /** Every `clap` subcommand, in the order `clap --help` lists them. */
-export const commands: Command[] = [embedAudio, embedText, classify, caption, convert, exportOnnx, evalCommand, trainContrastiveCommand, trainPlotCommand, trainProbeCommand, trainCaptionCommand, trainFinetuneCommand, ...indexCommands, search];
+export const commands: Command[] = [
+  embedAudio,
+  embedText,
+  classify,
+  caption,
+  convert,
+  exportOnnx,
+  evalCommand,
+  trainContrastiveCommand,
+  trainPlotCommand,
+  trainProbeCommand,
+  trainCaptionCommand,
+  trainFinetuneCommand,
+  ...indexCommands,
+  search,
+];

@@ -32,7 +32,7 @@ export const search: Command = {
     INDEX_MODEL_HELP,
     '  --top K            results (default 10)',
     '  --like FILE        audio→audio: files that sound like FILE (FILE itself left out)',
-    '  --audio FILE       the query is a sound; with --captions, rank the index\'s captions for it',
+    "  --audio FILE       the query is a sound; with --captions, rank the index's captions for it",
     '  --captions         audio→text: rank the captions added with clap index captions',
     "  --glob G           only paths matching G ('*.wav' matches names, 'drums/**' folders)",
     '  --min-duration S, --max-duration S   only files this long (seconds)',
@@ -48,16 +48,20 @@ export const search: Command = {
     const captions = v.captions === true;
     if (like !== undefined && audio !== undefined) throw new UsageError('give --like or --audio, not both');
     const audioQuery = like ?? audio;
-    if (audioQuery !== undefined && ctx.positionals.length > 0) throw new UsageError('give a search text or an audio query (--like/--audio), not both');
+    if (audioQuery !== undefined && ctx.positionals.length > 0)
+      throw new UsageError('give a search text or an audio query (--like/--audio), not both');
     if (audioQuery === undefined && ctx.positionals.length !== 1) {
-      throw new UsageError(ctx.positionals.length === 0 ? 'give a search text (quoted), or --like FILE' : 'give the search text as one quoted argument');
+      throw new UsageError(
+        ctx.positionals.length === 0 ? 'give a search text (quoted), or --like FILE' : 'give the search text as one quoted argument',
+      );
     }
     if (captions && audio === undefined) throw new UsageError('--captions ranks captions for a sound: give --audio FILE');
     const top = intOption(v, 'top') ?? 10;
     if (v.exact === true && v.ann === true) throw new UsageError('give --exact or --ann, not both');
     const mode: SearchMode = v.exact === true ? 'exact' : v.ann === true ? 'ann' : 'auto';
     const level = str(v, 'level');
-    if (level !== undefined && level !== 'file' && level !== 'window') throw new UsageError(`--level must be 'file' or 'window', got '${level}'`);
+    if (level !== undefined && level !== 'file' && level !== 'window')
+      throw new UsageError(`--level must be 'file' or 'window', got '${level}'`);
     const nprobes = intOption(v, 'nprobes');
     const refineFactor = intOption(v, 'refine');
     const minDuration = num(v, 'min-duration');
@@ -75,13 +79,20 @@ export const search: Command = {
       const query: IndexQuery = audioQuery !== undefined ? { audio: audioQuery } : { text: ctx.positionals[0] };
       const hits = await index.search(query, options);
       if (ctx.json) {
-        ctx.stdout.write(`${JSON.stringify(hits.map((h) => (h.start !== undefined
-          ? { path: h.path, score: h.score, start: h.start, end: h.end }
-          : { path: h.path, score: h.score })))}\n`);
+        ctx.stdout.write(
+          `${JSON.stringify(
+            hits.map((h) =>
+              h.start !== undefined ? { path: h.path, score: h.score, start: h.start, end: h.end } : { path: h.path, score: h.score },
+            ),
+          )}\n`,
+        );
       } else if (hits.length === 0) {
         ctx.stderr.write('no matches\n');
       } else {
-        for (const h of hits) ctx.stdout.write(`${h.score.toFixed(4)}  ${h.path}${h.start !== undefined ? `  [${fmtTime(h.start)}–${fmtTime(h.end!)}]` : ''}\n`);
+        for (const h of hits)
+          ctx.stdout.write(
+            `${h.score.toFixed(4)}  ${h.path}${h.start !== undefined ? `  [${fmtTime(h.start)}–${fmtTime(h.end!)}]` : ''}\n`,
+          );
       }
     } finally {
       await index.close();

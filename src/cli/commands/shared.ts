@@ -24,7 +24,8 @@ export const MODEL_HELP = [
 /** --NAME as an integer ≥ `min` (1: positive, 0: non-negative), or undefined when not given. */
 export function intOption(values: ParsedValues, name: string, min: 0 | 1 = 1): number | undefined {
   const n = num(values, name);
-  if (n !== undefined && (!Number.isInteger(n) || n < min)) throw new UsageError(`--${name} must be a ${min === 1 ? 'positive' : 'non-negative'} integer`);
+  if (n !== undefined && (!Number.isInteger(n) || n < min))
+    throw new UsageError(`--${name} must be a ${min === 1 ? 'positive' : 'non-negative'} integer`);
   return n;
 }
 
@@ -61,7 +62,8 @@ export const AUDIO_HELP = [
 /** --threads, --text-pooling and --precision, validated. */
 export function modelSettings(values: ParsedValues): Pick<ClapLoadOptions, 'threads' | 'textPooling' | 'precision'> {
   const pooling = str(values, 'text-pooling');
-  if (pooling !== undefined && pooling !== 'reference' && pooling !== 'fixed') throw new UsageError(`--text-pooling must be 'reference' or 'fixed', got '${pooling}'`);
+  if (pooling !== undefined && pooling !== 'reference' && pooling !== 'fixed')
+    throw new UsageError(`--text-pooling must be 'reference' or 'fixed', got '${pooling}'`);
   const threads = intOption(values, 'threads');
   const precision = str(values, 'precision');
   if (precision !== undefined && precision !== 'fp32' && precision !== 'fp16-weights' && precision !== 'int8') {
@@ -81,12 +83,14 @@ export function windowOptions(v: ParsedValues): WindowSettings {
   const out: WindowSettings = {};
   const channels = str(v, 'channels');
   if (channels !== undefined) {
-    if (channels !== 'mean' && channels !== 'reference') throw new UsageError(`--channels must be 'mean' or 'reference', got '${channels}'`);
+    if (channels !== 'mean' && channels !== 'reference')
+      throw new UsageError(`--channels must be 'mean' or 'reference', got '${channels}'`);
     out.channels = channels;
   }
   const crop = str(v, 'crop');
   if (crop !== undefined) {
-    if (crop !== 'start' && crop !== 'center' && crop !== 'random') throw new UsageError(`--crop must be start, center or random, got '${crop}'`);
+    if (crop !== 'start' && crop !== 'center' && crop !== 'random')
+      throw new UsageError(`--crop must be start, center or random, got '${crop}'`);
     out.crop = crop;
   }
   const cropOffset = intOption(v, 'crop-offset', 0);
@@ -107,7 +111,10 @@ export function audioOptions(ctx: CommandContext, total: number): AudioEmbedOpti
     ...window,
     batchSize,
     sliding: v.sliding === true ? (hop !== undefined ? { hopS: hop } : true) : false,
-    onProgress: (n) => { progress.tick(n - done); done = n; },
+    onProgress: (n) => {
+      progress.tick(n - done);
+      done = n;
+    },
   };
 }
 

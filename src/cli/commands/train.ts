@@ -1,6 +1,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type ContrastiveOptions, type FreezeGroup, finetune, readLog, renderSvg, trainCaption, trainContrastive, trainProbe } from '../../tasks/train/index.js';
+import {
+  type ContrastiveOptions,
+  type FreezeGroup,
+  finetune,
+  readLog,
+  renderSvg,
+  trainCaption,
+  trainContrastive,
+  trainProbe,
+} from '../../tasks/train/index.js';
 import type { ClapCapSettings } from '../../models/clapcap.js';
 import { type Command, type CommandContext, num, required, str, UsageError } from '../command.js';
 
@@ -13,7 +22,8 @@ function int(values: Record<string, unknown>, name: string, min = 1): number | u
 }
 
 function oneOf<T extends string>(value: string | undefined, name: string, allowed: readonly T[]): T | undefined {
-  if (value !== undefined && !allowed.includes(value as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
+  if (value !== undefined && !allowed.includes(value as T))
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${value}'`);
   return value as T | undefined;
 }
 
@@ -22,15 +32,41 @@ export const trainContrastiveCommand: Command = {
   usage: 'train contrastive --data MANIFEST --out RUN_DIR',
   summary: 'Contrastive pre-training of CLAP (audio + text encoders) on audio files with captions',
   options: {
-    data: { type: 'string' }, out: { type: 'string' }, init: { type: 'string' }, config: { type: 'string' },
-    epochs: { type: 'string' }, batch: { type: 'string' }, accumulate: { type: 'string' }, 'max-minutes': { type: 'string' }, 'max-steps': { type: 'string' },
-    lr: { type: 'string' }, optimizer: { type: 'string' }, 'weight-decay': { type: 'string' },
-    schedule: { type: 'string' }, warmup: { type: 'string' }, patience: { type: 'string' }, 'min-lr': { type: 'string' },
-    freeze: { type: 'string' }, val: { type: 'string' }, 'val-fraction': { type: 'string' }, 'split-by': { type: 'string' },
-    template: { type: 'string' }, seed: { type: 'string' }, 'checkpoint-every': { type: 'string' }, resume: { type: 'boolean' },
-    cache: { type: 'string' }, workers: { type: 'string' }, threads: { type: 'string' }, 'text-len': { type: 'string' },
-    'clip-grad': { type: 'string' }, 'max-seconds': { type: 'string' }, 'early-stop': { type: 'string' },
-    positives: { type: 'string' }, test: { type: 'string' }, 'spec-augment': { type: 'boolean' }, mixup: { type: 'string' },
+    data: { type: 'string' },
+    out: { type: 'string' },
+    init: { type: 'string' },
+    config: { type: 'string' },
+    epochs: { type: 'string' },
+    batch: { type: 'string' },
+    accumulate: { type: 'string' },
+    'max-minutes': { type: 'string' },
+    'max-steps': { type: 'string' },
+    lr: { type: 'string' },
+    optimizer: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    schedule: { type: 'string' },
+    warmup: { type: 'string' },
+    patience: { type: 'string' },
+    'min-lr': { type: 'string' },
+    freeze: { type: 'string' },
+    val: { type: 'string' },
+    'val-fraction': { type: 'string' },
+    'split-by': { type: 'string' },
+    template: { type: 'string' },
+    seed: { type: 'string' },
+    'checkpoint-every': { type: 'string' },
+    resume: { type: 'boolean' },
+    cache: { type: 'string' },
+    workers: { type: 'string' },
+    threads: { type: 'string' },
+    'text-len': { type: 'string' },
+    'clip-grad': { type: 'string' },
+    'max-seconds': { type: 'string' },
+    'early-stop': { type: 'string' },
+    positives: { type: 'string' },
+    test: { type: 'string' },
+    'spec-augment': { type: 'boolean' },
+    mixup: { type: 'string' },
   },
   help: [
     '  --data MANIFEST      CSV or JSONL: path (relative to the manifest), caption and/or label[, split]',
@@ -48,13 +84,13 @@ export const trainContrastiveCommand: Command = {
     "  --lr X               default 1e-3 (the paper's)",
     "  --optimizer O        adam (default, the paper's) or adamw",
     '  --weight-decay X     on weight matrices only (default 0 for adam, 0.01 for adamw)',
-    "  --schedule S         plateau (default: ×0.1 after --patience epochs without improvement), cosine, constant",
+    '  --schedule S         plateau (default: ×0.1 after --patience epochs without improvement), cosine, constant',
     '  --warmup N           linear warm-up steps (default 0)',
     '  --patience N         plateau epochs (default 15)',
     '  --min-lr X           cosine floor (default 0)',
     '  --freeze LIST        comma list of audio, text, projection, temperature',
     '  --val MANIFEST       validation manifest; else --val-fraction of --data (default 0.1)',
-    "  --split-by K         clip (default) or label: hold out whole classes (zero-shot on unseen classes)",
+    '  --split-by K         clip (default) or label: hold out whole classes (zero-shot on unseen classes)',
     "  --template T         caption for label-only rows and zero-shot prompts (default 'this is the sound of ')",
     '  --seed S             data order, crops, captions, split and initialisation (default 0)',
     '  --checkpoint-every N also checkpoint every N steps (always at each epoch end)',
@@ -66,7 +102,7 @@ export const trainContrastiveCommand: Command = {
     '  --clip-grad X        clip gradients to global L2 norm X',
     '  --max-seconds S      longer clips are cut to S seconds before random 7 s crops (default 30)',
     '  --early-stop N       stop after N epochs without a better validation score',
-    "  --positives P        caption (default: identical captions are positives) or label (same label)",
+    '  --positives P        caption (default: identical captions are positives) or label (same label)',
     '  --test MANIFEST      also evaluated each epoch (logged as test), never used to pick the epoch',
     '  --spec-augment       SpecAugment on training crops (2 frequency masks ≤ 8 bins, 2 time masks ≤ 60 frames)',
     '  --mixup A            mixup of training audio, λ ~ Beta(A, A) per batch (targets mixed alike)',
@@ -74,7 +110,11 @@ export const trainContrastiveCommand: Command = {
   ].join('\n'),
   async run(ctx) {
     const v = ctx.values;
-    const freeze = str(v, 'freeze')?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
+    const freeze =
+      str(v, 'freeze')
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean) ?? [];
     for (const f of freeze) oneOf(f, 'freeze', FREEZE);
     const o: ContrastiveOptions = {
       data: required(v, 'data'),
@@ -120,7 +160,9 @@ export const trainContrastiveCommand: Command = {
       ctx.stdout.write(`${JSON.stringify(s)}\n`);
       return;
     }
-    ctx.stdout.write(`${s.status}: ${s.steps} steps, ${s.epochs_completed} epochs in ${s.seconds.toFixed(0)} s; loss ${s.first_loss?.toFixed(4)} → ${s.last_loss?.toFixed(4)}\n`);
+    ctx.stdout.write(
+      `${s.status}: ${s.steps} steps, ${s.epochs_completed} epochs in ${s.seconds.toFixed(0)} s; loss ${s.first_loss?.toFixed(4)} → ${s.last_loss?.toFixed(4)}\n`,
+    );
     if (s.val) ctx.stdout.write(`validation: ${JSON.stringify(s.val)}\n`);
     ctx.stdout.write(`weights: ${s.final_weights} (config ${s.config})\n`);
   },
@@ -131,7 +173,9 @@ export const trainPlotCommand: Command = {
   usage: 'train plot RUN_DIR [--out FILE.svg]',
   summary: 'Loss, learning-rate and validation curves of a training run (SVG)',
   options: { out: { type: 'string' } },
-  help: ['  --out FILE   where to write the SVG (default RUN_DIR/curves.svg)', '  --json       {"svg": path, "steps", "epochs"}'].join('\n'),
+  help: ['  --out FILE   where to write the SVG (default RUN_DIR/curves.svg)', '  --json       {"svg": path, "steps", "epochs"}'].join(
+    '\n',
+  ),
   async run(ctx) {
     const dir = ctx.positionals[0];
     if (!dir || ctx.positionals.length > 1) throw new UsageError('give one RUN_DIR');
@@ -151,10 +195,20 @@ export const trainProbeCommand: Command = {
   usage: 'train probe --data LABELLED_MANIFEST --weights W [--config C] [--out DIR]',
   summary: 'Linear probe: a softmax classifier on frozen CLAP audio embeddings, accuracy on a held-out split',
   options: {
-    data: { type: 'string' }, weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' },
-    val: { type: 'string' }, 'val-fraction': { type: 'string' }, epochs: { type: 'string' }, lr: { type: 'string' },
-    'weight-decay': { type: 'string' }, seed: { type: 'string' }, cache: { type: 'string' }, workers: { type: 'string' },
-    threads: { type: 'string' }, 'max-seconds': { type: 'string' },
+    data: { type: 'string' },
+    weights: { type: 'string' },
+    config: { type: 'string' },
+    out: { type: 'string' },
+    val: { type: 'string' },
+    'val-fraction': { type: 'string' },
+    epochs: { type: 'string' },
+    lr: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    seed: { type: 'string' },
+    cache: { type: 'string' },
+    workers: { type: 'string' },
+    threads: { type: 'string' },
+    'max-seconds': { type: 'string' },
   },
   help: [
     '  --data MANIFEST      CSV or JSONL with path and label[, split]',
@@ -192,16 +246,25 @@ export const trainProbeCommand: Command = {
       return;
     }
     const pc = (x: number): string => `${(100 * x).toFixed(1)}%`;
-    ctx.stdout.write(`held-out accuracy ${pc(s.val_accuracy)} on ${s.val_clips} clips of ${s.classes.length} classes (chance ${pc(s.chance)}, majority ${pc(s.majority)}); training accuracy ${pc(s.train_accuracy)} on ${s.train_clips}\n`);
+    ctx.stdout.write(
+      `held-out accuracy ${pc(s.val_accuracy)} on ${s.val_clips} clips of ${s.classes.length} classes (chance ${pc(s.chance)}, majority ${pc(s.majority)}); training accuracy ${pc(s.train_accuracy)} on ${s.train_clips}\n`,
+    );
     if (s.weights) ctx.stdout.write(`head: ${s.weights}\n`);
   },
 };
 
 /** Options the caption and fine-tuning commands share: run length, optimiser, data loading, reproducibility. */
 const RUN_OPTIONS = {
-  epochs: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' }, seed: { type: 'string' },
-  cache: { type: 'string' }, workers: { type: 'string' }, threads: { type: 'string' }, 'max-seconds': { type: 'string' },
-  'clip-grad': { type: 'string' }, 'max-steps': { type: 'string' },
+  epochs: { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  seed: { type: 'string' },
+  cache: { type: 'string' },
+  workers: { type: 'string' },
+  threads: { type: 'string' },
+  'max-seconds': { type: 'string' },
+  'clip-grad': { type: 'string' },
+  'max-steps': { type: 'string' },
 } as const;
 
 const RUN_HELP = '  --seed S / --cache DIR / --workers N / --threads N / --max-seconds S / --clip-grad X / --max-steps N';
@@ -229,8 +292,14 @@ export const trainCaptionCommand: Command = {
   summary: 'Train the clapcap mapper (optionally GPT-2) with the captioning loss on precomputed CLAP audio embeddings',
   options: {
     ...RUN_OPTIONS,
-    data: { type: 'string' }, clap: { type: 'string' }, 'clap-config': { type: 'string' }, init: { type: 'string' },
-    'clapcap-config': { type: 'string' }, out: { type: 'string' }, 'train-gpt2': { type: 'boolean' }, 'max-tokens': { type: 'string' },
+    data: { type: 'string' },
+    clap: { type: 'string' },
+    'clap-config': { type: 'string' },
+    init: { type: 'string' },
+    'clapcap-config': { type: 'string' },
+    out: { type: 'string' },
+    'train-gpt2': { type: 'boolean' },
+    'max-tokens': { type: 'string' },
   },
   help: [
     '  --data MANIFEST        CSV or JSONL: path and caption(s) (one training example per clip and caption)',
@@ -267,7 +336,9 @@ export const trainCaptionCommand: Command = {
       ctx.stdout.write(`${JSON.stringify(s)}\n`);
       return;
     }
-    ctx.stdout.write(`${s.steps} steps, ${s.epochs_completed} epochs: caption loss ${s.first_epoch_loss?.toFixed(4)} → ${s.last_epoch_loss?.toFixed(4)}\nweights: ${s.weights}\n`);
+    ctx.stdout.write(
+      `${s.steps} steps, ${s.epochs_completed} epochs: caption loss ${s.first_epoch_loss?.toFixed(4)} → ${s.last_epoch_loss?.toFixed(4)}\nweights: ${s.weights}\n`,
+    );
   },
 };
 
@@ -277,8 +348,12 @@ export const trainFinetuneCommand: Command = {
   summary: 'Fine-tune the whole CLAP audio encoder with a linear classifier; accuracy on a held-out split',
   options: {
     ...RUN_OPTIONS,
-    data: { type: 'string' }, weights: { type: 'string' }, config: { type: 'string' }, out: { type: 'string' },
-    val: { type: 'string' }, 'val-fraction': { type: 'string' },
+    data: { type: 'string' },
+    weights: { type: 'string' },
+    config: { type: 'string' },
+    out: { type: 'string' },
+    val: { type: 'string' },
+    'val-fraction': { type: 'string' },
   },
   help: [
     '  --data MANIFEST      CSV or JSONL with path and label[, split]',
@@ -304,6 +379,8 @@ export const trainFinetuneCommand: Command = {
       ctx.stdout.write(`${JSON.stringify(s)}\n`);
       return;
     }
-    ctx.stdout.write(`held-out accuracy ${(100 * s.val_accuracy).toFixed(1)}% on ${s.val_clips} clips of ${s.classes.length} classes (chance ${(100 * s.chance).toFixed(1)}%) after ${s.steps} steps\nweights: ${s.weights}\n`);
+    ctx.stdout.write(
+      `held-out accuracy ${(100 * s.val_accuracy).toFixed(1)}% on ${s.val_clips} clips of ${s.classes.length} classes (chance ${(100 * s.chance).toFixed(1)}%) after ${s.steps} steps\nweights: ${s.weights}\n`,
+    );
   },
 };

@@ -7,7 +7,15 @@ export const IR_VERSION = 10;
 export const OPSET = 21;
 
 const ONNX_DTYPE: Record<DType, number> = {
-  float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16,
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  bfloat16: 16,
 };
 
 export interface EmitOptions {
@@ -113,7 +121,10 @@ function neededFrom(values: Value[], within?: Set<Node>): (n: Node) => boolean {
   return (n) => needed.has(n);
 }
 
-interface Lowered { nodes: Node[]; outs: Value[] }
+interface Lowered {
+  nodes: Node[];
+  outs: Value[];
+}
 const loweredCache = new WeakMap<Node, Lowered | null>();
 
 function lowering(graph: Graph, node: Node): Lowered | null {
@@ -124,9 +135,11 @@ function lowering(graph: Graph, node: Node): Lowered | null {
     const outs = node.op.lower(node);
     c = outs ? { nodes: graph.nodes.slice(start), outs } : null;
     if (outs) {
-      if (outs.length !== node.outputs.length) throw new Error(`${node.op.type}: lowering gave ${outs.length} outputs for ${node.outputs.length}`);
+      if (outs.length !== node.outputs.length)
+        throw new Error(`${node.op.type}: lowering gave ${outs.length} outputs for ${node.outputs.length}`);
       outs.forEach((v, i) => {
-        if (v.dtype !== node.outputs[i].dtype) throw new Error(`${node.op.type}: lowering changed dtype ${node.outputs[i].dtype} to ${v.dtype}`);
+        if (v.dtype !== node.outputs[i].dtype)
+          throw new Error(`${node.op.type}: lowering changed dtype ${node.outputs[i].dtype} to ${v.dtype}`);
       });
     }
     loweredCache.set(node, c);
@@ -169,7 +182,13 @@ function attrProto(name: string, a: Attr, domains: Set<string>): Message {
   const m = new Message().string(1, name);
   if ('graph' in a) {
     const { graph, inputs, outputs } = a.graph;
-    const body = graphProto(graph, inputs, outputs.map((v) => ({ name: v.name, value: v })), () => false, domains);
+    const body = graphProto(
+      graph,
+      inputs,
+      outputs.map((v) => ({ name: v.name, value: v })),
+      () => false,
+      domains,
+    );
     return m.message(6, body).int(20, 5);
   }
   if ('i' in a) return m.int(3, a.i).int(20, 2);

@@ -19,7 +19,10 @@ export function sumToShape(g: Value, shape: readonly Dim[]): Value {
   if (lead < 0) throw new Error(`cannot sum ${shapeToString(g.shape)} to the larger ${shapeToString(shape)}`);
   const axes: number[] = [];
   for (let i = 0; i < g.rank; i++) {
-    if (i < lead) { axes.push(i); continue; }
+    if (i < lead) {
+      axes.push(i);
+      continue;
+    }
     const want = shape[i - lead];
     if (dimEq(want, g.shape[i])) continue;
     if (want === 1) axes.push(i);
@@ -27,7 +30,12 @@ export function sumToShape(g: Value, shape: readonly Dim[]): Value {
   }
   if (axes.length === 0) return g;
   const r = reduceSum(g, axes, true);
-  return lead > 0 ? squeeze(r, Array.from({ length: lead }, (_, i) => i)) : r;
+  return lead > 0
+    ? squeeze(
+        r,
+        Array.from({ length: lead }, (_, i) => i),
+      )
+    : r;
 }
 
 /** Reshape target for `shape` as a constant when it can be one (at most one symbolic dim, as -1). */
@@ -83,10 +91,13 @@ export function divByCount(g: Value, x: Value, axes: readonly number[]): Value {
 export function ones(graph: Graph, shape: readonly number[], dtype: DType): Value {
   if (shape.length === 0) return graph.scalar(1, dtype);
   const n = shape.reduce((a, b) => a * b, 1);
-  const data = dtype === 'float64' ? new Float64Array(n).fill(1)
-    : dtype === 'float16' ? new Uint16Array(n).fill(0x3c00)
-    : dtype === 'bfloat16' ? new Uint16Array(n).fill(0x3f80)
-    : new Float32Array(n).fill(1);
+  const data =
+    dtype === 'float64'
+      ? new Float64Array(n).fill(1)
+      : dtype === 'float16'
+        ? new Uint16Array(n).fill(0x3c00)
+        : dtype === 'bfloat16'
+          ? new Uint16Array(n).fill(0x3f80)
+          : new Float32Array(n).fill(1);
   return graph.constant({ dtype, shape: [...shape], data } as HostTensor, 'ones');
 }
-

@@ -73,12 +73,7 @@ export function chunkSize(n: number, target = 4096): number | undefined {
  * chunk; results have the shape of `xs[0]`. `f` must be elementwise (each output element depends only
  * on the same element of the inputs), since chunks are processed independently.
  */
-export function chunkedMap(
-  xs: Value[],
-  scalars: Value[],
-  f: (chunks: Value[], scalars: Value[]) => Value[],
-  chunk: number,
-): Value[] {
+export function chunkedMap(xs: Value[], scalars: Value[], f: (chunks: Value[], scalars: Value[]) => Value[], chunk: number): Value[] {
   return chunkedMapRows(xs, scalars, f, chunk).map((y) => reshapeLike(y, xs[0]));
 }
 
@@ -86,12 +81,7 @@ export function chunkedMap(
  * chunkedMap without the final reshape: results are [n / chunk, chunk]. As graph outputs they are
  * written by the Scan straight into the caller's buffer (a reshape would cost one more copy).
  */
-export function chunkedMapRows(
-  xs: Value[],
-  scalars: Value[],
-  f: (chunks: Value[], scalars: Value[]) => Value[],
-  chunk: number,
-): Value[] {
+export function chunkedMapRows(xs: Value[], scalars: Value[], f: (chunks: Value[], scalars: Value[]) => Value[], chunk: number): Value[] {
   const n = xs[0].shape.reduce<number>((a, d) => {
     if (typeof d !== 'number') throw new Error('chunkedMap needs static shapes');
     return a * d;
@@ -102,9 +92,13 @@ export function chunkedMapRows(
     if (m !== n) throw new Error(`chunkedMap: ${x} has ${m} elements, expected ${n}`);
   }
   for (const s of scalars) if (s.rank !== 0) throw new Error(`chunkedMap: ${s} is not a scalar`);
-  const r = scan(scalars, xs.map((x) => reshape(x, [n / chunk, chunk])), (states, slices) => ({
-    states: states.map((s) => identity(s)),
-    outputs: f(slices, states),
-  }));
+  const r = scan(
+    scalars,
+    xs.map((x) => reshape(x, [n / chunk, chunk])),
+    (states, slices) => ({
+      states: states.map((s) => identity(s)),
+      outputs: f(slices, states),
+    }),
+  );
   return r.outputs;
 }

@@ -30,7 +30,7 @@ const isFloat = (d: DType): boolean => d === 'float32' || d === 'float64' || d =
 /** The value of a rank-0 (or one-element) float constant, if `v` is one. */
 function constScalar(v: Value): number | undefined {
   const c = v.graph.constants.get(v.name);
-  if (!c || c.tensor.data.length !== 1 || !isFloat(c.tensor.dtype)) return undefined;
+  if (c?.tensor.data.length !== 1 || !isFloat(c.tensor.dtype)) return undefined;
   return Number(c.tensor.data[0]);
 }
 
@@ -44,11 +44,29 @@ const TWO_OVER_SQRT_PI = 2 / Math.sqrt(Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 const GELU_TANH_C = 0.044715;
 
-export const ADD = binaryOp('Add', undefined, { vjp: binaryVjp((g) => g, (g) => g) });
-export const SUB = binaryOp('Sub', undefined, { vjp: binaryVjp((g) => g, (g) => neg(g)) });
-export const MUL = binaryOp('Mul', undefined, { vjp: binaryVjp((g, _a, b) => mul(g, b), (g, a) => mul(g, a)) });
+export const ADD = binaryOp('Add', undefined, {
+  vjp: binaryVjp(
+    (g) => g,
+    (g) => g,
+  ),
+});
+export const SUB = binaryOp('Sub', undefined, {
+  vjp: binaryVjp(
+    (g) => g,
+    (g) => neg(g),
+  ),
+});
+export const MUL = binaryOp('Mul', undefined, {
+  vjp: binaryVjp(
+    (g, _a, b) => mul(g, b),
+    (g, a) => mul(g, a),
+  ),
+});
 export const DIV = binaryOp('Div', undefined, {
-  vjp: binaryVjp((g, _a, b) => div(g, b), (g, _a, b, y) => neg(div(mul(g, y), b))),
+  vjp: binaryVjp(
+    (g, _a, b) => div(g, b),
+    (g, _a, b, y) => neg(div(mul(g, y), b)),
+  ),
 });
 export const POW = binaryOp('Pow', undefined, {
   vjp: binaryVjp(
@@ -67,14 +85,20 @@ export const MAX = binaryOp('Max', undefined, {
   vjp: ({ inputs: [a, b] }, [g], needs) => {
     if (!g) return [undefined, undefined];
     const m = pickMask(greater(a, b), equal(a, b), g.dtype);
-    return [wants(needs, 0) ? sumToShape(mul(g, m), a.shape) : undefined, wants(needs, 1) ? sumToShape(mul(g, sub(1, m)), b.shape) : undefined];
+    return [
+      wants(needs, 0) ? sumToShape(mul(g, m), a.shape) : undefined,
+      wants(needs, 1) ? sumToShape(mul(g, sub(1, m)), b.shape) : undefined,
+    ];
   },
 });
 export const MIN = binaryOp('Min', undefined, {
   vjp: ({ inputs: [a, b] }, [g], needs) => {
     if (!g) return [undefined, undefined];
     const m = pickMask(less(a, b), equal(a, b), g.dtype);
-    return [wants(needs, 0) ? sumToShape(mul(g, m), a.shape) : undefined, wants(needs, 1) ? sumToShape(mul(g, sub(1, m)), b.shape) : undefined];
+    return [
+      wants(needs, 0) ? sumToShape(mul(g, m), a.shape) : undefined,
+      wants(needs, 1) ? sumToShape(mul(g, sub(1, m)), b.shape) : undefined,
+    ];
   },
 });
 export const EQUAL = binaryOp('Equal', 'bool');
@@ -165,7 +189,17 @@ export const CLIP: OpDef = {
     ];
   },
 };
-const ONNX_TYPE: Record<DType, number> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 };
+const ONNX_TYPE: Record<DType, number> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  bfloat16: 16,
+};
 const CAST_TO = Object.fromEntries(Object.entries(ONNX_TYPE).map(([k, v]) => [v, k])) as Record<number, DType>;
 
 function geluForm(node: Node): 'none' | 'tanh' {
@@ -186,7 +220,10 @@ function erfSeries(x: Value): Value {
   return mul(mul(mul(xc, inner), exp(neg(x2))), TWO_OVER_SQRT_PI);
 }
 
-const bin = (op: OpDef) => (a: Operand, b: Operand): Value => apply(op, liftPair(a, b));
+const bin =
+  (op: OpDef) =>
+  (a: Operand, b: Operand): Value =>
+    apply(op, liftPair(a, b));
 export const add = bin(ADD);
 export const sub = bin(SUB);
 export const mul = bin(MUL);
@@ -213,8 +250,7 @@ export const sign = (x: Value): Value => apply(SIGN, [x]);
 /** Elementwise sum of several tensors (one ONNX Sum node). */
 export const sum = (xs: Value[]): Value => (xs.length === 1 ? xs[0] : apply(SUM, xs));
 /** clamp(x, lo, hi); either bound may be omitted. */
-export const clip = (x: Value, lo?: Operand, hi?: Operand): Value =>
-  apply(CLIP, [x, lift(lo ?? -Infinity, x), lift(hi ?? Infinity, x)]);
+export const clip = (x: Value, lo?: Operand, hi?: Operand): Value => apply(CLIP, [x, lift(lo ?? -Infinity, x), lift(hi ?? Infinity, x)]);
 
 /** GELU: 'none' is the exact erf form (nn.GELU), 'tanh' is GPT-2's gelu_new. */
 export const gelu = (x: Value, approximate: 'none' | 'tanh' = 'none'): Value =>

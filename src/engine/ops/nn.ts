@@ -57,7 +57,12 @@ export const MATMUL: OpDef = {
   },
 };
 
-interface ConvAttrs { strides: number[]; pads: number[]; dilations: number[]; group: number }
+interface ConvAttrs {
+  strides: number[];
+  pads: number[];
+  dilations: number[];
+  group: number;
+}
 
 function convAttrs(attrs: Attrs): ConvAttrs {
   if (attrs.auto_pad && (attrs.auto_pad as { s: string }).s !== 'NOTSET') throw new Error('conv gradients need explicit pads');
@@ -70,7 +75,10 @@ function convAttrs(attrs: Attrs): ConvAttrs {
 }
 
 const convAttrsOut = (a: ConvAttrs): Attrs => ({
-  strides: { ints: a.strides }, pads: { ints: a.pads }, dilations: { ints: a.dilations }, group: { i: a.group },
+  strides: { ints: a.strides },
+  pads: { ints: a.pads },
+  dilations: { ints: a.dilations },
+  group: { i: a.group },
 });
 
 const convOut = (n: number, k: number, s: number, d: number, p0: number, p1: number): number =>
@@ -143,10 +151,17 @@ const CONV_ANY: OpDef = {
     const a = convAttrs(attrs);
     const [h, wd] = [x.shape[2] as number, x.shape[3] as number];
     const [kh, kw] = [w.shape[2] as number, w.shape[3] as number];
-    return [{
-      dtype: sameDtype([x, w]),
-      shape: [x.shape[0], w.shape[0], convOut(h, kh, a.strides[0], a.dilations[0], a.pads[0], a.pads[2]), convOut(wd, kw, a.strides[1], a.dilations[1], a.pads[1], a.pads[3])],
-    }];
+    return [
+      {
+        dtype: sameDtype([x, w]),
+        shape: [
+          x.shape[0],
+          w.shape[0],
+          convOut(h, kh, a.strides[0], a.dilations[0], a.pads[0], a.pads[2]),
+          convOut(wd, kw, a.strides[1], a.dilations[1], a.pads[1], a.pads[3]),
+        ],
+      },
+    ];
   },
 };
 
@@ -163,7 +178,12 @@ export const CONV_TRANSPOSE: OpDef = {
       if (typeof n !== 'number') throw new Error('convTranspose over a symbolic spatial size');
       return a.strides[i] * (n - 1) + op[i] + (k - 1) * a.dilations[i] + 1 - a.pads[i] - a.pads[i + 2];
     };
-    return [{ dtype: sameDtype([x, w]), shape: [x.shape[0], o, out(x.shape[2], w.shape[2] as number, 0), out(x.shape[3], w.shape[3] as number, 1)] }];
+    return [
+      {
+        dtype: sameDtype([x, w]),
+        shape: [x.shape[0], o, out(x.shape[2], w.shape[2] as number, 0), out(x.shape[3], w.shape[3] as number, 1)],
+      },
+    ];
   },
   vjp: ({ inputs: [x, w, b], attrs }, [g], needs) => {
     if (!g) return [undefined, undefined, undefined];
@@ -182,7 +202,8 @@ export const LAYER_NORM: OpDef = {
   opset: 17,
   infer: ([x, g]) => {
     const n = g.rank;
-    if (!x.shape.slice(-n).every((d, i) => dimEq(d, g.shape[i]))) throw new Error(`scale ${shapeToString(g.shape)} vs input ${shapeToString(x.shape)}`);
+    if (!x.shape.slice(-n).every((d, i) => dimEq(d, g.shape[i])))
+      throw new Error(`scale ${shapeToString(g.shape)} vs input ${shapeToString(x.shape)}`);
     return [{ dtype: x.dtype, shape: [...x.shape] }];
   },
   vjp: (node, [g], needs) => {

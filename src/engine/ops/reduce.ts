@@ -54,8 +54,10 @@ export const REDUCE_MAX = reduceOp('ReduceMax', (node, [g]) => {
 });
 export const REDUCE_PROD = reduceOp('ReduceProd');
 
-const reducer = (op: OpDef) => (x: Value, axes: readonly number[], keepdims = false): Value =>
-  apply(op, [x, x.graph.ints(axes)], { keepdims: { i: keepdims ? 1 : 0 } });
+const reducer =
+  (op: OpDef) =>
+  (x: Value, axes: readonly number[], keepdims = false): Value =>
+    apply(op, [x, x.graph.ints(axes)], { keepdims: { i: keepdims ? 1 : 0 } });
 
 export const reduceSum = reducer(REDUCE_SUM);
 export const reduceMean = reducer(REDUCE_MEAN);

@@ -111,7 +111,9 @@ export const TRANSPOSE: OpDef = {
   vjp: ({ attrs }, [g]) => {
     const perm = (attrs.perm as { ints: number[] }).ints;
     const inv = new Array<number>(perm.length);
-    perm.forEach((p, i) => { inv[p] = i; });
+    perm.forEach((p, i) => {
+      inv[p] = i;
+    });
     return [g && transpose(g, inv)];
   },
 };
@@ -137,7 +139,11 @@ export const CONCAT: OpDef = {
   vjp: ({ inputs, attrs }, [g]) => {
     if (!g) return inputs.map(() => undefined);
     const axis = normAxis((attrs.axis as { i: number }).i, g.rank);
-    return split(g, inputs.map((x) => x.shape[axis] as number), axis);
+    return split(
+      g,
+      inputs.map((x) => x.shape[axis] as number),
+      axis,
+    );
   },
 };
 
@@ -213,7 +219,9 @@ export const GATHER: OpDef = {
     const upd = transpose(g, [...gIdx, ...gPre, ...gPost]);
     const scattered = scatterND(zeros, indices, upd, 'add');
     const inv = new Array<number>(x.rank);
-    permX.forEach((p, i) => { inv[p] = i; });
+    permX.forEach((p, i) => {
+      inv[p] = i;
+    });
     return [transpose(scattered, inv), undefined];
   },
 };
@@ -228,8 +236,10 @@ export const GATHER_ELEMENTS: OpDef = {
     if (idx.rank !== x.rank) throw new Error('indices must have the rank of the data');
     return [{ dtype: x.dtype, shape: [...idx.shape] }];
   },
-  vjp: ({ inputs: [x, idx], attrs }, [g]) =>
-    [g && scatterElements(zerosLike(x), idx, g, (attrs.axis as { i: number }).i, 'add'), undefined],
+  vjp: ({ inputs: [x, idx], attrs }, [g]) => [
+    g && scatterElements(zerosLike(x), idx, g, (attrs.axis as { i: number }).i, 'add'),
+    undefined,
+  ],
 };
 
 /** ONNX ScatterElements (reduction 'none' assumes distinct indices for its gradient). */
@@ -324,7 +334,13 @@ export const SPLIT: OpDef = {
   vjp: (node, gs) => {
     if (gs.every((g) => !g)) return [undefined, undefined];
     const axis = normAxis((node.attrs.axis as { i: number }).i, node.inputs[0].rank);
-    return [concat(node.outputs.map((y, i) => gs[i] ?? zerosLike(y)), axis), undefined];
+    return [
+      concat(
+        node.outputs.map((y, i) => gs[i] ?? zerosLike(y)),
+        axis,
+      ),
+      undefined,
+    ];
   },
 };
 

@@ -73,11 +73,20 @@ export interface CaptionResult {
 }
 
 /** A cached state is a point in its cache's history: only the latest one can be continued. */
-interface CachedState extends LmState { cache: ClapCapCache; positions: number }
-interface UncachedState extends LmState { prefixRows: Int32Array; tokens: number[][] }
+interface CachedState extends LmState {
+  cache: ClapCapCache;
+  positions: number;
+}
+interface UncachedState extends LmState {
+  prefixRows: Int32Array;
+  tokens: number[][];
+}
 
 export class ClapCapDecoder {
-  private constructor(readonly model: ClapCapModel, readonly tokenizer: Gpt2Tokenizer) {}
+  private constructor(
+    readonly model: ClapCapModel,
+    readonly tokenizer: Gpt2Tokenizer,
+  ) {}
 
   /** Compiles the mapper and GPT-2 sessions from a clapcap state dict (+ optional `clapcap` settings). */
   static async load(
@@ -89,7 +98,9 @@ export class ClapCapDecoder {
     return new ClapCapDecoder(await ClapCapModel.load(sd, settings, runtime), tokenizer ?? defaultTokenizer());
   }
 
-  get config(): ClapCapConfig { return this.model.config; }
+  get config(): ClapCapConfig {
+    return this.model.config;
+  }
 
   /** The mapper: projected audio embeddings (one per file) → GPT-2 prefix embeddings [P·n] per file. */
   async prefixEmbeddings(audioEmbeds: readonly Float32Array[]): Promise<Float32Array[]> {
@@ -119,13 +130,28 @@ export class ClapCapDecoder {
       chunk.forEach((p, i) => flat.set(p, i * size));
       const rowsPerFile = o.strategy === 'sample' || o.strategy === 'greedy' ? 1 : o.beamSize;
       const lm = this.lm(flat, {
-        kvCache: o.kvCache, temperature: o.strategy === 'sample' ? 1 : beamTemperature(o.temperature),
+        kvCache: o.kvCache,
+        temperature: o.strategy === 'sample' ? 1 : beamTemperature(o.temperature),
         slots: this.config.prefixLength + rowsPerFile * (o.entryLength - 1),
       });
       const stop = this.config.stopTokenId;
-      const results: SearchResult[] = o.strategy === 'sample'
-        ? await sample(lm, chunk.length, { entryLength: o.entryLength, temperature: o.temperature, topK: o.topK, topP: o.topP, seed: o.seed, streamOffset: s, stopToken: stop })
-        : await beamSearch(lm, chunk.length, { beamSize: o.strategy === 'greedy' ? 1 : o.beamSize, entryLength: o.entryLength, temperature: o.temperature, stopToken: stop });
+      const results: SearchResult[] =
+        o.strategy === 'sample'
+          ? await sample(lm, chunk.length, {
+              entryLength: o.entryLength,
+              temperature: o.temperature,
+              topK: o.topK,
+              topP: o.topP,
+              seed: o.seed,
+              streamOffset: s,
+              stopToken: stop,
+            })
+          : await beamSearch(lm, chunk.length, {
+              beamSize: o.strategy === 'greedy' ? 1 : o.beamSize,
+              entryLength: o.entryLength,
+              temperature: o.temperature,
+              stopToken: stop,
+            });
       for (const r of results) out.push(this.finish(r, o.strategy !== 'sample'));
       options.onProgress?.(out.length, prefixEmbeds.length);
     }
@@ -197,7 +223,11 @@ export class ClapCapDecoder {
 }
 
 /** `ClapCapDecoder.caption` as a function: captions from projected audio embeddings. */
-export function captionFromPrefix(decoder: ClapCapDecoder, audioEmbeds: readonly Float32Array[], options: CaptionOptions = {}): Promise<CaptionResult[]> {
+export function captionFromPrefix(
+  decoder: ClapCapDecoder,
+  audioEmbeds: readonly Float32Array[],
+  options: CaptionOptions = {},
+): Promise<CaptionResult[]> {
   return decoder.caption(audioEmbeds, options);
 }
 

@@ -53,7 +53,7 @@ export function rowStats(logits: Float32Array, offset: number, n: number, t: num
   for (let j = 0; j < n; j++) {
     const x = t === 1 ? logits[offset + j] : Math.fround(logits[offset + j] / t);
     if (x > max) max = x;
-    else if (x !== x) nan = true;
+    else if (Number.isNaN(x)) nan = true;
   }
   if (nan) max = NaN;
   let sum = 0;

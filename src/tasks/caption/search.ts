@@ -94,8 +94,14 @@ function boundMargin(thr: number, s: number, xm: number, lnInv: number): number 
  * heap: only a strictly greater value enters).
  */
 function beamTopk(
-  state: LmState, row: number, V: number, t: number, k: number,
-  scores: Float64Array, lengths: Float64Array, stopped: readonly boolean[],
+  state: LmState,
+  row: number,
+  V: number,
+  t: number,
+  k: number,
+  scores: Float64Array,
+  lengths: Float64Array,
+  stopped: readonly boolean[],
 ): { values: Float64Array; indices: Float64Array } {
   const logits = state.logits;
   const stats = state.stats && state.stats.temperature === t ? state.stats : undefined;
@@ -148,7 +154,8 @@ export async function beamSearch<S extends LmState>(lm: CaptionLm<S>, count: num
   const V = lm.vocabSize;
   const k = o.beamSize;
   if (!Number.isInteger(k) || k < 1 || k > V) throw new Error(`beam size must be an integer in 1..${V}, got ${k}`);
-  if (!Number.isInteger(o.entryLength) || o.entryLength < 1) throw new Error(`entry length must be a positive integer, got ${o.entryLength}`);
+  if (!Number.isInteger(o.entryLength) || o.entryLength < 1)
+    throw new Error(`entry length must be a positive integer, got ${o.entryLength}`);
   const t = beamTemperature(o.temperature);
   let state = await lm.start(count);
   const files: BeamFile[] = [];
@@ -158,8 +165,14 @@ export async function beamSearch<S extends LmState>(lm: CaptionLm<S>, count: num
     const tokens = Array.from(indices, (q) => [q]);
     const stopped = tokens.map((tk) => tk[0] === o.stopToken);
     files.push({
-      tokens, scores: Float64Array.from(values), lengths: new Float64Array(k).fill(1), stopped,
-      done: stopped.every(Boolean), calls: 1, row: f, parentRows: new Array<number>(k).fill(f),
+      tokens,
+      scores: Float64Array.from(values),
+      lengths: new Float64Array(k).fill(1),
+      stopped,
+      done: stopped.every(Boolean),
+      calls: 1,
+      row: f,
+      parentRows: new Array<number>(k).fill(f),
     });
   }
   for (let i = 1; i < o.entryLength; i++) {
@@ -232,7 +245,13 @@ export function seededRandom(seed: number, stream = 0): () => number {
  * tokens until their mass reaches p, the one crossing it included), then one uniform draw. Temperature
  * 0 is argmax (lowest id on ties).
  */
-export function sampleToken(logits: Float32Array, offset: number, V: number, o: Pick<SampleOptions, 'temperature' | 'topK' | 'topP'>, rand: () => number): number {
+export function sampleToken(
+  logits: Float32Array,
+  offset: number,
+  V: number,
+  o: Pick<SampleOptions, 'temperature' | 'topK' | 'topP'>,
+  rand: () => number,
+): number {
   if (o.temperature === 0) {
     let best = 0;
     for (let j = 1; j < V; j++) if (logits[offset + j] > logits[offset + best]) best = j;
@@ -258,7 +277,11 @@ export function sampleToken(logits: Float32Array, offset: number, V: number, o: 
       const cut = Math.max(floor, tau > 1e-300 ? tau : 0);
       let above = 0;
       let count = 0;
-      for (let j = 0; j < V; j++) if (w[j] >= cut) { above += w[j]; count++; }
+      for (let j = 0; j < V; j++)
+        if (w[j] >= cut) {
+          above += w[j];
+          count++;
+        }
       if (above < o.topP * mass && cut > floor) continue;
       const ids = new Int32Array(count);
       for (let j = 0, c = 0; j < V; j++) if (w[j] >= cut) ids[c++] = j;
@@ -319,7 +342,9 @@ export async function sample<S extends LmState>(lm: CaptionLm<S>, count: number,
     const next = Int32Array.from(still, (f) => tokens[f][tokens[f].length - 1]);
     state = await lm.next(state, parents, next);
     rowOf = [];
-    still.forEach((f, r) => { rowOf[f] = r; });
+    still.forEach((f, r) => {
+      rowOf[f] = r;
+    });
     active = still;
   }
   return tokens.map((tk, f) => ({

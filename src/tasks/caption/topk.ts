@@ -23,7 +23,7 @@
 
 /** PyTorch's "largest" comparator: NaN above everything, then `>`. */
 export function greaterNanFirst(a: number, b: number): boolean {
-  return (a !== a && b === b) || a > b;
+  return (Number.isNaN(a) && !Number.isNaN(b)) || a > b;
 }
 
 /**
@@ -42,10 +42,14 @@ export class TopkHeap {
   }
 
   /** Whether the first k elements are in (the heap is built). */
-  get full(): boolean { return this.filled === this.k; }
+  get full(): boolean {
+    return this.filled === this.k;
+  }
 
   /** The heap's top: the smallest kept value (valid once full). */
-  get top(): number { return this.values[0]; }
+  get top(): number {
+    return this.values[0];
+  }
 
   /**
    * Feeds the next element in index order: the first k fill the buffer (then make_heap), later ones

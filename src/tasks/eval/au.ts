@@ -36,7 +36,8 @@ export function decodeAu(bytes: Uint8Array, name = '<au>'): PcmInput {
   const sampleRate = dv.getUint32(16);
   const channels = dv.getUint32(20);
   if (offset < 24 || offset > bytes.length) throw new ClapError(`.au data offset ${offset} is outside the file`, { subject: name });
-  if (channels < 1 || channels > 64 || sampleRate < 1) throw new ClapError(`.au header has ${channels} channels at ${sampleRate} Hz`, { subject: name });
+  if (channels < 1 || channels > 64 || sampleRate < 1)
+    throw new ClapError(`.au header has ${channels} channels at ${sampleRate} Hz`, { subject: name });
   const bps: Record<number, number> = { 1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 6: 4, 7: 8, 27: 1 };
   const width = bps[encoding];
   if (!width) throw new ClapError(`.au encoding ${encoding} is not supported (μ-law, A-law, 8/16/24/32-bit PCM, float)`, { subject: name });
@@ -49,14 +50,29 @@ export function decodeAu(bytes: Uint8Array, name = '<au>'): PcmInput {
       const o = offset + (f * channels + c) * width;
       let v: number;
       switch (encoding) {
-        case 1: v = ulaw(bytes[o]); break;
-        case 27: v = alaw(bytes[o]); break;
-        case 2: v = dv.getInt8(o) / 128; break;
-        case 3: v = dv.getInt16(o) / 32768; break;
-        case 4: v = ((dv.getInt8(o) << 16) | (bytes[o + 1] << 8) | bytes[o + 2]) / 8388608; break;
-        case 5: v = dv.getInt32(o) / 2147483648; break;
-        case 6: v = dv.getFloat32(o); break;
-        default: v = dv.getFloat64(o);
+        case 1:
+          v = ulaw(bytes[o]);
+          break;
+        case 27:
+          v = alaw(bytes[o]);
+          break;
+        case 2:
+          v = dv.getInt8(o) / 128;
+          break;
+        case 3:
+          v = dv.getInt16(o) / 32768;
+          break;
+        case 4:
+          v = ((dv.getInt8(o) << 16) | (bytes[o + 1] << 8) | bytes[o + 2]) / 8388608;
+          break;
+        case 5:
+          v = dv.getInt32(o) / 2147483648;
+          break;
+        case 6:
+          v = dv.getFloat32(o);
+          break;
+        default:
+          v = dv.getFloat64(o);
       }
       out[c][f] = v;
     }

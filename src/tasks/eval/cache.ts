@@ -42,7 +42,10 @@ export class CacheShard {
   hits = 0;
   misses = 0;
 
-  constructor(readonly file: string, readonly dim: number) {
+  constructor(
+    readonly file: string,
+    readonly dim: number,
+  ) {
     let buf: Buffer | undefined;
     try {
       buf = readFileSync(file);
@@ -110,7 +113,11 @@ const modelKeys = new WeakMap<Clap, Promise<string>>();
 export function modelKey(clap: Clap): Promise<string> {
   let k = modelKeys.get(clap);
   if (!k) {
-    k = clap.weightsHash().then((weights) => createHash('sha256').update(`weights\u0000${weights}\u0000${JSON.stringify(clap.config)}`).digest('hex'));
+    k = clap.weightsHash().then((weights) =>
+      createHash('sha256')
+        .update(`weights\u0000${weights}\u0000${JSON.stringify(clap.config)}`)
+        .digest('hex'),
+    );
     modelKeys.set(clap, k);
   }
   return k;
@@ -154,7 +161,10 @@ export class EmbeddingCache {
 
   /** Shard for audio embeddings of `clap` under the given embedding-relevant options. */
   async audio(clap: Clap, options: Record<string, unknown>): Promise<CacheShard> {
-    const canonical = Object.keys(options).sort().map((k) => `${k}=${JSON.stringify(options[k] ?? null)}`).join('&');
+    const canonical = Object.keys(options)
+      .sort()
+      .map((k) => `${k}=${JSON.stringify(options[k] ?? null)}`)
+      .join('&');
     const opts = sha256(canonical).toString('hex').slice(0, 16);
     return this.shard(await modelKey(clap), `audio-${opts}`, clap.config.dProj);
   }

@@ -42,7 +42,11 @@ function ngramCounts(words: readonly string[], n = 4): Counts {
   return counts;
 }
 
-interface Vec { vec: Map<string, number>[]; norm: number[]; length: number }
+interface Vec {
+  vec: Map<string, number>[];
+  norm: number[];
+  length: number;
+}
 
 export interface CiderOptions {
   /** Tokenise with tokenizeCaption (default true); false: split on whitespace only. */
@@ -55,8 +59,13 @@ export interface CiderOptions {
  * Corpus CIDEr-D: `candidates[i]` is the caption produced for clip i, `references[i]` its reference
  * captions. Returns the mean and the per-clip scores.
  */
-export function ciderD(candidates: readonly string[], references: readonly (readonly string[])[], options: CiderOptions = {}): { score: number; perClip: number[] } {
-  if (candidates.length !== references.length) throw new RangeError(`${candidates.length} candidates for ${references.length} reference sets`);
+export function ciderD(
+  candidates: readonly string[],
+  references: readonly (readonly string[])[],
+  options: CiderOptions = {},
+): { score: number; perClip: number[] } {
+  if (candidates.length !== references.length)
+    throw new RangeError(`${candidates.length} candidates for ${references.length} reference sets`);
   if (candidates.length === 0) return { score: NaN, perClip: [] };
   const n = options.n ?? 4;
   const sigma = options.sigma ?? 6;
@@ -102,7 +111,10 @@ export function ciderD(candidates: readonly string[], references: readonly (read
   const perClip = cands.map((c, i) => {
     const hv = toVec(c);
     const total = new Array<number>(n).fill(0);
-    for (const r of refs[i]) sim(hv, toVec(r)).forEach((v, k) => { total[k] += v; });
+    for (const r of refs[i])
+      sim(hv, toVec(r)).forEach((v, k) => {
+        total[k] += v;
+      });
     const mean = total.reduce((a, b) => a + b, 0) / n;
     return (mean / refs[i].length) * 10;
   });

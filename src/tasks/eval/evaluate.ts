@@ -14,7 +14,17 @@ import { decodeAu, isAu } from './au.js';
 import { type CacheShard, type EmbeddingCache, sha256 } from './cache.js';
 import { ciderD, spider } from './cider.js';
 import type { EvalDataset, EvalItem } from './datasets/index.js';
-import { accuracy, argmax, bidirectionalRetrieval, confusionMatrix, f1Dcase2017, meanAveragePrecision, oneHot, type RetrievalDirection, thresholdDecisions } from './metrics.js';
+import {
+  accuracy,
+  argmax,
+  bidirectionalRetrieval,
+  confusionMatrix,
+  f1Dcase2017,
+  meanAveragePrecision,
+  oneHot,
+  type RetrievalDirection,
+  thresholdDecisions,
+} from './metrics.js';
 
 /** Audio options that change an embedding (the cache keys on them). */
 export type EvalAudioOptions = Omit<AudioEmbedOptions, 'onProgress' | 'name'>;
@@ -86,7 +96,7 @@ function normalize(v: ArrayLike<number>): Float64Array {
 
 /** Options as they enter the cache key (only what changes an embedding). */
 export function audioCacheKeyOptions(o: EvalAudioOptions = {}): Record<string, unknown> | null {
-  if ((o.crop === 'random' && o.seed === undefined && o.cropOffset === undefined)) return null; // not reproducible
+  if (o.crop === 'random' && o.seed === undefined && o.cropOffset === undefined) return null; // not reproducible
   const sliding = o.sliding ? (o.sliding === true ? {} : o.sliding) : null;
   return {
     channels: o.channels ?? 'mean',
@@ -156,7 +166,12 @@ export async function embedItems(
     const audioOptions: AudioEmbedOptions = { ...options.audio, onProgress: (n) => options.onProgress?.(base + n, items.length) };
     let results: (Float32Array | undefined)[];
     try {
-      results = (await clap.embedAudio(todo.map((t) => t.input), audioOptions)).map((r) => r.embedding);
+      results = (
+        await clap.embedAudio(
+          todo.map((t) => t.input),
+          audioOptions,
+        )
+      ).map((r) => r.embedding);
     } catch (e) {
       if (!options.skipErrors || todo.length === 1) {
         if (todo.length === 1) fail(items[todo[0].index].path, e);
@@ -191,7 +206,11 @@ export async function embedItems(
 }
 
 /** Text embeddings (not normalised) through the cache; duplicates are embedded once. */
-export async function embedTexts(clap: Clap, texts: readonly string[], cache?: EmbeddingCache): Promise<{ embeddings: Float32Array[]; shard?: CacheShard }> {
+export async function embedTexts(
+  clap: Clap,
+  texts: readonly string[],
+  cache?: EmbeddingCache,
+): Promise<{ embeddings: Float32Array[]; shard?: CacheShard }> {
   const shard = cache ? await cache.text(clap) : undefined;
   const found = new Map<string, Float32Array>();
   const misses: string[] = [];
@@ -210,7 +229,12 @@ export async function embedTexts(clap: Clap, texts: readonly string[], cache?: E
 }
 
 /** Class text embeddings: per class the mean of its L2-normalised template embeddings (one template: itself). */
-export async function classTextEmbeddings(clap: Clap, prompts: readonly string[], templates: readonly string[], cache?: EmbeddingCache): Promise<{ embeddings: Float32Array[]; shard?: CacheShard }> {
+export async function classTextEmbeddings(
+  clap: Clap,
+  prompts: readonly string[],
+  templates: readonly string[],
+  cache?: EmbeddingCache,
+): Promise<{ embeddings: Float32Array[]; shard?: CacheShard }> {
   if (templates.length === 0) throw new ClapError('no prompt templates given');
   const texts = templates.flatMap((t) => prompts.map((p) => applyTemplate(t, p)));
   const { embeddings, shard } = await embedTexts(clap, texts, cache);
@@ -218,7 +242,10 @@ export async function classTextEmbeddings(clap: Clap, prompts: readonly string[]
   const k = prompts.length;
   const out = prompts.map((_, c) => {
     const acc = new Float64Array(embeddings[0].length);
-    for (let t = 0; t < templates.length; t++) normalize(embeddings[t * k + c]).forEach((x, i) => { acc[i] += x / templates.length; });
+    for (let t = 0; t < templates.length; t++)
+      normalize(embeddings[t * k + c]).forEach((x, i) => {
+        acc[i] += x / templates.length;
+      });
     return Float32Array.from(acc);
   });
   return { embeddings: out, shard };
@@ -234,11 +261,15 @@ export function zeroShotProbabilities(similarity: number[][], multiLabel: boolea
 /** Runs a dataset's zero-shot evaluation (classification and/or retrieval) with `clap`. */
 export async function evaluateDataset(clap: Clap, dataset: EvalDataset, options: EvalOptions = {}): Promise<EvalResult> {
   if (dataset.captioning && !dataset.classification && !dataset.retrieval) {
-    throw new ClapError(`${dataset.title} captioning is scored from generated captions: use evaluateCaptions (clap eval ${dataset.task} --predictions FILE)`);
+    throw new ClapError(
+      `${dataset.title} captioning is scored from generated captions: use evaluateCaptions (clap eval ${dataset.task} --predictions FILE)`,
+    );
   }
   const templates = [...(options.templates ?? [dataset.template])];
   const { embeddings, skipped, shard: audioShard } = await embedItems(clap, dataset.items, options);
-  const kept = dataset.items.map((it, i) => ({ it, e: embeddings[i] })).filter((x): x is { it: EvalItem; e: Float32Array } => x.e !== undefined);
+  const kept = dataset.items
+    .map((it, i) => ({ it, e: embeddings[i] }))
+    .filter((x): x is { it: EvalItem; e: Float32Array } => x.e !== undefined);
   if (kept.length === 0) throw new ClapError(`no ${dataset.title} clip could be embedded`);
   const metrics: Record<string, number> = {};
   const details: EvalDetails = {
@@ -257,10 +288,16 @@ export async function evaluateDataset(clap: Clap, dataset: EvalDataset, options:
     if (labelled.length === 0) throw new ClapError(`no labelled ${dataset.title} clip to classify`);
     const text = await classTextEmbeddings(clap, cls.prompts, templates, options.cache);
     textShard = text.shard;
-    const sim = clap.similarity(labelled.map((x) => x.e), text.embeddings);
+    const sim = clap.similarity(
+      labelled.map((x) => x.e),
+      text.embeddings,
+    );
     const probs = zeroShotProbabilities(sim, cls.multiLabel);
     const k = cls.classes.length;
-    const truthHot = oneHot(labelled.map((x) => x.it.labels), k);
+    const truthHot = oneHot(
+      labelled.map((x) => x.it.labels),
+      k,
+    );
     const { mAP, perClass: ap } = meanAveragePrecision(truthHot, probs);
     const counts = cls.classes.map((_, c) => truthHot.filter((r) => r[c]).length);
     details.multiLabel = cls.multiLabel;
@@ -274,7 +311,12 @@ export async function evaluateDataset(clap: Clap, dataset: EvalDataset, options:
       metrics.mAP = mAP;
       const confusion = confusionMatrix(probs, truth, k);
       details.confusion = confusion;
-      details.perClass = cls.classes.map((name, c) => ({ name, n: counts[c], accuracy: counts[c] ? confusion[c][c] / counts[c] : NaN, ap: ap[c] }));
+      details.perClass = cls.classes.map((name, c) => ({
+        name,
+        n: counts[c],
+        accuracy: counts[c] ? confusion[c][c] / counts[c] : NaN,
+        ap: ap[c],
+      }));
     } else {
       const threshold = options.threshold ?? 0.5;
       const f1 = f1Dcase2017(truthHot, thresholdDecisions(probs, threshold));
@@ -307,9 +349,15 @@ export async function evaluateDataset(clap: Clap, dataset: EvalDataset, options:
     }
     const text = await embedTexts(clap, texts, options.cache);
     textShard ??= text.shard;
-    const sim = clap.similarity(captioned.map((x) => x.e), text.embeddings);
+    const sim = clap.similarity(
+      captioned.map((x) => x.e),
+      text.embeddings,
+    );
     const r = bidirectionalRetrieval(sim, relevant);
-    for (const [dir, m] of [['a2t', r.audioToText], ['t2a', r.textToAudio]] as const) {
+    for (const [dir, m] of [
+      ['a2t', r.audioToText],
+      ['t2a', r.textToAudio],
+    ] as const) {
       for (const key of ['R@1', 'R@5', 'R@10', 'mAP@10'] as const) metrics[`${dir}_${key}`] = m[key];
     }
     details.retrieval = { ...r, clips: captioned.length, texts: texts.length };
@@ -340,8 +388,12 @@ export function evaluateCaptions(dataset: EvalDataset, predictions: ReadonlyMap<
     if (caption === undefined) unmatched++;
     else pairs.push({ item, caption });
   }
-  if (pairs.length === 0) throw new ClapError(`no prediction matches a ${dataset.title} clip (match by file name, e.g. '${dataset.items[0]?.id}')`);
-  const { score } = ciderD(pairs.map((p) => p.caption), pairs.map((p) => p.item.captions!));
+  if (pairs.length === 0)
+    throw new ClapError(`no prediction matches a ${dataset.title} clip (match by file name, e.g. '${dataset.items[0]?.id}')`);
+  const { score } = ciderD(
+    pairs.map((p) => p.caption),
+    pairs.map((p) => p.item.captions!),
+  );
   const metrics: Record<string, number> = { cider_d: score };
   const s = spider(score, spice);
   if (s !== undefined) {

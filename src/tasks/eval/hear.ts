@@ -37,7 +37,10 @@ export class HearModel {
   readonly sceneEmbeddingSize: number;
   readonly timestampEmbeddingSize: number;
 
-  constructor(readonly clap: Clap, private readonly options: HearOptions = {}) {
+  constructor(
+    readonly clap: Clap,
+    private readonly options: HearOptions = {},
+  ) {
     this.sceneEmbeddingSize = clap.config.dProj;
     this.timestampEmbeddingSize = clap.config.dProj;
   }
@@ -45,12 +48,19 @@ export class HearModel {
   /** One embedding per sound. */
   async getSceneEmbeddings(audio: readonly Float32Array[], sampleRate: number = this.sampleRate): Promise<Float32Array[]> {
     checkAudio(audio, sampleRate);
-    const out = await this.clap.embedAudio(audio.map((samples) => ({ samples, sampleRate })), { sliding: true, batchSize: this.options.batchSize });
+    const out = await this.clap.embedAudio(
+      audio.map((samples) => ({ samples, sampleRate })),
+      { sliding: true, batchSize: this.options.batchSize },
+    );
     return out.map((r) => r.embedding);
   }
 
   /** Embeddings every `hopMs` for each sound, with their timestamps (ms). */
-  async getTimestampEmbeddings(audio: readonly Float32Array[], sampleRate: number = this.sampleRate, options: HearOptions = {}): Promise<TimestampEmbeddings> {
+  async getTimestampEmbeddings(
+    audio: readonly Float32Array[],
+    sampleRate: number = this.sampleRate,
+    options: HearOptions = {},
+  ): Promise<TimestampEmbeddings> {
     checkAudio(audio, sampleRate);
     const hopMs = options.hopMs ?? this.options.hopMs ?? 50;
     if (!(hopMs > 0) || !Number.isFinite(hopMs)) throw new ClapError(`hopMs must be a positive number, got ${hopMs}`);
@@ -107,6 +117,11 @@ export function getSceneEmbeddings(audio: readonly Float32Array[], model: HearMo
   return model.getSceneEmbeddings(audio, sampleRate);
 }
 
-export function getTimestampEmbeddings(audio: readonly Float32Array[], model: HearModel, sampleRate?: number, options?: HearOptions): Promise<TimestampEmbeddings> {
+export function getTimestampEmbeddings(
+  audio: readonly Float32Array[],
+  model: HearModel,
+  sampleRate?: number,
+  options?: HearOptions,
+): Promise<TimestampEmbeddings> {
   return model.getTimestampEmbeddings(audio, sampleRate, options);
 }

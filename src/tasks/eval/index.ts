@@ -13,10 +13,28 @@ export * from './datasets/index.js';
 export { decodeAu, isAu } from './au.js';
 export { CacheShard, EmbeddingCache, defaultCacheDir, modelKey } from './cache.js';
 export {
-  audioCacheKeyOptions, classTextEmbeddings, embedItems, embedTexts, evaluateCaptions, evaluateDataset, zeroShotProbabilities,
-  type ClassPrediction, type EvalAudioOptions, type EvalDetails, type EvalOptions, type EvalResult, type PerClass,
+  audioCacheKeyOptions,
+  classTextEmbeddings,
+  embedItems,
+  embedTexts,
+  evaluateCaptions,
+  evaluateDataset,
+  zeroShotProbabilities,
+  type ClassPrediction,
+  type EvalAudioOptions,
+  type EvalDetails,
+  type EvalOptions,
+  type EvalResult,
+  type PerClass,
 } from './evaluate.js';
 export { PAPER_2023, PAPER_SOURCE, renderMarkdown, reportJson, writeReport, type ReportContext } from './report.js';
 export { encodePng, renderConfusionMatrix, crc32 } from './png.js';
-export { HearModel, getSceneEmbeddings, getTimestampEmbeddings, loadHearModel, type HearOptions, type TimestampEmbeddings } from './hear.js';
+export {
+  HearModel,
+  getSceneEmbeddings,
+  getTimestampEmbeddings,
+  loadHearModel,
+  type HearOptions,
+  type TimestampEmbeddings,
+} from './hear.js';
 export { parseDelimited, readCsv, readJsonl } from './table.js';

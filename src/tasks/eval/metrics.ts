@@ -23,7 +23,9 @@ export function accuracy(scores: readonly ArrayLike<number>[], truth: readonly n
   checkRows(scores, truth.length);
   if (truth.length === 0) return NaN;
   let hit = 0;
-  scores.forEach((row, i) => { if (argmax(row) === truth[i]) hit++; });
+  scores.forEach((row, i) => {
+    if (argmax(row) === truth[i]) hit++;
+  });
   return hit / truth.length;
 }
 
@@ -31,7 +33,9 @@ export function accuracy(scores: readonly ArrayLike<number>[], truth: readonly n
 export function confusionMatrix(scores: readonly ArrayLike<number>[], truth: readonly number[], numClasses: number): number[][] {
   checkRows(scores, truth.length);
   const m = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
-  scores.forEach((row, i) => { m[truth[i]][argmax(row)]++; });
+  scores.forEach((row, i) => {
+    m[truth[i]][argmax(row)]++;
+  });
   return m;
 }
 
@@ -69,7 +73,10 @@ export function averagePrecision(truth: ArrayLike<number | boolean>, scores: Arr
  * Macro mAP over classes (sklearn `average_precision_score(Y, S, average='macro')`): `truth[i][c]` is
  * 1 when clip i has class c, `scores[i][c]` its score. Also returns the per-class APs.
  */
-export function meanAveragePrecision(truth: readonly ArrayLike<number | boolean>[], scores: readonly ArrayLike<number>[]): { mAP: number; perClass: number[] } {
+export function meanAveragePrecision(
+  truth: readonly ArrayLike<number | boolean>[],
+  scores: readonly ArrayLike<number>[],
+): { mAP: number; perClass: number[] } {
   checkRows(scores, truth.length);
   if (truth.length === 0) return { mAP: NaN, perClass: [] };
   const k = truth[0].length;
@@ -118,10 +125,14 @@ export interface F1Result {
 export function f1Dcase2017(truth: readonly ArrayLike<number | boolean>[], decisions: readonly ArrayLike<number | boolean>[]): F1Result {
   checkRows(decisions, truth.length);
   const k = truth[0]?.length ?? 0;
-  let TP = 0, FP = 0, FN = 0;
+  let TP = 0,
+    FP = 0,
+    FN = 0;
   const perClass: number[] = [];
   for (let c = 0; c < k; c++) {
-    let tp = 0, fp = 0, fn = 0;
+    let tp = 0,
+      fp = 0,
+      fn = 0;
     for (let i = 0; i < truth.length; i++) {
       const t = Boolean(truth[i][c]);
       const d = Boolean(decisions[i][c]);
@@ -129,7 +140,9 @@ export function f1Dcase2017(truth: readonly ArrayLike<number | boolean>[], decis
       else if (d) fp++;
       else if (t) fn++;
     }
-    TP += tp; FP += fp; FN += fn;
+    TP += tp;
+    FP += fp;
+    FN += fn;
     perClass.push(tp + fp + fn === 0 ? 0 : (2 * tp) / (2 * tp + fp + fn));
   }
   const precision = TP + FP === 0 ? 0 : TP / (TP + FP);
@@ -147,7 +160,9 @@ export function relevantRanks(scores: ArrayLike<number>, relevant: readonly numb
   const ranks: number[] = [];
   if (rel.size > 16) {
     const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a] || a - b);
-    order.forEach((c, pos) => { if (rel.has(c)) ranks.push(pos + 1); });
+    order.forEach((c, pos) => {
+      if (rel.has(c)) ranks.push(pos + 1);
+    });
     return ranks;
   }
   for (const r of rel) {
@@ -168,7 +183,9 @@ export function averagePrecisionAtK(ranks: readonly number[], k = 10): number {
   if (ranks.length === 0) return 0;
   const sorted = [...ranks].sort((a, b) => a - b);
   let sum = 0;
-  sorted.forEach((r, i) => { if (r <= k) sum += (i + 1) / r; });
+  sorted.forEach((r, i) => {
+    if (r <= k) sum += (i + 1) / r;
+  });
   return sum / Math.min(sorted.length, k);
 }
 
@@ -208,7 +225,10 @@ export function retrievalMetrics(scores: readonly ArrayLike<number>[], relevant:
  * (each text one query, its clip(s) relevant) and audio → text (each clip one query, all of its texts
  * relevant; clips without a text are not queries).
  */
-export function bidirectionalRetrieval(sim: readonly ArrayLike<number>[], textToAudio: readonly (number | readonly number[])[]): { audioToText: RetrievalDirection; textToAudio: RetrievalDirection } {
+export function bidirectionalRetrieval(
+  sim: readonly ArrayLike<number>[],
+  textToAudio: readonly (number | readonly number[])[],
+): { audioToText: RetrievalDirection; textToAudio: RetrievalDirection } {
   const na = sim.length;
   const nt = textToAudio.length;
   const clipsOf = textToAudio.map((a) => (typeof a === 'number' ? [a] : [...a]));
@@ -220,7 +240,10 @@ export function bidirectionalRetrieval(sim: readonly ArrayLike<number>[], textTo
     }
   });
   const withText = textsOf.map((ts, a) => (ts.length ? a : -1)).filter((a) => a >= 0);
-  const a2t = retrievalMetrics(withText.map((a) => sim[a]), withText.map((a) => textsOf[a]));
+  const a2t = retrievalMetrics(
+    withText.map((a) => sim[a]),
+    withText.map((a) => textsOf[a]),
+  );
   const transposed = Array.from({ length: nt }, (_, t) => Float64Array.from({ length: na }, (_, a) => sim[a][t]));
   const t2a = retrievalMetrics(transposed, clipsOf);
   return { audioToText: a2t, textToAudio: t2a };
@@ -268,7 +291,11 @@ export function randomRecallAtK(n: number, relevant: number, k: number): number 
 }
 
 /** Expected R@K of a random ranking in both directions, for the queries `bidirectionalRetrieval` forms. */
-export function randomRetrievalBaseline(numAudio: number, textToAudio: readonly (number | readonly number[])[], k = 10): { audioToText: number; textToAudio: number } {
+export function randomRetrievalBaseline(
+  numAudio: number,
+  textToAudio: readonly (number | readonly number[])[],
+  k = 10,
+): { audioToText: number; textToAudio: number } {
   const clipsOf = textToAudio.map((a) => (typeof a === 'number' ? [a] : [...a]));
   const textsPerClip = new Array<number>(numAudio).fill(0);
   for (const clips of clipsOf) for (const a of clips) textsPerClip[a]++;

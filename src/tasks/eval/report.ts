@@ -24,13 +24,26 @@ export const PAPER_2023: Readonly<Record<string, Readonly<Record<string, number>
   clotho: { 'a2t_R@1': 0.229, 't2a_R@1': 0.157 },
 };
 
-export const PAPER_SOURCE = 'Elizalde et al., "Natural Language Supervision for General-Purpose Audio Representations", arXiv 2309.05767, Table 2';
+export const PAPER_SOURCE =
+  'Elizalde et al., "Natural Language Supervision for General-Purpose Audio Representations", arXiv 2309.05767, Table 2';
 
 const METRIC_NAMES: Record<string, string> = {
-  accuracy: 'accuracy', mAP: 'mAP (macro)', f1: 'F1 (DCASE2017 T4, instance-based)', precision: 'precision', recall: 'recall',
-  'a2t_R@1': 'audio→text R@1', 'a2t_R@5': 'audio→text R@5', 'a2t_R@10': 'audio→text R@10', 'a2t_mAP@10': 'audio→text mAP@10',
-  't2a_R@1': 'text→audio R@1', 't2a_R@5': 'text→audio R@5', 't2a_R@10': 'text→audio R@10', 't2a_mAP@10': 'text→audio mAP@10',
-  cider_d: 'CIDEr-D', spice: 'SPICE (supplied)', spider: 'SPIDEr',
+  accuracy: 'accuracy',
+  mAP: 'mAP (macro)',
+  f1: 'F1 (DCASE2017 T4, instance-based)',
+  precision: 'precision',
+  recall: 'recall',
+  'a2t_R@1': 'audio→text R@1',
+  'a2t_R@5': 'audio→text R@5',
+  'a2t_R@10': 'audio→text R@10',
+  'a2t_mAP@10': 'audio→text mAP@10',
+  't2a_R@1': 'text→audio R@1',
+  't2a_R@5': 'text→audio R@5',
+  't2a_R@10': 'text→audio R@10',
+  't2a_mAP@10': 'text→audio mAP@10',
+  cider_d: 'CIDEr-D',
+  spice: 'SPICE (supplied)',
+  spider: 'SPIDEr',
 };
 
 /** Metrics shown as percentages (CIDEr-D and SPIDEr are not). */
@@ -85,7 +98,11 @@ export function renderMarkdown(result: EvalResult, ctx: ReportContext = {}): str
   ];
   if (result.classes) facts.push(['classes', String(result.classes)]);
   if (d.retrieval) facts.push(['texts', String(d.retrieval.texts)]);
-  if (d.templates.length) facts.push([d.templates.length > 1 ? `prompt ensemble (${d.templates.length} templates)` : 'prompt template', d.templates.map((t) => `\`${t}\``).join(', ')]);
+  if (d.templates.length)
+    facts.push([
+      d.templates.length > 1 ? `prompt ensemble (${d.templates.length} templates)` : 'prompt template',
+      d.templates.map((t) => `\`${t}\``).join(', '),
+    ]);
   if (d.threshold !== undefined) facts.push(['F1 decision', `probability > ${d.threshold}`]);
   if (ctx.model) facts.push(['model', `\`${ctx.model}\``]);
   if (ctx.command) facts.push(['command', `\`${ctx.command}\``]);
@@ -93,13 +110,27 @@ export function renderMarkdown(result: EvalResult, ctx: ReportContext = {}): str
   for (const [k, v] of facts) out.push(`- **${k}**: ${v}`);
   out.push('', '## Results', '', '| metric | ours | paper (CLAP 2023) |', '| --- | ---: | ---: |');
   for (const [m, v] of Object.entries(result.metrics)) out.push(`| ${METRIC_NAMES[m] ?? m} | ${fmt(m, v)} | ${fmt(m, paper[m])} |`);
-  out.push('', Object.keys(paper).length
-    ? `Percentages except CIDEr-D/SPIDEr. Paper: ${PAPER_SOURCE} (official 2023 weights).`
-    : 'Percentages except CIDEr-D/SPIDEr. The paper lists no number for this task with the 2023 weights.');
+  out.push(
+    '',
+    Object.keys(paper).length
+      ? `Percentages except CIDEr-D/SPIDEr. Paper: ${PAPER_SOURCE} (official 2023 weights).`
+      : 'Percentages except CIDEr-D/SPIDEr. The paper lists no number for this task with the 2023 weights.',
+  );
   if (d.retrieval) {
-    out.push('', '## Retrieval', '', '| direction | queries | R@1 | R@5 | R@10 | mAP@10 | median rank |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const [name, r] of [['audio → text', d.retrieval.audioToText], ['text → audio', d.retrieval.textToAudio]] as const) {
-      out.push(`| ${name} | ${r.queries} | ${(100 * r['R@1']).toFixed(1)} | ${(100 * r['R@5']).toFixed(1)} | ${(100 * r['R@10']).toFixed(1)} | ${(100 * r['mAP@10']).toFixed(1)} | ${r.medianRank} |`);
+    out.push(
+      '',
+      '## Retrieval',
+      '',
+      '| direction | queries | R@1 | R@5 | R@10 | mAP@10 | median rank |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const [name, r] of [
+      ['audio → text', d.retrieval.audioToText],
+      ['text → audio', d.retrieval.textToAudio],
+    ] as const) {
+      out.push(
+        `| ${name} | ${r.queries} | ${(100 * r['R@1']).toFixed(1)} | ${(100 * r['R@5']).toFixed(1)} | ${(100 * r['R@10']).toFixed(1)} | ${(100 * r['mAP@10']).toFixed(1)} | ${r.medianRank} |`,
+      );
     }
   }
   if (d.perClass) {
@@ -112,18 +143,39 @@ export function renderMarkdown(result: EvalResult, ctx: ReportContext = {}): str
         const row = d.confusion?.[i];
         if (!row) return '';
         let best = -1;
-        row.forEach((v, j) => { if (j !== i && v > 0 && (best < 0 || v > row[best])) best = j; });
+        row.forEach((v, j) => {
+          if (j !== i && v > 0 && (best < 0 || v > row[best])) best = j;
+        });
         return best < 0 ? '' : `${esc(d.classNames[best])} (${row[best]})`;
       };
       out.push('| # | class | clips | accuracy | AP | most often predicted instead |', '| ---: | --- | ---: | ---: | ---: | --- |');
-      d.perClass.forEach((c, i) => out.push(`| ${i} | ${esc(c.name)} | ${c.n} | ${fmt('accuracy', c.accuracy)} | ${fmt('ap', c.ap)} | ${confused(i)} |`));
+      d.perClass.forEach((c, i) =>
+        out.push(`| ${i} | ${esc(c.name)} | ${c.n} | ${fmt('accuracy', c.accuracy)} | ${fmt('ap', c.ap)} | ${confused(i)} |`),
+      );
     }
   }
-  if (ctx.confusionPng) out.push('', '## Confusion matrix', '', `Rows: true class, columns: predicted class (numbered as above), shaded by row-normalised count.`, '', `![confusion matrix](${ctx.confusionPng})`);
+  if (ctx.confusionPng)
+    out.push(
+      '',
+      '## Confusion matrix',
+      '',
+      `Rows: true class, columns: predicted class (numbered as above), shaded by row-normalised count.`,
+      '',
+      `![confusion matrix](${ctx.confusionPng})`,
+    );
   const notes = [...d.notes];
   if (d.missing.length) notes.push(`${d.missing.length} clips named by the metadata have no audio file and were left out.`);
-  if (d.skipped.length) notes.push(`${d.skipped.length} clips could not be decoded and were left out: ${d.skipped.slice(0, 5).map((s) => `\`${basename(s.path)}\``).join(', ')}${d.skipped.length > 5 ? ', …' : ''}`);
-  if (d.cache) notes.push(`embedding cache \`${d.cache.dir}\`: audio ${d.cache.audioHits} found / ${d.cache.audioMisses} computed, text ${d.cache.textHits} found / ${d.cache.textMisses} computed.`);
+  if (d.skipped.length)
+    notes.push(
+      `${d.skipped.length} clips could not be decoded and were left out: ${d.skipped
+        .slice(0, 5)
+        .map((s) => `\`${basename(s.path)}\``)
+        .join(', ')}${d.skipped.length > 5 ? ', …' : ''}`,
+    );
+  if (d.cache)
+    notes.push(
+      `embedding cache \`${d.cache.dir}\`: audio ${d.cache.audioHits} found / ${d.cache.audioMisses} computed, text ${d.cache.textHits} found / ${d.cache.textMisses} computed.`,
+    );
   if (notes.length) out.push('', '## Notes', '', ...notes.map((n) => `- ${n}`));
   return `${out.join('\n')}\n`;
 }
@@ -132,14 +184,21 @@ export function renderMarkdown(result: EvalResult, ctx: ReportContext = {}): str
  * Writes `<out>` (Markdown), `<out stem>.json` and, for single-label classification, `<out
  * stem>.confusion.png`. Returns the paths written.
  */
-export function writeReport(result: EvalResult, out: string, ctx: Omit<ReportContext, 'confusionPng'> = {}): { markdown: string; json: string; png?: string } {
+export function writeReport(
+  result: EvalResult,
+  out: string,
+  ctx: Omit<ReportContext, 'confusionPng'> = {},
+): { markdown: string; json: string; png?: string } {
   mkdirSync(dirname(out) || '.', { recursive: true });
   const stem = extname(out).toLowerCase() === '.md' ? out.slice(0, -3) : out;
   const markdown = extname(out).toLowerCase() === '.md' ? out : `${out}.md`;
   let png: string | undefined;
   if (result.details.confusion && !result.details.multiLabel) {
     png = `${stem}.confusion.png`;
-    writeFileSync(png, renderConfusionMatrix(result.details.confusion, result.details.classNames, `${result.details.title} (${result.task})`));
+    writeFileSync(
+      png,
+      renderConfusionMatrix(result.details.confusion, result.details.classNames, `${result.details.title} (${result.task})`),
+    );
   }
   const full = { ...ctx, confusionPng: png ? basename(png) : undefined };
   writeFileSync(markdown, renderMarkdown(result, full));

@@ -14,11 +14,19 @@ export function parseDelimited(text: string, delimiter = ','): string[][] {
     const ch = text[i];
     if (quoted) {
       if (ch === '"') {
-        if (text[i + 1] === '"') { field += '"'; i++; } else quoted = false;
+        if (text[i + 1] === '"') {
+          field += '"';
+          i++;
+        } else quoted = false;
       } else field += ch;
-    } else if (ch === '"' && field.trim() === '') { quoted = true; field = ''; } // also after a space (", \"a,b\"")
-    else if (ch === delimiter) { row.push(field); field = ''; }
-    else if (ch === '\n' || ch === '\r') {
+    } else if (ch === '"' && field.trim() === '') {
+      quoted = true;
+      field = '';
+    } // also after a space (", \"a,b\"")
+    else if (ch === delimiter) {
+      row.push(field);
+      field = '';
+    } else if (ch === '\n' || ch === '\r') {
       if (ch === '\r' && text[i + 1] === '\n') i++;
       row.push(field);
       rows.push(row);
@@ -26,7 +34,10 @@ export function parseDelimited(text: string, delimiter = ','): string[][] {
       field = '';
     } else field += ch;
   }
-  if (field !== '' || row.length > 0) { row.push(field); rows.push(row); }
+  if (field !== '' || row.length > 0) {
+    row.push(field);
+    rows.push(row);
+  }
   return rows.filter((r) => !(r.length === 1 && r[0].trim() === ''));
 }
 
@@ -66,21 +77,24 @@ export function readCsv(path: string, required: readonly string[] = [], delimite
 export function readJsonl(path: string): { columns: string[]; rows: Row[] } {
   const columns = new Set<string>();
   const rows: Row[] = [];
-  readText(path, 'JSON lines').split(/\r?\n/).forEach((line, i) => {
-    if (line.trim() === '') return;
-    let obj: unknown;
-    try {
-      obj = JSON.parse(line);
-    } catch (e) {
-      throw new ClapError(`line ${i + 1} is not JSON (${(e as Error).message})`, { subject: path });
-    }
-    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new ClapError(`line ${i + 1} is not a JSON object`, { subject: path });
-    const row: Row = {};
-    for (const [k, v] of Object.entries(obj)) {
-      columns.add(k);
-      row[k] = v === null || v === undefined ? '' : Array.isArray(v) ? v.join(';') : String(v);
-    }
-    rows.push(row);
-  });
+  readText(path, 'JSON lines')
+    .split(/\r?\n/)
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      let obj: unknown;
+      try {
+        obj = JSON.parse(line);
+      } catch (e) {
+        throw new ClapError(`line ${i + 1} is not JSON (${(e as Error).message})`, { subject: path });
+      }
+      if (!obj || typeof obj !== 'object' || Array.isArray(obj))
+        throw new ClapError(`line ${i + 1} is not a JSON object`, { subject: path });
+      const row: Row = {};
+      for (const [k, v] of Object.entries(obj)) {
+        columns.add(k);
+        row[k] = v === null || v === undefined ? '' : Array.isArray(v) ? v.join(';') : String(v);
+      }
+      rows.push(row);
+    });
   return { columns: [...columns], rows };
 }

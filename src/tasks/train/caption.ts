@@ -67,7 +67,12 @@ export interface CaptionTrainSummary {
   seconds: number;
 }
 
-export interface CaptionGraph { graph: Graph; loss: Value; mapperParamNames: string[]; gptParamNames: string[] }
+export interface CaptionGraph {
+  graph: Graph;
+  loss: Value;
+  mapperParamNames: string[];
+  gptParamNames: string[];
+}
 
 /**
  * Inputs: `audio_embed` [B, d_proj] float32, `input_ids` [B, L] int64 (0-padded), `target_index` [B·L]
@@ -87,7 +92,10 @@ export function buildCaptionGraph(sd: StateDict, cfg: ClapCapConfig, batch: numb
   const gpt = gpt2Params(g, sd, CLAPCAP_GPT_PREFIX, cfg.gpt);
   const gptNames = [...g.params.keys()].filter((k) => !before.has(k) && !mapperNames.includes(k));
   const prefix = transformerMapper(mp, cfg.normalizePrefix ? l2Normalize(audio) : audio).prefix; // [B, P, n]
-  const pos = g.constant({ dtype: 'int64', shape: [P + len], data: BigInt64Array.from({ length: P + len }, (_, i) => BigInt(i)) }, 'positions');
+  const pos = g.constant(
+    { dtype: 'int64', shape: [P + len], data: BigInt64Array.from({ length: P + len }, (_, i) => BigInt(i)) },
+    'positions',
+  );
   const embeds = gpt2AddPositions(gpt, ops.concat([prefix, gpt2TokenEmbeddings(gpt, ids)], 1), pos);
   const { hidden } = gpt2Transformer(gpt, embeds, { positionIds: pos });
   const rows = ops.slice(hidden, 1, P - 1, P - 1 + len); // row j predicts token j
@@ -99,7 +107,12 @@ export function buildCaptionGraph(sd: StateDict, cfg: ClapCapConfig, batch: numb
 
 /** Caption → tokens + stop token, cut to `max`. */
 export function captionTokens(text: string, max: number): number[] {
-  const t = [...defaultTokenizer().encode(text).slice(0, max - 1), CLAPCAP_STOP_TOKEN];
+  const t = [
+    ...defaultTokenizer()
+      .encode(text)
+      .slice(0, max - 1),
+    CLAPCAP_STOP_TOKEN,
+  ];
   return t;
 }
 
@@ -119,22 +132,36 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
   const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? 30, cacheDir: o.cacheDir, workers: o.workers });
   store.prefetch(items.map((it) => it.path));
   let emb: Float32Array[];
-  const clap = await Clap.load({ weights: o.clap, config: o.clapConfig !== undefined ? resolveTrainConfig(o.clapConfig) : undefined, threads: o.threads });
+  const clap = await Clap.load({
+    weights: o.clap,
+    config: o.clapConfig !== undefined ? resolveTrainConfig(o.clapConfig) : undefined,
+    threads: o.threads,
+  });
   try {
     emb = await embedItems(clap, items, store);
   } finally {
     await clap.release();
     await store.close();
   }
-  if (emb[0].length !== cfg.prefixDim) throw new ClapError(`the CLAP's audio embeddings have ${emb[0].length} values but the mapper takes ${cfg.prefixDim}`, { subject: o.clap });
+  if (emb[0].length !== cfg.prefixDim)
+    throw new ClapError(`the CLAP's audio embeddings have ${emb[0].length} values but the mapper takes ${cfg.prefixDim}`, {
+      subject: o.clap,
+    });
   // one example per (clip, caption)
   const examples = items.flatMap((it, i) => it.captions.map((c) => ({ clip: i, tokens: captionTokens(c, len) })));
-  if (examples.length < batch) throw new ClapError(`${examples.length} (clip, caption) pairs is fewer than one batch of ${batch}`, { subject: o.data });
+  if (examples.length < batch)
+    throw new ClapError(`${examples.length} (clip, caption) pairs is fewer than one batch of ${batch}`, { subject: o.data });
 
   const cg = buildCaptionGraph(base, cfg, batch, len);
   const names = new Set([...cg.mapperParamNames, ...(o.trainGpt2 ? cg.gptParamNames : [])]);
   const trainable = [...cg.graph.params.values()].map((p) => p.value).filter((v) => names.has(v.name) && isFloatDtype(v.dtype));
-  const step = await buildTrainStep(cg.loss, { optimizer: { kind: 'adam' }, params: trainable, lr: o.lr ?? 2e-4, clipGradNorm: o.clipGrad, runtime: { threads: o.threads } });
+  const step = await buildTrainStep(cg.loss, {
+    optimizer: { kind: 'adam' },
+    params: trainable,
+    lr: o.lr ?? 2e-4,
+    clipGradNorm: o.clipGrad,
+    runtime: { threads: o.threads },
+  });
   const nTrainable = parameterCount(trainable);
   const V = cfg.gpt.vocabSize;
   const log = jsonlLogger(join(o.out, 'log.jsonl'));
@@ -201,9 +228,17 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
     if (wte && sd.has('gpt.lm_head.weight')) sd.set('gpt.lm_head.weight', wte);
     const file = await saveWeights(o.out, 'clapcap', sd);
     const summary: CaptionTrainSummary = {
-      steps, epochs_completed: epochsDone, clips: items.length, examples: examples.length, params_trainable: nTrainable,
-      first_loss: firstLoss, last_loss: lastLoss, first_epoch_loss: firstEpoch, last_epoch_loss: lastEpoch,
-      weights: file, seconds: (performance.now() - t0) / 1000,
+      steps,
+      epochs_completed: epochsDone,
+      clips: items.length,
+      examples: examples.length,
+      params_trainable: nTrainable,
+      first_loss: firstLoss,
+      last_loss: lastLoss,
+      first_epoch_loss: firstEpoch,
+      last_epoch_loss: lastEpoch,
+      weights: file,
+      seconds: (performance.now() - t0) / 1000,
     };
     return finishRun(o.out, log, summary);
   } finally {

@@ -23,13 +23,18 @@ export async function saveCheckpoint<S>(file: string, d: CheckpointData<S>): Pro
   for (const [p, slots] of Object.entries(d.optimizer.slots)) {
     for (const [slot, t] of Object.entries(slots)) sd.set(`${SLOT}${slot}/${p}`, t);
   }
-  await saveSafetensors(file, sd, { format: 'clap-ts-train-checkpoint', state: JSON.stringify(d.state), optimizer_step: String(d.optimizer.step) });
+  await saveSafetensors(file, sd, {
+    format: 'clap-ts-train-checkpoint',
+    state: JSON.stringify(d.state),
+    optimizer_step: String(d.optimizer.step),
+  });
 }
 
 export async function loadCheckpoint<S>(file: string): Promise<CheckpointData<S>> {
   const ck = await loadSafetensorsCheckpoint(file);
   const meta = ck.metadata as Record<string, string>;
-  if (meta.format !== 'clap-ts-train-checkpoint' || meta.state === undefined) throw new ClapError('not a clap-ts training checkpoint', { subject: file });
+  if (meta.format !== 'clap-ts-train-checkpoint' || meta.state === undefined)
+    throw new ClapError('not a clap-ts training checkpoint', { subject: file });
   const params: Record<string, HostTensor> = {};
   const slots: OptimizerState['slots'] = {};
   for (const [k, t] of ck.tensors) {

@@ -145,7 +145,8 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   mkdirSync(out, { recursive: true });
   const ckptFile = join(out, CKPT);
   const resuming = o.resume === true && existsSync(ckptFile);
-  if (!o.resume && existsSync(ckptFile)) throw new ClapError('already holds a training run: pass --resume to continue it, or choose another --out', { subject: out });
+  if (!o.resume && existsSync(ckptFile))
+    throw new ClapError('already holds a training run: pass --resume to continue it, or choose another --out', { subject: out });
 
   const seed = o.seed ?? 0;
   const batch = o.batch ?? 16;
@@ -193,9 +194,12 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     }
     writeFileSync(join(out, 'config.json'), `${JSON.stringify(clapConfigToJson(cfg), null, 2)}\n`);
     await saveSafetensors(join(out, 'init.safetensors'), base);
-    writeFileSync(join(out, 'train.json'), `${JSON.stringify({ ...o, progress: undefined, train_clips: train.length, val_clips: val.length }, null, 2)}\n`);
+    writeFileSync(
+      join(out, 'train.json'),
+      `${JSON.stringify({ ...o, progress: undefined, train_clips: train.length, val_clips: val.length }, null, 2)}\n`,
+    );
   }
-  const textLen = Math.min(o.textLen ?? (cfg.text.nPositions >= 77 ? 77 : cfg.text.nPositions), cfg.text.nPositions);
+  const textLen = Math.min(o.textLen ?? Math.min(cfg.text.nPositions, 77), cfg.text.nPositions);
   const cg = buildContrastiveGraph(base, cfg, batch, textLen);
   const frozen = new Set(o.freeze ?? []);
   const all = [...cg.graph.params.values()].map((p) => p.value).filter((v) => isFloatDtype(v.dtype));
@@ -209,7 +213,11 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   if (trainable.length === 0) throw new ClapError('everything is frozen: nothing to train');
   const rank = new Map(trainable.map((v) => [v.name, v.rank]));
   const step = await buildTrainStep(cg.loss, {
-    optimizer: { kind: o.optimizer ?? 'adam', ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}), decay: (n) => (rank.get(n) ?? 0) >= 2 },
+    optimizer: {
+      kind: o.optimizer ?? 'adam',
+      ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
+      decay: (n) => (rank.get(n) ?? 0) >= 2,
+    },
     params: trainable,
     clipGradNorm: o.clipGrad,
     lr: o.lr ?? 1e-3,
@@ -230,8 +238,20 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   };
 
   let st: RunState = {
-    step: 0, ...(accumulate > 1 ? { accumulate } : {}), epoch: 0, batchInEpoch: 0, rng: seed >>> 0, schedule: initialScheduleState(), epochLossSum: 0, epochSteps: 0,
-    bestScore: null, bestEpoch: null, sinceBest: 0, firstLoss: null, lastLoss: null, elapsed: 0,
+    step: 0,
+    ...(accumulate > 1 ? { accumulate } : {}),
+    epoch: 0,
+    batchInEpoch: 0,
+    rng: seed >>> 0,
+    schedule: initialScheduleState(),
+    epochLossSum: 0,
+    epochSteps: 0,
+    bestScore: null,
+    bestEpoch: null,
+    sinceBest: 0,
+    firstLoss: null,
+    lastLoss: null,
+    elapsed: 0,
   };
   const logFile = join(out, LOG);
   if (resuming) {
@@ -250,7 +270,17 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   }
   const log = jsonlLogger(logFile, true);
   const elapsedBefore = st.elapsed;
-  log({ type: resuming ? 'resume' : 'start', step: st.step, epoch: st.epoch, train_clips: train.length, val_clips: val.length, params_trainable: nTrainable, batch, ...(accumulate > 1 ? { accumulate } : {}), steps_per_epoch: stepsPerEpoch });
+  log({
+    type: resuming ? 'resume' : 'start',
+    step: st.step,
+    epoch: st.epoch,
+    train_clips: train.length,
+    val_clips: val.length,
+    params_trainable: nTrainable,
+    batch,
+    ...(accumulate > 1 ? { accumulate } : {}),
+    steps_per_epoch: stepsPerEpoch,
+  });
 
   // ---- text
   const tok = defaultTokenizer();
@@ -297,7 +327,9 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
       captions.push(cap);
       keys.push(o.positives === 'label' && train[i].label !== undefined ? `label\0${train[i].label}` : `caption\0${cap}`);
       const t = tokenize(cap);
-      t.ids.forEach((id, j) => { ids[k * textLen + j] = BigInt(id); });
+      t.ids.forEach((id, j) => {
+        ids[k * textLen + j] = BigInt(id);
+      });
       pool[k] = BigInt(k * textLen + t.eos);
     });
     const targets = new Float32Array(batch * batch);
@@ -353,9 +385,11 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
           const feeds = await pending!;
           const last = m + 1 === K;
           const nb = last ? st.batchInEpoch + 1 : st.batchInEpoch;
-          pending = nb < stepsPerEpoch ? prepare(st.epoch, nb * K + (last ? 0 : m + 1), last ? nextStep : st.step, last ? 0 : m + 1) : undefined;
+          pending =
+            nb < stepsPerEpoch ? prepare(st.epoch, nb * K + (last ? 0 : m + 1), last ? nextStep : st.step, last ? 0 : m + 1) : undefined;
           const micro = await step.run(feeds, { lr });
-          if (!Number.isFinite(micro.loss)) throw new ClapError(`the loss became ${micro.loss} at step ${nextStep}; lower --lr or set --clip-grad`);
+          if (!Number.isFinite(micro.loss))
+            throw new ClapError(`the loss became ${micro.loss} at step ${nextStep}; lower --lr or set --clip-grad`);
           lossSum += micro.loss;
           gradNorm = micro.gradNorm;
           updated = micro.updated;
@@ -372,7 +406,16 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
         const now = performance.now();
         const done = st.step - stepAtStart;
         const sps = (now - runStart) / 1000 / done;
-        log({ type: 'step', step: st.step, epoch: st.epoch, loss: r.loss, lr, ...(r.gradNorm !== undefined ? { grad_norm: r.gradNorm } : {}), clips_per_s: (batch * K) / sps, elapsed_s: elapsedBefore + (now - t0) / 1000 });
+        log({
+          type: 'step',
+          step: st.step,
+          epoch: st.epoch,
+          loss: r.loss,
+          lr,
+          ...(r.gradNorm !== undefined ? { grad_norm: r.gradNorm } : {}),
+          clips_per_s: (batch * K) / sps,
+          elapsed_s: elapsedBefore + (now - t0) / 1000,
+        });
         if (progress && (tty ? now - lastProgress > 200 : now - lastProgress > 10_000 || st.step === 1)) {
           lastProgress = now;
           const total = sched.totalSteps;
@@ -381,13 +424,22 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
           progress.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
         }
         if (o.checkpointEvery && st.step % o.checkpointEvery === 0) await saveCk();
-        if (o.maxSteps !== undefined && st.step >= o.maxSteps) { status = 'max_steps'; break outer; }
-        if (performance.now() > deadline) { status = 'time_limit'; break outer; }
+        if (o.maxSteps !== undefined && st.step >= o.maxSteps) {
+          status = 'max_steps';
+          break outer;
+        }
+        if (performance.now() > deadline) {
+          status = 'time_limit';
+          break outer;
+        }
       }
       // ---- end of epoch
       const trainLoss = st.epochLossSum / Math.max(1, st.epochSteps);
       lastVal = await evaluate();
-      const testVal = testItems.length > 0 ? await evaluateSplit(exportStateDict(base, step.params()), cfg, testItems, store, template, o.threads) : undefined;
+      const testVal =
+        testItems.length > 0
+          ? await evaluateSplit(exportStateDict(base, step.params()), cfg, testItems, store, template, o.threads)
+          : undefined;
       const score = lastVal ? (lastVal.zero_shot_acc ?? (lastVal.a2t_r10! + lastVal.t2a_r10!) / 2) : -trainLoss;
       const improved = st.bestScore === null || score > st.bestScore;
       const reduced = endOfEpoch(sched, st.schedule, score);
@@ -399,15 +451,35 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
       } else {
         st.sinceBest++;
       }
-      log({ type: 'epoch', epoch: st.epoch + 1, step: st.step, train_loss: trainLoss, score, best: improved, lr_reduced: reduced, logit_scale: Number(step.param('logit_scale').data[0]), ...(lastVal ? { val: lastVal } : {}), ...(testVal ? { test: testVal } : {}) });
-      if (progress) progress.write(`${tty ? '\r\x1b[K' : ''}epoch ${st.epoch + 1}/${epochs}: train loss ${trainLoss.toFixed(4)}${lastVal ? ` ${describeVal(lastVal)}` : ''}${improved ? ' (best)' : ''}\n`);
+      log({
+        type: 'epoch',
+        epoch: st.epoch + 1,
+        step: st.step,
+        train_loss: trainLoss,
+        score,
+        best: improved,
+        lr_reduced: reduced,
+        logit_scale: Number(step.param('logit_scale').data[0]),
+        ...(lastVal ? { val: lastVal } : {}),
+        ...(testVal ? { test: testVal } : {}),
+      });
+      if (progress)
+        progress.write(
+          `${tty ? '\r\x1b[K' : ''}epoch ${st.epoch + 1}/${epochs}: train loss ${trainLoss.toFixed(4)}${lastVal ? ` ${describeVal(lastVal)}` : ''}${improved ? ' (best)' : ''}\n`,
+        );
       st.epoch++;
       st.batchInEpoch = 0;
       st.epochLossSum = 0;
       st.epochSteps = 0;
       await saveCk();
-      if (o.earlyStop !== undefined && st.sinceBest >= o.earlyStop) { status = 'early_stop'; break; }
-      if (performance.now() > deadline) { status = 'time_limit'; break; }
+      if (o.earlyStop !== undefined && st.sinceBest >= o.earlyStop) {
+        status = 'early_stop';
+        break;
+      }
+      if (performance.now() > deadline) {
+        status = 'time_limit';
+        break;
+      }
     }
     if (status === 'time_limit' || status === 'max_steps') await saveCk();
     if (progress && tty) progress.write('\r\x1b[K');
@@ -461,17 +533,19 @@ function fmt(s: number): string {
 /** Keeps the log lines up to the checkpoint being resumed (steps after it will be run again). */
 function truncateLog(file: string, st: RunState): void {
   if (!existsSync(file)) return;
-  const kept = readFileSync(file, 'utf8').split('\n').filter((l) => {
-    if (!l.trim()) return false;
-    try {
-      const e = JSON.parse(l) as { type?: string; step?: number; epoch?: number };
-      if (e.type === 'step' || e.type === 'checkpoint') return (e.step ?? 0) <= st.step;
-      if (e.type === 'epoch') return (e.epoch ?? 0) <= st.epoch;
-      return e.type !== 'end';
-    } catch {
-      return false;
-    }
-  });
+  const kept = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => {
+      if (!l.trim()) return false;
+      try {
+        const e = JSON.parse(l) as { type?: string; step?: number; epoch?: number };
+        if (e.type === 'step' || e.type === 'checkpoint') return (e.step ?? 0) <= st.step;
+        if (e.type === 'epoch') return (e.epoch ?? 0) <= st.epoch;
+        return e.type !== 'end';
+      } catch {
+        return false;
+      }
+    });
   writeFileSync(file, kept.length ? `${kept.join('\n')}\n` : '');
 }
 
@@ -513,7 +587,12 @@ async function setBn0Stats(sd: Map<string, HostTensor>, cfg: ClapConfig, train: 
  * template.
  */
 export async function evaluateSplit(
-  sd: StateDict, cfg: ClapConfig, items: readonly ManifestItem[], store: FeatureStore, template: string, threads?: number,
+  sd: StateDict,
+  cfg: ClapConfig,
+  items: readonly ManifestItem[],
+  store: FeatureStore,
+  template: string,
+  threads?: number,
 ): Promise<EpochMetrics> {
   const clap = await Clap.load({ weights: toStateDict(sd), config: cfg, threads });
   try {
@@ -526,19 +605,36 @@ export async function evaluateSplit(
     const audio = await clap.embedLogMels(mels, 16);
     const captions: string[] = [];
     const captionClip: number[] = [];
-    items.forEach((it, i) => it.captions.forEach((c) => { captions.push(c); captionClip.push(i); }));
+    items.forEach((it, i) =>
+      it.captions.forEach((c) => {
+        captions.push(c);
+        captionClip.push(i);
+      }),
+    );
     const unique = [...new Set(captions)];
     const uEmb = await embedTexts(clap, unique);
     const byText = new Map(unique.map((c, i) => [c, uEmb[i]]));
-    const sim = cosineMatrix(audio, captions.map((c) => byText.get(c)!));
+    const sim = cosineMatrix(
+      audio,
+      captions.map((c) => byText.get(c)!),
+    );
     const metrics: EpochMetrics = { ...retrieval(sim, captionClip, captions), val_clips: items.length, val_captions: captions.length };
     metrics.val_texts = unique.length;
     const labels = [...new Set(items.map((it) => it.label).filter((l): l is string => l !== undefined))].sort();
     if (labels.length >= 2) {
       const labelled = items.map((it, i) => [it, i] as const).filter(([it]) => it.label !== undefined);
-      const prompts = await embedTexts(clap, labels.map((l) => applyTemplate(template, l)));
-      const zs = cosineMatrix(labelled.map(([, i]) => audio[i]), prompts);
-      metrics.zero_shot_acc = zeroShotAccuracy(zs, labelled.map(([it]) => labels.indexOf(it.label!)));
+      const prompts = await embedTexts(
+        clap,
+        labels.map((l) => applyTemplate(template, l)),
+      );
+      const zs = cosineMatrix(
+        labelled.map(([, i]) => audio[i]),
+        prompts,
+      );
+      metrics.zero_shot_acc = zeroShotAccuracy(
+        zs,
+        labelled.map(([it]) => labels.indexOf(it.label!)),
+      );
       metrics.zero_shot_classes = labels.length;
       metrics.zero_shot_chance = 1 / labels.length;
     }
@@ -553,4 +649,3 @@ async function embedTexts(clap: Clap, texts: string[]): Promise<Float32Array[]> 
   for (let i = 0; i < texts.length; i += 64) out.push(...(await clap.embedText(texts.slice(i, i + 64))));
   return out;
 }
-

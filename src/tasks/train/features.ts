@@ -7,7 +7,7 @@
  * of reflect padding).
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, type Stats, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -37,7 +37,12 @@ export async function computeFeatures(path: string, maxSeconds: number): Promise
   }
 }
 
-interface Job { path: string; maxSeconds: number; resolve: (f: Float32Array) => void; reject: (e: Error) => void }
+interface Job {
+  path: string;
+  maxSeconds: number;
+  resolve: (f: Float32Array) => void;
+  reject: (e: Error) => void;
+}
 
 /** A fixed pool of feature workers (worker_threads), FIFO. */
 export class FeaturePool {
@@ -51,9 +56,10 @@ export class FeaturePool {
     const url = new URL(`./features-worker${ext}`, import.meta.url);
     for (let i = 0; i < size; i++) {
       // tsx's loader is not active in worker threads: register it there first (tests and scripts only).
-      const w = ext === '.ts'
-        ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
-        : new Worker(url);
+      const w =
+        ext === '.ts'
+          ? new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); });`, { eval: true })
+          : new Worker(url);
       const slot: { w: Worker; job?: Job } = { w };
       w.on('message', (m: { ok: boolean; data?: Float32Array; error?: string }) => {
         const job = slot.job!;
@@ -130,7 +136,7 @@ export class FeatureStore {
 
   private cacheFile(path: string): string | undefined {
     if (!this.o.cacheDir) return undefined;
-    let st;
+    let st: Stats;
     try {
       st = statSync(path);
     } catch (e) {

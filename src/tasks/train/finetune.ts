@@ -72,7 +72,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
 
   const loaded = await loadWeights(o.weights);
   const sibling = join(dirname(o.weights), 'config.json');
-  const cfg = o.config !== undefined ? resolveTrainConfig(o.config) : existsSync(sibling) ? resolveTrainConfig(sibling) : resolveClapConfig(loaded);
+  const cfg =
+    o.config !== undefined ? resolveTrainConfig(o.config) : existsSync(sibling) ? resolveTrainConfig(sibling) : resolveClapConfig(loaded);
   const base = new Map<string, HostTensor>();
   for (const k of stateDictKeys(loaded)) base.set(k, stateDictGet(loaded, k)!);
   const D = cfg.dProj;
@@ -92,7 +93,13 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const floats = [...g.params.values()].map((p) => p.value).filter((v) => isFloatDtype(v.dtype));
   const used = dependsOn(loss, floats);
   const trainable = floats.filter((_, i) => used[i]);
-  const step = await buildTrainStep(loss, { optimizer: { kind: 'adam' }, params: trainable, lr: o.lr ?? 1e-4, clipGradNorm: o.clipGrad, runtime: { threads: o.threads } });
+  const step = await buildTrainStep(loss, {
+    optimizer: { kind: 'adam' },
+    params: trainable,
+    lr: o.lr ?? 1e-4,
+    clipGradNorm: o.clipGrad,
+    runtime: { threads: o.threads },
+  });
   const nTrainable = parameterCount(trainable);
 
   const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? 30, cacheDir: o.cacheDir, workers: o.workers });
@@ -102,7 +109,10 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   writeFileSync(join(o.out, 'config.json'), `${JSON.stringify(clapConfigToJson(cfg), null, 2)}\n`);
 
   const headOf = (sd: Map<string, HostTensor>): LinearHead => ({
-    classes: C, dim: D, weight: Float64Array.from(sd.get(`${HEAD}.weight`)!.data as Float32Array), bias: Float64Array.from(sd.get(`${HEAD}.bias`)!.data as Float32Array),
+    classes: C,
+    dim: D,
+    weight: Float64Array.from(sd.get(`${HEAD}.weight`)!.data as Float32Array),
+    bias: Float64Array.from(sd.get(`${HEAD}.bias`)!.data as Float32Array),
   });
   const clapOnly = (sd: Map<string, HostTensor>): Map<string, HostTensor> => new Map([...sd].filter(([k]) => !k.startsWith(`${HEAD}.`)));
   const evaluate = async (sd: Map<string, HostTensor>): Promise<number> => {
@@ -110,7 +120,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
     const clap = await Clap.load({ weights: toStateDict(clapOnly(sd)), config: cfg, threads: o.threads });
     try {
       const x = await embedItems(clap, val, store);
-      return headAccuracy(headOf(sd), x, val.map((it) => classes.indexOf(it.label!)));
+      return headAccuracy(
+        headOf(sd),
+        x,
+        val.map((it) => classes.indexOf(it.label!)),
+      );
     } finally {
       await clap.release();
     }
@@ -136,7 +150,10 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
           cropInto(feats[k], rng.int(frameCountOf(feats[k]) - CROP_FRAMES + 1), mel, k * CROP_FRAMES * MEL_BINS);
           tg[k * C + classes.indexOf(train[i].label!)] = 1;
         });
-        const r = await step.run({ logmel: { dtype: 'float32', shape: [batch, frames, MEL_BINS], data: mel }, targets: { dtype: 'float32', shape: [batch, C], data: tg } });
+        const r = await step.run({
+          logmel: { dtype: 'float32', shape: [batch, frames, MEL_BINS], data: mel },
+          targets: { dtype: 'float32', shape: [batch, C], data: tg },
+        });
         if (!Number.isFinite(r.loss)) throw new ClapError(`the loss became ${r.loss} at step ${steps + 1}; lower --lr`);
         steps++;
         firstLoss ??= r.loss;
@@ -157,9 +174,19 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
     await saveSafetensors(join(o.out, 'classifier.safetensors'), new Map([...sd].filter(([k]) => k.startsWith(`${HEAD}.`))));
     writeFileSync(join(o.out, 'classifier.json'), `${JSON.stringify({ labels: classes }, null, 2)}\n`);
     const summary: FinetuneSummary = {
-      classes, train_clips: train.length, val_clips: val.length, steps, epochs_completed: epochsDone, params_trainable: nTrainable,
-      first_loss: firstLoss, last_loss: lastLoss, val_accuracy_per_epoch: accs, val_accuracy: final, chance: 1 / C,
-      weights: file, seconds: (performance.now() - t0) / 1000,
+      classes,
+      train_clips: train.length,
+      val_clips: val.length,
+      steps,
+      epochs_completed: epochsDone,
+      params_trainable: nTrainable,
+      first_loss: firstLoss,
+      last_loss: lastLoss,
+      val_accuracy_per_epoch: accs,
+      val_accuracy: final,
+      chance: 1 / C,
+      weights: file,
+      seconds: (performance.now() - t0) / 1000,
     };
     return finishRun(o.out, log, summary);
   } finally {
@@ -167,4 +194,3 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
     await store.close();
   }
 }
-

@@ -1,5 +1,12 @@
 /** Training: contrastive pre-training of CLAP (`clap train contrastive`) and its curves (`clap train plot`). */
-export { trainContrastive, evaluateSplit, type ContrastiveOptions, type TrainSummary, type EpochMetrics, type FreezeGroup } from './contrastive.js';
+export {
+  trainContrastive,
+  evaluateSplit,
+  type ContrastiveOptions,
+  type TrainSummary,
+  type EpochMetrics,
+  type FreezeGroup,
+} from './contrastive.js';
 export { buildContrastiveGraph, exportStateDict, paramGroup, parseParamName, LOGIT_SCALE_MAX, type ParamGroup } from './model.js';
 export { readManifest, splitItems, parseCsv, type ManifestItem } from './manifest.js';
 export { FeatureStore, FeaturePool, computeFeatures } from './features.js';
@@ -8,7 +15,17 @@ export { learningRate, endOfEpoch, initialScheduleState, type ScheduleConfig, ty
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export { retrieval, zeroShotAccuracy, cosineMatrix, hitProbability } from './metrics.js';
 export { readLog, renderSvg, type LogEntry } from './plot.js';
-export { trainProbe, trainLinearHead, headAccuracy, predictHead, labelledSplit, embedItems, type ProbeOptions, type ProbeSummary, type LinearHead } from './probe.js';
+export {
+  trainProbe,
+  trainLinearHead,
+  headAccuracy,
+  predictHead,
+  labelledSplit,
+  embedItems,
+  type ProbeOptions,
+  type ProbeSummary,
+  type LinearHead,
+} from './probe.js';
 export { trainCaption, buildCaptionGraph, captionTokens, type CaptionTrainOptions, type CaptionTrainSummary } from './caption.js';
 export { finetune, type FinetuneOptions, type FinetuneSummary } from './finetune.js';
 export { specAugment, mixupBatch, betaSample, type SpecAugmentOptions } from './augment.js';

@@ -31,39 +31,72 @@ export function parseCsv(text: string): string[][] {
     const c = text[i];
     if (quoted) {
       if (c === '"') {
-        if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
-        quoted = false; i++; continue;
+        if (text[i + 1] === '"') {
+          field += '"';
+          i += 2;
+          continue;
+        }
+        quoted = false;
+        i++;
+        continue;
       }
-      field += c; i++; continue;
+      field += c;
+      i++;
+      continue;
     }
-    if (c === '"') { quoted = true; any = true; i++; continue; }
-    if (c === ',') { row.push(field); field = ''; any = true; i++; continue; }
+    if (c === '"') {
+      quoted = true;
+      any = true;
+      i++;
+      continue;
+    }
+    if (c === ',') {
+      row.push(field);
+      field = '';
+      any = true;
+      i++;
+      continue;
+    }
     if (c === '\r' || c === '\n') {
       if (c === '\r' && text[i + 1] === '\n') i++;
       i++;
-      if (any || field.length) { row.push(field); rows.push(row); }
-      row = []; field = ''; any = false;
+      if (any || field.length) {
+        row.push(field);
+        rows.push(row);
+      }
+      row = [];
+      field = '';
+      any = false;
       continue;
     }
-    field += c; any = true; i++;
+    field += c;
+    any = true;
+    i++;
   }
   if (quoted) throw new Error('unterminated quoted field');
-  if (any || field.length) { row.push(field); rows.push(row); }
+  if (any || field.length) {
+    row.push(field);
+    rows.push(row);
+  }
   return rows;
 }
 
 function rawRows(file: string, text: string): Record<string, unknown>[] {
   const trimmed = text.trimStart();
   if (file.endsWith('.jsonl') || file.endsWith('.ndjson') || trimmed.startsWith('{')) {
-    return text.split(/\r?\n/).map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '').map(([l, i]) => {
-      try {
-        const v = JSON.parse(l) as unknown;
-        if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
-        return v as Record<string, unknown>;
-      } catch (e) {
-        throw new ClapError(`line ${i + 1}: ${(e as Error).message}`, { subject: file });
-      }
-    });
+    return text
+      .split(/\r?\n/)
+      .map((l, i) => [l, i] as const)
+      .filter(([l]) => l.trim() !== '')
+      .map(([l, i]) => {
+        try {
+          const v = JSON.parse(l) as unknown;
+          if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+          return v as Record<string, unknown>;
+        } catch (e) {
+          throw new ClapError(`line ${i + 1}: ${(e as Error).message}`, { subject: file });
+        }
+      });
   }
   let rows: string[][];
   try {

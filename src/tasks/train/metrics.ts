@@ -47,7 +47,9 @@ export function retrieval(sim: number[][], captionClip: readonly number[], capti
   let relevant: number[][];
   if (captionTexts) {
     const first = new Map<string, number>();
-    captionTexts.forEach((t, j) => { if (!first.has(t)) first.set(t, j); });
+    captionTexts.forEach((t, j) => {
+      if (!first.has(t)) first.set(t, j);
+    });
     const captionsOf: string[][] = Array.from({ length: nA }, () => []);
     captionClip.forEach((a, j) => captionsOf[a].push(captionTexts[j]));
     const m = mergeIdenticalTexts(captionsOf);
@@ -61,9 +63,12 @@ export function retrieval(sim: number[][], captionClip: readonly number[], capti
   const r = bidirectionalRetrieval(merged, relevant);
   const rand = randomRetrievalBaseline(nA, relevant, 10);
   return {
-    a2t_r1: r.audioToText['R@1'], a2t_r10: r.audioToText['R@10'],
-    t2a_r1: r.textToAudio['R@1'], t2a_r10: r.textToAudio['R@10'],
-    a2t_r10_random: rand.audioToText, t2a_r10_random: rand.textToAudio,
+    a2t_r1: r.audioToText['R@1'],
+    a2t_r10: r.audioToText['R@10'],
+    t2a_r1: r.textToAudio['R@1'],
+    t2a_r10: r.textToAudio['R@10'],
+    a2t_r10_random: rand.audioToText,
+    t2a_r10_random: rand.textToAudio,
     val_texts: columns.length,
   };
 }

@@ -57,17 +57,22 @@ export function buildContrastiveGraph(sd: StateDict, cfg: ClapConfig, batch: num
 
   const gpt = gpt2Params(g, sd, `${cfg.textPrefix}base.`, cfg.text);
   const textProj = projectionParams(g, sd, `${cfg.textPrefix}projection.`, { inDim: cfg.text.nEmbd });
-  const pos = g.constant({ dtype: 'int64', shape: [textLen], data: BigInt64Array.from({ length: textLen }, (_, i) => BigInt(i)) }, 'positions');
+  const pos = g.constant(
+    { dtype: 'int64', shape: [textLen], data: BigInt64Array.from({ length: textLen }, (_, i) => BigInt(i)) },
+    'positions',
+  );
   const { hidden } = gpt2Transformer(gpt, gpt2Embed(gpt, ids, pos), { positionIds: pos });
   const text = projection(textProj, gatherRows(hidden, pool));
 
   const ls = stateDictGet(sd, 'logit_scale');
-  if (!ls || ls.data.length !== 1) throw new ClapError('missing from the checkpoint (or not a scalar)', { subject: 'logit_scale' });
+  if (ls?.data.length !== 1) throw new ClapError('missing from the checkpoint (or not a scalar)', { subject: 'logit_scale' });
   const scale = g.param('logit_scale', { dtype: 'float32', shape: [...ls.shape], data: Float32Array.of(Number(ls.data[0])) });
   const s = ops.exp(ops.reshape(ops.clip(scale, 0, LOGIT_SCALE_MAX), []));
   const logits = ops.mul(ops.matmul(l2Normalize(audio), ops.transpose(l2Normalize(text), [1, 0])), s); // [B_audio, B_text]
   const ceA = ops.neg(ops.reduceMean(ops.reduceSum(ops.mul(ops.logSoftmax(logits, -1), targets), [-1]), [0]));
-  const ceT = ops.neg(ops.reduceMean(ops.reduceSum(ops.mul(ops.logSoftmax(ops.transpose(logits, [1, 0]), -1), ops.transpose(targets, [1, 0])), [-1]), [0]));
+  const ceT = ops.neg(
+    ops.reduceMean(ops.reduceSum(ops.mul(ops.logSoftmax(ops.transpose(logits, [1, 0]), -1), ops.transpose(targets, [1, 0])), [-1]), [0]),
+  );
   const loss = ops.mul(ops.add(ceA, ceT), 0.5);
   return { graph: g, loss, logits, frames, batch, textLen };
 }
@@ -125,7 +130,8 @@ export function exportStateDict(base: StateDict, params: Record<string, HostTens
     if (scale !== 1) for (let i = 0; i < values.length; i++) values[i] /= scale;
     const per = dst.length / (target.shape[0] || 1);
     const offset = rows ? rows[0] * (target.shape.length > 0 ? per : 1) : 0;
-    if (offset + values.length > dst.length) throw new ClapError(`trained parameter ${name} does not fit ${key} [${target.shape.join(', ')}]`);
+    if (offset + values.length > dst.length)
+      throw new ClapError(`trained parameter ${name} does not fit ${key} [${target.shape.join(', ')}]`);
     dst.set(values, offset);
   }
   return out;

@@ -35,7 +35,12 @@ export function readLog(file: string): LogEntry[] {
   return out;
 }
 
-interface Series { name: string; color: string; points: [number, number][]; dashed?: boolean }
+interface Series {
+  name: string;
+  color: string;
+  points: [number, number][];
+  dashed?: boolean;
+}
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
@@ -49,26 +54,48 @@ function niceTicks(lo: number, hi: number, n = 5): number[] {
   return out;
 }
 
-function panel(x0: number, y0: number, w: number, h: number, title: string, xLabel: string, series: Series[], opts: { logY?: boolean; yMin?: number; yMax?: number } = {}): string {
+function panel(
+  x0: number,
+  y0: number,
+  w: number,
+  h: number,
+  title: string,
+  xLabel: string,
+  series: Series[],
+  opts: { logY?: boolean; yMin?: number; yMax?: number } = {},
+): string {
   const pts = series.flatMap((s) => s.points).filter(([, y]) => Number.isFinite(y) && (!opts.logY || y > 0));
-  const parts: string[] = [`<text x="${x0 + w / 2}" y="${y0 - 8}" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`];
+  const parts: string[] = [
+    `<text x="${x0 + w / 2}" y="${y0 - 8}" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`,
+  ];
   parts.push(`<rect x="${x0}" y="${y0}" width="${w}" height="${h}" fill="none" stroke="#888"/>`);
   if (pts.length === 0) return `${parts.join('')}<text x="${x0 + w / 2}" y="${y0 + h / 2}" text-anchor="middle" fill="#888">no data</text>`;
   const tf = (y: number): number => (opts.logY ? Math.log10(y) : y);
   const xs = pts.map((p) => p[0]);
   let xmin = Math.min(...xs);
   let xmax = Math.max(...xs);
-  if (xmax === xmin) { xmin -= 1; xmax += 1; }
+  if (xmax === xmin) {
+    xmin -= 1;
+    xmax += 1;
+  }
   let ymin = opts.yMin ?? Math.min(...pts.map((p) => tf(p[1])));
   let ymax = opts.yMax ?? Math.max(...pts.map((p) => tf(p[1])));
-  if (ymax === ymin) { ymin -= 0.5; ymax += 0.5; }
+  if (ymax === ymin) {
+    ymin -= 0.5;
+    ymax += 0.5;
+  }
   const X = (x: number): number => x0 + ((x - xmin) / (xmax - xmin)) * w;
   const Y = (y: number): number => y0 + h - ((tf(y) - ymin) / (ymax - ymin)) * h;
-  for (const t of niceTicks(xmin, xmax)) parts.push(`<line x1="${X(t)}" y1="${y0 + h}" x2="${X(t)}" y2="${y0 + h + 4}" stroke="#888"/><text x="${X(t)}" y="${y0 + h + 16}" text-anchor="middle" font-size="10">${t}</text>`);
+  for (const t of niceTicks(xmin, xmax))
+    parts.push(
+      `<line x1="${X(t)}" y1="${y0 + h}" x2="${X(t)}" y2="${y0 + h + 4}" stroke="#888"/><text x="${X(t)}" y="${y0 + h + 16}" text-anchor="middle" font-size="10">${t}</text>`,
+    );
   for (const t of niceTicks(ymin, ymax)) {
     const label = opts.logY ? (10 ** t).toExponential(0) : String(t);
     const yy = y0 + h - ((t - ymin) / (ymax - ymin)) * h;
-    parts.push(`<line x1="${x0}" y1="${yy}" x2="${x0 + w}" y2="${yy}" stroke="#eee"/><text x="${x0 - 4}" y="${yy + 3}" text-anchor="end" font-size="10">${label}</text>`);
+    parts.push(
+      `<line x1="${x0}" y1="${yy}" x2="${x0 + w}" y2="${yy}" stroke="#eee"/><text x="${x0 - 4}" y="${yy + 3}" text-anchor="end" font-size="10">${label}</text>`,
+    );
   }
   parts.push(`<text x="${x0 + w / 2}" y="${y0 + h + 32}" text-anchor="middle" font-size="11">${esc(xLabel)}</text>`);
   series.forEach((s, i) => {
@@ -76,7 +103,8 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, xLab
     if (p.length === 0) return;
     const d = p.map(([x, y], k) => `${k ? 'L' : 'M'}${X(x).toFixed(1)},${Y(y).toFixed(1)}`).join('');
     parts.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"${s.dashed ? ' stroke-dasharray="4 3"' : ''}/>`);
-    if (p.length <= 60) for (const [x, y] of p) parts.push(`<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="2" fill="${s.color}"/>`);
+    if (p.length <= 60)
+      for (const [x, y] of p) parts.push(`<circle cx="${X(x).toFixed(1)}" cy="${Y(y).toFixed(1)}" r="2" fill="${s.color}"/>`);
     parts.push(`<text x="${x0 + w - 6}" y="${y0 + 14 + 13 * i}" text-anchor="end" font-size="11" fill="${s.color}">${esc(s.name)}</text>`);
   });
   return parts.join('');
@@ -109,29 +137,49 @@ export function renderSvg(entries: LogEntry[], title = 'clap train'): string {
   const x0 = 90;
   let y = 50;
   const body: string[] = [];
-  body.push(panel(x0, y, pw, ph, 'training loss', 'step', [
-    { name: 'loss', color: '#9ecae1', points: loss },
-    { name: 'smoothed', color: '#08519c', points: smooth(loss, Math.min(0.98, 1 - 4 / Math.max(8, loss.length / 4))) },
-    { name: 'epoch mean', color: '#e6550d', points: ep.map((e) => [e.step!, e.train_loss!]) },
-  ]));
+  body.push(
+    panel(x0, y, pw, ph, 'training loss', 'step', [
+      { name: 'loss', color: '#9ecae1', points: loss },
+      { name: 'smoothed', color: '#08519c', points: smooth(loss, Math.min(0.98, 1 - 4 / Math.max(8, loss.length / 4))) },
+      { name: 'epoch mean', color: '#e6550d', points: ep.map((e) => [e.step!, e.train_loss!]) },
+    ]),
+  );
   y += ph + 70;
-  body.push(panel(x0, y, pw, ph * 0.6, 'learning rate', 'step', [{ name: 'lr', color: '#31a354', points: st.map((e) => [e.step!, e.lr!]) }], { logY: true }));
+  body.push(
+    panel(x0, y, pw, ph * 0.6, 'learning rate', 'step', [{ name: 'lr', color: '#31a354', points: st.map((e) => [e.step!, e.lr!]) }], {
+      logY: true,
+    }),
+  );
   y += ph * 0.6 + 70;
   for (const split of ['val', 'test'] as const) {
-    const v = (k: string): [number, number][] => ep.filter((e) => e[split] && e[split]![k] !== undefined).map((e) => [e.epoch!, e[split]![k]]);
+    const v = (k: string): [number, number][] =>
+      ep.filter((e) => e[split] && e[split]![k] !== undefined).map((e) => [e.epoch!, e[split]![k]]);
     if (split === 'test' && !ep.some((e) => e.test)) continue;
-    body.push(panel(x0, y, pw, ph, split === 'val' ? 'validation' : 'test (never used to pick the epoch)', 'epoch', [
-      { name: 'zero-shot accuracy', color: '#e6550d', points: v('zero_shot_acc') },
-      { name: 'zero-shot chance', color: '#e6550d', points: v('zero_shot_chance'), dashed: true },
-      { name: 'R@10 audio→text', color: '#756bb1', points: v('a2t_r10') },
-      { name: 'R@10 a→t random', color: '#756bb1', points: v('a2t_r10_random'), dashed: true },
-      { name: 'R@10 text→audio', color: '#31a354', points: v('t2a_r10') },
-      { name: 'R@10 t→a random', color: '#31a354', points: v('t2a_r10_random'), dashed: true },
-      { name: 'R@1 audio→text', color: '#636363', points: v('a2t_r1') },
-    ], { yMin: 0, yMax: 1 }));
+    body.push(
+      panel(
+        x0,
+        y,
+        pw,
+        ph,
+        split === 'val' ? 'validation' : 'test (never used to pick the epoch)',
+        'epoch',
+        [
+          { name: 'zero-shot accuracy', color: '#e6550d', points: v('zero_shot_acc') },
+          { name: 'zero-shot chance', color: '#e6550d', points: v('zero_shot_chance'), dashed: true },
+          { name: 'R@10 audio→text', color: '#756bb1', points: v('a2t_r10') },
+          { name: 'R@10 a→t random', color: '#756bb1', points: v('a2t_r10_random'), dashed: true },
+          { name: 'R@10 text→audio', color: '#31a354', points: v('t2a_r10') },
+          { name: 'R@10 t→a random', color: '#31a354', points: v('t2a_r10_random'), dashed: true },
+          { name: 'R@1 audio→text', color: '#636363', points: v('a2t_r1') },
+        ],
+        { yMin: 0, yMax: 1 },
+      ),
+    );
     y += ph + 70;
   }
   y -= 10;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="sans-serif">`
-    + `<rect width="100%" height="100%" fill="white"/><text x="${W / 2}" y="22" text-anchor="middle" font-size="16">${esc(title)}</text>${body.join('')}</svg>\n`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="sans-serif">` +
+    `<rect width="100%" height="100%" fill="white"/><text x="${W / 2}" y="22" text-anchor="middle" font-size="16">${esc(title)}</text>${body.join('')}</svg>\n`
+  );
 }

@@ -33,7 +33,10 @@ export function resolveTrainConfig(arg: string | undefined, fallback = 'small'):
   try {
     text = readFileSync(name, 'utf8');
   } catch (e) {
-    throw new ClapError(`not a preset (${Object.keys(TRAIN_PRESETS).join(', ')}) and not readable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { subject: name });
+    throw new ClapError(
+      `not a preset (${Object.keys(TRAIN_PRESETS).join(', ')}) and not readable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      { subject: name },
+    );
   }
   try {
     return clapConfigFromJson(JSON.parse(text) as Record<string, unknown>);

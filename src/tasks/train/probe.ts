@@ -55,7 +55,12 @@ export interface ProbeSummary {
 }
 
 /** Softmax regression state: W [C][D] row-major, b [C]. */
-export interface LinearHead { classes: number; dim: number; weight: Float64Array; bias: Float64Array }
+export interface LinearHead {
+  classes: number;
+  dim: number;
+  weight: Float64Array;
+  bias: Float64Array;
+}
 
 export function predictHead(h: LinearHead, x: ArrayLike<number>): number[] {
   const out: number[] = [];
@@ -73,7 +78,9 @@ export function predictHead(h: LinearHead, x: ArrayLike<number>): number[] {
  * Returns the head and the loss per epoch. Deterministic (zero initialisation).
  */
 export function trainLinearHead(
-  xs: readonly ArrayLike<number>[], ys: readonly number[], classes: number,
+  xs: readonly ArrayLike<number>[],
+  ys: readonly number[],
+  classes: number,
   o: { epochs?: number; lr?: number; weightDecay?: number } = {},
 ): { head: LinearHead; losses: number[] } {
   if (xs.length === 0) throw new ClapError('no training clips for the probe');
@@ -86,7 +93,9 @@ export function trainLinearHead(
   const m = new Float64Array(nP);
   const v = new Float64Array(nP);
   const g = new Float64Array(nP);
-  const b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  const b1 = 0.9,
+    b2 = 0.999,
+    eps = 1e-8;
   const losses: number[] = [];
   const n = xs.length;
   for (let t = 1; t <= epochs; t++) {
@@ -141,7 +150,12 @@ export function headAccuracy(h: LinearHead, xs: readonly ArrayLike<number>[], ys
 }
 
 /** Labelled items → train / held-out split (a `split` column, --val, or a seeded stratified split by clip). */
-export function labelledSplit(items: ManifestItem[], val: ManifestItem[] | undefined, fraction: number, seed: number): { train: ManifestItem[]; val: ManifestItem[] } {
+export function labelledSplit(
+  items: ManifestItem[],
+  val: ManifestItem[] | undefined,
+  fraction: number,
+  seed: number,
+): { train: ManifestItem[]; val: ManifestItem[] } {
   const unlabelled = items.find((it) => it.label === undefined);
   if (unlabelled) throw new ClapError('every row needs a label', { subject: unlabelled.path });
   if (val) return { train: items, val };
@@ -184,7 +198,11 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
   store.prefetch([...train, ...val].map((it) => it.path));
   let xTrain: Float32Array[];
   let xVal: Float32Array[];
-  const clap = await Clap.load({ weights: o.weights, config: o.config !== undefined ? resolveTrainConfig(o.config) : undefined, threads: o.threads });
+  const clap = await Clap.load({
+    weights: o.weights,
+    config: o.config !== undefined ? resolveTrainConfig(o.config) : undefined,
+    threads: o.threads,
+  });
   try {
     xTrain = await embedItems(clap, train, store);
     xVal = await embedItems(clap, val, store);
@@ -198,7 +216,14 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
   const perClass: ProbeSummary['per_class'] = {};
   classes.forEach((c, k) => {
     const idx = yVal.map((y, i) => (y === k ? i : -1)).filter((i) => i >= 0);
-    perClass[c] = { clips: idx.length, accuracy: headAccuracy(head, idx.map((i) => xVal[i]), idx.map((i) => yVal[i])) };
+    perClass[c] = {
+      clips: idx.length,
+      accuracy: headAccuracy(
+        head,
+        idx.map((i) => xVal[i]),
+        idx.map((i) => yVal[i]),
+      ),
+    };
   });
   const counts = classes.map((_, k) => yVal.filter((y) => y === k).length);
   const summary: ProbeSummary = {
@@ -217,10 +242,13 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
   if (o.out) {
     mkdirSync(o.out, { recursive: true });
     const file = join(o.out, 'probe.safetensors');
-    await saveSafetensors(file, new Map([
-      ['probe.weight', { dtype: 'float32', shape: [head.classes, head.dim], data: Float32Array.from(head.weight) }],
-      ['probe.bias', { dtype: 'float32', shape: [head.classes], data: Float32Array.from(head.bias) }],
-    ]));
+    await saveSafetensors(
+      file,
+      new Map([
+        ['probe.weight', { dtype: 'float32', shape: [head.classes, head.dim], data: Float32Array.from(head.weight) }],
+        ['probe.bias', { dtype: 'float32', shape: [head.classes], data: Float32Array.from(head.bias) }],
+      ]),
+    );
     summary.weights = file;
     writeFileSync(join(o.out, 'probe.json'), `${JSON.stringify({ ...summary, options: o }, null, 2)}\n`);
   }

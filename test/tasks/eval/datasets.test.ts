@@ -18,7 +18,11 @@ function assertFilesExist(d: EvalDataset): void {
 test('ESC-50: meta/esc50.csv classes by target, prompts with _ → space, folds, ESC-10 subset', () => {
   const dir = L.makeEsc50();
   const d = loadDataset('esc50', dir);
-  assert.deepEqual(d.classification, { classes: ['dog', 'rooster', 'helicopter'], prompts: ['dog', 'rooster', 'helicopter'], multiLabel: false });
+  assert.deepEqual(d.classification, {
+    classes: ['dog', 'rooster', 'helicopter'],
+    prompts: ['dog', 'rooster', 'helicopter'],
+    multiLabel: false,
+  });
   assert.equal(d.items.length, 6);
   assert.equal(d.template, 'this is the sound of ');
   assert.deepEqual(labelsOf(d)['1-100046-A-40.wav'], ['helicopter']);
@@ -34,7 +38,10 @@ test('ESC-50: meta/esc50.csv classes by target, prompts with _ → space, folds,
 
 test('a folder that does not match names the expected files; absent audio is named or skipped', () => {
   const dir = L.makeUs8k();
-  assert.throws(() => loadDataset('esc50', dir), (e: Error) => /does not look like ESC-50/.test(e.message) && /meta\/esc50\.csv/.test(e.message) && e.message.includes(dir));
+  assert.throws(
+    () => loadDataset('esc50', dir),
+    (e: Error) => /does not look like ESC-50/.test(e.message) && /meta\/esc50\.csv/.test(e.message) && e.message.includes(dir),
+  );
   assert.throws(() => loadDataset('esc50', join(dir, 'nope')), /no such folder/);
   assert.throws(() => loadDataset('nosuchtask', dir), /unknown task 'nosuchtask'/);
   const esc = L.makeEsc50();
@@ -42,7 +49,10 @@ test('a folder that does not match names the expected files; absent audio is nam
   assert.throws(() => loadDataset('esc50', esc), /1 of 6 ESC-50 audio files .* absent \(audio\/2-100060-A-1\.wav\).*--allow-missing/);
   const d = loadDataset('esc50', esc, { allowMissing: true });
   assert.equal(d.items.length, 5);
-  assert.deepEqual(d.missing.map((p) => basename(p)), ['2-100060-A-1.wav']);
+  assert.deepEqual(
+    d.missing.map((p) => basename(p)),
+    ['2-100060-A-1.wav'],
+  );
   assert.equal(loadDataset('esc50', esc, { allowMissing: true, limit: 2 }).items.length, 2);
   for (const a of ADAPTERS) assert.equal(findAdapter(a.task), a);
   assert.equal(findAdapter('urbansound8k')?.task, 'us8k');
@@ -64,9 +74,17 @@ test('FSD50K: vocabulary.csv order, eval.csv multi-labels, dev.csv splits', () =
   assert.deepEqual(d.classification!.classes, ['Bark', 'Electric_guitar', 'Music', 'Rain']);
   assert.equal(d.classification!.multiLabel, true);
   assert.deepEqual(d.classification!.prompts[1], 'Electric guitar');
-  assert.deepEqual(labelsOf(d), { '37199.wav': ['Electric_guitar', 'Music'], '175151.wav': ['Bark'], '253463.wav': ['Rain'], '329838.wav': ['Bark', 'Music'] });
+  assert.deepEqual(labelsOf(d), {
+    '37199.wav': ['Electric_guitar', 'Music'],
+    '175151.wav': ['Bark'],
+    '253463.wav': ['Rain'],
+    '329838.wav': ['Bark', 'Music'],
+  });
   assertFilesExist(d);
-  assert.deepEqual(loadDataset('fsd50k', dir, { split: 'val' }).items.map((i) => i.id), ['16399.wav']);
+  assert.deepEqual(
+    loadDataset('fsd50k', dir, { split: 'val' }).items.map((i) => i.id),
+    ['16399.wav'],
+  );
   assert.equal(loadDataset('fsd50k', dir, { split: 'dev' }).items.length, 2);
 });
 
@@ -89,7 +107,11 @@ test('VocalSound: labels from <spk>_<n>_<class>.wav, datafiles/te.json test spli
   const dir = L.makeVocalSound();
   const d = loadDataset('vocalsound', dir);
   assert.equal(d.split, 'test');
-  assert.deepEqual(labelsOf(d), { 'f0003_0_cough.wav': ['cough'], 'f0003_0_laughter.wav': ['laughter'], 'm0101_0_throatclearing.wav': ['throatclearing'] });
+  assert.deepEqual(labelsOf(d), {
+    'f0003_0_cough.wav': ['cough'],
+    'f0003_0_laughter.wav': ['laughter'],
+    'm0101_0_throatclearing.wav': ['throatclearing'],
+  });
   assert.equal(d.classification!.prompts[3], 'throat clearing');
   assert.equal(loadDataset('vocalsound', dir, { split: 'all' }).items.length, 5);
   assert.throws(() => loadDataset('vocalsound', dir, { split: 'validation' }), /datafiles\/val\.json/);
@@ -105,7 +127,10 @@ test('TUT Acoustic Scenes 2017: meta.txt (tab-separated), fold lists, the 15 sce
   assertFilesExist(d);
   // the evaluation set's .meta.zip holds evaluation_setup/evaluate.txt (dcase_util derives meta.txt from it)
   rmSync(join(dir, 'TUT-acoustic-scenes-2017-evaluation', 'meta.txt'));
-  L.writeText(join(dir, 'TUT-acoustic-scenes-2017-evaluation', 'evaluation_setup', 'evaluate.txt'), 'audio/1.wav\tbeach\naudio/4.wav\ttram\n');
+  L.writeText(
+    join(dir, 'TUT-acoustic-scenes-2017-evaluation', 'evaluation_setup', 'evaluate.txt'),
+    'audio/1.wav\tbeach\naudio/4.wav\ttram\n',
+  );
   const e = loadDataset('tut2017', dir);
   assert.deepEqual(Object.values(labelsOf(e)).flat(), ['beach', 'tram']);
   assert.equal(e.split, 'evaluation_setup/evaluate.txt');
@@ -124,7 +149,11 @@ test('GTZAN genres: genres/<genre>/<genre>.000NN.au, ten classes; the .au files 
 
 test('GTZAN music/speech, Beijing Opera: one folder per class', () => {
   const ms = loadDataset('gtzan-music-speech', L.makeGtzanMusicSpeech());
-  assert.deepEqual(labelsOf(ms), { 'music_wav/bagpipe.wav': ['music'], 'music_wav/ballad.wav': ['music'], 'speech_wav/acomic.wav': ['speech'] });
+  assert.deepEqual(labelsOf(ms), {
+    'music_wav/bagpipe.wav': ['music'],
+    'music_wav/ballad.wav': ['music'],
+    'speech_wav/acomic.wav': ['speech'],
+  });
   const bo = loadDataset('beijing-opera', L.makeBeijingOpera());
   assert.deepEqual(bo.classification!.classes, ['bangu', 'daluo', 'naobo', 'xiaoluo']);
   assert.equal(bo.items.length, 4);
@@ -150,10 +179,20 @@ test('NSynth: examples.json → instrument family, pitch, velocity, qualities (m
 
 test('CREMA-D and RAVDESS: emotion from the file name', () => {
   const c = loadDataset('crema-d', L.makeCremaD());
-  assert.deepEqual(labelsOf(c), { '1001_DFA_ANG_XX.wav': ['anger'], '1001_IEO_HAP_HI.wav': ['happy'], '1002_TIE_SAD_LO.wav': ['sad'], '1003_ITS_NEU_XX.wav': ['neutral'] });
+  assert.deepEqual(labelsOf(c), {
+    '1001_DFA_ANG_XX.wav': ['anger'],
+    '1001_IEO_HAP_HI.wav': ['happy'],
+    '1002_TIE_SAD_LO.wav': ['sad'],
+    '1003_ITS_NEU_XX.wav': ['neutral'],
+  });
   const dir = L.makeRavdess();
   const r = loadDataset('ravdess', dir);
-  assert.deepEqual(labelsOf(r), { '03-01-01-01-01-01-01.wav': ['neutral'], '03-01-05-02-01-02-01.wav': ['angry'], '03-01-08-01-02-01-02.wav': ['surprised'], '03-02-03-01-01-01-02.wav': ['happy'] });
+  assert.deepEqual(labelsOf(r), {
+    '03-01-01-01-01-01-01.wav': ['neutral'],
+    '03-01-05-02-01-02-01.wav': ['angry'],
+    '03-01-08-01-02-01-02.wav': ['surprised'],
+    '03-02-03-01-01-01-02.wav': ['happy'],
+  });
   assert.equal(loadDataset('ravdess', dir, { split: 'speech' }).items.length, 3);
   assert.throws(() => loadDataset('ravdess', L.tempDir('empty')), /RAVDESS.*Actor_<NN>/);
 });
@@ -162,7 +201,10 @@ test('Speech Commands: testing_list.txt / validation_list.txt, classes = the lis
   const dir = L.makeSpeechCommands();
   const t = loadDataset('speech-commands', dir);
   assert.deepEqual(t.classification!.classes, ['marvin', 'no', 'yes']);
-  assert.deepEqual(t.items.map((i) => i.id), ['yes/0a7c2a8d_nohash_0.wav', 'no/0b09edd3_nohash_1.wav', 'marvin/0c40e715_nohash_0.wav']);
+  assert.deepEqual(
+    t.items.map((i) => i.id),
+    ['yes/0a7c2a8d_nohash_0.wav', 'no/0b09edd3_nohash_1.wav', 'marvin/0c40e715_nohash_0.wav'],
+  );
   assert.deepEqual(loadDataset('speech-commands', dir, { split: 'validation' }).classification!.classes, ['up', 'yes']);
 });
 
@@ -176,10 +218,20 @@ test('LibriCount: count from the per-file JSON speaker list', () => {
 test('AudioCaps and Clotho: captions per clip for retrieval and captioning', () => {
   const ac = loadDataset('audiocaps', L.makeAudioCaps());
   assert.equal(ac.retrieval, true);
-  assert.deepEqual(ac.items.map((i) => [i.id, i.captions!.length]), [['--0w1YA1Hm4', 2], ['-AheI8Epim4', 2], ['-BUWGM7qeUM', 2]]);
+  assert.deepEqual(
+    ac.items.map((i) => [i.id, i.captions!.length]),
+    [
+      ['--0w1YA1Hm4', 2],
+      ['-AheI8Epim4', 2],
+      ['-BUWGM7qeUM', 2],
+    ],
+  );
   assertFilesExist(ac);
   const cl = loadDataset('clotho', L.makeClotho());
-  assert.deepEqual(cl.items.map((i) => i.id), ['Santa Motor.wav', 'Radio Garble.wav', 'Footsteps on gravel, 2.wav']);
+  assert.deepEqual(
+    cl.items.map((i) => i.id),
+    ['Santa Motor.wav', 'Radio Garble.wav', 'Footsteps on gravel, 2.wav'],
+  );
   assert.equal(cl.items[2].captions![4], 'caption 5 of clip 2, with a comma');
   assertFilesExist(cl);
   const capRoot = L.makeClotho();
@@ -194,31 +246,53 @@ test('AudioCaps and Clotho: captions per clip for retrieval and captioning', () 
 test('manifest: CSV or JSONL, distinct labels → classes, captions → retrieval, rows merged per file', () => {
   const dir = L.tempDir('manifest');
   for (const f of ['a.wav', 'b.wav', 'c.wav', 'sub/d.wav']) L.writeWav(join(dir, f));
-  writeFileSync(join(dir, 'm.csv'), [
-    'path,label,caption,other',
-    'a.wav,dog_bark,a dog barks,x',
-    'b.wav,siren,"a siren wails, far away",y',
-    'c.wav,,keyboard typing,z',
-    'sub/d.wav,dog_bark,a dog barks,w',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'm.csv'),
+    [
+      'path,label,caption,other',
+      'a.wav,dog_bark,a dog barks,x',
+      'b.wav,siren,"a siren wails, far away",y',
+      'c.wav,,keyboard typing,z',
+      'sub/d.wav,dog_bark,a dog barks,w',
+    ].join('\n'),
+  );
   const d = loadManifest(join(dir, 'm.csv'), { labelColumn: 'label', captionColumn: 'caption' });
   assert.deepEqual(d.classification, { classes: ['dog_bark', 'siren'], prompts: ['dog bark', 'siren'], multiLabel: false });
   assert.equal(d.items.length, 4);
-  assert.deepEqual(d.items.map((i) => i.labels), [[0], [1], [], [0]]);
+  assert.deepEqual(
+    d.items.map((i) => i.labels),
+    [[0], [1], [], [0]],
+  );
   assert.equal(d.retrieval, true);
   assert.equal(d.mergeIdenticalCaptions, true);
   assert.equal(d.items[1].captions![0], 'a siren wails, far away');
-  assert.throws(() => loadManifest(join(dir, 'm.csv'), { labelColumn: 'nope' }), /no column 'nope' \(columns: path, label, caption, other\)/);
-  writeFileSync(join(dir, 'm.jsonl'), `${JSON.stringify({ file: 'a.wav', tags: ['dog', 'outdoor'] })}\n${JSON.stringify({ file: 'b.wav', tags: ['siren'] })}\n`);
+  assert.throws(
+    () => loadManifest(join(dir, 'm.csv'), { labelColumn: 'nope' }),
+    /no column 'nope' \(columns: path, label, caption, other\)/,
+  );
+  writeFileSync(
+    join(dir, 'm.jsonl'),
+    `${JSON.stringify({ file: 'a.wav', tags: ['dog', 'outdoor'] })}\n${JSON.stringify({ file: 'b.wav', tags: ['siren'] })}\n`,
+  );
   const j = loadManifest(join(dir, 'm.jsonl'), { labelColumn: 'tags', multiLabel: true });
   assert.deepEqual(j.classification!.classes, ['dog', 'outdoor', 'siren']);
-  assert.deepEqual(j.items.map((i) => i.labels), [[0, 1], [2]]);
+  assert.deepEqual(
+    j.items.map((i) => i.labels),
+    [[0, 1], [2]],
+  );
   writeFileSync(join(dir, 'clash.csv'), 'path,label\na.wav,dog\na.wav,cat\nb.wav,cat\n');
-  assert.throws(() => loadManifest(join(dir, 'clash.csv'), { labelColumn: 'label' }), /a\.wav has several 'label' values \(dog, cat\).*--multi-label/);
+  assert.throws(
+    () => loadManifest(join(dir, 'clash.csv'), { labelColumn: 'label' }),
+    /a\.wav has several 'label' values \(dog, cat\).*--multi-label/,
+  );
   writeFileSync(join(dir, 'bad.csv'), 'path,label\nmissing.wav,a\nb.wav,b\n');
   assert.throws(() => loadManifest(join(dir, 'bad.csv'), { labelColumn: 'label' }), /missing\.wav/);
 });
 
 test('CSV parsing: quotes, doubled quotes, CRLF, BOM, a space before a quoted field', () => {
-  assert.deepEqual(parseDelimited('\ufeffa,b\r\n"x, y","he said ""hi"""\r\n1, "2,3"\n'), [['a', 'b'], ['x, y', 'he said "hi"'], ['1', '2,3']]);
+  assert.deepEqual(parseDelimited('\ufeffa,b\r\n"x, y","he said ""hi"""\r\n1, "2,3"\n'), [
+    ['a', 'b'],
+    ['x, y', 'he said "hi"'],
+    ['1', '2,3'],
+  ]);
 });

@@ -11,19 +11,37 @@ import * as zlib from 'node:zlib';
 import { Clap } from '../../../src/tasks/clap.js';
 import { MODEL_SAMPLE_RATE, WINDOW_SAMPLES } from '../../../src/audio/index.js';
 import {
-  bidirectionalRetrieval, CacheShard, crc32, decodeAu, EmbeddingCache, evaluateCaptions, evaluateDataset, HearModel, loadDataset,
-  loadManifest, meanAveragePrecision, modelKey, oneHot, writeReport,
+  bidirectionalRetrieval,
+  CacheShard,
+  crc32,
+  decodeAu,
+  EmbeddingCache,
+  evaluateCaptions,
+  evaluateDataset,
+  HearModel,
+  loadDataset,
+  loadManifest,
+  meanAveragePrecision,
+  modelKey,
+  oneHot,
+  writeReport,
 } from '../../../src/tasks/eval/index.js';
 import { fixturePath, hasFixtures } from '../../helpers/fixtures.js';
 import * as L from './layouts.js';
 
 const skip = !hasFixtures && 'fixtures not present';
 let clapPromise: Promise<Clap> | undefined;
-const model = (): Promise<Clap> => (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1 }));
-after(async () => { if (clapPromise) await (await clapPromise).release(); });
+const model = (): Promise<Clap> =>
+  (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1 }));
+after(async () => {
+  if (clapPromise) await (await clapPromise).release();
+});
 
 const close = (a: number, b: number, tol: number, msg = ''): void => assert.ok(Math.abs(a - b) <= tol, `${msg} ${a} vs ${b}`);
-const normalized = (v: ArrayLike<number>): number[] => { const n = Math.hypot(...Array.from(v)); return Array.from(v, (x) => x / n); };
+const normalized = (v: ArrayLike<number>): number[] => {
+  const n = Math.hypot(...Array.from(v));
+  return Array.from(v, (x) => x / n);
+};
 
 test('multi-class: softmax over the classes, the same probabilities as Clap.classify; accuracy and confusion agree', { skip }, async () => {
   const clap = await model();
@@ -32,7 +50,10 @@ test('multi-class: softmax over the classes, the same probabilities as Clap.clas
   assert.equal(r.task, 'esc50');
   assert.equal(r.n, 6);
   assert.equal(r.classes, 3);
-  const ref = await clap.classify(data.items.map((i) => i.path), data.classification!.prompts);
+  const ref = await clap.classify(
+    data.items.map((i) => i.path),
+    data.classification!.prompts,
+  );
   let hits = 0;
   ref.forEach((c, i) => {
     const best = Object.entries(c.scores).sort((a, b) => b[1] - a[1])[0];
@@ -43,8 +64,14 @@ test('multi-class: softmax over the classes, the same probabilities as Clap.clas
   });
   assert.equal(r.metrics.accuracy, hits / 6);
   const conf = r.details.confusion!;
-  assert.equal(conf.flat().reduce((a, b) => a + b, 0), 6);
-  assert.equal(conf.reduce((s, row, i) => s + row[i], 0), hits);
+  assert.equal(
+    conf.flat().reduce((a, b) => a + b, 0),
+    6,
+  );
+  assert.equal(
+    conf.reduce((s, row, i) => s + row[i], 0),
+    hits,
+  );
   assert.ok(r.metrics.mAP >= 0 && r.metrics.mAP <= 1);
 });
 
@@ -55,10 +82,12 @@ test('prompt ensemble: a class is the mean of its normalised template embeddings
   const r = await evaluateDataset(clap, data, { templates });
   assert.deepEqual(r.details.templates, templates);
   const [a] = await clap.embedAudio([data.items[0].path]);
-  const cls = await Promise.all(data.classification!.prompts.map(async (p) => {
-    const [e1, e2] = await clap.embedText([`this is the sound of ${p}`, `a recording of a ${p}`]);
-    return Float32Array.from(normalized(e1), (x, i) => (x + normalized(e2)[i]) / 2);
-  }));
+  const cls = await Promise.all(
+    data.classification!.prompts.map(async (p) => {
+      const [e1, e2] = await clap.embedText([`this is the sound of ${p}`, `a recording of a ${p}`]);
+      return Float32Array.from(normalized(e1), (x, i) => (x + normalized(e2)[i]) / 2);
+    }),
+  );
   const sim = clap.similarity([a.embedding], cls)[0];
   const m = Math.max(...sim);
   const z = sim.reduce((s, v) => s + Math.exp(v - m), 0);
@@ -76,7 +105,10 @@ test('embedding cache: a re-run embeds nothing, new prompts reuse the audio, cha
   const first = await evaluateDataset(clap, data, { cache });
   assert.deepEqual(first.details.cache && [first.details.cache.audioHits, first.details.cache.audioMisses], [0, 6]);
   const second = await evaluateDataset(clap, data, { cache: new EmbeddingCache(join(root, 'cache')) });
-  assert.deepEqual(second.details.cache && [second.details.cache.audioHits, second.details.cache.audioMisses, second.details.cache.textMisses], [6, 0, 0]);
+  assert.deepEqual(
+    second.details.cache && [second.details.cache.audioHits, second.details.cache.audioMisses, second.details.cache.textMisses],
+    [6, 0, 0],
+  );
   assert.deepEqual(second.metrics, first.metrics);
   assert.deepEqual(second.details.predictions, first.details.predictions);
   const other = await evaluateDataset(clap, data, { cache: new EmbeddingCache(join(root, 'cache')), templates: ['{} noise'] });
@@ -128,10 +160,23 @@ test('multi-label: sigmoid per class, macro mAP and DCASE F1 recomputed from the
   const audio = (await clap.embedAudio(data.items.map((i) => i.path))).map((a) => a.embedding);
   const text = await clap.embedText(data.classification!.prompts.map((p) => `this is the sound of ${p}`));
   const probs = clap.similarity(audio, text).map((row) => row.map((s) => 1 / (1 + Math.exp(-s))));
-  const truth = oneHot(data.items.map((i) => i.labels), 4);
+  const truth = oneHot(
+    data.items.map((i) => i.labels),
+    4,
+  );
   close(r.metrics.mAP, meanAveragePrecision(truth, probs).mAP, 1e-9);
-  let tp = 0, fp = 0, fn = 0;
-  probs.forEach((row, i) => row.forEach((p, c) => { const d = p > 0.5, t = truth[i][c] === 1; if (d && t) tp++; else if (d) fp++; else if (t) fn++; }));
+  let tp = 0,
+    fp = 0,
+    fn = 0;
+  probs.forEach((row, i) =>
+    row.forEach((p, c) => {
+      const d = p > 0.5,
+        t = truth[i][c] === 1;
+      if (d && t) tp++;
+      else if (d) fp++;
+      else if (t) fn++;
+    }),
+  );
   close(r.metrics.f1, tp ? (2 * tp) / (2 * tp + fp + fn) : 0, 1e-12);
   assert.equal(r.details.threshold, 0.5);
   assert.equal(r.details.confusion, undefined);
@@ -146,7 +191,10 @@ test('retrieval: raw similarities of clips and captions, both directions (Clotho
   const audio = (await clap.embedAudio(data.items.map((i) => i.path))).map((a) => a.embedding);
   const texts = data.items.flatMap((i) => i.captions!);
   const sim = clap.similarity(audio, await clap.embedText(texts));
-  const want = bidirectionalRetrieval(sim, data.items.flatMap((it, a) => it.captions!.map(() => a)));
+  const want = bidirectionalRetrieval(
+    sim,
+    data.items.flatMap((it, a) => it.captions!.map(() => a)),
+  );
   for (const k of ['R@1', 'R@5', 'R@10', 'mAP@10'] as const) {
     close(r.metrics[`a2t_${k}`], want.audioToText[k], 1e-12, k);
     close(r.metrics[`t2a_${k}`], want.textToAudio[k], 1e-12, k);
@@ -183,12 +231,26 @@ test('manifest with labels and captions: classification plus retrieval with merg
   const clap = await model();
   const dir = L.tempDir('manifest-eval');
   for (const f of ['a.wav', 'b.wav', 'c.wav', 'd.wav']) L.writeWav(join(dir, 'clips', f));
-  writeFileSync(join(dir, 'manifest.csv'), 'path,label,caption\nclips/a.wav,dog,a dog barks\nclips/b.wav,siren,a siren\nclips/c.wav,dog,a dog barks\nclips/d.wav,,typing on a keyboard\n');
+  writeFileSync(
+    join(dir, 'manifest.csv'),
+    'path,label,caption\nclips/a.wav,dog,a dog barks\nclips/b.wav,siren,a siren\nclips/c.wav,dog,a dog barks\nclips/d.wav,,typing on a keyboard\n',
+  );
   const data = loadManifest(join(dir, 'manifest.csv'), { labelColumn: 'label', captionColumn: 'caption' });
   const r = await evaluateDataset(clap, data);
   assert.equal(r.n, 4);
   assert.equal(r.classes, 2);
-  assert.deepEqual(Object.keys(r.metrics), ['accuracy', 'mAP', 'a2t_R@1', 'a2t_R@5', 'a2t_R@10', 'a2t_mAP@10', 't2a_R@1', 't2a_R@5', 't2a_R@10', 't2a_mAP@10']);
+  assert.deepEqual(Object.keys(r.metrics), [
+    'accuracy',
+    'mAP',
+    'a2t_R@1',
+    'a2t_R@5',
+    'a2t_R@10',
+    'a2t_mAP@10',
+    't2a_R@1',
+    't2a_R@5',
+    't2a_R@10',
+    't2a_mAP@10',
+  ]);
   assert.equal(r.details.predictions!.length, 3); // d.wav has no label
   assert.equal(r.details.retrieval!.texts, 3); // 'a dog barks' once, relevant to a.wav and c.wav
   assert.equal(r.metrics['t2a_R@5'], 1);
@@ -196,7 +258,10 @@ test('manifest with labels and captions: classification plus retrieval with merg
 
 test('captioning: CIDEr-D of generated captions, SPIDEr only with a SPICE score', () => {
   const data = loadDataset('clotho-captions', L.makeClotho());
-  const preds = new Map([['Santa Motor.wav', 'caption 1 of clip 0'], ['Radio Garble.wav', 'a radio plays']]);
+  const preds = new Map([
+    ['Santa Motor.wav', 'caption 1 of clip 0'],
+    ['Radio Garble.wav', 'a radio plays'],
+  ]);
   const r = evaluateCaptions(data, preds);
   assert.equal(r.n, 2);
   assert.deepEqual(Object.keys(r.metrics), ['cider_d']);
@@ -220,13 +285,21 @@ test('report: Markdown with the paper column, JSON, and a valid confusion-matrix
   const png = readFileSync(out.png!);
   assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   // walk the chunks: CRCs valid, IDAT inflates to (3w + 1) × h bytes
-  let o = 8; let w = 0, h = 0; const idat: Buffer[] = [];
+  let o = 8;
+  let w = 0,
+    h = 0;
+  const idat: Buffer[] = [];
   while (o < png.length) {
-    const len = png.readUInt32BE(o); const type = png.toString('ascii', o + 4, o + 8);
+    const len = png.readUInt32BE(o);
+    const type = png.toString('ascii', o + 4, o + 8);
     const body = png.subarray(o + 8, o + 8 + len);
     assert.equal(png.readUInt32BE(o + 8 + len), crc32(png.subarray(o + 4, o + 8 + len)), type);
     if ('crc32' in zlib) assert.equal(crc32(body), (zlib as unknown as { crc32(b: Uint8Array): number }).crc32(body));
-    if (type === 'IHDR') { w = body.readUInt32BE(0); h = body.readUInt32BE(4); assert.deepEqual([body[8], body[9]], [8, 2]); }
+    if (type === 'IHDR') {
+      w = body.readUInt32BE(0);
+      h = body.readUInt32BE(4);
+      assert.deepEqual([body[8], body[9]], [8, 2]);
+    }
     if (type === 'IDAT') idat.push(body);
     o += 12 + len;
   }
@@ -244,7 +317,10 @@ test('HEAR API: scene embeddings as msclap embeds the whole sound; timestamp emb
   const [ref] = await clap.embedAudio([{ samples: sound, sampleRate: sr }]);
   assert.deepEqual(Array.from(scene), Array.from(ref.embedding));
   const ts = await hear.getTimestampEmbeddings([sound, L.clip(0.1, sr)], sr, { hopMs: 100 });
-  assert.deepEqual(ts.timestamps, [[0, 100, 200, 300], [0, 100]]);
+  assert.deepEqual(ts.timestamps, [
+    [0, 100, 200, 300],
+    [0, 100],
+  ]);
   assert.equal(ts.embeddings[0].length, 4);
   assert.equal(ts.embeddings[0][0].length, clap.config.dProj);
   // the embedding at t = 100 ms is that of the zero-padded 7 s window centred there (44.1 kHz)

@@ -18,8 +18,10 @@ export function clip(seconds = 0.25, sampleRate = 8000): Float32Array {
   const f = 150 + 97 * k;
   let s = 0x9e3779b9 ^ (k * 2654435761);
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
-    x[i] = 0.4 * Math.sin((2 * Math.PI * f * i) / sampleRate) * (k % 2 ? 1 : (i / n)) + 0.05 * ((s >>> 0) / 4294967296 - 0.5);
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    x[i] = 0.4 * Math.sin((2 * Math.PI * f * i) / sampleRate) * (k % 2 ? 1 : i / n) + 0.05 * ((s >>> 0) / 4294967296 - 0.5);
   }
   return x;
 }
@@ -60,7 +62,11 @@ export function tempDir(name: string): string {
 /** ESC-50-master/: meta/esc50.csv + audio/{fold}-{src}-{take}-{target}.wav; 3 classes × 2 folds. */
 export function makeEsc50(root = tempDir('esc50')): string {
   const base = join(root, 'ESC-50-master');
-  const classes: [number, string, boolean][] = [[0, 'dog', true], [1, 'rooster', true], [40, 'helicopter', false]];
+  const classes: [number, string, boolean][] = [
+    [0, 'dog', true],
+    [1, 'rooster', true],
+    [40, 'helicopter', false],
+  ];
   const rows = ['filename,fold,target,category,esc10,src_file,take'];
   let src = 100032;
   for (const fold of [1, 2]) {
@@ -79,7 +85,11 @@ export function makeEsc50(root = tempDir('esc50')): string {
 export function makeUs8k(root = tempDir('us8k')): string {
   const base = join(root, 'UrbanSound8K');
   const rows = ['slice_file_name,fsID,start,end,salience,fold,classID,class'];
-  const classes: [number, string][] = [[0, 'air_conditioner'], [3, 'dog_bark'], [8, 'siren']];
+  const classes: [number, string][] = [
+    [0, 'air_conditioner'],
+    [3, 'dog_bark'],
+    [8, 'siren'],
+  ];
   for (const fold of [1, 10]) {
     for (const [id, name] of classes) {
       const fsID = 100000 + fold * 10 + id;
@@ -94,14 +104,20 @@ export function makeUs8k(root = tempDir('us8k')): string {
 
 /** FSD50K: FSD50K.ground_truth/{vocabulary,eval,dev}.csv + FSD50K.eval_audio/<fname>.wav. */
 export function makeFsd50k(root = tempDir('fsd50k')): string {
-  writeText(join(root, 'FSD50K.ground_truth', 'vocabulary.csv'), '0,Bark,/m/05tny_\n1,Electric_guitar,/m/02sgy\n2,Music,/m/04rlf\n3,Rain,/m/06mb1\n');
-  writeText(join(root, 'FSD50K.ground_truth', 'eval.csv'), [
-    'fname,labels,mids',
-    '37199,"Electric_guitar,Music","/m/02sgy,/m/04rlf"',
-    '175151,Bark,/m/05tny_',
-    '253463,Rain,/m/06mb1',
-    '329838,"Music,Bark","/m/04rlf,/m/05tny_"',
-  ].join('\n'));
+  writeText(
+    join(root, 'FSD50K.ground_truth', 'vocabulary.csv'),
+    '0,Bark,/m/05tny_\n1,Electric_guitar,/m/02sgy\n2,Music,/m/04rlf\n3,Rain,/m/06mb1\n',
+  );
+  writeText(
+    join(root, 'FSD50K.ground_truth', 'eval.csv'),
+    [
+      'fname,labels,mids',
+      '37199,"Electric_guitar,Music","/m/02sgy,/m/04rlf"',
+      '175151,Bark,/m/05tny_',
+      '253463,Rain,/m/06mb1',
+      '329838,"Music,Bark","/m/04rlf,/m/05tny_"',
+    ].join('\n'),
+  );
   writeText(join(root, 'FSD50K.ground_truth', 'dev.csv'), 'fname,labels,mids,split\n64760,Rain,/m/06mb1,train\n16399,Bark,/m/05tny_,val\n');
   for (const f of ['37199', '175151', '253463', '329838']) writeWav(join(root, 'FSD50K.eval_audio', `${f}.wav`));
   for (const f of ['64760', '16399']) writeWav(join(root, 'FSD50K.dev_audio', `${f}.wav`));
@@ -110,15 +126,21 @@ export function makeFsd50k(root = tempDir('fsd50k')): string {
 
 /** AudioSet: class_labels_indices.csv + eval_segments.csv (with its # header lines) + Y<id>.wav clips. */
 export function makeAudioSet(root = tempDir('audioset')): string {
-  writeText(join(root, 'class_labels_indices.csv'), 'index,mid,display_name\n0,/m/09x0r,"Speech"\n1,/m/05tny_,"Bark"\n2,/m/04rlf,"Music"\n');
-  writeText(join(root, 'eval_segments.csv'), [
-    '# Segments csv created Sun Mar  5 10:54:25 2017',
-    '# num_ytids=3, num_segs=3, num_unique_labels=3, num_positive_labels=4',
-    '# YTID, start_seconds, end_seconds, positive_labels',
-    '--4gqARaEJE, 0.000, 10.000, "/m/09x0r,/m/04rlf"',
-    '-1nilez17Dg, 30.000, 40.000, "/m/05tny_"',
-    '-0mk-Y_Bi_A, 10.000, 20.000, "/m/04rlf"',
-  ].join('\n'));
+  writeText(
+    join(root, 'class_labels_indices.csv'),
+    'index,mid,display_name\n0,/m/09x0r,"Speech"\n1,/m/05tny_,"Bark"\n2,/m/04rlf,"Music"\n',
+  );
+  writeText(
+    join(root, 'eval_segments.csv'),
+    [
+      '# Segments csv created Sun Mar  5 10:54:25 2017',
+      '# num_ytids=3, num_segs=3, num_unique_labels=3, num_positive_labels=4',
+      '# YTID, start_seconds, end_seconds, positive_labels',
+      '--4gqARaEJE, 0.000, 10.000, "/m/09x0r,/m/04rlf"',
+      '-1nilez17Dg, 30.000, 40.000, "/m/05tny_"',
+      '-0mk-Y_Bi_A, 10.000, 20.000, "/m/04rlf"',
+    ].join('\n'),
+  );
   writeWav(join(root, 'audio', 'eval', 'Y--4gqARaEJE.wav'));
   writeWav(join(root, 'audio', 'eval', '-1nilez17Dg.wav'));
   writeWav(join(root, 'audio', 'eval', 'Y-0mk-Y_Bi_A_10.000_20.000.wav'));
@@ -127,20 +149,27 @@ export function makeAudioSet(root = tempDir('audioset')): string {
 
 /** DCASE2017 task 4: metadata/groundtruth_weak_label_evaluation_set.csv (tab-separated) + evaluation/Y<id>_<s>_<e>.wav. */
 export function makeDcase2017(root = tempDir('dcase17')): string {
-  writeText(join(root, 'metadata', 'groundtruth_weak_label_evaluation_set.csv'), [
-    '-5QrBL6MzLg_60.000_70.000.wav\t60.000\t70.000\tTrain horn',
-    '-5QrBL6MzLg_60.000_70.000.wav\t60.000\t70.000\tTrain',
-    '0-LrH4hiCnM_30.000_40.000.wav\t30.000\t40.000\tCar alarm',
-    '1F3vk1z6ed4_0.000_10.000.wav\t0.000\t10.000\tAmbulance (siren)',
-  ].join('\n'));
-  for (const n of ['-5QrBL6MzLg_60.000_70.000', '0-LrH4hiCnM_30.000_40.000', '1F3vk1z6ed4_0.000_10.000']) writeWav(join(root, 'evaluation', `Y${n}.wav`));
+  writeText(
+    join(root, 'metadata', 'groundtruth_weak_label_evaluation_set.csv'),
+    [
+      '-5QrBL6MzLg_60.000_70.000.wav\t60.000\t70.000\tTrain horn',
+      '-5QrBL6MzLg_60.000_70.000.wav\t60.000\t70.000\tTrain',
+      '0-LrH4hiCnM_30.000_40.000.wav\t30.000\t40.000\tCar alarm',
+      '1F3vk1z6ed4_0.000_10.000.wav\t0.000\t10.000\tAmbulance (siren)',
+    ].join('\n'),
+  );
+  for (const n of ['-5QrBL6MzLg_60.000_70.000', '0-LrH4hiCnM_30.000_40.000', '1F3vk1z6ed4_0.000_10.000'])
+    writeWav(join(root, 'evaluation', `Y${n}.wav`));
   return root;
 }
 
 /** VocalSound release: audio_16k/<spk>_<n>_<class>.wav, datafiles/te.json, class_labels_indices_vs.csv. */
 export function makeVocalSound(root = tempDir('vocalsound')): string {
   const base = join(root, 'data');
-  writeText(join(base, 'class_labels_indices_vs.csv'), 'index,mid,display_name\n0,/m/01j3sz,"Laughter"\n1,/m/07plz5l,"Sigh"\n2,/m/01b_21,"Cough"\n3,/m/0dl9sf8,"Throat clearing"\n4,/m/01hsr_,"Sneeze"\n5,/m/07ppn3j,"Sniff"\n');
+  writeText(
+    join(base, 'class_labels_indices_vs.csv'),
+    'index,mid,display_name\n0,/m/01j3sz,"Laughter"\n1,/m/07plz5l,"Sigh"\n2,/m/01b_21,"Cough"\n3,/m/0dl9sf8,"Throat clearing"\n4,/m/01hsr_,"Sneeze"\n5,/m/07ppn3j,"Sniff"\n',
+  );
   const names = ['f0003_0_cough.wav', 'f0003_0_laughter.wav', 'm0101_0_throatclearing.wav', 'm0101_0_sniff.wav', 'f0200_1_sigh.wav'];
   for (const n of names) writeWav(join(base, 'audio_16k', n), 0.25, 16000);
   const te = names.slice(0, 3).map((n) => ({ wav: `/data/sls/scratch/vocalsound/data_16k/${n}`, labels: '/m/01b_21' }));
@@ -151,9 +180,20 @@ export function makeVocalSound(root = tempDir('vocalsound')): string {
 /** TUT-acoustic-scenes-2017-evaluation/: meta.txt (audio/N.wav<TAB>scene) + audio/. */
 export function makeTut2017(root = tempDir('tut2017')): string {
   const base = join(root, 'TUT-acoustic-scenes-2017-evaluation');
-  const rows: [string, string][] = [['audio/1.wav', 'beach'], ['audio/2.wav', 'cafe/restaurant'], ['audio/3.wav', 'city_center'], ['audio/4.wav', 'tram']];
+  const rows: [string, string][] = [
+    ['audio/1.wav', 'beach'],
+    ['audio/2.wav', 'cafe/restaurant'],
+    ['audio/3.wav', 'city_center'],
+    ['audio/4.wav', 'tram'],
+  ];
   writeText(join(base, 'meta.txt'), rows.map(([f, s]) => `${f}\t${s}`).join('\n'));
-  writeText(join(base, 'evaluation_setup', 'fold1_evaluate.txt'), rows.slice(0, 2).map(([f, s]) => `${f}\t${s}`).join('\n'));
+  writeText(
+    join(base, 'evaluation_setup', 'fold1_evaluate.txt'),
+    rows
+      .slice(0, 2)
+      .map(([f, s]) => `${f}\t${s}`)
+      .join('\n'),
+  );
   for (const [f] of rows) writeWav(join(base, f));
   return root;
 }
@@ -187,10 +227,38 @@ export function makeNsynth(root = tempDir('nsynth')): string {
   const base = join(root, 'nsynth-test');
   const q = (...on: number[]): number[] => Array.from({ length: 10 }, (_, i) => (on.includes(i) ? 1 : 0));
   const notes: Record<string, object> = {
-    'bass_synthetic_068-049-025': { note: 1, instrument_family: 0, instrument_family_str: 'bass', pitch: 49, velocity: 25, qualities: q(1) },
-    'keyboard_electronic_001-021-127': { note: 2, instrument_family: 4, instrument_family_str: 'keyboard', pitch: 21, velocity: 127, qualities: q(0, 8) },
-    'guitar_acoustic_010-060-100': { note: 3, instrument_family: 3, instrument_family_str: 'guitar', pitch: 60, velocity: 100, qualities: q(7) },
-    'vocal_synthetic_003-060-050': { note: 4, instrument_family: 10, instrument_family_str: 'vocal', pitch: 60, velocity: 50, qualities: q() },
+    'bass_synthetic_068-049-025': {
+      note: 1,
+      instrument_family: 0,
+      instrument_family_str: 'bass',
+      pitch: 49,
+      velocity: 25,
+      qualities: q(1),
+    },
+    'keyboard_electronic_001-021-127': {
+      note: 2,
+      instrument_family: 4,
+      instrument_family_str: 'keyboard',
+      pitch: 21,
+      velocity: 127,
+      qualities: q(0, 8),
+    },
+    'guitar_acoustic_010-060-100': {
+      note: 3,
+      instrument_family: 3,
+      instrument_family_str: 'guitar',
+      pitch: 60,
+      velocity: 100,
+      qualities: q(7),
+    },
+    'vocal_synthetic_003-060-050': {
+      note: 4,
+      instrument_family: 10,
+      instrument_family_str: 'vocal',
+      pitch: 60,
+      velocity: 50,
+      qualities: q(),
+    },
   };
   writeText(join(base, 'examples.json'), JSON.stringify(notes));
   for (const k of Object.keys(notes)) writeWav(join(base, 'audio', `${k}.wav`), 0.25, 16000);
@@ -199,7 +267,8 @@ export function makeNsynth(root = tempDir('nsynth')): string {
 
 /** CREMA-D: AudioWAV/<actor>_<sentence>_<EMO>_<level>.wav. */
 export function makeCremaD(root = tempDir('cremad')): string {
-  for (const n of ['1001_DFA_ANG_XX.wav', '1001_IEO_HAP_HI.wav', '1002_TIE_SAD_LO.wav', '1003_ITS_NEU_XX.wav']) writeWav(join(root, 'AudioWAV', n), 0.25, 16000);
+  for (const n of ['1001_DFA_ANG_XX.wav', '1001_IEO_HAP_HI.wav', '1002_TIE_SAD_LO.wav', '1003_ITS_NEU_XX.wav'])
+    writeWav(join(root, 'AudioWAV', n), 0.25, 16000);
   return root;
 }
 
@@ -228,8 +297,13 @@ export function makeSpeechCommands(root = tempDir('sc')): string {
 /** LibriCount10-0dB: test/<count>_<id>.wav + .json speaker lists. */
 export function makeLibriCount(root = tempDir('libricount')): string {
   const base = join(root, 'LibriCount10-0dB');
-  const speakers = (k: number): object[] => Array.from({ length: k }, (_, i) => ({ sex: 'F', activity: [[0, 8000 * (i + 1)]], speaker_id: 100 + i }));
-  for (const [k, id] of [[0, 'a1b2'], [2, 'c3d4'], [5, 'e5f6']] as const) {
+  const speakers = (k: number): object[] =>
+    Array.from({ length: k }, (_, i) => ({ sex: 'F', activity: [[0, 8000 * (i + 1)]], speaker_id: 100 + i }));
+  for (const [k, id] of [
+    [0, 'a1b2'],
+    [2, 'c3d4'],
+    [5, 'e5f6'],
+  ] as const) {
     writeWav(join(base, 'test', `${k}_${id}.wav`), 0.25, 16000);
     writeText(join(base, 'test', `${k}_${id}.json`), JSON.stringify(speakers(k)));
   }

@@ -6,19 +6,37 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  accuracy, averagePrecision, averagePrecisionAtK, bidirectionalRetrieval, confusionMatrix, f1Dcase2017, meanAveragePrecision, oneHot,
-  relevantRanks, retrievalMetrics, thresholdDecisions,
+  accuracy,
+  averagePrecision,
+  averagePrecisionAtK,
+  bidirectionalRetrieval,
+  confusionMatrix,
+  f1Dcase2017,
+  meanAveragePrecision,
+  oneHot,
+  relevantRanks,
+  retrievalMetrics,
+  thresholdDecisions,
 } from '../../../src/tasks/eval/metrics.js';
 import { ciderD, spider, tokenizeCaption } from '../../../src/tasks/eval/cider.js';
 
 const close = (a: number, b: number, tol = 1e-12, msg?: string): void => assert.ok(Math.abs(a - b) <= tol, `${msg ?? ''} ${a} vs ${b}`);
 
 test('accuracy and confusion matrix (argmax, first index on ties)', () => {
-  const scores = [[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.4, 0.4, 0.2], [0.2, 0.5, 0.3]];
+  const scores = [
+    [0.7, 0.2, 0.1],
+    [0.1, 0.3, 0.6],
+    [0.4, 0.4, 0.2],
+    [0.2, 0.5, 0.3],
+  ];
   const truth = [0, 2, 1, 1];
   // predictions 0, 2, 0 (tie → first), 1 → 3 of 4 right
   assert.equal(accuracy(scores, truth), 0.75);
-  assert.deepEqual(confusionMatrix(scores, truth, 3), [[1, 0, 0], [1, 1, 0], [0, 0, 1]]);
+  assert.deepEqual(confusionMatrix(scores, truth, 3), [
+    [1, 0, 0],
+    [1, 1, 0],
+    [0, 0, 1],
+  ]);
   assert.throws(() => accuracy(scores, [0]), /4 score rows for 1 labels/);
 });
 
@@ -39,35 +57,75 @@ test('average precision matches sklearn on its documented example and on tied sc
 
 test('without ties, AP equals the textbook mean of precision at each positive (independent formula)', () => {
   let seed = 7;
-  const rnd = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648; };
+  const rnd = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
   for (let trial = 0; trial < 20; trial++) {
     const n = 5 + Math.floor(rnd() * 40);
     const scores = Array.from({ length: n }, (_, i) => rnd() + i * 1e-9);
     const truth = scores.map(() => (rnd() < 0.3 ? 1 : 0));
     if (!truth.some(Boolean)) truth[0] = 1;
     const order = scores.map((_, i) => i).sort((a, b) => scores[b] - scores[a]);
-    let hits = 0, sum = 0;
-    order.forEach((i, k) => { if (truth[i]) { hits++; sum += hits / (k + 1); } });
+    let hits = 0,
+      sum = 0;
+    order.forEach((i, k) => {
+      if (truth[i]) {
+        hits++;
+        sum += hits / (k + 1);
+      }
+    });
     close(averagePrecision(truth, scores), sum / hits, 1e-12, `trial ${trial}`);
   }
 });
 
 test('macro mAP averages per-class AP over all classes (a class without positives counts 0)', () => {
-  const truth = [[0, 1, 0], [0, 0, 0], [1, 1, 0], [1, 0, 0]];
-  const scores = [[0.1, 0.5, 0.9], [0.4, 0.5, 0.1], [0.35, 0.5, 0.2], [0.8, 0.1, 0.3]];
+  const truth = [
+    [0, 1, 0],
+    [0, 0, 0],
+    [1, 1, 0],
+    [1, 0, 0],
+  ];
+  const scores = [
+    [0.1, 0.5, 0.9],
+    [0.4, 0.5, 0.1],
+    [0.35, 0.5, 0.2],
+    [0.8, 0.1, 0.3],
+  ];
   const { mAP, perClass } = meanAveragePrecision(truth, scores);
   close(perClass[0], 5 / 6); // the sklearn docs example
   close(perClass[1], 2 / 3); // three tied at 0.5 holding both positives: P=2/3 at R=1
   assert.equal(perClass[2], 0);
   close(mAP, (5 / 6 + 2 / 3) / 3);
-  assert.deepEqual(oneHot([1, [0, 2]], 3).map((r) => Array.from(r)), [[0, 1, 0], [1, 0, 1]]);
+  assert.deepEqual(
+    oneHot([1, [0, 2]], 3).map((r) => Array.from(r)),
+    [
+      [0, 1, 0],
+      [1, 0, 1],
+    ],
+  );
 });
 
 test('F1 as DCASE2017 task 4 subtask A: instance-based over all (clip, class) pairs', () => {
-  const truth = [[1, 0, 1], [0, 1, 0], [0, 0, 0]];
-  const probs = [[0.9, 0.6, 0.2], [0.1, 0.7, 0.5], [0.3, 0.2, 0.8]];
+  const truth = [
+    [1, 0, 1],
+    [0, 1, 0],
+    [0, 0, 0],
+  ];
+  const probs = [
+    [0.9, 0.6, 0.2],
+    [0.1, 0.7, 0.5],
+    [0.3, 0.2, 0.8],
+  ];
   const dec = thresholdDecisions(probs, 0.5); // 0.5 itself is not > 0.5
-  assert.deepEqual(dec.map((r) => Array.from(r)), [[1, 1, 0], [0, 1, 0], [0, 0, 1]]);
+  assert.deepEqual(
+    dec.map((r) => Array.from(r)),
+    [
+      [1, 1, 0],
+      [0, 1, 0],
+      [0, 0, 1],
+    ],
+  );
   // TP: (0,0),(1,1) = 2; FP: (0,1),(2,2) = 2; FN: (0,2) = 1 → P = 1/2, R = 2/3, F1 = 4/7
   const r = f1Dcase2017(truth, dec);
   close(r.precision, 0.5);
@@ -119,7 +177,11 @@ test('AP@K: 1/rank for one relevant item, normalised by min(R, K), zero past K',
 });
 
 test('merged identical captions: a text relevant to several clips', () => {
-  const sim = [[0.9, 0.1], [0.8, 0.2], [0.1, 0.7]];
+  const sim = [
+    [0.9, 0.1],
+    [0.8, 0.2],
+    [0.1, 0.7],
+  ];
   // text 0 describes clips 0 and 1, text 1 clip 2
   const { audioToText, textToAudio } = bidirectionalRetrieval(sim, [[0, 1], 2]);
   assert.equal(textToAudio['R@1'], 1);
@@ -144,11 +206,18 @@ test('CIDEr-D matches the pycocoevalcap computation (reference values) and 10 fo
   const r = ciderD(cands, refs, { tokenize: false });
   close(r.score, 1.695380727841691, 1e-12);
   [2.7050236689648366, 1.2446778573474164, 1.13644065721282].forEach((v, i) => close(r.perClip[i], v, 1e-12));
-  const q = ciderD(['a b c', 'a b c d e f g h'], [['a b c d', 'x y'], ['a b c d e f g h i j k l m n o p', 'a b']], { tokenize: false });
+  const q = ciderD(
+    ['a b c', 'a b c d e f g h'],
+    [
+      ['a b c d', 'x y'],
+      ['a b c d e f g h i j k l m n o p', 'a b'],
+    ],
+    { tokenize: false },
+  );
   assert.equal(q.perClip[0], 0);
   close(q.perClip[1], 1.1867789579574415, 1e-12);
   // tokenisation: lower case, punctuation dropped, clitics split as PTB does
-  assert.deepEqual(tokenizeCaption('A dog barks, then it\'s quiet.'), ['a', 'dog', 'barks', 'then', 'it', "'s", 'quiet']);
+  assert.deepEqual(tokenizeCaption("A dog barks, then it's quiet."), ['a', 'dog', 'barks', 'then', 'it', "'s", 'quiet']);
   assert.deepEqual(tokenizeCaption('Rain doesn\'t stop: "heavy" (very).'), ['rain', 'does', "n't", 'stop', 'heavy', 'very']);
   close(ciderD(['A dog barks.'], [['a dog barks']]).score, 0); // single clip → 0, but tokenisation must not throw
   assert.equal(spider(0.5), undefined);

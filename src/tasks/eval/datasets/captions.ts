@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { readCsv } from '../table.js';
 import { AudioIndex, type DatasetAdapter, type EvalItem, finish, isDir, layoutError, pickSplit, requireRoot } from './common.js';
 
-const AC_EXPECTED = 'test.csv / val.csv (audiocap_id,youtube_id,start_time,caption), as github.com/cdjkim/audiocaps, and the clips as <youtube_id>.wav, Y<youtube_id>.wav or <youtube_id>_<start_time>.wav (any audio extension) anywhere below';
+const AC_EXPECTED =
+  'test.csv / val.csv (audiocap_id,youtube_id,start_time,caption), as github.com/cdjkim/audiocaps, and the clips as <youtube_id>.wav, Y<youtube_id>.wav or <youtube_id>_<start_time>.wav (any audio extension) anywhere below';
 
 function audiocaps(mode: 'retrieval' | 'captioning'): DatasetAdapter {
   const task = mode === 'retrieval' ? 'audiocaps' : 'audiocaps-captions';
@@ -23,23 +24,38 @@ function audiocaps(mode: 'retrieval' | 'captioning'): DatasetAdapter {
         let item = clips.get(key);
         if (!item) {
           const s = Number(r.start_time);
-          const found = index.find([r.youtube_id, `${r.youtube_id}_${r.start_time}`, `${r.youtube_id}_${s.toFixed(3)}`,
-            `${r.youtube_id}_${s}_${s + 10}`, `${r.youtube_id}_${s.toFixed(3)}_${(s + 10).toFixed(3)}`, `${r.youtube_id}_${s * 1000}`]);
+          const found = index.find([
+            r.youtube_id,
+            `${r.youtube_id}_${r.start_time}`,
+            `${r.youtube_id}_${s.toFixed(3)}`,
+            `${r.youtube_id}_${s}_${s + 10}`,
+            `${r.youtube_id}_${s.toFixed(3)}_${(s + 10).toFixed(3)}`,
+            `${r.youtube_id}_${s * 1000}`,
+          ]);
           item = { path: found ?? join(root, `${r.youtube_id}.wav`), id: r.youtube_id, labels: [], captions: [] };
           clips.set(key, item);
         }
         item.captions!.push(r.caption);
       }
-      return finish({
-        task, title: 'AudioCaps', items: [...clips.values()], split,
-        retrieval: mode === 'retrieval', captioning: mode === 'captioning',
-        notes: ['audio is not distributed with AudioCaps: clips that could not be downloaded are absent (see --allow-missing)'],
-      }, options, root);
+      return finish(
+        {
+          task,
+          title: 'AudioCaps',
+          items: [...clips.values()],
+          split,
+          retrieval: mode === 'retrieval',
+          captioning: mode === 'captioning',
+          notes: ['audio is not distributed with AudioCaps: clips that could not be downloaded are absent (see --allow-missing)'],
+        },
+        options,
+        root,
+      );
     },
   };
 }
 
-const CLOTHO_EXPECTED = 'clotho_captions_evaluation.csv (file_name,caption_1..caption_5) and evaluation/<file_name> (likewise development, validation), as Clotho v2 on Zenodo';
+const CLOTHO_EXPECTED =
+  'clotho_captions_evaluation.csv (file_name,caption_1..caption_5) and evaluation/<file_name> (likewise development, validation), as Clotho v2 on Zenodo';
 
 function clotho(mode: 'retrieval' | 'captioning'): DatasetAdapter {
   const task = mode === 'retrieval' ? 'clotho' : 'clotho-captions';
@@ -63,10 +79,18 @@ function clotho(mode: 'retrieval' | 'captioning'): DatasetAdapter {
         labels: [],
         captions: capCols.map((c) => r[c]).filter((c) => c !== ''),
       }));
-      return finish({
-        task, title: 'Clotho', items, split,
-        retrieval: mode === 'retrieval', captioning: mode === 'captioning',
-      }, options, root);
+      return finish(
+        {
+          task,
+          title: 'Clotho',
+          items,
+          split,
+          retrieval: mode === 'retrieval',
+          captioning: mode === 'captioning',
+        },
+        options,
+        root,
+      );
     },
   };
 }

@@ -144,8 +144,12 @@ function entryIsFile(d: string, e: Dirent): boolean {
  * default `no MARKER`).
  */
 export function requireRoot(
-  dir: string, title: string, marker: string | ((root: string) => boolean), expected: string,
-  detail = typeof marker === 'string' ? `no ${marker}` : undefined, depth?: number,
+  dir: string,
+  title: string,
+  marker: string | ((root: string) => boolean),
+  expected: string,
+  detail = typeof marker === 'string' ? `no ${marker}` : undefined,
+  depth?: number,
 ): string {
   if (!isDir(dir)) throw new ClapError('no such folder', { subject: dir });
   const root = findRoot(dir, marker, depth);
@@ -188,7 +192,10 @@ export function audioFilesUnder(dir: string, depth = 4): string[] {
 export class AudioIndex {
   private readonly byStem = new Map<string, string>();
 
-  constructor(readonly dir: string, depth = 4) {
+  constructor(
+    readonly dir: string,
+    depth = 4,
+  ) {
     for (const p of audioFilesUnder(dir, depth)) {
       const stem = basename(p, extname(p));
       if (!this.byStem.has(stem)) this.byStem.set(stem, p);
@@ -213,13 +220,21 @@ export class AudioIndex {
  * Checks that every item's audio exists. Absent files fail the load with their names, unless
  * `allowMissing`, when they are dropped and listed in `missing`.
  */
-export function checkAudio(items: EvalItem[], options: AdapterOptions, title: string, root: string): { items: EvalItem[]; missing: string[] } {
+export function checkAudio(
+  items: EvalItem[],
+  options: AdapterOptions,
+  title: string,
+  root: string,
+): { items: EvalItem[]; missing: string[] } {
   const present: EvalItem[] = [];
   const missing: string[] = [];
   for (const it of items) (isFile(it.path) ? present : missing).push(it as never);
   const missingPaths = (missing as unknown as EvalItem[]).map((m) => m.path);
   if (missingPaths.length && !options.allowMissing) {
-    const shown = missingPaths.slice(0, 3).map((p) => relative(root, p) || p).join(', ');
+    const shown = missingPaths
+      .slice(0, 3)
+      .map((p) => relative(root, p) || p)
+      .join(', ');
     throw new ClapError(
       `${missingPaths.length} of ${items.length} ${title} audio files named by the metadata are absent (${shown}${missingPaths.length > 3 ? ', …' : ''}); ` +
         'check the folder layout, or pass --allow-missing to evaluate the rest',
@@ -244,24 +259,30 @@ export function finish(
 ): EvalDataset {
   for (const it of base.items) it.labels = [...new Set(it.labels)].sort((a, b) => a - b);
   // caption scoring compares texts only: the audio need not be there
-  const { items, missing } = base.captioning && !base.retrieval && !base.classification
-    ? { items: base.items, missing: [] as string[] }
-    : checkAudio(base.items, options, base.title, root);
+  const { items, missing } =
+    base.captioning && !base.retrieval && !base.classification
+      ? { items: base.items, missing: [] as string[] }
+      : checkAudio(base.items, options, base.title, root);
   const kept = sample(items, options.limit);
-  if (kept.length === 0) throw new ClapError(`no ${base.title} clips to evaluate${base.split ? ` in ${base.split}` : ''}`, { subject: root });
+  if (kept.length === 0)
+    throw new ClapError(`no ${base.title} clips to evaluate${base.split ? ` in ${base.split}` : ''}`, { subject: root });
   return { template: DEFAULT_TEMPLATE, notes: [], split: 'all', ...base, items: kept, missing };
 }
 
 /** Class index lookup that names the file and the unknown class. */
 export function classIndex(classes: readonly string[], name: string, where: string): number {
   const i = classes.indexOf(name);
-  if (i < 0) throw new ClapError(`unknown class '${name}' (known: ${classes.slice(0, 12).join(', ')}${classes.length > 12 ? ', …' : ''})`, { subject: where });
+  if (i < 0)
+    throw new ClapError(`unknown class '${name}' (known: ${classes.slice(0, 12).join(', ')}${classes.length > 12 ? ', …' : ''})`, {
+      subject: where,
+    });
   return i;
 }
 
 export function parseFold(options: AdapterOptions, allowed: readonly number[], title: string): number | undefined {
   if (options.fold === undefined) return undefined;
-  if (!allowed.includes(options.fold)) throw new ClapError(`${title} has folds ${allowed.join(', ')}; got ${options.fold}`, { subject: 'fold' });
+  if (!allowed.includes(options.fold))
+    throw new ClapError(`${title} has folds ${allowed.join(', ')}; got ${options.fold}`, { subject: 'fold' });
   return options.fold;
 }
 

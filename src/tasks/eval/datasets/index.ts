@@ -12,9 +12,29 @@ export { DCASE2017_TASK4_CLASSES, TUT2017_CLASSES } from './sounds.js';
 export { GTZAN_GENRES, NSYNTH_FAMILIES, NSYNTH_QUALITIES, midiNoteName } from './music.js';
 
 export const ADAPTERS: readonly DatasetAdapter[] = [
-  esc50, esc10, us8k, fsd50k, audioset, dcase2017Task4, vocalsound, tut2017, gtzanGenres, gtzanMusicSpeech, beijingOpera,
-  nsynthInstrument, nsynthPitch, nsynthVelocity, nsynthQualities, cremaD, ravdess, speechCommands, libriCount,
-  audiocapsRetrieval, clothoRetrieval, audiocapsCaptions, clothoCaptions,
+  esc50,
+  esc10,
+  us8k,
+  fsd50k,
+  audioset,
+  dcase2017Task4,
+  vocalsound,
+  tut2017,
+  gtzanGenres,
+  gtzanMusicSpeech,
+  beijingOpera,
+  nsynthInstrument,
+  nsynthPitch,
+  nsynthVelocity,
+  nsynthQualities,
+  cremaD,
+  ravdess,
+  speechCommands,
+  libriCount,
+  audiocapsRetrieval,
+  clothoRetrieval,
+  audiocapsCaptions,
+  clothoCaptions,
 ];
 
 export function findAdapter(task: string): DatasetAdapter | undefined {
