@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { fixturePath, hasFixtures } from './helpers/fixtures.js';
+import { fixturePath } from './helpers/fixtures.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -14,7 +14,7 @@ test('README shows examples/quickstart.ts verbatim', () => {
   assert.ok(readme.includes(example.trim()), 'README must embed examples/quickstart.ts');
 });
 
-test('examples/quickstart.ts runs against the package build', { skip: !hasFixtures && 'fixtures not present' }, async () => {
+test('examples/quickstart.ts runs against the package build', async () => {
   // The example imports 'clap-ts' (the package itself, resolved through package.json "exports" → dist).
   const out = await new Promise<string>((resolve, reject) => {
     execFile(

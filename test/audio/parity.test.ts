@@ -14,7 +14,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { maxAbs, maxAbsError } from '../helpers/compare.js';
 import {
   applyResizeMatrix,
@@ -41,13 +41,10 @@ interface ManifestAudio {
   crop_random_seed?: number;
 }
 
-const skip = hasFixtures ? false : 'fixtures not present';
-const manifest = hasFixtures
-  ? (JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8')) as {
-      audio: ManifestAudio[];
-      audio_batch: { random_seed: number; crop_offsets: Record<string, number> };
-    })
-  : { audio: [], audio_batch: { random_seed: 0, crop_offsets: {} } };
+const manifest = JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8')) as {
+  audio: ManifestAudio[];
+  audio_batch: { random_seed: number; crop_offsets: Record<string, number> };
+};
 
 const f32 = (name: string, stage: string): Float32Array => fixtureF32('expected', 'audio', name, `${stage}.npy`);
 
@@ -63,7 +60,7 @@ async function window(a: ManifestAudio): Promise<Float32Array> {
   return w;
 }
 
-test('fixture waveforms: decode + resample + reshape(-1) + tile/crop are bit-exact (all six)', { skip }, async () => {
+test('fixture waveforms: decode + resample + reshape(-1) + tile/crop are bit-exact (all six)', async () => {
   for (const a of manifest.audio) {
     const loaded = await loadAudio(fixturePath(a.file), { channels: 'reference', cropOffset: a.crop_offset });
     assert.equal(loaded.sourceSampleRate, a.sample_rate, a.name);
@@ -78,7 +75,7 @@ test('fixture waveforms: decode + resample + reshape(-1) + tile/crop are bit-exa
   }
 });
 
-test('msclap random crop offsets come out of the Python-identical generator', { skip }, async () => {
+test('msclap random crop offsets come out of the Python-identical generator', async () => {
   const bursts = manifest.audio.find((a) => a.path === 'crop')!;
   const span = bursts.samples_after_resample_and_flatten - WINDOW_SAMPLES;
   assert.equal(new PyRandom(bursts.crop_random_seed!).randrange(span), bursts.crop_offset);
@@ -88,7 +85,7 @@ test('msclap random crop offsets come out of the Python-identical generator', { 
   assert.equal(maxAbsError(viaSeed.windows[0], f32(bursts.name, 'waveform')), 0);
 });
 
-test('vowel_16k power spectrogram: reference STFT bit-exact, FFT within 3e-6 of max', { skip }, async () => {
+test('vowel_16k power spectrogram: reference STFT bit-exact, FFT within 3e-6 of max', async () => {
   const a = manifest.audio.find((x) => x.name === 'vowel_16k')!;
   const w = await window(a);
   const expected = f32(a.name, 'spectrogram');
@@ -100,7 +97,7 @@ test('vowel_16k power spectrogram: reference STFT bit-exact, FFT within 3e-6 of 
   assert.ok(err <= 1e-5 * maxAbs(expected), `fft spectrogram error ${err} (measured 2.1e-3 = 2.8e-6 × max)`);
 });
 
-test('logmel, reference STFT: ≤ 1e-6 × max |logmel| for all six (measured ≤ 1.7e-7)', { skip }, async () => {
+test('logmel, reference STFT: ≤ 1e-6 × max |logmel| for all six (measured ≤ 1.7e-7)', async () => {
   for (const a of manifest.audio) {
     const expected = f32(a.name, 'logmel');
     const got = logMel(await window(a), { ...REFERENCE_FRONTEND, stft: 'reference' });
@@ -110,7 +107,7 @@ test('logmel, reference STFT: ≤ 1e-6 × max |logmel| for all six (measured ≤
   }
 });
 
-test('logmel, FFT (default): ≤ 1e-4 × max above −60 dB, ≤ 0.15 dB in near-silent bins', { skip }, async () => {
+test('logmel, FFT (default): ≤ 1e-4 × max above −60 dB, ≤ 0.15 dB in near-silent bins', async () => {
   const exactEverywhere = new Set(['tone_noise_short_44k', 'bursts_long_44k', 'vowel_16k', 'speech_22k']);
   for (const a of manifest.audio) {
     const expected = f32(a.name, 'logmel');
@@ -125,7 +122,7 @@ test('logmel, FFT (default): ≤ 1e-4 × max above −60 dB, ≤ 0.15 dB in near
   }
 });
 
-test('bicubicResizeMatrix + foldToImage turn expected bn0 into wav2img (≤ 1e-5 × max, measured 6.8e-7)', { skip }, () => {
+test('bicubicResizeMatrix + foldToImage turn expected bn0 into wav2img (≤ 1e-5 × max, measured 6.8e-7)', () => {
   const m = bicubicResizeMatrix(965, 1024);
   assert.equal(m.length, 1024 * 965);
   for (const a of manifest.audio) {

@@ -7,12 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { relativeError } from '../helpers/compare.js';
 import { readNpy } from '../helpers/npy.js';
 
 const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
-const skip = !hasFixtures && 'fixtures not present';
 
 function clap(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -27,10 +26,10 @@ function clap(...args: string[]): Promise<{ code: number; out: string; err: stri
   });
 }
 
-const W = hasFixtures ? ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')] : [];
+const W = ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')];
 const audio = (name: string): string => fixturePath('inputs', 'audio', `${name}.wav`);
 
-test('clap embed audio --json reproduces the reference embeddings (stereo and long-crop files)', { skip }, async () => {
+test('clap embed audio --json reproduces the reference embeddings (stereo and long-crop files)', async () => {
   const r = await clap(
     'embed',
     'audio',
@@ -55,7 +54,7 @@ test('clap embed audio --json reproduces the reference embeddings (stereo and lo
   }
 });
 
-test('clap embed text --json reproduces the reference text embeddings', { skip }, async () => {
+test('clap embed text --json reproduces the reference text embeddings', async () => {
   const texts = JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')).texts as string[];
   const r = await clap('embed', 'text', texts[0], texts[7], ...W, '--json');
   assert.equal(r.code, 0, r.err);
@@ -67,7 +66,7 @@ test('clap embed text --json reproduces the reference text embeddings', { skip }
     assert.ok(relativeError(out[k].embedding, (want.data as Float32Array).subarray(i * d, (i + 1) * d)) <= 1e-4);
 });
 
-test('clap classify --json gives the reference zero-shot probabilities; --top keeps the best K', { skip }, async () => {
+test('clap classify --json gives the reference zero-shot probabilities; --top keeps the best K', async () => {
   const t = JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')) as {
     zero_shot_classes: string[];
     zero_shot_prompt: string;
@@ -108,7 +107,7 @@ test('clap classify --json gives the reference zero-shot probabilities; --top ke
   assert.match(table.out, /vowel_16k\.wav\n {2}(dog|cat) /);
 });
 
-test('bad inputs fail with one line naming the input, no stack trace', { skip }, async () => {
+test('bad inputs fail with one line naming the input, no stack trace', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'clap-bad-'));
   const bad = join(dir, 'broken.wav');
   writeFileSync(bad, Buffer.from('RIFF\x10\x00\x00\x00WAVEfmt garbage'));
@@ -129,7 +128,7 @@ test('bad inputs fail with one line naming the input, no stack trace', { skip },
   }
 });
 
-test('clap export onnx writes towers that plain onnxruntime runs to the same embeddings', { skip }, async () => {
+test('clap export onnx writes towers that plain onnxruntime runs to the same embeddings', async () => {
   const ort = await import('onnxruntime-node');
   const dir = mkdtempSync(join(tmpdir(), 'clap-export-'));
   const r = await clap('export', 'onnx', ...W, '--out', dir, '--json');
@@ -161,7 +160,7 @@ test('clap export onnx writes towers that plain onnxruntime runs to the same emb
   assert.ok(relativeError(t.text_embed.data as Float32Array, (wantText.data as Float32Array).subarray(0, wantText.shape[1])) <= 1e-4);
 });
 
-test('clap caption --json reproduces msclap generate_caption and its ranked beams', { skip }, async () => {
+test('clap caption --json reproduces msclap generate_caption and its ranked beams', async () => {
   const beams = JSON.parse(readFileSync(fixturePath('expected', 'caption', 'beams.json'), 'utf8')) as {
     entry_length: number;
     results: {

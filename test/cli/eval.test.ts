@@ -5,11 +5,10 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixturePath } from '../helpers/fixtures.js';
 import * as L from '../tasks/eval/layouts.js';
 
 const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
-const skip = !hasFixtures && 'fixtures not present';
 const cacheRoot = L.tempDir('cli-cache');
 
 function clap(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -25,9 +24,9 @@ function clap(...args: string[]): Promise<{ code: number; out: string; err: stri
   });
 }
 
-const W = hasFixtures ? ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')] : [];
+const W = ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')];
 
-test('clap eval esc50 on a miniature ESC-50 runs end to end, prints the JSON contract and writes the report', { skip }, async () => {
+test('clap eval esc50 on a miniature ESC-50 runs end to end, prints the JSON contract and writes the report', async () => {
   const root = L.makeEsc50();
   const out = join(root, 'reports', 'esc50.md');
   const r = await clap('eval', 'esc50', '--data', join(root, 'ESC-50-master'), ...W, '--out', out, '--json');
@@ -66,7 +65,7 @@ test('clap eval esc50 on a miniature ESC-50 runs end to end, prints the JSON con
   assert.match(again.out, /ESC-50 \(esc50, fold 1\): 3 clips, 3 classes\n {2}metric +ours +paper\n {2}accuracy +[\d.]+% +93\.9%/);
 });
 
-test('clap eval manifest on a generated CSV: labels → zero-shot classes, captions → retrieval', { skip }, async () => {
+test('clap eval manifest on a generated CSV: labels → zero-shot classes, captions → retrieval', async () => {
   const dir = L.tempDir('cli-manifest');
   const rows = ['path,package,label,caption'];
   ['dog bark', 'siren', 'dog bark', 'keyboard typing', 'siren'].forEach((label, i) => {

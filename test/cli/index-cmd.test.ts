@@ -7,13 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClapIndex } from '../../src/tasks/clap-index.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixturePath } from '../helpers/fixtures.js';
 import { tone, writeClips, writeWav } from '../store/audio-helpers.js';
 
 const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
-const skip = !hasFixtures && 'fixtures not present';
 const ENV = { ...process.env, CLAP_THREADS: '1' };
-const W = hasFixtures ? ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')] : [];
+const W = ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')];
 
 function clap(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -29,7 +28,7 @@ async function ok(...args: string[]): Promise<string> {
   return r.out;
 }
 
-test('clap index add / stats / search / captions: the JSON contract, incremental runs, one-line errors', { skip }, async () => {
+test('clap index add / stats / search / captions: the JSON contract, incremental runs, one-line errors', async () => {
   const root = mkdtempSync(join(tmpdir(), 'clap-cli-index-'));
   const lib = join(root, 'lib');
   const db = join(root, 'db');
@@ -109,9 +108,7 @@ test('clap index add / stats / search / captions: the JSON contract, incremental
   }
 });
 
-test('clap index add killed with SIGKILL mid-run: the store stays readable, the rerun resumes, no file lost or duplicated', {
-  skip,
-}, async () => {
+test('clap index add killed with SIGKILL mid-run: the store stays readable, the rerun resumes, no file lost or duplicated', async () => {
   const root = mkdtempSync(join(tmpdir(), 'clap-cli-kill-'));
   const lib = join(root, 'lib');
   const db = join(root, 'db');

@@ -9,12 +9,10 @@ import { Graph, type HostTensor, ops, Session } from '../../src/engine/index.js'
 import { gpt2AddPositions, gpt2ConfigFromJson, gpt2LmHead, gpt2Params, gpt2Transformer } from '../../src/models/gpt2.js';
 import { stateDictGet } from '../../src/models/layers.js';
 import { loadWeights } from '../../src/weights/index.js';
-import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { assertRelClose } from '../helpers/compare.js';
 
-const skip = !hasFixtures && 'fixtures not present';
-
-test('clapcap GPT-2: prefix embeddings → first-step logits match msclap', { skip }, async (t) => {
+test('clapcap GPT-2: prefix embeddings → first-step logits match msclap', async (t) => {
   const sd = await loadWeights(fixturePath('clapcap.pth'));
   const cfg = JSON.parse(readFileSync(fixturePath('config.json'), 'utf8')).clapcap;
   const gptConfig = gpt2ConfigFromJson(cfg.gpt2);

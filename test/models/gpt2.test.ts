@@ -15,12 +15,10 @@ import {
 import type { StateDict } from '../../src/weights/index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { defaultTokenizer } from '../../src/text/index.js';
-import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { readNpy } from '../helpers/npy.js';
 import { assertRelClose } from '../helpers/compare.js';
 import { readFileSync } from 'node:fs';
-
-const skip = !hasFixtures && 'fixtures not present';
 
 interface TextFixture {
   ids: number[][];
@@ -65,12 +63,12 @@ function hiddenRows(h: HostTensor, b: number, len: number): Float32Array {
   return (h.data as Float32Array).subarray(b * T * n, (b * T + len) * n);
 }
 
-test('config inferred from clap.pth matches config.json', { skip }, async () => {
+test('config inferred from clap.pth matches config.json', async () => {
   const sd = await clapWeights();
   assert.deepEqual(inferGpt2Config(sd, 'caption_encoder.base.', 2), fixtureConfig());
 });
 
-test('text encoder: every fixture text alone (unpadded) matches msclap', { skip }, async (t) => {
+test('text encoder: every fixture text alone (unpadded) matches msclap', async (t) => {
   const sd = await clapWeights();
   const config = fixtureConfig();
   const fx = loadTexts('text', true);
@@ -106,7 +104,7 @@ test('text encoder: every fixture text alone (unpadded) matches msclap', { skip 
   await enc.release();
 });
 
-test('text encoder: one batch of all texts (padded to the longest) matches msclap and single runs', { skip }, async (t) => {
+test('text encoder: one batch of all texts (padded to the longest) matches msclap and single runs', async (t) => {
   const sd = await clapWeights();
   const config = fixtureConfig();
   const fx = loadTexts('text', true);
@@ -154,7 +152,7 @@ test('text encoder: one batch of all texts (padded to the longest) matches mscla
   await enc.release();
 });
 
-test('text encoder: the 78-token caption (no truncation) matches msclap', { skip }, async (t) => {
+test('text encoder: the 78-token caption (no truncation) matches msclap', async (t) => {
   const sd = await clapWeights();
   const config = fixtureConfig();
   const fx = loadTexts('text_long', false);
@@ -167,7 +165,7 @@ test('text encoder: the 78-token caption (no truncation) matches msclap', { skip
   await enc.release();
 });
 
-test('text encoder input validation', { skip }, async () => {
+test('text encoder input validation', async () => {
   const sd = await clapWeights();
   const config = fixtureConfig();
   const enc = await Gpt2TextEncoder.create(sd, { config, threads: 1 });
@@ -180,7 +178,7 @@ test('text encoder input validation', { skip }, async () => {
   await enc.release();
 });
 
-test('GPT-2 with a KV cache: prefix then step equals one full run', { skip }, async (t) => {
+test('GPT-2 with a KV cache: prefix then step equals one full run', async (t) => {
   const sd = await clapWeights();
   const config = fixtureConfig();
   const { nHead, nEmbd, nLayer } = config;
@@ -263,7 +261,7 @@ test('GPT-2 with a KV cache: prefix then step equals one full run', { skip }, as
   await sStep.release();
 });
 
-test('the text encoder graph names its inputs and keeps T symbolic', { skip }, async () => {
+test('the text encoder graph names its inputs and keeps T symbolic', async () => {
   const sd = await clapWeights();
   const g = buildTextEncoderGraph(sd, { config: fixtureConfig() });
   assert.deepEqual(
@@ -276,7 +274,7 @@ test('the text encoder graph names its inputs and keeps T symbolic', { skip }, a
   );
 });
 
-test('text → encodeForClap → text encoder: fixture texts end to end', { skip }, async (t) => {
+test('text → encodeForClap → text encoder: fixture texts end to end', async (t) => {
   const sd = await clapWeights();
   const config = fixtureConfig();
   const fx = loadTexts('text', false);
@@ -309,7 +307,7 @@ test('text → encodeForClap → text encoder: fixture texts end to end', { skip
   await enc.release();
 });
 
-test('old-transformers attn.bias / attn.masked_bias buffers are tolerated; missing keys are named', { skip }, async (t) => {
+test('old-transformers attn.bias / attn.masked_bias buffers are tolerated; missing keys are named', async (t) => {
   const sd = await clapWeights();
   const config = fixtureConfig();
   const withBuffers = new Map(sd);

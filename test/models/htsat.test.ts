@@ -13,7 +13,7 @@ import {
 } from '../../src/models/htsat.js';
 import { randomHtsatStateDict } from '../../src/models/random.js';
 import { loadWeights } from '../../src/weights/index.js';
-import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { relativeError } from '../helpers/compare.js';
 
 const PREFIX = 'audio_encoder.base.htsat.';
@@ -35,7 +35,7 @@ function batchFeed(names: string[]): Record<string, HostTensor> {
   return { logmel: { dtype: 'float32', shape: [names.length, 965, 64], data } };
 }
 
-describe('HTSAT vs msclap fixtures (msclap-tiny-seed1)', { skip: !hasFixtures && 'fixtures not found' }, () => {
+describe('HTSAT vs msclap fixtures (msclap-tiny-seed1)', () => {
   let session: Session;
   let hardSession: Session;
   let cfg: HtsatConfig;

@@ -11,10 +11,9 @@ import { inferMapperConfig } from '../../src/models/mapper.js';
 import type { StateDict } from '../../src/models/layers.js';
 import { ClapError } from '../../src/errors.js';
 import { loadWeights } from '../../src/weights/index.js';
-import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { assertRelClose } from '../helpers/compare.js';
 
-const skip = !hasFixtures && 'fixtures not present';
 const CAPTIONED = ['tone_noise_short_44k', 'chirp_exact7s_44k_f32', 'vowel_16k'];
 
 const npy = (name: string, file: string): Float32Array => fixtureF32('expected', 'caption', name, `${file}.npy`);
@@ -29,7 +28,7 @@ function fixtureModel() {
   return cached;
 }
 
-test('mapper config from the checkpoint: 8 heads, mlp ×2, clip/prefix lengths, layers', { skip }, async () => {
+test('mapper config from the checkpoint: 8 heads, mlp ×2, clip/prefix lengths, layers', async () => {
   const { sd, settings } = await fixtureModel();
   const m = inferMapperConfig(sd);
   assert.deepEqual(m, { dIn: 64, nEmbd: 32, clipLength: 4, prefixLength: 4, numLayers: 2, numHeads: 8, mlpHidden: 64, layerNormEps: 1e-5 });
@@ -40,7 +39,7 @@ test('mapper config from the checkpoint: 8 heads, mlp ×2, clip/prefix lengths, 
   assert.equal(cfg.normalizePrefix, true);
 });
 
-test('clapcap settings that contradict the checkpoint are ClapErrors naming the setting', { skip }, async () => {
+test('clapcap settings that contradict the checkpoint are ClapErrors naming the setting', async () => {
   const { sd, settings } = await fixtureModel();
   assert.throws(
     () => clapCapConfig(sd, { ...settings, prefix_length: 40 }),
@@ -53,14 +52,14 @@ test('clapcap settings that contradict the checkpoint are ClapErrors naming the 
   assert.throws(() => clapCapConfig(noMapper, settings), /clap_project\.prefix_const: missing/);
 });
 
-test('prefix graph keeps only its own weights (mapper), none of GPT-2', { skip }, async () => {
+test('prefix graph keeps only its own weights (mapper), none of GPT-2', async () => {
   const { sd, settings } = await fixtureModel();
   const g = buildClapCapPrefixGraph(sd, clapCapConfig(sd, settings));
   assert.ok([...g.params.keys()].every((k) => k.startsWith('clap_project.')));
 });
 
 for (const name of CAPTIONED) {
-  test(`clapcap prefix path matches msclap: ${name}`, { skip }, async (t) => {
+  test(`clapcap prefix path matches msclap: ${name}`, async (t) => {
     const { model } = await fixtureModel();
     const p = await model.prefix([npy(name, 'prefix')]);
     assert.equal(p.batch, 1);
@@ -74,7 +73,7 @@ for (const name of CAPTIONED) {
   });
 }
 
-test('the prefix path is batched: three files in one call give the single-file results', { skip }, async (t) => {
+test('the prefix path is batched: three files in one call give the single-file results', async (t) => {
   const { model } = await fixtureModel();
   const p = await model.prefix(CAPTIONED.map((n) => npy(n, 'prefix')));
   assert.equal(p.batch, 3);
@@ -90,7 +89,7 @@ test('the prefix path is batched: three files in one call give the single-file r
   });
 });
 
-test('prefix input errors are ClapErrors', { skip }, async () => {
+test('prefix input errors are ClapErrors', async () => {
   const { model } = await fixtureModel();
   await assert.rejects(model.prefix([new Float32Array(63)]), /audio embedding 0 has 63 values, expected 64/);
   await assert.rejects(model.prefix([]), /no audio embeddings given/);

@@ -5,11 +5,9 @@ import { Graph, type HostTensor, Session } from '../../src/engine/index.js';
 import { type StateDict, stateDictGet } from '../../src/models/layers.js';
 import { computeSimilarity, logitScaleExp, projection, projectionParams, similarity, softmaxRows } from '../../src/models/projection.js';
 import { loadWeights } from '../../src/weights/index.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixturePath } from '../helpers/fixtures.js';
 import { readNpy } from '../helpers/npy.js';
 import { assertRelClose } from '../helpers/compare.js';
-
-const skip = !hasFixtures && 'fixtures not present';
 
 let sdPromise: Promise<StateDict> | undefined;
 const clapWeights = (): Promise<StateDict> => (sdPromise ??= loadWeights(fixturePath('clap.pth')));
@@ -22,7 +20,7 @@ const npy = (...p: string[]): HostTensor => {
 const manifest = (): { audio_batch: { order: string[] }; logit_scale_exp: number } =>
   JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8'));
 
-test('audio projection: every fixture latent → audio_embed', { skip }, async (t) => {
+test('audio projection: every fixture latent → audio_embed', async (t) => {
   const sd = await clapWeights();
   const names = manifest().audio_batch.order;
   const g = new Graph('audio_projection');
@@ -44,7 +42,7 @@ test('audio projection: every fixture latent → audio_embed', { skip }, async (
   await s.release();
 });
 
-test('text projection: eos_hidden → text_embed', { skip }, async (t) => {
+test('text projection: eos_hidden → text_embed', async (t) => {
   const sd = await clapWeights();
   const g = new Graph('text_projection');
   const p = projectionParams(g, sd, 'caption_encoder.projection.', { inDim: 32 });
@@ -56,7 +54,7 @@ test('text projection: eos_hidden → text_embed', { skip }, async (t) => {
   await s.release();
 });
 
-test('projection rejects a mismatched encoder width and a missing key', { skip }, async () => {
+test('projection rejects a mismatched encoder width and a missing key', async () => {
   const sd = await clapWeights();
   assert.throws(
     () => projectionParams(new Graph(), sd, 'audio_encoder.projection.', { inDim: 768 }),
@@ -65,7 +63,7 @@ test('projection rejects a mismatched encoder width and a missing key', { skip }
   assert.throws(() => projectionParams(new Graph(), sd, 'nope.projection.'), /nope\.projection\.linear1\.weight: missing/);
 });
 
-test('compute_similarity (host and graph) and zero-shot softmax match msclap', { skip }, async (t) => {
+test('compute_similarity (host and graph) and zero-shot softmax match msclap', async (t) => {
   const sd = await clapWeights();
   const scale = logitScaleExp(sd);
   assert.equal(scale, Math.fround(manifest().logit_scale_exp));

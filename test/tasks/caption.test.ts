@@ -22,10 +22,8 @@ import {
   torchTopk,
 } from '../../src/tasks/caption/index.js';
 import { loadWeights } from '../../src/weights/index.js';
-import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { maxAbs, maxAbsError } from '../helpers/compare.js';
-
-const skip = !hasFixtures && 'fixtures not present';
 
 interface RefResult {
   audio: string;
@@ -54,7 +52,7 @@ function setup() {
 }
 
 for (const kvCache of [true, false]) {
-  test(`beam search reproduces msclap's beams and captions (${kvCache ? 'KV cache' : 'no cache'}, 3 files batched)`, { skip }, async () => {
+  test(`beam search reproduces msclap's beams and captions (${kvCache ? 'KV cache' : 'no cache'}, 3 files batched)`, async () => {
     const { dec, refs, prefixes, entryLength } = await setup();
     const results = await dec.caption(prefixes, { entryLength, kvCache });
     assert.equal(results.length, refs.length);
@@ -89,7 +87,7 @@ for (const kvCache of [true, false]) {
   });
 }
 
-test('greedy (beam_size=1) reproduces msclap, including a caption that stops at its first token', { skip }, async () => {
+test('greedy (beam_size=1) reproduces msclap, including a caption that stops at its first token', async () => {
   const { dec, refs, prefixes, entryLength } = await setup();
   for (const kvCache of [true, false]) {
     const results = await dec.caption(prefixes, { entryLength, strategy: 'greedy', kvCache });
@@ -110,7 +108,7 @@ test('greedy (beam_size=1) reproduces msclap, including a caption that stops at 
   );
 });
 
-test('captions do not depend on the file batch (batchSize 1 vs all files)', { skip }, async () => {
+test('captions do not depend on the file batch (batchSize 1 vs all files)', async () => {
   const { dec, refs, prefixes, entryLength } = await setup();
   const progress: number[] = [];
   const single = await dec.caption(prefixes, { entryLength, batchSize: 1, onProgress: (done, total) => progress.push(done / total) });
@@ -125,7 +123,7 @@ test('captions do not depend on the file batch (batchSize 1 vs all files)', { sk
   );
 });
 
-test('KV-cached decoder logits equal uncached ones over several steps (beam reordering, a finished file)', { skip }, async (t) => {
+test('KV-cached decoder logits equal uncached ones over several steps (beam reordering, a finished file)', async (t) => {
   const { dec, prefixes } = await setup();
   const model = dec.model;
   const V = model.config.gpt.vocabSize;
@@ -175,7 +173,7 @@ test('KV-cached decoder logits equal uncached ones over several steps (beam reor
   await assert.rejects(other.step([0, 0, 1], [1, 2, 3]), /same number of rows/);
 });
 
-test('entry length cap, option checks and token checks are ClapErrors', { skip }, async () => {
+test('entry length cap, option checks and token checks are ClapErrors', async () => {
   const { dec, prefixes } = await setup();
   // P + entryLength − 1 ≤ n_positions (1024), P = 4
   await assert.rejects(dec.caption(prefixes, { entryLength: 1022 }), /entryLength: must be an integer in 1\.\.1021/);
@@ -187,7 +185,7 @@ test('entry length cap, option checks and token checks are ClapErrors', { skip }
   assert.deepEqual(await dec.caption([]), []);
 });
 
-test('sampling: seeded, batch-independent, top-k 1 / temperature 0 = argmax, stops at 220, length cap', { skip }, async () => {
+test('sampling: seeded, batch-independent, top-k 1 / temperature 0 = argmax, stops at 220, length cap', async () => {
   const { dec, refs, prefixes, entryLength } = await setup();
   const a = await dec.caption(prefixes, { strategy: 'sample', seed: 7, entryLength });
   const b = await dec.caption(prefixes, { strategy: 'sample', seed: 7, entryLength, batchSize: 1 });

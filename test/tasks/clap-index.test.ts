@@ -7,10 +7,9 @@ import { join } from 'node:path';
 import { Clap } from '../../src/tasks/clap.js';
 import { ClapIndex } from '../../src/tasks/clap-index.js';
 import { loadWeights } from '../../src/weights/index.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixturePath } from '../helpers/fixtures.js';
 import { tone, writeClips, writeWav } from '../store/audio-helpers.js';
 
-const skip = !hasFixtures && 'fixtures not present';
 let clapPromise: Promise<Clap> | undefined;
 const model = (): Promise<Clap> =>
   (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1 }));
@@ -19,9 +18,7 @@ function tmp(name: string): string {
   return mkdtempSync(join(tmpdir(), `clap-index-${name}-`));
 }
 
-test('index: incremental add, touch, change, sync with deletions and new files; unreadable and non-audio files skipped', {
-  skip,
-}, async () => {
+test('index: incremental add, touch, change, sync with deletions and new files; unreadable and non-audio files skipped', async () => {
   const root = tmp('inc');
   const lib = join(root, 'lib');
   const db = join(lib, 'index.clapdb'); // inside the library: never walked into
@@ -79,7 +76,7 @@ test('index: incremental add, touch, change, sync with deletions and new files; 
   }
 });
 
-test('index: an index refuses another model or other audio options, and a missing index is named', { skip }, async () => {
+test('index: an index refuses another model or other audio options, and a missing index is named', async () => {
   const root = tmp('model');
   const db = join(root, 'db');
   writeClips(join(root, 'lib'), 1);
@@ -112,7 +109,7 @@ test('index: an index refuses another model or other audio options, and a missin
   }
 });
 
-test('index: search by text and by example, filters, sliding windows point to the matching time, captions', { skip }, async () => {
+test('index: search by text and by example, filters, sliding windows point to the matching time, captions', async () => {
   const root = tmp('search');
   const lib = join(root, 'lib');
   const sr = 44100;

@@ -2,24 +2,19 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Clap, applyTemplate, scoreLabels } from '../../src/tasks/clap.js';
-import { fixtureF32, fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { cosine, relativeError } from '../helpers/compare.js';
 import { readNpy } from '../helpers/npy.js';
 
-const skip = !hasFixtures && 'fixtures not present';
-const manifest = hasFixtures
-  ? (JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8')) as {
-      audio: { name: string; crop_offset?: number }[];
-      audio_batch: { order: string[]; crop_offsets: Record<string, number> };
-    })
-  : undefined;
-const texts = hasFixtures
-  ? (JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')) as {
-      texts: string[];
-      zero_shot_prompt: string;
-      zero_shot_classes: string[];
-    })
-  : undefined;
+const manifest = JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8')) as {
+  audio: { name: string; crop_offset?: number }[];
+  audio_batch: { order: string[]; crop_offsets: Record<string, number> };
+};
+const texts = JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')) as {
+  texts: string[];
+  zero_shot_prompt: string;
+  zero_shot_classes: string[];
+};
 
 let clapPromise: Promise<Clap> | undefined;
 const clap = (): Promise<Clap> =>
@@ -28,9 +23,9 @@ after(async () => {
   if (clapPromise) await (await clapPromise).release();
 });
 
-test('embedAudio reproduces msclap get_audio_embeddings for every fixture file (file → embedding)', { skip }, async () => {
+test('embedAudio reproduces msclap get_audio_embeddings for every fixture file (file → embedding)', async () => {
   const c = await clap();
-  for (const a of manifest!.audio) {
+  for (const a of manifest.audio) {
     const [e] = await c.embedAudio([fixturePath('inputs', 'audio', `${a.name}.wav`)], { channels: 'reference', cropOffset: a.crop_offset });
     const want = fixtureF32('expected', 'audio', a.name, 'audio_embed.npy');
     const r = relativeError(e.embedding, want);
@@ -39,30 +34,30 @@ test('embedAudio reproduces msclap get_audio_embeddings for every fixture file (
   }
 });
 
-test('embedText reproduces msclap get_text_embeddings for every fixture text, quirks included', { skip }, async () => {
+test('embedText reproduces msclap get_text_embeddings for every fixture text, quirks included', async () => {
   const c = await clap();
-  const got = await c.embedText(texts!.texts);
+  const got = await c.embedText(texts.texts);
   const want = readNpy(fixturePath('expected', 'text', 'text_embed.npy'));
   const d = want.shape[1];
   got.forEach((e, i) => {
     const w = (want.data as Float32Array).subarray(i * d, (i + 1) * d);
-    assert.ok(relativeError(e, w) <= 1e-4, `text ${i} (${JSON.stringify(texts!.texts[i])}): rel err ${relativeError(e, w)}`);
+    assert.ok(relativeError(e, w) <= 1e-4, `text ${i} (${JSON.stringify(texts.texts[i])}): rel err ${relativeError(e, w)}`);
   });
 });
 
-test('zero-shot probabilities match examples/zero_shot_classification.py', { skip }, async () => {
+test('zero-shot probabilities match examples/zero_shot_classification.py', async () => {
   const c = await clap();
-  const order = manifest!.audio_batch.order;
+  const order = manifest.audio_batch.order;
   const audio = [];
   for (const name of order) {
     const [e] = await c.embedAudio([fixturePath('inputs', 'audio', `${name}.wav`)], {
       channels: 'reference',
-      cropOffset: manifest!.audio_batch.crop_offsets[name],
+      cropOffset: manifest.audio_batch.crop_offsets[name],
     });
     audio.push(e.embedding);
   }
-  const labels = texts!.zero_shot_classes;
-  const text = await c.embedText(labels.map((l) => applyTemplate(texts!.zero_shot_prompt, l)));
+  const labels = texts.zero_shot_classes;
+  const text = await c.embedText(labels.map((l) => applyTemplate(texts.zero_shot_prompt, l)));
   const probs = scoreLabels(c.similarity(audio, text), labels, false);
   const want = readNpy(fixturePath('expected', 'zeroshot_probs.npy'));
   probs.forEach((p, i) => {
@@ -72,7 +67,7 @@ test('zero-shot probabilities match examples/zero_shot_classification.py', { ski
   });
 });
 
-test('classify: labels are validated with clear errors', { skip }, async () => {
+test('classify: labels are validated with clear errors', async () => {
   const c = await clap();
   const file = fixturePath('inputs', 'audio', 'vowel_16k.wav');
   await assert.rejects(c.classify([file], []), /no labels/);
@@ -87,7 +82,7 @@ test('applyTemplate replaces {} or appends the label', () => {
   assert.equal(applyTemplate('a {} in the distance', 'dog'), 'a dog in the distance');
 });
 
-test('weightsHash: the tensors’ identity, remembered per weights file version in the model cache', { skip }, async () => {
+test('weightsHash: the tensors’ identity, remembered per weights file version in the model cache', async () => {
   const { mkdtempSync, readdirSync, writeFileSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
@@ -105,7 +100,7 @@ test('weightsHash: the tensors’ identity, remembered per weights file version 
   await Promise.all([first.release(), second.release()]);
 });
 
-test('embedAudio reports progress once per input, counting up to the total', { skip }, async () => {
+test('embedAudio reports progress once per input, counting up to the total', async () => {
   const c = await clap();
   const files = ['vowel_16k', 'speech_22k', 'tone_noise_short_44k'].map((n) => fixturePath('inputs', 'audio', `${n}.wav`));
   const seen: [number, number][] = [];

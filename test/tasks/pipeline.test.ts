@@ -7,9 +7,8 @@ import { ClapError } from '../../src/errors.js';
 import { synthWav } from '../../src/audio/index.js';
 import { Clap } from '../../src/tasks/clap.js';
 import { FrontendPool, frontendStream } from '../../src/tasks/pipeline.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
-const skip = !hasFixtures && 'fixtures not present';
 const dir = mkdtempSync(join(tmpdir(), 'clap-pipeline-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -33,7 +32,7 @@ function files(): string[] {
   return [...out, ...fixtures];
 }
 
-test('the worker pipeline gives the same embeddings, in order, as the sequential frontend', { skip }, async () => {
+test('the worker pipeline gives the same embeddings, in order, as the sequential frontend', async () => {
   const c = await clap();
   const inputs = files();
   for (const sliding of [false, true]) {
@@ -51,7 +50,7 @@ test('the worker pipeline gives the same embeddings, in order, as the sequential
   }
 });
 
-test('a bad file in the middle fails with one ClapError naming it', { skip }, async () => {
+test('a bad file in the middle fails with one ClapError naming it', async () => {
   const c = await clap();
   const inputs = files();
   const bad = join(dir, 'broken.wav');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixturePath } from '../helpers/fixtures.js';
 import { readNpy, type NpyArray } from '../helpers/npy.js';
 import {
   CAPTION_STOP_ID,
@@ -41,7 +41,6 @@ interface Manifest {
   captions: { stop_token_id: number; results: CaptionResult[] };
 }
 
-const fixtures = { skip: hasFixtures ? false : 'fixtures not present' };
 const manifest = (): Manifest => JSON.parse(readFileSync(fixturePath('manifest.json'), 'utf8')) as Manifest;
 const tok = defaultTokenizer();
 const ids64 = (a: ArrayLike<number>): bigint[] => Array.from(a, (x) => BigInt(x));
@@ -51,7 +50,7 @@ const int64 = (a: NpyArray): bigint[] => {
   return Array.from(a.data);
 };
 
-test('every manifest text gives msclap’s exact ids and pooled position', fixtures, () => {
+test('every manifest text gives msclap’s exact ids and pooled position', () => {
   const m = manifest();
   const inputs = JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')) as { texts: string[]; long_text: string };
   assert.equal(m.texts.length, 13);
@@ -73,7 +72,7 @@ test('every manifest text gives msclap’s exact ids and pooled position', fixtu
   assert.equal(long.eosPosition, m.long_text.eos_position);
 });
 
-test('padded batch equals expected/text/{input_ids,attention_mask,eos_positions}.npy', fixtures, () => {
+test('padded batch equals expected/text/{input_ids,attention_mask,eos_positions}.npy', () => {
   const m = manifest();
   const inputIds = readNpy(fixturePath('expected', 'text', 'input_ids.npy'));
   const mask = readNpy(fixturePath('expected', 'text', 'attention_mask.npy'));
@@ -97,7 +96,7 @@ test('padded batch equals expected/text/{input_ids,attention_mask,eos_positions}
   assert.deepEqual(ids64(long.eosPositions), int64(longEos));
 });
 
-test('default batch pads only to the longest text; int32 on request', fixtures, () => {
+test('default batch pads only to the longest text; int32 on request', () => {
   const m = manifest();
   const texts = m.texts.slice(0, 5).map((t) => t.text);
   const batch = tok.encodeBatchForClap(texts, { dtype: 'int32' });
@@ -158,7 +157,7 @@ test('encode/decode round-trips arbitrary text (no clean-up)', () => {
   assert.equal(tok.decode(tok.encode('a\ud800b'), { cleanUpSpaces: false }), 'a\ufffdb');
 });
 
-test('decode of every beam in beams.json gives the reference strings', fixtures, () => {
+test('decode of every beam in beams.json gives the reference strings', () => {
   const beams = JSON.parse(readFileSync(fixturePath('expected', 'caption', 'beams.json'), 'utf8')) as Manifest['captions'];
   assert.equal(beams.stop_token_id, CAPTION_STOP_ID);
   assert.deepEqual(tok.encode(' <|endoftext|>'), [CAPTION_STOP_ID, ENDOFTEXT_ID]); // msclap's stop_token_index

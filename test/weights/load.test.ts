@@ -13,7 +13,7 @@ import {
   saveSafetensors,
   timeLoad,
 } from '../../src/weights/index.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixturePath } from '../helpers/fixtures.js';
 import { assertSameTensor, rejectsClap, sampleTensors, tempDir, throwsClap } from './helpers.js';
 
 const dir = tempDir();
@@ -46,9 +46,7 @@ test('loadWeights: clear errors for a directory, empty, missing and unknown file
   assert.equal(detectFormat(new Uint8Array(4), 'a.safetensors'), 'safetensors');
 });
 
-test('convertToSafetensors: clap.pth → safetensors keeps every tensor bit-exact', {
-  skip: hasFixtures ? false : 'fixtures not present',
-}, async () => {
+test('convertToSafetensors: clap.pth → safetensors keeps every tensor bit-exact', async () => {
   const src = fixturePath('clap.pth');
   const out = join(dir, 'clap.safetensors');
   const result = await convertToSafetensors(src, out);
@@ -71,7 +69,7 @@ test('convertToSafetensors: clap.pth → safetensors keeps every tensor bit-exac
   assert.equal((await loadCheckpoint(inPlace)).format, 'safetensors');
 });
 
-test('timeLoad reports a view-based load of the fixture', { skip: hasFixtures ? false : 'fixtures not present' }, async () => {
+test('timeLoad reports a view-based load of the fixture', async () => {
   const t = await timeLoad(fixturePath('clapcap.pth'));
   assert.equal(t.tensors, 188);
   assert.equal(t.format, 'pth');

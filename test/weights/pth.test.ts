@@ -6,13 +6,12 @@ import type { HostTensor } from '../../src/engine/tensor.js';
 import { encodePth, loadPth, loadPthCheckpoint, readPth, savePth } from '../../src/weights/pth.js';
 import { PickleWriter } from '../../src/weights/pickle-writer.js';
 import { buildZip, readZip } from '../../src/weights/zip.js';
-import { fixturePath, hasFixtures } from '../helpers/fixtures.js';
+import { fixturePath } from '../helpers/fixtures.js';
 import { assertSameTensor, rawBytes, rejectsClap, sampleTensors, tempDir, throwsClap } from './helpers.js';
 
 const dir = tempDir();
-const skip = hasFixtures ? false : 'fixtures not present';
 
-test('clap.pth fixture: all 165 tensors, shapes, dtypes and values', { skip }, async () => {
+test('clap.pth fixture: all 165 tensors, shapes, dtypes and values', async () => {
   const file = fixturePath('clap.pth');
   const { tensors: sd, metadata, format } = await loadPthCheckpoint(file);
   assert.equal(format, 'pth');
@@ -73,7 +72,7 @@ test('clap.pth fixture: all 165 tensors, shapes, dtypes and values', { skip }, a
   assert.deepEqual((metadata._metadata as Record<string, unknown>)['caption_encoder.base'], { version: 1 });
 });
 
-test('clapcap.pth fixture: all 188 tensors, lm_head tied to wte', { skip }, async () => {
+test('clapcap.pth fixture: all 188 tensors, lm_head tied to wte', async () => {
   const sd = await loadPth(fixturePath('clapcap.pth'));
   assert.equal(sd.size, 188);
   const wte = sd.get('gpt.transformer.wte.weight')!;

@@ -26,10 +26,9 @@ import {
   oneHot,
   writeReport,
 } from '../../../src/tasks/eval/index.js';
-import { fixturePath, hasFixtures } from '../../helpers/fixtures.js';
+import { fixturePath } from '../../helpers/fixtures.js';
 import * as L from './layouts.js';
 
-const skip = !hasFixtures && 'fixtures not present';
 let clapPromise: Promise<Clap> | undefined;
 const model = (): Promise<Clap> =>
   (clapPromise ??= Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1 }));
@@ -43,7 +42,7 @@ const normalized = (v: ArrayLike<number>): number[] => {
   return Array.from(v, (x) => x / n);
 };
 
-test('multi-class: softmax over the classes, the same probabilities as Clap.classify; accuracy and confusion agree', { skip }, async () => {
+test('multi-class: softmax over the classes, the same probabilities as Clap.classify; accuracy and confusion agree', async () => {
   const clap = await model();
   const data = loadDataset('esc50', L.makeEsc50());
   const r = await evaluateDataset(clap, data);
@@ -75,7 +74,7 @@ test('multi-class: softmax over the classes, the same probabilities as Clap.clas
   assert.ok(r.metrics.mAP >= 0 && r.metrics.mAP <= 1);
 });
 
-test('prompt ensemble: a class is the mean of its normalised template embeddings', { skip }, async () => {
+test('prompt ensemble: a class is the mean of its normalised template embeddings', async () => {
   const clap = await model();
   const data = loadDataset('esc50', L.makeEsc50(), { fold: 1 });
   const templates = ['this is the sound of {}', 'a recording of a {}'];
@@ -97,7 +96,7 @@ test('prompt ensemble: a class is the mean of its normalised template embeddings
   close(r.details.predictions![0].probability, probs[best], 1e-6);
 });
 
-test('embedding cache: a re-run embeds nothing, new prompts reuse the audio, changed files and options miss', { skip }, async () => {
+test('embedding cache: a re-run embeds nothing, new prompts reuse the audio, changed files and options miss', async () => {
   const clap = await model();
   const root = L.makeEsc50();
   const data = loadDataset('esc50', root);
@@ -132,7 +131,7 @@ test('embedding cache: a re-run embeds nothing, new prompts reuse the audio, cha
   assert.equal(statSync(shardFile).size, size);
 });
 
-test('model identity: the weights (a file and the same tensors in memory agree) and the config', { skip }, async () => {
+test('model identity: the weights (a file and the same tensors in memory agree) and the config', async () => {
   const clap = await model();
   const a = await modelKey(clap);
   assert.match(a, /^[0-9a-f]{64}$/);
@@ -152,7 +151,7 @@ test('model identity: the weights (a file and the same tensors in memory agree) 
   assert.notEqual(await modelKey(await Clap.load({ weights: other, config: fixturePath('config.json') })), k1);
 });
 
-test('multi-label: sigmoid per class, macro mAP and DCASE F1 recomputed from the similarities', { skip }, async () => {
+test('multi-label: sigmoid per class, macro mAP and DCASE F1 recomputed from the similarities', async () => {
   const clap = await model();
   const data = loadDataset('fsd50k', L.makeFsd50k());
   const r = await evaluateDataset(clap, data, { threshold: 0.5 });
@@ -182,7 +181,7 @@ test('multi-label: sigmoid per class, macro mAP and DCASE F1 recomputed from the
   assert.equal(r.details.confusion, undefined);
 });
 
-test('retrieval: raw similarities of clips and captions, both directions (Clotho layout)', { skip }, async () => {
+test('retrieval: raw similarities of clips and captions, both directions (Clotho layout)', async () => {
   const clap = await model();
   const data = loadDataset('clotho', L.makeClotho());
   const r = await evaluateDataset(clap, data);
@@ -203,7 +202,7 @@ test('retrieval: raw similarities of clips and captions, both directions (Clotho
   assert.equal(r.details.retrieval!.textToAudio.queries, 15);
 });
 
-test('GTZAN .au clips are decoded here and embed like the same samples given in memory', { skip }, async () => {
+test('GTZAN .au clips are decoded here and embed like the same samples given in memory', async () => {
   const clap = await model();
   const data = loadDataset('gtzan-genres', L.makeGtzanGenres());
   const r = await evaluateDataset(clap, data);
@@ -215,7 +214,7 @@ test('GTZAN .au clips are decoded here and embed like the same samples given in 
   assert.deepEqual(Array.from(embeddings[0]!), Array.from(viaPcm.embedding));
 });
 
-test('undecodable clips stop the run naming the file, or are listed and left out with skipErrors', { skip }, async () => {
+test('undecodable clips stop the run naming the file, or are listed and left out with skipErrors', async () => {
   const clap = await model();
   const root = L.makeEsc50();
   const data = loadDataset('esc50', root);
@@ -227,7 +226,7 @@ test('undecodable clips stop the run naming the file, or are listed and left out
   assert.match(r.details.skipped[0].path, /1-100046-A-40\.wav$/);
 });
 
-test('manifest with labels and captions: classification plus retrieval with merged identical captions', { skip }, async () => {
+test('manifest with labels and captions: classification plus retrieval with merged identical captions', async () => {
   const clap = await model();
   const dir = L.tempDir('manifest-eval');
   for (const f of ['a.wav', 'b.wav', 'c.wav', 'd.wav']) L.writeWav(join(dir, 'clips', f));
@@ -272,7 +271,7 @@ test('captioning: CIDEr-D of generated captions, SPIDEr only with a SPICE score'
   assert.throws(() => evaluateCaptions(data, new Map([['x.wav', 'y']])), /no prediction matches/);
 });
 
-test('report: Markdown with the paper column, JSON, and a valid confusion-matrix PNG', { skip }, async () => {
+test('report: Markdown with the paper column, JSON, and a valid confusion-matrix PNG', async () => {
   const clap = await model();
   const root = L.makeEsc50();
   const r = await evaluateDataset(clap, loadDataset('esc50', root));
@@ -306,7 +305,7 @@ test('report: Markdown with the paper column, JSON, and a valid confusion-matrix
   assert.equal(zlib.inflateSync(Buffer.concat(idat)).length, (3 * w + 1) * h);
 });
 
-test('HEAR API: scene embeddings as msclap embeds the whole sound; timestamp embeddings of centred 7 s windows', { skip }, async () => {
+test('HEAR API: scene embeddings as msclap embeds the whole sound; timestamp embeddings of centred 7 s windows', async () => {
   const clap = await model();
   const hear = new HearModel(clap);
   assert.equal(hear.sampleRate, 44100);
