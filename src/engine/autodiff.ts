@@ -1,16 +1,13 @@
 /**
  * Reverse-mode automatic differentiation over the tracing IR: the gradient is more graph, built from
- * each op's `vjp` rule, so forward and backward compile into one ONNX model.
+ * each op's registered gradient rule (engine/grads/), so forward and backward compile into one ONNX model.
  */
 import type { Graph, Node, Value } from './graph.js';
 import { ones, zerosLike } from './ops/broadcast.js';
 import { sum } from './ops/elementwise.js';
 import { dimEq, shapeToString } from './shape.js';
-import type { DType } from './tensor.js';
-
-export function isFloatDtype(d: DType): boolean {
-  return d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
-}
+import { isFloatDtype } from './tensor.js';
+import { gradientOf } from './grads/index.js';
 
 export interface GradOptions {
   /**
@@ -71,7 +68,8 @@ export function grad(loss: Value, wrt: Value[], options: GradOptions = {}): (Val
     const needs = node.inputs.map((x) => active.has(x));
     if (!needs.some(Boolean)) continue;
     const outGrads = node.outputs.map(total);
-    if (!node.op.vjp) {
+    const rule = gradientOf(node.op);
+    if (!rule) {
       throw new Error(
         `grad: no gradient rule for ${node.op.type} (${describe(node)}) on the path from ${wrt
           .filter((w) => active.has(w))
@@ -81,7 +79,7 @@ export function grad(loss: Value, wrt: Value[], options: GradOptions = {}): (Val
     }
     let inGrads: (Value | undefined)[];
     try {
-      inGrads = node.op.vjp(node, outGrads, needs);
+      inGrads = rule(node, outGrads, needs);
     } catch (e) {
       throw new Error(`grad: the ${node.op.type} rule failed (${describe(node)}): ${(e as Error).message}`);
     }

@@ -32,18 +32,17 @@ export interface TypeInfo {
  */
 export type VjpRule = (node: Node, outputGrads: (Value | undefined)[], needs?: readonly boolean[]) => (Value | undefined)[];
 
-/** An operator: its ONNX identity, shape/dtype inference, and (optionally) its gradient rule. */
+/** An operator: its ONNX identity and shape/dtype inference (its gradient rule, if any, is registered in engine/grads/). */
 export interface OpDef {
   type: string;
   domain?: string;
   /** Minimum ONNX opset of the default domain this op's encoding needs. */
   opset?: number;
   infer(inputs: Value[], attrs: Attrs): TypeInfo[];
-  vjp?: VjpRule;
   /**
    * Emission-time lowering: replacement outputs built with ordinary ops from `node.inputs` (and
    * constants) only, or undefined to emit the node as-is. Used where the runtime lacks a kernel
-   * (e.g. Erf in float64). Autodiff never sees the lowering: gradients use `vjp` on the op itself.
+   * (e.g. Erf in float64). Autodiff never sees the lowering: gradients use the op's own registered rule.
    */
   lower?: (node: Node) => Value[] | undefined;
 }

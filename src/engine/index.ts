@@ -4,7 +4,7 @@ export { Graph, Value, type Attr, type Attrs, type Node, type OpDef, type Subgra
 export * as ops from './ops/index.js';
 export { emitOnnx, type EmitOptions, IR_VERSION, OPSET } from './onnx/emit.js';
 export { Session, type RuntimeOptions, toOrt, fromOrt } from './runtime.js';
-export { grad, dependsOn, isFloatDtype, type GradOptions } from './autodiff.js';
+export { grad, dependsOn, type GradOptions } from './autodiff.js';
 export {
   optimizer,
   globalNorm,

@@ -19,6 +19,11 @@ export type TypedArrayOf<D extends DType> = D extends 'float32'
 export type AnyTypedArray = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
 /** A concrete tensor in host memory: C-order data with its shape. */
+/** Whether values of this dtype are floating point (differentiable). */
+export function isFloatDtype(d: DType): boolean {
+  return d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
+}
+
 export interface HostTensor {
   dtype: DType;
   shape: number[];

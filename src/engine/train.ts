@@ -5,7 +5,7 @@
  * reads from and writes into directly (pre-allocated outputs), swapped after every step.
  */
 import * as ort from 'onnxruntime-node';
-import { grad, isFloatDtype, dependsOn } from './autodiff.js';
+import { grad, dependsOn } from './autodiff.js';
 import { Graph, Value } from './graph.js';
 import { emitOnnx } from './onnx/emit.js';
 import { clipCoefficient, type Optimizer, optimizer, type OptimizerConfig, type StepScalars } from './optim.js';
@@ -13,7 +13,7 @@ import { add, cast, div, mul } from './ops/elementwise.js';
 import { chunkedMapRows, chunkSize } from './ops/control.js';
 import { type RuntimeOptions, Session, fromOrt, toOrt } from './runtime.js';
 import { isStatic, shapeToString } from './shape.js';
-import { type AnyTypedArray, type DType, type HostTensor, numel, toFloat32 } from './tensor.js';
+import { type AnyTypedArray, type DType, type HostTensor, isFloatDtype, numel, toFloat32 } from './tensor.js';
 
 export interface TrainStepOptions {
   optimizer: OptimizerConfig;

@@ -1,11 +1,10 @@
 import { type OpDef, scalarTensor, type Value } from '../graph.js';
 import type { DType } from '../tensor.js';
 import { type Dim, dimDiv, dimEq, normAxis, product, shapeToString } from '../shape.js';
-import { reshapeLike, sumToShape, zerosLike } from './broadcast.js';
 import { apply, applyMulti, sameDtype } from './op.js';
 
 /** Static int64 inputs (shape, axes, starts…) are graph constants; inference reads them back. */
-function constInts(v: Value): number[] {
+export function constInts(v: Value): number[] {
   const c = v.graph.constants.get(v.name);
   if (!c) throw new Error(`${v.name} must be a constant`);
   return Array.from(c.tensor.data as BigInt64Array, Number);
@@ -86,7 +85,6 @@ export const RESHAPE: OpDef = {
     if (!dimEq(product(shape), product(x.shape))) throw new Error(`cannot reshape ${shapeToString(x.shape)} to ${shapeToString(shape)}`);
     return [{ dtype: x.dtype, shape }];
   },
-  vjp: ({ inputs: [x] }, [g]) => [g && reshapeLike(g, x), undefined],
 };
 
 /** ONNX Shape: the run-time shape of a tensor as int64[rank]. */
@@ -108,14 +106,6 @@ export const TRANSPOSE: OpDef = {
     if (perm.length !== x.rank || [...perm].sort().some((p, i) => p !== i)) throw new Error(`bad perm [${perm}]`);
     return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }];
   },
-  vjp: ({ attrs }, [g]) => {
-    const perm = (attrs.perm as { ints: number[] }).ints;
-    const inv = new Array<number>(perm.length);
-    perm.forEach((p, i) => {
-      inv[p] = i;
-    });
-    return [g && transpose(g, inv)];
-  },
 };
 
 export const CONCAT: OpDef = {
@@ -135,15 +125,6 @@ export const CONCAT: OpDef = {
     }
     shape[axis] = total;
     return [{ dtype: sameDtype(xs), shape }];
-  },
-  vjp: ({ inputs, attrs }, [g]) => {
-    if (!g) return inputs.map(() => undefined);
-    const axis = normAxis((attrs.axis as { i: number }).i, g.rank);
-    return split(
-      g,
-      inputs.map((x) => x.shape[axis] as number),
-      axis,
-    );
   },
 };
 
@@ -166,30 +147,6 @@ export const SLICE: OpDef = {
     });
     return [{ dtype: x.dtype, shape }];
   },
-  vjp: ({ inputs: [x, s, e, a, st] }, [g0]) => {
-    if (!g0) return [undefined];
-    let g = g0;
-    const [starts, ends, steps] = [constInts(s), constInts(e), constInts(st)];
-    const pads = new Array<number>(2 * x.rank).fill(0);
-    constInts(a).forEach((axis0, k) => {
-      const axis = normAxis(axis0, x.rank);
-      const d = x.shape[axis];
-      if (typeof d !== 'number') return; // a full slice of a symbolic axis
-      const { begin, count } = sliceRange(d, starts[k], ends[k], steps[k]);
-      if (steps[k] === 1) {
-        pads[axis] = begin;
-        pads[axis + x.rank] = d - begin - count;
-        return;
-      }
-      // Any other step: gather each input position from g, or from an appended zero slab when unselected.
-      const from = new Array<number>(d).fill(count);
-      for (let i = 0; i < count; i++) from[begin + i * steps[k]] = i;
-      const padded = concat([g, zerosLike(slice(g, axis, 0, 1))], axis);
-      g = gather(padded, g.graph.ints(from), axis);
-    });
-    if (pads.some((p) => p !== 0)) g = pad(g, pads);
-    return [g, undefined, undefined, undefined, undefined];
-  },
 };
 
 function isFullSlice(start: number, end: number, step: number): boolean {
@@ -203,30 +160,7 @@ export const GATHER: OpDef = {
     if (idx.dtype !== 'int64' && idx.dtype !== 'int32') throw new Error('indices must be int64/int32');
     return [{ dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)] }];
   },
-  vjp: ({ inputs: [x, idx], attrs }, [g]) => {
-    if (!g) return [undefined, undefined];
-    const axis = normAxis((attrs.axis as { i: number }).i, x.rank);
-    const r = idx.rank;
-    const indices = unsqueeze(idx.dtype === 'int64' ? idx : apply(CAST_I64, [idx], { to: { i: 7 } }), [r]);
-    if (axis === 0) return [scatterND(zerosLike(x), indices, g, 'add'), undefined];
-    // Move the gathered axis to the front, scatter rows, move it back.
-    const rest = Array.from({ length: x.rank }, (_, i) => i).filter((i) => i !== axis);
-    const permX = [axis, ...rest];
-    const zeros = constantOfShape(gather(shapeOf(x), x.graph.ints(permX)), 0, x.dtype);
-    const gIdx = Array.from({ length: r }, (_, i) => axis + i);
-    const gPre = Array.from({ length: axis }, (_, i) => i);
-    const gPost = Array.from({ length: g.rank - axis - r }, (_, i) => axis + r + i);
-    const upd = transpose(g, [...gIdx, ...gPre, ...gPost]);
-    const scattered = scatterND(zeros, indices, upd, 'add');
-    const inv = new Array<number>(x.rank);
-    permX.forEach((p, i) => {
-      inv[p] = i;
-    });
-    return [transpose(scattered, inv), undefined];
-  },
 };
-
-const CAST_I64: OpDef = { type: 'Cast', infer: ([x]) => [{ dtype: 'int64', shape: [...x.shape] }] };
 
 /** ONNX GatherElements: out[i][j][k] = x[idx[i][j][k]][j][k] (axis 0), shaped like the indices. */
 export const GATHER_ELEMENTS: OpDef = {
@@ -236,10 +170,6 @@ export const GATHER_ELEMENTS: OpDef = {
     if (idx.rank !== x.rank) throw new Error('indices must have the rank of the data');
     return [{ dtype: x.dtype, shape: [...idx.shape] }];
   },
-  vjp: ({ inputs: [x, idx], attrs }, [g]) => [
-    g && scatterElements(zerosLike(x), idx, g, (attrs.axis as { i: number }).i, 'add'),
-    undefined,
-  ],
 };
 
 /** ONNX ScatterElements (reduction 'none' assumes distinct indices for its gradient). */
@@ -248,15 +178,6 @@ export const SCATTER_ELEMENTS: OpDef = {
   infer: ([x, idx, u]) => {
     if (idx.rank !== x.rank || u.rank !== x.rank) throw new Error('indices and updates must have the rank of the data');
     return [{ dtype: sameDtype([x, u]), shape: [...x.shape] }];
-  },
-  vjp: ({ inputs: [, idx, u], attrs }, [g], needs) => {
-    if (!g) return [undefined, undefined, undefined];
-    const axis = (attrs.axis as { i: number } | undefined)?.i ?? 0;
-    const red = (attrs.reduction as { s: string } | undefined)?.s ?? 'none';
-    if (red !== 'none' && red !== 'add') throw new Error(`no gradient for ScatterElements reduction ${red}`);
-    const gx = needs?.[0] === false ? undefined : red === 'add' ? g : scatterElements(g, idx, zerosLike(u), axis, 'none');
-    const gu = needs?.[2] === false ? undefined : gatherElements(g, idx, axis);
-    return [gx, undefined, gu];
   },
 };
 
@@ -268,21 +189,12 @@ export const GATHER_ND: OpDef = {
     if (typeof k !== 'number' || k > x.rank) throw new Error('last indices dim must be a static size <= data rank');
     return [{ dtype: x.dtype, shape: [...idx.shape.slice(0, -1), ...x.shape.slice(k)] }];
   },
-  vjp: ({ inputs: [x, idx] }, [g]) => [g && scatterND(zerosLike(x), idx, g, 'add'), undefined],
 };
 
 /** ONNX ScatterND (reduction 'none' assumes distinct indices for its gradient). */
 export const SCATTER_ND: OpDef = {
   type: 'ScatterND',
   infer: ([x, , u]) => [{ dtype: sameDtype([x, u]), shape: [...x.shape] }],
-  vjp: ({ inputs: [, idx, u], attrs }, [g], needs) => {
-    if (!g) return [undefined, undefined, undefined];
-    const red = (attrs.reduction as { s: string } | undefined)?.s ?? 'none';
-    if (red !== 'none' && red !== 'add') throw new Error(`no gradient for ScatterND reduction ${red}`);
-    const gx = needs?.[0] === false ? undefined : red === 'add' ? g : scatterND(g, idx, zerosLike(u), 'none');
-    const gu = needs?.[2] === false ? undefined : gatherND(g, idx);
-    return [gx, undefined, gu];
-  },
 };
 
 export const UNSQUEEZE: OpDef = {
@@ -295,7 +207,6 @@ export const UNSQUEEZE: OpDef = {
     for (let i = 0; i < rank; i++) shape.push(axes.includes(i) ? 1 : x.shape[j++]);
     return [{ dtype: x.dtype, shape }];
   },
-  vjp: ({ inputs: [x] }, [g]) => [g && reshapeLike(g, x), undefined],
 };
 
 export const SQUEEZE: OpDef = {
@@ -305,7 +216,6 @@ export const SQUEEZE: OpDef = {
     for (const ax of axes) if (x.shape[ax] !== 1) throw new Error(`squeeze of axis ${ax} with size ${x.shape[ax]}`);
     return [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !axes.includes(i)) }];
   },
-  vjp: ({ inputs: [x] }, [g]) => [g && reshapeLike(g, x), undefined],
 };
 
 export const EXPAND: OpDef = {
@@ -322,7 +232,6 @@ export const EXPAND: OpDef = {
     }
     return [{ dtype: x.dtype, shape }];
   },
-  vjp: ({ inputs: [x] }, [g]) => [g && sumToShape(g, x.shape), undefined],
 };
 
 export const SPLIT: OpDef = {
@@ -330,17 +239,6 @@ export const SPLIT: OpDef = {
   infer: ([x, s], attrs) => {
     const axis = normAxis((attrs.axis as { i: number }).i, x.rank);
     return constInts(s).map((size) => ({ dtype: x.dtype, shape: x.shape.map((d, i) => (i === axis ? size : d)) }));
-  },
-  vjp: (node, gs) => {
-    if (gs.every((g) => !g)) return [undefined, undefined];
-    const axis = normAxis((node.attrs.axis as { i: number }).i, node.inputs[0].rank);
-    return [
-      concat(
-        node.outputs.map((y, i) => gs[i] ?? zerosLike(y)),
-        axis,
-      ),
-      undefined,
-    ];
   },
 };
 
@@ -358,25 +256,6 @@ export const PAD: OpDef = {
     });
     if (mode !== 'constant' && pads.some((q) => q < 0)) throw new Error('negative pads need constant mode');
     return [{ dtype: x.dtype, shape }];
-  },
-  vjp: ({ inputs: [x, p], attrs }, [g]) => {
-    if (!g) return [undefined, undefined, undefined];
-    const mode = (attrs.mode as { s: string } | undefined)?.s ?? 'constant';
-    if (mode !== 'constant') throw new Error(`no gradient for Pad mode ${mode}`);
-    const pads = constInts(p);
-    const r = x.rank;
-    // Positive pads were added: slice them off. Negative pads cropped: pad the gradient back.
-    let y = g;
-    for (let i = 0; i < r; i++) {
-      const [b, e] = [pads[i], pads[i + r]];
-      if (b > 0 || e > 0) {
-        const n = g.shape[i] as number;
-        y = slice(y, i, Math.max(b, 0), n - Math.max(e, 0));
-      }
-    }
-    const back = [...pads.slice(0, r).map((b) => Math.max(-b, 0)), ...pads.slice(r).map((e) => Math.max(-e, 0))];
-    if (back.some((q) => q > 0)) y = pad(y, back);
-    return [y, undefined, undefined];
   },
 };
 
