@@ -3,6 +3,7 @@ import { ClapError } from '../errors.js';
 import { packageVersion } from '../version.js';
 import { type Command, type CommandContext, UsageError } from './command.js';
 import { commands } from './commands/registry.js';
+import { INTERRUPTED_EXIT, Interrupted } from './interrupt.js';
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },
@@ -83,6 +84,7 @@ export async function main(
     if (debug) io.stderr.write(`${err.stack ?? err.message}\n`);
     else io.stderr.write(`clap: ${oneLine(err)}\n`);
     if (e instanceof UsageError) return 2;
+    if (e instanceof Interrupted) return INTERRUPTED_EXIT;
     return 1;
   }
 }

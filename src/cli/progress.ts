@@ -21,6 +21,18 @@ export class Progress {
     const finished = this.done >= this.total;
     const interval = this.stream.isTTY ? 100 : 5000;
     if (!finished && now - this.lastDraw < interval) return;
+    this.draw(now, note);
+  }
+
+  /** Work stopped short of the total (interrupted): the bar shows where, and the next line starts clean. */
+  stop(): void {
+    if (!this.enabled || this.done >= this.total || this.lastDraw === 0) return;
+    this.draw(performance.now(), '');
+    if (this.stream.isTTY) this.stream.write('\n');
+  }
+
+  private draw(now: number, note: string): void {
+    const finished = this.done >= this.total;
     this.lastDraw = now;
     const elapsed = (now - this.start) / 1000;
     const rate = this.done / Math.max(elapsed, 1e-9);

@@ -54,6 +54,11 @@ export interface IndexMeta {
   configPath?: string;
   /** Folders and files given to `add`, re-walked by `sync`. */
   roots: string[];
+  /**
+   * Paths under a root that `remove` took out: walks from the roots above them leave them out, until
+   * `add` names them or a folder above them again.
+   */
+  excluded?: string[];
   ann: AnnKind;
   annThreshold?: number;
   created: string;

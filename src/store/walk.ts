@@ -59,11 +59,23 @@ function reason(e: unknown): string {
   return code ?? (e as Error).message;
 }
 
-/** `exclude`: folders never entered (the index's own folder, when it lies inside a walked one). */
-export async function walkAudio(paths: readonly string[], exclude: readonly string[] = []): Promise<WalkResult> {
+export interface WalkOptions {
+  /** Folders never entered, compared by real path (the index's own folder, when it lies inside a walked one). */
+  exclude?: readonly string[];
+  /**
+   * Files and folders left out when the walk reaches them from a folder above, compared by the path as
+   * reached (paths removed from an index). A path given to walk is walked even when it is listed here.
+   */
+  removed?: readonly string[];
+  /** Stops the walk early (the result then holds what was found so far). */
+  signal?: AbortSignal;
+}
+
+export async function walkAudio(paths: readonly string[], options: WalkOptions = {}): Promise<WalkResult> {
   const out: WalkResult = { files: [], skipped: [], ignored: 0 };
+  const removed = new Set(options.removed);
   const excluded = new Set<string>();
-  for (const e of exclude) {
+  for (const e of options.exclude ?? []) {
     try {
       excluded.add(await realpath(e));
     } catch {
@@ -108,7 +120,9 @@ export async function walkAudio(paths: readonly string[], exclude: readonly stri
       return;
     }
     for (const name of names) {
+      if (options.signal?.aborted) return;
       const p = join(dir, name);
+      if (removed.has(p)) continue;
       let st: Stats;
       try {
         st = await stat(p); // follows symlinks
@@ -125,6 +139,7 @@ export async function walkAudio(paths: readonly string[], exclude: readonly stri
   };
 
   for (const given of paths) {
+    if (options.signal?.aborted) break;
     const p = resolve(given);
     let st: Stats;
     try {

@@ -73,6 +73,11 @@ export interface IndexRunOptions {
   /** Changes the index's vector-index policy (recorded) before it is applied at the end of the run. */
   ann?: AnnKind;
   annThreshold?: number;
+  /**
+   * Stops the run early (Ctrl-C): the batch being embedded is committed, the rest is left for the next
+   * run, and the report says `interrupted`. A walk stopped part-way prunes nothing.
+   */
+  signal?: AbortSignal;
 }
 
 export interface IndexReport {
@@ -91,6 +96,9 @@ export interface IndexReport {
   files: number;
   seconds: number;
   vectorIndex: VectorIndexInfo | null;
+  /** The run was stopped by its `signal`; `pending` files found to (re-)embed were left for the next run. */
+  interrupted: boolean;
+  pending: number;
 }
 
 export interface IndexStats {
@@ -182,6 +190,15 @@ function meanOf(vs: Float32Array[]): Float32Array {
   return out;
 }
 
+const NOT_INDEXED = 'not in the index (no indexed file at or under it, and no indexed folder holds it)';
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
 function isUnder(path: string, root: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 }
@@ -253,6 +270,11 @@ export class ClapIndex {
     return this.meta.roots;
   }
 
+  /** Paths under the roots that `remove` took out, left out of walks until added again. */
+  get excluded(): readonly string[] {
+    return this.meta.excluded ?? [];
+  }
+
   /** The weights / config paths recorded at creation. */
   get recorded(): { weightsPath?: string; configPath?: string } {
     return { weightsPath: this.meta.weightsPath, configPath: this.meta.configPath };
@@ -279,16 +301,48 @@ export class ClapIndex {
     return this.run([...this.meta.roots], true, options);
   }
 
-  /** Drops files (exact paths, or everything under a folder) from the index and from its roots. */
-  async remove(paths: readonly string[]): Promise<number> {
-    const targets = paths.map((p) => resolve(p));
+  /**
+   * Drops files (exact paths, or everything under a folder) from the index, for good: a removed root is
+   * no longer walked, and a removed path under a root is left out of later walks (`sync`, `add` of the
+   * root) until `add` names it or a folder above it again. Returns the number of files dropped; each
+   * path that was not in the index (no indexed file at or under it, not under a root, or removed
+   * already) goes to `onNotIndexed` and changes nothing.
+   */
+  async remove(paths: readonly string[], options: { onNotIndexed?: (s: SkippedPath) => void } = {}): Promise<number> {
+    const targets = [...new Set(paths.map((p) => resolve(p)))];
     const release = acquireWriteLock(this.dir);
     try {
-      const gone = (await this.store.listFiles()).filter((f) => targets.some((t) => isUnder(f.path, t))).map((f) => f.path);
-      await this.store.commit([], gone);
-      this.meta = { ...this.meta, roots: this.meta.roots.filter((r) => !targets.some((t) => isUnder(r, t))) };
-      writeMeta(this.dir, this.meta);
-      return gone.length;
+      const files = await this.store.listFiles();
+      const excluded = this.meta.excluded ?? [];
+      const gone = new Set<string>();
+      let roots = this.meta.roots;
+      let exclude = excluded;
+      for (const t of targets) {
+        const under = files.filter((f) => isUnder(f.path, t));
+        const rootsUnder = roots.filter((r) => isUnder(r, t));
+        const covered = roots.some((r) => r !== t && isUnder(t, r));
+        if (under.length === 0 && rootsUnder.length === 0) {
+          // Nothing indexed there: only a path that a walk would reach (it exists, under a root) is worth excluding.
+          const reason = !covered || !(await exists(t)) ? NOT_INDEXED : exclude.some((e) => isUnder(t, e)) ? 'removed already' : null;
+          if (reason) {
+            options.onNotIndexed?.({ path: t, reason });
+            continue;
+          }
+        }
+        for (const f of under) gone.add(f.path);
+        roots = roots.filter((r) => !isUnder(r, t));
+        exclude = exclude.filter((e) => !isUnder(e, t));
+        if (covered && !exclude.some((e) => isUnder(t, e))) exclude = [...exclude, t];
+      }
+      // An exclusion only means something below a root.
+      exclude = exclude.filter((e) => roots.some((r) => r !== e && isUnder(e, r)));
+      if (roots.length !== this.meta.roots.length || exclude.join('\0') !== excluded.join('\0')) {
+        // The exclusions first: a run killed before the commit below leaves files that `sync` prunes.
+        this.meta = { ...this.meta, roots, excluded: exclude };
+        writeMeta(this.dir, this.meta);
+      }
+      if (gone.size) await this.store.commit([], [...gone]);
+      return gone.size;
     } finally {
       release();
     }
@@ -314,19 +368,22 @@ export class ClapIndex {
         }
       }
       const newRoots = existing.filter((r) => !this.meta.roots.includes(r));
+      // Adding a removed path, or a folder above it, includes it again.
+      const excluded = this.excluded.filter((e) => prune || !existing.some((r) => isUnder(e, r)));
       const ann = options.ann ?? this.meta.ann;
       const annThreshold = options.annThreshold ?? this.meta.annThreshold;
       const onDisk = readMeta(this.dir);
       if (
         newRoots.length ||
+        excluded.length !== this.excluded.length ||
         ann !== this.meta.ann ||
         annThreshold !== this.meta.annThreshold ||
         onDisk?.weightsFile?.mtimeMs !== this.meta.weightsFile?.mtimeMs
       ) {
-        this.meta = { ...this.meta, roots: [...this.meta.roots, ...newRoots], ann, annThreshold };
+        this.meta = { ...this.meta, roots: [...this.meta.roots, ...newRoots], excluded, ann, annThreshold };
         writeMeta(this.dir, this.meta);
       }
-      const walked = await walkAudio(roots, [this.dir]);
+      const walked = await walkAudio(roots, { exclude: [this.dir], removed: excluded, signal: options.signal });
       const report: IndexReport = {
         added: 0,
         updated: 0,
@@ -337,7 +394,20 @@ export class ClapIndex {
         files: 0,
         seconds: 0,
         vectorIndex: null,
+        interrupted: false,
+        pending: 0,
       };
+      const finish = async (): Promise<IndexReport> => {
+        report.files = (await this.store.counts()).files;
+        report.seconds = (performance.now() - t0) / 1000;
+        return report;
+      };
+      if (options.signal?.aborted) {
+        // A partial walk says nothing about what is gone: stop before pruning anything.
+        report.interrupted = true;
+        report.vectorIndex = await this.store.vectorIndex();
+        return await finish();
+      }
       const skip = (s: SkippedPath): void => {
         report.skipped.push(s);
         options.onSkip?.(s);
@@ -446,6 +516,11 @@ export class ClapIndex {
 
       launch();
       for (let i = 0; i < todo.length; i++) {
+        if (options.signal?.aborted) {
+          report.interrupted = true;
+          report.pending = todo.length - i + batch.length;
+          break;
+        }
         const result = await inflight.shift()!;
         launch();
         const file = todo[i];
@@ -462,6 +537,13 @@ export class ClapIndex {
           if (batchWindows >= batchSize) await flush();
         }
       }
+      if (report.interrupted) {
+        // Same content, new mtime only: cheap to keep.
+        batch = [];
+        await flush();
+        report.vectorIndex = await this.store.vectorIndex();
+        return await finish();
+      }
       await flush();
       const changed = report.added + report.updated + report.removed + (report.unchanged - (walked.files.length - todo.length)) > 0;
       report.vectorIndex = await this.store.maintain({
@@ -470,9 +552,7 @@ export class ClapIndex {
         level: this.level,
         compact: changed,
       });
-      report.files = (await this.store.counts()).files;
-      report.seconds = (performance.now() - t0) / 1000;
-      return report;
+      return await finish();
     } finally {
       await pool?.close();
       release();

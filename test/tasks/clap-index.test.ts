@@ -68,6 +68,11 @@ test('index: incremental add, touch, change, sync with deletions and new files; 
     assert.equal(st.windows, 0);
     assert.ok(st.bytes > 0);
 
+    // A run stopped before its walk is complete prunes nothing (a partial walk says nothing about what is gone).
+    unlinkSync(clips[4]);
+    const stopped = await index.sync({ decodeThreads: 0, signal: AbortSignal.abort() });
+    assert.deepEqual([stopped.interrupted, stopped.removed, stopped.files], [true, 0, 5]);
+
     assert.equal(await index.remove([join(lib, 'more')]), 2);
     assert.equal((await index.stats()).files, 3);
   } finally {

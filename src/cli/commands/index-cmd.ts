@@ -3,6 +3,7 @@ import { ClapError } from '../../errors.js';
 import { Clap } from '../../tasks/clap.js';
 import { ClapIndex, type AnnKind, type IndexAudioOptions, type IndexReport } from '../../tasks/clap-index.js';
 import { type Command, type CommandContext, num, type OptionSpec, type ParsedValues, required, str, UsageError } from '../command.js';
+import { Interrupted, onInterrupt } from '../interrupt.js';
 import { Progress } from '../progress.js';
 import { intOption, MODEL_OPTIONS, modelSettings, WINDOW_OPTIONS, windowHelp, windowOptions } from './shared.js';
 
@@ -24,6 +25,8 @@ const RUN_HELP = [
   '  --batch N          7 s windows per encoder run, and per store commit (default 8)',
   '  --decode-threads N decode worker threads (default: half the cores, 1-4; 0 = on the main thread)',
 ].join('\n');
+
+const INTERRUPT_HELP = 'Ctrl-C stops after the batch in flight (exit status 130): committed files stay, the same command resumes.';
 
 const AUDIO_HELP = [
   'Audio options (a new index records them; later runs use the recorded ones):',
@@ -93,19 +96,22 @@ export async function openWithModel(
   }
 }
 
-function progressReporter(ctx: CommandContext): (p: { done: number; total: number }) => void {
+function progressReporter(ctx: CommandContext): { onProgress: (p: { done: number; total: number }) => void; stop: () => void } {
   let bar: Progress | undefined;
   let shown = 0;
-  return ({ done, total }) => {
-    if (ctx.json && !ctx.stderr.isTTY) return;
-    if (!bar) {
-      if (total === 0) return;
-      bar = new Progress(total, 'indexing files', ctx.stderr, true);
-    }
-    if (done > shown) {
-      bar.tick(done - shown);
-      shown = done;
-    }
+  return {
+    onProgress: ({ done, total }) => {
+      if (ctx.json && !ctx.stderr.isTTY) return;
+      if (!bar) {
+        if (total === 0) return;
+        bar = new Progress(total, 'indexing files', ctx.stderr, true);
+      }
+      if (done > shown) {
+        bar.tick(done - shown);
+        shown = done;
+      }
+    },
+    stop: () => bar?.stop(),
   };
 }
 
@@ -121,6 +127,7 @@ function printReport(ctx: CommandContext, db: string, r: IndexReport): void {
         ignored: r.ignored,
         files: r.files,
         seconds: r.seconds,
+        ...(r.interrupted ? { interrupted: true, pending: r.pending } : {}),
       })}\n`,
     );
     return;
@@ -143,19 +150,33 @@ async function runIndex(ctx: CommandContext, mode: 'add' | 'sync'): Promise<void
   const decodeThreads = intOption(v, 'decode-threads', 0);
   const annThreshold = intOption(v, 'ann-threshold');
   const { clap, index } = await openWithModel(ctx, mode === 'add', { audio: explicitAudio(v), ann: annOption(v), annThreshold });
+  const progress = progressReporter(ctx);
   try {
     const options = {
       batchSize,
       decodeThreads,
       ann: annOption(v),
       annThreshold,
-      onProgress: progressReporter(ctx),
+      onProgress: progress.onProgress,
       onSkip: (s: { path: string; reason: string }) => {
         if (!ctx.json) ctx.stderr.write(`skipped ${s.path}: ${s.reason}\n`);
       },
     };
-    const report = mode === 'add' ? await index.add(ctx.positionals, options) : await index.sync(options);
+    const removedBefore = index.excluded;
+    const report = await onInterrupt(ctx.stderr, 'finishing the batch in flight, then stopping', (signal) =>
+      mode === 'add' ? index.add(ctx.positionals, { ...options, signal }) : index.sync({ ...options, signal }),
+    );
+    progress.stop();
+    for (const p of removedBefore)
+      if (!index.excluded.includes(p) && !ctx.json) ctx.stderr.write(`included again (removed before, added now): ${p}\n`);
     printReport(ctx, index.dir, report);
+    if (report.interrupted) {
+      const committed = report.added + report.updated;
+      throw new Interrupted(
+        `interrupted: ${committed} file${committed === 1 ? '' : 's'} committed by this run (${report.files} in the index)` +
+          `${report.pending ? `, ${report.pending} left` : ''}; run the same command again to index the rest (committed files are not redone)`,
+      );
+    }
   } finally {
     await index.close();
     await clap.release();
@@ -181,6 +202,10 @@ export const indexAdd: Command = {
     '  --ann-threshold N  vectors from which auto builds the index (default 20000)',
     AUDIO_HELP,
     '  --json             {"added","updated","unchanged","removed","skipped":[{"path","reason"}],"ignored","files","seconds"}',
+    '                     (stopped by Ctrl-C: also "interrupted": true, "pending": files left)',
+    '',
+    'Adding a path removed before (`index remove`), or a folder above it, includes it again.',
+    INTERRUPT_HELP,
   ].join('\n'),
   run: (ctx) => runIndex(ctx, 'add'),
 };
@@ -190,9 +215,15 @@ export const indexSync: Command = {
   usage: 'index sync --db DIR',
   summary: 'Bring an index up to date: add new files, re-embed changed ones, drop deleted ones',
   options: { ...MODEL_OPTIONS, ...DB_OPTION, ...RUN_OPTIONS, 'ann-index': { type: 'string' }, 'ann-threshold': { type: 'string' } },
-  help: [INDEX_MODEL_HELP, RUN_HELP, '  --ann-index K, --ann-threshold N   as for index add', '  --json             as for index add'].join(
-    '\n',
-  ),
+  help: [
+    INDEX_MODEL_HELP,
+    RUN_HELP,
+    '  --ann-index K, --ann-threshold N   as for index add',
+    '  --json             as for index add',
+    '',
+    'Paths removed with `index remove` stay out.',
+    INTERRUPT_HELP,
+  ].join('\n'),
   run: (ctx) => runIndex(ctx, 'sync'),
 };
 
@@ -221,6 +252,7 @@ export const indexStats: Command = {
           `vectors  ${s.vectorIndex ? `${s.vectorIndex.kind} index (${s.vectorIndex.unindexed} not yet indexed)` : 'exact search (no ANN index)'}`,
           `bytes    ${s.bytes}`,
           `roots    ${s.roots.join(', ') || '-'}`,
+          ...(index.excluded.length ? [`removed  ${index.excluded.join(', ')} (left out of walks until added again)`] : []),
         ].join('\n')}\n`,
       );
     } finally {
@@ -266,17 +298,30 @@ export const indexRemove: Command = {
   usage: 'index remove PATH... --db DIR',
   summary: 'Drop files or folders from an index (and from what sync re-walks)',
   options: { ...DB_OPTION },
-  help: ['  --db DIR           the index folder', '  --json             {"removed": N}'].join('\n'),
+  help: [
+    '  --db DIR           the index folder',
+    '  --json             {"removed": N}',
+    '',
+    'A removed file or folder stays out: `index sync` leaves it out, until `index add` names it, or a',
+    'folder above it, again. Removing a folder given to `index add` stops walking it. A path that is not',
+    'in the index (nothing indexed at or under it, and inside no indexed folder) is reported, exit status 1.',
+  ].join('\n'),
   async run(ctx) {
     if (ctx.positionals.length === 0) throw new UsageError('give at least one file or folder to remove');
     const index = await ClapIndex.open(dbDir(ctx.values));
+    const notIndexed: { path: string; reason: string }[] = [];
     try {
-      const n = await index.remove(ctx.positionals);
+      const n = await index.remove(ctx.positionals, { onNotIndexed: (s) => notIndexed.push(s) });
       if (ctx.json) ctx.stdout.write(`${JSON.stringify({ removed: n })}\n`);
-      else ctx.stdout.write(`${index.dir}: ${n} files removed\n`);
+      else ctx.stdout.write(`${index.dir}: ${n} file${n === 1 ? '' : 's'} removed\n`);
     } finally {
       await index.close();
     }
+    if (notIndexed.length === 1) throw new ClapError(notIndexed[0].reason, { subject: notIndexed[0].path });
+    if (notIndexed.length > 1)
+      throw new ClapError(
+        `${notIndexed.length} paths are not in the index: ${notIndexed.map((s) => `${s.path} (${s.reason})`).join(', ')}`,
+      );
   },
 };
 
