@@ -154,7 +154,7 @@ test('clap index add killed with SIGKILL mid-run: the store stays readable, the 
   }
 });
 
-test('clap index remove sticks: sync and add of a folder above leave removed paths out until they are added again', { skip }, async () => {
+test('clap index remove sticks: sync and add of a folder above leave removed paths out until they are added again', async () => {
   const root = mkdtempSync(join(tmpdir(), 'clap-cli-remove-'));
   const lib = join(root, 'lib');
   const db = join(root, 'db');
@@ -229,9 +229,7 @@ test('clap index remove sticks: sync and add of a folder above leave removed pat
   }
 });
 
-test('Ctrl-C (SIGINT) during clap index add: exits 130 saying what was committed, the index is consistent, the rerun finishes', {
-  skip,
-}, async () => {
+test('Ctrl-C (SIGINT) during clap index add: exits 130 saying what was committed, the index is consistent, the rerun finishes', async () => {
   const root = mkdtempSync(join(tmpdir(), 'clap-cli-sigint-'));
   const lib = join(root, 'lib');
   const db = join(root, 'db');
