@@ -5,6 +5,7 @@
  */
 import { ClapError } from '../errors.js';
 import type { DecodedAudio } from './source.js';
+import { gaplessRanges, mpegStream } from './mpeg.js';
 import { soxSampleToFloat } from './wav.js';
 
 interface DecoderResult {
@@ -161,18 +162,31 @@ export async function decodeOggOpus(bytes: Uint8Array, name: string): Promise<De
   return { sampleRate: result.sampleRate, channels: trimmed(result.channelData, length) };
 }
 
-/** MPEG Layer I/II/III (MP3) with gapless trimming from the LAME/Xing header. */
+/**
+ * MPEG Layer I/II/III (MP3), trimmed the way ffmpeg (and so torchaudio 0.13, which msclap reads MP3
+ * with) trims it: mpg123's own gapless mode is off (it trusts LAME tags ffmpeg ignores) and
+ * `gaplessRanges` applies ffmpeg's rule. A mono stream is one channel (mpg123 always outputs two).
+ * A file that ends inside its last frame is completed with zero bytes, as ffmpeg decodes it; one that
+ * holds fewer frames than its Xing/Info header declares (beyond that last one) is refused.
+ */
 export async function decodeMpeg(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
   const { MPEGDecoder } = await import('mpg123-decoder');
+  const stream = mpegStream(bytes);
+  if (!stream) throw new ClapError('corrupt MP3 data: no MPEG audio frame found', { subject: name });
+  let input = bytes;
+  if (stream.lastFrameMissing > 0) {
+    input = new Uint8Array(bytes.length + stream.lastFrameMissing);
+    input.set(bytes);
+  }
   const result = await runDecoder(
-    new MPEGDecoder(),
+    new MPEGDecoder({ enableGapless: false }),
     (d) => {
       // decode() is synchronous: silence the library's own console.error for bad frames (they are
       // reported through result.errors) without affecting anything else.
       const consoleError = console.error;
       console.error = () => {};
       try {
-        return d.decode(bytes);
+        return d.decode(input);
       } finally {
         console.error = consoleError;
       }
@@ -181,49 +195,29 @@ export async function decodeMpeg(bytes: Uint8Array, name: string): Promise<Decod
     name,
   );
   check(result, 'MP3', name);
-  const expected = mpegExpectedSamples(bytes);
-  if (expected && result.samplesDecoded < expected.samples - expected.samplesPerFrame) {
+  const decoded = result.samplesDecoded;
+  const spf = stream.header.samplesPerFrame;
+  if (stream.declaredFrames !== null && decoded < (stream.declaredFrames - 1) * spf) {
     throw new ClapError(
-      `truncated or corrupt MP3 data: decoded ${result.samplesDecoded} of the ${expected.samples} samples its Xing/Info header declares`,
+      `truncated MP3 data: the file holds ${Math.floor(decoded / spf)} of the ${stream.declaredFrames} frames its Xing/Info header declares`,
       { subject: name },
     );
   }
-  return { sampleRate: result.sampleRate, channels: trimmed(result.channelData, result.samplesDecoded) };
-}
-
-/**
- * Samples an MPEG stream should decode to, from its Xing/Info header (frames × samples per frame,
- * minus the LAME tag's encoder delay and padding). Null without such a header (plain CBR streams).
- */
-function mpegExpectedSamples(bytes: Uint8Array): { samples: number; samplesPerFrame: number } | null {
-  let o = 0;
-  if (bytes.length > 10 && bytes[0] === 0x49 && bytes[1] === 0x44 && bytes[2] === 0x33) {
-    o = 10 + (((bytes[6] & 0x7f) << 21) | ((bytes[7] & 0x7f) << 14) | ((bytes[8] & 0x7f) << 7) | (bytes[9] & 0x7f));
-  }
-  const limit = Math.min(bytes.length - 4, o + 4096);
-  while (o < limit && !(bytes[o] === 0xff && (bytes[o + 1] & 0xe0) === 0xe0)) o++;
-  if (o >= limit) return null;
-  const version = (bytes[o + 1] >> 3) & 3; // 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
-  const layer = (bytes[o + 1] >> 1) & 3; // 3 = I, 2 = II, 1 = III
-  const mono = bytes[o + 3] >> 6 === 3;
-  const spf = layer === 3 ? 384 : layer === 2 ? 1152 : version === 3 ? 1152 : 576;
-  const side = version === 3 ? (mono ? 17 : 32) : mono ? 9 : 17;
-  const x = o + 4 + side;
-  if (x + 12 > bytes.length) return null;
-  const tag = String.fromCharCode(bytes[x], bytes[x + 1], bytes[x + 2], bytes[x + 3]);
-  if (tag !== 'Xing' && tag !== 'Info') return null;
-  const be32 = (p: number): number => ((bytes[p] << 24) >>> 0) + (bytes[p + 1] << 16) + (bytes[p + 2] << 8) + bytes[p + 3];
-  const flags = be32(x + 4);
-  if (!(flags & 1)) return null;
-  const frames = be32(x + 8);
-  let p = x + 12;
-  if (flags & 2) p += 4;
-  if (flags & 4) p += 100;
-  if (flags & 8) p += 4;
-  let trim = 0;
-  if (p + 24 <= bytes.length && String.fromCharCode(bytes[p], bytes[p + 1], bytes[p + 2], bytes[p + 3]) === 'LAME') {
-    const d = p + 21;
-    trim = ((bytes[d] << 4) | (bytes[d + 1] >> 4)) + (((bytes[d + 1] & 0x0f) << 8) | bytes[d + 2]);
-  }
-  return { samples: frames * spf - trim, samplesPerFrame: spf };
+  const channels = result.channelData.slice(0, stream.header.channels);
+  const ranges = gaplessRanges(stream, decoded);
+  const length = ranges.reduce((n, [a, b]) => n + b - a, 0);
+  if (length === 0) throw new ClapError('MP3 stream decodes to zero samples (after removing encoder delay and padding)', { subject: name });
+  return {
+    sampleRate: result.sampleRate,
+    channels: channels.map((c) => {
+      if (ranges.length === 1) return c.subarray(ranges[0][0], ranges[0][1]);
+      const out = new Float32Array(length);
+      let at = 0;
+      for (const [a, b] of ranges) {
+        out.set(c.subarray(a, b), at);
+        at += b - a;
+      }
+      return out;
+    }),
+  };
 }

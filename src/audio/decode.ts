@@ -7,7 +7,8 @@ import { ClapError } from '../errors.js';
 import { BufferReader, FileReader, type ByteReader } from './bytes.js';
 import { decodeFlac, decodeMpeg, decodeOggOpus, decodeOggVorbis } from './codecs.js';
 import { findFfmpeg, openWithFfmpeg } from './ffmpeg.js';
-import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, SNIFF_BYTES, id3v2Length, sniffFormat, type SniffedFormat } from './sniff.js';
+import { id3v2Length } from './mpeg.js';
+import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, SNIFF_BYTES, sniffFormat, type SniffedFormat } from './sniff.js';
 import { MemorySource, readAll, type DecodedAudio, type FrameSource } from './source.js';
 import { UnsupportedWavCodecError, WavSource } from './wav.js';
 

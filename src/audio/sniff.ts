@@ -1,5 +1,6 @@
 /** Audio container/codec detection from the first bytes (never from the file extension). */
 import { ascii } from './bytes.js';
+import { parseMpegHeader } from './mpeg.js';
 import { isWav } from './wav.js';
 
 /** Formats decoded natively (pure TS or bundled WASM). */
@@ -45,25 +46,6 @@ export const FORMAT_NAMES: Record<SniffedFormat, string> = {
 /** Bytes to read for sniffing (an ID3v2 tag is skipped separately). */
 export const SNIFF_BYTES = 64;
 
-/** Length of a leading ID3v2 tag (0 if none). */
-export function id3v2Length(head: Uint8Array): number {
-  if (head.length < 10 || ascii(head, 0, 3) !== 'ID3') return 0;
-  const size = ((head[6] & 0x7f) << 21) | ((head[7] & 0x7f) << 14) | ((head[8] & 0x7f) << 7) | (head[9] & 0x7f);
-  const footer = head[5] & 0x10 ? 10 : 0;
-  return 10 + size + footer;
-}
-
-/** A plausible MPEG-1/2/2.5 Layer I/II/III frame header at `o`. */
-export function isMpegFrameHeader(b: Uint8Array, o = 0): boolean {
-  if (o + 4 > b.length) return false;
-  if (b[o] !== 0xff || (b[o + 1] & 0xe0) !== 0xe0) return false;
-  const version = (b[o + 1] >> 3) & 3;
-  const layer = (b[o + 1] >> 1) & 3;
-  const bitrate = b[o + 2] >> 4;
-  const rate = (b[o + 2] >> 2) & 3;
-  return version !== 1 && layer !== 0 && bitrate !== 15 && rate !== 3;
-}
-
 function sniffOgg(head: Uint8Array): SniffedFormat {
   const nsegs = head[26] ?? 0;
   const p = 27 + nsegs;
@@ -92,6 +74,6 @@ export function sniffFormat(head: Uint8Array): SniffedFormat | null {
   if (id4 === 'wvpk') return 'wavpack';
   if (id4 === 'MAC ') return 'ape';
   if (head[0] === 0xff && (head[1] & 0xf6) === 0xf0) return 'aac-adts';
-  if (isMpegFrameHeader(head, 0)) return 'mp3';
+  if (parseMpegHeader(head, 0)) return 'mp3';
   return null;
 }

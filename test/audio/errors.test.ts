@@ -124,7 +124,7 @@ test('truncated and corrupt compressed files', async () => {
   });
   await rejectsWith(cut('tone_stereo_44k.ogg', 0.6), 'a.ogg', /truncated Ogg Vorbis stream/, { name: 'a.ogg' });
   await rejectsWith(cut('tone_stereo_44k.opus', 0.6), 'a.opus', /truncated Ogg Opus stream/, { name: 'a.opus' });
-  await rejectsWith(cut('tone_stereo_44k.mp3', 0.6), 'a.mp3', /truncated or corrupt MP3 data/, { name: 'a.mp3' });
+  await rejectsWith(cut('tone_stereo_44k.mp3', 0.6), 'a.mp3', /truncated MP3 data: the file holds 8 of the 13 frames/, { name: 'a.mp3' });
   await rejectsWith(cut('tone_stereo_44k.flac', 0.005), 'b.flac', /zero samples|truncated/, { name: 'b.flac' });
   const flipped = Buffer.from(readFileSync(join(DATA, 'tone_stereo_44k.flac')));
   for (let i = 5000; i < 5600; i++) flipped[i] ^= 0x5a;
