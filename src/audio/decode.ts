@@ -8,7 +8,7 @@ import { BufferReader, FileReader, type ByteReader } from './bytes.js';
 import { decodeFlac, decodeMpeg, decodeOggOpus, decodeOggVorbis } from './codecs.js';
 import { findFfmpeg, openWithFfmpeg } from './ffmpeg.js';
 import { id3v2Length } from './mpeg.js';
-import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, SNIFF_BYTES, sniffFormat, type SniffedFormat } from './sniff.js';
+import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, SNIFF_BYTES, sniffFormat } from './sniff.js';
 import { MemorySource, readAll, type DecodedAudio, type FrameSource } from './source.js';
 import { UnsupportedWavCodecError, WavSource } from './wav.js';
 
@@ -37,9 +37,25 @@ function inputName(input: AudioInput, options: DecodeOptions): string {
   return input instanceof Uint8Array || input instanceof ArrayBuffer ? '<buffer>' : '<samples>';
 }
 
-function unsupported(name: string, format: SniffedFormat | null, detail?: string): ClapError {
-  const what = format ? `${FORMAT_NAMES[format]} is not decoded natively` : (detail ?? 'unrecognised audio format');
-  return new ClapError(`${what}; supported: ${NATIVE_FORMATS_TEXT} (install ffmpeg for M4A/AAC, WebM, AIFF and others)`, { subject: name });
+/**
+ * The error for an input only ffmpeg could decode, when ffmpeg is not there: names the format (or
+ * says it is unknown), what is decoded natively, and how to get the fallback.
+ */
+function notNative(name: string, what: string | null, setting: DecodeOptions['ffmpeg']): ClapError {
+  const hint =
+    setting === false
+      ? 'the ffmpeg fallback is turned off'
+      : typeof setting === 'string'
+        ? `the ffmpeg given (${setting}) does not run`
+        : process.env.CLAP_FFMPEG
+          ? `$CLAP_FFMPEG (${process.env.CLAP_FFMPEG}) does not run`
+          : `install ffmpeg (or set CLAP_FFMPEG) to decode ${what ? 'it' : 'other formats'}`;
+  return new ClapError(
+    `${what ? `${what} is not decoded natively` : 'unrecognised audio format'}; supported without ffmpeg: ${NATIVE_FORMATS_TEXT}; ${hint}`,
+    {
+      subject: name,
+    },
+  );
 }
 
 /**
@@ -93,9 +109,9 @@ async function openBytes(reader: ByteReader, file: { path: string } | null, opti
     }
   }
 
-  const fallback = async (why: ClapError): Promise<FrameSource> => {
+  const fallback = async (what: string | null): Promise<FrameSource> => {
     const bin = findFfmpeg(options.ffmpeg);
-    if (!bin) throw why;
+    if (!bin) throw notNative(name, what, options.ffmpeg);
     const source = await openWithFfmpeg(bin, file ?? { bytes: reader.read(0, reader.size) }, name);
     reader.close();
     return source;
@@ -116,7 +132,7 @@ async function openBytes(reader: ByteReader, file: { path: string } | null, opti
           return new MemorySource(name, decoded.sampleRate, decoded.channels);
         }
       }
-      return fallback(err);
+      return fallback(err.what);
     }
   }
   if (format === 'flac' || format === 'ogg-vorbis' || format === 'ogg-opus' || format === 'mp3') {
@@ -132,7 +148,7 @@ async function openBytes(reader: ByteReader, file: { path: string } | null, opti
             : await decodeMpeg(bytes, name);
     return new MemorySource(name, decoded.sampleRate, decoded.channels);
   }
-  return fallback(unsupported(name, format));
+  return fallback(format ? FORMAT_NAMES[format] : null);
 }
 
 /** Decodes the whole input into memory. */

@@ -18,7 +18,8 @@ export type ForeignFormat =
   | 'ogg-speex'
   | 'ogg'
   | 'wavpack'
-  | 'ape';
+  | 'ape'
+  | 'rifx';
 export type SniffedFormat = NativeFormat | ForeignFormat;
 
 export const NATIVE_FORMATS_TEXT = 'WAV (PCM 8/16/24/32-bit, float32/64), FLAC, Ogg Vorbis, Ogg Opus, MP3';
@@ -41,6 +42,7 @@ export const FORMAT_NAMES: Record<SniffedFormat, string> = {
   ogg: 'Ogg (unknown codec)',
   wavpack: 'WavPack',
   ape: "Monkey's Audio",
+  rifx: 'big-endian WAV (RIFX)',
 };
 
 /** Bytes to read for sniffing (an ID3v2 tag is skipped separately). */
@@ -64,6 +66,7 @@ export function sniffFormat(head: Uint8Array): SniffedFormat | null {
   if (isWav(head)) return 'wav';
   const id4 = ascii(head, 0, 4);
   if (id4 === 'fLaC') return 'flac';
+  if (id4 === 'RIFX' && ascii(head, 8, 4) === 'WAVE') return 'rifx';
   if (id4 === 'OggS') return sniffOgg(head);
   if (ascii(head, 4, 4) === 'ftyp') return 'mp4';
   if (head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return 'matroska';

@@ -29,14 +29,17 @@ export interface WavLayout {
   numFrames: number;
 }
 
-/** Raised for a well-formed WAV whose codec we do not decode (e.g. A-law, ADPCM, MP3-in-WAV). */
+/**
+ * Raised for a well-formed WAV whose codec we do not decode (e.g. A-law, ADPCM, MP3-in-WAV); `what`
+ * names it for the caller's "not decoded natively" message (decode.ts hands such files to ffmpeg).
+ */
 export class UnsupportedWavCodecError extends ClapError {
   constructor(
-    message: string,
+    readonly what: string,
     readonly formatTag: number,
     subject: string,
   ) {
-    super(message, { subject });
+    super(`${what} is not decoded natively`, { subject });
   }
 }
 
@@ -127,12 +130,12 @@ export function parseWavHeader(reader: ByteReader): WavLayout {
     if (fmt.length < 40) throw corrupt('WAVE_FORMAT_EXTENSIBLE without its 22-byte extension');
     const sub = u16(fmt, 24);
     const tailOk = KS_GUID_TAIL.every((v, i) => fmt![26 + i] === v);
-    if (!tailOk) throw new UnsupportedWavCodecError('unsupported WAVE_FORMAT_EXTENSIBLE sub-format GUID', formatTag, name);
+    if (!tailOk) throw new UnsupportedWavCodecError('WAV with a non-standard WAVE_FORMAT_EXTENSIBLE sub-format', formatTag, name);
     formatTag = sub;
   }
   if (formatTag !== WAVE_FORMAT_PCM && formatTag !== WAVE_FORMAT_IEEE_FLOAT) {
     const codec = CODEC_NAMES[formatTag] ?? `format tag 0x${formatTag.toString(16).padStart(4, '0')}`;
-    throw new UnsupportedWavCodecError(`unsupported WAV codec: ${codec} (only PCM and IEEE float are decoded natively)`, formatTag, name);
+    throw new UnsupportedWavCodecError(`WAV codec ${codec}`, formatTag, name);
   }
   if (numChannels === 0) throw corrupt('0 channels');
   checkSampleRate(sampleRate, name);
@@ -140,10 +143,10 @@ export function parseWavHeader(reader: ByteReader): WavLayout {
   const bytesPerSample = blockAlign / numChannels;
   const format: WavSampleFormat = formatTag === WAVE_FORMAT_PCM ? 'pcm' : 'float';
   if (format === 'pcm' && (bytesPerSample < 1 || bytesPerSample > 4 || bitsPerSample > 8 * bytesPerSample || bitsPerSample === 0)) {
-    throw new UnsupportedWavCodecError(`unsupported PCM layout: ${bitsPerSample} bits in ${bytesPerSample}-byte samples`, formatTag, name);
+    throw new UnsupportedWavCodecError(`WAV PCM with ${bitsPerSample}-bit samples in ${bytesPerSample}-byte containers`, formatTag, name);
   }
   if (format === 'float' && !(bytesPerSample === 4 || bytesPerSample === 8)) {
-    throw new UnsupportedWavCodecError(`unsupported float sample size: ${bytesPerSample} bytes`, formatTag, name);
+    throw new UnsupportedWavCodecError(`WAV float with ${bytesPerSample}-byte samples`, formatTag, name);
   }
   if (dataOffset + dataSize > size) {
     throw new ClapError(`truncated WAV file: the data chunk declares ${dataSize} bytes but only ${size - dataOffset} are present`, {

@@ -1,7 +1,8 @@
 /** Every bad input gives a one-line ClapError that names the input. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,12 +10,13 @@ import { ClapError } from '../../src/errors.js';
 import { decodeAudio, encodeWav, loadAudio, type AudioInput } from '../../src/audio/index.js';
 
 const DATA = join(dirname(fileURLToPath(import.meta.url)), 'data');
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 async function rejectsWith(
   input: AudioInput,
   name: string,
   pattern: RegExp,
-  options: { ffmpeg?: boolean; name?: string } = {},
+  options: { ffmpeg?: boolean | string; name?: string } = {},
 ): Promise<void> {
   await assert.rejects(decodeAudio(input, options), (err: unknown) => {
     assert.ok(err instanceof ClapError, `expected ClapError, got ${String(err)}`);
@@ -75,7 +77,9 @@ test('WAV with an absurd sample rate or no channels', async () => {
 test('WAV with an unsupported codec (MP3-in-WAV) without ffmpeg', async () => {
   const wav = encodeWav([tone], 44100);
   new DataView(wav.buffer).setUint16(20, 0x0055, true);
-  await withFile(wav, (p) => rejectsWith(p, p, /unsupported WAV codec: MP3/, { ffmpeg: false }));
+  await withFile(wav, (p) =>
+    rejectsWith(p, p, /WAV codec MP3 is not decoded natively; .*the ffmpeg fallback is turned off/, { ffmpeg: false }),
+  );
   // with ffmpeg (if any) the garbage payload still fails, with a ClapError naming the file
   await withFile(wav, (p) => rejectsWith(p, p, /MP3|ffmpeg/));
 });
@@ -105,7 +109,9 @@ test('unknown bytes and non-native containers without ffmpeg list the supported 
   await withFile(
     new TextEncoder().encode('this is not audio at all, just some text\n'.repeat(10)),
     (p) =>
-      rejectsWith(p, p, /unrecognised audio format; supported: WAV .*FLAC, Ogg Vorbis, Ogg Opus, MP3 \(install ffmpeg/, { ffmpeg: false }),
+      rejectsWith(p, p, /unrecognised audio format; supported without ffmpeg: WAV .*FLAC, Ogg Vorbis, Ogg Opus, MP3; the ffmpeg/, {
+        ffmpeg: false,
+      }),
     'notes.mp3',
   );
   await rejectsWith(readFileSync(join(DATA, 'tone_stereo_44k.m4a')), 'voice.m4a', /MP4\/M4A is not decoded natively/, {
@@ -149,4 +155,47 @@ test('an Ogg stream whose complete last page lacks the end-of-stream flag still 
   bytes[last + 5] &= ~0x04;
   const noEos = await decodeAudio(bytes, { name: 'no-eos.ogg', ffmpeg: false });
   assert.equal(noEos.channels[0].length, full.channels[0].length);
+});
+
+test('every "not decoded natively" message (A-law, ADPCM, M4A, RIFX) says how ffmpeg would decode it', async () => {
+  const codec = (tag: number): Uint8Array => {
+    const wav = encodeWav([tone], 8000);
+    new DataView(wav.buffer).setUint16(20, tag, true);
+    return wav;
+  };
+  const rifx = encodeWav([tone], 8000);
+  rifx.set([0x52, 0x49, 0x46, 0x58]); // 'RIFX'
+  const cases: [string, Uint8Array, RegExp][] = [
+    ['alaw.wav', codec(0x0006), /^alaw\.wav: WAV codec A-law is not decoded natively; supported without ffmpeg: WAV \(PCM/],
+    ['adpcm.wav', codec(0x0002), /^adpcm\.wav: WAV codec Microsoft ADPCM is not decoded natively; supported without ffmpeg:/],
+    ['ima.wav', codec(0x0011), /^ima\.wav: WAV codec IMA ADPCM is not decoded natively/],
+    ['voice.m4a', readFileSync(join(DATA, 'tone_stereo_44k.m4a')), /^voice\.m4a: MP4\/M4A is not decoded natively/],
+    ['be.wav', rifx, /^be\.wav: big-endian WAV \(RIFX\) is not decoded natively/],
+  ];
+  for (const [name, bytes, re] of cases) {
+    await rejectsWith(bytes, name, new RegExp(`${re.source}.*; the ffmpeg fallback is turned off$`), { name, ffmpeg: false });
+    await rejectsWith(bytes, name, new RegExp(`${re.source}.*; the ffmpeg given \\(/nonexistent/ffmpeg\\) does not run$`), {
+      name,
+      ffmpeg: '/nonexistent/ffmpeg',
+    });
+  }
+  // No ffmpeg on PATH at all (a fresh process whose PATH holds only node):
+  const dir = mkdtempSync(join(tmpdir(), 'clap-no-ffmpeg-'));
+  try {
+    symlinkSync(process.execPath, join(dir, 'node'));
+    writeFileSync(join(dir, 'alaw.wav'), cases[0][1]);
+    const script = `import { decodeAudio } from ${JSON.stringify(new URL('../../src/audio/index.ts', import.meta.url).href)};
+      decodeAudio(process.argv[1]).then(() => console.log('decoded'), (e) => console.log(e.message));`;
+    const env = { PATH: dir, HOME: process.env.HOME ?? dir };
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, join(dir, 'alaw.wav')], {
+      env,
+      cwd: ROOT,
+    });
+    assert.match(
+      out.toString(),
+      /alaw\.wav: WAV codec A-law is not decoded natively; .*; install ffmpeg \(or set CLAP_FFMPEG\) to decode it\n$/,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
