@@ -4,8 +4,11 @@
  * and `_generate_beam` / `generate_caption` (clapcap decoding).
  */
 import { ClapError } from '../errors.js';
-import { cleanUpTokenization, decodeUtf8Replace, pythonCapitalize, toWellFormed, WHITE_SPACE_CLASS } from './unicode.js';
-import { ENDOFTEXT, ENDOFTEXT_ID, getGpt2Vocab, VOCAB_SIZE, type Gpt2Vocab } from './vocab.js';
+import { AddedTokens } from './added-tokens.js';
+import { type IdDtype, padBatch, type PadOptions, type PaddedBatch } from './batch.js';
+import { type ByteLevelBpe, ByteLevelEncoder } from './bpe.js';
+import { cleanUpTokenization, decodeUtf8Replace, pythonCapitalize } from './unicode.js';
+import { ENDOFTEXT, ENDOFTEXT_ID, getGpt2Vocab, VOCAB_SIZE } from './vocab.js';
 
 /** msclap's pad token `'!'`: GPT-2 id 0, registered as a special (never merged) token. */
 export const PAD_TOKEN = '!';
@@ -44,58 +47,28 @@ export interface DecodeOptions {
   cleanUpSpaces?: boolean;
 }
 
-export type IdDtype = 'int32' | 'int64';
-
-export interface PadOptions {
-  /**
-   * Minimum padded length. Default: the batch's longest sequence (enough for a causal model: real
-   * tokens never attend to the padding after them). {@link CLAP_TEXT_LEN} reproduces msclap's shape.
-   * Longer sequences are never truncated (msclap does not truncate either; it crashes when lengths
-   * then differ within a batch, this pads to the longest instead).
-   */
-  padTo?: number;
-}
-
-export interface PaddedBatch<T extends Int32Array | BigInt64Array> {
-  /** `[batchSize, seqLen]` row-major token ids, padded with {@link PAD_ID}. */
-  ids: T;
-  /** `[batchSize, seqLen]`, 1 for real tokens (a `'!'` in the text included), 0 for padding. */
-  attentionMask: T;
-  /** Real length of each row. */
-  lengths: Int32Array;
-  batchSize: number;
-  seqLen: number;
-}
+/** msclap's padding: only the width is a choice (the pad id is GPT-2's `'!'`). */
+export type ClapPadOptions = Pick<PadOptions, 'padTo'>;
 
 export interface ClapBatch<T extends Int32Array | BigInt64Array> extends PaddedBatch<T> {
   /** Pooled row of each text (see {@link ClapPooling}). */
   eosPositions: Int32Array;
 }
 
-const PRE_TOKEN = new RegExp(
-  [
-    "'s|'t|'re|'ve|'m|'ll|'d",
-    ' ?\\p{L}+',
-    ' ?\\p{N}+',
-    ` ?[^${WHITE_SPACE_CLASS}\\p{L}\\p{N}]+`,
-    `[${WHITE_SPACE_CLASS}]+(?![^${WHITE_SPACE_CLASS}])`,
-    `[${WHITE_SPACE_CLASS}]+`,
-  ].join('|'),
-  'gu',
-);
-const SPECIAL_ONLY_EOT = /<\|endoftext\|>/g;
-const SPECIAL_EOT_AND_PAD = /<\|endoftext\|>|!/g;
-const WORD_CACHE_LIMIT = 50_000;
+const SPECIAL_ONLY_EOT = new AddedTokens([{ content: ENDOFTEXT, id: ENDOFTEXT_ID }]);
+const SPECIAL_EOT_AND_PAD = new AddedTokens([
+  { content: ENDOFTEXT, id: ENDOFTEXT_ID },
+  { content: PAD_TOKEN, id: PAD_ID },
+]);
 
 /**
  * GPT-2 byte-level BPE tokenizer (vocabulary: js-tiktoken's `r50k_base`, loaded once on first use,
  * offline). Instances keep a per-word BPE cache; share one ({@link defaultTokenizer}) where possible.
  */
 export class Gpt2Tokenizer {
-  private readonly wordCache = new Map<string, readonly number[]>();
-  private readonly utf8 = new TextEncoder();
+  private readonly encoder = new ByteLevelEncoder(getGpt2Vocab);
 
-  private get vocab(): Gpt2Vocab {
+  private get vocab(): ByteLevelBpe {
     return getGpt2Vocab();
   }
 
@@ -136,17 +109,19 @@ export class Gpt2Tokenizer {
   }
 
   /** {@link encodeForClap} for several texts, padded into one batch (see {@link padBatch}). */
-  encodeBatchForClap(texts: readonly string[], options: PadOptions & { mode?: ClapPooling; dtype: 'int32' }): ClapBatch<Int32Array>;
-  encodeBatchForClap(texts: readonly string[], options?: PadOptions & { mode?: ClapPooling; dtype?: 'int64' }): ClapBatch<BigInt64Array>;
+  encodeBatchForClap(texts: readonly string[], options: ClapPadOptions & { mode?: ClapPooling; dtype: 'int32' }): ClapBatch<Int32Array>;
   encodeBatchForClap(
     texts: readonly string[],
-    options: PadOptions & { mode?: ClapPooling; dtype?: IdDtype } = {},
+    options?: ClapPadOptions & { mode?: ClapPooling; dtype?: 'int64' },
+  ): ClapBatch<BigInt64Array>;
+  encodeBatchForClap(
+    texts: readonly string[],
+    options: ClapPadOptions & { mode?: ClapPooling; dtype?: IdDtype } = {},
   ): ClapBatch<Int32Array | BigInt64Array> {
     const encoded = texts.map((t) => this.encodeForClap(t, { mode: options.mode }));
-    const batch = padBatchAny(
+    const batch = padBatch(
       encoded.map((e) => e.ids),
-      options.padTo,
-      options.dtype ?? 'int64',
+      { padTo: options.padTo, dtype: options.dtype ?? 'int64' },
     );
     return { ...batch, eosPositions: Int32Array.from(encoded, (e) => e.eosPosition) };
   }
@@ -191,35 +166,13 @@ export class Gpt2Tokenizer {
     return pythonCapitalize(this.decode(ids, options));
   }
 
-  private encodeWithSpecials(text: string, specials: RegExp): number[] {
-    const vocab = this.vocab;
-    const src = toWellFormed(text);
+  private encodeWithSpecials(text: string, specials: AddedTokens): number[] {
     const out: number[] = [];
-    let start = 0;
-    specials.lastIndex = 0;
-    for (let m = specials.exec(src); m !== null; m = specials.exec(src)) {
-      this.encodeOrdinary(vocab, src.slice(start, m.index), out);
-      out.push(m[0] === ENDOFTEXT ? ENDOFTEXT_ID : PAD_ID);
-      start = m.index + m[0].length;
+    for (const piece of specials.split(text)) {
+      if (typeof piece === 'number') out.push(piece);
+      else this.encoder.encodeOrdinary(piece, out);
     }
-    this.encodeOrdinary(vocab, src.slice(start), out);
     return out;
-  }
-
-  /** Pre-tokenizes `text` (no special tokens in it) and appends each pre-token's BPE ids to `out`. */
-  private encodeOrdinary(vocab: Gpt2Vocab, text: string, out: number[]): void {
-    if (text.length === 0) return;
-    PRE_TOKEN.lastIndex = 0;
-    for (let m = PRE_TOKEN.exec(text); m !== null; m = PRE_TOKEN.exec(text)) {
-      const word = m[0];
-      let ids = this.wordCache.get(word);
-      if (ids === undefined) {
-        ids = vocab.encodeBytes(this.utf8.encode(word));
-        if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
-        this.wordCache.set(word, ids);
-      }
-      for (const id of ids) out.push(id);
-    }
   }
 }
 
@@ -229,62 +182,4 @@ let shared: Gpt2Tokenizer | undefined;
 export function defaultTokenizer(): Gpt2Tokenizer {
   shared ??= new Gpt2Tokenizer();
   return shared;
-}
-
-/**
- * Pads token-id sequences with {@link PAD_ID} into one row-major batch for the model. By default rows
- * are padded only to the longest sequence (all a causal model needs); `padTo: CLAP_TEXT_LEN` gives
- * msclap's 77-wide input. `dtype` defaults to `'int64'` (BigInt64Array, ONNX's usual id type).
- */
-export function padBatch(seqs: ReadonlyArray<ArrayLike<number>>, options: PadOptions & { dtype: 'int32' }): PaddedBatch<Int32Array>;
-export function padBatch(seqs: ReadonlyArray<ArrayLike<number>>, options?: PadOptions & { dtype?: 'int64' }): PaddedBatch<BigInt64Array>;
-export function padBatch(
-  seqs: ReadonlyArray<ArrayLike<number>>,
-  options: PadOptions & { dtype?: IdDtype } = {},
-): PaddedBatch<Int32Array | BigInt64Array> {
-  return padBatchAny(seqs, options.padTo, options.dtype ?? 'int64');
-}
-
-function padBatchAny(
-  seqs: ReadonlyArray<ArrayLike<number>>,
-  padTo: number | undefined,
-  dtype: IdDtype,
-): PaddedBatch<Int32Array | BigInt64Array> {
-  if (seqs.length === 0) throw new ClapError('cannot pad an empty batch (no texts)');
-  if (padTo !== undefined && !(Number.isInteger(padTo) && padTo >= 0)) {
-    throw new ClapError(`padTo must be a non-negative integer, got ${padTo}`, { subject: 'padTo' });
-  }
-  if (dtype !== 'int32' && dtype !== 'int64') throw new ClapError(`unknown id dtype ${JSON.stringify(dtype)}`, { subject: 'dtype' });
-  const batchSize = seqs.length;
-  const lengths = Int32Array.from(seqs, (s) => s.length);
-  let seqLen = padTo ?? 0;
-  for (const len of lengths) seqLen = Math.max(seqLen, len);
-  const size = batchSize * seqLen;
-  if (dtype === 'int32') {
-    const ids = new Int32Array(size).fill(PAD_ID);
-    const attentionMask = new Int32Array(size);
-    seqs.forEach((s, b) => {
-      for (let i = 0; i < s.length; i++) {
-        ids[b * seqLen + i] = checkId(s[i]!, b, i);
-        attentionMask[b * seqLen + i] = 1;
-      }
-    });
-    return { ids, attentionMask, lengths, batchSize, seqLen };
-  }
-  const ids = new BigInt64Array(size).fill(BigInt(PAD_ID));
-  const attentionMask = new BigInt64Array(size);
-  seqs.forEach((s, b) => {
-    for (let i = 0; i < s.length; i++) {
-      ids[b * seqLen + i] = BigInt(checkId(s[i]!, b, i));
-      attentionMask[b * seqLen + i] = 1n;
-    }
-  });
-  return { ids, attentionMask, lengths, batchSize, seqLen };
-}
-
-function checkId(id: number, row: number, col: number): number {
-  if (!Number.isInteger(id) || id < 0 || id >= VOCAB_SIZE) {
-    throw new ClapError(`token id ${id} (row ${row}, position ${col}) is outside the GPT-2 vocabulary [0, ${VOCAB_SIZE})`);
-  }
-  return id;
 }

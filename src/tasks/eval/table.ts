@@ -1,6 +1,6 @@
 /** Metadata readers for the dataset adapters: CSV (RFC 4180, any delimiter), TSV lines, JSON lines. */
-import { readFileSync } from 'node:fs';
 import { ClapError } from '../../errors.js';
+import { readText } from '../../files.js';
 
 /** Parses delimited text with quoted fields ("" escapes a quote); returns rows of fields. */
 export function parseDelimited(text: string, delimiter = ','): string[][] {
@@ -41,23 +41,7 @@ export function parseDelimited(text: string, delimiter = ','): string[][] {
   return rows.filter((r) => !(r.length === 1 && r[0].trim() === ''));
 }
 
-export function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ClapError(`cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { subject: path });
-  }
-}
-
-/** A JSON file (`what` names it in errors); unreadable or invalid JSON is a ClapError naming the file. */
-export function readJson(path: string, what: string): unknown {
-  const text = readText(path, what);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new ClapError(`not valid JSON (${(e as Error).message})`, { subject: path });
-  }
-}
+export { readJson, readText } from '../../files.js';
 
 export type Row = Record<string, string>;
 

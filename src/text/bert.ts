@@ -1,0 +1,290 @@
+/**
+ * Hugging Face `BertTokenizer(Fast)` (bert-base-uncased, msclap 2022's text tokenizer), id for id.
+ *
+ * msclap loads it with `AutoTokenizer`, i.e. the fast (Rust) tokenizer, so its rules are the ones
+ * followed here (`tokenizers` BertNormalizer → BertPreTokenizer → WordPiece → `[CLS] … [SEP]`):
+ * 1. added tokens (`[CLS]`, `[SEP]`, `[PAD]`, `[UNK]`, `[MASK]`, case-sensitive) are cut out first;
+ * 2. clean text: drop U+0000, U+FFFD and every "other" character (Unicode category C: controls, format
+ *    characters such as U+200B, unassigned, private use) except \t \n \r; whitespace (those three and
+ *    White_Space) becomes a space;
+ * 3. a space on both sides of every CJK ideograph (kana and Hangul are not split);
+ * 4. accents stripped (NFD, then nonspacing marks Mn removed) — when lower-casing, unless configured off;
+ * 5. lower-cased code point by code point (no final-sigma rule: `Σ` → `σ` everywhere);
+ * 6. split on whitespace, every punctuation character (ASCII non-alphanumerics and Unicode P*) its own word;
+ * 7. WordPiece: greedy longest match from the left, `##` continuations; a word with an unmatched position,
+ *    or longer than 100 characters, is one `[UNK]`.
+ *
+ * The slow Python tokenizer (used to make the fixtures) differs only where Unicode versions differ and
+ * in two corners of lower-casing: it applies the final-sigma rule, and it lower-cases before stripping
+ * accents (same result in every case we know of). Ids come from the folder's vocab.txt / tokenizer.json.
+ */
+import { ClapError } from '../errors.js';
+import { readText } from '../files.js';
+import { type AddedToken, AddedTokens } from './added-tokens.js';
+import { type IdDtype, padBatch, type PaddedBatch } from './batch.js';
+import {
+  addedTokensOf,
+  isObject,
+  type Json,
+  locateTokenizerFiles,
+  modelMaxLength,
+  readJsonObject,
+  readTokenizerConfig,
+  specialContent,
+  vocabMap,
+} from './hf-files.js';
+
+/** BertNormalizer's switches (tokenizer.json names). */
+export interface BertNormalization {
+  cleanText: boolean;
+  handleChineseChars: boolean;
+  /** Strip accents; `null` = whatever `lowercase` is (the default). */
+  stripAccents: boolean | null;
+  lowercase: boolean;
+}
+
+export interface BertTokenizerOptions {
+  /**
+   * Longest encoding (specials included): longer texts keep their first `maxLength − 2` tokens and end
+   * in `[SEP]`. msclap never truncates, and BERT has 512 positions, so the default is the folder's
+   * `model_max_length` (512): every text the reference can encode is encoded as it does.
+   */
+  maxLength?: number;
+}
+
+const UNCASED: BertNormalization = { cleanText: true, handleChineseChars: true, stripAccents: null, lowercase: true };
+const SPECIAL_KEYS = ['unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
+const SPECIAL_DEFAULTS: Record<(typeof SPECIAL_KEYS)[number], string> = {
+  unk_token: '[UNK]',
+  sep_token: '[SEP]',
+  pad_token: '[PAD]',
+  cls_token: '[CLS]',
+  mask_token: '[MASK]',
+};
+const DEFAULT_MAX_LENGTH = 512;
+/** WordPiece's `max_input_chars_per_word`. */
+const MAX_WORD_CHARS = 100;
+
+// Character classes (JavaScript's Unicode tables).
+const DROPPED = /[\0\ufffd]|(?![\t\n\r])\p{C}/gu;
+const SPACES = /[\t\n\r\p{White_Space}]/gu;
+/** The CJK Unified Ideographs blocks of tokenizers' `is_chinese_char` (Extension E starts at U+2B920 there). */
+const CJK =
+  /[\u{4e00}-\u{9fff}\u{3400}-\u{4dbf}\u{20000}-\u{2a6df}\u{2a700}-\u{2b73f}\u{2b740}-\u{2b81f}\u{2b920}-\u{2ceaf}\u{f900}-\u{faff}\u{2f800}-\u{2fa1f}]/gu;
+const NONSPACING_MARK = /\p{Mn}/gu;
+const WORD_OR_PUNCT = /[\p{P}\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]|[^\p{P}\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e\p{White_Space}]+/gu;
+const ANY_CHAR = /./gsu;
+
+/** The BertNormalizer steps 2–5 of the module comment. */
+export function bertNormalize(text: string, n: BertNormalization = UNCASED): string {
+  let s = text;
+  if (n.cleanText) s = s.replace(DROPPED, '').replace(SPACES, ' ');
+  if (n.handleChineseChars) s = s.replace(CJK, ' $& ');
+  if (n.stripAccents ?? n.lowercase) s = s.normalize('NFD').replace(NONSPACING_MARK, '');
+  // toLowerCase's only context-dependent mapping is the final sigma; per character for texts with a Σ.
+  if (n.lowercase) s = s.includes('\u03a3') ? s.replace(ANY_CHAR, (c) => c.toLowerCase()) : s.toLowerCase();
+  return s;
+}
+
+/** BertPreTokenizer: words split on whitespace, each punctuation character a word of its own. */
+export function bertPreTokenize(text: string): string[] {
+  return text.match(WORD_OR_PUNCT) ?? [];
+}
+
+export class BertTokenizer {
+  readonly clsId: number;
+  readonly sepId: number;
+  readonly padId: number;
+  readonly unkId: number;
+  readonly vocabSize: number;
+  readonly maxLength: number;
+  private readonly added: AddedTokens;
+
+  constructor(
+    private readonly vocab: ReadonlyMap<string, number>,
+    added: readonly AddedToken[],
+    specials: { cls: string; sep: string; pad: string; unk: string },
+    private readonly normalization: BertNormalization = UNCASED,
+    options: BertTokenizerOptions & { defaultMaxLength?: number } = {},
+  ) {
+    this.added = new AddedTokens(added);
+    const id = (content: string): number => {
+      const v = this.added.id(content) ?? vocab.get(content);
+      if (v === undefined) throw new ClapError(`the special token ${content} is not in the vocabulary`);
+      return v;
+    };
+    this.clsId = id(specials.cls);
+    this.sepId = id(specials.sep);
+    this.padId = id(specials.pad);
+    this.unkId = id(specials.unk);
+    let size = 0;
+    for (const v of vocab.values()) size = Math.max(size, v + 1);
+    for (const t of added) size = Math.max(size, t.id + 1);
+    this.vocabSize = size;
+    const maxLength = options.maxLength ?? options.defaultMaxLength ?? DEFAULT_MAX_LENGTH;
+    if (!Number.isInteger(maxLength) || maxLength < 2) throw new ClapError(`maxLength must be an integer ≥ 2, got ${maxLength}`);
+    this.maxLength = maxLength;
+  }
+
+  /**
+   * From a folder (or one of its files) holding vocab.txt (with tokenizer_config.json for the casing
+   * switches, when present) or tokenizer.json; vocab.txt is preferred, as `BertTokenizer` reads it.
+   */
+  static fromPath(path: string, options: BertTokenizerOptions = {}): BertTokenizer {
+    const { dir, file } = locateTokenizerFiles(path, ['vocab.txt', 'tokenizer.json'], 'BERT tokenizer (vocab.txt)');
+    const config = readTokenizerConfig(dir);
+    const defaultMaxLength = modelMaxLength(config);
+    if (file.endsWith('tokenizer.json')) return fromTokenizerJson(file, { defaultMaxLength, ...options });
+    const vocab = parseVocabTxt(readText(file, 'BERT vocabulary'), file);
+    const names = Object.fromEntries(SPECIAL_KEYS.map((k) => [k, specialContent(config[k])?.content ?? SPECIAL_DEFAULTS[k]])) as Record<
+      (typeof SPECIAL_KEYS)[number],
+      string
+    >;
+    const added = SPECIAL_KEYS.map((k) => {
+      const id = vocab.get(names[k]);
+      if (id === undefined) throw new ClapError(`${k} ${names[k]} is not in the vocabulary`, { subject: file });
+      return { content: names[k], id };
+    });
+    const flag = (key: string, fallback: boolean | null): boolean | null => {
+      const v = config[key];
+      return typeof v === 'boolean' ? v : v === null ? null : fallback;
+    };
+    const normalization: BertNormalization = {
+      cleanText: true,
+      handleChineseChars: flag('tokenize_chinese_chars', true) ?? true,
+      stripAccents: flag('strip_accents', null),
+      lowercase: flag('do_lower_case', true) ?? true,
+    };
+    return new BertTokenizer(
+      vocab,
+      added,
+      { cls: names.cls_token, sep: names.sep_token, pad: names.pad_token, unk: names.unk_token },
+      normalization,
+      { defaultMaxLength, ...options },
+    );
+  }
+
+  /** Token ids of one text: `[CLS]`, its word pieces (truncated to maxLength − 2), `[SEP]`. */
+  encode(text: string): number[] {
+    const body: number[] = [];
+    for (const piece of this.added.split(text)) {
+      if (typeof piece === 'number') body.push(piece);
+      else for (const word of bertPreTokenize(bertNormalize(piece, this.normalization))) this.wordPiece(word, body);
+    }
+    if (body.length > this.maxLength - 2) body.length = this.maxLength - 2;
+    return [this.clsId, ...body, this.sepId];
+  }
+
+  /** Several texts padded with `[PAD]` (to the longest, or to `padTo`: msclap pads to 100), with the attention mask. */
+  encodeBatch(texts: readonly string[], options: { padTo?: number; dtype?: IdDtype } = {}): PaddedBatch<Int32Array | BigInt64Array> {
+    return padBatch(
+      texts.map((t) => this.encode(t)),
+      { padId: this.padId, vocabSize: this.vocabSize, padTo: options.padTo, dtype: options.dtype ?? 'int64' },
+    );
+  }
+
+  /** WordPiece of one word: greedy longest-match-first with `##` continuations, else one `[UNK]`. */
+  private wordPiece(word: string, out: number[]): void {
+    const chars = Array.from(word);
+    if (chars.length > MAX_WORD_CHARS) {
+      out.push(this.unkId);
+      return;
+    }
+    const pieces: number[] = [];
+    for (let start = 0; start < chars.length; ) {
+      let found = -1;
+      let end = chars.length;
+      for (; end > start; end--) {
+        const sub = chars.slice(start, end).join('');
+        const id = this.vocab.get(start > 0 ? `##${sub}` : sub);
+        if (id !== undefined) {
+          found = id;
+          break;
+        }
+      }
+      if (found < 0) {
+        out.push(this.unkId);
+        return;
+      }
+      pieces.push(found);
+      start = end;
+    }
+    for (const p of pieces) out.push(p);
+  }
+}
+
+/** vocab.txt: one token per line, its id the line number (a repeated token keeps its last line). */
+function parseVocabTxt(text: string, path: string): Map<string, number> {
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  if (lines.length === 0) throw new ClapError('empty vocabulary', { subject: path });
+  const m = new Map<string, number>();
+  lines.forEach((line, i) => m.set(line.replace(/\r$/, ''), i));
+  return m;
+}
+
+function fromTokenizerJson(path: string, options: BertTokenizerOptions & { defaultMaxLength?: number }): BertTokenizer {
+  const j = readJsonObject(path, 'tokenizer.json');
+  const model = j.model;
+  if (!isObject(model) || model.type !== 'WordPiece') {
+    throw new ClapError(`model.type is ${JSON.stringify(isObject(model) ? model.type : model)}, a BERT tokenizer is WordPiece`, {
+      subject: path,
+    });
+  }
+  if (model.continuing_subword_prefix !== undefined && model.continuing_subword_prefix !== '##') {
+    throw new ClapError('only the "##" continuing_subword_prefix is supported', { subject: path });
+  }
+  if (model.max_input_chars_per_word !== undefined && model.max_input_chars_per_word !== MAX_WORD_CHARS) {
+    throw new ClapError(`only max_input_chars_per_word ${MAX_WORD_CHARS} is supported`, { subject: path });
+  }
+  const norm = j.normalizer;
+  let normalization: BertNormalization;
+  if (norm === null || norm === undefined)
+    normalization = { cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: false };
+  else if (isObject(norm) && norm.type === 'BertNormalizer') normalization = bertNormalizerOf(norm);
+  else
+    throw new ClapError(`normalizer ${JSON.stringify(isObject(norm) ? norm.type : norm)} is not supported (expected BertNormalizer)`, {
+      subject: path,
+    });
+  const pre = j.pre_tokenizer;
+  if (!isObject(pre) || pre.type !== 'BertPreTokenizer') {
+    throw new ClapError(`pre_tokenizer ${JSON.stringify(isObject(pre) ? pre.type : pre)} is not supported (expected BertPreTokenizer)`, {
+      subject: path,
+    });
+  }
+  const unk = typeof model.unk_token === 'string' ? model.unk_token : '[UNK]';
+  const padding = j.padding;
+  const pad = isObject(padding) && typeof padding.pad_token === 'string' ? padding.pad_token : '[PAD]';
+  return new BertTokenizer(
+    vocabMap(model.vocab, path),
+    addedTokensOf(j, path),
+    { ...postSpecials(j.post_processor), pad, unk },
+    normalization,
+    options,
+  );
+}
+
+function bertNormalizerOf(n: Json): BertNormalization {
+  const bool = (v: unknown, d: boolean): boolean => (typeof v === 'boolean' ? v : d);
+  return {
+    cleanText: bool(n.clean_text, true),
+    handleChineseChars: bool(n.handle_chinese_chars, true),
+    stripAccents: typeof n.strip_accents === 'boolean' ? n.strip_accents : null,
+    lowercase: bool(n.lowercase, true),
+  };
+}
+
+/** `[CLS]` / `[SEP]` of a BertProcessing or TemplateProcessing post-processor (defaults otherwise). */
+function postSpecials(post: unknown): { cls: string; sep: string } {
+  const out = { cls: '[CLS]', sep: '[SEP]' };
+  if (!isObject(post)) return out;
+  const pair = (v: unknown): string | undefined => (Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined);
+  if (post.type === 'BertProcessing') return { cls: pair(post.cls) ?? out.cls, sep: pair(post.sep) ?? out.sep };
+  if (post.type === 'TemplateProcessing' && Array.isArray(post.single)) {
+    const specials = post.single.flatMap((p) =>
+      isObject(p) && isObject(p.SpecialToken) && typeof p.SpecialToken.id === 'string' ? [p.SpecialToken.id] : [],
+    );
+    if (specials.length === 2) return { cls: specials[0]!, sep: specials[1]! };
+  }
+  return out;
+}
