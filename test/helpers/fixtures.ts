@@ -16,7 +16,6 @@ export const fixturePath = (...parts: string[]): string => join(FIXTURE_DIR, ...
 /** A float32 .npy fixture array, e.g. `fixtureF32('expected', 'audio', name, 'audio_embed.npy')`. */
 export const fixtureF32 = (...parts: string[]): Float32Array => readNpy(fixturePath(...parts)).data as Float32Array;
 
-/** The other fixture sets (msclap 2022, Hugging Face CLAP), beside msclap-tiny-seed1; a missing file fails the test that reads it. */
-export const FIXTURES_ROOT = dirname(FIXTURE_DIR);
+/** The msclap 2022 and Hugging Face CLAP sets. */
 export const msclap2022Path = (...parts: string[]): string => join(FIXTURES_ROOT, 'msclap2022-tiny-seed1', ...parts);
 export const hfclapPath = (...parts: string[]): string => join(FIXTURES_ROOT, 'hfclap-tiny-seed1', ...parts);
