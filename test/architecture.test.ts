@@ -11,9 +11,9 @@ import ts from 'typescript';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 
-/** Bottom to top. `base` is src/errors.ts and src/version.ts; src/index.ts (the package root) may import anything. */
+/** Bottom to top. `base` is src/errors.ts, src/files.ts and src/version.ts; src/index.ts (the package root) may import anything. */
 const LAYERS = ['base', 'engine', 'weights', 'audio', 'text', 'models', 'store', 'tasks', 'cli'];
-const BASE_FILES = new Set(['errors.ts', 'version.ts']);
+const BASE_FILES = new Set(['errors.ts', 'files.ts', 'version.ts']);
 const PACKAGE_ROOT = 'index.ts';
 
 interface Import {
