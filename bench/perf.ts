@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { audioToLogMel, synthWav } from '../src/audio/index.js';
 import type { Precision } from '../src/engine/quant.js';
-import { CLAP_2023 } from '../src/models/clap.js';
+import { CLAP_2023 } from '../src/models/clap/index.js';
 import { savePth } from '../src/weights/index.js';
 import { Clap } from '../src/tasks/clap.js';
 import { fullSizeClap, fullSizeWeights, LABELS } from './model.js';

@@ -1,6 +1,6 @@
 /** Training: seconds per contrastive step (forward + backward + Adam) and memory on the official 2023 shapes. */
 import { buildTrainStep, type HostTensor } from '../src/engine/index.js';
-import { CLAP_2023 } from '../src/models/clap.js';
+import { CLAP_2023 } from '../src/models/clap/index.js';
 import { buildContrastiveGraph } from '../src/tasks/train/model.js';
 import { fullSizeWeights } from './model.js';
 import type { Section } from './sections.js';

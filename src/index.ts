@@ -13,7 +13,7 @@ export {
   type ClapLoadOptions,
   type WindowEmbedding,
 } from './tasks/clap.js';
-export { CLAP_2023, CLAP_PRESETS, clapConfigFromJson, clapConfigToJson, type ClapConfig } from './models/clap.js';
+export { CLAP_2023, CLAP_PRESETS, clapConfigFromJson, clapConfigToJson, type ClapConfig } from './models/clap/index.js';
 export {
   loadWeights,
   loadCheckpoint,

@@ -7,3 +7,9 @@ export const WINDOW_SAMPLES = MODEL_SAMPLE_RATE * WINDOW_SECONDS; // 308700
 
 /** Sample rates outside (0, MAX_SAMPLE_RATE] are rejected as corrupt headers. */
 export const MAX_SAMPLE_RATE = 1_000_000;
+
+/**
+ * Log-mel frames of one window: 1 + ⌊WINDOW_SAMPLES / hop 320⌋ = 965 with the reference frontend's
+ * centred STFT (logmel.ts `frameCount(WINDOW_SAMPLES)`, checked by its test). HTSAT resizes them to 1024.
+ */
+export const WINDOW_FRAMES = 965;

@@ -5,7 +5,7 @@
  *   const { windows } = await loadAudio('clip.mp3', { channels: 'reference' });
  *   const mel = logMel(windows[0]);            // Float32Array [965][64], time-major
  */
-export { MODEL_SAMPLE_RATE, WINDOW_SAMPLES, WINDOW_SECONDS } from './constants.js';
+export { MODEL_SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES, WINDOW_SECONDS } from './constants.js';
 export type { AudioInput, DecodeOptions, PcmInput } from './decode.js';
 export { decodeAudio, openAudio } from './decode.js';
 export type { DecodedAudio, FrameSource } from './source.js';

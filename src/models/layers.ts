@@ -8,23 +8,7 @@
  */
 import { ClapError } from '../errors.js';
 import { type Graph, type HostTensor, ops, toFloat32, type Value } from '../engine/index.js';
-
-/** name → tensor, as the weight loaders return it (a Map or a plain object). */
-export type StateDict = ReadonlyMap<string, HostTensor> | Readonly<Record<string, HostTensor>>;
-
-export function stateDictGet(sd: StateDict, key: string): HostTensor | undefined {
-  if (sd instanceof Map) return (sd as ReadonlyMap<string, HostTensor>).get(key);
-  const rec = sd as Readonly<Record<string, HostTensor>>;
-  return Object.hasOwn(rec, key) ? rec[key] : undefined;
-}
-
-export function stateDictHas(sd: StateDict, key: string): boolean {
-  return stateDictGet(sd, key) !== undefined;
-}
-
-export function stateDictKeys(sd: StateDict): string[] {
-  return sd instanceof Map ? [...(sd as ReadonlyMap<string, HostTensor>).keys()] : Object.keys(sd);
-}
+import type { StateDict } from '../weights/index.js';
 
 const fmt = (s: readonly (number | null)[]): string => `[${s.map((d) => (d === null ? '?' : d)).join(', ')}]`;
 
@@ -33,7 +17,7 @@ const fmt = (s: readonly (number | null)[]): string => `[${s.map((d) => (d === n
  * `shape` (null entries match any size).
  */
 export function requireTensor(sd: StateDict, key: string, shape?: readonly (number | null)[]): HostTensor {
-  const t = stateDictGet(sd, key);
+  const t = sd.get(key);
   if (!t) throw new ClapError('missing from the checkpoint', { subject: key });
   if (shape) checkShape(key, t, shape);
   return t;
@@ -105,7 +89,7 @@ export function torchLinear(g: Graph, sd: StateDict, key: string, o: TorchLinear
   const wT = transpose2d(w, outF, inF);
   if (scale !== 1) for (let i = 0; i < wT.length; i++) wT[i] *= scale;
   const lin: LinearParams = { w: g.param(`${key}.weight${tag}^T`, f32Tensor([inF, outF], wT)), inFeatures: inF, outFeatures: outF };
-  const bt = stateDictGet(sd, `${key}.bias`);
+  const bt = sd.get(`${key}.bias`);
   const wantBias = o.bias ?? true;
   if (wantBias && !bt) throw new ClapError('missing from the checkpoint', { subject: `${key}.bias` });
   if (!wantBias && bt) throw new ClapError('unexpected bias (this layer is bias-free in the reference)', { subject: `${key}.bias` });

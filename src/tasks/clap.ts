@@ -21,11 +21,19 @@ import {
 import { hashStateDict, loadWeights, readWeights, type StateDict } from '../weights/index.js';
 import type { AudioInput, LoadAudioOptions } from '../audio/index.js';
 import { defaultTokenizer, type ClapPooling } from '../text/index.js';
-import { buildAudioEncoderGraph, CLAP_PRESETS, clapConfigFromJson, resolveClapConfig, type ClapConfig } from '../models/clap.js';
-import { buildTextEncoderGraph, Gpt2TextEncoder } from '../models/gpt2.js';
-import { logitScaleExp } from '../models/projection.js';
+import {
+  buildAudioEncoderGraph,
+  buildTextEncoderGraph,
+  CLAP_PRESETS,
+  type ClapConfig,
+  clapConfigFromJson,
+  logitScaleExp,
+  resolveClapConfig,
+} from '../models/clap/index.js';
 import { ClapCapDecoder, type CaptionBeam, type CaptionOptions } from './caption/index.js';
 import { defaultWorkers, FrontendPool, frontendStream, type FrontendResult } from './pipeline.js';
+import { cosineMatrix } from './similarity.js';
+import { TextTower } from './text-tower.js';
 
 export interface ClapLoadOptions extends RuntimeOptions {
   /** Path of a .pth (official format) or .safetensors file, or an already loaded state dict. */
@@ -147,7 +155,7 @@ interface ModelRecord {
 
 export class Clap {
   private audioSession?: Promise<Session>;
-  private textEncoder?: Promise<Gpt2TextEncoder>;
+  private textEncoder?: Promise<TextTower>;
   private captionDecoder?: Promise<ClapCapDecoder>;
   private weightsHashPromise?: Promise<string>;
   private pool?: FrontendPool;
@@ -261,7 +269,7 @@ export class Clap {
   }
 
   private textGraph(): Graph {
-    const g = buildTextEncoderGraph(this.weights, { config: this.config.text, prefix: this.config.textPrefix ?? undefined });
+    const g = buildTextEncoderGraph(this.weights, this.config);
     applyPrecision(g, this.precision);
     return g;
   }
@@ -299,24 +307,13 @@ export class Clap {
     return this.audioSession;
   }
 
-  private text(): Promise<Gpt2TextEncoder> {
+  private text(): Promise<TextTower> {
     if (!this.config.textPrefix) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
     if (!this.textEncoder) {
-      const prefix = this.config.textPrefix;
-      const textOptions = { ...this.options, config: this.config.text, prefix };
-      if (this.modelKey || this.precision !== 'fp32') {
-        const graph = (): Graph => {
-          const g = buildTextEncoderGraph(this.weights, textOptions);
-          applyPrecision(g, this.precision);
-          return g;
-        };
-        const session = this.modelKey
-          ? Session.cached(this.sessionKey('text'), () => emitOnnx(graph()), this.options)
-          : Session.compile(graph(), this.options);
-        this.textEncoder = session.then((s) => Gpt2TextEncoder.fromSession(s, this.config.text, this.config.dProj));
-      } else {
-        this.textEncoder = Gpt2TextEncoder.create(this.weights, textOptions);
-      }
+      const session = this.modelKey
+        ? Session.cached(this.sessionKey('text'), () => emitOnnx(this.textGraph()), this.options)
+        : Session.compile(this.textGraph(), this.options);
+      this.textEncoder = session.then((s) => new TextTower(s, this.config.text, this.config.dProj));
       void this.textEncoder.then(
         () => this.dropWeightsIfDone(),
         () => undefined,
@@ -467,9 +464,7 @@ export class Clap {
   similarity(audio: readonly Float32Array[], text: readonly Float32Array[]): number[][] {
     if (Number.isNaN(this.logitScale))
       throw new ClapError('these weights have no logit_scale (a clapcap file?): use CLAP weights for similarity');
-    const na = audio.map(normalized);
-    const nt = text.map(normalized);
-    return na.map((a) => nt.map((t) => this.logitScale * dot(a, t)));
+    return cosineMatrix(audio, text).map((row) => row.map((c) => this.logitScale * c));
   }
 
   async classify(inputs: readonly AudioInput[], labels: readonly string[], options: ClassifyOptions = {}): Promise<Classification[]> {
@@ -531,19 +526,6 @@ export function scoreLabels(similarity: number[][], labels: readonly string[], m
 
 function nameOf(input: AudioInput, index: number): string {
   return typeof input === 'string' ? input : `audio[${index}]`;
-}
-
-function normalized(v: Float32Array): Float64Array {
-  let s = 0;
-  for (const x of v) s += x * x;
-  const n = Math.sqrt(s);
-  return Float64Array.from(v, (x) => x / n);
-}
-
-function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
 }
 
 function meanOf(vs: Float32Array[]): Float32Array {

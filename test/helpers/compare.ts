@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 
+export { cosine } from '../../src/tasks/similarity.js';
+
 /** max |a[i]| (0 when empty). */
 export function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
@@ -44,16 +46,4 @@ export function assertRelClose(
   t?.diagnostic(`${what}: max abs err ${err.toExponential(2)}, max |ref| ${mag.toPrecision(4)}, ratio ${rel.toExponential(2)}`);
   assert.ok(rel <= tol, `${what}: max abs error ${err} > ${tol} × ${mag}`);
   return rel;
-}
-
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0,
-    aa = 0,
-    bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
 }

@@ -6,8 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Graph, type HostTensor, ops, Session } from '../../src/engine/index.js';
-import { gpt2AddPositions, gpt2ConfigFromJson, gpt2LmHead, gpt2Params, gpt2Transformer } from '../../src/models/gpt2.js';
-import { stateDictGet } from '../../src/models/layers.js';
+import { gpt2AddPositions, gpt2ConfigFromJson, gpt2LmHead, gpt2Params, gpt2Transformer } from '../../src/models/gpt2/index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { assertRelClose } from '../helpers/compare.js';
@@ -18,7 +17,7 @@ test('clapcap GPT-2: prefix embeddings → first-step logits match msclap', asyn
   const gptConfig = gpt2ConfigFromJson(cfg.gpt2);
   const n = gptConfig.nEmbd;
   // lm_head is tied: the checkpoint holds both keys with the same values; the head uses wte.
-  assert.deepEqual(stateDictGet(sd, 'gpt.lm_head.weight')!.data, stateDictGet(sd, 'gpt.transformer.wte.weight')!.data);
+  assert.deepEqual(sd.get('gpt.lm_head.weight')!.data, sd.get('gpt.transformer.wte.weight')!.data);
 
   const P = cfg.prefix_length as number;
   const g = new Graph('clapcap_first_step');

@@ -1,17 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Graph, type HostTensor, Session } from '../../src/engine/index.js';
+import { buildTextEncoderGraph, CLAP_2023, type TokenizedText } from '../../src/models/clap/index.js';
 import {
-  buildTextEncoderGraph,
+  type Gpt2Config,
   gpt2ConfigFromJson,
   gpt2Embed,
   gpt2Params,
   gpt2Transformer,
-  Gpt2TextEncoder,
   inferGpt2Config,
   type KeyValue,
-  type TokenizedText,
-} from '../../src/models/gpt2.js';
+} from '../../src/models/gpt2/index.js';
+import { TextTower } from '../../src/tasks/text-tower.js';
 import type { StateDict } from '../../src/weights/index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { defaultTokenizer } from '../../src/text/index.js';
@@ -49,6 +49,13 @@ function loadTexts(dir: 'text' | 'text_long', withHidden: boolean): TextFixture 
 
 const fixtureConfig = () => gpt2ConfigFromJson(JSON.parse(readFileSync(fixturePath('config.json'), 'utf8')).text_encoder);
 
+/** The fixture text encoder (GPT-2 `text` under caption_encoder.) compiled and wrapped for batching. */
+async function textTower(weights: StateDict, text: Gpt2Config, debugOutputs = false): Promise<TextTower> {
+  const g = buildTextEncoderGraph(weights, { ...CLAP_2023, text }, { debugOutputs });
+  const dProj = g.outputs.find((o) => o.name === 'text_embed')!.value.shape[1] as number;
+  return new TextTower(await Session.compile(g, { threads: 1 }), text, dProj);
+}
+
 let sdPromise: Promise<StateDict> | undefined;
 const clapWeights = (): Promise<StateDict> => (sdPromise ??= loadWeights(fixturePath('clap.pth')));
 
@@ -73,7 +80,7 @@ test('text encoder: every fixture text alone (unpadded) matches msclap', async (
   const config = fixtureConfig();
   const fx = loadTexts('text', true);
   const n = config.nEmbd;
-  const enc = await Gpt2TextEncoder.create(sd, { config, debugOutputs: true, threads: 1 });
+  const enc = await textTower(sd, config, true);
   const worst = { hidden: 0, eos: 0, embed: 0 };
   for (let b = 0; b < fx.ids.length; b++) {
     const out = await enc.run([{ ids: fx.ids[b], eosPosition: fx.eos[b] }]);
@@ -109,7 +116,7 @@ test('text encoder: one batch of all texts (padded to the longest) matches mscla
   const config = fixtureConfig();
   const fx = loadTexts('text', true);
   const n = config.nEmbd;
-  const enc = await Gpt2TextEncoder.create(sd, { config, debugOutputs: true, threads: 1 });
+  const enc = await textTower(sd, config, true);
   // Without the 77-token text the batch pads to 23, far from msclap's 77.
   const short = fx.ids.map((ids, b) => ({ ids, eosPosition: fx.eos[b] })).filter((x) => x.ids.length < 77);
   const T = Math.max(...short.map((x) => x.ids.length));
@@ -158,7 +165,7 @@ test('text encoder: the 78-token caption (no truncation) matches msclap', async 
   const fx = loadTexts('text_long', false);
   assert.equal(fx.ids[0].length, 78);
   assert.equal(fx.eos[0], 77);
-  const enc = await Gpt2TextEncoder.create(sd, { config, debugOutputs: true, threads: 1 });
+  const enc = await textTower(sd, config, true);
   const out = await enc.run([{ ids: fx.ids[0], eosPosition: fx.eos[0] }]);
   assertRelClose(t, 'text_long eos_hidden', out.eos_hidden.data as Float32Array, fx.eosHidden);
   assertRelClose(t, 'text_long text_embed', out.text_embed.data as Float32Array, fx.embed);
@@ -168,7 +175,7 @@ test('text encoder: the 78-token caption (no truncation) matches msclap', async 
 test('text encoder input validation', async () => {
   const sd = await clapWeights();
   const config = fixtureConfig();
-  const enc = await Gpt2TextEncoder.create(sd, { config, threads: 1 });
+  const enc = await textTower(sd, config);
   await assert.rejects(enc.embed([]), /no texts/);
   await assert.rejects(enc.embed([{ ids: [1, 2], eosPosition: 2 }]), /eosPosition 2 outside/);
   await assert.rejects(enc.embed([{ ids: new Array(1025).fill(1), eosPosition: 3 }]), /at most 1024/);
@@ -263,7 +270,7 @@ test('GPT-2 with a KV cache: prefix then step equals one full run', async (t) =>
 
 test('the text encoder graph names its inputs and keeps T symbolic', async () => {
   const sd = await clapWeights();
-  const g = buildTextEncoderGraph(sd, { config: fixtureConfig() });
+  const g = buildTextEncoderGraph(sd, { ...CLAP_2023, text: fixtureConfig() });
   assert.deepEqual(
     g.inputs.map((v) => `${v.name}${JSON.stringify(v.shape)}`),
     ['input_ids["B","T"]', 'position_ids["T"]', 'pool_index["B"]'],
@@ -288,7 +295,7 @@ test('text → encodeForClap → text encoder: fixture texts end to end', async 
     assert.deepEqual(e.ids, want.ids, `text ${i} ids`);
     assert.equal(e.eosPosition, want.eos, `text ${i} eosPosition`);
   });
-  const enc = await Gpt2TextEncoder.create(sd, { config, threads: 1 });
+  const enc = await textTower(sd, config);
   // msclap cannot batch the 78-token text with shorter ones (default_collate); we can.
   const out = await enc.embed(encoded);
   const d = out.shape[1];
@@ -317,8 +324,8 @@ test('old-transformers attn.bias / attn.masked_bias buffers are tolerated; missi
     withBuffers.set(`caption_encoder.base.h.${i}.attn.bias`, { dtype: 'bool', shape: [1, 1, 1024, 1024], data: mask });
     withBuffers.set(`caption_encoder.base.h.${i}.attn.masked_bias`, { dtype: 'float32', shape: [], data: Float32Array.of(-1e4) });
   }
-  const a = await Gpt2TextEncoder.create(withBuffers, { config, threads: 1 });
-  const b = await Gpt2TextEncoder.create(sd, { config, threads: 1 });
+  const a = await textTower(withBuffers, config);
+  const b = await textTower(sd, config);
   const text = [{ ids: [32942, 48961, 0, 220, 50256], eosPosition: 3 }];
   assertRelClose(t, 'with buffers vs without', (await a.embed(text)).data as Float32Array, (await b.embed(text)).data as Float32Array, 0);
   await a.release();
@@ -327,11 +334,11 @@ test('old-transformers attn.bias / attn.masked_bias buffers are tolerated; missi
   const missing = new Map(sd);
   missing.delete('caption_encoder.base.h.1.mlp.c_fc.bias');
   assert.throws(
-    () => buildTextEncoderGraph(missing, { config }),
+    () => buildTextEncoderGraph(missing, { ...CLAP_2023, text: config }),
     /caption_encoder\.base\.h\.1\.mlp\.c_fc\.bias: missing from the checkpoint/,
   );
   assert.throws(
-    () => buildTextEncoderGraph(sd, { config: { ...config, nEmbd: 48 } }),
+    () => buildTextEncoderGraph(sd, { ...CLAP_2023, text: { ...config, nEmbd: 48 } }),
     /caption_encoder\.base\.h\.0\.ln_1\.weight: has shape \[32\], expected \[48\]/,
   );
 });

@@ -10,8 +10,8 @@ import {
   htsatConfigFromJson,
   htsatNumFeatures,
   inferHtsatConfig,
-} from '../../src/models/htsat.js';
-import { randomHtsatStateDict } from '../../src/models/random.js';
+  randomHtsatStateDict,
+} from '../../src/models/htsat/index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { relativeError } from '../helpers/compare.js';

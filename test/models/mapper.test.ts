@@ -6,11 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { buildClapCapPrefixGraph, ClapCapModel, type ClapCapSettings, clapCapConfig } from '../../src/models/clapcap.js';
-import { inferMapperConfig } from '../../src/models/mapper.js';
-import type { StateDict } from '../../src/models/layers.js';
+import { buildClapCapPrefixGraph, type ClapCapSettings, clapCapConfig, inferMapperConfig } from '../../src/models/clapcap/index.js';
+import { ClapCapModel } from '../../src/tasks/caption/index.js';
 import { ClapError } from '../../src/errors.js';
-import { loadWeights } from '../../src/weights/index.js';
+import { loadWeights, type StateDict } from '../../src/weights/index.js';
 import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { assertRelClose } from '../helpers/compare.js';
 

@@ -7,8 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ClapCapCache, type ClapCapSettings } from '../../src/models/clapcap.js';
 import {
+  ClapCapCache,
+  type ClapCapSettings,
   argsortDescending,
   beamSearch,
   type CaptionLm,

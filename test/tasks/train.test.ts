@@ -4,8 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emitOnnx, grad, type HostTensor, Session, type Value } from '../../src/engine/index.js';
-import { buildAudioEncoderGraph, type ClapConfig } from '../../src/models/clap.js';
-import { randomClapStateDict } from '../../src/models/random.js';
+import { buildAudioEncoderGraph, type ClapConfig, randomClapStateDict } from '../../src/models/clap/index.js';
 import {
   buildContrastiveGraph,
   endOfEpoch,

@@ -10,7 +10,7 @@ import {
   trainContrastive,
   trainProbe,
 } from '../../tasks/train/index.js';
-import type { ClapCapSettings } from '../../models/clapcap.js';
+import type { ClapCapSettings } from '../../models/clapcap/index.js';
 import { type Command, type CommandContext, num, required, str, UsageError } from '../command.js';
 
 const FREEZE: FreezeGroup[] = ['audio', 'text', 'projection', 'temperature'];

@@ -12,8 +12,10 @@
  */
 import { ClapError } from '../../errors.js';
 import type { RuntimeOptions } from '../../engine/index.js';
-import { ClapCapCache, type ClapCapConfig, ClapCapModel, type ClapCapSettings } from '../../models/clapcap.js';
-import type { StateDict } from '../../models/layers.js';
+import type { ClapCapConfig, ClapCapSettings } from '../../models/clapcap/index.js';
+import type { StateDict } from '../../weights/index.js';
+import { ClapCapCache } from './kv-cache.js';
+import { ClapCapModel } from './model.js';
 import { defaultTokenizer, type Gpt2Tokenizer } from '../../text/index.js';
 import { beamTemperature } from './logprobs.js';
 import { beamSearch, type CaptionLm, type LmState, sample, type SearchResult } from './search.js';

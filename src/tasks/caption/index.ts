@@ -1,12 +1,15 @@
 /** Audio captioning (msclap clapcap): decoding strategies over the clapcap GPT-2 decoder. */
 export {
-  ClapCapCache,
+  CLAPCAP_2023,
   type ClapCapConfig,
   clapCapConfig,
-  ClapCapModel,
   type ClapCapSettings,
   CLAPCAP_STOP_TOKEN,
-} from '../../models/clapcap.js';
+  randomClapCapStateDict as randomClapCapWeights,
+  type RandomClapCapOptions,
+} from '../../models/clapcap/index.js';
+export { ClapCapCache } from './kv-cache.js';
+export { ClapCapModel, type DecoderOutput, type KvBlock, type KvPool } from './model.js';
 export {
   type CaptionBeam,
   type CaptionOptions,
@@ -29,4 +32,3 @@ export {
 } from './search.js';
 export { argsortDescending, greaterNanFirst, TopkHeap, torchTopk } from './topk.js';
 export { beamTemperature, logProb, rowLogProbs, rowStats, type RowStats, statsFromSum, toFloat32 } from './logprobs.js';
-export { CLAPCAP_2023, randomClapCapStateDict as randomClapCapWeights, type RandomClapCapOptions } from '../../models/random.js';

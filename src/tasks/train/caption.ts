@@ -19,11 +19,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, Graph, type HostTensor, isFloatDtype, ops, type Value } from '../../engine/index.js';
-import { CLAPCAP_GPT_PREFIX, CLAPCAP_STOP_TOKEN, clapCapConfig, type ClapCapConfig, type ClapCapSettings } from '../../models/clapcap.js';
-import { gpt2AddPositions, gpt2LmHead, gpt2Params, gpt2TokenEmbeddings, gpt2Transformer } from '../../models/gpt2.js';
-import { MAPPER_PREFIX, mapperParams, transformerMapper } from '../../models/mapper.js';
-import { l2Normalize } from '../../models/projection.js';
-import type { StateDict } from '../../models/layers.js';
+import { l2Normalize } from '../../models/clap/index.js';
+import {
+  CLAPCAP_GPT_PREFIX,
+  CLAPCAP_STOP_TOKEN,
+  type ClapCapConfig,
+  clapCapConfig,
+  type ClapCapSettings,
+  MAPPER_PREFIX,
+  mapperParams,
+  transformerMapper,
+} from '../../models/clapcap/index.js';
+import { gpt2AddPositions, gpt2LmHead, gpt2Params, gpt2TokenEmbeddings, gpt2Transformer } from '../../models/gpt2/index.js';
+import type { StateDict } from '../../weights/index.js';
 import { defaultTokenizer } from '../../text/index.js';
 import { loadWeights } from '../../weights/index.js';
 import { Clap } from '../clap.js';

@@ -12,14 +12,15 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ClapError } from '../../errors.js';
-import { MODEL_SAMPLE_RATE, WINDOW_SAMPLES } from '../../audio/constants.js';
+import { MODEL_SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES } from '../../audio/constants.js';
 import { openAudio } from '../../audio/decode.js';
 import { logMel, REFERENCE_FRONTEND } from '../../audio/logmel.js';
 import { modelSignal } from '../../audio/signal.js';
 import { tileToLength } from '../../audio/window.js';
 
 export const MEL_BINS = 64;
-export const CROP_FRAMES = 965;
+/** Frames of a training crop: one model window. */
+export const CROP_FRAMES = WINDOW_FRAMES;
 const CACHE_VERSION = 'clap-ts-train-features-v1';
 
 /** The whole-clip log-mel of one file (what a worker computes). */

@@ -13,15 +13,14 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, dependsOn, Graph, type HostTensor, isFloatDtype, ops } from '../../engine/index.js';
-import { clapConfigToJson, resolveClapConfig } from '../../models/clap.js';
-import { buildHtsat, htsatNumFeatures } from '../../models/htsat.js';
-import { applyLinear, stateDictGet, stateDictKeys, torchLinear } from '../../models/layers.js';
-import { l2Normalize, projection, projectionParams } from '../../models/projection.js';
+import { clapConfigToJson, l2Normalize, projection, projectionParams, resolveClapConfig } from '../../models/clap/index.js';
+import { buildHtsat, htsatInputFrames, htsatNumFeatures } from '../../models/htsat/index.js';
+import { applyLinear, torchLinear } from '../../models/layers.js';
 import { loadWeights, saveSafetensors, toStateDict } from '../../weights/index.js';
 import { Clap } from '../clap.js';
 import { CROP_FRAMES, cropInto, FeatureStore, frameCountOf, MEL_BINS } from './features.js';
 import { readManifest } from './manifest.js';
-import { AUDIO_FRAMES, exportStateDict } from './model.js';
+import { exportStateDict } from './model.js';
 import { embedItems, headAccuracy, labelledSplit, type LinearHead } from './probe.js';
 import { resolveTrainConfig } from './presets.js';
 import { Rng } from '../rng.js';
@@ -75,14 +74,14 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const cfg =
     o.config !== undefined ? resolveTrainConfig(o.config) : existsSync(sibling) ? resolveTrainConfig(sibling) : resolveClapConfig(loaded);
   const base = new Map<string, HostTensor>();
-  for (const k of stateDictKeys(loaded)) base.set(k, stateDictGet(loaded, k)!);
+  for (const [k, t] of loaded) base.set(k, t);
   const D = cfg.dProj;
   base.set(`${HEAD}.weight`, { dtype: 'float32', shape: [C, D], data: new Float32Array(C * D) });
   base.set(`${HEAD}.bias`, { dtype: 'float32', shape: [C], data: new Float32Array(C) });
 
   // ---- graph: HTSAT (training path) → projection → L2 norm → linear head → cross-entropy
   const g = new Graph('clap_finetune');
-  const frames = Math.min(AUDIO_FRAMES, cfg.htsat.specSize * cfg.htsat.freqRatio);
+  const frames = htsatInputFrames(cfg.htsat);
   const logmel = g.input('logmel', 'float32', [batch, frames, cfg.htsat.melBins]);
   const targets = g.input('targets', 'float32', [batch, C]);
   const h = buildHtsat(g, logmel, base, cfg.htsat, `${cfg.audioPrefix}base.htsat.`, { trainable: true });

@@ -13,7 +13,7 @@ export { FeatureStore, FeaturePool, computeFeatures } from './features.js';
 export { TRAIN_PRESETS, resolveTrainConfig } from './presets.js';
 export { learningRate, endOfEpoch, initialScheduleState, type ScheduleConfig, type ScheduleState } from './schedule.js';
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
-export { retrieval, zeroShotAccuracy, cosineMatrix, hitProbability } from './metrics.js';
+export { retrieval, zeroShotAccuracy, hitProbability } from './metrics.js';
 export { readLog, renderSvg, type LogEntry } from './plot.js';
 export {
   trainProbe,

@@ -1,26 +1,6 @@
 /** Validation metrics on embeddings: retrieval recall@k both ways and zero-shot accuracy. */
 import { bidirectionalRetrieval, mergeIdenticalTexts, randomRecallAtK, randomRetrievalBaseline } from '../eval/metrics.js';
 
-function normalize(v: Float32Array): Float64Array {
-  let s = 0;
-  for (const x of v) s += x * x;
-  const n = Math.sqrt(s) || 1;
-  return Float64Array.from(v, (x) => x / n);
-}
-
-function dot(a: Float64Array, b: Float64Array): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
-  return s;
-}
-
-/** Cosine similarity [audio][text]. */
-export function cosineMatrix(audio: readonly Float32Array[], text: readonly Float32Array[]): number[][] {
-  const a = audio.map(normalize);
-  const t = text.map(normalize);
-  return a.map((x) => t.map((y) => dot(x, y)));
-}
-
 export interface RetrievalMetrics {
   /** Audio → text: a clip's query hits when ANY of its captions ranks within k. */
   a2t_r1: number;

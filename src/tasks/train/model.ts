@@ -14,11 +14,10 @@
  */
 import { ClapError } from '../../errors.js';
 import { Graph, type HostTensor, ops, type Value } from '../../engine/index.js';
-import { buildHtsat, htsatNumFeatures } from '../../models/htsat.js';
-import { gatherRows, gpt2Embed, gpt2Params, gpt2Transformer } from '../../models/gpt2.js';
-import { l2Normalize, projection, projectionParams } from '../../models/projection.js';
-import type { ClapConfig } from '../../models/clap.js';
-import { stateDictGet, stateDictKeys, type StateDict } from '../../models/layers.js';
+import { type ClapConfig, projection, projectionParams, similarity } from '../../models/clap/index.js';
+import { gatherRows, gpt2Embed, gpt2Params, gpt2Transformer } from '../../models/gpt2/index.js';
+import { buildHtsat, htsatInputFrames, htsatNumFeatures } from '../../models/htsat/index.js';
+import type { StateDict } from '../../weights/index.js';
 
 /** Upper clamp of logit_scale (CLIP's: temperature ≥ 1/100). */
 export const LOGIT_SCALE_MAX = Math.log(100);
@@ -29,13 +28,11 @@ export interface ContrastiveGraph {
   graph: Graph;
   loss: Value;
   logits: Value;
-  /** Frames of the log-mel input (965 for msclap's 7 s windows). */
+  /** Frames of the log-mel input (htsatInputFrames: 965 for msclap's 7 s windows). */
   frames: number;
   batch: number;
   textLen: number;
 }
-
-export const AUDIO_FRAMES = 965;
 
 /**
  * Inputs: `logmel` [B, 965, mel] float32, `input_ids` [B, L] int64 (0-padded), `pool_index` [B] int64
@@ -45,7 +42,7 @@ export const AUDIO_FRAMES = 965;
 export function buildContrastiveGraph(sd: StateDict, cfg: ClapConfig, batch: number, textLen: number): ContrastiveGraph {
   if (!cfg.textPrefix) throw new ClapError('contrastive training needs a text encoder in the weights (caption_encoder.*)');
   const g = new Graph('clap_contrastive');
-  const frames = Math.min(AUDIO_FRAMES, cfg.htsat.specSize * cfg.htsat.freqRatio);
+  const frames = htsatInputFrames(cfg.htsat);
   const logmel = g.input('logmel', 'float32', [batch, frames, cfg.htsat.melBins]);
   const ids = g.input('input_ids', 'int64', [batch, textLen]);
   const pool = g.input('pool_index', 'int64', [batch]);
@@ -64,11 +61,10 @@ export function buildContrastiveGraph(sd: StateDict, cfg: ClapConfig, batch: num
   const { hidden } = gpt2Transformer(gpt, gpt2Embed(gpt, ids, pos), { positionIds: pos });
   const text = projection(textProj, gatherRows(hidden, pool));
 
-  const ls = stateDictGet(sd, 'logit_scale');
+  const ls = sd.get('logit_scale');
   if (ls?.data.length !== 1) throw new ClapError('missing from the checkpoint (or not a scalar)', { subject: 'logit_scale' });
   const scale = g.param('logit_scale', { dtype: 'float32', shape: [...ls.shape], data: Float32Array.of(Number(ls.data[0])) });
-  const s = ops.exp(ops.reshape(ops.clip(scale, 0, LOGIT_SCALE_MAX), []));
-  const logits = ops.mul(ops.matmul(l2Normalize(audio), ops.transpose(l2Normalize(text), [1, 0])), s); // [B_audio, B_text]
+  const logits = similarity(audio, text, ops.reshape(ops.clip(scale, 0, LOGIT_SCALE_MAX), [])); // [B_audio, B_text]
   const ceA = ops.neg(ops.reduceMean(ops.reduceSum(ops.mul(ops.logSoftmax(logits, -1), targets), [-1]), [0]));
   const ceT = ops.neg(
     ops.reduceMean(ops.reduceSum(ops.mul(ops.logSoftmax(ops.transpose(logits, [1, 0]), -1), ops.transpose(targets, [1, 0])), [-1]), [0]),
@@ -107,7 +103,7 @@ export function parseParamName(name: string): { key: string; rows?: [number, num
  */
 export function exportStateDict(base: StateDict, params: Record<string, HostTensor>): Map<string, HostTensor> {
   const out = new Map<string, HostTensor>();
-  for (const k of stateDictKeys(base)) out.set(k, stateDictGet(base, k)!);
+  for (const [k, t] of base) out.set(k, t);
   const cloned = new Set<string>();
   for (const [name, t] of Object.entries(params)) {
     const { key, rows, scale, transposed } = parseParamName(name);

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { ClapError } from '../../errors.js';
-import { CLAP_2023, CLAP_PRESETS, clapConfigFromJson, type ClapConfig } from '../../models/clap.js';
-import { HTSAT_2023 } from '../../models/htsat.js';
+import { CLAP_2023, CLAP_PRESETS, type ClapConfig, clapConfigFromJson } from '../../models/clap/index.js';
+import { HTSAT_2023 } from '../../models/htsat/index.js';
 
 export const TRAIN_PRESETS: Record<string, Readonly<ClapConfig>> = {
   ...CLAP_PRESETS,

@@ -1,14 +1,20 @@
 /**
- * msclap's `CLAP` module (models/clap.py): the HTSAT audio encoder and the GPT-2 text encoder, each
- * followed by a Projection into the shared space, plus `logit_scale`. One config type with presets, and
- * one graph builder per tower (a graph per tower keeps text-only work from compiling the audio model).
+ * The CLAP model's config (msclap `CLAP`: an audio encoder, a text encoder, their projections into one
+ * space): presets, the config.json layout (`htsat`, `text_encoder`, `projection`, optional `clapcap`), and
+ * the config of a checkpoint (module prefixes detected, sizes read off the weights).
  */
-import { ClapError } from '../errors.js';
-import { Graph } from '../engine/index.js';
-import { buildHtsat, HTSAT_2023, htsatConfigFromJson, htsatNumFeatures, inferHtsatConfig, type HtsatConfig } from './htsat.js';
-import { GPT2_BASE, gpt2ConfigFromJson, inferGpt2Config, type Gpt2Config } from './gpt2.js';
-import { projection, projectionParams } from './projection.js';
-import { requireTensor, type StateDict, stateDictHas } from './layers.js';
+import { ClapError } from '../../errors.js';
+import type { StateDict } from '../../weights/index.js';
+import { GPT2_BASE, type Gpt2Config, gpt2ConfigFromJson, gpt2ConfigToJson, inferGpt2Config } from '../gpt2/config.js';
+import {
+  HTSAT_2023,
+  type HtsatConfig,
+  htsatConfigFromJson,
+  htsatConfigToJson,
+  htsatNumFeatures,
+  inferHtsatConfig,
+} from '../htsat/config.js';
+import { requireTensor } from '../layers.js';
 
 export interface ClapConfig {
   htsat: HtsatConfig;
@@ -55,44 +61,17 @@ export function clapConfigFromJson(json: Json, base: ClapConfig = CLAP_2023): Cl
     ...base,
     ...(clapcap ? { clapcap } : {}),
     htsat: htsat ? htsatConfigFromJson(htsat, base.htsat) : base.htsat,
-    text: text ? gpt2ConfigFromJson({ ...gpt2ToJson(base.text), ...text }) : base.text,
+    text: text ? gpt2ConfigFromJson({ ...gpt2ConfigToJson(base.text), ...text }) : base.text,
     dProj: (dProj as number | undefined) ?? base.dProj,
-  };
-}
-
-function gpt2ToJson(c: Gpt2Config): Json {
-  return {
-    vocab_size: c.vocabSize,
-    n_positions: c.nPositions,
-    n_embd: c.nEmbd,
-    n_layer: c.nLayer,
-    n_head: c.nHead,
-    layer_norm_epsilon: c.layerNormEpsilon,
   };
 }
 
 /** The JSON layout `clapConfigFromJson` reads. */
 export function clapConfigToJson(c: ClapConfig): Json {
-  const h = c.htsat;
   return {
-    htsat: {
-      spec_size: h.specSize,
-      patch_size: h.patchSize,
-      mel_bins: h.melBins,
-      freq_ratio: h.freqRatio,
-      embed_dim: h.embedDim,
-      depths: h.depths,
-      num_heads: h.numHeads,
-      window_size: h.windowSize,
-      mlp_ratio: h.mlpRatio,
-      num_classes: h.numClasses,
-      num_features: htsatNumFeatures(h),
-      layer_norm_eps: h.eps,
-      bn_eps: h.bnEps,
-      swin_shift_mask_value: h.maskValue,
-    },
-    text_encoder: { type: 'GPT2Model', ...gpt2ToJson(c.text) },
-    projection: { d_proj: c.dProj, audio_in: htsatNumFeatures(h), text_in: c.text.nEmbd },
+    htsat: htsatConfigToJson(c.htsat),
+    text_encoder: { type: 'GPT2Model', ...gpt2ConfigToJson(c.text) },
+    projection: { d_proj: c.dProj, audio_in: htsatNumFeatures(c.htsat), text_in: c.text.nEmbd },
   };
 }
 
@@ -103,10 +82,10 @@ export function clapConfigToJson(c: ClapConfig): Json {
  */
 export function resolveClapConfig(sd: StateDict, explicit?: ClapConfig): ClapConfig {
   const base = explicit ?? CLAP_2023;
-  const audioPrefix = ['audio_encoder.', 'clap.'].find((p) => stateDictHas(sd, `${p}base.htsat.patch_embed.proj.weight`));
+  const audioPrefix = ['audio_encoder.', 'clap.'].find((p) => sd.has(`${p}base.htsat.patch_embed.proj.weight`));
   if (!audioPrefix) throw new ClapError('no CLAP audio encoder found (expected audio_encoder.base.htsat.* or clap.base.htsat.* keys)');
   const htsat = inferHtsatConfig(sd, `${audioPrefix}base.htsat.`, base.htsat);
-  const textPrefix = stateDictHas(sd, 'caption_encoder.base.wte.weight') ? 'caption_encoder.' : null;
+  const textPrefix = sd.has('caption_encoder.base.wte.weight') ? 'caption_encoder.' : null;
   let text = base.text;
   if (textPrefix) {
     const nEmbd = requireTensor(sd, `${textPrefix}base.wte.weight`).shape[1];
@@ -136,28 +115,4 @@ function checkAgrees(cfg: ClapConfig, fromWeights: ClapConfig): void {
   for (const [name, want, got] of pairs) {
     if (want !== got) throw new ClapError(`config says ${String(want)} but the weights have ${String(got)}`, { subject: name });
   }
-}
-
-export interface AudioEncoderGraphOptions {
-  /** Also output `latent` and `clipwise` (and every HTSAT stage, for parity tests). */
-  debugOutputs?: boolean;
-}
-
-/**
- * The audio tower as one graph: `logmel` [B, 965, 64] (the frontend's dB log-mel) → `audio_embed`
- * [B, d_proj], the projection output that msclap's get_audio_embeddings returns (not normalised).
- */
-export function buildAudioEncoderGraph(sd: StateDict, cfg: ClapConfig, options: AudioEncoderGraphOptions = {}): Graph {
-  const g = new Graph('clap_audio_encoder');
-  const frames = cfg.htsat.specSize * cfg.htsat.freqRatio;
-  const logmel = g.input('logmel', 'float32', ['B', Math.min(965, frames), cfg.htsat.melBins]);
-  const h = buildHtsat(g, logmel, sd, cfg.htsat, `${cfg.audioPrefix}base.htsat.`);
-  const proj = projectionParams(g, sd, `${cfg.audioPrefix}projection.`, { inDim: htsatNumFeatures(cfg.htsat) });
-  g.output('audio_embed', projection(proj, h.latent));
-  if (options.debugOutputs) {
-    g.output('latent', h.latent);
-    g.output('clipwise', h.clipwise);
-    for (const [name, v] of Object.entries(h.stages)) g.output(name, v);
-  }
-  return g;
 }

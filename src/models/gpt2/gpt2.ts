@@ -1,8 +1,10 @@
 /**
- * Hugging Face `GPT2Model` (transformers 4.44) on the engine, as msclap uses it:
+ * Hugging Face `GPT2Model` / `GPT2LMHeadModel` (transformers 4.44 modeling_gpt2.py) on the engine, as
+ * msclap uses it:
  *   - the CLAP text encoder (`caption_encoder.base.` in CLAP_weights_2023.pth), pooled at one row per
- *     text and projected (`caption_encoder.projection.`);
- *   - the clapcap decoder (`gpt.transformer.` + tied `gpt.lm_head.weight`), fed prefix embeddings.
+ *     text and projected (clap/text-encoder.ts);
+ *   - the clapcap decoder (`gpt.transformer.` + tied `gpt.lm_head.weight`), fed prefix embeddings
+ *     (clapcap/decoder.ts).
  *
  * Building blocks, all pure graph functions:
  *   gpt2Params     → the weights of one GPT-2 as graph params (checkpoint keys are the param names)
@@ -10,7 +12,6 @@
  *                    (gpt2TokenEmbeddings / gpt2AddPositions for HF's inputs_embeds path)
  *   gpt2Transformer→ the block stack + ln_f over any input embeddings, optional KV cache in and out
  *   gpt2LmHead     → hidden @ wteᵀ (tied LM head)                                  [B, T, vocab]
- *   buildTextEncoderGraph / Gpt2TextEncoder → msclap's TextEncoder end to end.
  *
  * Positions are a graph input (`position_ids`, [T] int64) rather than derived in the graph: the engine
  * has no Range/Shape op, and with a KV cache they start at the cached length anyway. The causal mask is
@@ -18,59 +19,11 @@
  * for cached decoding alike. Padding (id 0, msclap's pad token '!') only ever follows a text's real
  * tokens, so causal attention keeps every real row identical to an unpadded run: no attention mask.
  */
-import { ClapError } from '../errors.js';
-import {
-  type Dim,
-  dimEq,
-  Graph,
-  type HostTensor,
-  normAxis,
-  type OpDef,
-  ops,
-  type RuntimeOptions,
-  Session,
-  shapeToString,
-  type Value,
-} from '../engine/index.js';
-import {
-  applyLayerNorm as layerNorm,
-  type LayerNormParams,
-  type StateDict,
-  stateDictHas,
-  stateDictGet,
-  torchLayerNorm,
-  torchParam,
-} from './layers.js';
-import { projection, projectionParams } from './projection.js';
-
-export interface Gpt2Config {
-  vocabSize: number;
-  nPositions: number;
-  nEmbd: number;
-  nLayer: number;
-  nHead: number;
-  layerNormEpsilon: number;
-}
-
-/** The official msclap 2023 text encoder / clapcap decoder: the `gpt2` checkpoint's geometry. */
-export const GPT2_BASE: Gpt2Config = { vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, layerNormEpsilon: 1e-5 };
-
-/** Reads a Hugging Face style config (`n_embd`, `n_layer`, … as in the fixtures' config.json). */
-export function gpt2ConfigFromJson(json: Record<string, unknown>): Gpt2Config {
-  const num = (key: string, fallback?: number): number => {
-    const v = json[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ClapError(`GPT-2 config: ${key} must be a number`, { subject: key });
-    return v;
-  };
-  return {
-    vocabSize: num('vocab_size', 50257),
-    nPositions: num('n_positions', 1024),
-    nEmbd: num('n_embd'),
-    nLayer: num('n_layer'),
-    nHead: num('n_head'),
-    layerNormEpsilon: num('layer_norm_epsilon', 1e-5),
-  };
-}
+import { ClapError } from '../../errors.js';
+import { type Dim, dimEq, type Graph, normAxis, type OpDef, ops, shapeToString, type Value } from '../../engine/index.js';
+import type { StateDict } from '../../weights/index.js';
+import { applyLayerNorm as layerNorm, type LayerNormParams, torchLayerNorm, torchParam } from '../layers.js';
+import type { Gpt2Config } from './config.js';
 
 // ------------------------------------------------------------------------------------------ weights
 
@@ -125,7 +78,7 @@ export function gpt2Params(g: Graph, weights: StateDict, prefix: string, config:
       projB: p(`${h}mlp.c_proj.bias`, [n]),
     });
   }
-  if (stateDictHas(weights, `${prefix}h.${nLayer}.ln_1.weight`)) {
+  if (weights.has(`${prefix}h.${nLayer}.ln_1.weight`)) {
     throw new ClapError(`the checkpoint has more than n_layer=${nLayer} GPT-2 blocks`, { subject: `${prefix}h.${nLayer}` });
   }
   return {
@@ -135,17 +88,6 @@ export function gpt2Params(g: Graph, weights: StateDict, prefix: string, config:
     blocks,
     lnF: ln('ln_f'),
   };
-}
-
-/** Infers n_embd / n_layer / vocab / n_positions from the checkpoint under `prefix` (n_head and eps cannot be). */
-export function inferGpt2Config(weights: StateDict, prefix: string, nHead: number, layerNormEpsilon = 1e-5): Gpt2Config {
-  const wte = stateDictGet(weights, `${prefix}wte.weight`);
-  const wpe = stateDictGet(weights, `${prefix}wpe.weight`);
-  if (wte?.shape.length !== 2) throw new ClapError('missing from the checkpoint (or not 2-D)', { subject: `${prefix}wte.weight` });
-  if (wpe?.shape.length !== 2) throw new ClapError('missing from the checkpoint (or not 2-D)', { subject: `${prefix}wpe.weight` });
-  let nLayer = 0;
-  while (stateDictHas(weights, `${prefix}h.${nLayer}.ln_1.weight`)) nLayer++;
-  return { vocabSize: wte.shape[0], nPositions: wpe.shape[0], nEmbd: wte.shape[1], nLayer, nHead, layerNormEpsilon };
 }
 
 // ------------------------------------------------------------------------------------------ graph
@@ -305,134 +247,4 @@ export function gpt2LmHead(p: Gpt2Params, hidden: Value): Value {
 /** Rows of `hidden` [B, T, n] at flat indices `b·T + pos[b]` ([B] int64) → [B, n]. */
 export function gatherRows(hidden: Value, flatIndex: Value): Value {
   return ops.gather(ops.reshape(hidden, [-1, hidden.shape[2] as number]), flatIndex, 0);
-}
-
-// ------------------------------------------------------------------------------------------ text encoder
-
-export interface TextEncoderGraphOptions {
-  config: Gpt2Config;
-  /** Prefix of the TextEncoder module: `caption_encoder.` (its GPT-2 is `<prefix>base.`, the projection `<prefix>projection.`). */
-  prefix?: string;
-  /** Also output `last_hidden_state` [B, T, n_embd] and `eos_hidden` [B, n_embd] (tests, hooks). */
-  debugOutputs?: boolean;
-}
-
-/**
- * msclap's TextEncoder as one graph. Inputs: `input_ids` [B, T] int64 (each row padded with 0 after
- * its tokens), `position_ids` [T] int64 (0..T−1), `pool_index` [B] int64 (b·T + eosPosition[b]).
- * Output: `text_embed` [B, d_proj] (the projection output, not normalised, like get_text_embeddings).
- */
-export function buildTextEncoderGraph(weights: StateDict, options: TextEncoderGraphOptions): Graph {
-  const prefix = options.prefix ?? 'caption_encoder.';
-  const g = new Graph('clap_text_encoder');
-  const gpt = gpt2Params(g, weights, `${prefix}base.`, options.config);
-  const proj = projectionParams(g, weights, `${prefix}projection.`, { inDim: options.config.nEmbd });
-  const ids = g.input('input_ids', 'int64', ['B', 'T']);
-  const pos = g.input('position_ids', 'int64', ['T']);
-  const pool = g.input('pool_index', 'int64', ['B']);
-  const { hidden } = gpt2Transformer(gpt, gpt2Embed(gpt, ids, pos), { positionIds: pos });
-  const pooled = gatherRows(hidden, pool);
-  g.output('text_embed', projection(proj, pooled));
-  if (options.debugOutputs) {
-    g.output('last_hidden_state', hidden);
-    g.output('eos_hidden', pooled);
-  }
-  return g;
-}
-
-/** One tokenized text: its ids (msclap's, ending in 220, 50256) and the row msclap pools. */
-export interface TokenizedText {
-  ids: ArrayLike<number>;
-  eosPosition: number;
-}
-
-/** Feeds for a batch: rows padded with 0 to the longest text in it. */
-export function textEncoderFeeds(
-  texts: readonly TokenizedText[],
-  limits: { nPositions: number; vocabSize: number } = GPT2_BASE,
-): Record<string, HostTensor> {
-  const { nPositions, vocabSize } = limits;
-  if (texts.length === 0) throw new ClapError('no texts to encode');
-  const T = Math.max(...texts.map((t) => t.ids.length));
-  if (T > nPositions) throw new ClapError(`a text has ${T} tokens; GPT-2 takes at most ${nPositions}`);
-  const B = texts.length;
-  const ids = new BigInt64Array(B * T); // pad id 0 ('!')
-  const pool = new BigInt64Array(B);
-  texts.forEach((t, b) => {
-    if (t.ids.length === 0) throw new ClapError(`text ${b} has no tokens`);
-    if (!Number.isInteger(t.eosPosition) || t.eosPosition < 0 || t.eosPosition >= t.ids.length) {
-      throw new ClapError(`text ${b}: eosPosition ${t.eosPosition} outside its ${t.ids.length} tokens`);
-    }
-    for (let i = 0; i < t.ids.length; i++) {
-      const id = t.ids[i];
-      if (!Number.isInteger(id) || id < 0 || id >= vocabSize)
-        throw new ClapError(`text ${b}: token id ${id} at ${i} is outside the vocabulary (0..${vocabSize - 1})`);
-      ids[b * T + i] = BigInt(id);
-    }
-    pool[b] = BigInt(b * T + t.eosPosition);
-  });
-  return {
-    input_ids: { dtype: 'int64', shape: [B, T], data: ids },
-    position_ids: { dtype: 'int64', shape: [T], data: BigInt64Array.from({ length: T }, (_, i) => BigInt(i)) },
-    pool_index: { dtype: 'int64', shape: [B], data: pool },
-  };
-}
-
-export interface TextEncoderOptions extends RuntimeOptions {
-  config: Gpt2Config;
-  prefix?: string;
-  debugOutputs?: boolean;
-}
-
-/** A compiled text encoder: `embed` returns [N, d_proj] projected (unnormalised) embeddings. */
-export class Gpt2TextEncoder {
-  private constructor(
-    private readonly session: Session,
-    readonly config: Gpt2Config,
-    readonly dProj: number,
-  ) {}
-
-  /** Wraps an already compiled text-encoder session (e.g. one loaded from the on-disk model cache). */
-  static fromSession(session: Session, config: Gpt2Config, dProj: number): Gpt2TextEncoder {
-    return new Gpt2TextEncoder(session, config, dProj);
-  }
-
-  static async create(weights: StateDict, options: TextEncoderOptions): Promise<Gpt2TextEncoder> {
-    const graph = buildTextEncoderGraph(weights, options);
-    const out = graph.outputs.find((o) => o.name === 'text_embed')!.value;
-    const session = await Session.compile(graph, options);
-    return new Gpt2TextEncoder(session, options.config, out.shape[1] as number);
-  }
-
-  /** Embeds a batch (padded to its longest text). With debugOutputs, also last_hidden_state / eos_hidden. */
-  async run(texts: readonly TokenizedText[]): Promise<Record<string, HostTensor>> {
-    return this.session.run(textEncoderFeeds(texts, this.config));
-  }
-
-  async embed(texts: readonly TokenizedText[]): Promise<HostTensor> {
-    return (await this.run(texts)).text_embed;
-  }
-
-  /**
-   * Embeds any number of texts in runs of at most `maxBatch`, grouping texts of similar length (sorted
-   * by token count) so that one long text does not pad all the others. Rows come back in input order;
-   * each equals a single-text run (causal attention, see the module comment).
-   */
-  async embedAll(texts: readonly TokenizedText[], options: { maxBatch?: number } = {}): Promise<HostTensor> {
-    const maxBatch = options.maxBatch ?? 64;
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new ClapError(`maxBatch must be a positive integer, got ${maxBatch}`);
-    if (texts.length === 0) throw new ClapError('no texts to encode');
-    const order = texts.map((_, i) => i).sort((a, b) => texts[a].ids.length - texts[b].ids.length || a - b);
-    const out = new Float32Array(texts.length * this.dProj);
-    for (let start = 0; start < order.length; start += maxBatch) {
-      const idx = order.slice(start, start + maxBatch);
-      const e = (await this.embed(idx.map((i) => texts[i]))).data as Float32Array;
-      idx.forEach((i, r) => out.set(e.subarray(r * this.dProj, (r + 1) * this.dProj), i * this.dProj));
-    }
-    return { dtype: 'float32', shape: [texts.length, this.dProj], data: out };
-  }
-
-  async release(): Promise<void> {
-    await this.session.release();
-  }
 }

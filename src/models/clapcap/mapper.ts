@@ -20,72 +20,20 @@
  * `…attn.to_queries.weight`, `…attn.to_keys_values.weight`, `…attn.project.{weight,bias}`,
  * `…mlp.fc1.{weight,bias}`, `…mlp.fc2.{weight,bias}`.
  */
-import { ClapError } from '../errors.js';
-import { type Graph, ops, type Value } from '../engine/index.js';
+import { ClapError } from '../../errors.js';
+import { type Graph, ops, type Value } from '../../engine/index.js';
+import type { StateDict } from '../../weights/index.js';
 import {
   applyLayerNorm,
   applyLinear,
   type LayerNormParams,
   type LinearParams,
   requireTensor,
-  type StateDict,
-  stateDictHas,
   torchLayerNorm,
   torchLinear,
   torchParam,
-} from './layers.js';
-
-/** The mapper's prefix in clapcap.pth. */
-export const MAPPER_PREFIX = 'clap_project.';
-
-/** msclap hard-codes 8 heads in `TransformerMapper.__init__` (`Transformer(dim_embedding, 8, num_layers)`). */
-export const MAPPER_HEADS = 8;
-
-export interface MapperConfig {
-  /** Input size: the projected audio embedding (d_proj, `prefix_dim`). */
-  dIn: number;
-  /** GPT-2 n_embd. */
-  nEmbd: number;
-  /** Rows made from the audio embedding (`prefix_length_clip`). */
-  clipLength: number;
-  /** Rows kept for GPT-2 (`prefix_length`; the learned `prefix_const` rows). */
-  prefixLength: number;
-  numLayers: number;
-  /** 8 in msclap. */
-  numHeads: number;
-  /** Hidden size of the MLP = int(n · mlpRatio); 2 in msclap. */
-  mlpHidden: number;
-  layerNormEps: number;
-}
-
-/** The mapper's geometry from the checkpoint's shapes (heads: msclap's hard-coded 8). */
-export function inferMapperConfig(sd: StateDict, prefix = MAPPER_PREFIX): MapperConfig {
-  const pc = requireTensor(sd, `${prefix}prefix_const`);
-  if (pc.shape.length !== 2)
-    throw new ClapError(`has shape [${pc.shape}], expected [prefix_length, n_embd]`, { subject: `${prefix}prefix_const` });
-  const [prefixLength, nEmbd] = pc.shape;
-  const lin = requireTensor(sd, `${prefix}linear.weight`);
-  if (lin.shape.length !== 2 || lin.shape[0] % nEmbd !== 0) {
-    throw new ClapError(`has shape [${lin.shape}], expected [clip_length·${nEmbd}, d_proj]`, { subject: `${prefix}linear.weight` });
-  }
-  let numLayers = 0;
-  while (stateDictHas(sd, `${prefix}transformer.layers.${numLayers}.norm1.weight`)) numLayers++;
-  if (numLayers === 0)
-    throw new ClapError('missing from the checkpoint (a transformer mapper has at least one layer)', {
-      subject: `${prefix}transformer.layers.0`,
-    });
-  const fc1 = requireTensor(sd, `${prefix}transformer.layers.0.mlp.fc1.weight`, [null, nEmbd]);
-  return {
-    dIn: lin.shape[1],
-    nEmbd,
-    clipLength: lin.shape[0] / nEmbd,
-    prefixLength,
-    numLayers,
-    numHeads: MAPPER_HEADS,
-    mlpHidden: fc1.shape[0],
-    layerNormEps: 1e-5,
-  };
-}
+} from '../layers.js';
+import { MAPPER_PREFIX, type MapperConfig } from './config.js';
 
 interface MapperLayerParams {
   norm1: LayerNormParams;
@@ -127,7 +75,7 @@ export function mapperParams(g: Graph, sd: StateDict, config: MapperConfig, pref
       fc2: torchLinear(g, sd, `${l}mlp.fc2`, { inFeatures: mlpHidden, outFeatures: n }),
     });
   }
-  if (stateDictHas(sd, `${prefix}transformer.layers.${numLayers}.norm1.weight`)) {
+  if (sd.has(`${prefix}transformer.layers.${numLayers}.norm1.weight`)) {
     throw new ClapError(`the checkpoint has more than num_layers=${numLayers} mapper layers`, {
       subject: `${prefix}transformer.layers.${numLayers}`,
     });
