@@ -86,25 +86,31 @@ export function windowAttentionParams(
   const k = torchLinear(g, sd, `${prefix}qkv`, { inFeatures: C, outFeatures: 3 * C, rows: [C, 2 * C] });
   const v = torchLinear(g, sd, `${prefix}qkv`, { inFeatures: C, outFeatures: 3 * C, rows: [2 * C, 3 * C] });
   const proj = torchLinear(g, sd, `${prefix}proj`, { inFeatures: C, outFeatures: C });
-  const mask = o.mask && (o.hardMask ? Float32Array.from(o.mask, (m) => (m !== 0 ? HARD_MASK : m)) : o.mask);
-  const bias = o.trainable
-    ? trainableBias(g, sd, tableKey, relIdx, mask, nW, heads, L)
-    : foldedBias(g, prefix, table, relIdx, mask, nW, heads, L);
+  const layout: BiasLayout = {
+    relIdx,
+    mask: o.mask && (o.hardMask ? Float32Array.from(o.mask, (m) => (m !== 0 ? HARD_MASK : m)) : o.mask),
+    windows: nW,
+    heads,
+    tokens: L,
+  };
+  const bias = o.trainable ? trainableBias(g, torchParam(g, sd, tableKey), layout) : foldedBias(g, prefix, table, layout);
   return { ...geo, q, k, v, proj, bias, flush: !o.hardMask && o.mask !== undefined };
 }
 
+/** Where the bias comes from: the table rows per (query, key) pair, and the additive shift mask if any. */
+interface BiasLayout {
+  relIdx: Int32Array;
+  /** [windows, L, L], already in the mask mode's values. */
+  mask?: Float32Array;
+  windows: number;
+  heads: number;
+  /** Tokens per window (L). */
+  tokens: number;
+}
+
 /** The bias table gathered through the index, plus the mask, as one constant [1 or nW, heads, L, L]. */
-function foldedBias(
-  g: Graph,
-  prefix: string,
-  table: Float32Array,
-  relIdx: Int32Array,
-  mask: Float32Array | undefined,
-  nW: number,
-  heads: number,
-  L: number,
-): Value {
-  const nb = mask ? nW : 1;
+function foldedBias(g: Graph, prefix: string, table: Float32Array, { relIdx, mask, windows, heads, tokens: L }: BiasLayout): Value {
+  const nb = mask ? windows : 1;
   const bias = new Float32Array(nb * heads * L * L);
   for (let w = 0; w < nb; w++) {
     for (let h = 0; h < heads; h++) {
@@ -116,21 +122,11 @@ function foldedBias(
 }
 
 /** The training path's bias: the table param gathered in the graph ([1, heads, L, L]), plus the constant mask. */
-function trainableBias(
-  g: Graph,
-  sd: StateDict,
-  tableKey: string,
-  relIdx: Int32Array,
-  mask: Float32Array | undefined,
-  nW: number,
-  heads: number,
-  L: number,
-): Value {
-  const table = torchParam(g, sd, tableKey);
+function trainableBias(g: Graph, table: Value, { relIdx, mask, windows, heads, tokens: L }: BiasLayout): Value {
   const idx = g.constant({ dtype: 'int64', shape: [L * L], data: BigInt64Array.from(relIdx, (v) => BigInt(v)) }, 'rel_idx');
   const bias = ops.reshape(ops.transpose(ops.gather(table, idx, 0), [1, 0]), [1, heads, L, L]);
   if (!mask) return bias;
-  return ops.add(bias, g.constant(f32Tensor([nW, 1, L, L], mask), 'shift_mask'));
+  return ops.add(bias, g.constant(f32Tensor([windows, 1, L, L], mask), 'shift_mask'));
 }
 
 /** Window attention over a normed stream h [B·N, C] in window order (windows are consecutive runs of L tokens) → [B·N, C]. */
