@@ -14,7 +14,6 @@ import {
   fstatSync,
   mkdirSync,
   openSync,
-  readdirSync,
   readFileSync,
   readSync,
   renameSync,
@@ -24,8 +23,7 @@ import {
   realpathSync,
 } from 'node:fs';
 import { cpus, homedir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { packageVersion } from '../version.js';
 
@@ -49,42 +47,12 @@ export function resolveCacheDir(option?: string | false): string | undefined {
 }
 
 /**
- * What every cache key includes: cache format, package and ORT versions, the CPU (optimised graphs are
- * CPU-specific), and the code that builds the graphs — so an edited model file (same version number,
- * e.g. during development) never gets a stale cached graph.
+ * What every cache key includes: cache format, package and ORT versions, and the CPU (optimised graphs are
+ * CPU-specific). What the graph is comes from its caller: the model cache keys each graph on its version
+ * (src/models/graph-versions.ts), not on source files.
  */
 export function engineFingerprint(): string {
-  return JSON.stringify([
-    CACHE_FORMAT,
-    packageVersion(),
-    ort.env.versions?.common ?? '',
-    process.arch,
-    cpus()[0]?.model ?? '',
-    graphCodeHash(),
-  ]);
-}
-
-let graphCode: string | undefined;
-
-function graphCodeHash(): string {
-  graphCode ??= codeHash(join(dirname(fileURLToPath(import.meta.url)), '..'));
-  return graphCode;
-}
-
-/** Hash of the engine and model source files under `root` (src/*.ts or dist/src/*.js). */
-export function codeHash(root: string): string {
-  const h = createHash('sha256');
-  for (const folder of ['engine', 'models']) {
-    const files = readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' })
-      .filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'))
-      .sort();
-    for (const f of files)
-      h.update(f)
-        .update('\u0000')
-        .update(readFileSync(join(root, folder, f)))
-        .update('\u0000');
-  }
-  return h.digest('hex').slice(0, 16);
+  return JSON.stringify([CACHE_FORMAT, packageVersion(), ort.env.versions?.common ?? '', process.arch, cpus()[0]?.model ?? '']);
 }
 
 export function hashKey(...parts: string[]): string {

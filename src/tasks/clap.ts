@@ -32,6 +32,7 @@ import {
 } from '../models/clap/index.js';
 import { ClapCapDecoder, type CaptionBeam, type CaptionOptions } from './caption/index.js';
 import { defaultWorkers, FrontendPool, frontendStream, type FrontendResult } from './pipeline.js';
+import { graphVersion } from '../models/graph-versions.js';
 import { cosineMatrix } from './similarity.js';
 import { TextTower } from './text-tower.js';
 
@@ -246,7 +247,8 @@ export class Clap {
   }
 
   private sessionKey(tower: 'audio' | 'text'): string {
-    return hashKey(this.modelKey!, tower, this.options.optimization ?? 'all', this.precision);
+    const graph = tower === 'audio' ? 'clap_audio_encoder' : 'clap_text_encoder';
+    return hashKey(this.modelKey!, graph, String(graphVersion(graph)), this.options.optimization ?? 'all', this.precision);
   }
 
   /** Lets go of the weights file once no session needs building from it (only when it can be re-read). */
