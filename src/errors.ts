@@ -12,3 +12,8 @@ export class ClapError extends Error {
     this.subject = options.subject;
   }
 }
+
+/** A count with its noun for messages: "1 file", "3 files" (`plural(n, 'class', 'classes')` for other plurals). */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}

@@ -3,7 +3,7 @@ import { MODEL_SAMPLE_RATE, WINDOW_SAMPLES } from './constants.js';
 import { openAudio, type AudioInput, type DecodeOptions } from './decode.js';
 import { logMel, REFERENCE_FRONTEND, type FrontendConfig } from './logmel.js';
 import { modelSignal, type ChannelMode } from './signal.js';
-import { windowsOf, type AudioWindow, type WindowOptions } from './window.js';
+import { WINDOW_DEFAULTS, windowsOf, type AudioWindow, type WindowOptions } from './window.js';
 import { encodeWav } from './wav.js';
 
 export interface LoadAudioOptions extends DecodeOptions, WindowOptions {
@@ -18,6 +18,9 @@ export interface LoadAudioOptions extends DecodeOptions, WindowOptions {
    */
   channels?: ChannelMode;
 }
+
+/** What loading does when an option is left out (the CLI's help shows these). */
+export const AUDIO_DEFAULTS = { ...WINDOW_DEFAULTS, channels: 'mean' } as const;
 
 export interface AudioInfo {
   /** The file's own sample rate and channel count. */
@@ -56,7 +59,7 @@ export interface AudioStream extends AudioInfo {
 /** Opens an input for windowing. */
 export async function openAudioStream(input: AudioInput, options: LoadAudioOptions = {}): Promise<AudioStream> {
   const source = await openAudio(input, options);
-  const signal = modelSignal(source, options.channels ?? 'mean');
+  const signal = modelSignal(source, options.channels ?? AUDIO_DEFAULTS.channels);
   let closed = false;
   const close = (): void => {
     if (!closed) {

@@ -76,6 +76,7 @@ export function resampleSignal(signal: Signal, origFreq: number, newFreq: number
 }
 
 export type ChannelMode = 'mean' | 'reference';
+export const CHANNEL_MODES: readonly ChannelMode[] = ['mean', 'reference'];
 
 /**
  * The 44.1 kHz mono signal msclap's window is cut from.

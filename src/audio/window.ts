@@ -14,6 +14,7 @@ import { PyRandom } from './pyrandom.js';
 import type { Signal } from './signal.js';
 
 export type CropMode = 'start' | 'center' | 'random';
+export const CROP_MODES: readonly CropMode[] = ['start', 'center', 'random'];
 
 /** What to do with audio after the last full window in sliding mode. */
 export type SlidingTail = 'tile' | 'end' | 'drop';
@@ -32,6 +33,15 @@ export interface SlidingOptions {
   /** Tails shorter than this are dropped (default 1 s). */
   minTailS?: number;
 }
+
+/** What windowing does when an option is left out (the CLI's help shows these). */
+export const WINDOW_DEFAULTS = {
+  crop: 'start',
+  /** Windows touch, no overlap. */
+  hopS: WINDOW_SAMPLES / MODEL_SAMPLE_RATE,
+  tail: 'tile',
+  minTailS: 1,
+} as const;
 
 export interface WindowOptions {
   /**
@@ -96,7 +106,7 @@ export function cropOffsetFor(length: number, options: WindowOptions, name = 'cr
     }
     return o;
   }
-  switch (options.crop ?? 'start') {
+  switch (options.crop ?? WINDOW_DEFAULTS.crop) {
     case 'start':
       return 0;
     case 'center':
@@ -116,12 +126,12 @@ export function cropOffsetFor(length: number, options: WindowOptions, name = 'cr
 function slidingOptions(s: WindowOptions['sliding']): Required<SlidingOptions> | null {
   if (!s) return null;
   const o = s === true ? {} : s;
-  const hopS = o.hopS ?? WINDOW_SAMPLES / MODEL_SAMPLE_RATE;
+  const hopS = o.hopS ?? WINDOW_DEFAULTS.hopS;
   if (!(hopS > 0) || !Number.isFinite(hopS))
     throw new ClapError(`hop must be a positive number of seconds (got ${hopS})`, { subject: 'hopS' });
-  const tail = o.tail ?? 'tile';
+  const tail = o.tail ?? WINDOW_DEFAULTS.tail;
   if (tail !== 'tile' && tail !== 'end' && tail !== 'drop') throw new ClapError(`unknown tail mode ${String(tail)}`, { subject: 'tail' });
-  return { hopS, tail, minTailS: o.minTailS ?? 1 };
+  return { hopS, tail, minTailS: o.minTailS ?? WINDOW_DEFAULTS.minTailS };
 }
 
 /**

@@ -1,51 +1,45 @@
-import type { ParseArgsConfig } from 'node:util';
+import type { OptionTable, Values } from './options.js';
 
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
-export type ParsedValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+export { UsageError } from './options.js';
 
-/** What every command receives: its parsed options, positionals, and where to write. */
-export interface CommandContext {
-  values: ParsedValues;
+/** Where a command writes (process.stdout/stderr, or captures in tests). */
+export type Output = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+
+/** What every command receives: its validated options, positionals, and where to write. */
+export interface CommandContext<T extends OptionTable = OptionTable> {
+  values: Values<T>;
+  /** Flags given on the command line (to tell "left out" from "given"). */
+  given: ReadonlySet<string>;
   positionals: string[];
   json: boolean;
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  stdout: Output;
+  stderr: Output;
 }
 
-export interface Command {
+/**
+ * A `clap` subcommand. To add one: write `export const myCommand = defineCommand({ path, usage,
+ * summary, options: { ...SHARED_TABLES, 'my-flag': { kind: 'integer', min: 1, help: '...' } }, json,
+ * run(ctx) { ... } })` and list it in `commands/registry.ts`. Parsing, validation (ranges, choices,
+ * negative numbers), `--help` and the `clap` overview all come from the table; `ctx.values['my-flag']`
+ * is already a number (or undefined when left out: the library applies its own default, which the
+ * table shows with `default: LIBRARY_DEFAULTS.x`).
+ */
+export interface Command<T extends OptionTable = OptionTable> {
   /** Words after `clap`, e.g. ['embed', 'audio']. */
   path: string[];
+  /** Usage line after `clap`, e.g. 'embed audio FILE... --weights W'. */
   usage: string;
+  /** One sentence for the `clap` overview and the top of --help. */
   summary: string;
-  options: OptionSpec;
-  /** Longer help: one line per option. */
-  help: string;
-  run(ctx: CommandContext): Promise<void>;
+  /** Paragraphs printed before the options (positional arguments, notes). */
+  details?: string;
+  options: T;
+  /** What --json prints (its shape), for help. */
+  json?: string;
+  run(ctx: CommandContext<T>): Promise<void>;
 }
 
-export function str(values: ParsedValues, name: string): string | undefined {
-  const v = values[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function num(values: ParsedValues, name: string, fallback?: number): number | undefined {
-  const v = str(values, name);
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${v}'`);
-  return n;
-}
-
-export function required(values: ParsedValues, name: string): string {
-  const v = str(values, name);
-  if (v === undefined) throw new UsageError(`--${name} is required`);
-  return v;
-}
-
-/** A mistake in how the command was called (exit code 2). */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
+/** Declares a command with its option table (keeps the table's literal types for `ctx.values`). */
+export function defineCommand<const T extends OptionTable>(command: Command<T>): Command<T> {
+  return command;
 }

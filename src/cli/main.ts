@@ -1,34 +1,59 @@
-import { parseArgs } from 'node:util';
 import { ClapError } from '../errors.js';
 import { packageVersion } from '../version.js';
-import { type Command, type CommandContext, UsageError } from './command.js';
+import type { Command, CommandContext, Output } from './command.js';
 import { commands } from './commands/registry.js';
 import { INTERRUPTED_EXIT, Interrupted } from './interrupt.js';
+import { HELP_WIDTH, helpEntry, type OptionTable, optionsHelp, optionTable, parseOptions, UsageError, wrap } from './options.js';
 
-const GLOBAL_OPTIONS = {
-  json: { type: 'boolean' },
-  debug: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
+/** Options every command accepts (--json is described per command, with its output shape). */
+const GLOBAL_OPTIONS = optionTable({
+  json: { kind: 'boolean', help: 'machine-readable JSON on stdout' },
+  debug: { kind: 'boolean', help: 'show stack traces on errors' },
+});
 
 const version = packageVersion;
 
+/** Command lines of `list`, label (path after `prefix`) beside the wrapped summary. */
+function commandList(list: readonly Command[], prefix = 0): string[] {
+  return list.flatMap((c) => helpEntry(c.path.slice(prefix).join(' '), c.summary, 22));
+}
+
 function overview(): string {
-  const width = Math.max(...commands.map((c) => c.usage.length));
   return [
-    `clap ${version()} — CLAP audio-language model (Microsoft CLAP 2023) in TypeScript`,
+    ...wrap(`clap ${version()} — CLAP audio-language models (Microsoft CLAP 2023) in TypeScript`, HELP_WIDTH),
     '',
     'Usage: clap <command> [options]',
+    '       clap <command> --help   (its options)',
     '',
     'Commands:',
-    ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    ...commandList(commands),
     '',
     'Global options:',
-    '  --json       machine-readable JSON on stdout',
-    '  --debug      show stack traces on errors',
-    '  --help, -h   help for a command',
-    '  --version    print the version',
+    ...helpEntry('--json', GLOBAL_OPTIONS.json.help, 22),
+    ...helpEntry('--debug', GLOBAL_OPTIONS.debug.help, 22),
+    ...helpEntry('--help, -h', 'help for a command', 22),
+    ...helpEntry('--version', 'print the version', 22),
   ].join('\n');
+}
+
+function groupHelp(group: string, members: readonly Command[]): string {
+  return [
+    `Usage: clap ${group} <command> [options]`,
+    `       clap ${group} <command> --help   (its options)`,
+    '',
+    'Commands:',
+    ...commandList(members, 1),
+  ].join('\n');
+}
+
+function commandHelp(c: Command): string {
+  const details = c.details
+    ? `${c.details
+        .split('\n\n')
+        .map((p) => wrap(p, HELP_WIDTH).join('\n'))
+        .join('\n\n')}\n\n`
+    : '';
+  return `Usage: clap ${c.usage}\n\n${wrap(c.summary, HELP_WIDTH).join('\n')}\n\n${details}${optionsHelp(c.options, c.json)}`;
 }
 
 function findCommand(argv: string[]): { command?: Command; rest: string[] } {
@@ -39,11 +64,39 @@ function findCommand(argv: string[]): { command?: Command; rest: string[] } {
   return { command: best, rest: best ? argv.slice(best.path.length) : argv };
 }
 
+/**
+ * A closed reader (`clap ... | head`) makes writes fail with EPIPE: the rest of the output is dropped
+ * quietly and the command ends normally (no stack trace). Other write errors (a full disk) are reported once.
+ */
+function tolerateClosedOutput(stream: Output, name: string, stderr: Output): void {
+  let reported = false;
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED' || reported) return;
+    reported = true;
+    process.exitCode = 1;
+    if (stream !== stderr) stderr.write(`clap: cannot write to ${name} (${e.code ?? e.message})\n`);
+  });
+}
+
+/**
+ * A library error about one of the command's options, reported under the flag instead of the library's
+ * field name: "entryLength: must be ..." → "--max-tokens: must be ...", "cropOffset: cropOffset 9 is ..." → "--crop-offset 9 is ...".
+ */
+function asFlagError(e: unknown, options: OptionTable): unknown {
+  const field = e instanceof ClapError ? e.subject : undefined;
+  const flag = field && Object.entries(options).find(([, def]) => def.field === field)?.[0];
+  if (!field || !flag) return e;
+  const body = (e as ClapError).message.slice(field.length + 2);
+  return new UsageError(body.startsWith(`${field} `) ? `--${flag}${body.slice(field.length)}` : `--${flag}: ${body}`);
+}
+
 /** Runs the CLI; returns the exit code (0 ok, 1 failure on an input, 2 usage error). */
 export async function main(
   argv: string[],
   io: Pick<CommandContext, 'stdout' | 'stderr'> = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  tolerateClosedOutput(io.stdout, 'stdout', io.stderr);
+  tolerateClosedOutput(io.stderr, 'stderr', io.stderr);
   const debug = argv.includes('--debug');
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     io.stdout.write(`${overview()}\n`);
@@ -55,29 +108,34 @@ export async function main(
   }
   const { command, rest } = findCommand(argv);
   try {
-    if (!command)
+    if (!command) {
+      const members = commands.filter((c) => c.path.length > 1 && c.path[0] === argv[0]);
+      const sub = argv.slice(1).find((a) => !a.startsWith('-'));
+      if (members.length > 0 && sub === undefined) {
+        io.stdout.write(`${groupHelp(argv[0], members)}\n`);
+        return 0;
+      }
+      if (members.length > 0)
+        throw new UsageError(
+          `unknown command '${argv[0]} ${sub}' (clap ${argv[0]} has ${members.map((c) => c.path[1]).join(', ')}; see clap ${argv[0]} --help)`,
+        );
       throw new UsageError(
         `unknown command '${argv
           .filter((a) => !a.startsWith('-'))
           .slice(0, 2)
           .join(' ')}' (see clap --help)`,
       );
-    if (rest.includes('--help') || rest.includes('-h')) {
-      io.stdout.write(`Usage: clap ${command.usage}\n\n${command.summary}\n\n${command.help}\n`);
+    }
+    const parsed = parseOptions(rest, { ...command.options, ...GLOBAL_OPTIONS });
+    if (parsed.help) {
+      io.stdout.write(`${commandHelp(command)}\n`);
       return 0;
     }
-    let parsed: ReturnType<typeof parseArgs>;
     try {
-      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
+      await command.run({ values: parsed.values, given: parsed.given, positionals: parsed.positionals, json: parsed.values.json, ...io });
     } catch (e) {
-      throw new UsageError((e as Error).message.split('\n')[0]);
+      throw asFlagError(e, command.options);
     }
-    await command.run({
-      values: parsed.values as CommandContext['values'],
-      positionals: parsed.positionals,
-      json: parsed.values.json === true,
-      ...io,
-    });
     return 0;
   } catch (e) {
     const err = e as Error;
@@ -90,6 +148,5 @@ export async function main(
 }
 
 function oneLine(err: Error): string {
-  const msg = err instanceof ClapError || err instanceof UsageError ? err.message : `${err.message}`;
-  return msg.replace(/\s*\n\s*/g, ' ');
+  return err.message.replace(/\s*\n\s*/g, ' ');
 }

@@ -77,6 +77,7 @@ export interface CaptionHit {
 
 /** Which ANN index a store builds: 'auto' = the store's choice once it holds `annThreshold` vectors. */
 export type AnnKind = 'auto' | 'none' | 'ivf-pq' | 'hnsw';
+export const ANN_KINDS: readonly AnnKind[] = ['auto', 'none', 'ivf-pq', 'hnsw'];
 
 export interface MaintainOptions {
   ann?: AnnKind;

@@ -15,7 +15,7 @@ import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { resolve, sep } from 'node:path';
 import { ClapError } from '../errors.js';
-import type { LoadAudioOptions } from '../audio/index.js';
+import { AUDIO_DEFAULTS, type LoadAudioOptions } from '../audio/index.js';
 import {
   acquireWriteLock,
   hashConfig,
@@ -125,7 +125,10 @@ export interface IndexSearchOptions {
 
 export type IndexQuery = string | { text: string } | { audio: string } | { vector: Float32Array };
 
-const DEFAULT_AUDIO: IndexAudioOptions = { channels: 'mean', crop: 'start', sliding: false };
+const DEFAULT_AUDIO: IndexAudioOptions = { channels: AUDIO_DEFAULTS.channels, crop: AUDIO_DEFAULTS.crop, sliding: false };
+
+/** What indexing and search do when an option is left out (the CLI's help shows these). */
+export const INDEX_DEFAULTS = { batchSize: 8, top: 10, ann: 'auto' } as const;
 
 const identityCache = new WeakMap<object, { weights: string; config: string; file?: WeightsFingerprint }>();
 
@@ -230,7 +233,7 @@ export class ClapIndex {
         weightsFile: file,
         configPath: options.configPath,
         roots: [],
-        ann: options.ann ?? 'auto',
+        ann: options.ann ?? INDEX_DEFAULTS.ann,
         annThreshold: options.annThreshold,
         created: new Date().toISOString(),
       };
@@ -351,7 +354,7 @@ export class ClapIndex {
   private async run(roots: string[], prune: boolean, options: IndexRunOptions): Promise<IndexReport> {
     const clap = this.needClap();
     const t0 = performance.now();
-    const batchSize = options.batchSize ?? 8;
+    const batchSize = options.batchSize ?? INDEX_DEFAULTS.batchSize;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ClapError(`batch size must be a positive integer, got ${batchSize}`);
     const release = acquireWriteLock(this.dir);
     const threads = options.decodeThreads ?? defaultDecodeThreads();
@@ -589,7 +592,7 @@ export class ClapIndex {
 
   /** Files nearest to the query by cosine similarity, best first (sliding indexes: best window per file). */
   async search(query: IndexQuery, options: IndexSearchOptions = {}): Promise<SearchHit[]> {
-    const top = options.top ?? 10;
+    const top = options.top ?? INDEX_DEFAULTS.top;
     if (!Number.isInteger(top) || top < 1) throw new ClapError(`top must be a positive integer, got ${top}`);
     const vector = await this.queryVector(query);
     const level = options.level ?? this.level;
@@ -609,7 +612,7 @@ export class ClapIndex {
 
   /** Captions ranked for an audio file (or a vector), best first. */
   async rankCaptions(query: { audio: string } | { vector: Float32Array }, options: { top?: number } = {}): Promise<CaptionHit[]> {
-    const top = options.top ?? 10;
+    const top = options.top ?? INDEX_DEFAULTS.top;
     if ((await this.store.counts()).captions === 0)
       throw new ClapError('this index has no captions (add some with `clap index captions FILE.txt`)', { subject: this.dir });
     return this.store.searchCaptions(await this.queryVector(query), top);

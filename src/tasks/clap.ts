@@ -36,6 +36,9 @@ import { graphVersion } from '../models/graph-versions.js';
 import { cosineMatrix } from './similarity.js';
 import { TextTower } from './text-tower.js';
 
+/** What `Clap.load` and `embedAudio` do when an option is left out (the CLI's help shows these). */
+export const CLAP_DEFAULTS = { textPooling: 'reference', precision: 'fp32', batchSize: 4 } as const;
+
 export interface ClapLoadOptions extends RuntimeOptions {
   /** Path of a .pth (official format) or .safetensors file, or an already loaded state dict. */
   weights: string | StateDict;
@@ -261,7 +264,7 @@ export class Clap {
   }
 
   get precision(): Precision {
-    return this.options.precision ?? 'fp32';
+    return this.options.precision ?? CLAP_DEFAULTS.precision;
   }
 
   private audioGraph(): Graph {
@@ -344,7 +347,7 @@ export class Clap {
 
   async embedAudio(inputs: readonly AudioInput[], options: AudioEmbedOptions = {}): Promise<AudioEmbedding[]> {
     if (inputs.length === 0) throw new ClapError('no audio inputs given');
-    const batchSize = options.batchSize ?? 4;
+    const batchSize = options.batchSize ?? CLAP_DEFAULTS.batchSize;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ClapError(`batch size must be a positive integer, got ${batchSize}`);
     const results: AudioEmbedding[] = [];
     // Windows of consecutive inputs share encoder runs; an input is finished once its windows have run.
@@ -432,7 +435,7 @@ export class Clap {
     const file = dir
       ? join(
           dir,
-          `${hashKey(this.modelKey!, 'text-embeddings', this.precision, this.options.textPooling ?? 'reference', JSON.stringify(texts))}.f32`,
+          `${hashKey(this.modelKey!, 'text-embeddings', this.precision, this.options.textPooling ?? CLAP_DEFAULTS.textPooling, JSON.stringify(texts))}.f32`,
         )
       : undefined;
     if (file) {
@@ -447,7 +450,7 @@ export class Clap {
       }
     }
     const tok = defaultTokenizer();
-    const tokenized = texts.map((t) => tok.encodeForClap(t, { mode: this.options.textPooling ?? 'reference' }));
+    const tokenized = texts.map((t) => tok.encodeForClap(t, { mode: this.options.textPooling ?? CLAP_DEFAULTS.textPooling }));
     const encoder = await this.text();
     const e = await encoder.embedAll(tokenized);
     const data = e.data as Float32Array;

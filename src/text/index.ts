@@ -8,6 +8,7 @@ export {
   PAD_TOKEN,
   type ClapBatch,
   type ClapPooling,
+  CLAP_POOLINGS,
   type ClapTokens,
   type DecodeOptions,
 } from './tokenizer.js';

@@ -30,6 +30,7 @@ export const CLAP_TEXT_SUFFIX = ` ${ENDOFTEXT}`;
  *   msclap's for texts containing `'!'`; the caller decides.
  */
 export type ClapPooling = 'reference' | 'fixed';
+export const CLAP_POOLINGS: readonly ClapPooling[] = ['reference', 'fixed'];
 
 export interface ClapTokens {
   /** Token ids of `text + ' <|endoftext|>'`, unpadded and never truncated (may exceed 77). */

@@ -1,49 +1,79 @@
-import { type Command, num, UsageError } from '../command.js';
-import { AUDIO_HELP, AUDIO_OPTIONS, audioOptions, intOption, loadModel, MODEL_HELP, MODEL_OPTIONS, needFiles } from './shared.js';
+import { CAPTION_DEFAULTS, CAPTION_STRATEGIES } from '../../tasks/caption/index.js';
+import { defineCommand } from '../command.js';
+import { AUDIO_OPTIONS, embedOptions, loadModel, MODEL_OPTIONS, needFiles } from './shared.js';
 
-export const caption: Command = {
+/** Most beams: the KV cache holds beams × tokens positions per file, so memory and time grow with it. */
+const MAX_BEAMS = 32;
+
+export const caption = defineCommand({
   path: ['caption'],
   usage: 'caption FILE... --weights clapcap.pth',
-  summary: 'Describe audio files in words (clapcap: mapper + GPT-2, beam search as msclap)',
+  summary: 'Describe audio in words (clapcap, beam search as msclap)',
+  details: 'clapcap weights: their own audio encoder, a mapper and GPT-2.',
   options: {
+    beam: { kind: 'integer', min: 1, max: MAX_BEAMS, default: CAPTION_DEFAULTS.beamSize, field: 'beamSize', help: 'beams (1 = greedy)' },
+    'max-tokens': {
+      kind: 'integer',
+      min: 1,
+      default: CAPTION_DEFAULTS.entryLength,
+      field: 'entryLength',
+      help: "most tokens per caption (msclap's entry_length; at most the model's positions after the prefix)",
+    },
+    'all-beams': { kind: 'boolean', help: 'list every beam with its score (mean log-probability per token)' },
+    strategy: {
+      kind: 'enum',
+      choices: CAPTION_STRATEGIES,
+      default: CAPTION_DEFAULTS.strategy,
+      field: 'strategy',
+      help: "'sample' draws tokens (with --temperature, --top-k, --top-p, --seed)",
+    },
+    temperature: {
+      kind: 'number',
+      arg: 'T',
+      min: 0,
+      default: CAPTION_DEFAULTS.temperature,
+      field: 'temperature',
+      help: 'sampling temperature (0 = most likely token); beams rank logits / T as msclap',
+    },
+    'top-k': {
+      kind: 'integer',
+      arg: 'K',
+      min: 0,
+      default: CAPTION_DEFAULTS.topK,
+      field: 'topK',
+      help: 'sampling: only the K most likely tokens (0 = all)',
+    },
+    'top-p': {
+      kind: 'number',
+      arg: 'P',
+      above: 0,
+      max: 1,
+      default: CAPTION_DEFAULTS.topP,
+      field: 'topP',
+      help: 'sampling: only the most likely tokens holding probability P (1 = all)',
+    },
     ...MODEL_OPTIONS,
     ...AUDIO_OPTIONS,
-    beam: { type: 'string' },
-    'max-tokens': { type: 'string' },
-    'all-beams': { type: 'boolean' },
-    strategy: { type: 'string' },
-    temperature: { type: 'string' },
-    'top-k': { type: 'string' },
-    'top-p': { type: 'string' },
+    seed: { ...AUDIO_OPTIONS.seed, section: undefined, help: 'seed for --strategy sample and --crop random' },
   },
-  help: [
-    '  --beam N           beams (default 5; 1 = greedy)',
-    '  --max-tokens N     most tokens per caption (msclap entry_length, default 67)',
-    '  --all-beams        list every beam with its score (mean log-probability per token)',
-    "  --strategy S       'beam' (default), 'greedy' or 'sample' (with --temperature, --top-k, --top-p, --seed)",
-    MODEL_HELP,
-    AUDIO_HELP,
-    '  --json             [{"input", "caption", "tokens": number[], "beams"?: [{"text","tokens","score"}]}]',
-  ].join('\n'),
+  json: '[{"input", "caption", "tokens": number[], "beams"?: [{"text","tokens","score"}]}]',
   async run(ctx) {
     const files = needFiles(ctx);
-    const strategy = ctx.values.strategy as string | undefined;
-    if (strategy !== undefined && !['beam', 'greedy', 'sample'].includes(strategy))
-      throw new UsageError(`--strategy must be beam, greedy or sample, got '${strategy}'`);
-    const clap = await loadModel(ctx.values);
+    const v = ctx.values;
+    const audio = embedOptions(ctx, files.length);
+    const clap = await loadModel(v);
     try {
-      const audio = audioOptions(ctx, files.length);
       const results = await clap.caption(files, {
         ...audio,
-        strategy: strategy as 'beam' | 'greedy' | 'sample' | undefined,
-        beamSize: intOption(ctx.values, 'beam'),
-        entryLength: intOption(ctx.values, 'max-tokens'),
-        temperature: num(ctx.values, 'temperature'),
-        topK: num(ctx.values, 'top-k'),
-        topP: num(ctx.values, 'top-p'),
-        seed: num(ctx.values, 'seed'),
+        strategy: v.strategy,
+        beamSize: v.beam,
+        entryLength: v['max-tokens'],
+        temperature: v.temperature,
+        topK: v['top-k'],
+        topP: v['top-p'],
+        seed: v.seed,
       });
-      const allBeams = ctx.values['all-beams'] === true;
+      const allBeams = v['all-beams'];
       const shaped = results.map((r) => ({
         input: r.input,
         caption: r.caption,
@@ -62,4 +92,4 @@ export const caption: Command = {
       await clap.release();
     }
   },
-};
+});

@@ -1,50 +1,36 @@
 import { DEFAULT_TEMPLATE } from '../../tasks/clap.js';
-import { type Command, str } from '../command.js';
-import {
-  AUDIO_HELP,
-  AUDIO_OPTIONS,
-  audioOptions,
-  intOption,
-  loadModel,
-  MODEL_HELP,
-  MODEL_OPTIONS,
-  needFiles,
-  readLabels,
-} from './shared.js';
+import { defineCommand } from '../command.js';
+import { AUDIO_OPTIONS, embedOptions, LABEL_OPTIONS, loadModel, MODEL_OPTIONS, needFiles, readLabels } from './shared.js';
 
-export const classify: Command = {
+export const classify = defineCommand({
   path: ['classify'],
   usage: 'classify FILE... --labels "a,b,c" --weights W',
-  summary: 'Zero-shot classification of audio files against free-text labels',
+  summary: 'Zero-shot classification against free-text labels',
   options: {
+    ...LABEL_OPTIONS,
+    'multi-label': { kind: 'boolean', help: 'independent sigmoid per label instead of a softmax across labels' },
+    template: {
+      kind: 'string',
+      arg: 'T',
+      default: DEFAULT_TEMPLATE,
+      help: "prompt; '{}' is replaced by the label, else the label is appended",
+    },
+    top: { kind: 'integer', arg: 'K', min: 1, help: 'keep the K most probable labels per file, most probable first' },
     ...MODEL_OPTIONS,
     ...AUDIO_OPTIONS,
-    labels: { type: 'string' },
-    'labels-file': { type: 'string' },
-    'multi-label': { type: 'boolean' },
-    template: { type: 'string' },
-    top: { type: 'string' },
   },
-  help: [
-    '  --labels "a,b,c"   the classes (comma-separated)',
-    '  --labels-file F    the classes, one per line',
-    '  --multi-label      independent sigmoid per label instead of a softmax across labels',
-    `  --template T       prompt; '{}' is replaced by the label, else the label is appended (default '${DEFAULT_TEMPLATE}')`,
-    '  --top K            keep the K most probable labels per file, most probable first',
-    MODEL_HELP,
-    AUDIO_HELP,
-    '  --json             [{"input", "scores": {label: probability}}]',
-  ].join('\n'),
+  json: '[{"input", "scores": {label: probability}}]',
   async run(ctx) {
     const files = needFiles(ctx);
     const labels = readLabels(ctx.values);
-    const top = intOption(ctx.values, 'top');
+    const top = ctx.values.top;
+    const options = embedOptions(ctx, files.length);
     const clap = await loadModel(ctx.values);
     try {
       const results = await clap.classify(files, labels, {
-        ...audioOptions(ctx, files.length),
-        multiLabel: ctx.values['multi-label'] === true,
-        template: str(ctx.values, 'template'),
+        ...options,
+        multiLabel: ctx.values['multi-label'],
+        template: ctx.values.template,
       });
       const shaped = results.map((r) => {
         const entries = Object.entries(r.scores);
@@ -65,4 +51,4 @@ export const classify: Command = {
       await clap.release();
     }
   },
-};
+});

@@ -1,5 +1,6 @@
-import { type Command, UsageError } from '../command.js';
-import { AUDIO_HELP, AUDIO_OPTIONS, audioOptions, loadModel, MODEL_HELP, MODEL_OPTIONS, needFiles } from './shared.js';
+import { plural } from '../../errors.js';
+import { defineCommand, UsageError } from '../command.js';
+import { AUDIO_OPTIONS, embedOptions, loadModel, MODEL_OPTIONS, needFiles } from './shared.js';
 
 function preview(v: Float32Array): string {
   let s = 0;
@@ -7,17 +8,19 @@ function preview(v: Float32Array): string {
   return `dim ${v.length}  norm ${Math.sqrt(s).toFixed(4)}  [${Array.from(v.subarray(0, 4), (x) => x.toFixed(4)).join(', ')}, …]`;
 }
 
-export const embedAudio: Command = {
+export const embedAudio = defineCommand({
   path: ['embed', 'audio'],
   usage: 'embed audio FILE... --weights W',
-  summary: 'Audio embeddings (projected, not normalised, as msclap get_audio_embeddings)',
+  summary: 'Audio embeddings, as msclap get_audio_embeddings',
+  details: 'Projected, not normalised; one per file (the mean of its windows with --sliding).',
   options: { ...MODEL_OPTIONS, ...AUDIO_OPTIONS },
-  help: `${MODEL_HELP}\n${AUDIO_HELP}\n  --json             [{"input", "embedding": number[], "windows"?: [{"start","end","embedding"}]}]`,
+  json: '[{"input", "embedding": number[], "windows"?: [{"start","end","embedding"}]}]',
   async run(ctx) {
     const files = needFiles(ctx);
+    const options = embedOptions(ctx, files.length);
     const clap = await loadModel(ctx.values);
     try {
-      const result = await clap.embedAudio(files, audioOptions(ctx, files.length));
+      const result = await clap.embedAudio(files, options);
       if (ctx.json) {
         ctx.stdout.write(
           `${JSON.stringify(
@@ -30,20 +33,21 @@ export const embedAudio: Command = {
         );
       } else {
         for (const r of result)
-          ctx.stdout.write(`${r.input}  ${preview(r.embedding)}${r.windows ? `  (${r.windows.length} windows)` : ''}\n`);
+          ctx.stdout.write(`${r.input}  ${preview(r.embedding)}${r.windows ? `  (${plural(r.windows.length, 'window')})` : ''}\n`);
       }
     } finally {
       await clap.release();
     }
   },
-};
+});
 
-export const embedText: Command = {
+export const embedText = defineCommand({
   path: ['embed', 'text'],
   usage: 'embed text TEXT... --weights W',
-  summary: 'Text embeddings (projected, not normalised, as msclap get_text_embeddings)',
+  summary: 'Text embeddings, as msclap get_text_embeddings',
+  details: 'Projected, not normalised.',
   options: { ...MODEL_OPTIONS },
-  help: `${MODEL_HELP}\n  --json             [{"input", "embedding": number[]}]`,
+  json: '[{"input", "embedding": number[]}]',
   async run(ctx) {
     if (ctx.positionals.length === 0) throw new UsageError('give at least one text');
     const clap = await loadModel(ctx.values);
@@ -56,4 +60,4 @@ export const embedText: Command = {
       await clap.release();
     }
   },
-};
+});

@@ -5,6 +5,7 @@ import {
   ADAPTERS,
   type AdapterOptions,
   EmbeddingCache,
+  EVAL_DEFAULTS,
   type EvalDataset,
   evaluateCaptions,
   evaluateDataset,
@@ -12,19 +13,51 @@ import {
   findAdapter,
   loadDataset,
   loadManifest,
+  MANIFEST_DEFAULTS,
   MANIFEST_LAYOUT,
   PAPER_2023,
+  PATH_COLUMNS,
   readCsv,
   writeReport,
 } from '../../tasks/eval/index.js';
 import { readJson, readText } from '../../tasks/eval/table.js';
-import { type Command, type CommandContext, num, type ParsedValues, required, str, UsageError } from '../command.js';
-import { AUDIO_HELP, AUDIO_OPTIONS, audioOptions, intOption, loadModel, MODEL_HELP, MODEL_OPTIONS } from './shared.js';
+import { type CommandContext, defineCommand, UsageError } from '../command.js';
+import { optionTable, type Values } from '../options.js';
+import { AUDIO_OPTIONS, embedOptions, loadModel, MODEL_OPTIONS } from './shared.js';
 
-function templatesOf(values: ParsedValues): string[] | undefined {
-  const t = values.template;
-  const inline = (Array.isArray(t) ? t : t === undefined ? [] : [t]).filter((x): x is string => typeof x === 'string');
-  const file = str(values, 'templates-file');
+const TASKS = `${ADAPTERS.map((a) => a.task).join(', ')}, manifest`;
+
+const MANIFEST_OPTIONS = optionTable({
+  'label-column': { kind: 'string', arg: 'COL', section: 'manifest', help: 'distinct values = the zero-shot classes' },
+  'caption-column': { kind: 'string', arg: 'COL', section: 'manifest', help: 'captions for text↔audio retrieval' },
+  'path-column': {
+    kind: 'string',
+    arg: 'COL',
+    section: 'manifest',
+    help: 'the audio path column',
+    defaultText: `the first of ${PATH_COLUMNS.join(', ')}`,
+  },
+  'multi-label': { kind: 'boolean', section: 'manifest', help: 'labels split on --label-separator, sigmoid scoring, mAP and F1' },
+  'label-separator': {
+    kind: 'string',
+    arg: 'S',
+    section: 'manifest',
+    default: MANIFEST_DEFAULTS.labelSeparator,
+    help: 'between labels with --multi-label',
+  },
+});
+
+const ADAPTER_OPTIONS = optionTable({
+  fold: { kind: 'integer', min: 1, help: 'one fold only (esc50, us8k, tut2017 development)' },
+  split: { kind: 'string', arg: 'S', help: 'another split (e.g. fsd50k dev, speech-commands validation, clotho validation)' },
+  limit: { kind: 'integer', min: 1, help: 'an evenly spaced sample of N clips (quick checks)' },
+  'allow-missing': { kind: 'boolean', help: 'leave out metadata entries without an audio file (AudioCaps/AudioSet downloads)' },
+  ...MANIFEST_OPTIONS,
+});
+
+function templatesOf(values: { template?: string[]; 'templates-file'?: string }): string[] | undefined {
+  const inline = values.template ?? [];
+  const file = values['templates-file'];
   const fromFile =
     file === undefined
       ? []
@@ -36,17 +69,17 @@ function templatesOf(values: ParsedValues): string[] | undefined {
   return all.length ? all : undefined;
 }
 
-function adapterOptions(values: ParsedValues): AdapterOptions {
+function adapterOptions(v: Values<typeof ADAPTER_OPTIONS>): AdapterOptions {
   return {
-    fold: intOption(values, 'fold'),
-    split: str(values, 'split'),
-    limit: intOption(values, 'limit'),
-    allowMissing: values['allow-missing'] === true,
-    labelColumn: str(values, 'label-column'),
-    captionColumn: str(values, 'caption-column'),
-    pathColumn: str(values, 'path-column'),
-    multiLabel: values['multi-label'] === true,
-    labelSeparator: str(values, 'label-separator'),
+    fold: v.fold,
+    split: v.split,
+    limit: v.limit,
+    allowMissing: v['allow-missing'],
+    labelColumn: v['label-column'],
+    captionColumn: v['caption-column'],
+    pathColumn: v['path-column'],
+    multiLabel: v['multi-label'],
+    labelSeparator: v['label-separator'],
   };
 }
 
@@ -95,65 +128,52 @@ function printTable(ctx: CommandContext, result: EvalResult, dataset: EvalDatase
   if (report) ctx.stdout.write(`report: ${report.markdown}${report.png ? ` (+ ${basename(report.png)})` : ''}\n`);
 }
 
-export const evalCommand: Command = {
+export const evalCommand = defineCommand({
   path: ['eval'],
   usage: 'eval TASK --data DIR --weights W',
-  summary: "Zero-shot benchmark on a local dataset in its official layout (the paper's tasks), or a manifest",
+  summary: "Zero-shot benchmarks on local datasets (the paper's tasks)",
+  details: `A dataset in its official layout, or a CSV/JSONL manifest. TASK is one of ${TASKS}; 'clap eval list' shows each dataset's layout.`,
   options: {
+    data: { kind: 'path', arg: 'DIR', help: 'the dataset folder as distributed (or a .csv/.jsonl file for manifest)' },
+    out: {
+      kind: 'path',
+      arg: 'report.md',
+      output: 'file',
+      help: "write a Markdown report with the paper's numbers, report.json and (single-label classification) report.confusion.png",
+    },
+    template: {
+      kind: 'string',
+      arg: 'T',
+      repeatable: true,
+      default: DEFAULT_TEMPLATE,
+      help: "prompt ('{}' = class text, else appended); several make a prompt ensemble (mean of the normalised text embeddings)",
+    },
+    'templates-file': { kind: 'path', arg: 'F', help: 'templates, one per line (adds to --template)' },
+    ...ADAPTER_OPTIONS,
+    'skip-errors': { kind: 'boolean', help: 'leave out clips that fail to decode (listed in the report)' },
+    threshold: { kind: 'number', min: 0, max: 1, default: EVAL_DEFAULTS.threshold, help: 'multi-label F1 decisions: probability > X' },
+    cache: { kind: 'path', arg: 'DIR', help: 'embedding cache folder', defaultText: '$CLAP_CACHE_DIR/eval, else ~/.cache/clap-ts/eval' },
+    'no-cache': { kind: 'boolean', help: 'do not read or write the cache' },
+    predictions: {
+      kind: 'path',
+      arg: 'F',
+      section: 'captioning tasks (audiocaps-captions, clotho-captions)',
+      help: 'generated captions: CSV file_name,caption_predicted or JSON [{file_name, caption}]',
+    },
+    spice: {
+      kind: 'number',
+      min: 0,
+      section: 'captioning tasks (audiocaps-captions, clotho-captions)',
+      help: 'corpus SPICE score computed elsewhere → SPIDEr = (CIDEr-D + SPICE) / 2',
+    },
     ...MODEL_OPTIONS,
+    weights: { ...MODEL_OPTIONS.weights, required: undefined },
     ...AUDIO_OPTIONS,
-    data: { type: 'string' },
-    out: { type: 'string' },
-    template: { type: 'string', multiple: true },
-    'templates-file': { type: 'string' },
-    fold: { type: 'string' },
-    split: { type: 'string' },
-    limit: { type: 'string' },
-    'allow-missing': { type: 'boolean' },
-    'skip-errors': { type: 'boolean' },
-    threshold: { type: 'string' },
-    cache: { type: 'string' },
-    'no-cache': { type: 'boolean' },
-    'label-column': { type: 'string' },
-    'caption-column': { type: 'string' },
-    'path-column': { type: 'string' },
-    'multi-label': { type: 'boolean' },
-    'label-separator': { type: 'string' },
-    predictions: { type: 'string' },
-    spice: { type: 'string' },
   },
-  help: [
-    `  TASK               ${ADAPTERS.map((a) => a.task).join(', ')}, manifest; 'clap eval list' shows each layout`,
-    '  --data DIR         the dataset folder as distributed (or a .csv/.jsonl file for manifest)',
-    "  --out report.md    write a Markdown report with the paper's numbers, report.json and (single-label",
-    '                     classification) report.confusion.png',
-    `  --template T       prompt ('{}' = class text, else appended; default '${DEFAULT_TEMPLATE}'); repeat for a`,
-    '                     prompt ensemble (mean of the normalised text embeddings)',
-    '  --templates-file F templates, one per line (adds to --template)',
-    '  --fold N           one fold only (esc50, us8k, tut2017 development)',
-    '  --split S          another split (e.g. fsd50k dev, speech-commands validation, clotho validation)',
-    '  --limit N          an evenly spaced sample of N clips (quick checks)',
-    '  --allow-missing    leave out metadata entries without an audio file (AudioCaps/AudioSet downloads)',
-    '  --skip-errors      leave out clips that fail to decode (listed in the report)',
-    '  --threshold X      multi-label F1 decisions: probability > X (default 0.5)',
-    '  --cache DIR        embedding cache folder (default $CLAP_CACHE_DIR or ~/.cache/clap-ts/eval)',
-    '  --no-cache         do not read or write the cache',
-    'manifest:',
-    '  --label-column COL distinct values = the zero-shot classes',
-    '  --caption-column C captions for text↔audio retrieval',
-    '  --path-column COL  the audio path column (default: path, file, filename, file_name, audio)',
-    "  --multi-label      labels split on --label-separator (default ';'), sigmoid scoring, mAP and F1",
-    'captioning tasks (audiocaps-captions, clotho-captions):',
-    '  --predictions F    generated captions: CSV file_name,caption_predicted or JSON [{file_name, caption}]',
-    '  --spice X          corpus SPICE score computed elsewhere → SPIDEr = (CIDEr-D + SPICE) / 2',
-    MODEL_HELP,
-    AUDIO_HELP,
-    '  --json             {"task", "n", "classes", "metrics": {...}}',
-  ].join('\n'),
+  json: '{"task", "n", "classes", "metrics": {...}}',
   async run(ctx) {
     const task = ctx.positionals[0];
-    if (task === undefined)
-      throw new UsageError(`give a task: clap eval TASK --data DIR (tasks: ${ADAPTERS.map((a) => a.task).join(', ')}, manifest)`);
+    if (task === undefined) throw new UsageError(`give a task: clap eval TASK --data DIR (tasks: ${TASKS})`);
     if (ctx.positionals.length > 1) throw new UsageError(`one task at a time (got ${ctx.positionals.join(' ')})`);
     if (task === 'list') {
       const rows = [
@@ -165,48 +185,44 @@ export const evalCommand: Command = {
       return;
     }
     const adapter = task === 'manifest' ? undefined : findAdapter(task);
-    if (task !== 'manifest' && !adapter)
-      throw new UsageError(`unknown task '${task}' (tasks: ${ADAPTERS.map((a) => a.task).join(', ')}, manifest)`);
-    const data = required(ctx.values, 'data');
-    const options = adapterOptions(ctx.values);
+    if (task !== 'manifest' && !adapter) throw new UsageError(`unknown task '${task}' (tasks: ${TASKS})`);
+    const v = ctx.values;
+    const data = v.data;
+    if (data === undefined) throw new UsageError('--data is required');
+    const options = adapterOptions(v);
     if (task === 'manifest') {
       if (options.labelColumn === undefined && options.captionColumn === undefined)
         throw new UsageError('manifest needs --label-column (and/or --caption-column)');
     } else {
-      for (const o of ['label-column', 'caption-column', 'path-column', 'multi-label', 'label-separator'] as const) {
-        if (ctx.values[o] !== undefined) throw new UsageError(`--${o} is for 'clap eval manifest'`);
-      }
+      const manifestOnly = Object.keys(MANIFEST_OPTIONS).find((o) => ctx.given.has(o));
+      if (manifestOnly) throw new UsageError(`--${manifestOnly} is for 'clap eval manifest'`);
     }
-    const threshold = num(ctx.values, 'threshold');
-    if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) throw new UsageError('--threshold must be within [0, 1]');
-    const spice = num(ctx.values, 'spice');
-    const templates = templatesOf(ctx.values);
+    const { threshold, spice, out, weights } = v;
+    const templates = templatesOf(v);
     const dataset = task === 'manifest' ? loadManifest(data, options) : loadDataset(task, data, options);
-    const out = str(ctx.values, 'out');
-    const weights = str(ctx.values, 'weights');
     const reportCtx = { model: weights, command: `clap eval ${task} --data ${data}` };
     let result: EvalResult;
     if (dataset.captioning) {
-      const predictions = str(ctx.values, 'predictions');
+      const predictions = v.predictions;
       if (predictions === undefined)
         throw new UsageError(`${task} scores generated captions: give --predictions FILE (CSV file_name,caption_predicted or JSON)`);
       result = evaluateCaptions(dataset, readPredictions(predictions), spice);
     } else {
-      if (ctx.values.predictions !== undefined || spice !== undefined)
+      if (v.predictions !== undefined || spice !== undefined)
         throw new UsageError('--predictions and --spice are for the captioning tasks (audiocaps-captions, clotho-captions)');
-      if (ctx.values.cache !== undefined && ctx.values['no-cache'] === true)
-        throw new UsageError('give --cache DIR or --no-cache, not both');
-      const cache = ctx.values['no-cache'] === true ? undefined : new EmbeddingCache(str(ctx.values, 'cache'));
-      const { onProgress, ...audio } = audioOptions(ctx, dataset.items.length);
-      const clap = await loadModel(ctx.values);
+      if (v.cache !== undefined && v['no-cache']) throw new UsageError('give --cache DIR or --no-cache, not both');
+      if (v.weights === undefined) throw new UsageError('--weights is required');
+      const cache = v['no-cache'] ? undefined : new EmbeddingCache(v.cache);
+      const { onProgress, ...audio } = embedOptions(ctx, dataset.items.length);
+      const clap = await loadModel({ ...v, weights: v.weights });
       try {
         result = await evaluateDataset(clap, dataset, {
           templates,
           audio,
           cache,
           threshold,
-          skipErrors: ctx.values['skip-errors'] === true,
-          onProgress: onProgress ? (d) => onProgress(d, dataset.items.length) : undefined,
+          skipErrors: v['skip-errors'],
+          onProgress: (d) => onProgress?.(d, dataset.items.length),
         });
       } finally {
         await clap.release();
@@ -217,4 +233,4 @@ export const evalCommand: Command = {
       ctx.stdout.write(`${JSON.stringify({ task: result.task, n: result.n, classes: result.classes, metrics: result.metrics })}\n`);
     else printTable(ctx, result, dataset, report);
   },
-};
+});

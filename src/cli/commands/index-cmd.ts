@@ -1,58 +1,69 @@
 import { readFileSync } from 'node:fs';
-import { ClapError } from '../../errors.js';
+import { AUDIO_DEFAULTS } from '../../audio/index.js';
+import { ClapError, plural } from '../../errors.js';
+import { DEFAULT_ANN_THRESHOLD } from '../../store/lance.js';
+import { ANN_KINDS } from '../../store/store.js';
 import { Clap } from '../../tasks/clap.js';
-import { ClapIndex, type AnnKind, type IndexAudioOptions, type IndexReport } from '../../tasks/clap-index.js';
-import { type Command, type CommandContext, num, type OptionSpec, type ParsedValues, required, str, UsageError } from '../command.js';
+import { ClapIndex, type AnnKind, INDEX_DEFAULTS, type IndexAudioOptions, type IndexReport } from '../../tasks/clap-index.js';
+import { type CommandContext, defineCommand, UsageError } from '../command.js';
+import { type OptionTable, optionTable, type Values } from '../options.js';
 import { Interrupted, onInterrupt } from '../interrupt.js';
 import { Progress } from '../progress.js';
-import { intOption, MODEL_OPTIONS, modelSettings, WINDOW_OPTIONS, windowHelp, windowOptions } from './shared.js';
+import { MODEL_SETTINGS, modelSettings, windowOptions, windowSettings } from './shared.js';
 
-export const DB_OPTION: OptionSpec = { db: { type: 'string' } };
+export const DB_OPTION = optionTable({ db: { kind: 'path', arg: 'DIR', required: true, help: 'the index folder' } });
 
-export const INDEX_MODEL_HELP = [
-  '  --db DIR           the index folder',
-  '  --weights W        CLAP weights (default: the ones the index was built with)',
-  '  --config C         config.json or preset (default: the one the index was built with)',
-  '  --threads N        compute threads (default: all cores)',
-].join('\n');
+/** --db and the model options, whose defaults are what the index recorded. */
+export const INDEX_MODEL_OPTIONS = optionTable({
+  ...DB_OPTION,
+  weights: { kind: 'path', arg: 'W', section: 'Model', help: 'CLAP weights', defaultText: 'the ones the index was built with' },
+  ...MODEL_SETTINGS,
+  config: { ...MODEL_SETTINGS.config, defaultText: 'the one the index was built with' },
+  precision: { ...MODEL_SETTINGS.precision, help: 'accepted for symmetry; indexes are embedded at fp32' },
+});
 
-const RUN_OPTIONS: OptionSpec = {
-  batch: { type: 'string' },
-  'decode-threads': { type: 'string' },
-};
+const RUN_OPTIONS = optionTable({
+  batch: {
+    kind: 'integer',
+    min: 1,
+    default: INDEX_DEFAULTS.batchSize,
+    field: 'batchSize',
+    help: '7 s windows per encoder run, and per store commit',
+  },
+  'decode-threads': {
+    kind: 'integer',
+    min: 0,
+    help: 'decode worker threads (0 = on the main thread)',
+    defaultText: 'half the cores, 1-4',
+  },
+  'ann-index': {
+    kind: 'enum',
+    choices: ANN_KINDS,
+    default: INDEX_DEFAULTS.ann,
+    help: "vector index: 'auto' builds IVF-PQ once the library is large; 'ivf-pq' or 'hnsw' from 256 vectors on; 'none'",
+  },
+  'ann-threshold': {
+    kind: 'integer',
+    min: 1,
+    default: DEFAULT_ANN_THRESHOLD,
+    help: "vectors from which 'auto' builds the vector index",
+  },
+});
 
-const RUN_HELP = [
-  '  --batch N          7 s windows per encoder run, and per store commit (default 8)',
-  '  --decode-threads N decode worker threads (default: half the cores, 1-4; 0 = on the main thread)',
-].join('\n');
+/** Every option of `table` under the help heading `section`. */
+function inSection<T extends OptionTable>(table: T, section: string): T {
+  return Object.fromEntries(Object.entries(table).map(([k, d]) => [k, { ...d, section }])) as unknown as T;
+}
 
-const INTERRUPT_HELP = 'Ctrl-C stops after the batch in flight (exit status 130): committed files stay, the same command resumes.';
-
-const AUDIO_HELP = [
-  'Audio options (a new index records them; later runs use the recorded ones):',
-  windowHelp('store every 7 s window, so hits point to a time in long files'),
-].join('\n');
+const INDEX_AUDIO_OPTIONS = inSection(
+  windowOptions('store every 7 s window, so hits point to a time in long files'),
+  'Audio (a new index records these; later runs use the recorded ones)',
+);
 
 /** Only the audio options given on the command line (the index supplies the rest). */
-function explicitAudio(v: ParsedValues): Partial<IndexAudioOptions> {
-  const out: Partial<IndexAudioOptions> = windowOptions(v);
-  const hop = num(v, 'hop');
-  if (hop !== undefined && !(hop > 0)) throw new UsageError('--hop must be a positive number of seconds');
-  if (v.sliding === true) out.sliding = { hopS: hop ?? 7 };
-  else if (hop !== undefined) throw new UsageError('--hop needs --sliding');
-  return out;
-}
-
-function annOption(v: ParsedValues): AnnKind | undefined {
-  const a = str(v, 'ann-index');
-  if (a === undefined) return undefined;
-  if (a !== 'auto' && a !== 'none' && a !== 'ivf-pq' && a !== 'hnsw')
-    throw new UsageError(`--ann-index must be auto, none, ivf-pq or hnsw, got '${a}'`);
-  return a;
-}
-
-export function dbDir(v: ParsedValues): string {
-  return required(v, 'db');
+function explicitAudio(v: Values<typeof INDEX_AUDIO_OPTIONS>): Partial<IndexAudioOptions> {
+  const { sliding, ...rest } = windowSettings(v);
+  return sliding ? { ...rest, sliding: { hopS: sliding === true ? AUDIO_DEFAULTS.hopS : (sliding.hopS ?? AUDIO_DEFAULTS.hopS) } } : rest;
 }
 
 /**
@@ -60,7 +71,7 @@ export function dbDir(v: ParsedValues): string {
  * (for release) and the opened index.
  */
 export async function openWithModel(
-  ctx: CommandContext,
+  ctx: CommandContext<typeof INDEX_MODEL_OPTIONS>,
   create: boolean,
   extra: {
     audio?: Partial<IndexAudioOptions>;
@@ -69,9 +80,9 @@ export async function openWithModel(
   } = {},
 ): Promise<{ clap: Clap; index: ClapIndex }> {
   const v = ctx.values;
-  const db = dbDir(v);
-  let weights = str(v, 'weights');
-  let config = str(v, 'config');
+  const db = v.db;
+  let weights = v.weights;
+  let config = v.config;
   if (weights === undefined) {
     // The index remembers the weights it was built with.
     const existing = await ClapIndex.open(db).catch((e: unknown) => {
@@ -136,26 +147,38 @@ function printReport(ctx: CommandContext, db: string, r: IndexReport): void {
   const rate = embedded > 0 ? `, ${(embedded / Math.max(r.seconds, 1e-9)).toFixed(2)} files/s` : '';
   ctx.stdout.write(
     `${db}: ${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed, ${r.skipped.length} skipped` +
-      `${r.ignored ? `, ${r.ignored} non-audio ignored` : ''} — ${r.files} files indexed (${r.seconds.toFixed(1)} s${rate})` +
+      `${r.ignored ? `, ${r.ignored} non-audio ignored` : ''} — ${plural(r.files, 'file')} indexed (${r.seconds.toFixed(1)} s${rate})` +
       `${r.vectorIndex ? `; vector index ${r.vectorIndex.kind}` : ''}\n`,
   );
 }
 
-async function runIndex(ctx: CommandContext, mode: 'add' | 'sync'): Promise<void> {
+const INDEX_RUN_OPTIONS = optionTable({ ...INDEX_MODEL_OPTIONS, ...RUN_OPTIONS });
+const INDEX_ADD_OPTIONS = optionTable({ ...INDEX_RUN_OPTIONS, ...INDEX_AUDIO_OPTIONS });
+
+const REPORT_JSON =
+  '{"added","updated","unchanged","removed","skipped":[{"path","reason"}],"ignored","files","seconds"} ' +
+  '(stopped by Ctrl-C: also "interrupted": true, "pending": files left)';
+
+const INTERRUPT_HELP = 'Ctrl-C stops after the batch in flight (exit status 130): committed files stay, the same command resumes.';
+
+async function runIndex(
+  ctx: CommandContext<typeof INDEX_RUN_OPTIONS>,
+  mode: 'add' | 'sync',
+  audio: Partial<IndexAudioOptions> = {},
+): Promise<void> {
   const v = ctx.values;
   if (mode === 'add' && ctx.positionals.length === 0) throw new UsageError('give at least one file or folder to index');
   if (mode === 'sync' && ctx.positionals.length > 0)
     throw new UsageError('clap index sync takes no paths (it re-walks those added before)');
-  const batchSize = intOption(v, 'batch');
-  const decodeThreads = intOption(v, 'decode-threads', 0);
-  const annThreshold = intOption(v, 'ann-threshold');
-  const { clap, index } = await openWithModel(ctx, mode === 'add', { audio: explicitAudio(v), ann: annOption(v), annThreshold });
+  const ann = v['ann-index'];
+  const annThreshold = v['ann-threshold'];
+  const { clap, index } = await openWithModel(ctx, mode === 'add', { audio, ann, annThreshold });
   const progress = progressReporter(ctx);
   try {
     const options = {
-      batchSize,
-      decodeThreads,
-      ann: annOption(v),
+      batchSize: v.batch,
+      decodeThreads: v['decode-threads'],
+      ann,
       annThreshold,
       onProgress: progress.onProgress,
       onSkip: (s: { path: string; reason: string }) => {
@@ -171,9 +194,8 @@ async function runIndex(ctx: CommandContext, mode: 'add' | 'sync'): Promise<void
       if (!index.excluded.includes(p) && !ctx.json) ctx.stderr.write(`included again (removed before, added now): ${p}\n`);
     printReport(ctx, index.dir, report);
     if (report.interrupted) {
-      const committed = report.added + report.updated;
       throw new Interrupted(
-        `interrupted: ${committed} file${committed === 1 ? '' : 's'} committed by this run (${report.files} in the index)` +
+        `interrupted: ${plural(report.added + report.updated, 'file')} committed by this run (${report.files} in the index)` +
           `${report.pending ? `, ${report.pending} left` : ''}; run the same command again to index the rest (committed files are not redone)`,
       );
     }
@@ -183,58 +205,36 @@ async function runIndex(ctx: CommandContext, mode: 'add' | 'sync'): Promise<void
   }
 }
 
-export const indexAdd: Command = {
+export const indexAdd = defineCommand({
   path: ['index', 'add'],
   usage: 'index add PATH... --db DIR --weights W',
-  summary: 'Index audio files and folders (recursively) for search; incremental, resumable',
-  options: {
-    ...MODEL_OPTIONS,
-    ...DB_OPTION,
-    ...WINDOW_OPTIONS,
-    ...RUN_OPTIONS,
-    'ann-index': { type: 'string' },
-    'ann-threshold': { type: 'string' },
-  },
-  help: [
-    INDEX_MODEL_HELP,
-    RUN_HELP,
-    "  --ann-index K      vector index: 'auto' (default: IVF-PQ once the library is large), 'ivf-pq' or 'hnsw' (from 256 vectors on), 'none'",
-    '  --ann-threshold N  vectors from which auto builds the index (default 20000)',
-    AUDIO_HELP,
-    '  --json             {"added","updated","unchanged","removed","skipped":[{"path","reason"}],"ignored","files","seconds"}',
-    '                     (stopped by Ctrl-C: also "interrupted": true, "pending": files left)',
-    '',
-    'Adding a path removed before (`index remove`), or a folder above it, includes it again.',
-    INTERRUPT_HELP,
-  ].join('\n'),
-  run: (ctx) => runIndex(ctx, 'add'),
-};
+  summary: 'Index audio files and folders for search (resumable)',
+  details:
+    'Folders are walked recursively; files already indexed and unchanged are skipped. Adding a path removed before ' +
+    `(\`index remove\`), or a folder above it, includes it again.\n\n${INTERRUPT_HELP}`,
+  options: INDEX_ADD_OPTIONS,
+  json: REPORT_JSON,
+  run: (ctx) => runIndex(ctx, 'add', explicitAudio(ctx.values)),
+});
 
-export const indexSync: Command = {
+export const indexSync = defineCommand({
   path: ['index', 'sync'],
   usage: 'index sync --db DIR',
-  summary: 'Bring an index up to date: add new files, re-embed changed ones, drop deleted ones',
-  options: { ...MODEL_OPTIONS, ...DB_OPTION, ...RUN_OPTIONS, 'ann-index': { type: 'string' }, 'ann-threshold': { type: 'string' } },
-  help: [
-    INDEX_MODEL_HELP,
-    RUN_HELP,
-    '  --ann-index K, --ann-threshold N   as for index add',
-    '  --json             as for index add',
-    '',
-    'Paths removed with `index remove` stay out.',
-    INTERRUPT_HELP,
-  ].join('\n'),
+  summary: 'Bring an index up to date with its folders',
+  details: `Adds new files, re-embeds changed ones, drops deleted ones. Paths removed with \`index remove\` stay out.\n\n${INTERRUPT_HELP}`,
+  options: INDEX_RUN_OPTIONS,
+  json: REPORT_JSON,
   run: (ctx) => runIndex(ctx, 'sync'),
-};
+});
 
-export const indexStats: Command = {
+export const indexStats = defineCommand({
   path: ['index', 'stats'],
   usage: 'index stats --db DIR',
-  summary: 'What an index holds: files, windows, model, size on disk',
-  options: { ...DB_OPTION },
-  help: ['  --db DIR           the index folder', '  --json             {"files","windows","model":{...},"bytes"}'].join('\n'),
+  summary: 'What an index holds: files, windows, model, size',
+  options: DB_OPTION,
+  json: '{"files","windows","model":{...},"bytes"}',
   async run(ctx) {
-    const index = await ClapIndex.open(dbDir(ctx.values));
+    const index = await ClapIndex.open(ctx.values.db);
     try {
       const s = await index.stats();
       if (ctx.json) {
@@ -259,14 +259,15 @@ export const indexStats: Command = {
       await index.close();
     }
   },
-};
+});
 
-export const indexCaptions: Command = {
+export const indexCaptions = defineCommand({
   path: ['index', 'captions'],
   usage: 'index captions FILE.txt --db DIR',
-  summary: 'Add captions (one per line) for audio→text ranking (clap search --audio FILE --captions)',
-  options: { ...MODEL_OPTIONS, ...DB_OPTION, replace: { type: 'boolean' } },
-  help: [INDEX_MODEL_HELP, '  --replace          drop the captions added before', '  --json             {"captions": N}'].join('\n'),
+  summary: 'Add captions for audio→text ranking',
+  details: 'One caption per line; rank them for a sound with clap search --audio FILE --captions.',
+  options: { ...INDEX_MODEL_OPTIONS, replace: { kind: 'boolean', help: 'drop the captions added before' } },
+  json: '{"captions": N}',
   async run(ctx) {
     if (ctx.positionals.length !== 1) throw new UsageError('give one text file of captions (one per line)');
     const file = ctx.positionals[0];
@@ -283,37 +284,34 @@ export const indexCaptions: Command = {
     if (lines.length === 0) throw new UsageError(`no captions in ${file}`);
     const { clap, index } = await openWithModel(ctx, false);
     try {
-      const n = await index.addCaptions(lines, { replace: ctx.values.replace === true });
+      const n = await index.addCaptions(lines, { replace: ctx.values.replace });
       if (ctx.json) ctx.stdout.write(`${JSON.stringify({ captions: n })}\n`);
-      else ctx.stdout.write(`${index.dir}: ${n} captions\n`);
+      else ctx.stdout.write(`${index.dir}: ${plural(n, 'caption')}\n`);
     } finally {
       await index.close();
       await clap.release();
     }
   },
-};
+});
 
-export const indexRemove: Command = {
+export const indexRemove = defineCommand({
   path: ['index', 'remove'],
   usage: 'index remove PATH... --db DIR',
-  summary: 'Drop files or folders from an index (and from what sync re-walks)',
-  options: { ...DB_OPTION },
-  help: [
-    '  --db DIR           the index folder',
-    '  --json             {"removed": N}',
-    '',
-    'A removed file or folder stays out: `index sync` leaves it out, until `index add` names it, or a',
-    'folder above it, again. Removing a folder given to `index add` stops walking it. A path that is not',
-    'in the index (nothing indexed at or under it, and inside no indexed folder) is reported, exit status 1.',
-  ].join('\n'),
+  summary: 'Drop files or folders from an index',
+  details:
+    'A removed file or folder stays out: `index sync` leaves it out, until `index add` names it, or a folder above it, again. ' +
+    'Removing a folder given to `index add` stops walking it. A path that is not in the index (nothing indexed at or under it, ' +
+    'and inside no indexed folder) is reported, exit status 1.',
+  options: DB_OPTION,
+  json: '{"removed": N}',
   async run(ctx) {
     if (ctx.positionals.length === 0) throw new UsageError('give at least one file or folder to remove');
-    const index = await ClapIndex.open(dbDir(ctx.values));
+    const index = await ClapIndex.open(ctx.values.db);
     const notIndexed: { path: string; reason: string }[] = [];
     try {
       const n = await index.remove(ctx.positionals, { onNotIndexed: (s) => notIndexed.push(s) });
       if (ctx.json) ctx.stdout.write(`${JSON.stringify({ removed: n })}\n`);
-      else ctx.stdout.write(`${index.dir}: ${n} file${n === 1 ? '' : 's'} removed\n`);
+      else ctx.stdout.write(`${index.dir}: ${plural(n, 'file')} removed\n`);
     } finally {
       await index.close();
     }
@@ -323,6 +321,6 @@ export const indexRemove: Command = {
         `${notIndexed.length} paths are not in the index: ${notIndexed.map((s) => `${s.path} (${s.reason})`).join(', ')}`,
       );
   },
-};
+});
 
-export const indexCommands: Command[] = [indexAdd, indexSync, indexStats, indexCaptions, indexRemove];
+export const indexCommands = [indexAdd, indexSync, indexStats, indexCaptions, indexRemove];

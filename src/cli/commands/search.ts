@@ -1,51 +1,48 @@
-import { type Command, num, str, UsageError } from '../command.js';
-import type { IndexQuery, IndexSearchOptions, SearchMode } from '../../tasks/clap-index.js';
-import { DB_OPTION, INDEX_MODEL_HELP, openWithModel } from './index-cmd.js';
-import { intOption, MODEL_OPTIONS } from './shared.js';
+import { DEFAULT_NPROBES, DEFAULT_REFINE } from '../../store/lance.js';
+import { INDEX_DEFAULTS, type IndexQuery, type IndexSearchOptions, type SearchMode } from '../../tasks/clap-index.js';
+import { defineCommand, UsageError } from '../command.js';
+import { INDEX_MODEL_OPTIONS, openWithModel } from './index-cmd.js';
 
 function fmtTime(s: number): string {
   const m = Math.floor(s / 60);
   return m > 0 ? `${m}:${(s - m * 60).toFixed(1).padStart(4, '0')}` : `${s.toFixed(1)}s`;
 }
 
-export const search: Command = {
+export const search = defineCommand({
   path: ['search'],
   usage: 'search "TEXT" --db DIR',
-  summary: 'Search an index by text, by example (--like FILE), or rank its captions for a sound (--audio FILE --captions)',
+  summary: 'Search an index by text or by example; rank captions',
+  details: "By text, by example (--like FILE), or rank the index's captions for a sound (--audio FILE --captions).",
   options: {
-    ...MODEL_OPTIONS,
-    ...DB_OPTION,
-    top: { type: 'string' },
-    like: { type: 'string' },
-    audio: { type: 'string' },
-    captions: { type: 'boolean' },
-    glob: { type: 'string' },
-    'min-duration': { type: 'string' },
-    'max-duration': { type: 'string' },
-    exact: { type: 'boolean' },
-    ann: { type: 'boolean' },
-    nprobes: { type: 'string' },
-    refine: { type: 'string' },
-    level: { type: 'string' },
+    top: { kind: 'integer', arg: 'K', min: 1, default: INDEX_DEFAULTS.top, help: 'results' },
+    like: { kind: 'path', arg: 'FILE', help: 'audio→audio: files that sound like FILE (FILE itself left out)' },
+    audio: { kind: 'path', arg: 'FILE', help: "the query is a sound; with --captions, rank the index's captions for it" },
+    captions: { kind: 'boolean', help: 'audio→text: rank the captions added with clap index captions' },
+    glob: { kind: 'string', arg: 'G', help: "only paths matching G ('*.wav' matches names, 'drums/**' folders)" },
+    'min-duration': { kind: 'number', arg: 'S', min: 0, help: 'only files at least S seconds long' },
+    'max-duration': { kind: 'number', arg: 'S', min: 0, help: 'only files at most S seconds long' },
+    exact: { kind: 'boolean', help: 'scan every vector (ignore the ANN index)' },
+    ann: { kind: 'boolean', help: 'require the ANN index (tuned by --nprobes and --refine)' },
+    nprobes: { kind: 'integer', min: 1, default: DEFAULT_NPROBES, help: 'ANN partitions searched' },
+    refine: {
+      kind: 'integer',
+      min: 1,
+      default: DEFAULT_REFINE,
+      field: 'refineFactor',
+      help: 'ANN candidates re-ranked exactly, per result',
+    },
+    level: {
+      kind: 'enum',
+      choices: ['file', 'window'],
+      help: "'window': the best window per file (sliding indexes); 'file': per-file vectors",
+      defaultText: 'window on sliding indexes, else file',
+    },
+    ...INDEX_MODEL_OPTIONS,
   },
-  help: [
-    INDEX_MODEL_HELP,
-    '  --top K            results (default 10)',
-    '  --like FILE        audio→audio: files that sound like FILE (FILE itself left out)',
-    "  --audio FILE       the query is a sound; with --captions, rank the index's captions for it",
-    '  --captions         audio→text: rank the captions added with clap index captions',
-    "  --glob G           only paths matching G ('*.wav' matches names, 'drums/**' folders)",
-    '  --min-duration S, --max-duration S   only files this long (seconds)',
-    '  --exact            scan every vector (ignore the ANN index)',
-    '  --ann              require the ANN index; --nprobes N (default 20), --refine N (default 30) tune it',
-    "  --level L          'window' (sliding indexes: best window per file, default there) or 'file'",
-    '  --json             [{"path","score","start"?,"end"?}]; with --captions [{"text","score"}]',
-  ].join('\n'),
+  json: '[{"path","score","start"?,"end"?}]; with --captions [{"text","score"}]',
   async run(ctx) {
     const v = ctx.values;
-    const like = str(v, 'like');
-    const audio = str(v, 'audio');
-    const captions = v.captions === true;
+    const { like, audio, captions } = v;
     if (like !== undefined && audio !== undefined) throw new UsageError('give --like or --audio, not both');
     const audioQuery = like ?? audio;
     if (audioQuery !== undefined && ctx.positionals.length > 0)
@@ -56,17 +53,23 @@ export const search: Command = {
       );
     }
     if (captions && audio === undefined) throw new UsageError('--captions ranks captions for a sound: give --audio FILE');
-    const top = intOption(v, 'top') ?? 10;
-    if (v.exact === true && v.ann === true) throw new UsageError('give --exact or --ann, not both');
-    const mode: SearchMode = v.exact === true ? 'exact' : v.ann === true ? 'ann' : 'auto';
-    const level = str(v, 'level');
-    if (level !== undefined && level !== 'file' && level !== 'window')
-      throw new UsageError(`--level must be 'file' or 'window', got '${level}'`);
-    const nprobes = intOption(v, 'nprobes');
-    const refineFactor = intOption(v, 'refine');
-    const minDuration = num(v, 'min-duration');
-    const maxDuration = num(v, 'max-duration');
-    const options: IndexSearchOptions = { top, glob: str(v, 'glob'), minDuration, maxDuration, mode, nprobes, refineFactor, level };
+    const top = v.top;
+    if (v.exact && v.ann) throw new UsageError('give --exact or --ann, not both');
+    const mode: SearchMode = v.exact ? 'exact' : v.ann ? 'ann' : 'auto';
+    const minDuration = v['min-duration'];
+    const maxDuration = v['max-duration'];
+    if (minDuration !== undefined && maxDuration !== undefined && minDuration > maxDuration)
+      throw new UsageError(`--min-duration ${minDuration} is more than --max-duration ${maxDuration}`);
+    const options: IndexSearchOptions = {
+      top,
+      glob: v.glob,
+      minDuration,
+      maxDuration,
+      mode,
+      nprobes: v.nprobes,
+      refineFactor: v.refine,
+      level: v.level,
+    };
 
     const { clap, index } = await openWithModel(ctx, false);
     try {
@@ -99,4 +102,4 @@ export const search: Command = {
       await clap.release();
     }
   },
-};
+});

@@ -1,116 +1,153 @@
+/** Option tables and their readers shared by several commands: model loading, audio windows, labels. */
 import { readFileSync } from 'node:fs';
+import { AUDIO_DEFAULTS, CHANNEL_MODES, CROP_MODES } from '../../audio/index.js';
+import { PRECISIONS } from '../../engine/quant.js';
 import { ClapError } from '../../errors.js';
-import { type AudioEmbedOptions, Clap, type ClapLoadOptions } from '../../tasks/clap.js';
-import { type CommandContext, num, type OptionSpec, type ParsedValues, required, str, UsageError } from '../command.js';
+import { type AudioEmbedOptions, CLAP_DEFAULTS, Clap, type ClapLoadOptions } from '../../tasks/clap.js';
+import { CLAP_POOLINGS } from '../../text/index.js';
+import { type CommandContext, UsageError } from '../command.js';
+import { optionTable, type Values } from '../options.js';
 import { Progress } from '../progress.js';
 
-/** --weights / --config / --threads: how a model is loaded. */
-export const MODEL_OPTIONS: OptionSpec = {
-  weights: { type: 'string' },
-  config: { type: 'string' },
-  threads: { type: 'string' },
-  'text-pooling': { type: 'string' },
-  precision: { type: 'string' },
-};
+/** --config, --threads, --text-pooling, --precision: how a model is loaded (beside --weights). */
+export const MODEL_SETTINGS = optionTable({
+  config: {
+    kind: 'string',
+    arg: 'C',
+    section: 'Model',
+    help: 'config.json, or a preset name such as 2023',
+    defaultText: 'a config.json beside the weights, else sizes read off the weights',
+  },
+  threads: { kind: 'integer', min: 1, section: 'Model', help: 'compute threads', defaultText: 'all cores' },
+  'text-pooling': {
+    kind: 'enum',
+    choices: CLAP_POOLINGS,
+    default: CLAP_DEFAULTS.textPooling,
+    section: 'Model',
+    help: "the token that represents a text: msclap's 'reference' (each '!' shifts it) or 'fixed' (the final token)",
+  },
+  precision: {
+    kind: 'enum',
+    choices: PRECISIONS,
+    default: CLAP_DEFAULTS.precision,
+    section: 'Model',
+    help: "weights: 'int8' = dynamic int8 MatMuls (faster, approximate), 'fp16-weights' = smaller cached models",
+  },
+});
 
-export const MODEL_HELP = [
-  '  --weights W        CLAP weights (.pth as released, or .safetensors)',
-  '  --config C         config.json, or a preset name (2023); default: read sizes off the weights',
-  '  --threads N        compute threads (default: all cores)',
-  "  --text-pooling P   'reference' (msclap: '!' shifts the pooled token, default) or 'fixed'",
-  "  --precision P      'fp32' (default), 'fp16-weights' or 'int8' (dynamic int8 MatMuls: faster, approximate)",
-].join('\n');
+/** --weights (required) and MODEL_SETTINGS. */
+export const MODEL_OPTIONS = optionTable({
+  weights: { kind: 'path', arg: 'W', required: true, section: 'Model', help: 'CLAP weights (.pth as released, or .safetensors)' },
+  ...MODEL_SETTINGS,
+});
 
-/** --NAME as an integer ≥ `min` (1: positive, 0: non-negative), or undefined when not given. */
-export function intOption(values: ParsedValues, name: string, min: 0 | 1 = 1): number | undefined {
-  const n = num(values, name);
-  if (n !== undefined && (!Number.isInteger(n) || n < min))
-    throw new UsageError(`--${name} must be a ${min === 1 ? 'positive' : 'non-negative'} integer`);
-  return n;
+/** The 7 s window options: how a file becomes the model's windows. `sliding` says what the command does with all windows. */
+export function windowOptions<const S extends string>(sliding: S) {
+  return optionTable({
+    channels: {
+      kind: 'enum',
+      choices: CHANNEL_MODES,
+      default: AUDIO_DEFAULTS.channels,
+      section: 'Audio',
+      help: "several channels: 'mean' down-mixes, 'reference' concatenates them (msclap)",
+    },
+    crop: {
+      kind: 'enum',
+      choices: CROP_MODES,
+      default: AUDIO_DEFAULTS.crop,
+      section: 'Audio',
+      help: "which 7 s of a longer clip ('random' with --seed)",
+    },
+    'crop-offset': {
+      kind: 'integer',
+      min: 0,
+      field: 'cropOffset',
+      section: 'Audio',
+      help: 'crop at sample N (44.1 kHz, after channel handling): reproduces msclap runs',
+    },
+    seed: {
+      kind: 'integer',
+      arg: 'S',
+      min: 0,
+      field: 'seed',
+      section: 'Audio',
+      help: 'seed for --crop random (Python random.seed semantics)',
+    },
+    sliding: { kind: 'boolean', section: 'Audio', help: sliding },
+    hop: {
+      kind: 'number',
+      arg: 'S',
+      above: 0,
+      default: AUDIO_DEFAULTS.hopS,
+      field: 'hopS',
+      section: 'Audio',
+      help: 'seconds between sliding windows (with --sliding)',
+    },
+  });
 }
 
-/** The 7 s window options: how a file becomes the model's windows. */
-export const WINDOW_OPTIONS: OptionSpec = {
-  channels: { type: 'string' },
-  crop: { type: 'string' },
-  'crop-offset': { type: 'string' },
-  seed: { type: 'string' },
-  sliding: { type: 'boolean' },
-  hop: { type: 'string' },
-};
-
-/** Options of the audio path (decode, channels, 7 s window, encoder batch). */
-export const AUDIO_OPTIONS: OptionSpec = { ...WINDOW_OPTIONS, batch: { type: 'string' } };
-
-/** Help of WINDOW_OPTIONS; `sliding` is the --sliding line (what the command does with the windows). */
-export function windowHelp(sliding: string): string {
-  return [
-    "  --channels M       'mean' (down-mix, default) or 'reference' (msclap: channels concatenated)",
-    "  --crop M           clips over 7 s: 'start' (default), 'center' or 'random' (with --seed)",
-    '  --crop-offset N    crop at sample N (44.1 kHz, after channel handling): reproduces msclap runs',
-    '  --seed S           seed for --crop random (Python random.seed semantics)',
-    `  --sliding          ${sliding}`,
-    '  --hop S            hop between sliding windows, seconds (default 7)',
-  ].join('\n');
+/** Window options plus --batch: the audio path of embed, classify, caption and eval. */
+export function audioOptions<const S extends string>(sliding: S) {
+  return optionTable({
+    ...windowOptions(sliding),
+    batch: {
+      kind: 'integer',
+      min: 1,
+      default: CLAP_DEFAULTS.batchSize,
+      field: 'batchSize',
+      section: 'Audio',
+      help: '7 s windows per encoder run',
+    },
+  });
 }
 
-export const AUDIO_HELP = [
-  windowHelp('embed every 7 s window of long files (mean-pooled; windows listed with --json)'),
-  '  --batch N          windows per encoder run (default 4)',
-].join('\n');
+export const AUDIO_OPTIONS = audioOptions('embed every 7 s window of long files (mean-pooled; windows listed with --json)');
 
-/** --threads, --text-pooling and --precision, validated. */
-export function modelSettings(values: ParsedValues): Pick<ClapLoadOptions, 'threads' | 'textPooling' | 'precision'> {
-  const pooling = str(values, 'text-pooling');
-  if (pooling !== undefined && pooling !== 'reference' && pooling !== 'fixed')
-    throw new UsageError(`--text-pooling must be 'reference' or 'fixed', got '${pooling}'`);
-  const threads = intOption(values, 'threads');
-  const precision = str(values, 'precision');
-  if (precision !== undefined && precision !== 'fp32' && precision !== 'fp16-weights' && precision !== 'int8') {
-    throw new UsageError(`--precision must be fp32, fp16-weights or int8, got '${precision}'`);
-  }
-  return { threads, textPooling: pooling, precision };
+/** --labels / --labels-file. */
+export const LABEL_OPTIONS = optionTable({
+  labels: { kind: 'list', arg: '"a,b,c"', help: 'the classes (comma-separated)' },
+  'labels-file': { kind: 'path', arg: 'F', help: 'the classes, one per line' },
+});
+
+/** --threads, --text-pooling and --precision as Clap.load options. */
+export function modelSettings(v: Values<typeof MODEL_SETTINGS>): Pick<ClapLoadOptions, 'threads' | 'textPooling' | 'precision'> {
+  return { threads: v.threads, textPooling: v['text-pooling'], precision: v.precision };
 }
 
-export async function loadModel(values: ParsedValues): Promise<Clap> {
-  return Clap.load({ weights: required(values, 'weights'), config: str(values, 'config'), ...modelSettings(values) });
+export async function loadModel(v: Values<typeof MODEL_OPTIONS>): Promise<Clap> {
+  return Clap.load({ weights: v.weights, config: v.config, ...modelSettings(v) });
 }
 
-type WindowSettings = Pick<AudioEmbedOptions, 'channels' | 'crop' | 'cropOffset'> & { seed?: number };
+type WindowSettings = Pick<AudioEmbedOptions, 'channels' | 'crop' | 'cropOffset' | 'sliding'> & { seed?: number };
+type WindowValues = Values<ReturnType<typeof windowOptions>>;
 
-/** --channels, --crop, --crop-offset and --seed, validated; those not given are left out. */
-export function windowOptions(v: ParsedValues): WindowSettings {
+/** The window options given on the command line (those left out are absent, so defaults or recorded settings apply). */
+export function windowSettings(v: WindowValues): WindowSettings {
+  if (v.hop !== undefined && !v.sliding) throw new UsageError('--hop needs --sliding');
   const out: WindowSettings = {};
-  const channels = str(v, 'channels');
-  if (channels !== undefined) {
-    if (channels !== 'mean' && channels !== 'reference')
-      throw new UsageError(`--channels must be 'mean' or 'reference', got '${channels}'`);
-    out.channels = channels;
-  }
-  const crop = str(v, 'crop');
-  if (crop !== undefined) {
-    if (crop !== 'start' && crop !== 'center' && crop !== 'random')
-      throw new UsageError(`--crop must be start, center or random, got '${crop}'`);
-    out.crop = crop;
-  }
-  const cropOffset = intOption(v, 'crop-offset', 0);
-  if (cropOffset !== undefined) out.cropOffset = cropOffset;
-  const seed = num(v, 'seed');
-  if (seed !== undefined) out.seed = seed;
+  if (v.channels !== undefined) out.channels = v.channels;
+  if (v.crop !== undefined) out.crop = v.crop;
+  if (v['crop-offset'] !== undefined) out.cropOffset = v['crop-offset'];
+  if (v.seed !== undefined) out.seed = v.seed;
+  if (v.sliding) out.sliding = v.hop !== undefined ? { hopS: v.hop } : true;
   return out;
 }
 
-export function audioOptions(ctx: CommandContext, total: number): AudioEmbedOptions {
-  const v = ctx.values;
-  const window = windowOptions(v);
-  const batchSize = intOption(v, 'batch');
-  const hop = num(v, 'hop');
-  const progress = new Progress(total, 'embedding', ctx.stderr, total > 1 && ctx.stderr.isTTY === true);
+/**
+ * Progress for `total` inputs on stderr: a bar on a TTY, plain lines otherwise (left out with --json
+ * when stderr is not a terminal, so machine runs stay quiet), nothing for a single input.
+ */
+export function progressFor(ctx: CommandContext, total: number, label: string): Progress {
+  return new Progress(total, label, ctx.stderr, total > 1 && (ctx.stderr.isTTY === true || !ctx.json));
+}
+
+/** AudioEmbedOptions from the audio options, with progress on stderr. */
+export function embedOptions(ctx: CommandContext<ReturnType<typeof audioOptions>>, total: number): AudioEmbedOptions {
+  const progress = progressFor(ctx, total, 'embedding');
   let done = 0;
   return {
-    ...window,
-    batchSize,
-    sliding: v.sliding === true ? (hop !== undefined ? { hopS: hop } : true) : false,
+    ...windowSettings(ctx.values),
+    batchSize: ctx.values.batch,
     onProgress: (n) => {
       progress.tick(n - done);
       done = n;
@@ -124,11 +161,10 @@ export function needFiles(ctx: CommandContext): string[] {
 }
 
 /** Labels from --labels "a,b,c" or --labels-file (one per line). */
-export function readLabels(values: ParsedValues): string[] {
-  const inline = str(values, 'labels');
-  const file = str(values, 'labels-file');
-  if ((inline === undefined) === (file === undefined)) throw new UsageError('give exactly one of --labels or --labels-file');
-  let raw: string[];
+export function readLabels(v: Values<typeof LABEL_OPTIONS>): string[] {
+  const file = v['labels-file'];
+  if ((v.labels === undefined) === (file === undefined)) throw new UsageError('give exactly one of --labels or --labels-file');
+  let raw = v.labels ?? [];
   if (file !== undefined) {
     let text: string;
     try {
@@ -137,14 +173,8 @@ export function readLabels(values: ParsedValues): string[] {
       throw new ClapError(`cannot read labels (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { subject: file });
     }
     raw = text.split(/\r?\n/);
-  } else {
-    raw = inline!.split(',');
   }
   const labels = raw.map((l) => l.trim()).filter((l) => l.length > 0);
   if (labels.length === 0) throw new UsageError(`no labels in ${file ?? '--labels'}`);
   return labels;
-}
-
-export function roundVector(v: Float32Array): number[] {
-  return Array.from(v);
 }

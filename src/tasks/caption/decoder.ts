@@ -21,6 +21,19 @@ import { beamTemperature } from './logprobs.js';
 import { beamSearch, type CaptionLm, type LmState, sample, type SearchResult } from './search.js';
 
 export type CaptionStrategy = 'beam' | 'greedy' | 'sample';
+export const CAPTION_STRATEGIES: readonly CaptionStrategy[] = ['beam', 'greedy', 'sample'];
+
+/** What captioning does when an option is left out (msclap's generate_caption settings; the CLI's help shows these). */
+export const CAPTION_DEFAULTS = {
+  strategy: 'beam',
+  beamSize: 5,
+  entryLength: 67,
+  temperature: 1,
+  topK: 0,
+  topP: 1,
+  seed: 0,
+  batchSize: 8,
+} as const;
 
 export interface CaptionOptions {
   /** 'beam' (msclap, default), 'greedy' (= beam size 1, as msclap's beam_size=1), 'sample'. */
@@ -236,7 +249,8 @@ export function captionFromPrefix(
 type ResolvedOptions = Required<Omit<CaptionOptions, 'onProgress'>>;
 
 function checkOptions(o: CaptionOptions, cfg: ClapCapConfig): ResolvedOptions {
-  const strategy = o.strategy ?? 'beam';
+  const D = CAPTION_DEFAULTS;
+  const strategy = o.strategy ?? D.strategy;
   if (strategy !== 'beam' && strategy !== 'greedy' && strategy !== 'sample') {
     throw new ClapError(`unknown strategy ${JSON.stringify(strategy)} (expected beam, greedy or sample)`, { subject: 'strategy' });
   }
@@ -245,21 +259,21 @@ function checkOptions(o: CaptionOptions, cfg: ClapCapConfig): ResolvedOptions {
     return v;
   };
   const maxEntry = cfg.gpt.nPositions - cfg.prefixLength + 1;
-  const temperature = o.temperature ?? 1;
+  const temperature = o.temperature ?? D.temperature;
   if (!Number.isFinite(temperature) || (strategy === 'sample' && temperature < 0)) {
     throw new ClapError(`must be a finite number${strategy === 'sample' ? ' ≥ 0' : ''}, got ${temperature}`, { subject: 'temperature' });
   }
-  const topP = o.topP ?? 1;
+  const topP = o.topP ?? D.topP;
   if (!(topP > 0 && topP <= 1)) throw new ClapError(`must be in (0, 1], got ${topP}`, { subject: 'topP' });
   return {
     strategy,
-    beamSize: int('beamSize', o.beamSize ?? 5, 1, cfg.gpt.vocabSize),
-    entryLength: int('entryLength', o.entryLength ?? 67, 1, maxEntry),
+    beamSize: int('beamSize', o.beamSize ?? D.beamSize, 1, cfg.gpt.vocabSize),
+    entryLength: int('entryLength', o.entryLength ?? D.entryLength, 1, maxEntry),
     temperature,
-    topK: int('topK', o.topK ?? 0, 0, cfg.gpt.vocabSize),
+    topK: int('topK', o.topK ?? D.topK, 0, cfg.gpt.vocabSize),
     topP,
-    seed: int('seed', o.seed ?? 0, 0, 2 ** 32 - 1),
+    seed: int('seed', o.seed ?? D.seed, 0, 2 ** 32 - 1),
     kvCache: o.kvCache ?? true,
-    batchSize: int('batchSize', o.batchSize ?? 8, 1, 4096),
+    batchSize: int('batchSize', o.batchSize ?? D.batchSize, 1, 4096),
   };
 }

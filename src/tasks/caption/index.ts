@@ -15,6 +15,8 @@ export {
   type CaptionOptions,
   type CaptionResult,
   type CaptionStrategy,
+  CAPTION_DEFAULTS,
+  CAPTION_STRATEGIES,
   captionFromPrefix,
   ClapCapDecoder,
 } from './decoder.js';

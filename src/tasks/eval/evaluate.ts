@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ClapError } from '../../errors.js';
-import type { AudioInput } from '../../audio/index.js';
+import { AUDIO_DEFAULTS, type AudioInput } from '../../audio/index.js';
 import { applyTemplate, type AudioEmbedOptions, type Clap, scoreLabels } from '../clap.js';
 import { decodeAu, isAu } from './au.js';
 import { type CacheShard, type EmbeddingCache, sha256 } from './cache.js';
@@ -28,6 +28,9 @@ import {
 
 /** Audio options that change an embedding (the cache keys on them). */
 export type EvalAudioOptions = Omit<AudioEmbedOptions, 'onProgress' | 'name'>;
+
+/** What an evaluation does when an option is left out (the CLI's help shows these). */
+export const EVAL_DEFAULTS = { threshold: 0.5 } as const;
 
 export interface EvalOptions {
   /** Prompt templates ('{}' = the class text, else appended); several make an ensemble. Default: the dataset's. */
@@ -99,11 +102,13 @@ export function audioCacheKeyOptions(o: EvalAudioOptions = {}): Record<string, u
   if (o.crop === 'random' && o.seed === undefined && o.cropOffset === undefined) return null; // not reproducible
   const sliding = o.sliding ? (o.sliding === true ? {} : o.sliding) : null;
   return {
-    channels: o.channels ?? 'mean',
-    crop: o.cropOffset !== undefined ? null : (o.crop ?? 'start'),
+    channels: o.channels ?? AUDIO_DEFAULTS.channels,
+    crop: o.cropOffset !== undefined ? null : (o.crop ?? AUDIO_DEFAULTS.crop),
     cropOffset: o.cropOffset ?? null,
     seed: o.crop === 'random' && o.seed !== undefined ? String(o.seed) : null,
-    sliding: sliding ? `${sliding.hopS ?? 7}/${sliding.tail ?? 'tile'}/${sliding.minTailS ?? 1}` : null,
+    sliding: sliding
+      ? `${sliding.hopS ?? AUDIO_DEFAULTS.hopS}/${sliding.tail ?? AUDIO_DEFAULTS.tail}/${sliding.minTailS ?? AUDIO_DEFAULTS.minTailS}`
+      : null,
     pool: sliding ? (o.pool ?? 'mean') : null,
     ffmpeg: o.ffmpeg === undefined || o.ffmpeg === true ? null : String(o.ffmpeg),
   };
@@ -318,7 +323,7 @@ export async function evaluateDataset(clap: Clap, dataset: EvalDataset, options:
         ap: ap[c],
       }));
     } else {
-      const threshold = options.threshold ?? 0.5;
+      const threshold = options.threshold ?? EVAL_DEFAULTS.threshold;
       const f1 = f1Dcase2017(truthHot, thresholdDecisions(probs, threshold));
       metrics.mAP = mAP;
       metrics.f1 = f1.f1;

@@ -17,6 +17,7 @@ export {
   classTextEmbeddings,
   embedItems,
   embedTexts,
+  EVAL_DEFAULTS,
   evaluateCaptions,
   evaluateDataset,
   zeroShotProbabilities,

@@ -43,6 +43,7 @@ import { resolveTrainConfig } from './presets.js';
 import { Rng } from '../rng.js';
 import type { RunOptions } from './run-options.js';
 import { finishRun, jsonlLogger, parameterCount, saveWeights } from './outputs.js';
+import { CAPTION_TRAIN_DEFAULTS } from './defaults.js';
 
 export interface CaptionTrainOptions extends RunOptions {
   data: string;
@@ -127,17 +128,21 @@ export function captionTokens(text: string, max: number): number[] {
 export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrainSummary> {
   const t0 = performance.now();
   mkdirSync(o.out, { recursive: true });
-  const batch = o.batch ?? 8;
-  const epochs = o.epochs ?? 10;
-  const len = o.maxTokens ?? 30;
-  const seed = o.seed ?? 0;
+  const batch = o.batch ?? CAPTION_TRAIN_DEFAULTS.batch;
+  const epochs = o.epochs ?? CAPTION_TRAIN_DEFAULTS.epochs;
+  const len = o.maxTokens ?? CAPTION_TRAIN_DEFAULTS.maxTokens;
+  const seed = o.seed ?? CAPTION_TRAIN_DEFAULTS.seed;
   const items = readManifest(o.data);
   const base = typeof o.init === 'string' ? await loadWeights(o.init) : o.init;
   const cfg = clapCapConfig(base, o.settings ?? {});
   writeFileSync(join(o.out, 'clapcap.json'), `${JSON.stringify({ clapcap: o.settings ?? {} }, null, 2)}\n`);
 
   // ---- frozen audio embeddings, once
-  const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? 30, cacheDir: o.cacheDir, workers: o.workers });
+  const store = new FeatureStore({
+    maxSeconds: o.maxSeconds ?? CAPTION_TRAIN_DEFAULTS.maxSeconds,
+    cacheDir: o.cacheDir,
+    workers: o.workers,
+  });
   store.prefetch(items.map((it) => it.path));
   let emb: Float32Array[];
   const clap = await Clap.load({
@@ -166,7 +171,7 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
   const step = await buildTrainStep(cg.loss, {
     optimizer: { kind: 'adam' },
     params: trainable,
-    lr: o.lr ?? 2e-4,
+    lr: o.lr ?? CAPTION_TRAIN_DEFAULTS.lr,
     clipGradNorm: o.clipGrad,
     runtime: { threads: o.threads },
   });

@@ -29,6 +29,7 @@ import { Rng } from '../rng.js';
 import { mixupBatch, specAugment, type SpecAugmentOptions } from './augment.js';
 import { endOfEpoch, initialScheduleState, learningRate, type ScheduleConfig, type ScheduleState } from './schedule.js';
 import { finishRun, jsonlLogger, parameterCount, saveWeights } from './outputs.js';
+import { CONTRASTIVE_DEFAULTS } from './defaults.js';
 
 export type FreezeGroup = 'audio' | 'text' | 'projection' | 'temperature';
 
@@ -148,11 +149,12 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   if (!o.resume && existsSync(ckptFile))
     throw new ClapError('already holds a training run: pass --resume to continue it, or choose another --out', { subject: out });
 
-  const seed = o.seed ?? 0;
-  const batch = o.batch ?? 16;
-  const epochs = o.epochs ?? 10;
+  const D = CONTRASTIVE_DEFAULTS;
+  const seed = o.seed ?? D.seed;
+  const batch = o.batch ?? D.batch;
+  const epochs = o.epochs ?? D.epochs;
   if (!Number.isInteger(batch) || batch < 2) throw new ClapError('batch size must be an integer ≥ 2 (contrastive loss)');
-  const accumulate = o.accumulate ?? 1;
+  const accumulate = o.accumulate ?? D.accumulate;
   if (!Number.isInteger(accumulate) || accumulate < 1) throw new ClapError('accumulate must be an integer ≥ 1');
   const template = o.template ?? DEFAULT_TEMPLATE;
 
@@ -165,13 +167,13 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     val = readManifest(o.val, { template });
   } else {
     const r = new Rng(seed ^ 0x5eed);
-    ({ train, val } = splitItems(items, { fraction: o.valFraction ?? 0.1, by: o.splitBy ?? 'clip', seed }, () => r.next()));
+    ({ train, val } = splitItems(items, { fraction: o.valFraction ?? D.valFraction, by: o.splitBy ?? D.splitBy, seed }, () => r.next()));
   }
   if (train.length < batch * accumulate) {
     const what = accumulate > 1 ? `one step of ${accumulate} micro-batches of ${batch}` : `one batch of ${batch}`;
     throw new ClapError(`${train.length} training clips is fewer than ${what}`, { subject: o.data });
   }
-  const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? 30, cacheDir: o.cacheDir, workers: o.workers });
+  const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? D.maxSeconds, cacheDir: o.cacheDir, workers: o.workers });
   store.prefetch(train.map((it) => it.path));
   store.prefetch(val.map((it) => it.path));
   const testItems = o.test ? readManifest(o.test, { template }) : [];
@@ -184,7 +186,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     base = await loadWeights(join(out, 'init.safetensors'));
     cfg = resolveTrainConfig(join(out, 'config.json'));
   } else {
-    cfg = resolveTrainConfig(o.config, o.init && !o.config ? '2023' : 'small');
+    cfg = resolveTrainConfig(o.config, o.init && !o.config ? '2023' : D.config);
     if (o.init) {
       base = await loadWeights(o.init);
     } else {
@@ -199,7 +201,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
       `${JSON.stringify({ ...o, progress: undefined, train_clips: train.length, val_clips: val.length }, null, 2)}\n`,
     );
   }
-  const textLen = Math.min(o.textLen ?? Math.min(cfg.text.nPositions, 77), cfg.text.nPositions);
+  const textLen = Math.min(o.textLen ?? Math.min(cfg.text.nPositions, D.textLen), cfg.text.nPositions);
   const cg = buildContrastiveGraph(base, cfg, batch, textLen);
   const frozen = new Set(o.freeze ?? []);
   const all = [...cg.graph.params.values()].map((p) => p.value).filter((v) => isFloatDtype(v.dtype));
@@ -214,13 +216,13 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   const rank = new Map(trainable.map((v) => [v.name, v.rank]));
   const step = await buildTrainStep(cg.loss, {
     optimizer: {
-      kind: o.optimizer ?? 'adam',
+      kind: o.optimizer ?? D.optimizer,
       ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
       decay: (n) => (rank.get(n) ?? 0) >= 2,
     },
     params: trainable,
     clipGradNorm: o.clipGrad,
-    lr: o.lr ?? 1e-3,
+    lr: o.lr ?? D.lr,
     accumulate,
     runtime: { threads: o.threads },
   });
@@ -228,12 +230,12 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
 
   const stepsPerEpoch = Math.floor(train.length / (batch * accumulate));
   const sched: ScheduleConfig = {
-    kind: o.schedule ?? 'plateau',
-    lr: o.lr ?? 1e-3,
-    warmupSteps: o.warmupSteps ?? 0,
+    kind: o.schedule ?? D.schedule,
+    lr: o.lr ?? D.lr,
+    warmupSteps: o.warmupSteps ?? D.warmupSteps,
     totalSteps: Math.min(o.maxSteps ?? Infinity, stepsPerEpoch * epochs),
-    minLr: o.minLr ?? 0,
-    patience: o.patience ?? 15,
+    minLr: o.minLr ?? D.minLr,
+    patience: o.patience ?? D.patience,
     factor: 0.1,
   };
 
@@ -325,7 +327,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
       const caps = train[i].captions;
       const cap = caps[rng.int(caps.length)];
       captions.push(cap);
-      keys.push(o.positives === 'label' && train[i].label !== undefined ? `label\0${train[i].label}` : `caption\0${cap}`);
+      keys.push((o.positives ?? D.positives) === 'label' && train[i].label !== undefined ? `label\0${train[i].label}` : `caption\0${cap}`);
       const t = tokenize(cap);
       t.ids.forEach((id, j) => {
         ids[k * textLen + j] = BigInt(id);

@@ -17,6 +17,7 @@ import { openAudio } from '../../audio/decode.js';
 import { logMel, REFERENCE_FRONTEND } from '../../audio/logmel.js';
 import { modelSignal } from '../../audio/signal.js';
 import { tileToLength } from '../../audio/window.js';
+import { FEATURE_DEFAULTS } from './defaults.js';
 
 export const MEL_BINS = 64;
 /** Frames of a training crop: one model window. */
@@ -117,7 +118,7 @@ export class FeatureStore {
   readonly maxSeconds: number;
 
   constructor(private readonly o: FeatureStoreOptions = {}) {
-    this.maxSeconds = o.maxSeconds ?? 30;
+    this.maxSeconds = o.maxSeconds ?? FEATURE_DEFAULTS.maxSeconds;
     if (o.cacheDir) mkdirSync(o.cacheDir, { recursive: true });
   }
 

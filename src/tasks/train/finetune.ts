@@ -26,6 +26,7 @@ import { resolveTrainConfig } from './presets.js';
 import { Rng } from '../rng.js';
 import type { RunOptions } from './run-options.js';
 import { finishRun, jsonlLogger, parameterCount, saveWeights } from './outputs.js';
+import { FINETUNE_DEFAULTS } from './defaults.js';
 
 export interface FinetuneOptions extends RunOptions {
   data: string;
@@ -59,11 +60,16 @@ const HEAD = 'classifier';
 export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const t0 = performance.now();
   mkdirSync(o.out, { recursive: true });
-  const seed = o.seed ?? 0;
-  const batch = o.batch ?? 16;
-  const epochs = o.epochs ?? 10;
+  const seed = o.seed ?? FINETUNE_DEFAULTS.seed;
+  const batch = o.batch ?? FINETUNE_DEFAULTS.batch;
+  const epochs = o.epochs ?? FINETUNE_DEFAULTS.epochs;
   const items = readManifest(o.data);
-  const { train, val } = labelledSplit(items, o.val ? readManifest(o.val) : undefined, o.valFraction ?? 0.2, seed);
+  const { train, val } = labelledSplit(
+    items,
+    o.val ? readManifest(o.val) : undefined,
+    o.valFraction ?? FINETUNE_DEFAULTS.valFraction,
+    seed,
+  );
   const classes = [...new Set(train.map((it) => it.label!))].sort();
   if (classes.length < 2) throw new ClapError('fine-tuning needs at least two classes', { subject: o.data });
   if (train.length < batch) throw new ClapError(`${train.length} training clips is fewer than one batch of ${batch}`, { subject: o.data });
@@ -95,13 +101,13 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const step = await buildTrainStep(loss, {
     optimizer: { kind: 'adam' },
     params: trainable,
-    lr: o.lr ?? 1e-4,
+    lr: o.lr ?? FINETUNE_DEFAULTS.lr,
     clipGradNorm: o.clipGrad,
     runtime: { threads: o.threads },
   });
   const nTrainable = parameterCount(trainable);
 
-  const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? 30, cacheDir: o.cacheDir, workers: o.workers });
+  const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? FINETUNE_DEFAULTS.maxSeconds, cacheDir: o.cacheDir, workers: o.workers });
   store.prefetch([...train, ...val].map((it) => it.path));
   const log = jsonlLogger(join(o.out, 'log.jsonl'));
   log({ type: 'start', train_clips: train.length, val_clips: val.length, classes: C, params_trainable: nTrainable });

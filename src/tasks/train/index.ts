@@ -29,3 +29,4 @@ export {
 export { trainCaption, buildCaptionGraph, captionTokens, type CaptionTrainOptions, type CaptionTrainSummary } from './caption.js';
 export { finetune, type FinetuneOptions, type FinetuneSummary } from './finetune.js';
 export { specAugment, mixupBatch, betaSample, type SpecAugmentOptions } from './augment.js';
+export { CAPTION_TRAIN_DEFAULTS, CONTRASTIVE_DEFAULTS, FEATURE_DEFAULTS, FINETUNE_DEFAULTS, PROBE_DEFAULTS } from './defaults.js';

@@ -17,6 +17,7 @@ import { CROP_FRAMES, cropInto, FeatureStore, MEL_BINS } from './features.js';
 import { type ManifestItem, readManifest, splitItems } from './manifest.js';
 import { resolveTrainConfig } from './presets.js';
 import { Rng } from '../rng.js';
+import { PROBE_DEFAULTS } from './defaults.js';
 
 export interface ProbeOptions {
   data: string;
@@ -85,9 +86,9 @@ export function trainLinearHead(
 ): { head: LinearHead; losses: number[] } {
   if (xs.length === 0) throw new ClapError('no training clips for the probe');
   const dim = xs[0].length;
-  const epochs = o.epochs ?? 300;
-  const lr = o.lr ?? 0.01;
-  const wd = o.weightDecay ?? 1e-4;
+  const epochs = o.epochs ?? PROBE_DEFAULTS.epochs;
+  const lr = o.lr ?? PROBE_DEFAULTS.lr;
+  const wd = o.weightDecay ?? PROBE_DEFAULTS.weightDecay;
   const head: LinearHead = { classes, dim, weight: new Float64Array(classes * dim), bias: new Float64Array(classes) };
   const nP = classes * dim + classes;
   const m = new Float64Array(nP);
@@ -188,13 +189,13 @@ export async function embedItems(clap: Clap, items: readonly ManifestItem[], sto
 
 export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
   const items = readManifest(o.data);
-  const seed = o.seed ?? 0;
-  const { train, val } = labelledSplit(items, o.val ? readManifest(o.val) : undefined, o.valFraction ?? 0.2, seed);
+  const seed = o.seed ?? PROBE_DEFAULTS.seed;
+  const { train, val } = labelledSplit(items, o.val ? readManifest(o.val) : undefined, o.valFraction ?? PROBE_DEFAULTS.valFraction, seed);
   const classes = [...new Set(train.map((it) => it.label!))].sort();
   if (classes.length < 2) throw new ClapError('the probe needs at least two classes in the training split', { subject: o.data });
   const unknown = val.find((it) => !classes.includes(it.label!));
   if (unknown) throw new ClapError(`held-out label '${unknown.label}' has no training clip`, { subject: unknown.path });
-  const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? 30, cacheDir: o.cacheDir, workers: o.workers });
+  const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? PROBE_DEFAULTS.maxSeconds, cacheDir: o.cacheDir, workers: o.workers });
   store.prefetch([...train, ...val].map((it) => it.path));
   let xTrain: Float32Array[];
   let xVal: Float32Array[];

@@ -7,7 +7,7 @@ import { audioset, beijingOpera, dcase2017Task4, esc10, esc50, fsd50k, tut2017, 
 import { cremaD, libriCount, ravdess, speechCommands } from './speech.js';
 
 export * from './common.js';
-export { loadManifest, MANIFEST_LAYOUT } from './manifest.js';
+export { loadManifest, MANIFEST_DEFAULTS, MANIFEST_LAYOUT, PATH_COLUMNS } from './manifest.js';
 export { DCASE2017_TASK4_CLASSES, TUT2017_CLASSES } from './sounds.js';
 export { GTZAN_GENRES, NSYNTH_FAMILIES, NSYNTH_QUALITIES, midiNoteName } from './music.js';
 

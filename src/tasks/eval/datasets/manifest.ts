@@ -8,7 +8,10 @@ import { ClapError } from '../../../errors.js';
 import { readCsv, readJsonl } from '../table.js';
 import { type AdapterOptions, type EvalDataset, type EvalItem, finish, isFile, labelText } from './common.js';
 
-const PATH_COLUMNS = ['path', 'file', 'filename', 'file_name', 'audio', 'audio_path', 'wav'];
+/** Manifest columns looked for when no path column is named, in this order. */
+export const PATH_COLUMNS = ['path', 'file', 'filename', 'file_name', 'audio', 'audio_path', 'wav'];
+/** What a manifest evaluation does when an option is left out (the CLI's help shows these). */
+export const MANIFEST_DEFAULTS = { labelSeparator: ';' } as const;
 
 export const MANIFEST_LAYOUT =
   'a .csv (header row) or .jsonl file with a path column (path, file, filename, file_name, audio or --path-column) and the --label-column / --caption-column';
@@ -28,7 +31,7 @@ export function loadManifest(file: string, options: AdapterOptions): EvalDataset
   if (!pathColumn)
     throw new ClapError(`no audio path column (looked for ${PATH_COLUMNS.join(', ')}; name it with --path-column)`, { subject: file });
   const base = dirname(resolve(file));
-  const sep = options.labelSeparator ?? ';';
+  const sep = options.labelSeparator ?? MANIFEST_DEFAULTS.labelSeparator;
   const byPath = new Map<string, { item: EvalItem; labels: Set<string> }>();
   rows.forEach((r, i) => {
     const rel = r[pathColumn];
