@@ -224,7 +224,7 @@ const probeOf = (weights: string): Promise<ProbeSummary> =>
     valFraction: 0.3,
     seed: 1,
     cacheDir: join(work, 'cache'),
-    maxSeconds: 10,
+    maxClipSeconds: 10,
   });
 const probeTrained = await probeOf(join(runDir, 'final.pth'));
 const probeInit = await probeOf(join(runDir, 'init.safetensors'));

@@ -1,14 +1,26 @@
 /**
  * The audio pipeline: decoding, resampling, windowing and log-mel run in worker threads while the main
- * thread runs the encoder (Clap.embedAudio, ClapIndex). Inputs are handed out a bounded number at a time
- * (memory stays flat however many files there are) and come back in input order.
+ * thread runs the encoder (Clap.embedAudio, ClapIndex) or a training step (whole-clip log-mels for
+ * random crops, train/features.ts). Inputs are handed out a bounded number at a time (memory stays flat
+ * however many files there are) and come back in input order.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ClapError } from '../errors.js';
-import { audioToLogMel, type AudioInput, type AudioToLogMelOptions } from '../audio/index.js';
+import {
+  audioToLogMel,
+  type AudioInput,
+  type AudioToLogMelOptions,
+  logMel,
+  MODEL_SAMPLE_RATE,
+  openAudio,
+  REFERENCE_FRONTEND,
+  tileToLength,
+  WINDOW_SAMPLES,
+} from '../audio/index.js';
+import { modelSignal } from '../audio/signal.js';
 
 /**
  * One input's frontend output: its 7 s windows' log-mels [965×64] and their times (seconds), and the
@@ -45,6 +57,24 @@ export async function frontend(input: AudioInput, options: AudioToLogMelOptions)
   };
 }
 
+/**
+ * A clip's whole log-mel [frames ≥ 965, 64] for training: decoded, resampled to 44.1 kHz mono (channel
+ * mean), cut at `maxClipSeconds` when longer, tiled to 7 s when shorter (msclap's pad branch), in this thread.
+ */
+export async function clipLogMel(path: string, maxClipSeconds: number): Promise<Float32Array> {
+  const source = await openAudio(path);
+  try {
+    const signal = modelSignal(source, 'mean');
+    if (signal.length === 0) throw new ClapError('audio has zero samples', { subject: path });
+    const n = Math.min(signal.length, Math.max(WINDOW_SAMPLES, Math.round(maxClipSeconds * MODEL_SAMPLE_RATE)));
+    let x: Float32Array = signal.read(0, n).slice();
+    if (x.length < WINDOW_SAMPLES) x = tileToLength(x);
+    return logMel(x, REFERENCE_FRONTEND);
+  } finally {
+    source.close();
+  }
+}
+
 async function hashFile(path: string): Promise<string> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
@@ -65,19 +95,41 @@ export async function fileFrontend(path: string, options: AudioToLogMelOptions, 
   }
 }
 
-/** @internal message to a worker: `file` set → fileFrontend on `input` (a path), else frontend. */
+/**
+ * @internal message to a worker: `file` set → fileFrontend on `input` (a path); `clip` set → clipLogMel
+ * on `input` (a path); else frontend.
+ */
 export interface FrontendJob {
   id: number;
   input: AudioInput;
   options: AudioToLogMelOptions;
   file?: { knownHash?: string };
+  clip?: { maxClipSeconds: number };
 }
 /** @internal message from a worker */
 export interface FrontendReply {
   id: number;
   result?: FrontendResult;
   file?: FileFrontend;
+  clip?: Float32Array;
   error?: { message: string; clap: boolean; subject?: string };
+}
+
+/** @internal the worker's side: one job → its reply (errors serialised) and the buffers to transfer. */
+export async function runFrontendJob(job: FrontendJob): Promise<{ reply: FrontendReply; transfer: ArrayBuffer[] }> {
+  let reply: FrontendReply;
+  try {
+    if (job.clip) reply = { id: job.id, clip: await clipLogMel(job.input as string, job.clip.maxClipSeconds) };
+    else if (job.file) reply = { id: job.id, file: await fileFrontend(job.input as string, job.options, job.file.knownHash) };
+    else reply = { id: job.id, result: await frontend(job.input, job.options) };
+  } catch (e) {
+    const err = e as Error;
+    reply = { id: job.id, error: { message: err.message, clap: e instanceof ClapError, subject: (e as ClapError).subject } };
+  }
+  const logmels = reply.clip
+    ? [reply.clip]
+    : (reply.result?.logmels ?? (reply.file?.ok && !reply.file.unchanged ? reply.file.logmels : []));
+  return { reply, transfer: logmels.map((m) => m.buffer as ArrayBuffer) };
 }
 
 /** The frontend options that cross a thread boundary (functions are dropped). */
@@ -166,6 +218,11 @@ export class FrontendPool {
   /** fileFrontend on one file in the least loaded worker (rejects only when the worker fails). */
   async processFile(path: string, options: AudioToLogMelOptions, knownHash?: string): Promise<FileFrontend> {
     return (await this.submit({ input: path, options, file: { knownHash } })).file!;
+  }
+
+  /** clipLogMel on one file in the least loaded worker. */
+  async processClip(path: string, maxClipSeconds: number): Promise<Float32Array> {
+    return (await this.submit({ input: path, options: {}, clip: { maxClipSeconds } })).clip!;
   }
 
   private submit(job: Omit<FrontendJob, 'id'>): Promise<FrontendReply> {

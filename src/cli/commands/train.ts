@@ -32,7 +32,7 @@ const DATA_OPTIONS = optionTable({
     kind: 'number',
     arg: 'S',
     above: 0,
-    default: FEATURE_DEFAULTS.maxSeconds,
+    default: FEATURE_DEFAULTS.maxClipSeconds,
     help: 'longer clips are cut to S seconds before random 7 s crops',
   },
 });
@@ -71,7 +71,7 @@ function runSettings(ctx: CommandContext<ReturnType<typeof runOptions>>) {
     cacheDir: v.cache,
     workers: v.workers,
     threads: v.threads,
-    maxSeconds: v['max-seconds'],
+    maxClipSeconds: v['max-seconds'],
     clipGrad: v['clip-grad'],
     maxSteps: v['max-steps'],
     progress: ctx.stderr,
@@ -277,7 +277,7 @@ export const trainProbeCommand = defineCommand({
       cacheDir: v.cache,
       workers: v.workers,
       threads: v.threads,
-      maxSeconds: v['max-seconds'],
+      maxClipSeconds: v['max-seconds'],
     });
     if (ctx.json) {
       ctx.stdout.write(`${JSON.stringify(s)}\n`);

@@ -15,7 +15,7 @@
  * key names; `gpt.lm_head.weight` stays tied to `gpt.transformer.wte.weight`), clapcap.safetensors,
  * clapcap.json (the `clapcap` settings used), log.jsonl, summary.json.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, Graph, type HostTensor, isFloatDtype, ops, type Value } from '../../engine/index.js';
@@ -42,7 +42,7 @@ import { embedItems } from './probe.js';
 import { resolveTrainConfig } from './presets.js';
 import { Rng } from '../rng.js';
 import type { RunOptions } from './run-options.js';
-import { finishRun, jsonlLogger, parameterCount, saveWeights } from './outputs.js';
+import { finishRun, jsonlLogger, parameterCount, saveWeights, makeDir } from './outputs.js';
 import { CAPTION_TRAIN_DEFAULTS } from './defaults.js';
 
 export interface CaptionTrainOptions extends RunOptions {
@@ -127,7 +127,7 @@ export function captionTokens(text: string, max: number): number[] {
 
 export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrainSummary> {
   const t0 = performance.now();
-  mkdirSync(o.out, { recursive: true });
+  makeDir(o.out);
   const batch = o.batch ?? CAPTION_TRAIN_DEFAULTS.batch;
   const epochs = o.epochs ?? CAPTION_TRAIN_DEFAULTS.epochs;
   const len = o.maxTokens ?? CAPTION_TRAIN_DEFAULTS.maxTokens;
@@ -138,19 +138,19 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
   writeFileSync(join(o.out, 'clapcap.json'), `${JSON.stringify({ clapcap: o.settings ?? {} }, null, 2)}\n`);
 
   // ---- frozen audio embeddings, once
-  const store = new FeatureStore({
-    maxSeconds: o.maxSeconds ?? CAPTION_TRAIN_DEFAULTS.maxSeconds,
-    cacheDir: o.cacheDir,
-    workers: o.workers,
-  });
-  store.prefetch(items.map((it) => it.path));
-  let emb: Float32Array[];
   const clap = await Clap.load({
     weights: o.clap,
     config: o.clapConfig !== undefined ? resolveTrainConfig(o.clapConfig) : undefined,
     threads: o.threads,
   });
+  const store = new FeatureStore({
+    maxClipSeconds: o.maxClipSeconds ?? CAPTION_TRAIN_DEFAULTS.maxClipSeconds,
+    cacheDir: o.cacheDir,
+    workers: o.workers,
+  });
+  let emb: Float32Array[];
   try {
+    store.prefetch(items.map((it) => it.path));
     emb = await embedItems(clap, items, store);
   } finally {
     await clap.release();

@@ -5,8 +5,8 @@
 
 /** Shared by every trainer that reads audio features. */
 export const FEATURE_DEFAULTS = {
-  /** Longer clips are cut to this many seconds before random 7 s crops. */
-  maxSeconds: 30,
+  /** Longer clips are cut to this many seconds before random 7 s crops (a clip length, not a time limit). */
+  maxClipSeconds: 30,
   seed: 0,
 } as const;
 

@@ -9,7 +9,7 @@
  * config.json, classifier.safetensors (`classifier.weight` [classes, d_proj], `classifier.bias`),
  * classifier.json (labels), log.jsonl, summary.json.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, dependsOn, Graph, type HostTensor, isFloatDtype, ops } from '../../engine/index.js';
@@ -25,7 +25,7 @@ import { embedItems, headAccuracy, labelledSplit, type LinearHead } from './prob
 import { resolveTrainConfig } from './presets.js';
 import { Rng } from '../rng.js';
 import type { RunOptions } from './run-options.js';
-import { finishRun, jsonlLogger, parameterCount, saveWeights } from './outputs.js';
+import { finishRun, jsonlLogger, parameterCount, saveWeights, makeDir } from './outputs.js';
 import { FINETUNE_DEFAULTS } from './defaults.js';
 
 export interface FinetuneOptions extends RunOptions {
@@ -59,7 +59,7 @@ const HEAD = 'classifier';
 
 export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const t0 = performance.now();
-  mkdirSync(o.out, { recursive: true });
+  makeDir(o.out);
   const seed = o.seed ?? FINETUNE_DEFAULTS.seed;
   const batch = o.batch ?? FINETUNE_DEFAULTS.batch;
   const epochs = o.epochs ?? FINETUNE_DEFAULTS.epochs;
@@ -107,93 +107,99 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   });
   const nTrainable = parameterCount(trainable);
 
-  const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? FINETUNE_DEFAULTS.maxSeconds, cacheDir: o.cacheDir, workers: o.workers });
-  store.prefetch([...train, ...val].map((it) => it.path));
-  const log = jsonlLogger(join(o.out, 'log.jsonl'));
-  log({ type: 'start', train_clips: train.length, val_clips: val.length, classes: C, params_trainable: nTrainable });
-  writeFileSync(join(o.out, 'config.json'), `${JSON.stringify(clapConfigToJson(cfg), null, 2)}\n`);
-
-  const headOf = (sd: Map<string, HostTensor>): LinearHead => ({
-    classes: C,
-    dim: D,
-    weight: Float64Array.from(sd.get(`${HEAD}.weight`)!.data as Float32Array),
-    bias: Float64Array.from(sd.get(`${HEAD}.bias`)!.data as Float32Array),
+  const store = new FeatureStore({
+    maxClipSeconds: o.maxClipSeconds ?? FINETUNE_DEFAULTS.maxClipSeconds,
+    cacheDir: o.cacheDir,
+    workers: o.workers,
   });
-  const clapOnly = (sd: Map<string, HostTensor>): Map<string, HostTensor> => new Map([...sd].filter(([k]) => !k.startsWith(`${HEAD}.`)));
-  const evaluate = async (sd: Map<string, HostTensor>): Promise<number> => {
-    if (val.length === 0) return NaN;
-    const clap = await Clap.load({ weights: toStateDict(clapOnly(sd)), config: cfg, threads: o.threads });
-    try {
-      const x = await embedItems(clap, val, store);
-      return headAccuracy(
-        headOf(sd),
-        x,
-        val.map((it) => classes.indexOf(it.label!)),
-      );
-    } finally {
-      await clap.release();
-    }
-  };
-
-  const perEpoch = Math.floor(train.length / batch);
-  let steps = 0;
-  let epochsDone = 0;
-  let firstLoss: number | null = null;
-  let lastLoss: number | null = null;
-  const accs: number[] = [];
-  let sd = base;
   try {
-    outer: for (let ep = 0; ep < epochs; ep++) {
-      const order = new Rng((seed * 1000003 + ep * 7919 + 29) >>> 0).shuffle(train.map((_, i) => i));
-      for (let b = 0; b < perEpoch; b++) {
-        const idx = order.slice(b * batch, (b + 1) * batch);
-        const rng = new Rng((seed * 2654435761 + (steps + 1) * 40503 + 7) >>> 0);
-        const mel = new Float32Array(batch * CROP_FRAMES * MEL_BINS);
-        const tg = new Float32Array(batch * C);
-        const feats = await Promise.all(idx.map((i) => store.get(train[i].path)));
-        idx.forEach((i, k) => {
-          cropInto(feats[k], rng.int(frameCountOf(feats[k]) - CROP_FRAMES + 1), mel, k * CROP_FRAMES * MEL_BINS);
-          tg[k * C + classes.indexOf(train[i].label!)] = 1;
-        });
-        const r = await step.run({
-          logmel: { dtype: 'float32', shape: [batch, frames, MEL_BINS], data: mel },
-          targets: { dtype: 'float32', shape: [batch, C], data: tg },
-        });
-        if (!Number.isFinite(r.loss)) throw new ClapError(`the loss became ${r.loss} at step ${steps + 1}; lower --lr`);
-        steps++;
-        firstLoss ??= r.loss;
-        lastLoss = r.loss;
-        log({ type: 'step', step: steps, epoch: ep, loss: r.loss });
-        if (o.maxSteps !== undefined && steps >= o.maxSteps) break outer;
+    store.prefetch([...train, ...val].map((it) => it.path));
+    const log = jsonlLogger(join(o.out, 'log.jsonl'));
+    log({ type: 'start', train_clips: train.length, val_clips: val.length, classes: C, params_trainable: nTrainable });
+    writeFileSync(join(o.out, 'config.json'), `${JSON.stringify(clapConfigToJson(cfg), null, 2)}\n`);
+
+    const headOf = (sd: Map<string, HostTensor>): LinearHead => ({
+      classes: C,
+      dim: D,
+      weight: Float64Array.from(sd.get(`${HEAD}.weight`)!.data as Float32Array),
+      bias: Float64Array.from(sd.get(`${HEAD}.bias`)!.data as Float32Array),
+    });
+    const clapOnly = (sd: Map<string, HostTensor>): Map<string, HostTensor> => new Map([...sd].filter(([k]) => !k.startsWith(`${HEAD}.`)));
+    const evaluate = async (sd: Map<string, HostTensor>): Promise<number> => {
+      if (val.length === 0) return NaN;
+      const clap = await Clap.load({ weights: toStateDict(clapOnly(sd)), config: cfg, threads: o.threads });
+      try {
+        const x = await embedItems(clap, val, store);
+        return headAccuracy(
+          headOf(sd),
+          x,
+          val.map((it) => classes.indexOf(it.label!)),
+        );
+      } finally {
+        await clap.release();
       }
-      epochsDone++;
-      sd = exportStateDict(base, step.params());
-      const acc = await evaluate(sd);
-      accs.push(acc);
-      log({ type: 'epoch', epoch: ep + 1, step: steps, val: { accuracy: acc } });
-      o.progress?.write(`epoch ${ep + 1}/${epochs}: held-out accuracy ${(100 * acc).toFixed(1)}%\n`);
-    }
-    sd = exportStateDict(base, step.params());
-    const final = accs.length === epochsDone && epochsDone > 0 && o.maxSteps === undefined ? accs[accs.length - 1] : await evaluate(sd);
-    const file = await saveWeights(o.out, 'final', clapOnly(sd));
-    await saveSafetensors(join(o.out, 'classifier.safetensors'), new Map([...sd].filter(([k]) => k.startsWith(`${HEAD}.`))));
-    writeFileSync(join(o.out, 'classifier.json'), `${JSON.stringify({ labels: classes }, null, 2)}\n`);
-    const summary: FinetuneSummary = {
-      classes,
-      train_clips: train.length,
-      val_clips: val.length,
-      steps,
-      epochs_completed: epochsDone,
-      params_trainable: nTrainable,
-      first_loss: firstLoss,
-      last_loss: lastLoss,
-      val_accuracy_per_epoch: accs,
-      val_accuracy: final,
-      chance: 1 / C,
-      weights: file,
-      seconds: (performance.now() - t0) / 1000,
     };
-    return finishRun(o.out, log, summary);
+
+    const perEpoch = Math.floor(train.length / batch);
+    let steps = 0;
+    let epochsDone = 0;
+    let firstLoss: number | null = null;
+    let lastLoss: number | null = null;
+    const accs: number[] = [];
+    let sd = base;
+    {
+      outer: for (let ep = 0; ep < epochs; ep++) {
+        const order = new Rng((seed * 1000003 + ep * 7919 + 29) >>> 0).shuffle(train.map((_, i) => i));
+        for (let b = 0; b < perEpoch; b++) {
+          const idx = order.slice(b * batch, (b + 1) * batch);
+          const rng = new Rng((seed * 2654435761 + (steps + 1) * 40503 + 7) >>> 0);
+          const mel = new Float32Array(batch * CROP_FRAMES * MEL_BINS);
+          const tg = new Float32Array(batch * C);
+          const feats = await Promise.all(idx.map((i) => store.get(train[i].path)));
+          idx.forEach((i, k) => {
+            cropInto(feats[k], rng.int(frameCountOf(feats[k]) - CROP_FRAMES + 1), mel, k * CROP_FRAMES * MEL_BINS);
+            tg[k * C + classes.indexOf(train[i].label!)] = 1;
+          });
+          const r = await step.run({
+            logmel: { dtype: 'float32', shape: [batch, frames, MEL_BINS], data: mel },
+            targets: { dtype: 'float32', shape: [batch, C], data: tg },
+          });
+          if (!Number.isFinite(r.loss)) throw new ClapError(`the loss became ${r.loss} at step ${steps + 1}; lower --lr`);
+          steps++;
+          firstLoss ??= r.loss;
+          lastLoss = r.loss;
+          log({ type: 'step', step: steps, epoch: ep, loss: r.loss });
+          if (o.maxSteps !== undefined && steps >= o.maxSteps) break outer;
+        }
+        epochsDone++;
+        sd = exportStateDict(base, step.params());
+        const acc = await evaluate(sd);
+        accs.push(acc);
+        log({ type: 'epoch', epoch: ep + 1, step: steps, val: { accuracy: acc } });
+        o.progress?.write(`epoch ${ep + 1}/${epochs}: held-out accuracy ${(100 * acc).toFixed(1)}%\n`);
+      }
+      sd = exportStateDict(base, step.params());
+      const final = accs.length === epochsDone && epochsDone > 0 && o.maxSteps === undefined ? accs[accs.length - 1] : await evaluate(sd);
+      const file = await saveWeights(o.out, 'final', clapOnly(sd));
+      await saveSafetensors(join(o.out, 'classifier.safetensors'), new Map([...sd].filter(([k]) => k.startsWith(`${HEAD}.`))));
+      writeFileSync(join(o.out, 'classifier.json'), `${JSON.stringify({ labels: classes }, null, 2)}\n`);
+      const summary: FinetuneSummary = {
+        classes,
+        train_clips: train.length,
+        val_clips: val.length,
+        steps,
+        epochs_completed: epochsDone,
+        params_trainable: nTrainable,
+        first_loss: firstLoss,
+        last_loss: lastLoss,
+        val_accuracy_per_epoch: accs,
+        val_accuracy: final,
+        chance: 1 / C,
+        weights: file,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      return finishRun(o.out, log, summary);
+    }
   } finally {
     await step.release();
     await store.close();

@@ -9,7 +9,7 @@ export {
 } from './contrastive.js';
 export { buildContrastiveGraph, exportStateDict, paramGroup, parseParamName, LOGIT_SCALE_MAX, type ParamGroup } from './model.js';
 export { readManifest, splitItems, parseCsv, type ManifestItem } from './manifest.js';
-export { FeatureStore, FeaturePool, computeFeatures } from './features.js';
+export { FeatureStore } from './features.js';
 export { TRAIN_PRESETS, resolveTrainConfig } from './presets.js';
 export { learningRate, endOfEpoch, initialScheduleState, type ScheduleConfig, type ScheduleState } from './schedule.js';
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';

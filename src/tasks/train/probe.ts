@@ -8,7 +8,7 @@
  * OUT (optional): probe.safetensors (`probe.weight` [classes, dim], `probe.bias` [classes]), probe.json
  * (labels, options, metrics).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { saveSafetensors } from '../../weights/index.js';
@@ -17,6 +17,7 @@ import { CROP_FRAMES, cropInto, FeatureStore, MEL_BINS } from './features.js';
 import { type ManifestItem, readManifest, splitItems } from './manifest.js';
 import { resolveTrainConfig } from './presets.js';
 import { Rng } from '../rng.js';
+import { makeDir } from './outputs.js';
 import { PROBE_DEFAULTS } from './defaults.js';
 
 export interface ProbeOptions {
@@ -36,7 +37,8 @@ export interface ProbeOptions {
   cacheDir?: string;
   workers?: number;
   threads?: number;
-  maxSeconds?: number;
+  /** Clips longer than this many seconds are cut (the embedding uses their first 7 s). */
+  maxClipSeconds?: number;
 }
 
 export interface ProbeSummary {
@@ -195,16 +197,20 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
   if (classes.length < 2) throw new ClapError('the probe needs at least two classes in the training split', { subject: o.data });
   const unknown = val.find((it) => !classes.includes(it.label!));
   if (unknown) throw new ClapError(`held-out label '${unknown.label}' has no training clip`, { subject: unknown.path });
-  const store = new FeatureStore({ maxSeconds: o.maxSeconds ?? PROBE_DEFAULTS.maxSeconds, cacheDir: o.cacheDir, workers: o.workers });
-  store.prefetch([...train, ...val].map((it) => it.path));
-  let xTrain: Float32Array[];
-  let xVal: Float32Array[];
   const clap = await Clap.load({
     weights: o.weights,
     config: o.config !== undefined ? resolveTrainConfig(o.config) : undefined,
     threads: o.threads,
   });
+  const store = new FeatureStore({
+    maxClipSeconds: o.maxClipSeconds ?? PROBE_DEFAULTS.maxClipSeconds,
+    cacheDir: o.cacheDir,
+    workers: o.workers,
+  });
+  let xTrain: Float32Array[];
+  let xVal: Float32Array[];
   try {
+    store.prefetch([...train, ...val].map((it) => it.path));
     xTrain = await embedItems(clap, train, store);
     xVal = await embedItems(clap, val, store);
   } finally {
@@ -241,7 +247,7 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
     last_loss: losses[losses.length - 1],
   };
   if (o.out) {
-    mkdirSync(o.out, { recursive: true });
+    makeDir(o.out);
     const file = join(o.out, 'probe.safetensors');
     await saveSafetensors(
       file,

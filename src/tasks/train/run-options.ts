@@ -10,8 +10,8 @@ export interface RunOptions {
   workers?: number;
   /** Compute threads. */
   threads?: number;
-  /** Stop cleanly after this many seconds. */
-  maxSeconds?: number;
+  /** Clips longer than this many seconds are cut before training crops (default 30); not a time limit. */
+  maxClipSeconds?: number;
   /** Clip gradients to this global norm. */
   clipGrad?: number;
   /** Stop after this many steps (tests). */
