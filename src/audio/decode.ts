@@ -10,7 +10,7 @@ import { findFfmpeg, openWithFfmpeg } from './ffmpeg.js';
 import { id3v2Length } from './mpeg.js';
 import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, SNIFF_BYTES, sniffFormat } from './sniff.js';
 import { MemorySource, readAll, type DecodedAudio, type FrameSource } from './source.js';
-import { UnsupportedWavCodecError, WavSource } from './wav.js';
+import { UnsupportedWavCodecError, type WavReading, WavSource } from './wav.js';
 
 /** Raw samples: one Float32Array (mono) or one per channel. */
 export interface PcmInput {
@@ -29,6 +29,11 @@ export interface DecodeOptions {
    * $CLAP_FFMPEG) if present, a string = that binary, false = never.
    */
   ffmpeg?: boolean | string;
+  /**
+   * How 32-bit and float WAV samples become floats: `'torchaudio'` (default) as msclap's torchaudio 0.13
+   * reads them (through libsox's int32, ≤ 3e-8 off), `'soundfile'` as stored (Hugging Face CLAP's convention).
+   */
+  wavReading?: WavReading;
 }
 
 function inputName(input: AudioInput, options: DecodeOptions): string {
@@ -119,7 +124,7 @@ async function openBytes(reader: ByteReader, file: { path: string } | null, opti
 
   if (format === 'wav') {
     try {
-      return new WavSource(reader);
+      return new WavSource(reader, { reading: options.wavReading });
     } catch (err) {
       if (!(err instanceof UnsupportedWavCodecError)) throw err;
       // Ogg Vorbis wrapped in RIFF (format tags 0x674f…0x6771, e.g. LMMS samples): decode the inner stream.

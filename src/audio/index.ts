@@ -22,3 +22,21 @@ export { logMel, powerSpectrogram, frameCount, paperVariant, REFERENCE_FRONTEND,
 export { melFilterbank, type MelFilterbank, type MelFilterbankConfig } from './mel.js';
 export { torchlibrosaDftWeights, periodicHann, type DftWeights, type StftAlgorithm } from './stft.js';
 export { applyResizeMatrix, bicubicResizeMatrix, foldIndex, foldToImage, wav2img } from './bicubic.js';
+export { MSCLAP_2022_FRONTEND, MSCLAP_2022_WINDOW } from './msclap2022.js';
+export { MSCLAP_2023_WINDOW, type WindowShape } from './window.js';
+export { NumpyRandomState } from './numpy-random.js';
+export { loadMonoWaveform, type LoadedWaveform } from './load.js';
+export {
+  bilinearShrink,
+  ClapFeatureExtractor,
+  clapFeatureExtractorConfigFromJson,
+  LAION_FUSED_EXTRACTOR,
+  LAION_UNFUSED_EXTRACTOR,
+  type ClapExtractOptions,
+  type ClapFeatureExtractorConfig,
+  type ClapFeatures,
+  type ClapPadding,
+  type ClapTruncation,
+} from './clap-feature-extractor.js';
+export { hfLogMel, hfMelFilterBank, hertzToMel, melToHertz, type HfMelFilterConfig, type MelScale } from './hf-mel.js';
+export type { WavReading } from './wav.js';

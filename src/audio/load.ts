@@ -1,4 +1,4 @@
-/** Input → 7 s windows at 44.1 kHz → log-mel, the whole audio path up to the model. */
+/** Input → model windows (7 s at 44.1 kHz for msclap 2023) → log-mel, the whole audio path up to the model. */
 import { MODEL_SAMPLE_RATE, WINDOW_SAMPLES } from './constants.js';
 import { openAudio, type AudioInput, type DecodeOptions } from './decode.js';
 import { logMel, REFERENCE_FRONTEND, type FrontendConfig } from './logmel.js';
@@ -28,20 +28,20 @@ export interface AudioInfo {
   channels: number;
   /** Duration of the source, seconds. */
   durationS: number;
-  /** Length of the 44.1 kHz mono signal the windows are cut from (after channel handling). */
+  /** Length of the model-rate mono signal the windows are cut from (after channel handling). */
   signalLength: number;
 }
 
 export interface LoadedAudio extends AudioInfo {
-  /** 308700-sample windows at 44.1 kHz. */
+  /** Windows at the model's rate (308700 samples at 44.1 kHz for msclap 2023). */
   windows: Float32Array[];
   /** Window start times, seconds (offset / 44100). */
   starts: number[];
   /** End of the real audio in each window, seconds. */
   ends: number[];
-  /** Window start offsets in samples at 44.1 kHz. */
+  /** Window start offsets in samples at the model's rate. */
   offsets: number[];
-  /** Tiling factor of each window (1 = a plain 7 s crop). */
+  /** Tiling factor of each window (1 = a plain crop). */
   repeats: number[];
 }
 
@@ -59,7 +59,7 @@ export interface AudioStream extends AudioInfo {
 /** Opens an input for windowing. */
 export async function openAudioStream(input: AudioInput, options: LoadAudioOptions = {}): Promise<AudioStream> {
   const source = await openAudio(input, options);
-  const signal = modelSignal(source, options.channels ?? AUDIO_DEFAULTS.channels);
+  const signal = modelSignal(source, options.channels ?? AUDIO_DEFAULTS.channels, options.shape?.sampleRate);
   let closed = false;
   const close = (): void => {
     if (!closed) {
@@ -109,6 +109,32 @@ export async function loadAudio(input: AudioInput, options: LoadAudioOptions = {
     stream.close();
   }
   return out;
+}
+
+/**
+ * A whole input as one mono signal at `sampleRate` (channels averaged, then resampled): what Hugging Face
+ * CLAP's feature extractor is given, which cuts and pads by itself. WAV samples are read as soundfile
+ * reads them unless `wavReading` says otherwise.
+ */
+export async function loadMonoWaveform(input: AudioInput, sampleRate: number, options: DecodeOptions = {}): Promise<LoadedWaveform> {
+  const source = await openAudio(input, { wavReading: 'soundfile', ...options });
+  try {
+    const signal = modelSignal(source, 'mean', sampleRate);
+    return {
+      waveform: signal.read(0, signal.length).slice(),
+      sourceSampleRate: source.sampleRate,
+      channels: source.numChannels,
+      durationS: source.numFrames / source.sampleRate,
+      signalLength: signal.length,
+    };
+  } finally {
+    source.close();
+  }
+}
+
+export interface LoadedWaveform extends AudioInfo {
+  /** The whole input, mono, at the requested rate. */
+  waveform: Float32Array;
 }
 
 export interface AudioToLogMelOptions extends LoadAudioOptions {

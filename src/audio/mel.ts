@@ -33,7 +33,7 @@ export function melToHzSlaney(m: number): number {
 }
 
 /** numpy.linspace(start, stop, num) (endpoint=True), same float64 operations. */
-function linspace(start: number, stop: number, num: number): Float64Array {
+export function linspace(start: number, stop: number, num: number): Float64Array {
   const out = new Float64Array(num);
   const div = num - 1;
   const step = (stop - start) / div;

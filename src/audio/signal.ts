@@ -79,16 +79,16 @@ export type ChannelMode = 'mean' | 'reference';
 export const CHANNEL_MODES: readonly ChannelMode[] = ['mean', 'reference'];
 
 /**
- * The 44.1 kHz mono signal msclap's window is cut from.
+ * The mono signal at the model's rate (msclap's 44.1 kHz by default) that windows are cut from.
  * - `'reference'`: every channel resampled on its own, then concatenated (channel 0, then 1, ...), as
  *   msclap's `reshape(-1)` does;
  * - `'mean'`: channels averaged at the source rate, then resampled (resampling is linear, so this equals
  *   averaging after resampling up to float32 rounding, at a fraction of the cost).
  */
-export function modelSignal(source: FrameSource, channels: ChannelMode): Signal {
+export function modelSignal(source: FrameSource, channels: ChannelMode, rate = MODEL_SAMPLE_RATE): Signal {
   const sr = source.sampleRate;
-  if (channels === 'mean' || source.numChannels === 1) return resampleSignal(meanSignal(source), sr, MODEL_SAMPLE_RATE);
+  if (channels === 'mean' || source.numChannels === 1) return resampleSignal(meanSignal(source), sr, rate);
   const parts: Signal[] = [];
-  for (let c = 0; c < source.numChannels; c++) parts.push(resampleSignal(channelSignal(source, c), sr, MODEL_SAMPLE_RATE));
+  for (let c = 0; c < source.numChannels; c++) parts.push(resampleSignal(channelSignal(source, c), sr, rate));
   return concatSignals(parts);
 }

@@ -9,12 +9,17 @@
  *   (`((s + 64) & ~127) / 2^31`, s > 2^31-65 → 1.0); float data is first converted by
  *   truncation to int32 (towards zero, **clipping to [-1, 1]**). So a float32 WAV is
  *   not read bit-exactly — quirk reproduced, it is what msclap's model sees. NaN/Inf are rejected.
+ * `'soundfile'` reading (what the Hugging Face CLAP fixtures use) differs only for 32-bit and float data:
+ * int32 is x/2^31 and float is taken as stored.
  */
 import { ClapError } from '../errors.js';
 import { ascii, type ByteReader } from './bytes.js';
 import { checkFinite, checkSampleRate, type FrameSource } from './source.js';
 
 export type WavSampleFormat = 'pcm' | 'float';
+
+/** Whose WAV reader to match: torchaudio 0.13's sox backend (msclap) or soundfile/libsndfile (transformers' docs). */
+export type WavReading = 'torchaudio' | 'soundfile';
 
 export interface WavLayout {
   format: WavSampleFormat;
@@ -162,8 +167,16 @@ export function parseWavHeader(reader: ByteReader): WavLayout {
  * Converts `frames` whole frames of interleaved sample bytes into one Float32Array per channel.
  * Float data is checked for NaN/Inf (`firstFrame` only shifts the index in the message).
  */
-export function convertWavFrames(bytes: Uint8Array, layout: WavLayout, frames: number, name: string, firstFrame = 0): Float32Array[] {
+export function convertWavFrames(
+  bytes: Uint8Array,
+  layout: WavLayout,
+  frames: number,
+  name: string,
+  firstFrame = 0,
+  reading: WavReading = 'torchaudio',
+): Float32Array[] {
   const { numChannels: nc, bytesPerSample: bps, format } = layout;
+  const sox = reading === 'torchaudio';
   const out = Array.from({ length: nc }, () => new Float32Array(frames));
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const stride = layout.blockAlign;
@@ -174,12 +187,12 @@ export function convertWavFrames(bytes: Uint8Array, layout: WavLayout, frames: n
       if (bps === 4) {
         for (let i = 0; i < frames; i++, o += stride) dst[i] = view.getFloat32(o, true);
         checkFinite(dst, name, c, firstFrame);
-        for (let i = 0; i < frames; i++) dst[i] = soxSampleToFloat(soxFloatToSample(dst[i]));
+        if (sox) for (let i = 0; i < frames; i++) dst[i] = soxSampleToFloat(soxFloatToSample(dst[i]));
       } else {
         for (let i = 0; i < frames; i++, o += stride) {
           const v = view.getFloat64(o, true);
           if (v - v !== 0) checkFinite(Float32Array.of(v), name, c, firstFrame + i);
-          dst[i] = soxSampleToFloat(soxFloatToSample(v));
+          dst[i] = sox ? soxSampleToFloat(soxFloatToSample(v)) : v;
         }
       }
     } else if (bps === 1) {
@@ -192,7 +205,8 @@ export function convertWavFrames(bytes: Uint8Array, layout: WavLayout, frames: n
         dst[i] = ((v << 8) >> 8) / 8388608;
       }
     } else {
-      for (let i = 0; i < frames; i++, o += stride) dst[i] = soxSampleToFloat(view.getInt32(o, true));
+      for (let i = 0; i < frames; i++, o += stride)
+        dst[i] = sox ? soxSampleToFloat(view.getInt32(o, true)) : view.getInt32(o, true) / 2147483648;
     }
   }
   return out;
@@ -223,10 +237,13 @@ export class WavSource implements FrameSource {
   readonly numFrames: number;
   readonly layout: WavLayout;
 
+  private readonly reading: WavReading;
+
   constructor(
     private readonly reader: ByteReader,
-    options: { validateAllBelowBytes?: number } = {},
+    options: { validateAllBelowBytes?: number; reading?: WavReading } = {},
   ) {
+    this.reading = options.reading ?? 'torchaudio';
     this.name = reader.name;
     this.layout = parseWavHeader(reader);
     this.sampleRate = this.layout.sampleRate;
@@ -243,7 +260,7 @@ export class WavSource implements FrameSource {
       throw new RangeError(`${this.name}: frames [${start}, ${start + count}) outside [0, ${this.numFrames})`);
     }
     const bytes = this.reader.read(dataOffset + start * blockAlign, count * blockAlign);
-    return convertWavFrames(bytes, this.layout, count, this.name, start);
+    return convertWavFrames(bytes, this.layout, count, this.name, start, this.reading);
   }
 
   close(): void {

@@ -1,9 +1,10 @@
 /**
- * msclap's fixed 7 s input (`CLAPWrapper.load_audio_into_tensor`, l.233–248) and a sliding variant.
+ * msclap's fixed input (`CLAPWrapper.load_audio_into_tensor`, l.233–248) and a sliding variant. The
+ * window is 7 s at 44.1 kHz for msclap 2023 (the default {@link MSCLAP_2023_WINDOW}), 5 s for 2022.
  *
- * - signal ≤ 308700 samples (7 s at 44.1 kHz): tiled `ceil(308700 / len)` times and cut to 308700
- *   (exactly 7 s → factor 1) — msclap repeats, it does not zero-pad;
- * - longer: one 7 s crop. msclap takes `random.randrange(len − 308700)` (so the last possible offset is
+ * - signal ≤ window (308700 samples for 2023): tiled `ceil(window / len)` times and cut to the window
+ *   (exactly one window → factor 1) — msclap repeats, it does not zero-pad;
+ * - longer: one crop. msclap takes `random.randrange(len − window)` (so the last possible offset is
  *   never chosen); here the default is the deterministic `'start'`, with `'center'`, `'random'`
  *   (Python-identical generator, seedable) or an explicit `cropOffset`;
  * - `sliding`: every window on a hop grid, for long recordings.
@@ -16,11 +17,20 @@ import type { Signal } from './signal.js';
 export type CropMode = 'start' | 'center' | 'random';
 export const CROP_MODES: readonly CropMode[] = ['start', 'center', 'random'];
 
+/** A model's input window: its sample rate and length in samples. */
+export interface WindowShape {
+  sampleRate: number;
+  samples: number;
+}
+
+/** msclap 2023: 7 s at 44.1 kHz. */
+export const MSCLAP_2023_WINDOW: Readonly<WindowShape> = Object.freeze({ sampleRate: MODEL_SAMPLE_RATE, samples: WINDOW_SAMPLES });
+
 /** What to do with audio after the last full window in sliding mode. */
 export type SlidingTail = 'tile' | 'end' | 'drop';
 
 export interface SlidingOptions {
-  /** Hop between window starts, seconds (default 7: windows touch, no overlap). */
+  /** Hop between window starts, seconds (default: the window's length, windows touch without overlap). */
   hopS?: number;
   /**
    * The part after the last full window, when at least `minTailS` long:
@@ -49,24 +59,26 @@ export interface WindowOptions {
    * itself picks a random offset — use `'random'` with `seed` to reproduce it).
    */
   crop?: CropMode;
-  /** Explicit crop offset in samples at 44.1 kHz after channel handling (overrides `crop`). */
+  /** Explicit crop offset in samples at the model's rate after channel handling (overrides `crop`). */
   cropOffset?: number;
   /** Seed for `'random'` (Python `random.seed` semantics: msclap's offset for `random.seed(s)`). */
   seed?: number | bigint;
   /** Emit every window instead of one crop (`true` = defaults of SlidingOptions). */
   sliding?: boolean | SlidingOptions;
+  /** The model's window (default msclap 2023's 7 s at 44.1 kHz). */
+  shape?: Readonly<WindowShape>;
 }
 
 export interface AudioWindow {
-  /** 308700 samples at 44.1 kHz. */
+  /** One window of samples at the model's rate (308700 at 44.1 kHz for msclap 2023). */
   samples: Float32Array;
   /** Position in the window sequence (0-based). */
   index: number;
-  /** First sample of the window in the 44.1 kHz signal (see `channels` for what that signal is). */
+  /** First sample of the window in the model-rate signal (see `channels` for what that signal is). */
   offset: number;
-  /** offset / 44100. */
+  /** offset / sample rate. */
   startS: number;
-  /** End of the real audio the window holds, seconds (< startS + 7 for a tiled window). */
+  /** End of the real audio the window holds, seconds (< startS + window length for a tiled window). */
   endS: number;
   /** How many times the content was repeated to fill the window (1 = a plain crop). */
   repeats: number;
@@ -81,28 +93,34 @@ export function tileToLength(x: Float32Array, length = WINDOW_SAMPLES): Float32A
   return out;
 }
 
-function makeWindow(signal: Signal, offset: number, index: number): AudioWindow {
+function makeWindow(signal: Signal, offset: number, index: number, shape: Readonly<WindowShape>): AudioWindow {
   const available = signal.length - offset;
-  const n = Math.min(available, WINDOW_SAMPLES);
+  const n = Math.min(available, shape.samples);
   const content = signal.read(offset, n);
-  const samples = n === WINDOW_SAMPLES ? content.slice() : tileToLength(content);
+  const samples = n === shape.samples ? content.slice() : tileToLength(content, shape.samples);
   return {
     samples,
     index,
     offset,
-    startS: offset / MODEL_SAMPLE_RATE,
-    endS: (offset + n) / MODEL_SAMPLE_RATE,
-    repeats: Math.ceil(WINDOW_SAMPLES / n),
+    startS: offset / shape.sampleRate,
+    endS: (offset + n) / shape.sampleRate,
+    repeats: Math.ceil(shape.samples / n),
   };
 }
 
-/** The crop offset msclap-style windowing takes for a signal of `length` samples (> 308700). */
+/** `48 kHz`, `44.1 kHz`: a sample rate as people write it. */
+export function khz(rate: number): string {
+  return `${Number((rate / 1000).toFixed(3))} kHz`;
+}
+
+/** The crop offset msclap-style windowing takes for a signal of `length` samples (longer than the window). */
 export function cropOffsetFor(length: number, options: WindowOptions, name = 'cropOffset'): number {
-  const span = length - WINDOW_SAMPLES;
+  const shape = options.shape ?? MSCLAP_2023_WINDOW;
+  const span = length - shape.samples;
   if (options.cropOffset !== undefined) {
     const o = options.cropOffset;
     if (!Number.isInteger(o) || o < 0 || o > span) {
-      throw new ClapError(`cropOffset ${o} is outside [0, ${span}] for ${length} samples at 44.1 kHz`, { subject: name });
+      throw new ClapError(`cropOffset ${o} is outside [0, ${span}] for ${length} samples at ${khz(shape.sampleRate)}`, { subject: name });
     }
     return o;
   }
@@ -123,10 +141,11 @@ export function cropOffsetFor(length: number, options: WindowOptions, name = 'cr
   }
 }
 
-function slidingOptions(s: WindowOptions['sliding']): Required<SlidingOptions> | null {
+function slidingOptions(s: WindowOptions['sliding'], shape: Readonly<WindowShape>): Required<SlidingOptions> | null {
   if (!s) return null;
   const o = s === true ? {} : s;
-  const hopS = o.hopS ?? WINDOW_DEFAULTS.hopS;
+  // The window's own length (WINDOW_DEFAULTS.hopS for msclap 2023's 7 s).
+  const hopS = o.hopS ?? shape.samples / shape.sampleRate;
   if (!(hopS > 0) || !Number.isFinite(hopS))
     throw new ClapError(`hop must be a positive number of seconds (got ${hopS})`, { subject: 'hopS' });
   const tail = o.tail ?? WINDOW_DEFAULTS.tail;
@@ -135,29 +154,31 @@ function slidingOptions(s: WindowOptions['sliding']): Required<SlidingOptions> |
 }
 
 /**
- * The windows of a 44.1 kHz signal, produced lazily (each reads only its own range of the signal).
+ * The windows of a model-rate signal, produced lazily (each reads only its own range of the signal).
  * Without `sliding` this yields exactly one window, msclap's.
  */
 export function* windowsOf(signal: Signal, options: WindowOptions = {}): Generator<AudioWindow> {
+  const shape = options.shape ?? MSCLAP_2023_WINDOW;
+  const W = shape.samples;
   const n = signal.length;
   if (n === 0) throw new ClapError('audio has zero samples', { subject: 'audio' });
-  const sliding = slidingOptions(options.sliding);
-  if (n <= WINDOW_SAMPLES) {
-    yield makeWindow(signal, 0, 0);
+  const sliding = slidingOptions(options.sliding, shape);
+  if (n <= W) {
+    yield makeWindow(signal, 0, 0, shape);
     return;
   }
   if (!sliding) {
-    yield makeWindow(signal, cropOffsetFor(n, options), 0);
+    yield makeWindow(signal, cropOffsetFor(n, options), 0, shape);
     return;
   }
-  const hop = Math.max(1, Math.round(sliding.hopS * MODEL_SAMPLE_RATE));
+  const hop = Math.max(1, Math.round(sliding.hopS * shape.sampleRate));
   let index = 0;
   let offset = 0;
-  for (; offset + WINDOW_SAMPLES <= n; offset += hop) yield makeWindow(signal, offset, index++);
-  const lastEnd = offset - hop + WINDOW_SAMPLES;
+  for (; offset + W <= n; offset += hop) yield makeWindow(signal, offset, index++, shape);
+  const lastEnd = offset - hop + W;
   const rest = n - lastEnd;
-  // `rest` is the audio no window covers yet; with a hop longer than 7 s the next start may be past it.
-  if (rest <= 0 || rest < sliding.minTailS * MODEL_SAMPLE_RATE) return;
-  if (sliding.tail === 'tile' && offset < n) yield makeWindow(signal, offset, index);
-  else if (sliding.tail === 'end') yield makeWindow(signal, n - WINDOW_SAMPLES, index);
+  // `rest` is the audio no window covers yet; with a hop longer than the window the next start may be past it.
+  if (rest <= 0 || rest < sliding.minTailS * shape.sampleRate) return;
+  if (sliding.tail === 'tile' && offset < n) yield makeWindow(signal, offset, index, shape);
+  else if (sliding.tail === 'end') yield makeWindow(signal, n - W, index, shape);
 }
