@@ -7,12 +7,15 @@ export {
   scoreLabels,
   type AudioEmbedding,
   type AudioEmbedOptions,
-  type Caption,
   type Classification,
   type ClassifyOptions,
   type ClapLoadOptions,
+  type InputError,
+  type InputErrorMode,
+  isInputError,
   type WindowEmbedding,
 } from './tasks/clap.js';
+export { ClapCap, type Caption, type CaptionCallOptions, type ClapCapLoadOptions } from './tasks/clapcap.js';
 export { CLAP_2023, CLAP_PRESETS, clapConfigFromJson, clapConfigToJson, type ClapConfig } from './models/clap/index.js';
 export {
   loadWeights,

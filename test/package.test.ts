@@ -14,6 +14,8 @@ test('the package root exports the library API', () => {
     'engine',
     'ClapIndex',
     'ClapCapDecoder',
+    'ClapCap',
+    'isInputError',
     'loadHearModel',
   ]) {
     assert.ok(name in pkg, name);

@@ -60,7 +60,11 @@ export class Session {
    * A session for the model `key` from the on-disk cache (see cache.ts), or built with `build` (a graph,
    * or its ONNX bytes) and stored optimised for next time. Without a cache directory, compiles directly.
    */
-  static async cached(key: string, build: () => Graph | Uint8Array, options: RuntimeOptions & EmitOptions = {}): Promise<Session> {
+  static async cached(
+    key: string,
+    build: () => Graph | Uint8Array | Promise<Graph | Uint8Array>,
+    options: RuntimeOptions & EmitOptions = {},
+  ): Promise<Session> {
     const dir = resolveCacheDir(options.cacheDir);
     const hit = lookupModel(dir, key);
     if (hit) {
@@ -70,7 +74,7 @@ export class Session {
         evictModel(dir!, key); // damaged: rebuild
       }
     }
-    const built = build();
+    const built = await build();
     let bytes: Uint8Array | undefined = built instanceof Uint8Array ? built : emitOnnx(built, options);
     if (!dir) return Session.fromBytes(bytes, options);
     let paths: ReturnType<typeof modelBuildPaths>;

@@ -1,43 +1,31 @@
 /**
  * The library API: `Clap.load({ weights })`, then embedAudio / embedText / similarity / classify.
- * Sessions compile lazily, one per tower, so text-only work never builds the audio model.
+ * Towers compile lazily, one session each, so text-only work never builds the audio model; captioning is
+ * its own model kind (`ClapCap`, tasks/clapcap.ts).
  */
-import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { readFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { ClapError } from '../errors.js';
-import { emitOnnx, type Graph, Session, type HostTensor, type RuntimeOptions } from '../engine/index.js';
-import { applyPrecision, PRECISIONS, type Precision } from '../engine/quant.js';
-import {
-  atomicWrite,
-  engineFingerprint,
-  fileFingerprint,
-  hashKey,
-  lookupModel,
-  readCacheJson,
-  resolveCacheDir,
-  writeCacheJson,
-} from '../engine/cache.js';
-import { hashStateDict, loadWeights, readWeights, type StateDict } from '../weights/index.js';
-import type { AudioInput, LoadAudioOptions } from '../audio/index.js';
-import { defaultTokenizer, type ClapPooling } from '../text/index.js';
-import {
-  buildAudioEncoderGraph,
-  buildTextEncoderGraph,
-  CLAP_PRESETS,
-  type ClapConfig,
-  clapConfigFromJson,
-  logitScaleExp,
-  resolveClapConfig,
-} from '../models/clap/index.js';
-import { ClapCapDecoder, type CaptionBeam, type CaptionOptions } from './caption/index.js';
-import { defaultWorkers, FrontendPool, frontendStream, type FrontendResult } from './pipeline.js';
-import { graphVersion } from '../models/graph-versions.js';
+import { atomicWrite, hashKey } from '../engine/cache.js';
+import { emitOnnx, type RuntimeOptions } from '../engine/index.js';
+import { PRECISIONS, type Precision } from '../engine/quant.js';
+import type { AudioInput } from '../audio/index.js';
+import { type ClapPooling, defaultTokenizer } from '../text/index.js';
+import { buildAudioEncoderGraph, buildTextEncoderGraph, type ClapConfig, logitScaleExp, resolveClapConfig } from '../models/clap/index.js';
+import type { StateDict } from '../weights/index.js';
+import { type AudioEmbedding, type AudioEmbedOptions, AudioTower, EMBED_BATCH_SIZE, type InputError, isInputError } from './audio-tower.js';
+import { resolveConfigArg } from './config-arg.js';
+import { ModelCache } from './model-cache.js';
 import { cosineMatrix } from './similarity.js';
 import { TextTower } from './text-tower.js';
+import { compileTower, type TowerContext, towerGraph, towerKey } from './towers.js';
+import { WeightsSource } from './weights-source.js';
+
+export type { AudioEmbedding, AudioEmbedOptions, InputError, InputErrorMode, WindowEmbedding } from './audio-tower.js';
+export { isInputError } from './audio-tower.js';
 
 /** What `Clap.load` and `embedAudio` do when an option is left out (the CLI's help shows these). */
-export const CLAP_DEFAULTS = { textPooling: 'reference', precision: 'fp32', batchSize: 4 } as const;
+export const CLAP_DEFAULTS = { textPooling: 'reference', precision: 'fp32', batchSize: EMBED_BATCH_SIZE } as const;
 
 export interface ClapLoadOptions extends RuntimeOptions {
   /** Path of a .pth (official format) or .safetensors file, or an already loaded state dict. */
@@ -60,45 +48,6 @@ export interface ClapLoadOptions extends RuntimeOptions {
   precision?: Precision;
 }
 
-export interface AudioEmbedOptions extends LoadAudioOptions {
-  /** 7 s windows per encoder run (default 4: larger batches fall out of cache and cost more per clip). */
-  batchSize?: number;
-  /** In sliding mode: 'mean' (default) averages the window embeddings into one; 'none' keeps only windows. */
-  pool?: 'mean' | 'none';
-  /** Called after each input is embedded. */
-  onProgress?: (done: number, total: number) => void;
-  /**
-   * Frontend worker threads (decode, resample, log-mel overlapped with the encoder) when there are
-   * several inputs; 0 runs the frontend in this thread. Default: one per core beyond the first (at least 1).
-   */
-  workers?: number;
-}
-
-export interface WindowEmbedding {
-  start: number;
-  end: number;
-  embedding: Float32Array;
-}
-
-export interface AudioEmbedding {
-  /** The path, or `audio[i]` for in-memory inputs. */
-  input: string;
-  /** Projected audio embedding (not normalised), as msclap's get_audio_embeddings. */
-  embedding: Float32Array;
-  /** Per-window embeddings with times (seconds), in sliding mode. */
-  windows?: WindowEmbedding[];
-}
-
-export interface Caption {
-  input: string;
-  /** The best beam, as msclap's generate_caption returns it (capitalised like Python's str.capitalize). */
-  caption: string;
-  /** Its token ids (up to and including the stop token). */
-  tokens: number[];
-  /** Every beam, best first, with its score (mean log-probability per token). */
-  beams?: CaptionBeam[];
-}
-
 export interface ClassifyOptions extends AudioEmbedOptions {
   /** Sigmoid per label instead of a softmax across labels (paper §2.3, multi-label tasks). */
   multiLabel?: boolean;
@@ -118,165 +67,88 @@ export function applyTemplate(template: string, label: string): string {
   return template.includes('{}') ? template.split('{}').join(label) : template + label;
 }
 
-/**
- * A `config.json` beside the weights file (as `clap train` writes one, and the fixtures have) is used
- * when no config is given, if it has a model section; otherwise sizes are read off the weights.
- */
-function siblingConfig(weights: ClapLoadOptions['weights']): string | undefined {
-  if (typeof weights !== 'string') return undefined;
-  const candidate = join(dirname(weights), 'config.json');
-  try {
-    const json = JSON.parse(readFileSync(candidate, 'utf8')) as Record<string, unknown>;
-    return json && typeof json === 'object' && ('htsat' in json || 'text_encoder' in json) ? candidate : undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** Options whose `errors: 'return'` puts `{ input, error }` entries among the results. */
+type ReturningErrors = { errors: 'return' };
+/** Options that leave `errors` at 'throw': every result is a success. */
+type ThrowingErrors = { errors?: 'throw' };
 
-async function resolveConfigArg(config: ClapLoadOptions['config']): Promise<ClapConfig | undefined> {
-  if (config === undefined || typeof config === 'object') return config;
-  if (CLAP_PRESETS[config]) return CLAP_PRESETS[config];
-  let text: string;
-  try {
-    text = await readFile(config, 'utf8');
-  } catch (e) {
-    throw new ClapError(
-      `cannot read config (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); presets: ${Object.keys(CLAP_PRESETS).join(', ')}`,
-      { subject: config },
-    );
-  }
-  try {
-    return clapConfigFromJson(JSON.parse(text) as Record<string, unknown>);
-  } catch (e) {
-    throw new ClapError(e instanceof ClapError ? e.message : `not valid JSON (${(e as Error).message})`, { subject: config });
-  }
-}
-
+/** What `Clap.load` remembers about a model in the cache (resolving it needs the weights). */
 interface ModelRecord {
   config: ClapConfig;
   logitScale: number;
 }
 
+const AUDIO = 'clap_audio_encoder';
+const TEXT = 'clap_text_encoder';
+
 export class Clap {
-  private audioSession?: Promise<Session>;
-  private textEncoder?: Promise<TextTower>;
-  private captionDecoder?: Promise<ClapCapDecoder>;
+  private readonly audioTower: AudioTower;
+  private textTower?: Promise<TextTower>;
   private weightsHashPromise?: Promise<string>;
-  private pool?: FrontendPool;
-  private loadedWeights?: StateDict;
-  readonly logitScale: number;
 
   private constructor(
-    weights: StateDict | undefined,
+    private readonly ctx: TowerContext,
     readonly config: ClapConfig,
-    private readonly options: ClapLoadOptions,
-    logitScale: number,
-    /** Cache key of this model (weights file identity + config + engine), when the weights are a file and caching is on. */
-    private readonly modelKey?: string,
+    /** exp(logit_scale); NaN when the weights have none (an audio-only model such as clapcap's encoder). */
+    readonly logitScale: number,
+    private readonly textPooling: ClapPooling,
   ) {
-    this.loadedWeights = weights;
-    this.logitScale = logitScale;
+    this.audioTower = new AudioTower(() => this.compile(AUDIO), config.htsat.melBins, config.dProj);
+  }
+
+  static async load(options: ClapLoadOptions): Promise<Clap> {
+    const { weights, config, textPooling, precision, ...runtime } = options;
+    if (precision !== undefined && !PRECISIONS.includes(precision)) {
+      throw new ClapError(`precision must be one of ${PRECISIONS.join(', ')}, got '${String(precision)}'`);
+    }
+    const explicit = resolveConfigArg(config, weights);
+    const source = WeightsSource.of(weights);
+    const cache = new ModelCache(runtime);
+    const modelKey = cache.modelKey(source, explicit);
+    let record = cache.record<ModelRecord>(modelKey, 'clap');
+    if (!record) {
+      const sd = await source.tensors();
+      const resolved = withSubject(() => resolveClapConfig(sd, explicit), source.path);
+      // Weights without a text encoder (clapcap's audio encoder) have no logit_scale: similarity is then undefined.
+      record = { config: resolved, logitScale: resolved.textPrefix ? logitScaleExp(sd) : Number.NaN };
+      cache.setRecord(modelKey, 'clap', record);
+    }
+    const ctx: TowerContext = { weights: source, cache, modelKey, precision: precision ?? CLAP_DEFAULTS.precision, runtime };
+    return new Clap(ctx, record.config, record.logitScale, textPooling ?? CLAP_DEFAULTS.textPooling);
   }
 
   /** The weights file this model was loaded from (as given), or undefined for an in-memory state dict. */
   get weightsPath(): string | undefined {
-    return typeof this.options.weights === 'string' ? this.options.weights : undefined;
+    return this.ctx.weights.path;
+  }
+
+  get precision(): Precision {
+    return this.ctx.precision;
   }
 
   /**
    * The identity of these weights (sha256 of the tensors: names, dtypes, shapes, bytes), as caches and
-   * indexes key on it. Memoised, and remembered in the model cache per weights file version (path,
-   * size, mtime, inode), so a file is hashed once, not on every run.
+   * indexes key on it; remembered in the model cache per weights file version.
    */
   weightsHash(): Promise<string> {
-    this.weightsHashPromise ??= (async () => {
-      const path = this.weightsPath;
-      const dir = path !== undefined ? resolveCacheDir(this.options.cacheDir) : undefined;
-      let fileKey: string | undefined;
-      if (path !== undefined && dir) {
-        const st = statSync(path);
-        fileKey = hashKey('weights-hash', realpathSync(path), String(st.size), String(st.mtimeMs), String(st.ino));
-        const known = readCacheJson<{ hash: string }>(dir, `${fileKey}.weights.json`);
-        if (known && typeof known.hash === 'string') return known.hash;
-      }
-      const hash = hashStateDict(this.weights);
-      if (fileKey) writeCacheJson(dir, `${fileKey}.weights.json`, { hash });
-      return hash;
-    })();
+    this.weightsHashPromise ??= this.ctx.cache.weightsHash(this.ctx.weights);
     return this.weightsHashPromise;
   }
 
-  /**
-   * The state dict. With a weights path and a warm model cache, the file is only read if this is
-   * accessed; it is let go again once both towers' sessions exist (ORT holds its own copy).
-   */
-  get weights(): StateDict {
-    if (!this.loadedWeights) {
-      const path = this.options.weights as string;
-      this.loadedWeights = readWeights(readFileSync(path), path).tensors;
+  private builder(tower: typeof AUDIO | typeof TEXT) {
+    return tower === AUDIO
+      ? (sd: StateDict) => buildAudioEncoderGraph(sd, this.config)
+      : (sd: StateDict) => buildTextEncoderGraph(sd, this.config);
+  }
+
+  /** Compiles a tower; once no tower needs building any more, the weights file's tensors are let go. */
+  private async compile(tower: typeof AUDIO | typeof TEXT) {
+    const session = await compileTower(this.ctx, tower, this.builder(tower));
+    const ready = (name: string, started: boolean): boolean => started || this.ctx.cache.hasGraph(towerKey(this.ctx, name));
+    if (ready(AUDIO, this.audioTower.started) && (!this.config.textPrefix || ready(TEXT, this.textTower !== undefined))) {
+      this.ctx.weights.drop();
     }
-    return this.loadedWeights;
-  }
-
-  static async load(options: ClapLoadOptions): Promise<Clap> {
-    if (options.precision !== undefined && !PRECISIONS.includes(options.precision)) {
-      throw new ClapError(`precision must be one of ${PRECISIONS.join(', ')}, got '${String(options.precision)}'`);
-    }
-    const explicit = await resolveConfigArg(options.config ?? siblingConfig(options.weights));
-    const dir = typeof options.weights === 'string' ? resolveCacheDir(options.cacheDir) : undefined;
-    let modelKey: string | undefined;
-    if (dir) {
-      try {
-        modelKey = hashKey(engineFingerprint(), fileFingerprint(options.weights as string), JSON.stringify(explicit ?? null));
-      } catch {
-        /* unreadable: loadWeights explains below */
-      }
-    }
-    const record = modelKey ? readCacheJson<ModelRecord>(dir, `${modelKey}.clap.json`) : undefined;
-    if (record && modelKey) return new Clap(undefined, record.config, options, record.logitScale, modelKey);
-    const weights = typeof options.weights === 'string' ? await loadWeights(options.weights) : options.weights;
-    let config: ClapConfig;
-    try {
-      config = resolveClapConfig(weights, explicit);
-    } catch (e) {
-      if (e instanceof ClapError && typeof options.weights === 'string')
-        throw new ClapError(e.message, { subject: options.weights, cause: e });
-      throw e;
-    }
-    // clapcap files have no logit_scale: similarity is then undefined (NaN), captioning still works.
-    const logitScale = config.textPrefix ? logitScaleExp(weights) : Number.NaN;
-    if (modelKey) writeCacheJson(dir, `${modelKey}.clap.json`, { config, logitScale } satisfies ModelRecord);
-    return new Clap(weights, config, options, logitScale, modelKey);
-  }
-
-  private sessionKey(tower: 'audio' | 'text'): string {
-    const graph = tower === 'audio' ? 'clap_audio_encoder' : 'clap_text_encoder';
-    return hashKey(this.modelKey!, graph, String(graphVersion(graph)), this.options.optimization ?? 'all', this.precision);
-  }
-
-  /** Lets go of the weights file once no session needs building from it (only when it can be re-read). */
-  private dropWeightsIfDone(): void {
-    if (!this.modelKey) return;
-    const dir = resolveCacheDir(this.options.cacheDir);
-    const audioReady = this.audioSession !== undefined || lookupModel(dir, this.sessionKey('audio')) !== undefined;
-    const textReady = !this.config.textPrefix || this.textEncoder !== undefined || lookupModel(dir, this.sessionKey('text')) !== undefined;
-    if (audioReady && textReady) this.loadedWeights = undefined;
-  }
-
-  get precision(): Precision {
-    return this.options.precision ?? CLAP_DEFAULTS.precision;
-  }
-
-  private audioGraph(): Graph {
-    const g = buildAudioEncoderGraph(this.weights, this.config);
-    applyPrecision(g, this.precision);
-    return g;
-  }
-
-  private textGraph(): Graph {
-    const g = buildTextEncoderGraph(this.weights, this.config);
-    applyPrecision(g, this.precision);
-    return g;
+    return session;
   }
 
   /**
@@ -286,183 +158,51 @@ export class Clap {
    */
   async exportOnnx(outDir: string): Promise<string[]> {
     mkdirSync(outDir, { recursive: true });
+    const towers: [string, typeof AUDIO | typeof TEXT][] = [['audio_encoder.onnx', AUDIO]];
+    if (this.config.textPrefix) towers.push(['text_encoder.onnx', TEXT]);
+    const metadata: Record<string, string> = Number.isNaN(this.logitScale) ? {} : { clap_ts_logit_scale: String(this.logitScale) };
     const written: string[] = [];
-    const towers: [string, () => Graph][] = [['audio_encoder.onnx', () => this.audioGraph()]];
-    if (this.config.textPrefix) towers.push(['text_encoder.onnx', () => this.textGraph()]);
-    for (const [file, graph] of towers) {
+    for (const [file, tower] of towers) {
       const path = join(outDir, file);
-      const metadata: Record<string, string> = Number.isNaN(this.logitScale) ? {} : { clap_ts_logit_scale: String(this.logitScale) };
-      await atomicWrite(path, emitOnnx(graph(), { metadata }));
+      const graph = towerGraph(await this.ctx.weights.tensors(), tower, this.builder(tower), this.precision);
+      await atomicWrite(path, emitOnnx(graph, { metadata }));
       written.push(path);
     }
     return written;
   }
 
-  private audio(): Promise<Session> {
-    if (!this.audioSession) {
-      const build = (): Uint8Array => emitOnnx(this.audioGraph());
-      this.audioSession = this.modelKey
-        ? Session.cached(this.sessionKey('audio'), build, this.options)
-        : Session.compile(this.audioGraph(), this.options);
-      void this.audioSession.then(
-        () => this.dropWeightsIfDone(),
-        () => undefined,
-      );
-    }
-    return this.audioSession;
-  }
-
-  private text(): Promise<TextTower> {
-    if (!this.config.textPrefix) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
-    if (!this.textEncoder) {
-      const session = this.modelKey
-        ? Session.cached(this.sessionKey('text'), () => emitOnnx(this.textGraph()), this.options)
-        : Session.compile(this.textGraph(), this.options);
-      this.textEncoder = session.then((s) => new TextTower(s, this.config.text, this.config.dProj));
-      void this.textEncoder.then(
-        () => this.dropWeightsIfDone(),
-        () => undefined,
-      );
-    }
-    return this.textEncoder;
-  }
-
   /** Runs the audio tower on log-mels [965×64 each], in batches. */
-  async embedLogMels(logmels: Float32Array[], batchSize = 4): Promise<Float32Array[]> {
-    const session = await this.audio();
-    const out: Float32Array[] = [];
-    const per = logmels[0]?.length ?? 0;
-    for (let i = 0; i < logmels.length; i += batchSize) {
-      const chunk = logmels.slice(i, i + batchSize);
-      const data = new Float32Array(chunk.length * per);
-      chunk.forEach((m, j) => data.set(m, j * per));
-      const r = await session.run({
-        logmel: { dtype: 'float32', shape: [chunk.length, per / this.config.htsat.melBins, this.config.htsat.melBins], data },
-      });
-      const e = r.audio_embed.data as Float32Array;
-      for (let j = 0; j < chunk.length; j++) out.push(e.slice(j * this.config.dProj, (j + 1) * this.config.dProj));
-    }
-    return out;
-  }
-
-  async embedAudio(inputs: readonly AudioInput[], options: AudioEmbedOptions = {}): Promise<AudioEmbedding[]> {
-    if (inputs.length === 0) throw new ClapError('no audio inputs given');
-    const batchSize = options.batchSize ?? CLAP_DEFAULTS.batchSize;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ClapError(`batch size must be a positive integer, got ${batchSize}`);
-    const results: AudioEmbedding[] = [];
-    // Windows of consecutive inputs share encoder runs; an input is finished once its windows have run.
-    let pending: { index: number; logmels: Float32Array[]; starts: number[]; ends: number[] }[] = [];
-    let pendingWindows = 0;
-    let done = 0;
-    const flush = async (): Promise<void> => {
-      const all = pending.flatMap((p) => p.logmels);
-      const embeddings = await this.embedLogMels(all, batchSize);
-      let k = 0;
-      for (const p of pending) {
-        const windows = p.logmels.map((_, w) => ({ start: p.starts[w], end: p.ends[w], embedding: embeddings[k + w] }));
-        k += p.logmels.length;
-        const name = nameOf(inputs[p.index], p.index);
-        results[p.index] = options.sliding
-          ? { input: name, embedding: options.pool === 'none' ? new Float32Array(0) : meanOf(windows.map((w) => w.embedding)), windows }
-          : { input: name, embedding: windows[0].embedding };
-        options.onProgress?.(++done, inputs.length);
-      }
-      pending = [];
-      pendingWindows = 0;
-    };
-    const workers = options.workers ?? defaultWorkers();
-    if (!Number.isInteger(workers) || workers < 0) throw new ClapError(`workers must be a non-negative integer, got ${workers}`);
-    const pool = inputs.length > 1 && workers > 0 ? this.frontendPool(workers) : undefined;
-    const { onProgress: _p, workers: _w, batchSize: _b, pool: _pool, ...frontendOptions } = options;
-    const stream = frontendStream(inputs, {
-      pool,
-      ahead: batchSize + 2 * workers + 2,
-      optionsFor: (i) => ({ ...frontendOptions, name: options.name ?? nameOf(inputs[i], i) }),
-    });
-    // Start compiling the encoder while the first inputs are decoded.
-    const session = this.audio();
-    session.catch(() => undefined);
-    let i = 0;
-    try {
-      for (;;) {
-        let item: IteratorResult<{ index: number; result: FrontendResult }>;
-        try {
-          item = await stream.next();
-        } catch (e) {
-          throw e instanceof ClapError ? e : new ClapError((e as Error).message, { subject: nameOf(inputs[i], i), cause: e });
-        }
-        if (item.done) break;
-        const { index, result } = item.value;
-        i = index + 1;
-        pending.push({ index, logmels: result.logmels, starts: result.starts, ends: result.ends });
-        pendingWindows += result.logmels.length;
-        if (pendingWindows >= batchSize) await flush();
-      }
-    } finally {
-      await stream.return(undefined);
-    }
-    if (pending.length) await flush();
-    return results;
+  embedLogMels(logmels: Float32Array[], batchSize = EMBED_BATCH_SIZE): Promise<Float32Array[]> {
+    return this.audioTower.embedLogMels(logmels, batchSize);
   }
 
   /**
-   * Captions (msclap's generate_caption: beam search over the clapcap GPT-2 decoder, KV-cached). Needs
-   * clapcap weights (`clapcap_weights_2023.pth`: its own audio encoder, mapper and GPT-2).
+   * Projected audio embeddings (not normalised), as msclap's get_audio_embeddings, in input order. An input
+   * that cannot be read or decoded rejects the call, or with `errors: 'return'` is `{ input, error }` in place.
    */
-  async caption(inputs: readonly AudioInput[], options: CaptionOptions & AudioEmbedOptions = {}): Promise<Caption[]> {
-    if (this.config.audioPrefix !== 'clap.')
-      throw new ClapError('captioning needs clapcap weights (e.g. clapcap_weights_2023.pth), not CLAP weights');
-    const audio = await this.embedAudio(inputs, options);
-    this.captionDecoder ??= ClapCapDecoder.load(
-      this.weights,
-      (this.config.clapcap ?? {}) as Parameters<typeof ClapCapDecoder.load>[1],
-      this.options,
-    );
-    const decoder = await this.captionDecoder;
-    const results = await decoder.caption(
-      audio.map((a) => a.embedding),
-      options,
-    );
-    return results.map((r, i) => ({ input: audio[i].input, caption: r.caption, tokens: r.tokens, ...(r.beams ? { beams: r.beams } : {}) }));
+  embedAudio(inputs: readonly AudioInput[], options: AudioEmbedOptions & ReturningErrors): Promise<(AudioEmbedding | InputError)[]>;
+  embedAudio(inputs: readonly AudioInput[], options?: AudioEmbedOptions & ThrowingErrors): Promise<AudioEmbedding[]>;
+  embedAudio(inputs: readonly AudioInput[], options?: AudioEmbedOptions): Promise<(AudioEmbedding | InputError)[]>;
+  embedAudio(inputs: readonly AudioInput[], options: AudioEmbedOptions = {}): Promise<(AudioEmbedding | InputError)[]> {
+    return this.audioTower.embed(inputs, options);
   }
 
   /** Projected text embeddings (not normalised), as msclap's get_text_embeddings. */
   async embedText(texts: readonly string[]): Promise<Float32Array[]> {
     if (texts.length === 0) throw new ClapError('no texts given');
-    const d = this.config.dProj;
-    // A label set seen before (same model, precision, pooling, texts) is read from the on-disk cache.
-    const dir = this.modelKey ? resolveCacheDir(this.options.cacheDir) : undefined;
-    const file = dir
-      ? join(
-          dir,
-          `${hashKey(this.modelKey!, 'text-embeddings', this.precision, this.options.textPooling ?? CLAP_DEFAULTS.textPooling, JSON.stringify(texts))}.f32`,
-        )
-      : undefined;
-    if (file) {
-      try {
-        const buf = readFileSync(file);
-        if (buf.length === texts.length * d * 4) {
-          const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
-          return texts.map((_, i) => all.slice(i * d, (i + 1) * d));
-        }
-      } catch {
-        /* not cached */
-      }
-    }
+    if (!this.config.textPrefix) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
+    // A label set seen before (same text graph, pooling, texts) is read from the model cache.
+    const graphKey = towerKey(this.ctx, TEXT);
+    const key = graphKey && hashKey(graphKey, 'text-embeddings', this.textPooling, JSON.stringify(texts));
+    const known = this.ctx.cache.vectors(key, texts.length, this.config.dProj);
+    if (known) return known;
     const tok = defaultTokenizer();
-    const tokenized = texts.map((t) => tok.encodeForClap(t, { mode: this.options.textPooling ?? CLAP_DEFAULTS.textPooling }));
-    const encoder = await this.text();
-    const e = await encoder.embedAll(tokenized);
-    const data = e.data as Float32Array;
-    if (file) {
-      try {
-        mkdirSync(dirname(file), { recursive: true });
-        atomicWrite(file, new Uint8Array(data.buffer, data.byteOffset, texts.length * d * 4));
-      } catch {
-        /* best effort */
-      }
-    }
-    return texts.map((_, i) => data.slice(i * d, (i + 1) * d));
+    const tokenized = texts.map((t) => tok.encodeForClap(t, { mode: this.textPooling }));
+    this.textTower ??= this.compile(TEXT).then((s) => new TextTower(s, this.config.text, this.config.dProj));
+    const e = (await (await this.textTower).embedAll(tokenized)).data as Float32Array;
+    this.ctx.cache.setVectors(key, e);
+    const d = this.config.dProj;
+    return texts.map((_, i) => e.slice(i * d, (i + 1) * d));
   }
 
   /** msclap's compute_similarity: cosine similarity × exp(logit_scale), [audio][text]. */
@@ -472,35 +212,53 @@ export class Clap {
     return cosineMatrix(audio, text).map((row) => row.map((c) => this.logitScale * c));
   }
 
-  async classify(inputs: readonly AudioInput[], labels: readonly string[], options: ClassifyOptions = {}): Promise<Classification[]> {
+  /**
+   * Zero-shot classification of each input against `labels` (the template applied). An input that cannot
+   * be read or decoded rejects the call, or with `errors: 'return'` is `{ input, error }` in place.
+   */
+  classify(
+    inputs: readonly AudioInput[],
+    labels: readonly string[],
+    options: ClassifyOptions & ReturningErrors,
+  ): Promise<(Classification | InputError)[]>;
+  classify(inputs: readonly AudioInput[], labels: readonly string[], options?: ClassifyOptions & ThrowingErrors): Promise<Classification[]>;
+  classify(inputs: readonly AudioInput[], labels: readonly string[], options?: ClassifyOptions): Promise<(Classification | InputError)[]>;
+  async classify(
+    inputs: readonly AudioInput[],
+    labels: readonly string[],
+    options: ClassifyOptions = {},
+  ): Promise<(Classification | InputError)[]> {
     checkLabels(labels);
     const template = options.template ?? DEFAULT_TEMPLATE;
     const textEmb = await this.embedText(labels.map((l) => applyTemplate(template, l)));
-    const audioEmb = await this.embedAudio(inputs, options);
-    return scoreLabels(
+    const audio = await this.embedAudio(inputs, options);
+    const embedded = audio.filter((a): a is AudioEmbedding => !isInputError(a));
+    const scores = scoreLabels(
       this.similarity(
-        audioEmb.map((a) => a.embedding),
+        embedded.map((a) => a.embedding),
         textEmb,
       ),
       labels,
       options.multiLabel ?? false,
-    ).map((scores, i) => ({ input: audioEmb[i].input, scores }));
-  }
-
-  private frontendPool(workers: number): FrontendPool {
-    if (!this.pool || this.pool.size !== workers) {
-      void this.pool?.close();
-      this.pool = new FrontendPool(workers);
-    }
-    return this.pool;
+    );
+    let k = 0;
+    return audio.map((a) => (isInputError(a) ? a : { input: a.input, scores: scores[k++] }));
   }
 
   async release(): Promise<void> {
-    await this.pool?.close();
-    this.pool = undefined;
-    if (this.audioSession) await (await this.audioSession).release();
-    if (this.textEncoder) await (await this.textEncoder).release();
-    if (this.captionDecoder) await (await this.captionDecoder).release();
+    await this.audioTower.release();
+    if (this.textTower) await (await this.textTower).release();
+    this.textTower = undefined;
+  }
+}
+
+/** `fn()`, with a ClapError about the weights' contents prefixed by the weights file. */
+export function withSubject<T>(fn: () => T, path: string | undefined): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ClapError && path !== undefined) throw new ClapError(e.message, { subject: path, cause: e });
+    throw e;
   }
 }
 
@@ -528,15 +286,3 @@ export function scoreLabels(similarity: number[][], labels: readonly string[], m
     return Object.fromEntries(labels.map((l, j) => [l, probs[j]]));
   });
 }
-
-function nameOf(input: AudioInput, index: number): string {
-  return typeof input === 'string' ? input : `audio[${index}]`;
-}
-
-function meanOf(vs: Float32Array[]): Float32Array {
-  const out = new Float32Array(vs[0].length);
-  for (const v of vs) for (let i = 0; i < v.length; i++) out[i] += v[i] / vs.length;
-  return out;
-}
-
-export type { HostTensor };

@@ -89,9 +89,8 @@ export async function fileFrontend(path: string, options: AudioToLogMelOptions, 
     return { ok: true, unchanged: false, hash, ...(await frontend(path, options)) };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    let msg = e instanceof ClapError ? err.message : err.code ? `cannot read (${err.code})` : err.message;
-    if (msg.startsWith(`${path}: `)) msg = msg.slice(path.length + 2);
-    return { ok: false, error: msg };
+    const msg = e instanceof ClapError ? err.message : err.code ? `cannot read (${err.code})` : err.message;
+    return { ok: false, error: stripSubject(msg, path) };
   }
 }
 
@@ -250,7 +249,8 @@ export class FrontendPool {
   }
 }
 
-function stripSubject(message: string, subject?: string): string {
+/** `message` without a leading `subject: ` (the subject is reported apart). */
+export function stripSubject(message: string, subject?: string): string {
   return subject && message.startsWith(`${subject}: `) ? message.slice(subject.length + 2) : message;
 }
 
@@ -268,39 +268,35 @@ export interface FrontendStreamOptions {
   optionsFor: (index: number) => AudioToLogMelOptions;
 }
 
-/**
- * Frontend results in input order, computing at most `ahead` inputs in advance. An input that fails
- * throws its error when its turn comes (inputs before it are yielded first).
- */
-export async function* frontendStream(
-  inputs: readonly AudioInput[],
-  opts: FrontendStreamOptions,
-): AsyncGenerator<{ index: number; result: FrontendResult }> {
+/** One input's frontend outcome, in input order: its result, or why it failed. */
+export type FrontendItem = { index: number; result: FrontendResult } | { index: number; error: unknown };
+
+/** Frontend outcomes in input order, computing at most `ahead` inputs in advance. A failed input is an item too. */
+export async function* frontendStream(inputs: readonly AudioInput[], opts: FrontendStreamOptions): AsyncGenerator<FrontendItem> {
   const { pool } = opts;
+  const settle = (index: number, p: Promise<FrontendResult>): Promise<FrontendItem> =>
+    p.then(
+      (result) => ({ index, result }),
+      (error: unknown) => ({ index, error }),
+    );
   if (!pool) {
-    for (let i = 0; i < inputs.length; i++) yield { index: i, result: await frontend(inputs[i], opts.optionsFor(i)) };
+    for (let i = 0; i < inputs.length; i++) yield await settle(i, frontend(inputs[i], opts.optionsFor(i)));
     return;
   }
   const ahead = Math.max(1, opts.ahead ?? 2 * pool.size + 4);
-  type Slot = { promise: Promise<FrontendResult> };
-  const queue: Slot[] = [];
+  const queue: Promise<FrontendItem>[] = [];
   let next = 0;
   const fill = (): void => {
     while (next < inputs.length && queue.length < ahead) {
-      const p = pool.process(
-        inputs[next],
-        cloneableFrontendOptions(opts.optionsFor(next) as AudioToLogMelOptions & Record<string, unknown>),
-      );
-      p.catch(() => undefined); // handled when its turn comes
-      queue.push({ promise: p });
+      const options = cloneableFrontendOptions(opts.optionsFor(next) as AudioToLogMelOptions & Record<string, unknown>);
+      queue.push(settle(next, pool.process(inputs[next], options)));
       next++;
     }
   };
   fill();
-  for (let i = 0; i < inputs.length; i++) {
-    const slot = queue.shift()!;
-    const result = await slot.promise;
+  while (queue.length > 0) {
+    const item = await queue.shift()!;
     fill();
-    yield { index: i, result };
+    yield item;
   }
 }

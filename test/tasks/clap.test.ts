@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Clap, applyTemplate, scoreLabels } from '../../src/tasks/clap.js';
+import { Clap, applyTemplate, isInputError, scoreLabels } from '../../src/tasks/clap.js';
 import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { cosine, relativeError } from '../helpers/compare.js';
 import { readNpy } from '../helpers/npy.js';
@@ -110,4 +110,46 @@ test('embedAudio reports progress once per input, counting up to the total', asy
     [2, 3],
     [3, 3],
   ]);
+});
+
+test("errors: 'return' gives every good input's result and { input, error } in place of a bad one; 'throw' names the file", async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const c = await clap();
+  const bad = join(mkdtempSync(join(tmpdir(), 'clap-bad-')), 'broken.wav');
+  writeFileSync(bad, Buffer.from('RIFF\x10\x00\x00\x00WAVEfmt garbage'));
+  const good = ['vowel_16k', 'speech_22k'].map((n) => fixturePath('inputs', 'audio', `${n}.wav`));
+  const want = await c.embedAudio(good);
+  for (const workers of [0, 2]) {
+    await assert.rejects(c.embedAudio([good[0], bad, good[1]], { workers }), (e: Error) => e.message.startsWith(`${bad}: `));
+    const mixed = await c.embedAudio([good[0], bad, good[1]], { workers, errors: 'return' });
+    assert.deepEqual(
+      mixed.map((r) => (isInputError(r) ? `error ${r.input}` : r.input)),
+      [good[0], `error ${bad}`, good[1]],
+    );
+    assert.deepEqual(mixed[0], want[0]);
+    assert.deepEqual(mixed[2], want[1]);
+    const classified = await c.classify([bad, good[0]], ['dog', 'rain'], { workers, errors: 'return' });
+    assert.ok(isInputError(classified[0]) && classified[0].input === bad && classified[0].error.length > 0);
+    assert.ok(!isInputError(classified[1]) && Math.abs(classified[1].scores.dog + classified[1].scores.rain - 1) < 1e-9);
+  }
+  await assert.rejects(c.embedAudio(good, { errors: 'ignore' as 'throw' }), /errors must be 'throw' or 'return'/);
+});
+
+test('an unusable cache directory only costs speed: the model loads, embeds and caches nothing', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const notADir = join(mkdtempSync(join(tmpdir(), 'clap-nocache-')), 'file');
+  writeFileSync(notADir, 'not a directory');
+  const c = await Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1, cacheDir: notADir });
+  try {
+    const ref = await clap();
+    const file = fixturePath('inputs', 'audio', 'vowel_16k.wav');
+    assert.deepEqual(await c.embedAudio([file]), await ref.embedAudio([file]));
+    assert.deepEqual(await c.embedText(['a dog']), await ref.embedText(['a dog']));
+  } finally {
+    await c.release();
+  }
 });

@@ -86,9 +86,10 @@ test('frontendStream keeps at most `ahead` inputs in flight', async () => {
       return orig(input, options);
     };
     let n = 0;
-    for await (const { index, result } of frontendStream(inputs, { pool, ahead: 3, optionsFor: () => ({}) })) {
-      assert.equal(index, n++);
-      assert.equal(result.logmels.length, 1);
+    for await (const item of frontendStream(inputs, { pool, ahead: 3, optionsFor: () => ({}) })) {
+      assert.equal(item.index, n++);
+      assert.ok('result' in item);
+      assert.equal(item.result.logmels.length, 1);
       done++;
     }
     assert.equal(n, 12);

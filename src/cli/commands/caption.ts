@@ -1,6 +1,7 @@
 import { CAPTION_DEFAULTS, CAPTION_STRATEGIES } from '../../tasks/caption/index.js';
 import { defineCommand } from '../command.js';
-import { AUDIO_OPTIONS, embedOptions, loadModel, MODEL_OPTIONS, needFiles } from './shared.js';
+import { ClapCap } from '../../tasks/clapcap.js';
+import { AUDIO_OPTIONS, embedOptions, MODEL_OPTIONS, needFiles } from './shared.js';
 
 /** Most beams: the KV cache holds beams × tokens positions per file, so memory and time grow with it. */
 const MAX_BEAMS = 32;
@@ -61,9 +62,9 @@ export const caption = defineCommand({
     const files = needFiles(ctx);
     const v = ctx.values;
     const audio = embedOptions(ctx, files.length);
-    const clap = await loadModel(v);
+    const clapcap = await ClapCap.load({ weights: v.weights, config: v.config, threads: v.threads, precision: v.precision });
     try {
-      const results = await clap.caption(files, {
+      const results = await clapcap.caption(files, {
         ...audio,
         strategy: v.strategy,
         beamSize: v.beam,
@@ -89,7 +90,7 @@ export const caption = defineCommand({
         for (const b of r.beams ?? []) ctx.stdout.write(`  ${b.score.toFixed(4)}  ${JSON.stringify(b.text)}\n`);
       }
     } finally {
-      await clap.release();
+      await clapcap.release();
     }
   },
 });

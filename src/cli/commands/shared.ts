@@ -142,7 +142,10 @@ export function progressFor(ctx: CommandContext, total: number, label: string): 
 }
 
 /** AudioEmbedOptions from the audio options, with progress on stderr. */
-export function embedOptions(ctx: CommandContext<ReturnType<typeof audioOptions>>, total: number): AudioEmbedOptions {
+export function embedOptions(
+  ctx: CommandContext<ReturnType<typeof audioOptions>>,
+  total: number,
+): AudioEmbedOptions & { errors?: 'throw' } {
   const progress = progressFor(ctx, total, 'embedding');
   let done = 0;
   return {

@@ -98,9 +98,9 @@ interface UncachedState extends LmState {
 }
 
 export class ClapCapDecoder {
-  private constructor(
+  constructor(
     readonly model: ClapCapModel,
-    readonly tokenizer: Gpt2Tokenizer,
+    readonly tokenizer: Gpt2Tokenizer = defaultTokenizer(),
   ) {}
 
   /** Compiles the mapper and GPT-2 sessions from a clapcap state dict (+ optional `clapcap` settings). */
@@ -110,7 +110,7 @@ export class ClapCapDecoder {
     options: RuntimeOptions & { tokenizer?: Gpt2Tokenizer } = {},
   ): Promise<ClapCapDecoder> {
     const { tokenizer, ...runtime } = options;
-    return new ClapCapDecoder(await ClapCapModel.load(sd, settings, runtime), tokenizer ?? defaultTokenizer());
+    return new ClapCapDecoder(await ClapCapModel.load(sd, settings, runtime), tokenizer);
   }
 
   get config(): ClapCapConfig {
@@ -235,15 +235,6 @@ export class ClapCapDecoder {
   async release(): Promise<void> {
     await this.model.release();
   }
-}
-
-/** `ClapCapDecoder.caption` as a function: captions from projected audio embeddings. */
-export function captionFromPrefix(
-  decoder: ClapCapDecoder,
-  audioEmbeds: readonly Float32Array[],
-  options: CaptionOptions = {},
-): Promise<CaptionResult[]> {
-  return decoder.caption(audioEmbeds, options);
 }
 
 type ResolvedOptions = Required<Omit<CaptionOptions, 'onProgress'>>;

@@ -17,7 +17,6 @@ export {
   type CaptionStrategy,
   CAPTION_DEFAULTS,
   CAPTION_STRATEGIES,
-  captionFromPrefix,
   ClapCapDecoder,
 } from './decoder.js';
 export {

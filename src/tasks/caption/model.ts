@@ -14,7 +14,7 @@
  * `ClapCapCache` keeps the pool, the slots and the masks for a batch of files.
  */
 import { ClapError } from '../../errors.js';
-import { type HostTensor, type RuntimeOptions, Session } from '../../engine/index.js';
+import type { HostTensor, RuntimeOptions, Session } from '../../engine/index.js';
 import {
   buildClapCapDecoderGraph,
   buildClapCapPrefixGraph,
@@ -26,6 +26,9 @@ import {
 } from '../../models/clapcap/index.js';
 import { asFloat32, requireTensor } from '../../models/layers.js';
 import type { StateDict } from '../../weights/index.js';
+import { ModelCache } from '../model-cache.js';
+import { compileTower, type TowerContext } from '../towers.js';
+import { WeightsSource } from '../weights-source.js';
 
 /** Per layer, keys and values of `batch` rows × `length` positions, each [batch, n_head, length, head_dim]. */
 export interface KvBlock {
@@ -72,12 +75,25 @@ export class ClapCapModel {
     private readonly wte: Float32Array,
   ) {}
 
-  static async load(sd: StateDict, settings: ClapCapSettings | ClapCapConfig = {}, options: RuntimeOptions = {}): Promise<ClapCapModel> {
+  /** Compiles the model's two graphs (no model cache) from a clapcap state dict and its settings or config. */
+  static load(sd: StateDict, settings: ClapCapSettings | ClapCapConfig = {}, options: RuntimeOptions = {}): Promise<ClapCapModel> {
     const cfg = 'gpt' in settings && 'mapper' in settings ? (settings as ClapCapConfig) : clapCapConfig(sd, settings as ClapCapSettings);
+    const ctx: TowerContext = {
+      weights: WeightsSource.of(sd),
+      cache: new ModelCache({ cacheDir: false }),
+      precision: 'fp32',
+      runtime: options,
+    };
+    return ClapCapModel.compile(ctx, cfg);
+  }
+
+  /** Compiles (or takes from the model cache) the model's two graphs in float32; wte is read from the weights. */
+  static async compile(ctx: TowerContext, cfg: ClapCapConfig): Promise<ClapCapModel> {
     const [prefixSession, decoderSession] = await Promise.all([
-      Session.compile(buildClapCapPrefixGraph(sd, cfg), options),
-      Session.compile(buildClapCapDecoderGraph(sd, cfg), options),
+      compileTower(ctx, 'clapcap_prefix', (sd) => buildClapCapPrefixGraph(sd, cfg), 'fp32'),
+      compileTower(ctx, 'clapcap_decoder', (sd) => buildClapCapDecoderGraph(sd, cfg), 'fp32'),
     ]);
+    const sd = await ctx.weights.tensors();
     const wte = asFloat32(requireTensor(sd, `${CLAPCAP_GPT_PREFIX}wte.weight`, [cfg.gpt.vocabSize, cfg.gpt.nEmbd]));
     return new ClapCapModel(cfg, prefixSession, decoderSession, wte);
   }

@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { AUDIO_DEFAULTS, type AudioInput } from '../../audio/index.js';
-import { applyTemplate, type AudioEmbedOptions, type Clap, scoreLabels } from '../clap.js';
+import { applyTemplate, type AudioEmbedOptions, type Clap, isInputError, scoreLabels } from '../clap.js';
+import { stripSubject } from '../pipeline.js';
 import { decodeAu, isAu } from './au.js';
 import { type CacheShard, type EmbeddingCache, sha256 } from './cache.js';
 import { ciderD, spider } from './cider.js';
@@ -131,7 +132,7 @@ export async function embedItems(
   const chunk = Math.max(8, options.audio?.batchSize ?? 8) * 4;
   const fail = (path: string, e: unknown): void => {
     if (!options.skipErrors) throw e instanceof ClapError ? e : new ClapError((e as Error).message, { subject: path, cause: e });
-    skipped.push({ path, error: (e as Error).message });
+    skipped.push({ path, error: stripSubject((e as Error).message, path) });
   };
   let done = 0;
   for (let s = 0; s < items.length; s += chunk) {
@@ -168,39 +169,21 @@ export async function embedItems(
     options.onProgress?.(done, items.length);
     if (todo.length === 0) continue;
     const base = done;
-    const audioOptions: AudioEmbedOptions = { ...options.audio, onProgress: (n) => options.onProgress?.(base + n, items.length) };
-    let results: (Float32Array | undefined)[];
-    try {
-      results = (
-        await clap.embedAudio(
-          todo.map((t) => t.input),
-          audioOptions,
-        )
-      ).map((r) => r.embedding);
-    } catch (e) {
-      if (!options.skipErrors || todo.length === 1) {
-        if (todo.length === 1) fail(items[todo[0].index].path, e);
-        else throw e;
-        results = [undefined];
-      } else {
-        // find the culprit(s): one clip at a time
-        results = [];
-        for (const t of todo) {
-          try {
-            results.push((await clap.embedAudio([t.input], { ...options.audio, name: items[t.index].path }))[0].embedding);
-          } catch (err) {
-            fail(items[t.index].path, err);
-            results.push(undefined);
-          }
-        }
-      }
-    }
+    const results = await clap.embedAudio(
+      todo.map((t) => t.input),
+      {
+        ...options.audio,
+        errors: options.skipErrors ? 'return' : 'throw',
+        onProgress: (n) => options.onProgress?.(base + n, items.length),
+      },
+    );
     const fresh: [Buffer, Float32Array][] = [];
-    todo.forEach((t, j) => {
-      const e = results[j];
-      if (e) {
-        embeddings[t.index] = e;
-        fresh.push([t.key, e]);
+    results.forEach((r, j) => {
+      const t = todo[j];
+      if (isInputError(r)) skipped.push({ path: items[t.index].path, error: r.error });
+      else {
+        embeddings[t.index] = r.embedding;
+        fresh.push([t.key, r.embedding]);
       }
     });
     shard?.put(fresh);

@@ -1,0 +1,196 @@
+/**
+ * The audio tower at run time: audio inputs → frontend (decode, resample, 7 s windows, log-mel; in worker
+ * threads when there are several inputs) → the compiled audio-encoder graph, in batches of windows. Serves
+ * `Clap` (embeddings, classification) and `ClapCap` (its own audio encoder).
+ *
+ * An input that cannot be read or decoded either stops the call (`errors: 'throw'`, the default) or is
+ * returned in place as `{ input, error }` while the other inputs go on (`errors: 'return'`).
+ */
+import { ClapError } from '../errors.js';
+import type { Session } from '../engine/index.js';
+import type { AudioInput, LoadAudioOptions } from '../audio/index.js';
+import { defaultWorkers, FrontendPool, frontendStream, stripSubject } from './pipeline.js';
+
+/** 7 s windows per encoder run when not given (larger batches fall out of cache and cost more per clip). */
+export const EMBED_BATCH_SIZE = 4;
+
+/** What to do with an input that cannot be read or decoded. */
+export type InputErrorMode = 'throw' | 'return';
+
+/** An input that could not be read or decoded (`errors: 'return'`), in place of its result. */
+export interface InputError {
+  /** The path, or `audio[i]` for in-memory inputs. */
+  input: string;
+  /** Why, in one line (without the input's name). */
+  error: string;
+}
+
+export function isInputError(r: object): r is InputError {
+  return typeof (r as InputError).error === 'string';
+}
+
+export interface AudioEmbedOptions extends LoadAudioOptions {
+  /** 7 s windows per encoder run (default EMBED_BATCH_SIZE). */
+  batchSize?: number;
+  /** In sliding mode: 'mean' (default) averages the window embeddings into one; 'none' keeps only windows. */
+  pool?: 'mean' | 'none';
+  /** Called after each input is embedded (or found unreadable). */
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Frontend worker threads (decode, resample, log-mel overlapped with the encoder) when there are
+   * several inputs; 0 runs the frontend in this thread. Default: one per core beyond the first (at least 1).
+   */
+  workers?: number;
+  /**
+   * An input that cannot be read or decoded: 'throw' (default) rejects with its ClapError, naming it;
+   * 'return' puts `{ input, error }` in its place and embeds every other input.
+   */
+  errors?: InputErrorMode;
+}
+
+export interface WindowEmbedding {
+  start: number;
+  end: number;
+  embedding: Float32Array;
+}
+
+export interface AudioEmbedding {
+  /** The path, or `audio[i]` for in-memory inputs. */
+  input: string;
+  /** Projected audio embedding (not normalised), as msclap's get_audio_embeddings. */
+  embedding: Float32Array;
+  /** Per-window embeddings with times (seconds), in sliding mode. */
+  windows?: WindowEmbedding[];
+}
+
+export class AudioTower {
+  private session?: Promise<Session>;
+  private pool?: FrontendPool;
+
+  constructor(
+    private readonly compile: () => Promise<Session>,
+    readonly melBins: number,
+    readonly dProj: number,
+  ) {}
+
+  /** The compiled encoder (compiled on first use). */
+  encoder(): Promise<Session> {
+    this.session ??= this.compile();
+    return this.session;
+  }
+
+  /** Whether the encoder has been asked for. */
+  get started(): boolean {
+    return this.session !== undefined;
+  }
+
+  /** Runs the encoder on log-mels [frames × mel bins each], in batches. */
+  async embedLogMels(logmels: Float32Array[], batchSize = EMBED_BATCH_SIZE): Promise<Float32Array[]> {
+    const session = await this.encoder();
+    const out: Float32Array[] = [];
+    const per = logmels[0]?.length ?? 0;
+    const M = this.melBins;
+    for (let i = 0; i < logmels.length; i += batchSize) {
+      const chunk = logmels.slice(i, i + batchSize);
+      const data = new Float32Array(chunk.length * per);
+      chunk.forEach((m, j) => data.set(m, j * per));
+      const r = await session.run({ logmel: { dtype: 'float32', shape: [chunk.length, per / M, M], data } });
+      const e = r.audio_embed.data as Float32Array;
+      for (let j = 0; j < chunk.length; j++) out.push(e.slice(j * this.dProj, (j + 1) * this.dProj));
+    }
+    return out;
+  }
+
+  /** Embeddings of `inputs` in input order; see AudioEmbedOptions.errors for unreadable inputs. */
+  async embed(inputs: readonly AudioInput[], options: AudioEmbedOptions = {}): Promise<(AudioEmbedding | InputError)[]> {
+    if (inputs.length === 0) throw new ClapError('no audio inputs given');
+    const batchSize = options.batchSize ?? EMBED_BATCH_SIZE;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ClapError(`batch size must be a positive integer, got ${batchSize}`);
+    const errors = options.errors ?? 'throw';
+    if (errors !== 'throw' && errors !== 'return') throw new ClapError(`errors must be 'throw' or 'return', got '${String(errors)}'`);
+    const workers = options.workers ?? defaultWorkers();
+    if (!Number.isInteger(workers) || workers < 0) throw new ClapError(`workers must be a non-negative integer, got ${workers}`);
+    const results: (AudioEmbedding | InputError)[] = [];
+    // Windows of consecutive inputs share encoder runs; an input is finished once its windows have run.
+    let pending: { index: number; logmels: Float32Array[]; starts: number[]; ends: number[] }[] = [];
+    let pendingWindows = 0;
+    let done = 0;
+    const flush = async (): Promise<void> => {
+      const embeddings = await this.embedLogMels(
+        pending.flatMap((p) => p.logmels),
+        batchSize,
+      );
+      let k = 0;
+      for (const p of pending) {
+        const windows = p.logmels.map((_, w) => ({ start: p.starts[w], end: p.ends[w], embedding: embeddings[k + w] }));
+        k += p.logmels.length;
+        const input = nameOf(inputs[p.index], p.index);
+        results[p.index] = options.sliding
+          ? { input, embedding: options.pool === 'none' ? new Float32Array(0) : meanOf(windows.map((w) => w.embedding)), windows }
+          : { input, embedding: windows[0].embedding };
+        options.onProgress?.(++done, inputs.length);
+      }
+      pending = [];
+      pendingWindows = 0;
+    };
+    const pool = inputs.length > 1 && workers > 0 ? this.frontendPool(workers) : undefined;
+    const { onProgress: _p, workers: _w, batchSize: _b, pool: _pool, errors: _e, ...frontendOptions } = options;
+    const stream = frontendStream(inputs, {
+      pool,
+      ahead: batchSize + 2 * workers + 2,
+      optionsFor: (i) => ({ ...frontendOptions, name: options.name ?? nameOf(inputs[i], i) }),
+    });
+    // Start compiling the encoder while the first inputs are decoded.
+    this.encoder().catch(() => undefined);
+    try {
+      for await (const item of stream) {
+        if ('error' in item) {
+          const input = nameOf(inputs[item.index], item.index);
+          const error = asInputError(item.error, input);
+          if (errors === 'throw') throw error;
+          results[item.index] = { input, error: stripSubject(error.message, error.subject) };
+          options.onProgress?.(++done, inputs.length);
+          continue;
+        }
+        const { index, result } = item;
+        pending.push({ index, logmels: result.logmels, starts: result.starts, ends: result.ends });
+        pendingWindows += result.logmels.length;
+        if (pendingWindows >= batchSize) await flush();
+      }
+    } finally {
+      await stream.return(undefined);
+    }
+    if (pending.length) await flush();
+    return results;
+  }
+
+  private frontendPool(workers: number): FrontendPool {
+    if (!this.pool || this.pool.size !== workers) {
+      void this.pool?.close();
+      this.pool = new FrontendPool(workers);
+    }
+    return this.pool;
+  }
+
+  async release(): Promise<void> {
+    await this.pool?.close();
+    this.pool = undefined;
+    if (this.session) await (await this.session).release();
+    this.session = undefined;
+  }
+}
+
+/** An input's failure as a ClapError naming it. */
+function asInputError(e: unknown, input: string): ClapError {
+  return e instanceof ClapError ? e : new ClapError((e as Error).message, { subject: input, cause: e });
+}
+
+export function nameOf(input: AudioInput, index: number): string {
+  return typeof input === 'string' ? input : `audio[${index}]`;
+}
+
+function meanOf(vs: Float32Array[]): Float32Array {
+  const out = new Float32Array(vs[0].length);
+  for (const v of vs) for (let i = 0; i < v.length; i++) out[i] += v[i] / vs.length;
+  return out;
+}
