@@ -70,6 +70,72 @@ interface WasmDecoder {
   free(): void;
 }
 
+/** The streaming half of a decoder: `decode` takes consecutive chunks, `flush` (when there is one) ends the stream. */
+interface StreamingDecoder extends WasmDecoder {
+  decode(chunk: Uint8Array): DecoderResult | Promise<DecoderResult>;
+  flush?(): Promise<DecoderResult>;
+}
+
+/**
+ * Input bytes fed per step when the output is bounded: small, because a hostile stream can expand a lot
+ * (a FLAC frame of a few bytes may hold 65535 samples), so one step never overshoots the bound by much.
+ */
+const BOUNDED_CHUNK = 1024;
+
+/**
+ * Decodes `bytes` chunk by chunk and stops as soon as the output passes `maxSeconds`, so an input that
+ * would expand beyond it is refused without ever being held decoded. Same result as a whole-file decode.
+ */
+async function decodeBounded(
+  d: StreamingDecoder,
+  bytes: Uint8Array,
+  maxSeconds: number,
+  what: string,
+  name: string,
+): Promise<DecoderResult> {
+  const parts: DecoderResult[] = [];
+  let samples = 0;
+  const take = (r: DecoderResult): void => {
+    if (r.samplesDecoded === 0 && r.errors.length === 0) return;
+    parts.push(r);
+    samples += r.samplesDecoded;
+    if (r.sampleRate > 0 && samples > maxSeconds * r.sampleRate)
+      throw new ClapError(`${what} audio is longer than the ${maxSeconds} s limit`, { subject: name });
+  };
+  for (let at = 0; at < bytes.length; at += BOUNDED_CHUNK) take(await d.decode(bytes.subarray(at, at + BOUNDED_CHUNK)));
+  if (d.flush) take(await d.flush());
+  const first = parts.find((p) => p.channelData.length > 0);
+  const channels = first?.channelData.length ?? 0;
+  const channelData = Array.from({ length: channels }, (_, c) => {
+    const out = new Float32Array(samples);
+    let o = 0;
+    for (const p of parts) {
+      if (p.channelData[c]) out.set(p.channelData[c].subarray(0, p.samplesDecoded), o);
+      o += p.samplesDecoded;
+    }
+    return out;
+  });
+  return {
+    channelData,
+    samplesDecoded: samples,
+    sampleRate: first?.sampleRate ?? 0,
+    bitDepth: first?.bitDepth,
+    errors: parts.flatMap((p) => p.errors),
+  };
+}
+
+/** A whole-file decode, or a bounded one when `maxSeconds` is given (see decodeBounded). */
+function decodeAll<D extends StreamingDecoder>(
+  d: D,
+  whole: (d: D) => DecoderResult | Promise<DecoderResult>,
+  bytes: Uint8Array,
+  maxSeconds: number | undefined,
+  what: string,
+  name: string,
+): DecoderResult | Promise<DecoderResult> {
+  return maxSeconds === undefined ? whole(d) : decodeBounded(d, bytes, maxSeconds, what, name);
+}
+
 /**
  * Runs one decode on a fresh decoder and always frees it; a throw becomes a one-line ClapError naming
  * the input.
@@ -84,15 +150,21 @@ async function runDecoder<D extends WasmDecoder>(
     await decoder.ready;
     return await decode(decoder);
   } catch (err) {
+    if (err instanceof ClapError) throw err;
     throw new ClapError(`corrupt ${what} data (${String((err as Error)?.message ?? err)})`, { subject: name, cause: err });
   } finally {
     decoder.free();
   }
 }
 
-export async function decodeFlac(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
+export async function decodeFlac(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
   const { FLACDecoder } = await import('@wasm-audio-decoders/flac');
-  const result = await runDecoder(new FLACDecoder(), (d) => d.decodeFile(bytes), 'FLAC', name);
+  const result = await runDecoder(
+    new FLACDecoder(),
+    (d) => decodeAll(d, (w) => w.decodeFile(bytes), bytes, maxSeconds, 'FLAC', name),
+    'FLAC',
+    name,
+  );
   check(result, 'FLAC', name);
   const total = flacTotalSamples(bytes);
   if (total > 0 && result.samplesDecoded < total) {
@@ -115,9 +187,14 @@ export async function decodeFlac(bytes: Uint8Array, name: string): Promise<Decod
   return { sampleRate: result.sampleRate, channels };
 }
 
-export async function decodeOggVorbis(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
+export async function decodeOggVorbis(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
   const { OggVorbisDecoder } = await import('@wasm-audio-decoders/ogg-vorbis');
-  const result = await runDecoder(new OggVorbisDecoder(), (d) => d.decodeFile(bytes), 'Ogg Vorbis', name);
+  const result = await runDecoder(
+    new OggVorbisDecoder(),
+    (d) => decodeAll(d, (w) => w.decodeFile(bytes), bytes, maxSeconds, 'Ogg Vorbis', name),
+    'Ogg Vorbis',
+    name,
+  );
   const endGranule = result.errors.length === 0 ? checkOggComplete(bytes, 'Ogg Vorbis', name) : null;
   check(result, 'Ogg Vorbis', name);
   const length = endGranule === null ? result.samplesDecoded : Math.min(result.samplesDecoded, endGranule);
@@ -151,9 +228,14 @@ function findAscii(bytes: Uint8Array, s: string, from: number, to: number): numb
  * Ogg Opus at 48 kHz. ogg-opus-decoder 1.7 drops the pre-skip at the start but trims the end to the
  * granule position without subtracting the pre-skip, leaving `preSkip` extra samples: cut them.
  */
-export async function decodeOggOpus(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
+export async function decodeOggOpus(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
   const { OggOpusDecoder } = await import('ogg-opus-decoder');
-  const result = await runDecoder(new OggOpusDecoder(), (d) => d.decodeFile(bytes), 'Ogg Opus', name);
+  const result = await runDecoder(
+    new OggOpusDecoder(),
+    (d) => decodeAll(d, (w) => w.decodeFile(bytes), bytes, maxSeconds, 'Ogg Opus', name),
+    'Ogg Opus',
+    name,
+  );
   if (result.errors.length === 0) checkOggComplete(bytes, 'Ogg Opus', name);
   check(result, 'Ogg Opus', name);
   let length = result.samplesDecoded;
@@ -169,7 +251,7 @@ export async function decodeOggOpus(bytes: Uint8Array, name: string): Promise<De
  * A file that ends inside its last frame is completed with zero bytes, as ffmpeg decodes it; one that
  * holds fewer frames than its Xing/Info header declares (beyond that last one) is refused.
  */
-export async function decodeMpeg(bytes: Uint8Array, name: string): Promise<DecodedAudio> {
+export async function decodeMpeg(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
   const { MPEGDecoder } = await import('mpg123-decoder');
   const stream = mpegStream(bytes);
   if (!stream) throw new ClapError('corrupt MP3 data: no MPEG audio frame found', { subject: name });
@@ -178,22 +260,23 @@ export async function decodeMpeg(bytes: Uint8Array, name: string): Promise<Decod
     input = new Uint8Array(bytes.length + stream.lastFrameMissing);
     input.set(bytes);
   }
-  const result = await runDecoder(
-    new MPEGDecoder({ enableGapless: false }),
-    (d) => {
+  const mpeg = new MPEGDecoder({ enableGapless: false });
+  const quiet: StreamingDecoder = {
+    ready: mpeg.ready,
+    free: () => mpeg.free(),
+    decode: (chunk) => {
       // decode() is synchronous: silence the library's own console.error for bad frames (they are
       // reported through result.errors) without affecting anything else.
       const consoleError = console.error;
       console.error = () => {};
       try {
-        return d.decode(input);
+        return mpeg.decode(chunk);
       } finally {
         console.error = consoleError;
       }
     },
-    'MP3',
-    name,
-  );
+  };
+  const result = await runDecoder(quiet, (d) => decodeAll(d, (w) => w.decode(input), input, maxSeconds, 'MP3', name), 'MP3', name);
   check(result, 'MP3', name);
   const decoded = result.samplesDecoded;
   const spf = stream.header.samplesPerFrame;

@@ -34,6 +34,23 @@ export interface DecodeOptions {
    * reads them (through libsox's int32, ≤ 3e-8 off), `'soundfile'` as stored (Hugging Face CLAP's convention).
    */
   wavReading?: WavReading;
+  /**
+   * Refuse audio longer than this many seconds. Compressed input is then decoded in small steps and
+   * given up as soon as it passes the bound, so untrusted input (an upload) cannot expand into more
+   * memory than the bound allows; WAV is refused from its header.
+   */
+  maxSeconds?: number;
+}
+
+/** Throws when `source` is longer than `maxSeconds` (closing it). */
+function checkDuration(source: FrameSource, maxSeconds: number | undefined): FrameSource {
+  if (maxSeconds !== undefined && source.numFrames > maxSeconds * source.sampleRate) {
+    source.close();
+    throw new ClapError(`audio is ${(source.numFrames / source.sampleRate).toFixed(1)} s long, over the ${maxSeconds} s limit`, {
+      subject: source.name,
+    });
+  }
+  return source;
 }
 
 function inputName(input: AudioInput, options: DecodeOptions): string {
@@ -77,14 +94,14 @@ export async function openAudio(input: AudioInput, options: DecodeOptions = {}):
     for (const c of channels) {
       if (!(c instanceof Float32Array)) throw new ClapError('samples must be Float32Array(s)', { subject: name });
     }
-    return new MemorySource(name, input.sampleRate, channels);
+    return checkDuration(new MemorySource(name, input.sampleRate, channels), options.maxSeconds);
   }
   const reader: ByteReader =
     typeof input === 'string'
       ? new FileReader(input)
       : new BufferReader(name, input instanceof ArrayBuffer ? new Uint8Array(input) : input);
   try {
-    return await openBytes(reader, typeof input === 'string' ? { path: input } : null, options);
+    return checkDuration(await openBytes(reader, typeof input === 'string' ? { path: input } : null, options), options.maxSeconds);
   } catch (err) {
     reader.close();
     throw err;
@@ -133,7 +150,7 @@ async function openBytes(reader: ByteReader, file: { path: string } | null, opti
         const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf('OggS');
         if (at >= 0) {
           reader.close();
-          const decoded = await decodeOggVorbis(bytes.subarray(at), name);
+          const decoded = await decodeOggVorbis(bytes.subarray(at), name, options.maxSeconds);
           return new MemorySource(name, decoded.sampleRate, decoded.channels);
         }
       }
@@ -143,14 +160,15 @@ async function openBytes(reader: ByteReader, file: { path: string } | null, opti
   if (format === 'flac' || format === 'ogg-vorbis' || format === 'ogg-opus' || format === 'mp3') {
     const bytes = reader.read(0, reader.size);
     reader.close();
+    const limit = options.maxSeconds;
     const decoded =
       format === 'flac'
-        ? await decodeFlac(bytes, name)
+        ? await decodeFlac(bytes, name, limit)
         : format === 'ogg-vorbis'
-          ? await decodeOggVorbis(bytes, name)
+          ? await decodeOggVorbis(bytes, name, limit)
           : format === 'ogg-opus'
-            ? await decodeOggOpus(bytes, name)
-            : await decodeMpeg(bytes, name);
+            ? await decodeOggOpus(bytes, name, limit)
+            : await decodeMpeg(bytes, name, limit);
     return new MemorySource(name, decoded.sampleRate, decoded.channels);
   }
   return fallback(format ? FORMAT_NAMES[format] : null);
