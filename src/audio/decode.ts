@@ -8,7 +8,7 @@ import { BufferReader, FileReader, type ByteReader } from './bytes.js';
 import { decodeFlac, decodeMpeg, decodeOggOpus, decodeOggVorbis } from './codecs.js';
 import { findFfmpeg, openWithFfmpeg } from './ffmpeg.js';
 import { id3v2Length } from './mpeg.js';
-import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, SNIFF_BYTES, sniffFormat } from './sniff.js';
+import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, SNIFF_BYTES, sniffFormat, type SniffedFormat } from './sniff.js';
 import { MemorySource, readAll, type DecodedAudio, type FrameSource } from './source.js';
 import { UnsupportedWavCodecError, type WavReading, WavSource } from './wav.js';
 
@@ -111,25 +111,40 @@ export async function openAudio(input: AudioInput, options: DecodeOptions = {}):
 /** WAV format tags of the Ogg Vorbis ACM codec (modes 1, 2, 3, 1+, 2+, 3+). */
 const OGG_VORBIS_IN_WAV = new Set([0x674f, 0x6750, 0x6751, 0x676f, 0x6770, 0x6771]);
 
+/** The format of the bytes `reader` holds (after any ID3v2 tag), or null when unknown. */
+function sniffReader(reader: ByteReader): SniffedFormat | null {
+  const format = sniffFormat(reader.read(0, SNIFF_BYTES));
+  if (format !== null) return format;
+  const skip = id3v2Length(reader.read(0, 10));
+  if (skip === 0) return null;
+  const head = reader.read(skip, SNIFF_BYTES);
+  if (head.length === 0) throw new ClapError('file holds only an ID3 tag, no audio', { subject: reader.name });
+  const after = sniffFormat(head);
+  if (after !== null) return after;
+  // MP3 encoders sometimes pad after the tag: look a little further for a frame header.
+  const more = reader.read(skip, 4096);
+  for (let i = 0; i + 4 <= more.length; i++) if (more[i] === 0xff && sniffFormat(more.subarray(i, i + SNIFF_BYTES)) === 'mp3') return 'mp3';
+  return null;
+}
+
+/**
+ * The container/codec of a file or of encoded bytes, from its content (never its name); null when
+ * unrecognised. Throws a one-line ClapError when the file cannot be read or is empty.
+ */
+export function sniffAudio(input: string | Uint8Array, name?: string): SniffedFormat | null {
+  const reader: ByteReader = typeof input === 'string' ? new FileReader(input) : new BufferReader(name ?? '<buffer>', input);
+  try {
+    if (reader.size === 0) throw new ClapError('empty input (0 bytes)', { subject: reader.name });
+    return sniffReader(reader);
+  } finally {
+    reader.close();
+  }
+}
+
 async function openBytes(reader: ByteReader, file: { path: string } | null, options: DecodeOptions): Promise<FrameSource> {
   const name = reader.name;
   if (reader.size === 0) throw new ClapError(file ? 'empty file (0 bytes)' : 'empty input (0 bytes)', { subject: name });
-  let head = reader.read(0, SNIFF_BYTES);
-  let format = sniffFormat(head);
-  if (format === null) {
-    const skip = id3v2Length(reader.read(0, 10));
-    if (skip > 0) {
-      head = reader.read(skip, SNIFF_BYTES);
-      if (head.length === 0) throw new ClapError('file holds only an ID3 tag, no audio', { subject: name });
-      format = sniffFormat(head);
-      // MP3 encoders sometimes pad after the tag: look a little further for a frame header.
-      if (format === null) {
-        const more = reader.read(skip, 4096);
-        for (let i = 0; i + 4 <= more.length && format === null; i++)
-          if (more[i] === 0xff && sniffFormat(more.subarray(i, i + SNIFF_BYTES)) === 'mp3') format = 'mp3';
-      }
-    }
-  }
+  const format = sniffReader(reader);
 
   const fallback = async (what: string | null): Promise<FrameSource> => {
     const bin = findFfmpeg(options.ffmpeg);

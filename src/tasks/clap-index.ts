@@ -15,7 +15,7 @@ import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { resolve, sep } from 'node:path';
 import { ClapError } from '../errors.js';
-import { AUDIO_DEFAULTS, type LoadAudioOptions } from '../audio/index.js';
+import { AUDIO_DEFAULTS, type AudioInput, type DecodeOptions, type LoadAudioOptions } from '../audio/index.js';
 import {
   acquireWriteLock,
   hashConfig,
@@ -123,7 +123,11 @@ export interface IndexSearchOptions {
   level?: 'file' | 'window';
 }
 
-export type IndexQuery = string | { text: string } | { audio: string } | { vector: Float32Array };
+/**
+ * A text, a sound (a file path, or encoded bytes such as an upload, with `decode` options such as
+ * `maxSeconds` for untrusted input), or a raw vector.
+ */
+export type IndexQuery = string | { text: string } | { audio: AudioInput; decode?: DecodeOptions } | { vector: Float32Array };
 
 const DEFAULT_AUDIO: IndexAudioOptions = { channels: AUDIO_DEFAULTS.channels, crop: AUDIO_DEFAULTS.crop, sliding: false };
 
@@ -586,7 +590,7 @@ export class ClapIndex {
       if (text.trim() === '') throw new ClapError('the search text is empty');
       return (await clap.embedText([text]))[0];
     }
-    const [e] = await clap.embedAudio([query.audio], { ...loadOptionsOf(this.meta.model.audio), pool: 'mean' });
+    const [e] = await clap.embedAudio([query.audio], { ...query.decode, ...loadOptionsOf(this.meta.model.audio), pool: 'mean' });
     return e.embedding;
   }
 
@@ -598,7 +602,8 @@ export class ClapIndex {
     const level = options.level ?? this.level;
     if (level === 'window' && !this.meta.model.audio.sliding)
       throw new ClapError('this index has no per-window vectors (it was not built with sliding windows)');
-    const excludePaths = typeof query === 'object' && 'audio' in query ? [resolve(query.audio)] : undefined;
+    const excludePaths =
+      typeof query === 'object' && 'audio' in query && typeof query.audio === 'string' ? [resolve(query.audio)] : undefined;
     return this.store.search({
       vector,
       top,

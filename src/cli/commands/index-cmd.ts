@@ -22,7 +22,7 @@ export const INDEX_MODEL_OPTIONS = optionTable({
   precision: { ...MODEL_SETTINGS.precision, help: 'accepted for symmetry; indexes are embedded at fp32' },
 });
 
-const RUN_OPTIONS = optionTable({
+export const RUN_OPTIONS = optionTable({
   batch: {
     kind: 'integer',
     min: 1,
@@ -55,13 +55,13 @@ function inSection<T extends OptionTable>(table: T, section: string): T {
   return Object.fromEntries(Object.entries(table).map(([k, d]) => [k, { ...d, section }])) as unknown as T;
 }
 
-const INDEX_AUDIO_OPTIONS = inSection(
+export const INDEX_AUDIO_OPTIONS = inSection(
   windowOptions('store every 7 s window, so hits point to a time in long files'),
   'Audio (a new index records these; later runs use the recorded ones)',
 );
 
 /** Only the audio options given on the command line (the index supplies the rest). */
-function explicitAudio(v: Values<typeof INDEX_AUDIO_OPTIONS>): Partial<IndexAudioOptions> {
+export function explicitAudio(v: Values<typeof INDEX_AUDIO_OPTIONS>): Partial<IndexAudioOptions> {
   const { sliding, ...rest } = windowSettings(v);
   return sliding ? { ...rest, sliding: { hopS: sliding === true ? AUDIO_DEFAULTS.hopS : (sliding.hopS ?? AUDIO_DEFAULTS.hopS) } } : rest;
 }

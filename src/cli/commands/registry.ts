@@ -8,6 +8,7 @@ import { trainContrastiveCommand, trainPlotCommand, trainProbeCommand, trainCapt
 import { evalCommand } from './eval.js';
 import { indexCommands } from './index-cmd.js';
 import { search } from './search.js';
+import { serve } from './serve.js';
 
 /** Every `clap` subcommand, in the order `clap --help` lists them. */
 export const commands: Command[] = [
@@ -25,4 +26,5 @@ export const commands: Command[] = [
   trainFinetuneCommand,
   ...indexCommands,
   search,
+  serve,
 ];

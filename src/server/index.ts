@@ -1,0 +1,7 @@
+/** The `clap serve` layer: the HTTP API and the page, on top of the library API (tasks/). */
+export { SERVE_DEFAULTS, startServer, type RunningServer, type ServeOptions } from './app.js';
+export { TOKEN_HEADER, type AuthMode } from './access.js';
+export { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from './uploads.js';
+export type * from './schemas.js';
+export type { JobView } from './library.js';
+export type { PeaksView } from './media.js';
