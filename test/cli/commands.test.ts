@@ -128,6 +128,49 @@ test('bad inputs fail with one line naming the input, no stack trace', async () 
   }
 });
 
+test('one bad file does not abort a batch: embed audio, classify and caption give every good result, skip the rest (issue 12.3)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clap-batch-'));
+  const bad = join(dir, 'broken.wav');
+  writeFileSync(bad, Buffer.from('RIFF\x10\x00\x00\x00WAVEfmt garbage'));
+  const missing = join(dir, 'missing.wav');
+  const good = [audio('vowel_16k'), audio('speech_22k')];
+  const skippedLines = (err: string): string[] => err.split('\n').filter((l) => l.startsWith('skipped '));
+  const cap = ['--weights', fixturePath('clapcap.pth'), '--config', fixturePath('config.json'), '--max-tokens', '8'];
+  const runs: [string[], string[]][] = [
+    [['embed', 'audio'], W],
+    [['classify'], [...W, '--labels', 'dog,rain,speech']],
+    [['caption'], cap],
+  ];
+  for (const [command, model] of runs) {
+    const alone = await clap(...command, ...good, ...model, '--json');
+    assert.equal(alone.code, 0, alone.err);
+    const r = await clap(...command, good[0], bad, missing, good[1], ...model, '--json');
+    assert.equal(r.code, 0, `${command.join(' ')}: ${r.err}`);
+    const out = JSON.parse(r.out) as { input: string; error?: string }[];
+    assert.deepEqual(
+      out.map((o) => o.input),
+      [good[0], bad, missing, good[1]],
+    );
+    assert.deepEqual([out[0], out[3]], JSON.parse(alone.out), 'good files: the same results as without the bad ones');
+    assert.match(out[1].error ?? '', /corrupt WAV/);
+    assert.match(out[2].error ?? '', /not found/);
+    assert.deepEqual(skippedLines(r.err), [`skipped ${bad}: ${out[1].error}`, `skipped ${missing}: ${out[2].error}`]);
+    const strict = await clap(...command, good[0], bad, ...model, '--json', '--strict');
+    assert.equal(strict.code, 1, strict.err);
+    assert.equal((JSON.parse(strict.out) as unknown[]).length, 2, '--strict still prints every result');
+    assert.match(strict.err, /clap: 1 of 2 files skipped \(--strict\)/);
+    const none = await clap(...command, bad, missing, ...model);
+    assert.equal(none.code, 1, none.err);
+    assert.equal(none.out, '');
+    assert.equal(skippedLines(none.err).length, 2);
+    assert.match(none.err, /clap: none of the 2 files could be read/);
+  }
+  const text = await clap('classify', good[0], bad, ...W, '--labels', 'dog,rain');
+  assert.equal(text.code, 0, text.err);
+  assert.ok(text.out.startsWith(`${good[0]}\n`), 'plain output lists only the files classified');
+  assert.doesNotMatch(text.out, /broken/);
+});
+
 test('clap export onnx writes towers that plain onnxruntime runs to the same embeddings', async () => {
   const ort = await import('onnxruntime-node');
   const dir = mkdtempSync(join(tmpdir(), 'clap-export-'));

@@ -1,7 +1,8 @@
 import { CAPTION_DEFAULTS, CAPTION_STRATEGIES } from '../../tasks/caption/index.js';
 import { defineCommand } from '../command.js';
 import { ClapCap } from '../../tasks/clapcap.js';
-import { AUDIO_OPTIONS, embedOptions, MODEL_OPTIONS, needFiles } from './shared.js';
+import { isInputError } from '../../tasks/clap.js';
+import { AUDIO_OPTIONS, embedOptions, failIfStrict, MODEL_OPTIONS, needFiles, reportSkipped, STRICT_OPTION } from './shared.js';
 
 /** Most beams: the KV cache holds beams × tokens positions per file, so memory and time grow with it. */
 const MAX_BEAMS = 32;
@@ -56,8 +57,9 @@ export const caption = defineCommand({
     ...MODEL_OPTIONS,
     ...AUDIO_OPTIONS,
     seed: { ...AUDIO_OPTIONS.seed, section: undefined, help: 'seed for --strategy sample and --crop random' },
+    ...STRICT_OPTION,
   },
-  json: '[{"input", "caption", "tokens": number[], "beams"?: [{"text","tokens","score"}]}]',
+  json: '[{"input", "caption", "tokens": number[], "beams"?: [{"text","tokens","score"}]} | {"input", "error"} (a file skipped)]',
   async run(ctx) {
     const files = needFiles(ctx);
     const v = ctx.values;
@@ -66,6 +68,7 @@ export const caption = defineCommand({
     try {
       const results = await clapcap.caption(files, {
         ...audio,
+        errors: 'return',
         strategy: v.strategy,
         beamSize: v.beam,
         entryLength: v['max-tokens'],
@@ -74,21 +77,27 @@ export const caption = defineCommand({
         topP: v['top-p'],
         seed: v.seed,
       });
+      const skipped = reportSkipped(ctx, results);
       const allBeams = v['all-beams'];
-      const shaped = results.map((r) => ({
-        input: r.input,
-        caption: r.caption,
-        tokens: r.tokens,
-        ...(allBeams && r.beams ? { beams: r.beams.map((b) => ({ text: b.text, tokens: b.tokens, score: b.score })) } : {}),
-      }));
-      if (ctx.json) {
-        ctx.stdout.write(`${JSON.stringify(shaped)}\n`);
-        return;
+      const shaped = results.map((r) =>
+        isInputError(r)
+          ? r
+          : {
+              input: r.input,
+              caption: r.caption,
+              tokens: r.tokens,
+              ...(allBeams && r.beams ? { beams: r.beams.map((b) => ({ text: b.text, tokens: b.tokens, score: b.score })) } : {}),
+            },
+      );
+      if (ctx.json) ctx.stdout.write(`${JSON.stringify(shaped)}\n`);
+      else {
+        for (const r of shaped) {
+          if (isInputError(r)) continue;
+          ctx.stdout.write(`${r.input}: ${r.caption}\n`);
+          for (const b of r.beams ?? []) ctx.stdout.write(`  ${b.score.toFixed(4)}  ${JSON.stringify(b.text)}\n`);
+        }
       }
-      for (const r of shaped) {
-        ctx.stdout.write(`${r.input}: ${r.caption}\n`);
-        for (const b of r.beams ?? []) ctx.stdout.write(`  ${b.score.toFixed(4)}  ${JSON.stringify(b.text)}\n`);
-      }
+      failIfStrict(ctx, skipped, files.length);
     } finally {
       await clapcap.release();
     }

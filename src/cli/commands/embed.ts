@@ -1,6 +1,7 @@
 import { plural } from '../../errors.js';
 import { defineCommand, UsageError } from '../command.js';
-import { AUDIO_OPTIONS, embedOptions, loadModel, MODEL_OPTIONS, needFiles } from './shared.js';
+import { isInputError } from '../../tasks/clap.js';
+import { AUDIO_OPTIONS, embedOptions, failIfStrict, loadModel, MODEL_OPTIONS, needFiles, reportSkipped, STRICT_OPTION } from './shared.js';
 
 function preview(v: Float32Array): string {
   let s = 0;
@@ -13,28 +14,35 @@ export const embedAudio = defineCommand({
   usage: 'embed audio FILE... --weights W',
   summary: 'Audio embeddings, as msclap get_audio_embeddings',
   details: 'Projected, not normalised; one per file (the mean of its windows with --sliding).',
-  options: { ...MODEL_OPTIONS, ...AUDIO_OPTIONS },
-  json: '[{"input", "embedding": number[], "windows"?: [{"start","end","embedding"}]}]',
+  options: { ...MODEL_OPTIONS, ...AUDIO_OPTIONS, ...STRICT_OPTION },
+  json: '[{"input", "embedding": number[], "windows"?: [{"start","end","embedding"}]} | {"input", "error"} (a file skipped)]',
   async run(ctx) {
     const files = needFiles(ctx);
     const options = embedOptions(ctx, files.length);
     const clap = await loadModel(ctx.values);
     try {
-      const result = await clap.embedAudio(files, options);
+      const result = await clap.embedAudio(files, { ...options, errors: 'return' });
+      const skipped = reportSkipped(ctx, result);
       if (ctx.json) {
-        ctx.stdout.write(
-          `${JSON.stringify(
-            result.map((r) => ({
-              input: r.input,
-              embedding: Array.from(r.embedding),
-              ...(r.windows ? { windows: r.windows.map((w) => ({ start: w.start, end: w.end, embedding: Array.from(w.embedding) })) } : {}),
-            })),
-          )}\n`,
+        const shaped = result.map((r) =>
+          isInputError(r)
+            ? r
+            : {
+                input: r.input,
+                embedding: Array.from(r.embedding),
+                ...(r.windows
+                  ? { windows: r.windows.map((w) => ({ start: w.start, end: w.end, embedding: Array.from(w.embedding) })) }
+                  : {}),
+              },
         );
+        ctx.stdout.write(`${JSON.stringify(shaped)}\n`);
       } else {
-        for (const r of result)
-          ctx.stdout.write(`${r.input}  ${preview(r.embedding)}${r.windows ? `  (${plural(r.windows.length, 'window')})` : ''}\n`);
+        for (const r of result) {
+          if (!isInputError(r))
+            ctx.stdout.write(`${r.input}  ${preview(r.embedding)}${r.windows ? `  (${plural(r.windows.length, 'window')})` : ''}\n`);
+        }
       }
+      failIfStrict(ctx, skipped, files.length);
     } finally {
       await clap.release();
     }

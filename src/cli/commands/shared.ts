@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { AUDIO_DEFAULTS, CHANNEL_MODES, CROP_MODES } from '../../audio/index.js';
 import { PRECISIONS } from '../../engine/quant.js';
-import { ClapError } from '../../errors.js';
-import { type AudioEmbedOptions, CLAP_DEFAULTS, Clap, type ClapLoadOptions } from '../../tasks/clap.js';
+import { ClapError, plural } from '../../errors.js';
+import { type AudioEmbedOptions, CLAP_DEFAULTS, Clap, type ClapLoadOptions, isInputError } from '../../tasks/clap.js';
 import { CLAP_POOLINGS } from '../../text/index.js';
 import { type CommandContext, UsageError } from '../command.js';
 import { optionTable, type Values } from '../options.js';
@@ -156,6 +156,29 @@ export function embedOptions(
       done = n;
     },
   };
+}
+
+/** --strict, for the commands that go on past files they cannot read. */
+export const STRICT_OPTION = optionTable({
+  strict: { kind: 'boolean', help: 'exit with status 1 when any file is skipped (default: only when no file could be read)' },
+});
+
+/**
+ * The files a command could not read (`errors: 'return'` results): one `skipped PATH: reason` line each on
+ * stderr. Fails the command when none could be read (a single file's error as before: one line naming it).
+ * Returns the number skipped, for `failIfStrict` after the output.
+ */
+export function reportSkipped(ctx: CommandContext, results: readonly object[]): number {
+  const skipped = results.filter(isInputError);
+  if (skipped.length === 1 && results.length === 1) throw new ClapError(skipped[0].error, { subject: skipped[0].input });
+  for (const s of skipped) ctx.stderr.write(`skipped ${s.input}: ${s.error}\n`);
+  if (skipped.length === results.length) throw new ClapError(`none of the ${plural(results.length, 'file')} could be read`);
+  return skipped.length;
+}
+
+/** With --strict, fails the command (exit status 1, after its output) when any file was skipped. */
+export function failIfStrict(ctx: CommandContext<typeof STRICT_OPTION>, skipped: number, total: number): void {
+  if (ctx.values.strict && skipped > 0) throw new ClapError(`${skipped} of ${plural(total, 'file')} skipped (--strict)`);
 }
 
 export function needFiles(ctx: CommandContext): string[] {
