@@ -9,13 +9,15 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, type Stats, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { WINDOW_FRAMES } from '../../audio/constants.js';
 import { ClapError } from '../../errors.js';
 import { clipLogMel, defaultWorkers, FrontendPool } from '../pipeline.js';
 import { FEATURE_DEFAULTS } from './defaults.js';
 import { makeDir } from './outputs.js';
 
 export const MEL_BINS = 64;
-export const CROP_FRAMES = 965;
+/** Frames of a training crop: one model window. */
+export const CROP_FRAMES = WINDOW_FRAMES;
 const CACHE_VERSION = 'clap-ts-train-features-v1';
 
 export interface FeatureStoreOptions {
