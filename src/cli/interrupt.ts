@@ -1,7 +1,8 @@
 /**
- * Ctrl-C for long commands. The first SIGINT aborts a signal: the work stops at its next safe point and
- * the command says what it kept and how to go on, then exits with status 130 (128 + SIGINT, what shells
- * expect). A second SIGINT exits at once: everything committed so far stays.
+ * Ctrl-C for long commands. The first SIGINT (or SIGTERM, what service managers send) aborts a signal:
+ * the work stops at its next safe point and the command says what it kept and how to go on, then exits
+ * with status 130 (128 + SIGINT, what shells expect). A second one exits at once: everything committed
+ * so far stays.
  */
 
 /** Thrown by a command that stopped on Ctrl-C after saying what it kept: `clap` exits with 130. */
@@ -14,7 +15,7 @@ export class Interrupted extends Error {
 
 export const INTERRUPTED_EXIT = 130;
 
-/** Aborts the returned signal on the first SIGINT while `work` runs; `note` is printed then. */
+/** Aborts the signal given to `work` on the first SIGINT or SIGTERM while it runs; `note` is printed then. */
 export async function onInterrupt<T>(stderr: NodeJS.WritableStream, note: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   const handler = (): void => {
@@ -26,9 +27,11 @@ export async function onInterrupt<T>(stderr: NodeJS.WritableStream, note: string
     controller.abort();
   };
   process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
   try {
     return await work(controller.signal);
   } finally {
     process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
   }
 }

@@ -61,6 +61,8 @@ export interface IndexMeta {
   excluded?: string[];
   ann: AnnKind;
   annThreshold?: number;
+  /** Names this index's results queue when it is filled by queue workers (random, made on first use). */
+  queueKey?: string;
   created: string;
 }
 

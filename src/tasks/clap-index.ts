@@ -31,9 +31,10 @@ import {
 } from '../store/meta.js';
 import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../store/lance.js';
 import type { AnnKind, CaptionHit, FileInfo, FileRecord, SearchHit, SearchMode, VectorIndexInfo, VectorStore } from '../store/store.js';
-import { walkAudio, type SkippedPath } from '../store/walk.js';
+import { type FoundFile, walkAudio, type SkippedPath } from '../store/walk.js';
 import type { Clap } from './clap.js';
 import { type FileFrontend, fileFrontend, FrontendPool } from './pipeline.js';
+import { randomBytes } from 'node:crypto';
 
 export type { AnnKind, CaptionHit, SearchHit, SearchMode, SkippedPath, IndexAudioOptions, ModelIdentity };
 
@@ -60,6 +61,9 @@ export interface IndexProgress {
   done: number;
   total: number;
   path?: string;
+  /** With a queue: files waiting in it or being embedded, and files embedded but not yet committed. */
+  queued?: number;
+  embedded?: number;
 }
 
 export interface IndexRunOptions {
@@ -70,6 +74,8 @@ export interface IndexRunOptions {
   onProgress?: (p: IndexProgress) => void;
   /** Called for every file that could not be indexed. */
   onSkip?: (s: SkippedPath) => void;
+  /** Called with news about the run that concern no single file (with a queue: a worker refusing batches). */
+  onNote?: (message: string) => void;
   /** Changes the index's vector-index policy (recorded) before it is applied at the end of the run. */
   ann?: AnnKind;
   annThreshold?: number;
@@ -78,6 +84,17 @@ export interface IndexRunOptions {
    * run, and the report says `interrupted`. A walk stopped part-way prunes nothing.
    */
   signal?: AbortSignal;
+  /**
+   * Embed on queue workers (`clap worker`) instead of in this process: files are queued in batches on
+   * the Redis server at `url` (redis://HOST:PORT[/DB]), and this process commits what the workers return.
+   */
+  queue?: QueueRunOptions;
+}
+
+export interface QueueRunOptions {
+  url: string;
+  /** Files per queued job (QUEUE_DEFAULTS.filesPerJob). */
+  filesPerJob?: number;
 }
 
 export interface IndexReport {
@@ -133,6 +150,8 @@ const DEFAULT_AUDIO: IndexAudioOptions = { channels: AUDIO_DEFAULTS.channels, cr
 
 /** What indexing and search do when an option is left out (the CLI's help shows these). */
 export const INDEX_DEFAULTS = { batchSize: 8, top: 10, ann: 'auto' } as const;
+/** Queue indexing defaults (IndexRunOptions.queue). */
+export const QUEUE_DEFAULTS = { filesPerJob: 16 } as const;
 
 const identityCache = new WeakMap<object, { weights: string; config: string; file?: WeightsFingerprint }>();
 
@@ -187,7 +206,7 @@ export function loadOptionsOf(a: IndexAudioOptions): LoadAudioOptions {
 }
 
 /** Decode threads by default: half the cores (the encoder runs beside them), 1 to 4. */
-function defaultDecodeThreads(): number {
+export function defaultDecodeThreads(): number {
   return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
 }
 
@@ -208,6 +227,147 @@ async function exists(path: string): Promise<boolean> {
 
 function isUnder(path: string, root: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+/** Whether a walk of `roots` reaches `path`: under a root, with no removed path between the root and it. */
+function inScope(path: string, roots: readonly string[], excluded: readonly string[]): boolean {
+  return roots.some((r) => isUnder(path, r) && !excluded.some((e) => e !== r && isUnder(e, r) && isUnder(path, e)));
+}
+
+/** Store commits between compactions during a run (each commit adds a table version and a small fragment). */
+const COMPACT_EVERY = 512;
+
+/** One file's embedding, made locally or by a queue worker: frontend facts and the vectors of its 7 s windows. */
+export interface EmbeddedFile {
+  hash: string;
+  durationS: number;
+  sourceSampleRate: number;
+  channels: number;
+  starts: number[];
+  ends: number[];
+  vectors: Float32Array[];
+}
+
+type Decoded = Extract<FileFrontend, { unchanged: false }>;
+
+/** Runs the audio encoder over decoded files' windows (`batchSize` windows per run); per file, its embedding. */
+export async function embedDecoded(clap: Clap, decoded: readonly Decoded[], batchSize: number): Promise<EmbeddedFile[]> {
+  if (decoded.length === 0) return [];
+  const vectors = await clap.embedLogMels(
+    decoded.flatMap((d) => d.logmels),
+    batchSize,
+  );
+  let k = 0;
+  return decoded.map((d) => {
+    const n = d.logmels.length;
+    k += n;
+    return {
+      hash: d.hash,
+      durationS: d.durationS,
+      sourceSampleRate: d.sourceSampleRate,
+      channels: d.channels,
+      starts: d.starts,
+      ends: d.ends,
+      vectors: vectors.slice(k - n, k),
+    };
+  });
+}
+
+/**
+ * @internal What a run hands to whatever makes its embeddings (this process, or queue workers): the files
+ * to (re-)embed, and the one commit path every batch goes through.
+ */
+export interface RunContext {
+  todo: readonly FoundFile[];
+  /** The stored content hash of a file indexed with this model (an unchanged file is then not decoded). */
+  knownHash(file: FoundFile): string | undefined;
+  model: ModelIdentity;
+  /** The index's queue key (names its results queue). */
+  key: string;
+  /** 7 s windows per encoder run. */
+  batchSize: number;
+  signal?: AbortSignal;
+  /** Whether a path still belongs in the index (under a root, not removed): late results for others are dropped. */
+  wanted(path: string): boolean;
+  /** One atomic store commit: embedded files, and files whose content is unchanged (new mtime only). */
+  commit(embedded: readonly { file: FoundFile; embedded: EmbeddedFile }[], touched: readonly FoundFile[]): Promise<void>;
+  /** A file that could not be indexed (reported, counted as done, retried by the next run). */
+  fail(path: string, reason: string): void;
+  /** Progress with the producer's own counts. */
+  progress(counts: Pick<IndexProgress, 'queued' | 'embedded'>): void;
+  /** Something the user should know that is not about one file (a worker refusing batches). */
+  note(message: string): void;
+  /** This run's files not yet committed or failed. */
+  remaining(): number;
+}
+
+/** @internal How a run's embedding ended: `pending` files were left for the next run when interrupted. */
+export interface RunOutcome {
+  interrupted: boolean;
+  pending: number;
+}
+
+/** Local embedding: decode in worker threads (prefetching ahead) while this thread runs the encoder, batch by batch. */
+async function embedLocally(clap: Clap, ctx: RunContext, threads: number): Promise<RunOutcome> {
+  const { todo, batchSize } = ctx;
+  const pool = threads > 0 ? new FrontendPool(threads) : undefined;
+  try {
+    const audioOptions = loadOptionsOf(ctx.model.audio);
+    const prefetch = Math.max(2, threads * 2) + batchSize;
+    const inflight: Promise<FileFrontend>[] = [];
+    let next = 0;
+    const launch = (): void => {
+      while (inflight.length < prefetch && next < todo.length) {
+        const f = todo[next++];
+        const knownHash = ctx.knownHash(f);
+        const p = pool ? pool.processFile(f.path, audioOptions, knownHash) : fileFrontend(f.path, audioOptions, knownHash);
+        p.catch(() => undefined); // handled when its turn comes
+        inflight.push(p);
+      }
+    };
+    let batch: { file: FoundFile; decoded: Decoded }[] = [];
+    let batchWindows = 0;
+    let touched: FoundFile[] = [];
+    const flush = async (): Promise<void> => {
+      const embedded = await embedDecoded(
+        clap,
+        batch.map((b) => b.decoded),
+        batchSize,
+      );
+      await ctx.commit(
+        batch.map((b, i) => ({ file: b.file, embedded: embedded[i] })),
+        touched,
+      );
+      batch = [];
+      batchWindows = 0;
+      touched = [];
+    };
+    launch();
+    for (let i = 0; i < todo.length; i++) {
+      if (ctx.signal?.aborted) {
+        // Files whose content is unchanged are cheap to keep; the decoded batch is left for the next run.
+        batch = [];
+        await flush();
+        return { interrupted: true, pending: ctx.remaining() };
+      }
+      const result = await inflight.shift()!;
+      launch();
+      const file = todo[i];
+      if (!result.ok) ctx.fail(file.path, result.error);
+      else if (result.unchanged) {
+        touched.push(file);
+        if (touched.length >= 256) await flush();
+      } else {
+        batch.push({ file, decoded: result });
+        batchWindows += result.logmels.length;
+        if (batchWindows >= batchSize) await flush();
+      }
+    }
+    await flush();
+    return { interrupted: false, pending: 0 };
+  } finally {
+    await pool?.close();
+  }
 }
 
 export class ClapIndex {
@@ -356,38 +516,31 @@ export class ClapIndex {
   }
 
   private async run(roots: string[], prune: boolean, options: IndexRunOptions): Promise<IndexReport> {
-    const clap = this.needClap();
+    const clap = options.queue ? undefined : this.needClap();
     const t0 = performance.now();
     const batchSize = options.batchSize ?? INDEX_DEFAULTS.batchSize;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ClapError(`batch size must be a positive integer, got ${batchSize}`);
     const release = acquireWriteLock(this.dir);
-    const threads = options.decodeThreads ?? defaultDecodeThreads();
-    const pool = threads > 0 ? new FrontendPool(threads) : undefined;
     try {
       // Roots first: a run killed part-way is still resumed by `sync`.
       const existing: string[] = [];
-      for (const r of roots) {
-        try {
-          await stat(r);
-          existing.push(r);
-        } catch {
-          /* reported by the walk */
-        }
-      }
+      for (const r of roots) if (await exists(r)) existing.push(r);
       const newRoots = existing.filter((r) => !this.meta.roots.includes(r));
       // Adding a removed path, or a folder above it, includes it again.
       const excluded = this.excluded.filter((e) => prune || !existing.some((r) => isUnder(e, r)));
       const ann = options.ann ?? this.meta.ann;
       const annThreshold = options.annThreshold ?? this.meta.annThreshold;
+      const queueKey = options.queue ? (this.meta.queueKey ?? randomBytes(8).toString('hex')) : this.meta.queueKey;
       const onDisk = readMeta(this.dir);
       if (
         newRoots.length ||
         excluded.length !== this.excluded.length ||
         ann !== this.meta.ann ||
         annThreshold !== this.meta.annThreshold ||
+        queueKey !== this.meta.queueKey ||
         onDisk?.weightsFile?.mtimeMs !== this.meta.weightsFile?.mtimeMs
       ) {
-        this.meta = { ...this.meta, roots: [...this.meta.roots, ...newRoots], excluded, ann, annThreshold };
+        this.meta = { ...this.meta, roots: [...this.meta.roots, ...newRoots], excluded, ann, annThreshold, queueKey };
         writeMeta(this.dir, this.meta);
       }
       const walked = await walkAudio(roots, { exclude: [this.dir], removed: excluded, signal: options.signal });
@@ -404,16 +557,19 @@ export class ClapIndex {
         interrupted: false,
         pending: 0,
       };
-      const finish = async (): Promise<IndexReport> => {
+      const finish = async (maintain: boolean): Promise<IndexReport> => {
+        report.vectorIndex = maintain
+          ? await this.store.maintain({ ann: this.meta.ann, annThreshold: this.meta.annThreshold, level: this.level, compact: changed > 0 })
+          : await this.store.vectorIndex();
         report.files = (await this.store.counts()).files;
         report.seconds = (performance.now() - t0) / 1000;
         return report;
       };
+      let changed = 0;
       if (options.signal?.aborted) {
         // A partial walk says nothing about what is gone: stop before pruning anything.
         report.interrupted = true;
-        report.vectorIndex = await this.store.vectorIndex();
-        return await finish();
+        return await finish(false);
       }
       const skip = (s: SkippedPath): void => {
         report.skipped.push(s);
@@ -435,7 +591,7 @@ export class ClapIndex {
         for (const r of missingRoots)
           skip({ path: r, reason: 'root is missing; its files stay indexed (remove it with `clap index remove`)' });
         if (gone.length) await this.store.commit([], gone);
-        report.removed = gone.length;
+        report.removed = changed = gone.length;
         for (const g of gone) stored.delete(g);
       }
       for (const s of walked.skipped) if (!(prune && !existing.includes(s.path) && roots.includes(s.path))) skip(s);
@@ -447,123 +603,89 @@ export class ClapIndex {
       report.unchanged = walked.files.length - todo.length;
       const total = todo.length;
       let done = 0;
-      options.onProgress?.({ done, total });
-
-      const audioOptions = loadOptionsOf(this.meta.model.audio);
-      const prefetch = Math.max(2, threads * 2) + batchSize;
-      const inflight: Promise<FileFrontend>[] = [];
-      let next = 0;
-      const launch = (): void => {
-        while (inflight.length < prefetch && next < todo.length) {
-          const f = todo[next++];
+      let commits = 0;
+      /** This run's files not yet committed or failed. */
+      const open = new Set(todo.map((f) => f.path));
+      const progress = (p: Omit<IndexProgress, 'total'> = { done }): void => options.onProgress?.({ ...p, total });
+      progress();
+      const ctx: RunContext = {
+        todo,
+        knownHash: (f) => {
           const s = stored.get(f.path);
-          const knownHash = s && s.model === modelId ? s.hash : undefined;
-          const p = pool ? pool.processFile(f.path, audioOptions, knownHash) : fileFrontend(f.path, audioOptions, knownHash);
-          p.catch(() => undefined); // handled when its turn comes
-          inflight.push(p);
-        }
-      };
-
-      type Decoded = Extract<FileFrontend, { unchanged: false }>;
-      let batch: { file: (typeof todo)[number]; decoded: Decoded }[] = [];
-      let batchWindows = 0;
-      let touched: (typeof todo)[number][] = [];
-      const flush = async (): Promise<void> => {
-        const records: FileRecord[] = [];
-        if (batch.length) {
-          const embeddings = await clap.embedLogMels(
-            batch.flatMap((b) => b.decoded.logmels),
-            batchSize,
-          );
-          let k = 0;
-          for (const { file, decoded } of batch) {
-            const n = decoded.logmels.length;
-            const vs = embeddings.slice(k, k + n);
-            k += n;
-            const info: FileInfo = {
-              path: file.path,
-              hash: decoded.hash,
-              size: file.size,
-              mtimeMs: file.mtimeMs,
-              duration: decoded.durationS,
-              sampleRate: decoded.sourceSampleRate,
-              channels: decoded.channels,
-            };
-            records.push(
-              this.meta.model.audio.sliding
-                ? {
-                    ...info,
-                    model: modelId,
-                    embedding: meanOf(vs),
-                    windows: vs.map((e, w) => ({ start: decoded.starts[w], end: decoded.ends[w], embedding: e })),
-                  }
-                : { ...info, model: modelId, embedding: vs[0] },
-            );
+          return s && s.model === modelId ? s.hash : undefined;
+        },
+        model: this.meta.model,
+        key: queueKey ?? '',
+        batchSize,
+        signal: options.signal,
+        wanted: (path) => inScope(path, this.meta.roots, this.excluded),
+        commit: async (embedded, touched) => {
+          const records: FileRecord[] = embedded.map(({ file, embedded: e }) => this.recordOf(file, e, modelId));
+          if (touched.length) {
+            // Same content, new mtime: re-put the stored vectors with the new metadata.
+            const old = new Map((await this.store.getFiles(touched.map((t) => t.path))).map((r) => [r.path, r]));
+            for (const t of touched) {
+              const r = old.get(t.path);
+              if (r) records.push({ ...r, size: t.size, mtimeMs: t.mtimeMs });
+            }
           }
-        }
-        if (touched.length) {
-          // Same content, new mtime: re-put the stored vectors with the new metadata.
-          const old = new Map((await this.store.getFiles(touched.map((t) => t.path))).map((r) => [r.path, r]));
+          if (records.length === 0) return;
+          await this.store.commit(records);
+          changed += records.length;
+          // Long runs: compact (and fold new rows into the vector index) every so often, not only at the end.
+          if (++commits % COMPACT_EVERY === 0)
+            await this.store.maintain({ ann: this.meta.ann, annThreshold: this.meta.annThreshold, level: this.level });
+          // Counted once per file of this run (a queue may deliver a batch twice; the commit is idempotent).
+          for (const { file } of embedded) {
+            if (!open.delete(file.path)) continue;
+            if (stored.has(file.path)) report.updated++;
+            else report.added++;
+            progress({ done: ++done, path: file.path });
+          }
           for (const t of touched) {
-            const r = old.get(t.path);
-            if (r) records.push({ ...r, size: t.size, mtimeMs: t.mtimeMs });
+            if (!open.delete(t.path)) continue;
+            report.unchanged++;
+            progress({ done: ++done, path: t.path });
           }
-        }
-        if (records.length) await this.store.commit(records);
-        for (const { file } of batch) {
-          if (stored.has(file.path)) report.updated++;
-          else report.added++;
-          options.onProgress?.({ done: ++done, total, path: file.path });
-        }
-        for (const t of touched) options.onProgress?.({ done: ++done, total, path: t.path });
-        batch = [];
-        batchWindows = 0;
-        touched = [];
+        },
+        fail: (path, reason) => {
+          if (!open.delete(path)) return;
+          skip({ path, reason });
+          progress({ done: ++done, path });
+        },
+        progress: (counts) => progress({ done, ...counts }),
+        note: (message) => options.onNote?.(message),
+        remaining: () => open.size,
       };
-
-      launch();
-      for (let i = 0; i < todo.length; i++) {
-        if (options.signal?.aborted) {
-          report.interrupted = true;
-          report.pending = todo.length - i + batch.length;
-          break;
-        }
-        const result = await inflight.shift()!;
-        launch();
-        const file = todo[i];
-        if (!result.ok) {
-          skip({ path: file.path, reason: result.error });
-          options.onProgress?.({ done: ++done, total, path: file.path });
-        } else if (result.unchanged) {
-          report.unchanged++;
-          touched.push(file);
-          if (touched.length >= 256) await flush();
-        } else {
-          batch.push({ file, decoded: result });
-          batchWindows += result.logmels.length;
-          if (batchWindows >= batchSize) await flush();
-        }
-      }
-      if (report.interrupted) {
-        // Same content, new mtime only: cheap to keep.
-        batch = [];
-        await flush();
-        report.vectorIndex = await this.store.vectorIndex();
-        return await finish();
-      }
-      await flush();
-      const changed = report.added + report.updated + report.removed + (report.unchanged - (walked.files.length - todo.length)) > 0;
-      report.vectorIndex = await this.store.maintain({
-        ann: this.meta.ann,
-        annThreshold: this.meta.annThreshold,
-        level: this.level,
-        compact: changed,
-      });
-      return await finish();
+      const outcome = options.queue
+        ? await (await import('./queue/committer.js')).commitFromQueue(ctx, options.queue)
+        : await embedLocally(clap!, ctx, options.decodeThreads ?? defaultDecodeThreads());
+      report.interrupted = outcome.interrupted;
+      report.pending = outcome.pending;
+      return await finish(!outcome.interrupted);
     } finally {
-      await pool?.close();
       release();
     }
+  }
+
+  /** The stored record of an embedded file (sliding windows: the mean vector for the file, and each window's). */
+  private recordOf(file: FoundFile, e: EmbeddedFile, modelId: string): FileRecord {
+    const info: FileInfo = {
+      path: file.path,
+      hash: e.hash,
+      size: file.size,
+      mtimeMs: file.mtimeMs,
+      duration: e.durationS,
+      sampleRate: e.sourceSampleRate,
+      channels: e.channels,
+    };
+    if (!this.meta.model.audio.sliding) return { ...info, model: modelId, embedding: e.vectors[0] };
+    return {
+      ...info,
+      model: modelId,
+      embedding: meanOf(e.vectors),
+      windows: e.vectors.map((v, w) => ({ start: e.starts[w], end: e.ends[w], embedding: v })),
+    };
   }
 
   /** Embeds captions (one text each) for audio→text ranking; `replace` drops the others. */

@@ -4,7 +4,15 @@ import { ClapError, plural } from '../../errors.js';
 import { DEFAULT_ANN_THRESHOLD } from '../../store/lance.js';
 import { ANN_KINDS } from '../../store/store.js';
 import { Clap } from '../../tasks/clap.js';
-import { ClapIndex, type AnnKind, INDEX_DEFAULTS, type IndexAudioOptions, type IndexReport } from '../../tasks/clap-index.js';
+import {
+  ClapIndex,
+  type AnnKind,
+  INDEX_DEFAULTS,
+  type IndexAudioOptions,
+  type IndexProgress,
+  type IndexReport,
+  QUEUE_DEFAULTS,
+} from '../../tasks/clap-index.js';
 import { type CommandContext, defineCommand, UsageError } from '../command.js';
 import { type OptionTable, optionTable, type Values } from '../options.js';
 import { Interrupted, onInterrupt } from '../interrupt.js';
@@ -47,6 +55,19 @@ export const RUN_OPTIONS = optionTable({
     min: 1,
     default: DEFAULT_ANN_THRESHOLD,
     help: "vectors from which 'auto' builds the vector index",
+  },
+  queue: {
+    kind: 'string',
+    arg: 'URL',
+    section: 'Distributed (docs/scale-out.md)',
+    help: 'embed on `clap worker`s through the Redis server at redis://HOST:PORT[/DB]: this command queues the files and commits what the workers return',
+  },
+  'job-files': {
+    kind: 'integer',
+    min: 1,
+    section: 'Distributed (docs/scale-out.md)',
+    help: 'with --queue: files per queued batch',
+    default: QUEUE_DEFAULTS.filesPerJob,
   },
 });
 
@@ -107,18 +128,19 @@ export async function openWithModel(
   }
 }
 
-function progressReporter(ctx: CommandContext): { onProgress: (p: { done: number; total: number }) => void; stop: () => void } {
+function progressReporter(ctx: CommandContext): { onProgress: (p: IndexProgress) => void; stop: () => void } {
   let bar: Progress | undefined;
   let shown = 0;
   return {
-    onProgress: ({ done, total }) => {
+    onProgress: ({ done, total, queued }) => {
       if (ctx.json && !ctx.stderr.isTTY) return;
       if (!bar) {
         if (total === 0) return;
         bar = new Progress(total, 'indexing files', ctx.stderr, true);
       }
-      if (done > shown) {
-        bar.tick(done - shown);
+      // With a queue, also the files still out on the workers.
+      if (done > shown || (queued !== undefined && done < total)) {
+        bar.tick(done - shown, queued !== undefined ? `(${queued} queued)` : '');
         shown = done;
       }
     },
@@ -172,6 +194,8 @@ async function runIndex(
     throw new UsageError('clap index sync takes no paths (it re-walks those added before)');
   const ann = v['ann-index'];
   const annThreshold = v['ann-threshold'];
+  const queueUrl = v.queue;
+  if (ctx.given.has('job-files') && queueUrl === undefined) throw new UsageError('--job-files needs --queue');
   const { clap, index } = await openWithModel(ctx, mode === 'add', { audio, ann, annThreshold });
   const progress = progressReporter(ctx);
   try {
@@ -184,6 +208,8 @@ async function runIndex(
       onSkip: (s: { path: string; reason: string }) => {
         if (!ctx.json) ctx.stderr.write(`skipped ${s.path}: ${s.reason}\n`);
       },
+      onNote: (message: string) => ctx.stderr.write(`note: ${message}\n`),
+      queue: queueUrl === undefined ? undefined : { url: queueUrl, filesPerJob: v['job-files'] },
     };
     const removedBefore = index.excluded;
     const report = await onInterrupt(ctx.stderr, 'finishing the batch in flight, then stopping', (signal) =>
@@ -196,7 +222,8 @@ async function runIndex(
     if (report.interrupted) {
       throw new Interrupted(
         `interrupted: ${plural(report.added + report.updated, 'file')} committed by this run (${report.files} in the index)` +
-          `${report.pending ? `, ${report.pending} left` : ''}; run the same command again to index the rest (committed files are not redone)`,
+          `${report.pending ? `, ${report.pending} left` : ''}; run the same command again to index the rest (committed files are not redone` +
+          `${queueUrl ? '; queued batches stay queued and are committed by that run' : ''})`,
       );
     }
   } finally {

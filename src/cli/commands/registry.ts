@@ -7,8 +7,10 @@ import { exportOnnx } from './export.js';
 import { trainContrastiveCommand, trainPlotCommand, trainProbeCommand, trainCaptionCommand, trainFinetuneCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { indexCommands } from './index-cmd.js';
+import { queueRetryFailedCommand, queueStatsCommand } from './queue.js';
 import { search } from './search.js';
 import { serve } from './serve.js';
+import { worker } from './worker.js';
 
 /** Every `clap` subcommand, in the order `clap --help` lists them. */
 export const commands: Command[] = [
@@ -27,4 +29,7 @@ export const commands: Command[] = [
   ...indexCommands,
   search,
   serve,
+  worker,
+  queueStatsCommand,
+  queueRetryFailedCommand,
 ];
