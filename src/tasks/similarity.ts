@@ -5,7 +5,8 @@
  */
 import { ClapError } from '../errors.js';
 
-function normalized(v: ArrayLike<number>): Float64Array {
+/** v / ‖v‖₂ in float64 (a zero vector stays zero). */
+export function normalized(v: ArrayLike<number>): Float64Array {
   let s = 0;
   for (let i = 0; i < v.length; i++) s += v[i] * v[i];
   const n = Math.sqrt(s) || 1;

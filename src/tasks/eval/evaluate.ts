@@ -11,6 +11,7 @@ import { ClapError } from '../../errors.js';
 import { AUDIO_DEFAULTS, type AudioInput } from '../../audio/index.js';
 import { applyTemplate, type AudioEmbedOptions, type Clap, isInputError, scoreLabels } from '../clap.js';
 import { stripSubject } from '../pipeline.js';
+import { normalized } from '../similarity.js';
 import { decodeAu, isAu } from './au.js';
 import { type CacheShard, type EmbeddingCache, sha256 } from './cache.js';
 import { ciderD, spider } from './cider.js';
@@ -89,13 +90,6 @@ export interface EvalResult {
   classes: number;
   metrics: Record<string, number>;
   details: EvalDetails;
-}
-
-function normalize(v: ArrayLike<number>): Float64Array {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  const n = Math.sqrt(s) || 1;
-  return Float64Array.from(v as ArrayLike<number>, (x) => x / n);
 }
 
 /** Options as they enter the cache key (only what changes an embedding). */
@@ -231,7 +225,7 @@ export async function classTextEmbeddings(
   const out = prompts.map((_, c) => {
     const acc = new Float64Array(embeddings[0].length);
     for (let t = 0; t < templates.length; t++)
-      normalize(embeddings[t * k + c]).forEach((x, i) => {
+      normalized(embeddings[t * k + c]).forEach((x, i) => {
         acc[i] += x / templates.length;
       });
     return Float32Array.from(acc);
