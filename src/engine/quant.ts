@@ -1,16 +1,24 @@
 /**
  * Weight precision rewrites of a traced inference graph (before emission):
  *   - 'int8': each MatMul with a constant [K, N] float32 weight becomes ORT's `com.microsoft`
- *     DynamicQuantizeMatMul — the weight stored int8 with one scale per output column (symmetric, zero
- *     point 0), the activation quantised to uint8 per run (dynamic quantisation).
+ *     DynamicQuantizeMatMul — the weight quantised to 8 bits with one scale per output column
+ *     (symmetric: values −127…127), the activation quantised to uint8 per run (dynamic quantisation).
+ *     The weight is stored either as int8 (zero point 0) or as uint8 (the same values + 128, zero point
+ *     128): the dequantised weights are identical, but ORT runs them with different integer kernels (see
+ *     `exactInt8Weights`).
  *   - 'fp16-weights': the weight is stored float16 and Cast to float32 in the graph (a smaller file;
  *     compute stays float32).
  * 'fp32' leaves the graph as traced.
  */
-import type { Graph, Node, OpDef, Value } from './graph.js';
+import { Graph, type Node, type OpDef, type Value } from './graph.js';
+import * as ops from './ops/index.js';
+import { Session } from './runtime.js';
 
 export type Precision = 'fp32' | 'fp16-weights' | 'int8';
 export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16-weights', 'int8'];
+
+/** How 'int8' stores its quantised weights (same values either way; see the file comment). */
+export type Int8Weights = 'int8' | 'uint8';
 
 const DYNAMIC_QUANTIZE_MATMUL: OpDef = {
   type: 'DynamicQuantizeMatMul',
@@ -29,6 +37,8 @@ const CAST: OpDef = {
 export interface PrecisionOptions {
   /** Weights with fewer elements stay float32 (default 4096). */
   minElements?: number;
+  /** 'int8' only: the weight encoding (default 'uint8', exact with every ORT CPU kernel). */
+  int8Weights?: Int8Weights;
 }
 
 /** Rewrites `graph` in place for `precision`; returns how many MatMul weights were converted. */
@@ -36,6 +46,7 @@ export function applyPrecision(graph: Graph, precision: Precision, options: Prec
   if (precision === 'fp32') return 0;
   if (precision !== 'int8' && precision !== 'fp16-weights') throw new Error(`unknown precision '${String(precision)}'`);
   const minElements = options.minElements ?? 4096;
+  const unsigned = (options.int8Weights ?? 'uint8') === 'uint8';
   const converted = new Map<string, Value[]>();
   let count = 0;
   const out: Node[] = [];
@@ -55,13 +66,15 @@ export function applyPrecision(graph: Graph, precision: Precision, options: Prec
         const scale = new Float32Array(N);
         for (let k = 0; k < K; k++) for (let n = 0; n < N; n++) scale[n] = Math.max(scale[n], Math.abs(data[k * N + n]));
         for (let n = 0; n < N; n++) scale[n] = scale[n] > 0 ? scale[n] / 127 : 1;
-        const q = new Int8Array(K * N);
+        const zero = unsigned ? 128 : 0;
+        const q = unsigned ? new Uint8Array(K * N) : new Int8Array(K * N);
         for (let k = 0; k < K; k++)
-          for (let n = 0; n < N; n++) q[k * N + n] = Math.max(-127, Math.min(127, Math.round(data[k * N + n] / scale[n])));
+          for (let n = 0; n < N; n++) q[k * N + n] = zero + Math.max(-127, Math.min(127, Math.round(data[k * N + n] / scale[n])));
+        const dtype = unsigned ? 'uint8' : 'int8';
         ins = [
-          graph.param(`${w.name}::int8`, { dtype: 'int8', shape: [K, N], data: q }),
+          graph.param(`${w.name}::${dtype}`, { dtype, shape: [K, N], data: q }),
           graph.constant({ dtype: 'float32', shape: [N], data: scale }, 'wscale'),
-          graph.constant({ dtype: 'int8', shape: [N], data: new Int8Array(N) }, 'wzero'),
+          graph.constant({ dtype, shape: [N], data: unsigned ? new Uint8Array(N).fill(zero) : new Int8Array(N) }, 'wzero'),
         ];
         converted.set(w.name, ins);
       }
@@ -85,6 +98,36 @@ export function applyPrecision(graph: Graph, precision: Precision, options: Prec
   }
   graph.nodes.splice(0, graph.nodes.length, ...out);
   return count;
+}
+
+let probed: Promise<Int8Weights> | undefined;
+
+/**
+ * The int8 weight encoding that ORT multiplies exactly on this CPU, found once per process by running it.
+ * ORT's uint8 × int8 kernels (MLAS) on x86 CPUs without VNNI or AMX (AVX2, AVX-512 without VNNI, SSE)
+ * sum pairs of products in a saturating int16 (pmaddubsw): 255·127·2 overflows, and outputs drift far from
+ * fp32 (cosine 0.97 on a small MLP). With VNNI, AMX or on ARM the same kernels are exact and fastest.
+ * The uint8 × uint8 kernels widen to int16 before multiplying and are exact on every CPU, but skip VNNI
+ * and AMX (on an AMX Xeon int8 then gives no speed-up). So: 'int8' where the probe is exact, else 'uint8'
+ * — the same numbers either way, only the kernel differs. The probe multiplies all-ones activations
+ * (quantised to 255) by weights at 127, the worst case for the int16 pairs.
+ */
+export function exactInt8Weights(): Promise<Int8Weights> {
+  probed ??= (async () => {
+    const [M, K, N] = [4, 64, 8];
+    const g = new Graph('int8_probe');
+    const x = g.input('x', 'float32', [M, K]);
+    g.output('y', ops.matmul(x, g.param('w', { dtype: 'float32', shape: [K, N], data: new Float32Array(K * N).fill(1) })));
+    applyPrecision(g, 'int8', { minElements: 0, int8Weights: 'int8' });
+    const s = await Session.compile(g, { threads: 1 });
+    try {
+      const y = (await s.run({ x: { dtype: 'float32', shape: [M, K], data: new Float32Array(M * K).fill(1) } })).y.data as Float32Array;
+      return y.every((v) => Math.abs(v - K) < 1e-3 * K) ? 'int8' : 'uint8';
+    } finally {
+      await s.release();
+    }
+  })();
+  return probed;
 }
 
 /** IEEE half precision bits (round to nearest even) of each value. */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Graph, ops, Session } from '../../src/engine/index.js';
-import { applyPrecision, toFloat16 } from '../../src/engine/quant.js';
+import { applyPrecision, exactInt8Weights, type Int8Weights, toFloat16 } from '../../src/engine/quant.js';
 import { cosine } from '../helpers/compare.js';
 
 function build(): Graph {
@@ -22,9 +22,12 @@ function build(): Graph {
 
 const feed = { x: { dtype: 'float32' as const, shape: [2, 5, 96], data: Float32Array.from({ length: 960 }, (_, i) => Math.sin(i)) } };
 
-async function run(precision: 'fp32' | 'fp16-weights' | 'int8'): Promise<{ y: Float32Array; converted: number }> {
+async function run(
+  precision: 'fp32' | 'fp16-weights' | 'int8',
+  int8Weights?: Int8Weights,
+): Promise<{ y: Float32Array; converted: number }> {
   const g = build();
-  const converted = applyPrecision(g, precision);
+  const converted = applyPrecision(g, precision, { int8Weights });
   const s = await Session.compile(g, { threads: 1 });
   const y = (await s.run(feed)).y.data as Float32Array;
   await s.release();
@@ -41,6 +44,17 @@ test('int8 and fp16-weights rewrites stay close to fp32 and convert every MatMul
   assert.equal(q.converted, 2);
   assert.ok(cosine(q.y, ref.y) > 0.999, `int8 cosine ${cosine(q.y, ref.y)}`);
   assert.notDeepEqual(q.y, ref.y);
+});
+
+test('int8: the encoding chosen for this CPU computes exactly what the uint8 encoding (exact everywhere) does', async () => {
+  // uint8 weights run ORT's u8×u8 kernels, exact on every CPU; int8 weights are chosen only where the u8×s8
+  // kernels are exact too (VNNI, AMX, ARM), so the outputs are bit-identical. On an AVX2 CPU the int8
+  // encoding saturates (cosine 0.968 here) and the probe must have said 'uint8'.
+  const chosen = await exactInt8Weights();
+  assert.ok(chosen === 'int8' || chosen === 'uint8');
+  const portable = await run('int8', 'uint8');
+  const here = await run('int8', chosen);
+  assert.deepEqual(here.y, portable.y, `int8 weights '${chosen}' differ from uint8 weights on this CPU`);
 });
 
 test('toFloat16 rounds to nearest even and handles subnormals, infinities and NaN', () => {
