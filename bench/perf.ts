@@ -102,9 +102,7 @@ function ensureDist(): void {
       .reduce((m, e) => Math.max(m, statSync(join(e.parentPath ?? (e as unknown as { path: string }).path, e.name)).mtimeMs), 0);
   const built = join(ROOT, 'dist', 'src', 'cli', 'main.js');
   if (!existsSync(built) || statSync(built).mtimeMs < newest(join(ROOT, 'src'))) {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
-      stdio: 'ignore',
-    });
+    execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'ignore' });
   }
 }
 

@@ -19,7 +19,9 @@
  * tap order (verified bit-exact on the fixtures), which is what `resampleRange` emulates:
  * `acc = fround(acc + w·x)` (w·x of two float32 values is exact in float64). Taps that are exactly 0 in
  * float32 (everything outside |t| < lpw) are skipped; they leave a float32 accumulator unchanged.
+ * The loop runs in WebAssembly SIMD (dsp.as.ts `resampleBlocks`), 16 blocks of one phase at a time.
  */
+import { Dsp } from './dsp.js';
 import type { Signal } from './signal.js';
 
 export interface ResampleOptions {
@@ -140,70 +142,35 @@ export function resampleRange(
 ): Float32Array {
   const out = new Float32Array(outCount);
   if (outCount <= 0) return out;
-  const { origFreq: orig, newFreq: nw, width, denseTaps, first, count, offset, taps } = kernel;
+  const { origFreq: orig, newFreq: nw, width, denseTaps } = kernel;
   const b0 = Math.floor(outStart / nw);
   const b1 = Math.floor((outStart + outCount - 1) / nw);
-  const inStart = b0 * orig - width;
-  const x = readInput(inStart, (b1 - b0) * orig + denseTaps);
-  const fround = Math.fround;
-  // Start of each output's taps in x, and its phase; four outputs are accumulated side by side
-  // (independent float32 chains, each still summed in tap order) to hide the rounding latency.
-  const xs = new Int32Array(outCount);
-  const ph = new Int32Array(outCount);
-  for (let o = 0, b = b0, p = outStart - b0 * nw; o < outCount; o++) {
-    xs[o] = (b - b0) * orig + first[p];
-    ph[o] = p;
-    if (++p === nw) {
-      p = 0;
-      b++;
-    }
-  }
-  let o = 0;
-  for (; o + 3 < outCount; o += 4) {
-    const p0 = ph[o],
-      p1 = ph[o + 1],
-      p2 = ph[o + 2],
-      p3 = ph[o + 3];
-    const x0 = xs[o],
-      x1 = xs[o + 1],
-      x2 = xs[o + 2],
-      x3 = xs[o + 3];
-    const t0 = offset[p0],
-      t1 = offset[p1],
-      t2 = offset[p2],
-      t3 = offset[p3];
-    const n0 = count[p0],
-      n1 = count[p1],
-      n2 = count[p2],
-      n3 = count[p3];
-    const common = Math.min(n0, n1, n2, n3);
-    let a0 = 0,
-      a1 = 0,
-      a2 = 0,
-      a3 = 0;
-    for (let k = 0; k < common; k++) {
-      a0 = fround(a0 + taps[t0 + k] * x[x0 + k]);
-      a1 = fround(a1 + taps[t1 + k] * x[x1 + k]);
-      a2 = fround(a2 + taps[t2 + k] * x[x2 + k]);
-      a3 = fround(a3 + taps[t3 + k] * x[x3 + k]);
-    }
-    for (let k = common; k < n0; k++) a0 = fround(a0 + taps[t0 + k] * x[x0 + k]);
-    for (let k = common; k < n1; k++) a1 = fround(a1 + taps[t1 + k] * x[x1 + k]);
-    for (let k = common; k < n2; k++) a2 = fround(a2 + taps[t2 + k] * x[x2 + k]);
-    for (let k = common; k < n3; k++) a3 = fround(a3 + taps[t3 + k] * x[x3 + k]);
-    out[o] = a0;
-    out[o + 1] = a1;
-    out[o + 2] = a2;
-    out[o + 3] = a3;
-  }
-  for (; o < outCount; o++) {
-    const p = ph[o];
-    const x0 = xs[o];
-    const t0 = offset[p];
-    const n = count[p];
-    let acc = 0;
-    for (let k = 0; k < n; k++) acc = fround(acc + taps[t0 + k] * x[x0 + k]);
-    out[o] = acc;
+  const x = readInput(b0 * orig - width, (b1 - b0) * orig + denseTaps);
+  const dsp = Dsp.get();
+  const group = dsp.resampleGroup;
+  // Blocks per call: a multiple of the kernel's group, ≈ 1 M input samples at most (bounded memory).
+  const chunk = Math.max(group, Math.floor(2 ** 20 / orig / group) * group);
+  for (let c0 = 0; c0 <= b1 - b0; c0 += chunk) {
+    const real = Math.min(chunk, b1 - b0 + 1 - c0);
+    const blocks = Math.ceil(real / group) * group;
+    const layout = dsp.layout();
+    const xr = layout.reserve(Float32Array, blocks * orig + denseTaps);
+    const pairs = layout.reserve(Float64Array, 2 * ((blocks - 1) * orig + denseTaps));
+    const tables = [kernel.first, kernel.count, kernel.offset].map((t) => layout.reserve(Int32Array, t.length));
+    const taps = layout.reserve(Float64Array, kernel.taps.length);
+    const outr = layout.reserve(Float32Array, blocks * nw);
+    const xs = layout.view(xr);
+    const from = c0 * orig;
+    xs.set(x.subarray(from, Math.min(x.length, from + xs.length)));
+    xs.fill(0, Math.min(xs.length, x.length - from));
+    [kernel.first, kernel.count, kernel.offset].forEach((t, i) => layout.view(tables[i]).set(t));
+    layout.view(taps).set(kernel.taps);
+    const [first, count, offset] = tables.map((t) => t.offset);
+    dsp.kernels.resampleBlocks(xr.offset, blocks, orig, nw, denseTaps, first, count, offset, taps.offset, pairs.offset, outr.offset);
+    // this chunk's outputs are [(b0 + c0)·nw, (b0 + c0 + real)·nw); keep those in [outStart, outStart + outCount)
+    const lo = Math.max(outStart, (b0 + c0) * nw);
+    const hi = Math.min(outStart + outCount, (b0 + c0 + real) * nw);
+    out.set(layout.view(outr).subarray(lo - (b0 + c0) * nw, hi - (b0 + c0) * nw), lo - outStart);
   }
   return out;
 }

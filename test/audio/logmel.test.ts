@@ -14,9 +14,8 @@ import {
   WINDOW_FRAMES,
   WINDOW_SAMPLES,
 } from '../../src/audio/index.js';
-import { RealFft } from '../../src/audio/fft.js';
 import { hzToMelSlaney, melToHzSlaney } from '../../src/audio/mel.js';
-import { reflectPad } from '../../src/audio/stft.js';
+import { powerSpectrogramFft, reflectPad } from '../../src/audio/stft.js';
 
 function noise(n: number, seed = 5): Float64Array {
   let s = seed;
@@ -26,20 +25,40 @@ function noise(n: number, seed = 5): Float64Array {
   });
 }
 
-test('real FFT power equals a direct DFT', () => {
-  for (const n of [8, 64, 1024]) {
-    const x = noise(n, n);
-    const out = new Float64Array(n / 2 + 1);
-    new RealFft(n).power(x, out);
-    for (let k = 0; k <= n / 2; k++) {
-      let re = 0,
-        im = 0;
-      for (let j = 0; j < n; j++) {
-        re += x[j] * Math.cos((2 * Math.PI * j * k) / n);
-        im -= x[j] * Math.sin((2 * Math.PI * j * k) / n);
-      }
-      const p = re * re + im * im;
-      assert.ok(Math.abs(out[k] - p) <= 1e-10 * Math.max(1, p), `n=${n} k=${k}: ${out[k]} vs ${p}`);
+/** |DFT|² of x[start … start + n) × window, directly. */
+function directPower(x: ArrayLike<number>, start: number, win: Float64Array): Float64Array {
+  const n = win.length;
+  const out = new Float64Array(n / 2 + 1);
+  for (let k = 0; k <= n / 2; k++) {
+    let re = 0,
+      im = 0;
+    for (let j = 0; j < n; j++) {
+      const v = x[start + j] * win[j];
+      re += v * Math.cos((2 * Math.PI * j * k) / n);
+      im -= v * Math.sin((2 * Math.PI * j * k) / n);
+    }
+    out[k] = re * re + im * im;
+  }
+  return out;
+}
+
+test('FFT power spectrogram (WebAssembly, two frames per vector) equals a direct DFT, odd frame counts and chunks included', () => {
+  for (const [n, frames] of [
+    [8, 1],
+    [64, 3],
+    [1024, 2],
+    [16, 2500], // several kernel calls (1024 frames each)
+  ]) {
+    const hop = n / 2;
+    const x = Float32Array.from(noise((frames - 1) * hop + n, n));
+    const got = powerSpectrogramFft(x, { nFft: n, hopLength: hop, winLength: n, center: false });
+    assert.equal(got.length, frames * (n / 2 + 1));
+    for (const f of new Set([0, frames >> 1, frames - 1])) {
+      const want = directPower(x, f * hop, periodicHann(n));
+      want.forEach((p, k) => {
+        const v = got[f * (n / 2 + 1) + k];
+        assert.ok(Math.abs(v - p) <= 1e-10 * Math.max(1, p), `n=${n} frame ${f} bin ${k}: ${v} vs ${p}`);
+      });
     }
   }
 });
@@ -52,6 +71,8 @@ test('STFT geometry: 965 frames for 7 s, periodic Hann, torch reflect padding', 
   assert.ok(Math.abs(w[512] - 1) < 1e-15);
   assert.ok(Math.abs(w[256] - 0.5) < 1e-15 && Math.abs(w[768] - 0.5) < 1e-15);
   assert.deepEqual(Array.from(reflectPad(Float32Array.of(1, 2, 3, 4), 2)), [3, 2, 1, 2, 3, 4, 3, 2]);
+  assert.deepEqual(Array.from(reflectPad(Float32Array.of(1, 2, 3, 4), 3)), [4, 3, 2, 1, 2, 3, 4, 3, 2, 1]);
+  assert.throws(() => reflectPad(Float32Array.of(1, 2, 3, 4), 4), /reflect padding 4/);
 });
 
 test('mel filterbank: librosa Slaney scale, 64 bands from 50 Hz to 14 kHz at 32 kHz', () => {
