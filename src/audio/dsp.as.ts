@@ -297,8 +297,8 @@ export const RESAMPLE_GROUP: i32 = 16;
 
 /**
  * Output blocks 0 … blocks − 1 (blocks a multiple of RESAMPLE_GROUP) of `newFreq` samples each, block b
- * reading the float32 input x from sample b·orig. x must hold blocks·orig + denseTaps samples; pairs is
- * scratch f64x2[(blocks − 1)·orig + denseTaps]; out f32[blocks·newFreq]. Phases: first/count/offset i32[newFreq]
+ * reading the float32 input x from sample b·orig. x must hold blocks·orig + denseTaps + 1 samples; pairs
+ * is scratch f64x2[(blocks − 1)·orig + denseTaps + 1]; out f32[blocks·newFreq]. Phases: first/count/offset i32[newFreq]
  * into taps f64[].
  */
 export function resampleBlocks(
@@ -316,9 +316,15 @@ export function resampleBlocks(
 ): void {
   // pairs[i] = (x[i], x[i + orig]): blocks b and b + 1 of one phase read one vector per tap.
   const len = (blocks - 1) * orig + denseTaps;
-  for (let i = 0; i < len; i++) {
-    const v = f64x2.replace_lane(f64x2.splat(<f64>load<f32>(x + ((<usize>i) << 2))), 1, <f64>load<f32>(x + ((<usize>(i + orig)) << 2)));
-    v128.store(pairs + ((<usize>i) << 4), v);
+  const shift = (<usize>orig) << 2;
+  for (let i = 0; i < len; i += 2) {
+    const p = x + ((<usize>i) << 2);
+    const v = i8x16.shuffle(v128.load64_zero(p), v128.load64_zero(p + shift), 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+    v128.store(pairs + ((<usize>i) << 4), f64x2.promote_low_f32x4(v));
+    v128.store(
+      pairs + ((<usize>i) << 4) + 16,
+      f64x2.promote_low_f32x4(i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7)),
+    );
   }
   const step = (<usize>(2 * orig)) << 4; // two blocks further
   const outBlock = (<usize>newFreq) << 2;
@@ -363,4 +369,91 @@ export function resampleBlocks(
 /** First free byte of linear memory (the host lays out its buffers from here). */
 export function heapBase(): usize {
   return __heap_base;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Power to decibels: out = f32(10 · f32(log10(max(x, amin)))) [then f32(· − refDb)], the same float32
+// results as the TypeScript formula with Math.log10. log10 is computed here to ~1e-15 (relative); a value
+// whose float32 rounding that error could change (within 1e-14·|y| of a rounding midpoint, or an input
+// outside float32's normal range) is not trusted: its index goes to `uncertain` for the caller to redo
+// with Math.log10 (about one value in 3 million).
+
+const SQRT2: f64 = 1.4142135623730951;
+const LN2: f64 = 0.6931471805599453;
+const INV_LN10: f64 = 0.4342944819032518;
+const FLT_MIN: f64 = 1.1754943508222875e-38;
+const FLT_MAX: f64 = 3.4028234663852886e38;
+
+/** ln(m) for m in [√½, √2] (exact float64 m − 1 and m + 1 for float32-derived m): 2·atanh((m−1)/(m+1)). */
+function lnNearOne(m: v128): v128 {
+  const one = f64x2.splat(1);
+  const s = f64x2.div(f64x2.sub(m, one), f64x2.add(m, one));
+  const z = f64x2.mul(s, s);
+  // Σ z^k / (2k + 1), k ≤ 12: |z| ≤ 0.0295, so the tail is below 1e-18
+  let p = f64x2.splat(1.0 / 25);
+  p = f64x2.add(f64x2.splat(1.0 / 23), f64x2.mul(z, p));
+  p = f64x2.add(f64x2.splat(1.0 / 21), f64x2.mul(z, p));
+  p = f64x2.add(f64x2.splat(1.0 / 19), f64x2.mul(z, p));
+  p = f64x2.add(f64x2.splat(1.0 / 17), f64x2.mul(z, p));
+  p = f64x2.add(f64x2.splat(1.0 / 15), f64x2.mul(z, p));
+  p = f64x2.add(f64x2.splat(1.0 / 13), f64x2.mul(z, p));
+  p = f64x2.add(f64x2.splat(1.0 / 11), f64x2.mul(z, p));
+  p = f64x2.add(f64x2.splat(1.0 / 9), f64x2.mul(z, p));
+  p = f64x2.add(f64x2.splat(1.0 / 7), f64x2.mul(z, p));
+  p = f64x2.add(f64x2.splat(1.0 / 5), f64x2.mul(z, p));
+  p = f64x2.add(f64x2.splat(1.0 / 3), f64x2.mul(z, p));
+  p = f64x2.add(one, f64x2.mul(z, p));
+  return f64x2.mul(f64x2.add(s, s), p);
+}
+
+/**
+ * Decibels of `count` float32 powers at `x` into float32 `out`; returns how many indices it wrote to
+ * `uncertain` (i32, room for `count`). `refDb` 0 skips the subtraction.
+ */
+export function decibels(x: usize, count: i32, amin: f32, refDb: f64, out: usize, uncertain: usize): i32 {
+  let flagged = 0;
+  const floor = f64x2.splat(<f64>amin);
+  const expMask = i64x2.splat(0x7ff0000000000000);
+  const mantMask = i64x2.splat(0x000fffffffffffff);
+  const oneBits = i64x2.splat(0x3ff0000000000000);
+  for (let i = 0; i < count; i += 2) {
+    const v = f64x2.max(f64x2.promote_low_f32x4(v128.load64_zero(x + ((<usize>i) << 2))), floor);
+    // v = 2^e · m, m in [1, 2) → [√½, √2)
+    const e = f64x2.convert_low_i32x4_s(
+      i32x4.sub(
+        i8x16.shuffle(i64x2.shr_u(v, 52), v128.splat<i64>(0), 0, 1, 2, 3, 8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11),
+        i32x4.splat(1023),
+      ),
+    );
+    let m = v128.or(v128.and(v, mantMask), oneBits);
+    const big = f64x2.gt(m, f64x2.splat(SQRT2));
+    m = v128.bitselect(f64x2.mul(m, f64x2.splat(0.5)), m, big);
+    const ef = f64x2.add(e, v128.and(big, f64x2.splat(1)));
+    const y = f64x2.mul(f64x2.add(f64x2.mul(ef, f64x2.splat(LN2)), lnNearOne(m)), f64x2.splat(INV_LN10));
+    // trusted when the float32 rounding of y is at least 1e-14·|y| away from a rounding midpoint
+    const r = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(y));
+    const halfUlp = f64x2.mul(v128.and(r, expMask), f64x2.splat(5.960464477539063e-8)); // 2^E · 2^-24
+    const margin = f64x2.sub(halfUlp, f64x2.abs(f64x2.sub(y, r)));
+    const ok = v128.and(
+      f64x2.gt(margin, f64x2.mul(f64x2.abs(y), f64x2.splat(1e-14))),
+      v128.and(f64x2.ge(v, f64x2.splat(FLT_MIN)), f64x2.le(v, f64x2.splat(FLT_MAX))),
+    );
+    let db = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.mul(f64x2.splat(10), r)));
+    if (refDb !== 0) db = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.sub(db, f64x2.splat(refDb))));
+    const d = f32x4.demote_f64x2_zero(db);
+    const o = out + ((<usize>i) << 2);
+    store<f32>(o, f32x4.extract_lane(d, 0));
+    if (i + 1 < count) store<f32>(o + 4, f32x4.extract_lane(d, 1));
+    if (!i64x2.all_true(ok)) {
+      if (i64x2.extract_lane(ok, 0) === 0) {
+        store<i32>(uncertain + ((<usize>flagged) << 2), i);
+        flagged++;
+      }
+      if (i + 1 < count && i64x2.extract_lane(ok, 1) === 0) {
+        store<i32>(uncertain + ((<usize>flagged) << 2), i + 1);
+        flagged++;
+      }
+    }
+  }
+  return flagged;
 }

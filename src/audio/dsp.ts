@@ -49,6 +49,7 @@ interface DspExports {
     pairs: number,
     out: number,
   ): void;
+  decibels(x: number, count: number, amin: number, refDb: number, out: number, uncertain: number): number;
   RESAMPLE_GROUP: WebAssembly.Global;
   heapBase(): number;
 }

@@ -89,22 +89,39 @@ export function powerSpectrogram(
 export function logMel(x: Float32Array, config: Readonly<FrontendConfig> = REFERENCE_FRONTEND, dftWeights?: DftWeights): Float32Array {
   const fb = melFilterbank(config);
   const mel = config.stft === 'reference' ? melPowerReference(x, config, fb, dftWeights) : melPowerFft(x, config, fb);
-  const out = new Float32Array(mel.length);
-  const amin = Math.fround(config.amin);
-  const refDb = 10 * Math.log10(Math.max(config.amin, config.ref));
-  const fround = Math.fround;
-  for (let i = 0; i < mel.length; i++) {
-    // torch: clamp in float32, log10 in float32, ×10 in float32, then − 10·log10(max(amin, ref)).
-    let db = fround(10 * fround(Math.log10(Math.max(mel[i], amin))));
-    if (refDb !== 0) db = fround(db - refDb);
-    out[i] = db;
-  }
+  const out = decibels(mel, config);
   if (config.topDb !== null) {
     if (config.topDb < 0) throw new RangeError('topDb must be non-negative');
     let max = -Infinity;
     for (let i = 0; i < out.length; i++) if (out[i] > max) max = out[i];
     const floor = max - config.topDb;
     for (let i = 0; i < out.length; i++) if (out[i] < floor) out[i] = floor;
+  }
+  return out;
+}
+
+/**
+ * torch's power_to_db on float32 mel powers: clamp to amin, log10, ×10, − 10·log10(max(amin, ref)), each
+ * step in float32. dsp.as.ts does it with its own log10 and lists the few values whose float32 result its
+ * error bound cannot vouch for; those are redone here with Math.log10, so every value is this formula's.
+ */
+export function decibels(mel: Float32Array, config: Readonly<FrontendConfig>): Float32Array {
+  const amin = Math.fround(config.amin);
+  const refDb = 10 * Math.log10(Math.max(config.amin, config.ref));
+  const dsp = Dsp.get();
+  const layout = dsp.layout();
+  const input = layout.reserve(Float32Array, mel.length);
+  const output = layout.reserve(Float32Array, mel.length);
+  const uncertain = layout.reserve(Int32Array, mel.length);
+  layout.view(input).set(mel);
+  const n = dsp.kernels.decibels(input.offset, mel.length, amin, refDb, output.offset, uncertain.offset);
+  const out = layout.view(output).slice();
+  const redo = layout.view(uncertain);
+  const fround = Math.fround;
+  for (let j = 0; j < n; j++) {
+    const i = redo[j];
+    const db = fround(10 * fround(Math.log10(Math.max(mel[i], amin))));
+    out[i] = refDb !== 0 ? fround(db - refDb) : db;
   }
   return out;
 }

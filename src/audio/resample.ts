@@ -154,8 +154,8 @@ export function resampleRange(
     const real = Math.min(chunk, b1 - b0 + 1 - c0);
     const blocks = Math.ceil(real / group) * group;
     const layout = dsp.layout();
-    const xr = layout.reserve(Float32Array, blocks * orig + denseTaps);
-    const pairs = layout.reserve(Float64Array, 2 * ((blocks - 1) * orig + denseTaps));
+    const xr = layout.reserve(Float32Array, blocks * orig + denseTaps + 1);
+    const pairs = layout.reserve(Float64Array, 2 * ((blocks - 1) * orig + denseTaps + 1));
     const tables = [kernel.first, kernel.count, kernel.offset].map((t) => layout.reserve(Int32Array, t.length));
     const taps = layout.reserve(Float64Array, kernel.taps.length);
     const outr = layout.reserve(Float32Array, blocks * nw);

@@ -16,6 +16,7 @@ import {
 } from '../../src/audio/index.js';
 import { hzToMelSlaney, melToHzSlaney } from '../../src/audio/mel.js';
 import { powerSpectrogramFft, reflectPad } from '../../src/audio/stft.js';
+import { decibels } from '../../src/audio/logmel.js';
 
 function noise(n: number, seed = 5): Float64Array {
   let s = seed;
@@ -160,5 +161,41 @@ test('fold: image row = chunk·64 + mel, column = frame within the 256-frame chu
     assert.equal(row, Math.floor(f / 256) * 64 + m);
     assert.equal(col, f % 256);
     assert.equal(img[row * 256 + col], resized[f * 64 + m]);
+  }
+});
+
+test('decibels (WebAssembly log10, Math.log10 where it cannot vouch) equals the float32 formula for every value', () => {
+  const special = [
+    0,
+    1e-10,
+    Math.fround(1e-10),
+    1e-45,
+    1.1754943508222875e-38,
+    1,
+    10,
+    100,
+    0.1,
+    2,
+    3.4028234663852886e38,
+    Infinity,
+    NaN,
+    -1,
+  ];
+  let s = 12345;
+  const random = Array.from({ length: 200_000 }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return 10 ** ((s / 2 ** 32) * 30 - 15);
+  });
+  const powers = Float32Array.from([...special, ...random, ...Array.from({ length: 40 }, (_, i) => 10 ** (i - 20))]);
+  for (const config of [REFERENCE_FRONTEND, { ...REFERENCE_FRONTEND, ref: 2, amin: 1e-12 }]) {
+    const amin = Math.fround(config.amin);
+    const refDb = 10 * Math.log10(Math.max(config.amin, config.ref));
+    const want = powers.map((p) => {
+      const db = Math.fround(10 * Math.fround(Math.log10(Math.max(p, amin))));
+      return refDb !== 0 ? Math.fround(db - refDb) : db;
+    });
+    const got = decibels(powers, config);
+    for (let i = 0; i < powers.length; i++)
+      assert.ok(Object.is(got[i], want[i]), `power ${powers[i]} (ref ${config.ref}): ${got[i]} vs ${want[i]}`);
   }
 });
