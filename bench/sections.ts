@@ -1,7 +1,8 @@
 /** A bench section adds its keys to the JSON result and its lines to the table. */
 export interface Section {
   name: string;
-  run(result: Record<string, unknown>, rows: { what: string; value: string }[], ctx: { peak: number }): Promise<void>;
+  /** ctx: the best engine MatMul throughput of the run so far (measured again just before this section), per wall and per CPU second. */
+  run(result: Record<string, unknown>, rows: { what: string; value: string }[], ctx: { peak: number; peakPerCpuS: number }): Promise<void>;
 }
 
 const { modelSections } = await import('./model.js');
