@@ -20,6 +20,19 @@ export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16-weights', 'int8']
 /** How 'int8' stores its quantised weights (same values either way; see the file comment). */
 export type Int8Weights = 'int8' | 'uint8';
 
+/** A name for each distinct graph a precision makes: 'fp32', 'fp16-weights', 'int8-int8', 'int8-uint8'. */
+export function precisionKey(precision: Precision, int8Weights: Int8Weights = 'uint8'): string {
+  return precision === 'int8' ? `int8-${int8Weights}` : precision;
+}
+
+/** Every (precision, int8 weight encoding) pair that makes a different graph. */
+export const PRECISION_VARIANTS: readonly { precision: Precision; int8Weights?: Int8Weights }[] = [
+  { precision: 'fp32' },
+  { precision: 'fp16-weights' },
+  { precision: 'int8', int8Weights: 'int8' },
+  { precision: 'int8', int8Weights: 'uint8' },
+];
+
 const DYNAMIC_QUANTIZE_MATMUL: OpDef = {
   type: 'DynamicQuantizeMatMul',
   domain: 'com.microsoft',
