@@ -378,9 +378,6 @@ export function heapBase(): usize {
 // outside float32's normal range) is not trusted: its index goes to `uncertain` for the caller to redo
 // with Math.log10 (about one value in 3 million).
 
-const SQRT2: f64 = 1.4142135623730951;
-const LN2: f64 = 0.6931471805599453;
-const INV_LN10: f64 = 0.4342944819032518;
 const FLT_MIN: f64 = 1.1754943508222875e-38;
 const FLT_MAX: f64 = 3.4028234663852886e38;
 
@@ -426,13 +423,13 @@ export function decibels(x: usize, count: i32, amin: f32, refDb: f64, out: usize
       ),
     );
     let m = v128.or(v128.and(v, mantMask), oneBits);
-    const big = f64x2.gt(m, f64x2.splat(SQRT2));
+    const big = f64x2.gt(m, f64x2.splat(Math.SQRT2));
     m = v128.bitselect(f64x2.mul(m, f64x2.splat(0.5)), m, big);
     const ef = f64x2.add(e, v128.and(big, f64x2.splat(1)));
-    const y = f64x2.mul(f64x2.add(f64x2.mul(ef, f64x2.splat(LN2)), lnNearOne(m)), f64x2.splat(INV_LN10));
+    const y = f64x2.mul(f64x2.add(f64x2.mul(ef, f64x2.splat(Math.LN2)), lnNearOne(m)), f64x2.splat(Math.LOG10E));
     // trusted when the float32 rounding of y is at least 1e-14·|y| away from a rounding midpoint
     const r = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(y));
-    const halfUlp = f64x2.mul(v128.and(r, expMask), f64x2.splat(5.960464477539063e-8)); // 2^E · 2^-24
+    const halfUlp = f64x2.mul(v128.and(r, expMask), f64x2.splat(5.9604644775390625e-8)); // 2^E · 2^-24
     const margin = f64x2.sub(halfUlp, f64x2.abs(f64x2.sub(y, r)));
     const ok = v128.and(
       f64x2.gt(margin, f64x2.mul(f64x2.abs(y), f64x2.splat(1e-14))),
