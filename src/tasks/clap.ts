@@ -18,7 +18,7 @@ import { resolveConfigArg } from './config-arg.js';
 import { ModelCache } from './model-cache.js';
 import { cosineMatrix } from './similarity.js';
 import { TextTower } from './text-tower.js';
-import { compileTower, type TowerContext, towerGraph, towerKey } from './towers.js';
+import { compileTower, int8WeightsFor, type TowerContext, towerGraph, towerKey } from './towers.js';
 import { WeightsSource } from './weights-source.js';
 
 export type { AudioEmbedding, AudioEmbedOptions, InputError, InputErrorMode, WindowEmbedding } from './audio-tower.js';
@@ -113,7 +113,8 @@ export class Clap {
       record = { config: resolved, logitScale: resolved.textPrefix ? logitScaleExp(sd) : Number.NaN };
       cache.setRecord(modelKey, 'clap', record);
     }
-    const ctx: TowerContext = { weights: source, cache, modelKey, precision: precision ?? CLAP_DEFAULTS.precision, runtime };
+    const p = precision ?? CLAP_DEFAULTS.precision;
+    const ctx: TowerContext = { weights: source, cache, modelKey, precision: p, int8Weights: await int8WeightsFor(p), runtime };
     return new Clap(ctx, record.config, record.logitScale, textPooling ?? CLAP_DEFAULTS.textPooling);
   }
 

@@ -17,7 +17,7 @@ import { ClapCapModel } from './caption/model.js';
 import { withSubject } from './clap.js';
 import { resolveConfigArg } from './config-arg.js';
 import { ModelCache } from './model-cache.js';
-import { compileTower, type TowerContext } from './towers.js';
+import { compileTower, int8WeightsFor, type TowerContext } from './towers.js';
 import { WeightsSource } from './weights-source.js';
 
 export interface ClapCapLoadOptions extends RuntimeOptions {
@@ -65,6 +65,7 @@ export class ClapCap {
       cache,
       modelKey: cache.modelKey(source, explicit),
       precision: precision ?? 'fp32',
+      int8Weights: await int8WeightsFor(precision ?? 'fp32'),
       runtime,
     };
     // The decoder's config and its wte rows come from the weights: a clapcap model always reads them.

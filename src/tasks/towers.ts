@@ -6,7 +6,7 @@
  */
 import { ClapError } from '../errors.js';
 import type { Graph, RuntimeOptions, Session } from '../engine/index.js';
-import { applyPrecision, type Precision } from '../engine/quant.js';
+import { applyPrecision, exactInt8Weights, type Int8Weights, type Precision, precisionKey } from '../engine/quant.js';
 import type { StateDict } from '../weights/index.js';
 import type { ModelCache } from './model-cache.js';
 import type { WeightsSource } from './weights-source.js';
@@ -18,12 +18,21 @@ export interface TowerContext {
   /** The model's key in the cache (weights + config), or undefined to compile without caching. */
   modelKey?: string;
   precision: Precision;
+  /** 'int8': how the weights are stored — the encoding ORT multiplies exactly on this CPU (`int8WeightsFor`). */
+  int8Weights?: Int8Weights;
   runtime: RuntimeOptions;
+}
+
+/** The int8 weight encoding for a model loaded at `precision` (probed once per process; engine/quant.ts). */
+export async function int8WeightsFor(precision: Precision): Promise<Int8Weights | undefined> {
+  return precision === 'int8' ? exactInt8Weights() : undefined;
 }
 
 /** The cache key of graph `name` of the context's model, or undefined when it is not cached. */
 export function towerKey(ctx: TowerContext, name: string, precision: Precision = ctx.precision): string | undefined {
-  return ctx.modelKey && ctx.cache.graphKey(ctx.modelKey, name, precision, ctx.runtime.optimization ?? 'all');
+  return (
+    ctx.modelKey && ctx.cache.graphKey(ctx.modelKey, name, precisionKey(precision, ctx.int8Weights), ctx.runtime.optimization ?? 'all')
+  );
 }
 
 /**
@@ -38,15 +47,24 @@ export function compileTower(
 ): Promise<Session> {
   return ctx.cache.session(
     towerKey(ctx, name, precision),
-    async () => towerGraph(await ctx.weights.tensors(), name, build, precision),
+    async () => towerGraph(await ctx.weights.tensors(), name, build, precision, ctx.int8Weights),
     ctx.runtime,
   );
 }
 
-/** Graph `name` built from `sd` at `precision` (also what `exportOnnx` writes). */
-export function towerGraph(sd: StateDict, name: string, build: (sd: StateDict) => Graph, precision: Precision): Graph {
+/**
+ * Graph `name` built from `sd` at `precision` (also what `exportOnnx` writes, with the portable uint8 int8
+ * weights: exact with every ORT CPU kernel).
+ */
+export function towerGraph(
+  sd: StateDict,
+  name: string,
+  build: (sd: StateDict) => Graph,
+  precision: Precision,
+  int8Weights: Int8Weights = 'uint8',
+): Graph {
   const g = build(sd);
   if (g.name !== name) throw new ClapError(`internal: the builder for '${name}' made '${g.name}'`);
-  applyPrecision(g, precision);
+  applyPrecision(g, precision, { int8Weights });
   return g;
 }
