@@ -9,6 +9,7 @@ export { MODEL_SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES, WINDOW_SECONDS } from
 export type { AudioInput, DecodeOptions, PcmInput } from './decode.js';
 export { decodeAudio, openAudio, sniffAudio } from './decode.js';
 export { FORMAT_NAMES, NATIVE_FORMATS_TEXT, type NativeFormat, type SniffedFormat } from './sniff.js';
+export { AUDIO_EXTENSIONS, hasAudioExtension } from './extensions.js';
 export type { DecodedAudio, FrameSource } from './source.js';
 export { encodeWav, type WavEncoding } from './wav.js';
 export { resample, resampledLength, sincResampleKernel, type ResampleOptions } from './resample.js';

@@ -6,31 +6,8 @@
  */
 import type { Stats } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
-import { extname, join, resolve } from 'node:path';
-
-export const AUDIO_EXTENSIONS = new Set([
-  '.wav',
-  '.wave',
-  '.flac',
-  '.mp3',
-  '.ogg',
-  '.oga',
-  '.opus',
-  '.m4a',
-  '.mp4',
-  '.aac',
-  '.aif',
-  '.aiff',
-  '.aifc',
-  '.caf',
-  '.webm',
-  '.mka',
-  '.wma',
-  '.amr',
-  '.wv',
-  '.ape',
-  '.spx',
-]);
+import { join, resolve } from 'node:path';
+import { hasAudioExtension } from '../audio/extensions.js';
 
 export interface FoundFile {
   /** Absolute path as reached (not symlink-resolved). */
@@ -132,7 +109,7 @@ export async function walkAudio(paths: readonly string[], options: WalkOptions =
       }
       if (st.isDirectory()) await walkDir(p);
       else if (st.isFile()) {
-        if (AUDIO_EXTENSIONS.has(extname(name).toLowerCase())) await addFile(p, st.size, st.mtimeMs);
+        if (hasAudioExtension(name)) await addFile(p, st.size, st.mtimeMs);
         else out.ignored++;
       }
     }

@@ -152,51 +152,6 @@ export async function writeFileAtomic(file: string, chunks: readonly Uint8Array[
   }
 }
 
-// ---------------------------------------------------------------- CRC-32 (IEEE 802.3, as zip uses)
-
-const CRC_TABLES: Uint32Array[] = (() => {
-  const tables: Uint32Array[] = [];
-  const t0 = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t0[n] = c >>> 0;
-  }
-  tables.push(t0);
-  for (let t = 1; t < 8; t++) {
-    const prev = tables[t - 1];
-    const cur = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) cur[n] = (t0[prev[n] & 0xff] ^ (prev[n] >>> 8)) >>> 0;
-    tables.push(cur);
-  }
-  return tables;
-})();
-
-/** CRC-32 of `data`, continuing from `crc` (pass the previous result to checksum in pieces). */
-export function crc32(data: Uint8Array, crc = 0): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES;
-  let c = ~crc >>> 0;
-  let i = 0;
-  const n = data.length;
-  const end8 = n - (n % 8);
-  while (i < end8) {
-    const a = (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24)) ^ c;
-    const b = data[i + 4] | (data[i + 5] << 8) | (data[i + 6] << 16) | (data[i + 7] << 24);
-    c =
-      t7[a & 0xff] ^
-      t6[(a >>> 8) & 0xff] ^
-      t5[(a >>> 16) & 0xff] ^
-      t4[a >>> 24] ^
-      t3[b & 0xff] ^
-      t2[(b >>> 8) & 0xff] ^
-      t1[(b >>> 16) & 0xff] ^
-      t0[b >>> 24];
-    i += 8;
-  }
-  for (; i < n; i++) c = t0[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
 // ---------------------------------------------------------------- typed arrays over bytes
 
 /** Weight files are little-endian and tensors are views of their bytes: refuse a big-endian host. */

@@ -10,7 +10,8 @@
  * does), CRC-32s, zip64 records when sizes or offsets need them.
  */
 import { ClapError } from '../errors.js';
-import { crc32, quote } from './util.js';
+import { crc32 } from 'node:zlib';
+import { quote } from './util.js';
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;

@@ -29,7 +29,7 @@ export {
   type PerClass,
 } from './evaluate.js';
 export { PAPER_2023, PAPER_SOURCE, renderMarkdown, reportJson, writeReport, type ReportContext } from './report.js';
-export { encodePng, renderConfusionMatrix, crc32 } from './png.js';
+export { encodePng, renderConfusionMatrix } from './png.js';
 export {
   HearModel,
   getSceneEmbeddings,

@@ -2,6 +2,7 @@
 import { type Dirent, existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, relative } from 'node:path';
 import { ClapError } from '../../../errors.js';
+import { hasAudioExtension } from '../../../audio/index.js';
 import { DEFAULT_TEMPLATE } from '../../clap.js';
 
 export interface EvalItem {
@@ -78,8 +79,6 @@ export interface DatasetAdapter {
   layout: string;
   load(dir: string, options: AdapterOptions): EvalDataset;
 }
-
-export const AUDIO_EXTENSIONS = ['.wav', '.flac', '.mp3', '.ogg', '.oga', '.opus', '.au', '.m4a', '.aac', '.webm', '.aiff', '.aif'];
 
 /** '_' → ' ' (msclap's ESC-50 example turns class names into prompt text this way). */
 export function labelText(name: string): string {
@@ -167,7 +166,7 @@ export function classesById(rows: readonly Record<string, string>[], idColumn: s
 /** Audio files directly in `dir` (sorted), by extension. */
 export function audioFilesIn(dir: string): string[] {
   return entriesOf(dir)
-    .filter((e) => !e.name.startsWith('.') && AUDIO_EXTENSIONS.includes(extname(e.name).toLowerCase()) && entryIsFile(dir, e))
+    .filter((e) => !e.name.startsWith('.') && hasAudioExtension(e.name) && entryIsFile(dir, e))
     .map((e) => join(dir, e.name));
 }
 
@@ -177,7 +176,7 @@ export function audioFilesUnder(dir: string, depth = 4): string[] {
   const walk = (d: string, level: number): void => {
     for (const e of entriesOf(d)) {
       if (e.name.startsWith('.')) continue;
-      if (AUDIO_EXTENSIONS.includes(extname(e.name).toLowerCase()) && entryIsFile(d, e)) out.push(join(d, e.name));
+      if (hasAudioExtension(e.name) && entryIsFile(d, e)) out.push(join(d, e.name));
       else if (level < depth && entryIsDir(d, e)) walk(join(d, e.name), level + 1);
     }
   };
