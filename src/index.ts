@@ -39,7 +39,6 @@ export {
   type FrontendConfig,
 } from './audio/index.js';
 export { Gpt2Tokenizer, defaultTokenizer } from './text/index.js';
-export * as engine from './engine/index.js';
 export { ClapIndex } from './tasks/clap-index.js';
 export { ClapCapDecoder, type CaptionOptions, type CaptionBeam } from './tasks/caption/index.js';
 export { loadHearModel } from './tasks/eval/index.js';
