@@ -9,7 +9,7 @@
  * Table `captions` holds texts and their embeddings.
  */
 import type { Dirent } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as Lance from '@lancedb/lancedb';
 import { ClapError } from '../errors.js';
@@ -123,6 +123,8 @@ export class LanceStore implements VectorStore {
   readonly backend = 'lancedb';
   private entries?: Lance.Table;
   private captions?: Lance.Table;
+  /** The vector index's build record, once read (null: no index). */
+  private built?: AnnBuild | null;
 
   private constructor(
     private readonly lancedb: LanceModule,
@@ -250,7 +252,8 @@ export class LanceStore implements VectorStore {
         .select(['path', 'start', 'end', '_distance']);
       if (mode === 'exact') query = query.bypassVectorIndex();
       else {
-        query = query.nprobes(q.nprobes ?? DEFAULT_NPROBES).refineFactor(q.refineFactor ?? DEFAULT_REFINE);
+        const tuned = await this.annBuild();
+        query = query.nprobes(q.nprobes ?? tuned?.nprobes ?? MIN_NPROBES).refineFactor(q.refineFactor ?? tuned?.refine ?? DEFAULT_REFINE);
       }
       return (await query.toArray()) as Record<string, unknown>[];
     };
@@ -318,30 +321,48 @@ export class LanceStore implements VectorStore {
   async maintain(options: MaintainOptions = {}): Promise<VectorIndexInfo | null> {
     const ann: AnnKind = options.ann ?? 'auto';
     for (const t of options.compact === false ? [] : [this.entries, this.captions]) {
-      // Compaction, index refresh, and removal of versions superseded more than a few seconds ago.
+      // Compaction, new rows folded into the vector index, and removal of versions superseded more than a few seconds ago.
       if (t) await t.optimize({ cleanupOlderThan: new Date(Date.now() - 5_000) });
     }
     if (!this.entries) return null;
+    this.built = undefined; // another process may have rebuilt it
     let existing = await this.vectorIndex();
     const n = await this.entries.countRows(options.level === 'window' ? 'win >= 0' : 'win < 0');
     const threshold = options.annThreshold ?? DEFAULT_ANN_THRESHOLD;
     const want = ann === 'auto' ? (n >= threshold ? 'ivf-pq' : null) : ann === 'none' ? null : ann;
+    const built = existing ? await this.annBuild() : null;
+    // Trained on far fewer rows than there are now: too few partitions, so retrain for today's size.
+    const outgrown = want !== null && built !== null && (await this.entries.countRows()) >= REBUILD_GROWTH * built.rows;
     // Too few vectors to train partitions and codebooks: exact search until there are enough.
-    if (want && !existing && n >= MIN_ANN_VECTORS) {
+    if (want && (!existing || outgrown) && n >= MIN_ANN_VECTORS) {
+      const rows = await this.entries.countRows();
+      const tuning = annTuning(rows, this.dim);
       try {
-        await this.entries.createIndex('vector', {
-          config: annConfig(this.lancedb, want, await this.entries.countRows(), this.dim),
-          replace: true,
-        });
+        await this.entries.createIndex('vector', { config: annConfig(this.lancedb, want, tuning, rows), replace: true });
       } catch (e) {
         throw new ClapError(
           `building the ${want} vector index failed (${(e as Error).message.split('\n')[0].replace(/, \/\S+:\d+:\d+/g, '')})`,
           { subject: this.dir, cause: e },
         );
       }
+      this.built = { kind: want, rows, ...tuning };
+      await writeFile(join(this.dir, ANN_FILE), `${JSON.stringify(this.built)}\n`);
       existing = await this.vectorIndex();
     }
     return existing;
+  }
+
+  /** How the current vector index was built (an index made before this was recorded counts as built on its indexed rows). */
+  private async annBuild(): Promise<AnnBuild | null> {
+    if (this.built !== undefined) return this.built;
+    try {
+      this.built = JSON.parse(await readFile(join(this.dir, ANN_FILE), 'utf8')) as AnnBuild;
+    } catch {
+      const idx = this.entries && (await this.entries.listIndices()).find((i) => i.columns.includes('vector'));
+      const st = idx && (await this.entries!.indexStats(idx.name));
+      this.built = st ? { kind: idx.indexType, rows: st.numIndexedRows, ...annTuning(st.numIndexedRows, this.dim) } : null;
+    }
+    return this.built;
   }
 
   async close(): Promise<void> {
@@ -352,21 +373,55 @@ export class LanceStore implements VectorStore {
 }
 
 /**
- * Index parameters for `rows` vectors of width `dim`. IVF-PQ with 4-bit codes over 8-d sub-vectors:
- * training 16 centroids per sub-vector is ~50x cheaper than 8-bit PQ on 2 cores (seconds, not minutes,
- * for 50k × 1024), and the refine step (exact re-rank of refineFactor × top candidates) recovers the
- * precision — recall@10 ≈ 0.98 at nprobes 20 / refine 30 (bench/index.ts).
+ * ANN parameters for a table of `rows` vectors of width `dim`, chosen per size (docs/scale-out.md has the
+ * measured curve). IVF-PQ with 4-bit codes over 8-d sub-vectors: training 16 centroids per sub-vector is
+ * ~50x cheaper than 8-bit PQ on 2 cores (seconds, not minutes, for 50k × 1024), and the refine step (exact
+ * re-rank of refineFactor × top candidates) recovers the precision. Partitions grow as √rows / 4, so each
+ * holds ~4√rows vectors; queries probe a fixed share of them (NPROBE_SHARE, at least MIN_NPROBES), which
+ * keeps recall@10 ≈ 0.98 as the table grows.
  */
-export function annConfig(lancedb: LanceModule, kind: 'ivf-pq' | 'hnsw', rows: number, dim: number): Lance.Index {
-  const numPartitions = Math.max(1, Math.min(1024, Math.round(Math.sqrt(rows) / 4)));
-  if (kind === 'hnsw') return lancedb.Index.hnswSq({ distanceType: 'cosine', numPartitions: Math.max(1, Math.round(rows / 1_000_000)) });
-  const numSubVectors = dim % 8 === 0 ? dim / 8 : dim % 4 === 0 ? dim / 4 : 1;
-  return lancedb.Index.ivfPq({ distanceType: 'cosine', numPartitions, numSubVectors, numBits: 4, sampleRate: 64, maxIterations: 10 });
+export interface AnnTuning {
+  partitions: number;
+  subVectors: number;
+  nprobes: number;
+  refine: number;
 }
 
-/** ANN query defaults: partitions probed, and candidates re-ranked exactly (× top). */
-export const DEFAULT_NPROBES = 20;
+/** What `maintain` recorded about the vector index it built (ann.json beside the tables). */
+interface AnnBuild extends AnnTuning {
+  kind: string;
+  rows: number;
+}
+
+const ANN_FILE = 'ann.json';
+/** The index is retrained once the table holds this many times the rows it was trained on. */
+export const REBUILD_GROWTH = 4;
+const NPROBE_SHARE = 0.08;
+const MIN_NPROBES = 20;
+/** Candidates re-ranked exactly, × top. */
 export const DEFAULT_REFINE = 30;
+
+export function annTuning(rows: number, dim: number): AnnTuning {
+  const partitions = Math.max(1, Math.min(4096, Math.round(Math.sqrt(rows) / 4)));
+  return {
+    partitions,
+    subVectors: dim % 8 === 0 ? dim / 8 : dim % 4 === 0 ? dim / 4 : 1,
+    nprobes: Math.min(partitions, Math.max(MIN_NPROBES, Math.ceil(NPROBE_SHARE * partitions))),
+    refine: DEFAULT_REFINE,
+  };
+}
+
+export function annConfig(lancedb: LanceModule, kind: 'ivf-pq' | 'hnsw', t: AnnTuning, rows: number): Lance.Index {
+  if (kind === 'hnsw') return lancedb.Index.hnswSq({ distanceType: 'cosine', numPartitions: Math.max(1, Math.round(rows / 1_000_000)) });
+  return lancedb.Index.ivfPq({
+    distanceType: 'cosine',
+    numPartitions: t.partitions,
+    numSubVectors: t.subVectors,
+    numBits: 4,
+    sampleRate: 64,
+    maxIterations: 10,
+  });
+}
 
 async function dirBytes(dir: string): Promise<number> {
   let total = 0;

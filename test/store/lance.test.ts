@@ -1,10 +1,10 @@
 /** The LanceDB store on constructed vectors: atomic replace/remove, exact search, filters, windows, captions, ANN. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LanceStore } from '../../src/store/lance.js';
+import { annTuning, LanceStore } from '../../src/store/lance.js';
 import type { FileRecord } from '../../src/store/store.js';
 import { cosine } from '../helpers/compare.js';
 
@@ -157,6 +157,32 @@ test('store: the IVF-PQ index is built from the threshold, used by default, bypa
     // New rows are searched before the index covers them.
     await store.commit([rec('/r/new.wav', q)]);
     assert.ok((await store.search({ vector: q, top: 2, level: 'file' })).some((h) => h.path === '/r/new.wav'));
+  });
+});
+
+test('store: the vector index follows the table: new rows folded in, retrained with more partitions once it has grown 4x', async () => {
+  await withStore(async (store, dir) => {
+    let s = 3;
+    const rnd = (): number => {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      return s / 2147483648 - 0.5;
+    };
+    const batch = (n: number, from: number) =>
+      Array.from({ length: n }, (_, i) => rec(`/g/${from + i}.wav`, Float32Array.from({ length: D }, rnd)));
+    const built = (): { rows: number; partitions: number; nprobes: number } => JSON.parse(readFileSync(join(dir, 'ann.json'), 'utf8'));
+    await store.commit(batch(300, 0));
+    await store.maintain({ annThreshold: 256 });
+    assert.deepEqual(built(), { kind: 'ivf-pq', rows: 300, ...annTuning(300, D) });
+    // Below 4x: the same index, with the new rows folded in by compaction.
+    await store.commit(batch(800, 300));
+    const info = await store.maintain({ annThreshold: 256 });
+    assert.equal(built().rows, 300);
+    assert.equal(info?.unindexed, 0);
+    // At 4x the rows it was trained on: retrained for the size.
+    await store.commit(batch(100, 1100));
+    await store.maintain({ annThreshold: 256 });
+    assert.deepEqual(built(), { kind: 'ivf-pq', rows: 1200, ...annTuning(1200, D) });
+    assert.ok(annTuning(1_000_000, 1024).partitions === 250 && annTuning(5_000_000, 1024).nprobes === 45);
   });
 });
 

@@ -1,4 +1,4 @@
-import { DEFAULT_NPROBES, DEFAULT_REFINE } from '../../store/lance.js';
+import { DEFAULT_REFINE } from '../../store/lance.js';
 import { INDEX_DEFAULTS, type IndexQuery, type IndexSearchOptions, type SearchMode } from '../../tasks/clap-index.js';
 import { defineCommand, UsageError } from '../command.js';
 import { INDEX_MODEL_OPTIONS, openWithModel } from './index-cmd.js';
@@ -23,7 +23,12 @@ export const search = defineCommand({
     'max-duration': { kind: 'number', arg: 'S', min: 0, help: 'only files at most S seconds long' },
     exact: { kind: 'boolean', help: 'scan every vector (ignore the ANN index)' },
     ann: { kind: 'boolean', help: 'require the ANN index (tuned by --nprobes and --refine)' },
-    nprobes: { kind: 'integer', min: 1, default: DEFAULT_NPROBES, help: 'ANN partitions searched' },
+    nprobes: {
+      kind: 'integer',
+      min: 1,
+      help: 'ANN partitions searched',
+      defaultText: 'chosen for the index size: 8% of its partitions, at least 20',
+    },
     refine: {
       kind: 'integer',
       min: 1,
