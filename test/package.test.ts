@@ -37,7 +37,7 @@ test('clap-ts/engine resolves through package.json "exports" to the built engine
 test('npm pack ships the built library, the CLI and the docs — no tests, benches, scripts or CI files', () => {
   const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' });
   const files = (JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-  const unexpected = files.filter((f) => !/^(bin\/|dist\/src\/|docs\/|examples\/|README\.md$|LICENSE$|package\.json$)/.test(f));
+  const unexpected = files.filter((f) => !/^(bin\/|dist\/src\/|dist\/web\/|docs\/|examples\/|README\.md$|LICENSE$|package\.json$)/.test(f));
   assert.deepEqual(unexpected, []);
   for (const need of [
     'bin/clap.js',
@@ -45,6 +45,8 @@ test('npm pack ships the built library, the CLI and the docs — no tests, bench
     'dist/src/index.d.ts',
     'dist/src/cli/main.js',
     'dist/src/engine/index.js',
+    'dist/web/index.html', // the page of clap serve
+    'dist/web/assets/app.js',
     'README.md',
   ]) {
     assert.ok(files.includes(need), `${need} is packed`);

@@ -3,5 +3,3 @@ export { SERVE_DEFAULTS, startServer, type RunningServer, type ServeOptions } fr
 export { TOKEN_HEADER, type AuthMode } from './access.js';
 export { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from './uploads.js';
 export type * from './schemas.js';
-export type { JobView } from './library.js';
-export type { PeaksView } from './media.js';

@@ -5,47 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ClapIndex, IndexReport, IndexRunOptions } from '../tasks/clap-index.js';
-
-export type JobKind = 'add' | 'sync' | 'remove';
-/** 'stopped': the server stopped it (the batch in flight was committed; `sync` goes on from there). */
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'stopped';
-
-export interface JobFailure {
-  path: string;
-  reason: string;
-}
-
-/** What the API reports about a library change. */
-export interface JobView {
-  id: number;
-  kind: JobKind;
-  /** The folder or file added or removed. */
-  path?: string;
-  state: JobState;
-  /** Files finished (embedded, unchanged or skipped) out of those to examine. */
-  done: number;
-  total: number;
-  /** Files per second so far, and seconds left at that rate (null until known). */
-  filesPerS: number | null;
-  etaS: number | null;
-  /** The file last finished. */
-  current?: string;
-  /** The first failures with their reasons (all of them are counted in failureCount). */
-  failures: JobFailure[];
-  failureCount: number;
-  report?: {
-    added: number;
-    updated: number;
-    unchanged: number;
-    removed: number;
-    skipped: number;
-    files: number;
-    seconds: number;
-    /** Files found to (re-)embed but left when the job was stopped. */
-    pending: number;
-  };
-  error?: string;
-}
+import type { JobKind, JobView } from './schemas.js';
 
 /** Failures kept per job (the rest are counted). */
 const FAILURES_KEPT = 100;

@@ -8,6 +8,7 @@ import { encodeWav, openAudio, sniffAudio, type FrameSource, type SniffedFormat 
 import { FileReader } from '../audio/bytes.js';
 import { parseWavHeader } from '../audio/wav.js';
 import { HttpError } from './http-error.js';
+import type { PeaksView } from './schemas.js';
 
 /** Content types of the formats browsers play as they are. */
 const PLAYABLE: Partial<Record<SniffedFormat, string>> = {
@@ -43,18 +44,6 @@ export function mediaInfo(real: string): MediaInfo {
     }
   }
   return { format, contentType };
-}
-
-export interface PeaksView {
-  /** Seconds. */
-  duration: number;
-  sampleRate: number;
-  channels: number;
-  format: SniffedFormat | null;
-  /** True when /api/audio streams the file as it is (seek in it); false when it serves decoded WAV windows. */
-  streamable: boolean;
-  /** Loudest absolute sample (all channels) in each of `n` equal stretches, 0…1, rounded to 3 digits. */
-  peaks: number[];
 }
 
 /** Frames read per stretch at most: long files are summarised from a sample of each stretch. */

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type {} from '@fastify/swagger';
 import type { ServerContext } from './context.js';
-import type { JobView } from './library.js';
+import type { JobView } from './schemas.js';
 import { errorSchema, jobSchema, type LibraryJson, librarySchema, pathBodySchema } from './schemas.js';
 
 /** Seconds between keep-alive comments on the event stream (proxies close idle connections). */

@@ -130,6 +130,19 @@ export const pathQuerySchema = (extra: Record<string, unknown> = {}) =>
     required: ['path'],
   }) as const;
 
+/** `GET /api/peaks`. */
+export interface PeaksView {
+  /** Seconds. */
+  duration: number;
+  sampleRate: number;
+  channels: number;
+  format: string | null;
+  /** True when /api/audio streams the file as it is (seek in it); false when it serves decoded WAV windows. */
+  streamable: boolean;
+  /** Loudest absolute sample (all channels) in each of `n` equal stretches, 0…1, rounded to 3 digits. */
+  peaks: number[];
+}
+
 export const peaksSchema = {
   type: 'object',
   properties: {
@@ -142,6 +155,47 @@ export const peaksSchema = {
   },
   required: ['duration', 'sampleRate', 'channels', 'format', 'streamable', 'peaks'],
 } as const;
+
+export type JobKind = 'add' | 'sync' | 'remove';
+/** 'stopped': the server stopped it (the batch in flight was committed; `sync` goes on from there). */
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'stopped';
+
+export interface JobFailure {
+  path: string;
+  reason: string;
+}
+
+/** A library change, as `GET /api/library/jobs` and the `job` events report it. */
+export interface JobView {
+  id: number;
+  kind: JobKind;
+  /** The folder or file added or removed. */
+  path?: string;
+  state: JobState;
+  /** Files finished (embedded, unchanged or skipped) out of those to examine. */
+  done: number;
+  total: number;
+  /** Files per second so far, and seconds left at that rate (null until known). */
+  filesPerS: number | null;
+  etaS: number | null;
+  /** The file last finished. */
+  current?: string;
+  /** The first failures with their reasons (all of them are counted in failureCount). */
+  failures: JobFailure[];
+  failureCount: number;
+  report?: {
+    added: number;
+    updated: number;
+    unchanged: number;
+    removed: number;
+    skipped: number;
+    files: number;
+    seconds: number;
+    /** Files found to (re-)embed but left when the job was stopped. */
+    pending: number;
+  };
+  error?: string;
+}
 
 export const jobSchema = {
   type: 'object',

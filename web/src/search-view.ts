@@ -1,0 +1,257 @@
+/**
+ * Search: a description (or a library file, for "more like this") → ranked files, live as you type.
+ * The query and filters live in the address, so a search can be shared or bookmarked.
+ */
+import { api, type SearchParams, searchQueryString } from './api.js';
+import { h } from './dom.js';
+import { plural, splitPath } from './format.js';
+import { stop } from './player.js';
+import { ResultList } from './results.js';
+import { typing, type View } from './view.js';
+
+const EXAMPLES = ['a door creaking in an empty hall', 'rain on a window', 'a dog barking far away', 'footsteps on gravel'];
+const DEBOUNCE_MS = 200;
+
+function numberOrUndefined(v: string | null): number | undefined {
+  if (v === null || v.trim() === '') return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) && n >= 0 ? n : undefined;
+}
+
+export function searchView(): View {
+  const params = new URLSearchParams(location.search);
+  const q = h('input', {
+    id: 'q',
+    type: 'search',
+    placeholder: 'Describe a sound — “a door creaking in an empty hall”',
+    autocomplete: 'off',
+    spellcheck: false,
+    'aria-label': 'Describe a sound',
+    value: params.get('q') ?? '',
+  });
+  const glob = h('input', {
+    id: 'glob',
+    placeholder: 'drums/** or *.wav',
+    value: params.get('glob') ?? '',
+    'aria-label': 'Folder or glob',
+  });
+  const min = h('input', {
+    id: 'min',
+    type: 'number',
+    min: '0',
+    step: 'any',
+    placeholder: 'min s',
+    value: params.get('min-duration') ?? '',
+    'aria-label': 'Shortest, seconds',
+  });
+  const max = h('input', {
+    id: 'max',
+    type: 'number',
+    min: '0',
+    step: 'any',
+    placeholder: 'max s',
+    value: params.get('max-duration') ?? '',
+    'aria-label': 'Longest, seconds',
+  });
+  const top = h(
+    'select',
+    { id: 'top', 'aria-label': 'Results' },
+    ...[10, 25, 50, 100].map((n) => h('option', { value: String(n), selected: String(n) === (params.get('top') ?? '25') }, n)),
+  );
+  let like = params.get('like') ?? undefined;
+  const likeChip = h('div', { class: 'like-chip', hidden: true });
+  const status = h('p', { class: 'status', 'aria-live': 'polite' });
+  const results = new ResultList({ onLike: (path) => searchLike(path) });
+  const examples = h(
+    'div',
+    { class: 'examples' },
+    'Try ',
+    ...EXAMPLES.flatMap((text, i) => [
+      i ? ', ' : '',
+      h(
+        'button',
+        {
+          class: 'example',
+          onclick: () => {
+            q.value = text;
+            run();
+          },
+        },
+        text,
+      ),
+    ]),
+  );
+  const hint = h(
+    'p',
+    { class: 'hint' },
+    h('kbd', null, '↑'),
+    h('kbd', null, '↓'),
+    ' move · ',
+    h('kbd', null, 'space'),
+    ' play · ',
+    h('kbd', null, 'enter'),
+    ' details · ',
+    h('kbd', null, 'm'),
+    ' more like this · ',
+    h('kbd', null, 'c'),
+    ' copy path · ',
+    h('kbd', null, '/'),
+    ' search',
+  );
+
+  let controller: AbortController | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const current = (): SearchParams => ({
+    q: like ? undefined : q.value.trim() || undefined,
+    like,
+    top: Number(top.value),
+    glob: glob.value.trim() || undefined,
+    minDuration: numberOrUndefined(min.value),
+    maxDuration: numberOrUndefined(max.value),
+  });
+
+  function showLike(): void {
+    likeChip.hidden = !like;
+    if (!like) return;
+    likeChip.replaceChildren(
+      'Sounds like ',
+      h('b', { title: like }, splitPath(like).name),
+      h(
+        'button',
+        {
+          class: 'clear',
+          'aria-label': 'Back to text search',
+          onclick: () => {
+            like = undefined;
+            showLike();
+            run();
+            q.focus();
+          },
+        },
+        '×',
+      ),
+    );
+  }
+
+  async function run(): Promise<void> {
+    clearTimeout(timer);
+    const p = current();
+    const query = searchQueryString({ ...p, top: p.top === 25 ? undefined : p.top });
+    history.replaceState(null, '', query ? `/?${query}` : '/');
+    controller?.abort();
+    if (!p.q && !p.like) {
+      results.show([]);
+      status.replaceChildren();
+      examples.hidden = false;
+      return;
+    }
+    examples.hidden = true;
+    controller = new AbortController();
+    const t0 = performance.now();
+    status.textContent = 'Searching…';
+    status.classList.remove('error');
+    try {
+      const hits = await api.search(p, controller.signal);
+      const ms = Math.round(performance.now() - t0);
+      results.show(hits);
+      status.textContent = hits.length
+        ? `${plural(hits.length, 'result')} · ${ms} ms`
+        : 'No matches (try other words, or loosen the filters)';
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') return;
+      results.show([]);
+      status.textContent = (e as Error).message;
+      status.classList.add('error');
+    }
+  }
+
+  function later(): void {
+    clearTimeout(timer);
+    timer = setTimeout(() => void run(), DEBOUNCE_MS);
+  }
+
+  function searchLike(path: string): void {
+    like = path;
+    showLike();
+    void run();
+    window.scrollTo({ top: 0 });
+  }
+
+  q.addEventListener('input', () => {
+    if (like) {
+      like = undefined;
+      showLike();
+    }
+    later();
+  });
+  for (const el of [glob, min, max]) el.addEventListener('input', later);
+  top.addEventListener('change', () => void run());
+
+  const form = h(
+    'form',
+    {
+      class: 'searchbar',
+      role: 'search',
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        void run();
+      },
+    },
+    q,
+  );
+  const el = h(
+    'section',
+    { class: 'view search-view' },
+    form,
+    h(
+      'div',
+      { class: 'filters' },
+      h('label', null, 'Folder ', glob),
+      h('label', null, 'Duration ', min, '–', max),
+      h('label', null, 'Results ', top),
+    ),
+    likeChip,
+    examples,
+    status,
+    results.el,
+    hint,
+  );
+
+  const onKey = (e: KeyboardEvent): void => {
+    if (e.target === q) {
+      if (e.key === 'ArrowDown' && results.length) {
+        e.preventDefault();
+        q.blur();
+        results.select(0);
+      }
+      return;
+    }
+    if (typing(e) || e.metaKey || e.ctrlKey || e.altKey) return;
+    if (e.key === '/') {
+      e.preventDefault();
+      q.focus();
+      q.select();
+    } else if (e.key === 'Escape') stop();
+    else if (results.key(e)) e.preventDefault();
+    else if (e.key === 'ArrowUp') {
+      e.preventDefault();
+      q.focus();
+    }
+  };
+
+  return {
+    el,
+    shown() {
+      document.addEventListener('keydown', onKey);
+      showLike();
+      if (!like) q.focus();
+      void run();
+    },
+    left() {
+      document.removeEventListener('keydown', onKey);
+      controller?.abort();
+      clearTimeout(timer);
+    },
+  };
+}
