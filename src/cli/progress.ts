@@ -2,6 +2,10 @@
  * Progress for long work: a redrawn bar with rate and ETA on a TTY, plain periodic lines otherwise
  * (logs stay readable), nothing when quiet.
  */
+import type { TrainEvent } from '../tasks/train/index.js';
+
+type Stream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+
 export class Progress {
   private done = 0;
   private readonly start = performance.now();
@@ -10,7 +14,7 @@ export class Progress {
   constructor(
     private readonly total: number,
     private readonly label: string,
-    private readonly stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number },
+    private readonly stream: Stream,
     private readonly enabled = true,
   ) {}
 
@@ -53,4 +57,75 @@ export function formatSeconds(s: number): string {
   const m = Math.floor(s / 60);
   const sec = Math.round(s % 60);
   return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}:${String(sec).padStart(2, '0')}`;
+}
+
+/**
+ * A training run's events (tasks/train/loop.ts) as progress: the step line (loss, learning rate, rate,
+ * ETA) redrawn on a TTY or printed every 10 s otherwise, and one line per epoch with its held-out
+ * metrics (epochs without any are shown at most every 10 s, so a probe's 300 one-step epochs stay quiet).
+ */
+export class TrainProgress {
+  private epochs = 0;
+  private totalSteps = 0;
+  private examplesPerStep = 1;
+  private lastStepLine = 0;
+  private lastEpochLine = 0;
+  private redrawn = false;
+
+  constructor(private readonly stream: Stream) {}
+
+  /** Pass as the trainer's `onEvent`. */
+  readonly event = (e: TrainEvent): void => {
+    const now = performance.now();
+    if (e.type === 'start' || e.type === 'resume') {
+      this.epochs = Number(e.epochs);
+      this.totalSteps = Number(e.total_steps);
+      this.examplesPerStep = Number(e.batch) * Number(e.accumulate ?? 1);
+      if (e.type === 'resume') this.line(`resuming at step ${e.step} (epoch ${Number(e.epoch) + 1}/${this.epochs})`);
+    } else if (e.type === 'step') {
+      const tty = this.stream.isTTY === true;
+      if (now - this.lastStepLine < (tty ? 200 : 10_000) && e.step !== 1) return;
+      this.lastStepLine = now;
+      const rate = Number(e.examples_per_s);
+      const eta = ((this.totalSteps - Number(e.step)) * this.examplesPerStep) / rate;
+      const text =
+        `step ${e.step}/${this.totalSteps} epoch ${Number(e.epoch) + 1}/${this.epochs} loss ${Number(e.loss).toFixed(4)} ` +
+        `lr ${Number(e.lr).toExponential(2)} ${rate.toFixed(1)} examples/s ETA ${formatSeconds(eta)}`;
+      if (tty) {
+        this.stream.write(`\r${text}\x1b[K`);
+        this.redrawn = true;
+      } else this.stream.write(`${text}\n`);
+    } else if (e.type === 'epoch') {
+      const held = describeHeldOut(e);
+      if (!held && e.epoch !== this.epochs && now - this.lastEpochLine < 10_000) return;
+      this.lastEpochLine = now;
+      this.line(
+        `epoch ${e.epoch}/${this.epochs}: train loss ${Number(e.train_loss).toFixed(4)}${held ? ` ${held}` : ''}${e.best && held ? ' (best)' : ''}`,
+      );
+    }
+  };
+
+  /** Ends a redrawn line (before the command's own output). */
+  stop(): void {
+    if (this.redrawn) this.stream.write('\r\x1b[K');
+    this.redrawn = false;
+  }
+
+  private line(text: string): void {
+    this.stop();
+    this.stream.write(`${text}\n`);
+  }
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+/** An epoch's held-out metrics in words: retrieval, zero-shot accuracy, classification accuracy. */
+function describeHeldOut(e: TrainEvent): string {
+  const v = e.val as Record<string, number> | undefined;
+  if (!v) return '';
+  const parts: string[] = [];
+  if (v.a2t_r10 !== undefined) parts.push(`R@1 ${pct(v.a2t_r1)} R@10 ${pct(v.a2t_r10)} (a→t)`);
+  if (v.zero_shot_acc !== undefined) parts.push(`zero-shot ${pct(v.zero_shot_acc)} of ${v.zero_shot_classes} classes`);
+  if (v.accuracy !== undefined) parts.push(`held-out accuracy ${pct(v.accuracy)}`);
+  return parts.join(', ');
 }

@@ -94,44 +94,80 @@ test('clap train contrastive writes final.pth + config.json that clap classify l
   assert.match(again.err, /--resume/);
 });
 
-test('kill -9 then --resume continues the loss curve exactly where the uninterrupted run goes', async () => {
+/** Starts `clap ARGS`, sends `signal` once log.jsonl matches `when`; resolves with the exit code and stderr. */
+function stopWhen(args: string[], logFile: string, when: RegExp, signal: NodeJS.Signals): Promise<{ code: number | null; err: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  let sent = false;
+  const timer = setInterval(() => {
+    if (sent || !existsSync(logFile) || !when.test(readFileSync(logFile, 'utf8'))) return;
+    sent = true;
+    child.kill(signal);
+  }, 20);
+  return new Promise((resolve, reject) =>
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      if (!sent) reject(new Error(`the run finished before ${signal} could be sent: ${err}`));
+      else resolve({ code, err });
+    }),
+  );
+}
+
+test('kill -9 or Ctrl-C, then --resume: the loss curve continues exactly where the uninterrupted run goes', async () => {
   const args = [...COMMON, '--epochs', '3', '--checkpoint-every', '2'];
   const ref = join(dir, 'ref');
   const r = await clap('train', 'contrastive', ...args, '--out', ref);
   assert.equal(r.code, 0, r.err);
-
-  const run = join(dir, 'killed');
-  const child = spawn(process.execPath, [BIN, 'train', 'contrastive', ...args, '--out', run], { env: ENV, stdio: 'ignore' });
-  // wait for a mid-epoch checkpoint past step 7 to be written, then SIGKILL the process
-  await new Promise<void>((resolve, reject) => {
-    const timer = setInterval(() => {
-      if (!existsSync(join(run, 'log.jsonl'))) return;
-      const text = readFileSync(join(run, 'log.jsonl'), 'utf8');
-      if (/"type":"checkpoint","step":(8|10)\b/.test(text)) {
-        clearInterval(timer);
-        child.kill('SIGKILL');
-        resolve();
-      }
-    }, 20);
-    child.on('exit', () => {
-      clearInterval(timer);
-      reject(new Error('the run finished before it could be killed'));
-    });
-  });
-  await new Promise((resolve) => child.on('exit', resolve));
-  assert.ok(!existsSync(join(run, 'final.pth')), 'killed before the end');
-  const resumed = await clap('train', 'contrastive', ...args, '--out', run, '--resume', '--json');
-  assert.equal(resumed.code, 0, resumed.err);
   const a = steps(ref);
-  const b = steps(run);
-  assert.deepEqual(
-    [...b.keys()].sort((x, y) => x - y),
-    [...a.keys()].sort((x, y) => x - y),
-    'every step once, numbered on',
+  const continuesExactly = (run: string): void => {
+    const b = steps(run);
+    assert.deepEqual(
+      [...b.keys()].sort((x, y) => x - y),
+      [...a.keys()].sort((x, y) => x - y),
+      'every step once, numbered on',
+    );
+    for (const [k, v] of a) assert.ok(Math.abs(b.get(k)! - v) <= 1e-5 * Math.max(1, Math.abs(v)), `step ${k}: ${b.get(k)} vs ${v}`);
+    assert.match(readFileSync(join(run, 'log.jsonl'), 'utf8'), /"type":"resume"/);
+  };
+
+  // SIGKILL right after a mid-epoch checkpoint past step 7
+  const killed = join(dir, 'killed');
+  await stopWhen(
+    ['train', 'contrastive', ...args, '--out', killed],
+    join(killed, 'log.jsonl'),
+    /"type":"checkpoint","step":(8|10)\b/,
+    'SIGKILL',
   );
-  for (const [k, v] of a) assert.ok(Math.abs(b.get(k)! - v) <= 1e-5 * Math.max(1, Math.abs(v)), `step ${k}: ${b.get(k)} vs ${v}`);
-  const log = readFileSync(join(run, 'log.jsonl'), 'utf8');
-  assert.match(log, /"type":"resume"/);
+  assert.ok(!existsSync(join(killed, 'final.pth')), 'killed before the end');
+  const resumed = await clap('train', 'contrastive', ...args, '--out', killed, '--resume', '--json');
+  assert.equal(resumed.code, 0, resumed.err);
+  continuesExactly(killed);
+
+  // Ctrl-C after step 3 (no checkpoint due there): the run checkpoints where it stopped, keeps weights, says how to go on
+  const stopped = join(dir, 'ctrl-c');
+  const c = await stopWhen(
+    ['train', 'contrastive', ...args, '--out', stopped],
+    join(stopped, 'log.jsonl'),
+    /"type":"step","step":3\b/,
+    'SIGINT',
+  );
+  assert.equal(c.code, 130, c.err);
+  assert.match(
+    c.err,
+    /interrupted at step \d+: .*ctrl-c keeps its checkpoint and the weights so far; to continue, run the same command with --resume/,
+  );
+  const summary = JSON.parse(readFileSync(join(stopped, 'summary.json'), 'utf8')) as { status: string; steps: number };
+  assert.equal(summary.status, 'interrupted');
+  assert.ok(summary.steps >= 3 && summary.steps < 18, `stopped at step ${summary.steps}`);
+  assert.ok(existsSync(join(stopped, 'final.pth')), 'the weights so far are kept');
+  const log = readFileSync(join(stopped, 'log.jsonl'), 'utf8');
+  assert.match(log, new RegExp(`"type":"checkpoint","step":${summary.steps}\\b`), 'checkpointed where it stopped');
+  const again = await clap('train', 'contrastive', ...args, '--out', stopped, '--resume', '--json');
+  assert.equal(again.code, 0, again.err);
+  continuesExactly(stopped);
 });
 
 test('clap train probe / finetune / caption end to end (tiny random CLAP on tones): JSON summaries, files, usage errors', async () => {

@@ -10,15 +10,20 @@ import {
   FEATURE_DEFAULTS,
   FINETUNE_DEFAULTS,
   finetune,
+  type LoopOptions,
   PROBE_DEFAULTS,
+  type ProbeOptions,
   readLog,
+  type RunStatus,
   renderSvg,
   trainCaption,
   trainContrastive,
   trainProbe,
 } from '../../tasks/train/index.js';
 import { type CommandContext, defineCommand, UsageError } from '../command.js';
-import { optionTable } from '../options.js';
+import { Interrupted, onInterrupt } from '../interrupt.js';
+import { TrainProgress } from '../progress.js';
+import { optionTable, type Values } from '../options.js';
 
 const FREEZE: readonly FreezeGroup[] = ['audio', 'text', 'projection', 'temperature'];
 
@@ -37,6 +42,19 @@ const DATA_OPTIONS = optionTable({
   },
 });
 
+const CTRL_C =
+  'Ctrl-C stops the run after the step in flight (exit status 130): the checkpoint and the weights so far are written, ' +
+  'and the same command with --resume continues it exactly.';
+
+/** The training loop's options, the same for every trainer: resume, checkpoints, limits, early stop. */
+const LOOP_OPTIONS = optionTable({
+  resume: { kind: 'boolean', help: 'continue the run in the output folder from its checkpoint (the same command, plus --resume)' },
+  'checkpoint-every': { kind: 'integer', min: 1, help: 'also checkpoint every N steps (always at each epoch end and on stopping early)' },
+  'max-minutes': { kind: 'number', arg: 'M', above: 0, help: 'stop cleanly after M minutes (checkpoint + final weights)' },
+  'max-steps': { kind: 'integer', min: 1, help: 'stop after N steps in total (checkpoint + final weights)' },
+  'early-stop': { kind: 'integer', min: 1, help: 'stop after N epochs without a better held-out score (training loss without one)' },
+});
+
 /** Run length and optimiser options, with the trainer's own defaults (`minBatch`: the loss needs that many clips). */
 function runOptions(defaults: { epochs: number; batch: number; lr: number }, minBatch: number) {
   return optionTable({
@@ -44,9 +62,49 @@ function runOptions(defaults: { epochs: number; batch: number; lr: number }, min
     batch: { kind: 'integer', arg: 'B', min: minBatch, default: defaults.batch, help: 'clips per step' },
     lr: { kind: 'number', above: 0, default: defaults.lr, help: 'learning rate (Adam)' },
     'clip-grad': { kind: 'number', above: 0, help: 'clip gradients to global L2 norm X' },
-    'max-steps': { kind: 'integer', min: 1, help: 'stop after N steps in total' },
+    ...LOOP_OPTIONS,
     ...DATA_OPTIONS,
   });
+}
+
+/** The loop's settings as the trainers take them. */
+function loopSettings(v: Values<typeof LOOP_OPTIONS>) {
+  return {
+    resume: v.resume,
+    checkpointEvery: v['checkpoint-every'],
+    maxMinutes: v['max-minutes'],
+    maxSteps: v['max-steps'],
+    earlyStop: v['early-stop'],
+  };
+}
+
+/**
+ * Runs a trainer with progress on stderr and Ctrl-C handling: the first SIGINT stops the run at the next
+ * step boundary (checkpoint + weights written), `report` prints the summary, and the command then says
+ * what was kept and how to resume (exit status 130).
+ */
+async function train<S extends { status: RunStatus; steps: number }>(
+  ctx: CommandContext,
+  out: string | undefined,
+  run: (events: Pick<LoopOptions, 'signal' | 'onEvent'>) => Promise<S>,
+  report: (s: S) => void,
+): Promise<void> {
+  const progress = new TrainProgress(ctx.stderr);
+  let s: S;
+  try {
+    s = await onInterrupt(ctx.stderr, 'stopping after the step in flight (checkpoint and weights are written)', (signal) =>
+      run({ signal, onEvent: progress.event }),
+    );
+  } finally {
+    progress.stop();
+  }
+  report(s);
+  if (s.status === 'interrupted')
+    throw new Interrupted(
+      out === undefined
+        ? 'interrupted: nothing kept (no --out)'
+        : `interrupted at step ${s.steps}: ${out} keeps its checkpoint and the weights so far; to continue, run the same command with --resume`,
+    );
 }
 
 /** --val / --val-fraction: held-out clips. */
@@ -73,8 +131,7 @@ function runSettings(ctx: CommandContext<ReturnType<typeof runOptions>>) {
     threads: v.threads,
     maxClipSeconds: v['max-seconds'],
     clipGrad: v['clip-grad'],
-    maxSteps: v['max-steps'],
-    progress: ctx.stderr,
+    ...loopSettings(v),
   };
 }
 
@@ -98,13 +155,13 @@ export const trainContrastiveCommand = defineCommand({
   path: ['train', 'contrastive'],
   usage: 'train contrastive --data MANIFEST --out RUN_DIR',
   summary: 'Contrastive training of CLAP on audio with captions',
-  details: 'Trains the audio and text encoders (from scratch or from --init) on audio files with captions or labels.',
+  details: `Trains the audio and text encoders (from scratch or from --init) on audio files with captions or labels.\n\n${CTRL_C}`,
   options: {
     data: { ...MANIFEST, help: 'CSV or JSONL: path (relative to the manifest), caption and/or label[, split]' },
     out: {
       ...RUN_DIR,
       arg: 'RUN_DIR',
-      help: 'config.json, log.jsonl, checkpoint.safetensors, best.pth, final.pth, final.safetensors',
+      help: 'final.pth + final.safetensors (the best validation epoch), config.json, log.jsonl, checkpoint.safetensors',
     },
     init: { kind: 'path', arg: 'W', help: 'start from these weights (.pth/.safetensors, official layout)', defaultText: 'from scratch' },
     config: {
@@ -131,7 +188,6 @@ export const trainContrastiveCommand = defineCommand({
         'each micro-batch has its own negatives in the contrastive loss, so this is not identical to --batch K×B (the usual ' +
         'trade-off). Steps, --max-steps, --warmup and checkpoints count optimiser steps',
     },
-    'max-minutes': { kind: 'number', arg: 'M', above: 0, help: 'stop cleanly after M minutes (checkpoint + final weights)' },
     lr: { kind: 'number', above: 0, default: D.lr, help: "learning rate (the paper's)" },
     optimizer: { kind: 'enum', choices: ['adam', 'adamw'], default: D.optimizer, help: "Adam is the paper's" },
     'weight-decay': { kind: 'number', min: 0, help: 'on weight matrices only', defaultText: '0 for adam, 0.01 for adamw' },
@@ -153,8 +209,6 @@ export const trainContrastiveCommand = defineCommand({
       help: 'label: hold out whole classes (zero-shot on unseen classes)',
     },
     template: { kind: 'string', arg: 'T', default: DEFAULT_TEMPLATE, help: 'caption for label-only rows and zero-shot prompts' },
-    'checkpoint-every': { kind: 'integer', min: 1, help: 'also checkpoint every N steps (always at each epoch end)' },
-    resume: { kind: 'boolean', help: 'continue the run in RUN_DIR from its checkpoint' },
     'text-len': {
       kind: 'integer',
       arg: 'L',
@@ -162,7 +216,6 @@ export const trainContrastiveCommand = defineCommand({
       default: D.textLen,
       help: "tokens per caption (at most the text model's n_positions)",
     },
-    'early-stop': { kind: 'integer', min: 1, help: 'stop after N epochs without a better validation score' },
     positives: {
       kind: 'enum',
       choices: ['caption', 'label'],
@@ -176,43 +229,42 @@ export const trainContrastiveCommand = defineCommand({
   json: 'the summary as JSON',
   async run(ctx) {
     const v = ctx.values;
-    const s = await trainContrastive({
-      ...runSettings(ctx),
-      data: v.data,
-      out: v.out,
-      init: v.init,
-      config: v.config,
-      accumulate: v.accumulate,
-      maxMinutes: v['max-minutes'],
-      optimizer: v.optimizer,
-      weightDecay: v['weight-decay'],
-      schedule: v.schedule,
-      warmupSteps: v.warmup,
-      patience: v.patience,
-      minLr: v['min-lr'],
-      freeze: v.freeze ?? [],
-      val: v.val,
-      valFraction: v['val-fraction'],
-      splitBy: v['split-by'],
-      template: v.template,
-      checkpointEvery: v['checkpoint-every'],
-      resume: v.resume,
-      textLen: v['text-len'],
-      earlyStop: v['early-stop'],
-      positives: v.positives,
-      test: v.test,
-      specAugment: v['spec-augment'],
-      mixup: v.mixup,
-    });
-    if (ctx.json) {
-      ctx.stdout.write(`${JSON.stringify(s)}\n`);
-      return;
-    }
-    ctx.stdout.write(
-      `${s.status}: ${plural(s.steps, 'step')}, ${plural(s.epochs_completed, 'epoch')} in ${s.seconds.toFixed(0)} s; loss ${s.first_loss?.toFixed(4)} → ${s.last_loss?.toFixed(4)}\n`,
+    await train(
+      ctx,
+      v.out,
+      (events) =>
+        trainContrastive({
+          ...runSettings(ctx),
+          ...events,
+          data: v.data,
+          out: v.out,
+          init: v.init,
+          config: v.config,
+          accumulate: v.accumulate,
+          optimizer: v.optimizer,
+          weightDecay: v['weight-decay'],
+          schedule: v.schedule,
+          warmupSteps: v.warmup,
+          patience: v.patience,
+          minLr: v['min-lr'],
+          freeze: v.freeze ?? [],
+          val: v.val,
+          valFraction: v['val-fraction'],
+          splitBy: v['split-by'],
+          template: v.template,
+          textLen: v['text-len'],
+          positives: v.positives,
+          test: v.test,
+          specAugment: v['spec-augment'],
+          mixup: v.mixup,
+        }),
+      (s) => {
+        if (ctx.json) return ctx.stdout.write(`${JSON.stringify(s)}\n`);
+        ctx.stdout.write(`${runLine(s)}\n`);
+        if (s.val) ctx.stdout.write(`validation: ${JSON.stringify(s.val)}\n`);
+        ctx.stdout.write(`weights: ${s.final_weights} (config ${s.config})\n`);
+      },
     );
-    if (s.val) ctx.stdout.write(`validation: ${JSON.stringify(s.val)}\n`);
-    ctx.stdout.write(`weights: ${s.final_weights} (config ${s.config})\n`);
   },
 });
 
@@ -242,7 +294,7 @@ export const trainProbeCommand = defineCommand({
   path: ['train', 'probe'],
   usage: 'train probe --data LABELLED_MANIFEST --weights W [--out DIR]',
   summary: 'Linear probe on frozen CLAP audio embeddings',
-  details: 'A softmax classifier on frozen audio embeddings; accuracy on a held-out split.',
+  details: `A softmax classifier on frozen audio embeddings; accuracy on a held-out split.\n\n${CTRL_C}`,
   options: {
     data: { ...MANIFEST, help: 'CSV or JSONL with path and label[, split]' },
     weights: { kind: 'path', arg: 'W', required: true, help: 'CLAP weights (.pth/.safetensors)' },
@@ -257,37 +309,39 @@ export const trainProbeCommand = defineCommand({
     epochs: { kind: 'integer', min: 1, default: PROBE_DEFAULTS.epochs, help: 'full-batch Adam steps' },
     lr: { kind: 'number', above: 0, default: PROBE_DEFAULTS.lr, help: 'learning rate' },
     'weight-decay': { kind: 'number', min: 0, default: PROBE_DEFAULTS.weightDecay, help: 'L2 penalty on the weights' },
+    ...LOOP_OPTIONS,
     ...DATA_OPTIONS,
     seed: { ...DATA_OPTIONS.seed, help: 'the held-out split' },
   },
   json: 'the summary as JSON',
   async run(ctx) {
     const v = ctx.values;
-    const s = await trainProbe({
-      data: v.data,
-      weights: v.weights,
-      config: v.config,
-      out: v.out,
-      val: v.val,
-      valFraction: v['val-fraction'],
-      epochs: v.epochs,
-      lr: v.lr,
-      weightDecay: v['weight-decay'],
-      seed: v.seed,
-      cacheDir: v.cache,
-      workers: v.workers,
-      threads: v.threads,
-      maxClipSeconds: v['max-seconds'],
-    });
-    if (ctx.json) {
-      ctx.stdout.write(`${JSON.stringify(s)}\n`);
-      return;
-    }
-    const pc = (x: number): string => `${(100 * x).toFixed(1)}%`;
-    ctx.stdout.write(
-      `held-out accuracy ${pc(s.val_accuracy)} on ${plural(s.val_clips, 'clip')} of ${plural(s.classes.length, 'class', 'classes')} (chance ${pc(s.chance)}, majority ${pc(s.majority)}); training accuracy ${pc(s.train_accuracy)} on ${s.train_clips}\n`,
+    await train(
+      ctx,
+      v.out,
+      (events) =>
+        trainProbe({
+          ...events,
+          ...loopSettings(v),
+          ...labelledData(v),
+          epochs: v.epochs,
+          lr: v.lr,
+          weightDecay: v['weight-decay'],
+          seed: v.seed,
+          cacheDir: v.cache,
+          workers: v.workers,
+          threads: v.threads,
+          maxClipSeconds: v['max-seconds'],
+        }),
+      (s) => {
+        if (ctx.json) return ctx.stdout.write(`${JSON.stringify(s)}\n`);
+        const pc = (x: number): string => `${(100 * x).toFixed(1)}%`;
+        ctx.stdout.write(
+          `held-out accuracy ${pc(s.val_accuracy)} on ${plural(s.val_clips, 'clip')} of ${plural(s.classes.length, 'class', 'classes')} (chance ${pc(s.chance)}, majority ${pc(s.majority)}); training accuracy ${pc(s.train_accuracy)} on ${s.train_clips}\n`,
+        );
+        if (s.weights) ctx.stdout.write(`head: ${s.weights}\n`);
+      },
     );
-    if (s.weights) ctx.stdout.write(`head: ${s.weights}\n`);
   },
 });
 
@@ -295,7 +349,7 @@ export const trainCaptionCommand = defineCommand({
   path: ['train', 'caption'],
   usage: 'train caption --data MANIFEST --clap W --init CLAPCAP.pth --out DIR',
   summary: 'Train the clapcap mapper (and GPT-2) for captioning',
-  details: 'The captioning loss on CLAP audio embeddings computed once.',
+  details: `The captioning loss on CLAP audio embeddings computed once.\n\n${CTRL_C}`,
   options: {
     data: { ...MANIFEST, help: 'CSV or JSONL: path and caption(s) (one training example per clip and caption)' },
     clap: { kind: 'path', arg: 'W', required: true, help: 'CLAP weights whose audio embeddings feed the mapper (computed once)' },
@@ -326,23 +380,26 @@ export const trainCaptionCommand = defineCommand({
   async run(ctx) {
     const v = ctx.values;
     const file = v['clapcap-config'];
-    const s = await trainCaption({
-      data: v.data,
-      clap: v.clap,
-      clapConfig: v['clap-config'],
-      init: v.init,
-      settings: file === undefined ? undefined : readClapCapSettings(file),
-      out: v.out,
-      trainGpt2: v['train-gpt2'],
-      maxTokens: v['max-tokens'],
-      ...runSettings(ctx),
-    });
-    if (ctx.json) {
-      ctx.stdout.write(`${JSON.stringify(s)}\n`);
-      return;
-    }
-    ctx.stdout.write(
-      `${plural(s.steps, 'step')}, ${plural(s.epochs_completed, 'epoch')}: caption loss ${s.first_epoch_loss?.toFixed(4)} → ${s.last_epoch_loss?.toFixed(4)}\nweights: ${s.weights}\n`,
+    await train(
+      ctx,
+      v.out,
+      (events) =>
+        trainCaption({
+          ...events,
+          data: v.data,
+          clap: v.clap,
+          clapConfig: v['clap-config'],
+          init: v.init,
+          settings: file === undefined ? undefined : readClapCapSettings(file),
+          out: v.out,
+          trainGpt2: v['train-gpt2'],
+          maxTokens: v['max-tokens'],
+          ...runSettings(ctx),
+        }),
+      (s) => {
+        if (ctx.json) return ctx.stdout.write(`${JSON.stringify(s)}\n`);
+        ctx.stdout.write(`${runLine(s)}\nweights: ${s.weights}\n`);
+      },
     );
   },
 });
@@ -351,7 +408,7 @@ export const trainFinetuneCommand = defineCommand({
   path: ['train', 'finetune'],
   usage: 'train finetune --data LABELLED_MANIFEST --weights W --out DIR',
   summary: 'Fine-tune the audio encoder with a classifier',
-  details: 'The whole CLAP audio encoder with a linear classifier; accuracy on a held-out split.',
+  details: `The whole CLAP audio encoder with a linear classifier; accuracy on a held-out split.\n\n${CTRL_C}`,
   options: {
     data: { ...MANIFEST, help: 'CSV or JSONL with path and label[, split]' },
     weights: { kind: 'path', arg: 'W', required: true, help: 'CLAP weights to start from' },
@@ -366,21 +423,42 @@ export const trainFinetuneCommand = defineCommand({
   json: 'the summary as JSON',
   async run(ctx) {
     const v = ctx.values;
-    const s = await finetune({
-      data: v.data,
-      weights: v.weights,
-      config: v.config,
-      out: v.out,
-      val: v.val,
-      valFraction: v['val-fraction'],
-      ...runSettings(ctx),
-    });
-    if (ctx.json) {
-      ctx.stdout.write(`${JSON.stringify(s)}\n`);
-      return;
-    }
-    ctx.stdout.write(
-      `held-out accuracy ${(100 * s.val_accuracy).toFixed(1)}% on ${plural(s.val_clips, 'clip')} of ${plural(s.classes.length, 'class', 'classes')} (chance ${(100 * s.chance).toFixed(1)}%) after ${plural(s.steps, 'step')}\nweights: ${s.weights}\n`,
+    await train(
+      ctx,
+      v.out,
+      (events) =>
+        finetune({
+          ...events,
+          ...labelledData(v),
+          out: v.out,
+          ...runSettings(ctx),
+        }),
+      (s) => {
+        if (ctx.json) return ctx.stdout.write(`${JSON.stringify(s)}\n`);
+        ctx.stdout.write(
+          `${runLine(s)}\nheld-out accuracy ${(100 * s.val_accuracy).toFixed(1)}% on ${plural(s.val_clips, 'clip')} of ${plural(s.classes.length, 'class', 'classes')} (chance ${(100 * s.chance).toFixed(1)}%)${s.best_epoch !== null ? ` (epoch ${s.best_epoch}, the best)` : ''}\nweights: ${s.weights}\n`,
+        );
+      },
     );
   },
 });
+
+/** The probe's and fine-tuning's data and starting weights. */
+function labelledData(
+  v: Pick<ProbeOptions, 'data' | 'weights' | 'config' | 'out' | 'val'> & { 'val-fraction'?: number },
+): Pick<ProbeOptions, 'data' | 'weights' | 'config' | 'out' | 'val' | 'valFraction'> {
+  return { data: v.data, weights: v.weights, config: v.config, out: v.out, val: v.val, valFraction: v['val-fraction'] };
+}
+
+/** How a run went, in one line: status, steps, epochs, time, loss first → last step. */
+function runLine(s: {
+  status: RunStatus;
+  steps: number;
+  epochs_completed: number;
+  seconds: number;
+  first_loss: number | null;
+  last_loss: number | null;
+}): string {
+  const loss = s.first_loss === null ? 'no step run' : `loss ${s.first_loss.toFixed(4)} → ${s.last_loss!.toFixed(4)}`;
+  return `${s.status}: ${plural(s.steps, 'step')}, ${plural(s.epochs_completed, 'epoch')} in ${s.seconds.toFixed(0)} s; ${loss}`;
+}

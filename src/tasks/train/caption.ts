@@ -13,7 +13,8 @@
  *
  * OUT: clapcap.pth (the base clapcap checkpoint with the trained mapper / GPT-2 written back, official
  * key names; `gpt.lm_head.weight` stays tied to `gpt.transformer.wte.weight`), clapcap.safetensors,
- * clapcap.json (the `clapcap` settings used), log.jsonl, summary.json.
+ * clapcap.json (the `clapcap` settings used), and the shared loop's files (loop.ts: log.jsonl,
+ * checkpoints, summary.json).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,11 +39,11 @@ import { Clap } from '../clap.js';
 import { FeatureStore } from './features.js';
 import { readManifest } from './manifest.js';
 import { exportStateDict } from './model.js';
-import { embedItems } from './probe.js';
+import { embedItems } from './features.js';
 import { resolveTrainConfig } from './presets.js';
-import { Rng } from '../rng.js';
 import type { RunOptions } from './run-options.js';
-import { finishRun, jsonlLogger, parameterCount, saveWeights, makeDir } from './outputs.js';
+import { parameterCount, saveWeights } from './outputs.js';
+import { constantLr, openRun, type RunStatus, runLoop } from './loop.js';
 import { CAPTION_TRAIN_DEFAULTS } from './defaults.js';
 
 export interface CaptionTrainOptions extends RunOptions {
@@ -74,6 +75,7 @@ export interface CaptionTrainSummary {
   last_epoch_loss: number | null;
   weights: string;
   seconds: number;
+  status: RunStatus;
 }
 
 export interface CaptionGraph {
@@ -126,12 +128,9 @@ export function captionTokens(text: string, max: number): number[] {
 }
 
 export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrainSummary> {
-  const t0 = performance.now();
-  makeDir(o.out);
+  const run = openRun(o.out, o);
   const batch = o.batch ?? CAPTION_TRAIN_DEFAULTS.batch;
-  const epochs = o.epochs ?? CAPTION_TRAIN_DEFAULTS.epochs;
   const len = o.maxTokens ?? CAPTION_TRAIN_DEFAULTS.maxTokens;
-  const seed = o.seed ?? CAPTION_TRAIN_DEFAULTS.seed;
   const items = readManifest(o.data);
   const base = typeof o.init === 'string' ? await loadWeights(o.init) : o.init;
   const cfg = clapCapConfig(base, o.settings ?? {});
@@ -177,10 +176,7 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
   });
   const nTrainable = parameterCount(trainable);
   const V = cfg.gpt.vocabSize;
-  const log = jsonlLogger(join(o.out, 'log.jsonl'));
-  log({ type: 'start', clips: items.length, examples: examples.length, params_trainable: nTrainable, batch });
-
-  const feeds = (idx: number[]): Record<string, HostTensor> => {
+  const feeds = (idx: readonly number[]): Record<string, HostTensor> => {
     const audio = new Float32Array(batch * cfg.prefixDim);
     const ids = new BigInt64Array(batch * len);
     const ti = new BigInt64Array(batch * len);
@@ -205,55 +201,44 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
     };
   };
 
-  let steps = 0;
-  let epochsDone = 0;
-  let firstLoss: number | null = null;
-  let lastLoss: number | null = null;
-  let firstEpoch: number | null = null;
-  let lastEpoch: number | null = null;
-  const perEpoch = Math.floor(examples.length / batch);
   try {
-    outer: for (let ep = 0; ep < epochs; ep++) {
-      const order = new Rng((seed * 7919 + ep * 104729 + 3) >>> 0).shuffle(examples.map((_, i) => i));
-      let sum = 0;
-      let n = 0;
-      for (let b = 0; b < perEpoch; b++) {
-        const r = await step.run(feeds(order.slice(b * batch, (b + 1) * batch)));
-        if (!Number.isFinite(r.loss)) throw new ClapError(`the loss became ${r.loss} at step ${steps + 1}; lower --lr`);
-        steps++;
-        sum += r.loss;
-        n++;
-        firstLoss ??= r.loss;
-        lastLoss = r.loss;
-        log({ type: 'step', step: steps, epoch: ep, loss: r.loss });
-        if (o.maxSteps !== undefined && steps >= o.maxSteps) break outer;
-      }
-      const mean = sum / Math.max(1, n);
-      firstEpoch ??= mean;
-      lastEpoch = mean;
-      epochsDone++;
-      log({ type: 'epoch', epoch: ep + 1, step: steps, train_loss: mean });
-      o.progress?.write(`epoch ${ep + 1}/${epochs}: caption loss ${mean.toFixed(4)}\n`);
-    }
-    const sd = exportStateDict(base, step.params());
-    // GPT2LMHeadModel ties lm_head to wte: keep them one tensor
-    const wte = sd.get(`${CLAPCAP_GPT_PREFIX}wte.weight`);
-    if (wte && sd.has('gpt.lm_head.weight')) sd.set('gpt.lm_head.weight', wte);
-    const file = await saveWeights(o.out, 'clapcap', sd);
-    const summary: CaptionTrainSummary = {
-      steps,
-      epochs_completed: epochsDone,
-      clips: items.length,
-      examples: examples.length,
-      params_trainable: nTrainable,
-      first_loss: firstLoss,
-      last_loss: lastLoss,
-      first_epoch_loss: firstEpoch,
-      last_epoch_loss: lastEpoch,
-      weights: file,
-      seconds: (performance.now() - t0) / 1000,
-    };
-    return finishRun(o.out, log, summary);
+    return await runLoop(
+      run,
+      {
+        stepper: step,
+        examples: examples.length,
+        batch,
+        feeds,
+        startFields: { clips: items.length, examples: examples.length, params_trainable: nTrainable },
+        save: () => {
+          const sd = exportStateDict(base, step.params());
+          // GPT2LMHeadModel ties lm_head to wte: keep them one tensor
+          const wte = sd.get(`${CLAPCAP_GPT_PREFIX}wte.weight`);
+          if (wte && sd.has('gpt.lm_head.weight')) sd.set('gpt.lm_head.weight', wte);
+          return saveWeights(o.out, 'clapcap', sd);
+        },
+        summary: (r): CaptionTrainSummary => ({
+          steps: r.steps,
+          epochs_completed: r.epochs_completed,
+          clips: items.length,
+          examples: examples.length,
+          params_trainable: nTrainable,
+          first_loss: r.first_loss,
+          last_loss: r.last_loss,
+          first_epoch_loss: r.epochs[0]?.train_loss ?? null,
+          last_epoch_loss: r.epochs.at(-1)?.train_loss ?? null,
+          weights: r.weights,
+          seconds: r.seconds,
+          status: r.status,
+        }),
+      },
+      {
+        ...o,
+        epochs: o.epochs ?? CAPTION_TRAIN_DEFAULTS.epochs,
+        seed: o.seed ?? CAPTION_TRAIN_DEFAULTS.seed,
+        schedule: constantLr(o.lr ?? CAPTION_TRAIN_DEFAULTS.lr),
+      },
+    );
   } finally {
     await step.release();
   }

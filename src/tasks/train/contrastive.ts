@@ -1,46 +1,47 @@
 /**
  * `clap train contrastive`: CLAP's contrastive pre-training (paper §2.1, §3) on a manifest of audio files
- * and captions. One ONNX model per step (forward, backward, Adam/AdamW update); features computed in
- * worker threads ahead of the step; validation (retrieval R@1/R@10, zero-shot accuracy) each epoch on
- * the inference path (`Clap`) with the weights exported in the official layout; resumable checkpoints.
+ * and captions, in the shared training loop (loop.ts: resume, checkpoints, limits, best epoch, events).
+ * One ONNX model per step (forward, backward, Adam/AdamW update); features computed in worker threads
+ * ahead of the step; validation (retrieval R@1/R@10, zero-shot accuracy) each epoch on the inference path
+ * (`Clap`) with the weights exported in the official layout.
  *
- * RUN_DIR: config.json (model, loadable with --config), train.json (options), init.safetensors (the
- * starting weights, official layout), log.jsonl, checkpoint.safetensors (resume), best.pth (best
- * validation epoch), final.pth + final.safetensors (official layout: the best epoch when validating,
- * else the last step), summary.json.
+ * RUN_DIR: config.json (model, loadable with --config and found beside the weights), train.json
+ * (options), init.safetensors (the starting weights, official layout), final.pth + final.safetensors
+ * (official layout: the best validation epoch when validating, else the last step), and the loop's files
+ * (log.jsonl, checkpoint.safetensors, best-checkpoint.safetensors, summary.json).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, dependsOn, type HostTensor, isFloatDtype, type TrainStep } from '../../engine/index.js';
 import { type ClapConfig, clapConfigToJson, randomClapStateDict } from '../../models/clap/index.js';
 import type { StateDict } from '../../weights/index.js';
-import { loadWeights, savePth, saveSafetensors, toStateDict } from '../../weights/index.js';
-import { defaultTokenizer } from '../../text/index.js';
+import { loadWeights, saveSafetensors, toStateDict } from '../../weights/index.js';
 import { applyTemplate, Clap, DEFAULT_TEMPLATE } from '../clap.js';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { CROP_FRAMES, cropInto, FeatureStore, frameCountOf, MEL_BINS } from './features.js';
+import { CROP_FRAMES, cropInto, FeatureStore, MEL_BINS } from './features.js';
 import { type ManifestItem, readManifest, splitItems } from './manifest.js';
 import { cosineMatrix } from '../similarity.js';
 import { retrieval, type RetrievalMetrics, zeroShotAccuracy } from './metrics.js';
 import { buildContrastiveGraph, exportStateDict, paramGroup } from './model.js';
 import { resolveTrainConfig } from './presets.js';
 import { Rng } from '../rng.js';
-import { mixupBatch, specAugment, type SpecAugmentOptions } from './augment.js';
-import { endOfEpoch, initialScheduleState, learningRate, type ScheduleConfig, type ScheduleState } from './schedule.js';
-import { finishRun, jsonlLogger, parameterCount, saveWeights, makeDir } from './outputs.js';
+import type { SpecAugmentOptions } from './augment.js';
+import { parameterCount, saveWeights } from './outputs.js';
 import { CONTRASTIVE_DEFAULTS } from './defaults.js';
+import { contrastiveBatches } from './contrastive-batch.js';
+import { type Evaluation, openRun, type RunStatus, runLoop } from './loop.js';
+import type { RunOptions } from './run-options.js';
+import { embedItems } from './features.js';
 
 export type FreezeGroup = 'audio' | 'text' | 'projection' | 'temperature';
 
-export interface ContrastiveOptions {
+export interface ContrastiveOptions extends RunOptions {
   data: string;
   out: string;
   /** Initial weights (.pth/.safetensors, official layout); default: random (from scratch). */
   init?: string;
   /** Preset name (small, tiny, 2023) or config.json. Default 'small' from scratch, else read off --init. */
   config?: string;
-  epochs?: number;
   /** Clips per micro-batch (the contrastive loss's negatives come from within one micro-batch). */
   batch?: number;
   /**
@@ -49,8 +50,6 @@ export interface ContrastiveOptions {
    * to a batch accumulate times larger. Steps, checkpoints and schedules count optimiser steps.
    */
   accumulate?: number;
-  maxMinutes?: number;
-  lr?: number;
   optimizer?: 'adam' | 'adamw';
   weightDecay?: number;
   schedule?: 'plateau' | 'cosine' | 'constant';
@@ -63,16 +62,7 @@ export interface ContrastiveOptions {
   valFraction?: number;
   splitBy?: 'clip' | 'label';
   template?: string;
-  seed?: number;
-  checkpointEvery?: number;
-  resume?: boolean;
-  cacheDir?: string;
-  workers?: number;
-  threads?: number;
   textLen?: number;
-  clipGrad?: number;
-  /** Clips longer than this many seconds are cut before random 7 s crops; not a time limit. */
-  maxClipSeconds?: number;
   /**
    * Which pairs in a batch are positives: 'caption' (default: identical caption texts) or 'label' (clips
    * sharing a label, whatever their captions — several paraphrases or per-clip descriptions of a class).
@@ -87,12 +77,6 @@ export interface ContrastiveOptions {
   specAugment?: boolean | SpecAugmentOptions;
   /** Mixup of the audio with λ ~ Beta(α, α) per batch (targets mixed alike); off when undefined or 0. */
   mixup?: number;
-  /** Stop after this many epochs without a better validation score. */
-  earlyStop?: number;
-  /** Stop after this many steps in total (tests). */
-  maxSteps?: number;
-  /** Progress lines (a TTY gets a redrawn line). */
-  progress?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
 export interface EpochMetrics extends Partial<RetrievalMetrics> {
@@ -105,7 +89,7 @@ export interface EpochMetrics extends Partial<RetrievalMetrics> {
 
 export interface TrainSummary {
   run_dir: string;
-  status: 'finished' | 'time_limit' | 'early_stop' | 'max_steps';
+  status: RunStatus;
   steps: number;
   epochs_completed: number;
   best_epoch: number | null;
@@ -117,40 +101,14 @@ export interface TrainSummary {
   last_loss: number | null;
   seconds: number;
   seconds_per_step: number | null;
+  /** Validation metrics of the final weights (the best epoch's), or of the last epoch without validation. */
   val: EpochMetrics | null;
 }
 
-interface RunState {
-  step: number;
-  /** Micro-batches per step the run was started with (absent: 1); a resume must use the same. */
-  accumulate?: number;
-  epoch: number;
-  batchInEpoch: number;
-  rng: number;
-  schedule: ScheduleState;
-  epochLossSum: number;
-  epochSteps: number;
-  bestScore: number | null;
-  bestEpoch: number | null;
-  sinceBest: number;
-  firstLoss: number | null;
-  lastLoss: number | null;
-  elapsed: number;
-}
-
-const LOG = 'log.jsonl';
-const CKPT = 'checkpoint.safetensors';
-
 export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSummary> {
-  const t0 = performance.now();
-  const out = o.out;
-  makeDir(out);
-  const ckptFile = join(out, CKPT);
-  const resuming = o.resume === true && existsSync(ckptFile);
-  if (!o.resume && existsSync(ckptFile))
-    throw new ClapError('already holds a training run: pass --resume to continue it, or choose another --out', { subject: out });
-
   const D = CONTRASTIVE_DEFAULTS;
+  const run = openRun(o.out, o);
+  const out = o.out;
   const seed = o.seed ?? D.seed;
   const batch = o.batch ?? D.batch;
   const epochs = o.epochs ?? D.epochs;
@@ -179,7 +137,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   // ---- model config and starting weights: checked before any worker thread starts
   let loaded: StateDict | undefined;
   let cfg: ClapConfig;
-  if (resuming) {
+  if (run.resuming) {
     loaded = await loadWeights(join(out, 'init.safetensors'));
     cfg = resolveTrainConfig(join(out, 'config.json'));
   } else {
@@ -187,377 +145,122 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     if (o.init) loaded = await loadWeights(o.init);
   }
   const store = new FeatureStore({ maxClipSeconds: o.maxClipSeconds ?? D.maxClipSeconds, cacheDir: o.cacheDir, workers: o.workers });
-  let owned: TrainStep | undefined;
+  let step: TrainStep | undefined;
   try {
-    store.prefetch(train.map((it) => it.path));
-    store.prefetch(val.map((it) => it.path));
-    store.prefetch(testItems.map((it) => it.path));
-    let base: StateDict;
-    if (resuming) base = loaded!;
-    else {
-      if (loaded) base = loaded;
-      else {
-        const sd = randomClapStateDict(cfg, seed + 1);
-        await setBn0Stats(sd, cfg, train, store);
-        base = sd;
-      }
+    store.prefetch([...train, ...val, ...testItems].map((it) => it.path));
+    let base = loaded;
+    if (!base) {
+      const sd = randomClapStateDict(cfg, seed + 1);
+      await setBn0Stats(sd, cfg, train, store);
+      base = sd;
+    }
+    if (!run.resuming) {
       writeFileSync(join(out, 'config.json'), `${JSON.stringify(clapConfigToJson(cfg), null, 2)}\n`);
       await saveSafetensors(join(out, 'init.safetensors'), base);
+      const { signal: _s, onEvent: _e, ...options } = o;
       writeFileSync(
         join(out, 'train.json'),
-        `${JSON.stringify({ ...o, progress: undefined, train_clips: train.length, val_clips: val.length }, null, 2)}\n`,
+        `${JSON.stringify({ ...options, train_clips: train.length, val_clips: val.length }, null, 2)}\n`,
       );
     }
     const textLen = Math.min(o.textLen ?? Math.min(cfg.text.nPositions, D.textLen), cfg.text.nPositions);
-    const cg = buildContrastiveGraph(base, cfg, batch, textLen);
-    const frozen = new Set(o.freeze ?? []);
-    const all = [...cg.graph.params.values()].map((p) => p.value).filter((v) => isFloatDtype(v.dtype));
-    const used = dependsOn(cg.loss, all);
-    const trainable = all.filter((v, i) => {
-      if (!used[i]) return false;
-      const grp = paramGroup(v.name, cfg);
-      if (grp === 'audio_projection' || grp === 'text_projection') return !frozen.has('projection');
-      return !frozen.has(grp);
-    });
-    if (trainable.length === 0) throw new ClapError('everything is frozen: nothing to train');
-    const rank = new Map(trainable.map((v) => [v.name, v.rank]));
-    const step = await buildTrainStep(cg.loss, {
-      optimizer: {
-        kind: o.optimizer ?? D.optimizer,
-        ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
-        decay: (n) => (rank.get(n) ?? 0) >= 2,
-      },
-      params: trainable,
-      clipGradNorm: o.clipGrad,
-      lr: o.lr ?? D.lr,
-      accumulate,
-      runtime: { threads: o.threads },
-    });
-    owned = step;
-    const nTrainable = parameterCount(trainable);
-
-    const stepsPerEpoch = Math.floor(train.length / (batch * accumulate));
-    const sched: ScheduleConfig = {
-      kind: o.schedule ?? D.schedule,
-      lr: o.lr ?? D.lr,
-      warmupSteps: o.warmupSteps ?? D.warmupSteps,
-      totalSteps: Math.min(o.maxSteps ?? Infinity, stepsPerEpoch * epochs),
-      minLr: o.minLr ?? D.minLr,
-      patience: o.patience ?? D.patience,
-      factor: 0.1,
-    };
-
-    let st: RunState = {
-      step: 0,
-      ...(accumulate > 1 ? { accumulate } : {}),
-      epoch: 0,
-      batchInEpoch: 0,
-      rng: seed >>> 0,
-      schedule: initialScheduleState(),
-      epochLossSum: 0,
-      epochSteps: 0,
-      bestScore: null,
-      bestEpoch: null,
-      sinceBest: 0,
-      firstLoss: null,
-      lastLoss: null,
-      elapsed: 0,
-    };
-    const logFile = join(out, LOG);
-    if (resuming) {
-      const ck = await loadCheckpoint<RunState>(ckptFile);
-      if ((ck.state.accumulate ?? 1) !== accumulate) {
-        throw new ClapError(`the run was started with --accumulate ${ck.state.accumulate ?? 1}; resume it with the same`, { subject: out });
-      }
-      step.loadParams(ck.params);
-      step.loadOptimizerState(ck.optimizer);
-      st = ck.state;
-      truncateLog(logFile, st);
-    } else {
-      writeFileSync(logFile, '');
-    }
-    const log = jsonlLogger(logFile, true);
-    const elapsedBefore = st.elapsed;
-    log({
-      type: resuming ? 'resume' : 'start',
-      step: st.step,
-      epoch: st.epoch,
-      train_clips: train.length,
-      val_clips: val.length,
-      params_trainable: nTrainable,
-      batch,
-      ...(accumulate > 1 ? { accumulate } : {}),
-      steps_per_epoch: stepsPerEpoch,
-    });
-
-    // ---- text
-    const tok = defaultTokenizer();
-    const tokCache = new Map<string, { ids: number[]; eos: number }>();
-    const tokenize = (text: string): { ids: number[]; eos: number } => {
-      let t = tokCache.get(text);
-      if (!t) {
-        const e = tok.encodeForClap(text);
-        let ids = e.ids;
-        let eos = e.eosPosition;
-        if (ids.length > textLen) {
-          ids = [...ids.slice(0, textLen - 1), ids[ids.length - 1]];
-          eos = textLen - 1;
-        }
-        t = { ids, eos };
-        tokCache.set(text, t);
-      }
-      return t;
-    };
-
-    // ---- batches: a pure function of (seed, epoch, batch index, step, micro-batch) so a resumed run sees
-    // the same data; `b` counts micro-batches in the epoch (step index × accumulate + micro).
-    const epochOrder = (epoch: number): number[] => new Rng((seed * 1000003 + epoch * 7919 + 17) >>> 0).shuffle(train.map((_, i) => i));
-    let orderEpoch = -1;
-    let order: number[] = [];
-    const prepare = async (epoch: number, b: number, globalStep: number, micro = 0): Promise<Record<string, HostTensor>> => {
-      if (orderEpoch !== epoch) {
-        order = epochOrder(epoch);
-        orderEpoch = epoch;
-      }
-      const idx = order.slice(b * batch, (b + 1) * batch);
-      const rng = new Rng((seed * 2654435761 + globalStep * 40503 + 1 + micro * 0x9e3779b1) >>> 0);
-      const feats = await Promise.all(idx.map((i) => store.get(train[i].path)));
-      const logmel = new Float32Array(batch * CROP_FRAMES * MEL_BINS);
-      const ids = new BigInt64Array(batch * textLen);
-      const pool = new BigInt64Array(batch);
-      const captions: string[] = [];
-      const keys: string[] = [];
-      idx.forEach((i, k) => {
-        const f = feats[k];
-        cropInto(f, rng.int(frameCountOf(f) - CROP_FRAMES + 1), logmel, k * CROP_FRAMES * MEL_BINS);
-        const caps = train[i].captions;
-        const cap = caps[rng.int(caps.length)];
-        captions.push(cap);
-        keys.push(
-          (o.positives ?? D.positives) === 'label' && train[i].label !== undefined ? `label\0${train[i].label}` : `caption\0${cap}`,
-        );
-        const t = tokenize(cap);
-        t.ids.forEach((id, j) => {
-          ids[k * textLen + j] = BigInt(id);
-        });
-        pool[k] = BigInt(k * textLen + t.eos);
-      });
-      const targets = new Float32Array(batch * batch);
-      for (let r = 0; r < batch; r++) {
-        const same = keys.map((c, j) => (c === keys[r] ? j : -1)).filter((j) => j >= 0);
-        for (const j of same) targets[r * batch + j] = 1 / same.length;
-      }
-      if (o.specAugment) {
-        const sa = o.specAugment === true ? {} : o.specAugment;
-        for (let k = 0; k < batch; k++) specAugment(logmel, k * CROP_FRAMES * MEL_BINS, CROP_FRAMES, MEL_BINS, rng, sa);
-      }
-      if (o.mixup && o.mixup > 0) mixupBatch(logmel, targets, batch, rng, o.mixup);
+    const model = await contrastiveStep(base, cfg, o, batch, accumulate, textLen);
+    step = model.step;
+    const trained = step;
+    const weights = (): StateDict => exportStateDict(base, trained.params());
+    const evaluate = async (): Promise<Evaluation> => {
+      const sd = val.length > 0 || testItems.length > 0 ? weights() : undefined;
+      const v = val.length > 0 ? await evaluateSplit(sd!, cfg, val, store, template, o.threads) : undefined;
+      const t = testItems.length > 0 ? await evaluateSplit(sd!, cfg, testItems, store, template, o.threads) : undefined;
       return {
-        logmel: { dtype: 'float32', shape: [batch, CROP_FRAMES, MEL_BINS], data: logmel },
-        input_ids: { dtype: 'int64', shape: [batch, textLen], data: ids },
-        pool_index: { dtype: 'int64', shape: [batch], data: pool },
-        targets: { dtype: 'float32', shape: [batch, batch], data: targets },
+        ...(v ? { score: v.zero_shot_acc ?? (v.a2t_r10! + v.t2a_r10!) / 2 } : {}),
+        fields: { ...(v ? { val: v } : {}), ...(t ? { test: t } : {}) },
       };
     };
-
-    const saveCk = async (): Promise<void> => {
-      st.elapsed = elapsedBefore + (performance.now() - t0) / 1000;
-      await saveCheckpoint(ckptFile, { params: step.params(), optimizer: step.optimizerState(), state: st });
-      log({ type: 'checkpoint', step: st.step, epoch: st.epoch });
-    };
-
-    const evaluate = async (): Promise<EpochMetrics | null> => {
-      if (val.length === 0) return null;
-      return evaluateSplit(exportStateDict(base, step.params()), cfg, val, store, template, o.threads);
-    };
-
-    // ---- loop
-    const progress = o.progress;
-    const tty = progress?.isTTY === true;
-    let status: TrainSummary['status'] = 'finished';
-    let lastVal: EpochMetrics | null = null;
-    const runStart = performance.now();
-    const stepAtStart = st.step;
-    let lastProgress = 0;
-    const deadline = o.maxMinutes !== undefined ? t0 + o.maxMinutes * 60_000 : Infinity;
-    {
-      outer: while (st.epoch < epochs) {
-        const K = accumulate;
-        let pending = st.batchInEpoch < stepsPerEpoch ? prepare(st.epoch, st.batchInEpoch * K, st.step) : undefined;
-        while (st.batchInEpoch < stepsPerEpoch) {
-          const nextStep = st.step + 1;
-          const lr = learningRate(sched, st.schedule, nextStep);
-          // K micro-batches, one optimiser update (after the last); the next micro-batch is prepared meanwhile.
-          let lossSum = 0;
-          let gradNorm: number | undefined;
-          let updated = false;
-          for (let m = 0; m < K; m++) {
-            const feeds = await pending!;
-            const last = m + 1 === K;
-            const nb = last ? st.batchInEpoch + 1 : st.batchInEpoch;
-            pending =
-              nb < stepsPerEpoch ? prepare(st.epoch, nb * K + (last ? 0 : m + 1), last ? nextStep : st.step, last ? 0 : m + 1) : undefined;
-            const micro = await step.run(feeds, { lr });
-            if (!Number.isFinite(micro.loss))
-              throw new ClapError(`the loss became ${micro.loss} at step ${nextStep}; lower --lr or set --clip-grad`);
-            lossSum += micro.loss;
-            gradNorm = micro.gradNorm;
-            updated = micro.updated;
-          }
-          if (!updated) throw new Error(`internal: no optimiser update after ${K} micro-batches`);
-          const r = { loss: lossSum / K, gradNorm };
-          st.step = nextStep;
-          st.batchInEpoch++;
-          st.epochLossSum += r.loss;
-          st.epochSteps++;
-          st.firstLoss ??= r.loss;
-          st.lastLoss = r.loss;
-          st.rng = (seed * 2654435761 + nextStep * 40503 + 1) >>> 0;
-          const now = performance.now();
-          const done = st.step - stepAtStart;
-          const sps = (now - runStart) / 1000 / done;
-          log({
-            type: 'step',
-            step: st.step,
-            epoch: st.epoch,
-            loss: r.loss,
-            lr,
-            ...(r.gradNorm !== undefined ? { grad_norm: r.gradNorm } : {}),
-            clips_per_s: (batch * K) / sps,
-            elapsed_s: elapsedBefore + (now - t0) / 1000,
-          });
-          if (progress && (tty ? now - lastProgress > 200 : now - lastProgress > 10_000 || st.step === 1)) {
-            lastProgress = now;
-            const total = sched.totalSteps;
-            const eta = (total - st.step) * sps;
-            const line = `step ${st.step}/${total} epoch ${st.epoch + 1}/${epochs} loss ${r.loss.toFixed(4)} lr ${lr.toExponential(2)} ${((batch * K) / sps).toFixed(1)} clips/s ETA ${fmt(eta)}`;
-            progress.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
-          }
-          if (o.checkpointEvery && st.step % o.checkpointEvery === 0) await saveCk();
-          if (o.maxSteps !== undefined && st.step >= o.maxSteps) {
-            status = 'max_steps';
-            break outer;
-          }
-          if (performance.now() > deadline) {
-            status = 'time_limit';
-            break outer;
-          }
-        }
-        // ---- end of epoch
-        const trainLoss = st.epochLossSum / Math.max(1, st.epochSteps);
-        lastVal = await evaluate();
-        const testVal =
-          testItems.length > 0
-            ? await evaluateSplit(exportStateDict(base, step.params()), cfg, testItems, store, template, o.threads)
-            : undefined;
-        const score = lastVal ? (lastVal.zero_shot_acc ?? (lastVal.a2t_r10! + lastVal.t2a_r10!) / 2) : -trainLoss;
-        const improved = st.bestScore === null || score > st.bestScore;
-        const reduced = endOfEpoch(sched, st.schedule, score);
-        if (improved) {
-          st.bestScore = score;
-          st.bestEpoch = st.epoch + 1;
-          st.sinceBest = 0;
-          if (lastVal) await savePth(join(out, 'best.pth'), exportStateDict(base, step.params()));
-        } else {
-          st.sinceBest++;
-        }
-        log({
-          type: 'epoch',
-          epoch: st.epoch + 1,
-          step: st.step,
-          train_loss: trainLoss,
-          score,
-          best: improved,
-          lr_reduced: reduced,
-          logit_scale: Number(step.param('logit_scale').data[0]),
-          ...(lastVal ? { val: lastVal } : {}),
-          ...(testVal ? { test: testVal } : {}),
-        });
-        if (progress)
-          progress.write(
-            `${tty ? '\r\x1b[K' : ''}epoch ${st.epoch + 1}/${epochs}: train loss ${trainLoss.toFixed(4)}${lastVal ? ` ${describeVal(lastVal)}` : ''}${improved ? ' (best)' : ''}\n`,
-          );
-        st.epoch++;
-        st.batchInEpoch = 0;
-        st.epochLossSum = 0;
-        st.epochSteps = 0;
-        await saveCk();
-        if (o.earlyStop !== undefined && st.sinceBest >= o.earlyStop) {
-          status = 'early_stop';
-          break;
-        }
-        if (performance.now() > deadline) {
-          status = 'time_limit';
-          break;
-        }
-      }
-      if (status === 'time_limit' || status === 'max_steps') await saveCk();
-      if (progress && tty) progress.write('\r\x1b[K');
-
-      // ---- final weights: the best validation epoch when there is one, else the last step
-      const finalPth = join(out, 'final.pth');
-      const last = exportStateDict(base, step.params());
-      let finalSd: StateDict = last;
-      if (val.length > 0 && st.bestEpoch !== null && existsSync(join(out, 'best.pth'))) finalSd = await loadWeights(join(out, 'best.pth'));
-      await saveWeights(out, 'final', finalSd);
-      const seconds = elapsedBefore + (performance.now() - t0) / 1000;
-      const ran = st.step - stepAtStart;
-      const summary: TrainSummary = {
-        run_dir: out,
-        status,
-        steps: st.step,
-        epochs_completed: st.epoch,
-        best_epoch: st.bestEpoch,
-        best_score: st.bestScore,
-        final_weights: finalPth,
-        config: join(out, 'config.json'),
-        params_trainable: nTrainable,
-        first_loss: st.firstLoss,
-        last_loss: st.lastLoss,
-        seconds,
-        seconds_per_step: ran > 0 ? (performance.now() - runStart) / 1000 / ran : null,
-        val: lastVal,
-      };
-      return finishRun(out, log, summary);
-    }
+    return await runLoop(
+      run,
+      {
+        stepper: step,
+        examples: train.length,
+        batch,
+        accumulate,
+        feeds: contrastiveBatches(train, store, { batch, textLen, positives: o.positives, specAugment: o.specAugment, mixup: o.mixup }),
+        evaluate,
+        epochFields: () => ({ logit_scale: Number(trained.param('logit_scale').data[0]) }),
+        startFields: { train_clips: train.length, val_clips: val.length, params_trainable: model.params },
+        save: () => saveWeights(out, 'final', weights()),
+        summary: (r): TrainSummary => ({
+          run_dir: out,
+          status: r.status,
+          steps: r.steps,
+          epochs_completed: r.epochs_completed,
+          best_epoch: r.best_epoch,
+          best_score: r.best_score,
+          final_weights: r.weights,
+          config: join(out, 'config.json'),
+          params_trainable: model.params,
+          first_loss: r.first_loss,
+          last_loss: r.last_loss,
+          seconds: r.seconds,
+          seconds_per_step: r.seconds_per_step,
+          val: ((r.saved_epoch ?? r.epochs.at(-1))?.evaluation?.val as EpochMetrics | undefined) ?? null,
+        }),
+      },
+      {
+        ...o,
+        epochs,
+        seed,
+        schedule: {
+          kind: o.schedule ?? D.schedule,
+          lr: o.lr ?? D.lr,
+          warmupSteps: o.warmupSteps ?? D.warmupSteps,
+          minLr: o.minLr ?? D.minLr,
+          patience: o.patience ?? D.patience,
+          factor: 0.1,
+        },
+      },
+    );
   } finally {
-    await owned?.release();
+    await step?.release();
     await store.close();
   }
 }
 
-function describeVal(v: EpochMetrics): string {
-  const parts: string[] = [];
-  if (v.a2t_r10 !== undefined) parts.push(`R@1 ${pct(v.a2t_r1!)} R@10 ${pct(v.a2t_r10)} (a→t)`);
-  if (v.zero_shot_acc !== undefined) parts.push(`zero-shot ${pct(v.zero_shot_acc)} of ${v.zero_shot_classes} classes`);
-  return parts.join(', ');
-}
-
-const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-
-function fmt(s: number): string {
-  if (!Number.isFinite(s)) return '--:--';
-  const m = Math.floor(s / 60);
-  return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}:${String(Math.round(s % 60)).padStart(2, '0')}`;
-}
-
-/** Keeps the log lines up to the checkpoint being resumed (steps after it will be run again). */
-function truncateLog(file: string, st: RunState): void {
-  if (!existsSync(file)) return;
-  const kept = readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => {
-      if (!l.trim()) return false;
-      try {
-        const e = JSON.parse(l) as { type?: string; step?: number; epoch?: number };
-        if (e.type === 'step' || e.type === 'checkpoint') return (e.step ?? 0) <= st.step;
-        if (e.type === 'epoch') return (e.epoch ?? 0) <= st.epoch;
-        return e.type !== 'end';
-      } catch {
-        return false;
-      }
-    });
-  writeFileSync(file, kept.length ? `${kept.join('\n')}\n` : '');
+/** The compiled training step: the contrastive graph, its trainable parameters (less the frozen groups), the optimiser. */
+async function contrastiveStep(
+  base: StateDict,
+  cfg: ClapConfig,
+  o: ContrastiveOptions,
+  batch: number,
+  accumulate: number,
+  textLen: number,
+): Promise<{ step: TrainStep; params: number }> {
+  const D = CONTRASTIVE_DEFAULTS;
+  const cg = buildContrastiveGraph(base, cfg, batch, textLen);
+  const frozen = new Set(o.freeze ?? []);
+  const all = [...cg.graph.params.values()].map((p) => p.value).filter((v) => isFloatDtype(v.dtype));
+  const used = dependsOn(cg.loss, all);
+  const trainable = all.filter((v, i) => {
+    if (!used[i]) return false;
+    const grp = paramGroup(v.name, cfg);
+    if (grp === 'audio_projection' || grp === 'text_projection') return !frozen.has('projection');
+    return !frozen.has(grp);
+  });
+  if (trainable.length === 0) throw new ClapError('everything is frozen: nothing to train');
+  const rank = new Map(trainable.map((v) => [v.name, v.rank]));
+  const step = await buildTrainStep(cg.loss, {
+    optimizer: {
+      kind: o.optimizer ?? D.optimizer,
+      ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
+      decay: (n) => (rank.get(n) ?? 0) >= 2,
+    },
+    params: trainable,
+    clipGradNorm: o.clipGrad,
+    lr: o.lr ?? D.lr,
+    accumulate,
+    runtime: { threads: o.threads },
+  });
+  return { step, params: parameterCount(trainable) };
 }
 
 /**
@@ -607,13 +310,7 @@ export async function evaluateSplit(
 ): Promise<EpochMetrics> {
   const clap = await Clap.load({ weights: toStateDict(sd), config: cfg, threads });
   try {
-    const mels: Float32Array[] = [];
-    for (const it of items) {
-      const m = new Float32Array(CROP_FRAMES * MEL_BINS);
-      cropInto(await store.get(it.path), 0, m, 0);
-      mels.push(m);
-    }
-    const audio = await clap.embedLogMels(mels, 16);
+    const audio = await embedItems(clap, items, store);
     const captions: string[] = [];
     const captionClip: number[] = [];
     items.forEach((it, i) =>

@@ -12,6 +12,9 @@ import { join } from 'node:path';
 import { WINDOW_FRAMES } from '../../audio/constants.js';
 import { ClapError } from '../../errors.js';
 import { clipLogMel, defaultWorkers, FrontendPool } from '../pipeline.js';
+import type { Rng } from '../rng.js';
+import type { Clap } from '../clap.js';
+import type { ManifestItem } from './manifest.js';
 import { FEATURE_DEFAULTS } from './defaults.js';
 import { makeDir } from './outputs.js';
 
@@ -106,4 +109,20 @@ export function cropInto(features: Float32Array, frame: number, out: Float32Arra
   const frames = frameCountOf(features);
   const f = Math.max(0, Math.min(frame, frames - CROP_FRAMES));
   out.set(features.subarray(f * MEL_BINS, (f + CROP_FRAMES) * MEL_BINS), at);
+}
+
+/** Crop number `k` of a batch: a random 7 s window of `features` (one draw of `rng`), copied into `out`. */
+export function randomCropInto(features: Float32Array, rng: Rng, out: Float32Array, k: number): void {
+  cropInto(features, rng.int(frameCountOf(features) - CROP_FRAMES + 1), out, k * CROP_FRAMES * MEL_BINS);
+}
+
+/** Frozen CLAP audio embeddings (first 7 s of each clip). */
+export async function embedItems(clap: Clap, items: readonly ManifestItem[], store: FeatureStore): Promise<Float32Array[]> {
+  const mels: Float32Array[] = [];
+  for (const it of items) {
+    const m = new Float32Array(CROP_FRAMES * MEL_BINS);
+    cropInto(await store.get(it.path), 0, m, 0);
+    mels.push(m);
+  }
+  return clap.embedLogMels(mels, 16);
 }

@@ -1,4 +1,7 @@
-/** Training: contrastive pre-training of CLAP (`clap train contrastive`) and its curves (`clap train plot`). */
+/**
+ * Training: contrastive pre-training of CLAP (`clap train contrastive`), fine-tuning, captioning and the
+ * linear probe — all in one loop (loop.ts) — and the curves (`clap train plot`).
+ */
 export {
   trainContrastive,
   evaluateSplit,
@@ -8,24 +11,29 @@ export {
   type FreezeGroup,
 } from './contrastive.js';
 export { buildContrastiveGraph, exportStateDict, paramGroup, parseParamName, LOGIT_SCALE_MAX, type ParamGroup } from './model.js';
-export { readManifest, splitItems, parseCsv, type ManifestItem } from './manifest.js';
-export { FeatureStore } from './features.js';
+export { readManifest, splitItems, labelledSplit, parseCsv, type ManifestItem } from './manifest.js';
+export { FeatureStore, embedItems } from './features.js';
 export { TRAIN_PRESETS, resolveTrainConfig } from './presets.js';
 export { learningRate, endOfEpoch, initialScheduleState, type ScheduleConfig, type ScheduleState } from './schedule.js';
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export { retrieval, zeroShotAccuracy, hitProbability } from './metrics.js';
 export { readLog, renderSvg, type LogEntry } from './plot.js';
+export { trainProbe, type ProbeOptions, type ProbeSummary } from './probe.js';
+export { trainLinearHead, headAccuracy, predictHead, LinearHeadStep, type LinearHead } from './linear-head.js';
 export {
-  trainProbe,
-  trainLinearHead,
-  headAccuracy,
-  predictHead,
-  labelledSplit,
-  embedItems,
-  type ProbeOptions,
-  type ProbeSummary,
-  type LinearHead,
-} from './probe.js';
+  openRun,
+  runLoop,
+  streams,
+  type LoopOptions,
+  type LoopResult,
+  type RunStatus,
+  type Trainer,
+  type TrainEvent,
+  type Stepper,
+  type Evaluation,
+  type EpochRecord,
+} from './loop.js';
+export type { RunOptions } from './run-options.js';
 export { trainCaption, buildCaptionGraph, captionTokens, type CaptionTrainOptions, type CaptionTrainSummary } from './caption.js';
 export { finetune, type FinetuneOptions, type FinetuneSummary } from './finetune.js';
 export { specAugment, mixupBatch, betaSample, type SpecAugmentOptions } from './augment.js';

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { applyTemplate } from '../clap.js';
+import { Rng } from '../rng.js';
 
 export interface ManifestItem {
   /** Absolute path of the audio file. */
@@ -184,4 +185,30 @@ export function splitItems(items: ManifestItem[], o: SplitOptions, rand: () => n
   const nVal = Math.max(1, Math.round(items.length * o.fraction));
   const val = new Set(order.slice(0, nVal));
   return { train: items.filter((_, i) => !val.has(i)), val: items.filter((_, i) => val.has(i)) };
+}
+
+/** Labelled items → train / held-out split (a `split` column, --val, or a seeded stratified split by clip). */
+export function labelledSplit(
+  items: ManifestItem[],
+  val: ManifestItem[] | undefined,
+  fraction: number,
+  seed: number,
+): { train: ManifestItem[]; val: ManifestItem[] } {
+  const unlabelled = items.find((it) => it.label === undefined);
+  if (unlabelled) throw new ClapError('every row needs a label', { subject: unlabelled.path });
+  if (val) return { train: items, val };
+  if (items.some((it) => it.split)) return splitItems(items, { fraction, by: 'clip', seed }, () => 0);
+  // stratified: the same fraction of every class (at least one clip kept for training)
+  const rng = new Rng((seed ^ 0x9e3779b9) >>> 0);
+  const train: ManifestItem[] = [];
+  const held: ManifestItem[] = [];
+  const byLabel = new Map<string, ManifestItem[]>();
+  for (const it of items) byLabel.set(it.label!, [...(byLabel.get(it.label!) ?? []), it]);
+  for (const label of [...byLabel.keys()].sort()) {
+    const xs = rng.shuffle([...byLabel.get(label)!]);
+    const k = xs.length > 1 ? Math.min(xs.length - 1, Math.max(1, Math.round(xs.length * fraction))) : 0;
+    held.push(...xs.slice(0, k));
+    train.push(...xs.slice(k));
+  }
+  return { train, val: held };
 }

@@ -1,5 +1,10 @@
-/** Settings every supervised training run shares: run length, optimiser, data loading, reproducibility. */
-export interface RunOptions {
+import type { LoopOptions } from './loop.js';
+
+/**
+ * Settings every training run shares: run length, optimiser, data loading, reproducibility, and the
+ * loop's (resume, checkpoints, time and step limits, early stop, Ctrl-C, events).
+ */
+export interface RunOptions extends LoopOptions {
   epochs?: number;
   batch?: number;
   lr?: number;
@@ -10,12 +15,8 @@ export interface RunOptions {
   workers?: number;
   /** Compute threads. */
   threads?: number;
-  /** Clips longer than this many seconds are cut before training crops (default 30); not a time limit. */
+  /** Clips longer than this many seconds are cut before training crops; a clip length, not a time limit. */
   maxClipSeconds?: number;
   /** Clip gradients to this global norm. */
   clipGrad?: number;
-  /** Stop after this many steps (tests). */
-  maxSteps?: number;
-  /** Progress lines go here. */
-  progress?: NodeJS.WritableStream;
 }
