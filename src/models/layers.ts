@@ -120,3 +120,27 @@ export function torchLayerNorm(g: Graph, sd: StateDict, key: string, dim: number
 export function applyLayerNorm(x: Value, p: LayerNormParams): Value {
   return ops.layerNorm(x, p.gamma, p.beta, p.eps);
 }
+
+/**
+ * An eval-mode BatchNorm at `prefix` (`…bn1.`: weight, bias, running_mean, running_var) as a per-channel
+ * affine map: scale γ/√(var + eps) and shift β − μ·scale, computed in float64 and stored as float32.
+ */
+export function batchNormAffine(
+  sd: StateDict,
+  prefix: string,
+  channels: number,
+  eps: number,
+): { scale: Float32Array; shift: Float32Array } {
+  const w = asFloat32(requireTensor(sd, `${prefix}weight`, [channels]));
+  const b = asFloat32(requireTensor(sd, `${prefix}bias`, [channels]));
+  const mean = asFloat32(requireTensor(sd, `${prefix}running_mean`, [channels]));
+  const variance = asFloat32(requireTensor(sd, `${prefix}running_var`, [channels]));
+  const scale = new Float32Array(channels);
+  const shift = new Float32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const s = w[c] / Math.sqrt(variance[c] + eps);
+    scale[c] = s;
+    shift[c] = b[c] - mean[c] * s;
+  }
+  return { scale, shift };
+}

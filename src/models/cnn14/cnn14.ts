@@ -10,9 +10,9 @@
 import { ClapError } from '../../errors.js';
 import { type Graph, ops, type Value } from '../../engine/index.js';
 import type { StateDict } from '../../weights/index.js';
-import { applyLinear, f32Tensor, torchLinear } from '../layers.js';
+import { applyLinear, batchNormAffine, f32Tensor, torchLinear } from '../layers.js';
 import type { Cnn14Config } from './config.js';
-import { batchNormAffine, convBlock, convBlockParams } from './conv-block.js';
+import { convBlock, convBlockParams } from './conv-block.js';
 
 export interface Cnn14Outputs {
   /** relu(fc1(pooled)) [B, outEmb]: the audio embedding. */

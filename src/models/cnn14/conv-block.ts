@@ -5,7 +5,7 @@
  */
 import { type Graph, ops, type Value } from '../../engine/index.js';
 import type { StateDict } from '../../weights/index.js';
-import { asFloat32, f32Tensor, requireTensor } from '../layers.js';
+import { asFloat32, batchNormAffine, f32Tensor, requireTensor } from '../layers.js';
 
 export interface ConvBnParams {
   /** [out, in, 3, 3], BatchNorm folded in. */
@@ -17,27 +17,6 @@ export interface ConvBnParams {
 export interface ConvBlockParams {
   conv1: ConvBnParams;
   conv2: ConvBnParams;
-}
-
-/** Per-channel scale γ/√(var + eps) and shift β − μ·scale of an eval-mode BatchNorm at `prefix` (`…bn1.`). */
-export function batchNormAffine(
-  sd: StateDict,
-  prefix: string,
-  channels: number,
-  eps: number,
-): { scale: Float32Array; shift: Float32Array } {
-  const w = asFloat32(requireTensor(sd, `${prefix}weight`, [channels]));
-  const b = asFloat32(requireTensor(sd, `${prefix}bias`, [channels]));
-  const mean = asFloat32(requireTensor(sd, `${prefix}running_mean`, [channels]));
-  const variance = asFloat32(requireTensor(sd, `${prefix}running_var`, [channels]));
-  const scale = new Float32Array(channels);
-  const shift = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) {
-    const s = w[c] / Math.sqrt(variance[c] + eps);
-    scale[c] = s;
-    shift[c] = b[c] - mean[c] * s;
-  }
-  return { scale, shift };
 }
 
 function convBn(g: Graph, sd: StateDict, convKey: string, bnPrefix: string, cin: number, cout: number, eps: number): ConvBnParams {

@@ -8,12 +8,14 @@ import type { Graph } from '../../engine/index.js';
 import type { StateDict } from '../../weights/index.js';
 import type { HtsatConfig } from './config.js';
 import { patchMerging } from './patch-merging.js';
-import { swinBlock, swinBlockParams } from './swin-block.js';
+import { MSCLAP_SWIN_KEYS, type SwinBlockKeys, swinBlock, swinBlockParams } from './swin-block.js';
 import { reorder, type TokenStream, windowOrder } from './token-order.js';
 
 export interface BasicLayerOptions {
   hardMask: boolean;
   trainable: boolean;
+  /** The blocks' key names (default msclap's). */
+  keys?: Readonly<SwinBlockKeys>;
 }
 
 /** Stage `stage` of HTSAT under `prefix` (the HTSAT module's prefix) on stream `s`. */
@@ -39,7 +41,10 @@ export function basicLayer(
     const blockOrder = windowOrder(H, H, ws, shift);
     x = reorder(g, x, order, blockOrder, `order_s${stage}b${d}`);
     order = blockOrder;
-    x = swinBlock(x, swinBlockParams(g, sd, key, { side: H, dim: C, heads, window: ws, shift }, cfg, o));
+    x = swinBlock(
+      x,
+      swinBlockParams(g, sd, key, { side: H, dim: C, heads, window: ws, shift }, cfg, { ...o, keys: o.keys ?? MSCLAP_SWIN_KEYS }),
+    );
   }
   const downsample = `${prefix}layers.${stage}.downsample.`;
   if (stage < cfg.depths.length - 1) return patchMerging(g, { x, order, side: H, dim: C }, sd, downsample, win, cfg.eps);

@@ -19,7 +19,7 @@
 import { ClapError } from '../../errors.js';
 import { type Graph, ops, type Value } from '../../engine/index.js';
 import type { StateDict } from '../../weights/index.js';
-import { applyLayerNorm, asFloat32, f32Tensor, requireTensor, torchLayerNorm, torchParam } from '../layers.js';
+import { applyLayerNorm, asFloat32, batchNormAffine, f32Tensor, requireTensor, torchLayerNorm, torchParam } from '../layers.js';
 import { basicLayer } from './basic-layer.js';
 import type { HtsatConfig } from './config.js';
 import { patchEmbed } from './patch-embed.js';
@@ -109,17 +109,7 @@ function checkGeometry(logmel: Value, cfg: HtsatConfig): void {
 /** Eval-mode bn0 (BatchNorm2d over mel bins): per-bin scale/shift folded once here, in float64. */
 function bn0(g: Graph, x: Value, sd: StateDict, prefix: string, cfg: HtsatConfig): Value {
   const M = cfg.melBins;
-  const w = asFloat32(requireTensor(sd, `${prefix}bn0.weight`, [M]));
-  const b = asFloat32(requireTensor(sd, `${prefix}bn0.bias`, [M]));
-  const mean = asFloat32(requireTensor(sd, `${prefix}bn0.running_mean`, [M]));
-  const variance = asFloat32(requireTensor(sd, `${prefix}bn0.running_var`, [M]));
-  const scale = new Float32Array(M);
-  const shift = new Float32Array(M);
-  for (let i = 0; i < M; i++) {
-    const s = w[i] / Math.sqrt(variance[i] + cfg.bnEps);
-    scale[i] = s;
-    shift[i] = b[i] - mean[i] * s;
-  }
+  const { scale, shift } = batchNormAffine(sd, `${prefix}bn0.`, M, cfg.bnEps);
   return ops.add(ops.mul(x, g.constant(f32Tensor([M], scale), 'bn0_scale')), g.constant(f32Tensor([M], shift), 'bn0_shift'));
 }
 

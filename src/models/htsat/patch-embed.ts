@@ -12,6 +12,12 @@ import { type TokenStream, windowOrder } from './token-order.js';
 
 /** PatchEmbed at `prefix` (`…patch_embed.`) on `resized` [B, specSize·freqRatio, mel] → stage 0's token stream. */
 export function patchEmbed(g: Graph, resized: Value, sd: StateDict, prefix: string, cfg: HtsatConfig): TokenStream {
+  const s = patchProjection(g, resized, sd, prefix, cfg);
+  return { ...s, x: applyLayerNorm(s.x, torchLayerNorm(g, sd, `${prefix}norm`, cfg.embedDim, cfg.eps)) };
+}
+
+/** PatchEmbed's conv (`proj`) alone, before its LayerNorm: [B·tokens, C] in stage 0's window order. */
+export function patchProjection(g: Graph, resized: Value, sd: StateDict, prefix: string, cfg: HtsatConfig): TokenStream {
   const { specSize: S, patchSize: ps, melBins: M, freqRatio: fr, windowSize: win, embedDim: C0 } = cfg;
   const grid = S / ps;
   const ws0 = Math.min(win, grid);
@@ -31,7 +37,6 @@ export function patchEmbed(g: Graph, resized: Value, sd: StateDict, prefix: stri
     grid * grid,
     ps * ps,
   ]);
-  const norm = torchLayerNorm(g, sd, `${prefix}norm`, C0, cfg.eps);
-  const x = applyLayerNorm(ops.add(ops.matmul(ops.reshape(patches, [-1, ps * ps]), peWt), peB), norm);
+  const x = ops.add(ops.matmul(ops.reshape(patches, [-1, ps * ps]), peWt), peB);
   return { x, order: windowOrder(grid, grid, ws0, 0), side: grid, dim: C0 };
 }

@@ -8,7 +8,29 @@ import { type Graph, ops, type Value } from '../../engine/index.js';
 import type { StateDict } from '../../weights/index.js';
 import { applyLayerNorm, applyLinear, asFloat32, type LayerNormParams, type LinearParams, torchLayerNorm, torchLinear } from '../layers.js';
 import type { HtsatConfig } from './config.js';
-import { windowAttention, type WindowAttentionParams, windowAttentionParams } from './window-attention.js';
+import { windowAttention, type WindowAttentionKeys, type WindowAttentionParams, windowAttentionParams } from './window-attention.js';
+
+/** Where a block's tensors sit under its prefix (msclap's names, or Hugging Face's ClapAudioLayer's). */
+export interface SwinBlockKeys extends WindowAttentionKeys {
+  norm1: string;
+  norm2: string;
+  fc1: string;
+  fc2: string;
+  /** The stored shifted-window mask buffer (msclap keeps one; Hugging Face computes it). */
+  attnMask?: string;
+}
+
+/** msclap's HTSAT (`norm1`, `attn.qkv`, `mlp.fc1`, ...). */
+export const MSCLAP_SWIN_KEYS: Readonly<SwinBlockKeys> = Object.freeze({
+  norm1: 'norm1',
+  norm2: 'norm2',
+  fc1: 'mlp.fc1',
+  fc2: 'mlp.fc2',
+  attention: 'attn.',
+  qkv: { fused: 'attn.qkv' },
+  proj: 'attn.proj',
+  attnMask: 'attn_mask',
+});
 
 export interface SwinBlockParams {
   norm1: LayerNormParams;
@@ -36,15 +58,16 @@ export function swinBlockParams(
   prefix: string,
   geo: SwinBlockGeometry,
   cfg: HtsatConfig,
-  o: { hardMask: boolean; trainable: boolean },
+  o: { hardMask: boolean; trainable: boolean; keys: Readonly<SwinBlockKeys> },
 ): SwinBlockParams {
   const { side: H, dim: C, heads, window: ws, shift } = geo;
+  const { keys } = o;
   const windows = (H / ws) ** 2;
   const L = ws * ws;
   let mask: Float32Array | undefined;
   if (shift > 0) {
-    const key = `${prefix}attn_mask`;
-    const m = sd.get(key);
+    const key = `${prefix}${keys.attnMask}`;
+    const m = keys.attnMask ? sd.get(key) : undefined;
     if (m && (m.shape.length !== 3 || m.shape[0] !== windows || m.shape[1] !== L || m.shape[2] !== L)) {
       throw new ClapError(`has shape [${m.shape.join(', ')}], expected [${windows}, ${L}, ${L}]`, { subject: key });
     }
@@ -52,11 +75,18 @@ export function swinBlockParams(
   }
   const hidden = Math.round(C * cfg.mlpRatio);
   return {
-    norm1: torchLayerNorm(g, sd, `${prefix}norm1`, C, cfg.eps),
-    attn: windowAttentionParams(g, sd, `${prefix}attn.`, { dim: C, heads, window: ws, windows }, { mask, ...o }),
-    norm2: torchLayerNorm(g, sd, `${prefix}norm2`, C, cfg.eps),
-    fc1: torchLinear(g, sd, `${prefix}mlp.fc1`, { inFeatures: C, outFeatures: hidden }),
-    fc2: torchLinear(g, sd, `${prefix}mlp.fc2`, { inFeatures: hidden, outFeatures: C }),
+    norm1: torchLayerNorm(g, sd, prefix + keys.norm1, C, cfg.eps),
+    attn: windowAttentionParams(
+      g,
+      sd,
+      prefix,
+      keys,
+      { dim: C, heads, window: ws, windows },
+      { mask, hardMask: o.hardMask, trainable: o.trainable },
+    ),
+    norm2: torchLayerNorm(g, sd, prefix + keys.norm2, C, cfg.eps),
+    fc1: torchLinear(g, sd, prefix + keys.fc1, { inFeatures: C, outFeatures: hidden }),
+    fc2: torchLinear(g, sd, prefix + keys.fc2, { inFeatures: hidden, outFeatures: C }),
   };
 }
 

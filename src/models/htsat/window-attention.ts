@@ -30,6 +30,17 @@ export interface WindowAttentionGeometry {
   windows: number;
 }
 
+/**
+ * Where a WindowAttention's tensors sit under its block's prefix: msclap's Swin (`attn.qkv` fused,
+ * `attn.proj`) or Hugging Face's (`attention.self.{query,key,value}`, `attention.output.dense`).
+ */
+export interface WindowAttentionKeys {
+  /** The module holding `relative_position_bias_table` / `relative_position_index`. */
+  attention: string;
+  qkv: { fused: string } | { query: string; key: string; value: string };
+  proj: string;
+}
+
 export interface WindowAttentionOptions {
   /**
    * The block's shifted-window mask [windows, L, L] (0 or the mask value), or undefined for an unshifted
@@ -53,11 +64,12 @@ export interface WindowAttentionParams extends WindowAttentionGeometry {
   flush: boolean;
 }
 
-/** WindowAttention at `prefix` (`…blocks.<d>.attn.`): qkv, proj, the bias table and its index. */
+/** WindowAttention of the block at `prefix` (`…blocks.<d>.`): q/k/v, proj, the bias table and its index. */
 export function windowAttentionParams(
   g: Graph,
   sd: StateDict,
   prefix: string,
+  keys: WindowAttentionKeys,
   geo: WindowAttentionGeometry,
   o: WindowAttentionOptions,
 ): WindowAttentionParams {
@@ -65,9 +77,9 @@ export function windowAttentionParams(
   const L = ws * ws;
   const span = 2 * ws - 1;
   // relative-position bias [heads, L, L] = table[index[p, q], h]
-  const tableKey = `${prefix}relative_position_bias_table`;
+  const tableKey = `${prefix}${keys.attention}relative_position_bias_table`;
   const table = asFloat32(requireTensor(sd, tableKey, [span * span, heads]));
-  const idxKey = `${prefix}relative_position_index`;
+  const idxKey = `${prefix}${keys.attention}relative_position_index`;
   const idxT = sd.get(idxKey);
   let relIdx: Int32Array;
   if (idxT) {
@@ -82,10 +94,8 @@ export function windowAttentionParams(
     relIdx = swinRelativePositionIndex(ws);
   }
   const scale = (C / heads) ** -0.5;
-  const q = torchLinear(g, sd, `${prefix}qkv`, { inFeatures: C, outFeatures: 3 * C, rows: [0, C], scale });
-  const k = torchLinear(g, sd, `${prefix}qkv`, { inFeatures: C, outFeatures: 3 * C, rows: [C, 2 * C] });
-  const v = torchLinear(g, sd, `${prefix}qkv`, { inFeatures: C, outFeatures: 3 * C, rows: [2 * C, 3 * C] });
-  const proj = torchLinear(g, sd, `${prefix}proj`, { inFeatures: C, outFeatures: C });
+  const { q, k, v } = qkvParams(g, sd, prefix, keys.qkv, C, scale);
+  const proj = torchLinear(g, sd, `${prefix}${keys.proj}`, { inFeatures: C, outFeatures: C });
   const layout: BiasLayout = {
     relIdx,
     mask: o.mask && (o.hardMask ? Float32Array.from(o.mask, (m) => (m !== 0 ? HARD_MASK : m)) : o.mask),
@@ -93,8 +103,25 @@ export function windowAttentionParams(
     heads,
     tokens: L,
   };
-  const bias = o.trainable ? trainableBias(g, torchParam(g, sd, tableKey), layout) : foldedBias(g, prefix, table, layout);
+  const bias = o.trainable ? trainableBias(g, torchParam(g, sd, tableKey), layout) : foldedBias(g, prefix + keys.attention, table, layout);
   return { ...geo, q, k, v, proj, bias, flush: !o.hardMask && o.mask !== undefined };
+}
+
+/** q (pre-scaled by `scale`), k, v: rows of one fused Linear, or three Linears. */
+function qkvParams(g: Graph, sd: StateDict, prefix: string, keys: WindowAttentionKeys['qkv'], C: number, scale: number) {
+  if ('fused' in keys) {
+    const key = prefix + keys.fused;
+    return {
+      q: torchLinear(g, sd, key, { inFeatures: C, outFeatures: 3 * C, rows: [0, C], scale }),
+      k: torchLinear(g, sd, key, { inFeatures: C, outFeatures: 3 * C, rows: [C, 2 * C] }),
+      v: torchLinear(g, sd, key, { inFeatures: C, outFeatures: 3 * C, rows: [2 * C, 3 * C] }),
+    };
+  }
+  return {
+    q: torchLinear(g, sd, prefix + keys.query, { inFeatures: C, outFeatures: C, scale }),
+    k: torchLinear(g, sd, prefix + keys.key, { inFeatures: C, outFeatures: C }),
+    v: torchLinear(g, sd, prefix + keys.value, { inFeatures: C, outFeatures: C }),
+  };
 }
 
 /** Where the bias comes from: the table rows per (query, key) pair, and the additive shift mask if any. */
