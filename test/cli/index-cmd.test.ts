@@ -1,32 +1,18 @@
 /** End to end: `clap index …` and `clap search` as spawned programs, including a kill -9 mid-indexing. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ClapIndex } from '../../src/tasks/clap-index.js';
+import { clapCli, commits, until } from '../helpers/cli.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { tone, writeClips, writeWav } from '../store/audio-helpers.js';
 
-const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
-const ENV = { ...process.env, CLAP_THREADS: '1' };
+const cli = clapCli({ ...process.env, CLAP_THREADS: '1' });
+const { ok } = cli;
+const clap = cli.run;
 const W = ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')];
-
-function clap(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: ENV }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr });
-    });
-  });
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await clap(...args);
-  assert.equal(r.code, 0, `clap ${args.join(' ')}: ${r.err}`);
-  return r.out;
-}
 
 test('clap index add / stats / search / captions: the JSON contract, incremental runs, one-line errors', async () => {
   const root = mkdtempSync(join(tmpdir(), 'clap-cli-index-'));
@@ -115,23 +101,10 @@ test('clap index add killed with SIGKILL mid-run: the store stays readable, the 
   const N = 40;
   try {
     const clips = writeClips(lib, N);
-    const versions = join(db, 'entries.lance', '_versions');
-    const child = spawn(process.execPath, [BIN, 'index', 'add', lib, '--db', db, ...W, '--batch', '2', '--decode-threads', '1'], {
-      env: ENV,
-      stdio: 'ignore',
-    });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.on('exit', (code, signal) => resolve({ code, signal })),
-    );
-    let finished = false;
-    void exited.then(() => {
-      finished = true;
-    });
-    // Kill once a few batches are committed (each commit is a new table version).
-    while (!finished && !(existsSync(versions) && readdirSync(versions).length >= 3)) await new Promise((r) => setTimeout(r, 10));
-    child.kill('SIGKILL');
-    const { signal } = await exited;
-    assert.equal(signal, 'SIGKILL', 'the indexer finished before it could be killed');
+    const indexer = cli.spawn('index', 'add', lib, '--db', db, ...W, '--batch', '2', '--decode-threads', '1');
+    await until('a few commits', () => commits(db) >= 3, [indexer]);
+    indexer.child.kill('SIGKILL');
+    assert.equal((await indexer.exited).signal, 'SIGKILL');
 
     const partial = JSON.parse(await ok('index', 'stats', '--db', db, '--json')).files as number;
     assert.ok(partial >= 2 && partial < N, `files after the kill: ${partial}`);
@@ -236,26 +209,11 @@ test('Ctrl-C (SIGINT) during clap index add: exits 130 saying what was committed
   const N = 40;
   try {
     const clips = writeClips(lib, N);
-    const versions = join(db, 'entries.lance', '_versions');
-    const child = spawn(process.execPath, [BIN, 'index', 'add', lib, '--db', db, ...W, '--batch', '2', '--decode-threads', '1', '--json'], {
-      env: ENV,
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    let finished = false;
-    void exited.then(() => {
-      finished = true;
-    });
-    while (!finished && !(existsSync(versions) && readdirSync(versions).length >= 3)) await new Promise((r) => setTimeout(r, 10));
-    child.kill('SIGINT');
-    const code = await exited;
+    const indexer = cli.spawn('index', 'add', lib, '--db', db, ...W, '--batch', '2', '--decode-threads', '1', '--json');
+    await until('a few commits', () => commits(db) >= 3, [indexer]);
+    indexer.child.kill('SIGINT');
+    const { code } = await indexer.exited;
+    const { out, err } = indexer;
     assert.equal(code, 130, `exit status ${code}: ${err}`);
     const report = JSON.parse(out) as { added: number; files: number; interrupted: boolean; pending: number };
     assert.equal(report.interrupted, true);

@@ -6,75 +6,23 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { ClapIndex } from '../../src/tasks/clap-index.js';
 import { saveSafetensors } from '../../src/weights/safetensors.js';
 import { loadWeights } from '../../src/weights/index.js';
+import { type ClapProcess, clapCli, commits, until } from '../helpers/cli.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { startRedis } from '../helpers/redis.js';
 import { writeClips } from '../store/audio-helpers.js';
 
-const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
 // Short job locks: a killed worker's batch goes back to the queue within ~2 s.
-const ENV = { ...process.env, CLAP_THREADS: '1', CLAP_QUEUE_LOCK_MS: '1500' };
+const cli = clapCli({ ...process.env, CLAP_THREADS: '1', CLAP_QUEUE_LOCK_MS: '1500' });
+const { ok } = cli;
 const CONFIG = ['--config', fixturePath('config.json')];
 const W = ['--weights', fixturePath('clap.pth'), ...CONFIG];
-
-function clap(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: ENV }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout, err: stderr });
-    });
-  });
-}
-
-async function ok(...args: string[]): Promise<string> {
-  const r = await clap(...args);
-  assert.equal(r.code, 0, `clap ${args.join(' ')}: ${r.err}`);
-  return r.out;
-}
-
-/** A spawned clap with its output collected and its exit awaited. */
-class Proc {
-  readonly child: ChildProcess;
-  out = '';
-  err = '';
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [BIN, ...args], { env: ENV });
-    this.child.stdout!.on('data', (d: Buffer) => {
-      this.out += d;
-    });
-    this.child.stderr!.on('data', (d: Buffer) => {
-      this.err += d;
-    });
-    this.exited = new Promise((resolve) => this.child.on('close', (code, signal) => resolve({ code, signal })));
-  }
-  get done(): boolean {
-    return this.child.exitCode !== null || this.child.signalCode !== null;
-  }
-  /** JSON lines printed so far (a worker's --json events). */
-  events(): { type: string; batch?: string }[] {
-    return this.out
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l));
-  }
-}
-
-async function until(what: string, cond: () => boolean, procs: Proc[] = [], timeoutMs = 240_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    for (const p of procs) if (p.done) throw new Error(`waiting for ${what}: a process ended: ${p.err}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function indexedPaths(db: string): Promise<string[]> {
   const index = await ClapIndex.open(db);
@@ -90,7 +38,7 @@ async function indexedPaths(db: string): Promise<string[]> {
 test('clap index add --queue with 3 workers: worker kill -9, committer kill -9 + restart, Redis restart, wrong weights, unreadable files', async () => {
   const root = mkdtempSync(join(tmpdir(), 'clap-queue-'));
   const redis = await startRedis();
-  const procs: Proc[] = [];
+  const procs: ClapProcess[] = [];
   try {
     // The library as the indexing machine sees it, and as the workers see it (--path-map): one file missing there.
     const lib = join(root, 'lib');
@@ -112,8 +60,8 @@ test('clap index add --queue with 3 workers: worker kill -9, committer kill -9 +
     const local = JSON.parse(await ok('index', 'add', lib, '--db', join(root, 'local'), ...W, '--json'));
     assert.deepEqual([local.files, local.skipped.length], [301, 2]);
 
-    const worker = (w: string[]): Proc => {
-      const p = new Proc(['worker', '--queue', redis.url, ...w, '--path-map', `${lib}=${mirror}`, '--decode-threads', '1', '--json']);
+    const worker = (w: string[]): ClapProcess => {
+      const p = cli.spawn('worker', '--queue', redis.url, ...w, '--path-map', `${lib}=${mirror}`, '--decode-threads', '1', '--json');
       procs.push(p);
       return p;
     };
@@ -122,10 +70,9 @@ test('clap index add --queue with 3 workers: worker kill -9, committer kill -9 +
     await until('workers ready', () => [a, b, c, other].every((p) => p.events().some((e) => e.type === 'ready')), [a, b, c, other]);
 
     const db = join(root, 'db');
-    const versions = (): number =>
-      existsSync(join(db, 'entries.lance', '_versions')) ? readdirSync(join(db, 'entries.lance', '_versions')).length : 0;
+    const versions = (): number => commits(db);
     const committerArgs = ['index', 'add', lib, '--db', db, ...W, '--queue', redis.url, '--job-files', '4', '--json'];
-    const first = new Proc(committerArgs);
+    const first = cli.spawn(...committerArgs);
     procs.push(first);
 
     // A worker killed while it holds a batch: the batch goes to another worker.
@@ -140,7 +87,7 @@ test('clap index add --queue with 3 workers: worker kill -9, committer kill -9 +
     assert.equal((await first.exited).signal, 'SIGKILL', 'the committer finished before it could be killed');
     const committed = (await indexedPaths(db)).length;
     assert.ok(committed < 301, `committed before the kill: ${committed}`);
-    const second = new Proc(committerArgs);
+    const second = cli.spawn(...committerArgs);
     procs.push(second);
 
     // Redis restarted (SIGTERM: it saves its snapshot) while the run goes on.
@@ -189,7 +136,7 @@ test('clap index add --queue with 3 workers: worker kill -9, committer kill -9 +
     assert.ok(stats.done >= 76, `done: ${stats.done}`);
     // The killed worker is listed as gone; the others with their work.
     const workers = stats.workers as { pid: number; alive: boolean; files: number; refused: number }[];
-    const byPid = (p: Proc) => workers.find((w) => w.pid === p.child.pid)!;
+    const byPid = (p: ClapProcess) => workers.find((w) => w.pid === p.child.pid)!;
     assert.deepEqual(
       [a, b, c, other].map((p) => byPid(p).alive),
       [false, true, true, true],
