@@ -130,22 +130,16 @@ export function sincResampleKernel(origFreq: number, newFreq: number, options: R
 }
 
 /**
- * Output samples [outStart, outStart + outCount) of the resampled signal, reading only the input they
- * need through `readInput(start, count)` (which must zero-pad outside the signal — see `readPadded`).
- * Identical to slicing the full resample: each output depends only on its own input neighbourhood.
+ * Output samples [outStart, outStart + outCount) of `signal` resampled, reading only the input they need
+ * (zeros stand for samples outside the signal). Identical to slicing the full resample: each output
+ * depends only on its own input neighbourhood.
  */
-export function resampleRange(
-  kernel: ResampleKernel,
-  readInput: (start: number, count: number) => Float32Array,
-  outStart: number,
-  outCount: number,
-): Float32Array {
+export function resampleRange(kernel: ResampleKernel, signal: Signal, outStart: number, outCount: number): Float32Array {
   const out = new Float32Array(outCount);
   if (outCount <= 0) return out;
   const { origFreq: orig, newFreq: nw, width, denseTaps } = kernel;
   const b0 = Math.floor(outStart / nw);
   const b1 = Math.floor((outStart + outCount - 1) / nw);
-  const x = readInput(b0 * orig - width, (b1 - b0) * orig + denseTaps);
   const dsp = Dsp.get();
   const group = dsp.resampleGroup;
   // Blocks per call: a multiple of the kernel's group, ≈ 1 M input samples at most (bounded memory).
@@ -159,29 +153,23 @@ export function resampleRange(
     const tables = [kernel.first, kernel.count, kernel.offset].map((t) => layout.reserve(Int32Array, t.length));
     const taps = layout.reserve(Float64Array, kernel.taps.length);
     const outr = layout.reserve(Float32Array, blocks * nw);
+    // input samples [from, from + xs.length): the signal's where it has them, zeros elsewhere (also past the
+    // chunk's last real block, whose outputs are dropped)
     const xs = layout.view(xr);
-    const from = c0 * orig;
-    xs.set(x.subarray(from, Math.min(x.length, from + xs.length)));
-    xs.fill(0, Math.min(xs.length, x.length - from));
+    const from = (b0 + c0) * orig - width;
+    const lo = Math.max(0, from);
+    const hi = Math.min(signal.length, from + (real - 1) * orig + denseTaps);
+    xs.fill(0);
+    if (hi > lo) xs.set(signal.read(lo, hi - lo), lo - from);
     [kernel.first, kernel.count, kernel.offset].forEach((t, i) => layout.view(tables[i]).set(t));
     layout.view(taps).set(kernel.taps);
     const [first, count, offset] = tables.map((t) => t.offset);
     dsp.kernels.resampleBlocks(xr.offset, blocks, orig, nw, denseTaps, first, count, offset, taps.offset, pairs.offset, outr.offset);
     // this chunk's outputs are [(b0 + c0)·nw, (b0 + c0 + real)·nw); keep those in [outStart, outStart + outCount)
-    const lo = Math.max(outStart, (b0 + c0) * nw);
-    const hi = Math.min(outStart + outCount, (b0 + c0 + real) * nw);
-    out.set(layout.view(outr).subarray(lo - (b0 + c0) * nw, hi - (b0 + c0) * nw), lo - outStart);
+    const oLo = Math.max(outStart, (b0 + c0) * nw);
+    const oHi = Math.min(outStart + outCount, (b0 + c0 + real) * nw);
+    out.set(layout.view(outr).subarray(oLo - (b0 + c0) * nw, oHi - (b0 + c0) * nw), oLo - outStart);
   }
-  return out;
-}
-
-/** `signal.read` over [start, start+count) with zeros outside [0, signal.length). */
-export function readPadded(signal: Signal, start: number, count: number): Float32Array {
-  const lo = Math.max(0, start);
-  const hi = Math.min(signal.length, start + count);
-  if (lo === start && hi === start + count) return signal.read(start, count);
-  const out = new Float32Array(count);
-  if (hi > lo) out.set(signal.read(lo, hi - lo), lo - start);
   return out;
 }
 
@@ -190,5 +178,5 @@ export function resample(x: Float32Array, origFreq: number, newFreq: number, opt
   if (origFreq === newFreq) return x.slice();
   const kernel = sincResampleKernel(origFreq, newFreq, options);
   const signal: Signal = { length: x.length, read: (s, c) => x.subarray(s, s + c) };
-  return resampleRange(kernel, (s, c) => readPadded(signal, s, c), 0, resampledLength(x.length, origFreq, newFreq));
+  return resampleRange(kernel, signal, 0, resampledLength(x.length, origFreq, newFreq));
 }

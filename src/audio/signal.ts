@@ -4,7 +4,7 @@
  * only the current window (plus the resampling filter's few-sample margin) in memory.
  */
 import { MODEL_SAMPLE_RATE } from './constants.js';
-import { readPadded, resampledLength, resampleRange, sincResampleKernel } from './resample.js';
+import { resampledLength, resampleRange, sincResampleKernel } from './resample.js';
 import type { FrameSource } from './source.js';
 
 /** A mono signal with random access. */
@@ -71,7 +71,7 @@ export function resampleSignal(signal: Signal, origFreq: number, newFreq: number
   const kernel = sincResampleKernel(origFreq, newFreq);
   return {
     length: resampledLength(signal.length, origFreq, newFreq),
-    read: (s, c) => resampleRange(kernel, (a, n) => readPadded(signal, a, n), s, c),
+    read: (s, c) => resampleRange(kernel, signal, s, c),
   };
 }
 
