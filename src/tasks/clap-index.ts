@@ -606,6 +606,8 @@ export class ClapIndex {
       let commits = 0;
       /** This run's files not yet committed or failed. */
       const open = new Set(todo.map((f) => f.path));
+      /** Files the store holds (this process is its only writer). */
+      const present = new Set(stored.keys());
       const progress = (p: Omit<IndexProgress, 'total'> = { done }): void => options.onProgress?.({ ...p, total });
       progress();
       const ctx: RunContext = {
@@ -630,7 +632,12 @@ export class ClapIndex {
             }
           }
           if (records.length === 0) return;
-          await this.store.commit(records);
+          // Only new files: appended, which costs the same at any table size; a replace (merge-insert) scans the
+          // table's keys, seconds per commit at a million files. Either is one atomic commit, and a batch delivered
+          // again finds its files present and replaces them, so each file is stored once.
+          if (records.every((r) => !present.has(r.path))) await this.store.append(records);
+          else await this.store.commit(records);
+          for (const r of records) present.add(r.path);
           changed += records.length;
           // Long runs: compact (and fold new rows into the vector index) every so often, not only at the end.
           if (++commits % COMPACT_EVERY === 0)
