@@ -1,7 +1,9 @@
 /**
  * Optional fallback for containers we do not decode natively (M4A/AAC, WebM, AIFF, WMA, ...): when an
  * `ffmpeg` binary is available, it converts the input to a float32 WAV in a private temporary file,
- * which is then streamed like any WAV (the file is unlinked as soon as it is open).
+ * which is then streamed like any WAV (the file is unlinked as soon as it is open). Its float samples
+ * are taken as they are, not through the sox reading of float WAV files: torchaudio 0.13 hands what
+ * ffmpeg decodes over unclipped.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -82,7 +84,7 @@ export async function openWithFfmpeg(bin: string, input: { path: string } | { by
     void stderr;
     const reader = new FileReader(out, name);
     try {
-      return new WavSource(reader);
+      return new WavSource(reader, { reading: 'soundfile' }); // floats as stored (see above)
     } catch (err) {
       reader.close();
       throw err;

@@ -54,6 +54,9 @@ const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 /** KSDATAFORMAT_SUBTYPE_* GUIDs share this tail after their 2-byte format code. */
 const KS_GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71];
 
+/** WAV format tags of the Ogg Vorbis ACM codec (modes 1, 2, 3, 1+, 2+, 3+): decode.ts decodes the inner stream. */
+export const OGG_VORBIS_IN_WAV = new Set([0x674f, 0x6750, 0x6751, 0x676f, 0x6770, 0x6771]);
+
 const CODEC_NAMES: Record<number, string> = {
   2: 'Microsoft ADPCM',
   6: 'A-law',
@@ -64,6 +67,7 @@ const CODEC_NAMES: Record<number, string> = {
   85: 'MP3',
   255: 'AAC',
   5648: 'HE-AAC',
+  ...Object.fromEntries([...OGG_VORBIS_IN_WAV].map((tag) => [tag, 'Ogg Vorbis'])),
 };
 
 /** True when the bytes start like a RIFF/RF64 WAVE file. */

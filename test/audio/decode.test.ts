@@ -8,7 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeAudio, resample, type DecodedAudio } from '../../src/audio/index.js';
+import { decodeAudio, encodeWav, resample, type DecodedAudio } from '../../src/audio/index.js';
+import { BufferReader } from '../../src/audio/bytes.js';
+import { WavSource } from '../../src/audio/wav.js';
 import { findFfmpeg } from '../../src/audio/ffmpeg.js';
 import { sniffFormat } from '../../src/audio/sniff.js';
 
@@ -149,4 +151,16 @@ test('Ogg Vorbis wrapped in a RIFF/WAVE file (format tag 0x674f, as LMMS ships s
   assert.equal(wrapped.sampleRate, bare.sampleRate);
   assert.equal(wrapped.channels.length, 2);
   assert.deepEqual(wrapped.channels[0], bare.channels[0]);
+});
+
+test('the ffmpeg fallback hands over its float samples unclipped, as torchaudio 0.13 does (an AAC overshoot stays > 1)', async () => {
+  // Without ffmpeg: the reading the fallback uses, next to the sox reading of a float WAV file.
+  const wav = encodeWav([Float32Array.of(1.5, -0.25, 1e-9)], 8000, 'float32');
+  const exact = new WavSource(new BufferReader('f.wav', wav), { reading: 'soundfile' }).read(0, 3)[0];
+  assert.deepEqual([...exact], [1.5, -0.25, Math.fround(1e-9)]);
+  assert.deepEqual([...(await decodeAudio(wav)).channels[0]], [1, -0.25, 0]);
+  if (!findFfmpeg(undefined)) return;
+  const hot = await decodeAudio(data('hot_square_44k.m4a'));
+  const peak = hot.channels[0].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  assert.ok(peak > 1.5, `peak ${peak}`);
 });
