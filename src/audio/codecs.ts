@@ -206,11 +206,19 @@ function opusLength(bytes: Uint8Array): number | null {
   const head = findAscii(bytes, 'OpusHead', 0, Math.min(bytes.length, 512));
   if (head < 0 || head + 12 > bytes.length) return null;
   const preSkip = bytes[head + 10] | (bytes[head + 11] << 8);
+  const end = lastOggGranule(bytes);
+  return end === null ? null : Math.max(0, end - preSkip);
+}
+
+/**
+ * The granule position of the last Ogg page that has one: where the stream ends, in samples (for
+ * Opus, before the pre-skip). Null when no page has one.
+ */
+export function lastOggGranule(bytes: Uint8Array): number | null {
   for (let p = bytes.length - 27; p >= 0; p--) {
     if (bytes[p] === 0x4f && bytes[p + 1] === 0x67 && bytes[p + 2] === 0x67 && bytes[p + 3] === 0x53 && bytes[p + 4] === 0) {
-      const view = new DataView(bytes.buffer, bytes.byteOffset + p + 6, 8);
-      const granule = view.getBigInt64(0, true);
-      if (granule >= 0n) return Math.max(0, Number(granule) - preSkip);
+      const granule = new DataView(bytes.buffer, bytes.byteOffset + p + 6, 8).getBigInt64(0, true);
+      if (granule >= 0n) return Number(granule);
     }
   }
   return null;

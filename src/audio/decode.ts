@@ -10,7 +10,7 @@ import { findFfmpeg, openWithFfmpeg } from './ffmpeg.js';
 import { id3v2Length } from './mpeg.js';
 import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, SNIFF_BYTES, sniffFormat, type SniffedFormat } from './sniff.js';
 import { MemorySource, readAll, type DecodedAudio, type FrameSource } from './source.js';
-import { UnsupportedWavCodecError, type WavReading, WavSource } from './wav.js';
+import { OGG_VORBIS_IN_WAV, UnsupportedWavCodecError, type WavReading, WavSource } from './wav.js';
 
 /** Raw samples: one Float32Array (mono) or one per channel. */
 export interface PcmInput {
@@ -59,11 +59,14 @@ function inputName(input: AudioInput, options: DecodeOptions): string {
   return input instanceof Uint8Array || input instanceof ArrayBuffer ? '<buffer>' : '<samples>';
 }
 
+/** An input only ffmpeg could decode, and ffmpeg is not there (or turned off). */
+export class NeedsFfmpegError extends ClapError {}
+
 /**
  * The error for an input only ffmpeg could decode, when ffmpeg is not there: names the format (or
  * says it is unknown), what is decoded natively, and how to get the fallback.
  */
-function notNative(name: string, what: string | null, setting: DecodeOptions['ffmpeg']): ClapError {
+function notNative(name: string, what: string | null, setting: DecodeOptions['ffmpeg']): NeedsFfmpegError {
   const hint =
     setting === false
       ? 'the ffmpeg fallback is turned off'
@@ -72,12 +75,8 @@ function notNative(name: string, what: string | null, setting: DecodeOptions['ff
         : process.env.CLAP_FFMPEG
           ? `$CLAP_FFMPEG (${process.env.CLAP_FFMPEG}) does not run`
           : `install ffmpeg (or set CLAP_FFMPEG) to decode ${what ? 'it' : 'other formats'}`;
-  return new ClapError(
-    `${what ? `${what} is not decoded natively` : 'unrecognised audio format'}; supported without ffmpeg: ${NATIVE_FORMATS_TEXT}; ${hint}`,
-    {
-      subject: name,
-    },
-  );
+  const problem = what ? `${what} is not decoded natively` : 'unrecognised audio format';
+  return new NeedsFfmpegError(`${problem}; supported without ffmpeg: ${NATIVE_FORMATS_TEXT}; ${hint}`, { subject: name });
 }
 
 /**
@@ -107,9 +106,6 @@ export async function openAudio(input: AudioInput, options: DecodeOptions = {}):
     throw err;
   }
 }
-
-/** WAV format tags of the Ogg Vorbis ACM codec (modes 1, 2, 3, 1+, 2+, 3+). */
-const OGG_VORBIS_IN_WAV = new Set([0x674f, 0x6750, 0x6751, 0x676f, 0x6770, 0x6771]);
 
 /** The format of the bytes `reader` holds (after any ID3v2 tag), or null when unknown. */
 function sniffReader(reader: ByteReader): SniffedFormat | null {

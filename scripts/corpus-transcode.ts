@@ -1,0 +1,106 @@
+/**
+ * Transcodes for the corpus check (scripts/corpus.ts --transcode N): N files per recipe, each from a
+ * different source file, in the formats and encoder settings people's files come in — MP3 as ffmpeg
+ * writes it (CBR, VBR, MPEG-1/2/2.5, mono, with and without the Xing/LAME frame, ID3v1), AAC in M4A,
+ * Opus, FLAC 16/24-bit, Ogg Vorbis, and WAV codecs only ffmpeg decodes (A-law, IMA ADPCM).
+ * Existing outputs are kept, so a second run costs nothing.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import { Rng } from '../src/tasks/rng.js';
+
+interface Recipe {
+  name: string;
+  ext: string;
+  args: string[];
+}
+
+const MP3 = ['-c:a', 'libmp3lame'];
+export const RECIPES: readonly Recipe[] = [
+  { name: 'mp3-cbr128', ext: 'mp3', args: [...MP3, '-b:a', '128k'] },
+  { name: 'mp3-vbr-q4', ext: 'mp3', args: [...MP3, '-q:a', '4'] },
+  { name: 'mp3-mono-22k', ext: 'mp3', args: [...MP3, '-ac', '1', '-ar', '22050', '-b:a', '48k'] },
+  { name: 'mp3-mono-8k', ext: 'mp3', args: [...MP3, '-ac', '1', '-ar', '8000', '-b:a', '16k'] },
+  { name: 'mp3-16k-vbr', ext: 'mp3', args: [...MP3, '-ar', '16000', '-q:a', '6'] },
+  { name: 'mp3-48k-stereo', ext: 'mp3', args: [...MP3, '-ac', '2', '-ar', '48000', '-b:a', '192k'] },
+  {
+    name: 'mp3-noxing-id3v1',
+    ext: 'mp3',
+    args: [...MP3, '-b:a', '96k', '-write_xing', '0', '-id3v2_version', '0', '-write_id3v1', '1', '-metadata', 'title=clap-ts corpus'],
+  },
+  { name: 'm4a-aac', ext: 'm4a', args: ['-c:a', 'aac', '-b:a', '128k'] },
+  { name: 'm4a-aac-mono-24k', ext: 'm4a', args: ['-c:a', 'aac', '-ac', '1', '-ar', '24000', '-b:a', '48k'] },
+  { name: 'opus', ext: 'opus', args: ['-c:a', 'libopus', '-b:a', '64k'] },
+  { name: 'opus-mono-voip', ext: 'opus', args: ['-c:a', 'libopus', '-ac', '1', '-b:a', '24k', '-application', 'voip'] },
+  { name: 'flac-16', ext: 'flac', args: ['-c:a', 'flac', '-sample_fmt', 's16'] },
+  { name: 'flac-24', ext: 'flac', args: ['-c:a', 'flac', '-sample_fmt', 's32', '-bits_per_raw_sample', '24'] },
+  { name: 'ogg-vorbis', ext: 'ogg', args: ['-c:a', 'libvorbis', '-q:a', '4'] },
+  { name: 'wav-alaw', ext: 'wav', args: ['-c:a', 'pcm_alaw', '-ar', '8000', '-ac', '1'] },
+  { name: 'wav-ima-adpcm', ext: 'wav', args: ['-c:a', 'adpcm_ima_wav'] },
+];
+
+/** Sources worth transcoding: formats decoded natively, so a failure is the transcode's. */
+const SOURCE_EXTENSIONS = new Set(['.wav', '.flac', '.ogg', '.oga', '.opus']);
+
+function run(bin: string, args: string[]): Promise<string | null> {
+  return new Promise((done) => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    child.on('error', (e) => done(e.message));
+    child.on('close', (code) => done(code === 0 ? null : err.trim().split('\n').pop() || `exit code ${code}`));
+  });
+}
+
+/**
+ * Makes (or finds) `perRecipe` transcodes per recipe under `dir`/RECIPE/, from sources picked at
+ * random (seeded) among `files`; returns the paths made or found. `log` hears about each failure.
+ */
+export async function makeTranscodes(
+  files: readonly string[],
+  perRecipe: number,
+  dir: string,
+  ffmpeg: string,
+  log: (line: string) => void,
+  stop: () => boolean = () => false,
+): Promise<string[]> {
+  const sources = new Rng(12).shuffle(files.filter((f) => SOURCE_EXTENSIONS.has(extname(f).toLowerCase())).sort());
+  const out: string[] = [];
+  let next = 0;
+  for (const recipe of RECIPES) {
+    mkdirSync(join(dir, recipe.name), { recursive: true });
+    for (let k = 0; k < perRecipe && next < sources.length && !stop(); k++) {
+      const src = sources[next++];
+      const target = join(dir, recipe.name, `${k}-${basename(src, extname(src))}.${recipe.ext}`);
+      if (!existsSync(target)) {
+        const part = `${target}.part.${recipe.ext}`;
+        const args = [
+          '-hide_banner',
+          '-nostdin',
+          '-v',
+          'error',
+          '-y',
+          '-i',
+          `file:${resolve(src)}`,
+          '-map',
+          '0:a:0',
+          '-map_metadata',
+          '-1',
+        ];
+        const failure = await run(ffmpeg, [...args, ...recipe.args, `file:${part}`]);
+        if (failure) {
+          rmSync(part, { force: true });
+          log(`transcode ${recipe.name} of ${src} failed: ${failure}`);
+          k--; // take the next source instead
+          continue;
+        }
+        renameSync(part, target);
+      }
+      out.push(target);
+    }
+  }
+  return out;
+}
