@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { ClapCap } from '../../src/tasks/clapcap.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { fixturePath } from '../helpers/fixtures.js';
-import { writeClips } from '../store/audio-helpers.js';
+import { tone, writeClips, writeWav } from '../store/audio-helpers.js';
 import { serveLibrary, type TestLibrary } from './helpers.js';
 
 const OUT = fileURLToPath(new URL('../../test-output/page/', import.meta.url));
@@ -24,7 +24,10 @@ let captioner: ClapCap;
 before(async () => {
   mkdirSync(OUT, { recursive: true });
   captioner = await ClapCap.load({ weights: fixturePath('clapcap.pth'), config: fixturePath('config.json'), threads: 1 });
-  [browser, lib] = await Promise.all([launchChromium(), serveLibrary(6, { allowRoot: true, captioner })]);
+  [browser, lib] = await Promise.all([launchChromium(), serveLibrary(6, { allowRoot: true, captioner, sliding: true })]);
+  // A long recording: its hits point to a window inside it.
+  writeWav(join(lib.lib, 'long.wav'), tone(300, 9, 16000, 9), 16000);
+  await lib.index.add([lib.lib], { decodeThreads: 0 });
 });
 
 after(async () => {
@@ -62,6 +65,11 @@ async function screenshot(page: Page, name: string, keys: string[]): Promise<voi
   assert.deepEqual((page as Page & { errors: string[] }).errors, [], `${name}: no errors in the page`);
 }
 
+/** '0:01.5–0:08.5' → [1.5, 8.5]. */
+function spanOf(text: string): number[] {
+  return text.split('–').map((t) => t.split(':').reduce((m, x) => m * 60 + Number(x), 0));
+}
+
 /** Non-transparent pixels drawn on the first canvas matching `selector`. */
 function inkOn(page: Page, selector: string): Promise<number> {
   return page
@@ -77,19 +85,38 @@ function inkOn(page: Page, selector: string): Promise<number> {
 
 test('search: a query in the address ranks the library; typing updates the results and the address; keyboard, playback, details', async () => {
   const page = await open('/?q=a%20steady%20tone');
-  await page.waitForSelector('.hit >> nth=5');
-  assert.equal(await page.locator('.hit').count(), 6);
-  assert.match((await page.locator('.status').textContent()) ?? '', /^6 results · \d+ ms$/);
+  await page.waitForSelector('.hit >> nth=6');
+  assert.equal(await page.locator('.hit').count(), 7);
+  assert.match((await page.locator('.status').textContent()) ?? '', /^7 results · \d+ ms$/);
   const names = await page.locator('.hit .name').allTextContents();
-  assert.deepEqual([...names].sort(), ['clip000.wav', 'clip001.wav', 'clip002.wav', 'clip003.wav', 'clip004.wav', 'clip005.wav']);
-  const api = (await (await fetch(`${lib.server.origin}/api/search?q=a%20steady%20tone&top=25`)).json()) as { path: string }[];
+  assert.deepEqual([...names].sort(), [
+    'clip000.wav',
+    'clip001.wav',
+    'clip002.wav',
+    'clip003.wav',
+    'clip004.wav',
+    'clip005.wav',
+    'long.wav',
+  ]);
+  const api = (await (await fetch(`${lib.server.origin}/api/search?q=a%20steady%20tone&top=25`)).json()) as {
+    path: string;
+    start: number;
+    end: number;
+  }[];
   assert.deepEqual(
     names,
     api.map((h) => h.path.split('/').pop()),
     'the page shows the API ranking',
   );
-  await page.waitForFunction(() => document.querySelectorAll('.hit .duration:not(:empty)').length === 6);
+  await page.waitForFunction(() => document.querySelectorAll('.hit .duration:not(:empty)').length === 7);
   assert.ok((await inkOn(page, '.hit canvas.wave')) > 500, 'the waveform is drawn');
+  // The long file's hit shows its window (and the 1 s clips, whose window is the whole file, none).
+  const long = api.find((h) => h.path.endsWith('long.wav'))!;
+  const windows = await page.locator('.hit .window:not([hidden])').allTextContents();
+  assert.equal(windows.length, 1);
+  const [start, end] = spanOf(windows[0]);
+  assert.ok(Math.abs(start - long.start) <= 0.05 && Math.abs(end - long.end) <= 0.05, `${windows[0]} shows [${long.start}, ${long.end}]`);
+  assert.equal(await page.locator('.hit[data-path$="long.wav"] .duration').textContent(), '0:09.0');
 
   await page.fill('#q', 'clicks and hum');
   await page.waitForURL(/\?q=clicks\+and\+hum$/);
@@ -97,7 +124,7 @@ test('search: a query in the address ranks the library; typing updates the resul
   await page.waitForFunction(() => document.querySelectorAll('.hit').length === 2);
   assert.match(page.url(), /glob=clip00%5B12%5D\.wav/);
   await page.fill('#glob', '');
-  await page.waitForFunction(() => document.querySelectorAll('.hit').length === 6);
+  await page.waitForFunction(() => document.querySelectorAll('.hit').length === 7);
 
   // Keyboard: ↓ from the box selects the first result, ↓ the second, space plays it, enter opens it.
   await page.focus('#q');
@@ -117,17 +144,35 @@ test('search: a query in the address ranks the library; typing updates the resul
     const a = document.getElementById('player') as HTMLAudioElement;
     return { duration: a.duration, src: decodeURIComponent(a.src) };
   });
-  assert.ok(Math.abs(played.duration - 1) < 0.01, 'the audio element loaded the 1 s file');
-  assert.ok(played.src.endsWith(`path=${(await second.getAttribute('data-path'))!}`));
+  const secondPath = (await second.getAttribute('data-path'))!;
+  assert.ok(played.src.includes(`/api/audio?path=${secondPath}`), played.src);
+  const expected = secondPath.endsWith('long.wav') ? 9 : 1;
+  assert.ok(Math.abs(played.duration - expected) < 0.01, `the audio element loaded the ${expected} s file`);
   await page.keyboard.press('Enter');
   await page.waitForSelector('.hit.open .details code.path');
   await screenshot(page, 'search', ['#q', '.filters', '.hit.selected', '.hit.open .details', '.hit canvas.wave', '.status']);
+
+  // The long file's play button plays its window (as this query ranks it): the audio starts there, not at 0.
+  const longRow = page.locator('.hit[data-path$="long.wav"]');
+  const [from, to] = spanOf((await longRow.locator('.window').textContent())!);
+  await longRow.locator('.play').click();
+  await page.waitForFunction((start) => {
+    const a = document.getElementById('player') as HTMLAudioElement;
+    return !a.paused && a.src.includes('long.wav') && a.currentTime >= start - 0.06;
+  }, from);
+  const fragment = /#t=([\d.]+),([\d.]+)$/.exec(await page.evaluate(() => (document.getElementById('player') as HTMLAudioElement).src));
+  assert.ok(
+    fragment && Math.abs(Number(fragment[1]) - from) <= 0.05 && Math.abs(Number(fragment[2]) - to) <= 0.05,
+    `plays [${from}, ${to}]`,
+  );
+  await page.keyboard.press('Escape');
+  await second.click();
 
   // "more like this" (m) on the selection: the page searches by example, the file itself left out.
   const likePath = (await second.getAttribute('data-path'))!;
   await page.keyboard.press('m');
   await page.waitForSelector('.like-chip:not([hidden])');
-  await page.waitForFunction(() => document.querySelectorAll('.hit').length === 5);
+  await page.waitForFunction(() => document.querySelectorAll('.hit').length === 6);
   assert.ok(!(await page.locator('.hit').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.path))).includes(likePath));
   assert.equal(new URL(page.url()).searchParams.get('like'), likePath, 'shareable');
   await screenshot(page, 'search-like', ['.like-chip', '.hit']);
@@ -188,7 +233,7 @@ test('library: what is indexed; adding a folder shows live progress, rate and fa
   writeFileSync(join(more, 'broken.wav'), 'RIFF garbage');
   const page = await open('/library');
   await page.waitForSelector('.stat');
-  assert.deepEqual(await page.locator('.stat dd').first().textContent(), '6');
+  assert.deepEqual(await page.locator('.stat dd').first().textContent(), '7');
   assert.equal(await page.locator('.roots code').first().textContent(), lib.lib);
 
   // Every text the job line shows, in order, as the page renders it.
@@ -208,7 +253,7 @@ test('library: what is indexed; adding a folder shows live progress, rate and fa
     seen.some((s) => /^running\|\d+ \/ 25 files/.test(s)),
     `progress was shown while indexing: ${JSON.stringify(seen.slice(0, 5))}`,
   );
-  await page.waitForFunction(() => document.querySelector('.stat dd')?.textContent === '30');
+  await page.waitForFunction(() => document.querySelector('.stat dd')?.textContent === '31');
   assert.match(
     (await page.locator('.job .job-summary').first().textContent()) ?? '',
     /^24 added, 0 updated, 0 unchanged, 0 removed, 1 skipped/,

@@ -11,6 +11,8 @@ import { drawWave } from './waveform.js';
 
 interface Row {
   hit: SearchHitJson;
+  /** The hit's window, shown once the file is known to be longer than it. */
+  windowEl: HTMLElement | null;
   li: HTMLLIElement;
   canvas: HTMLCanvasElement;
   play: HTMLButtonElement;
@@ -87,6 +89,8 @@ export class ResultList {
 
   private row(hit: SearchHitJson, i: number): Row {
     const { folder, name } = splitPath(hit.path);
+    const windowEl =
+      hit.start !== undefined ? h('span', { class: 'window', hidden: true }, `${clock(hit.start)}–${clock(hit.end ?? hit.start)}`) : null;
     const canvas = h('canvas', { class: 'wave', 'aria-hidden': 'true' });
     const play = h('button', { class: 'play', 'aria-label': 'Play', title: 'Play (space)' }, '▶');
     const duration = h('span', { class: 'duration' });
@@ -100,12 +104,7 @@ export class ResultList {
       play,
       canvas,
       h('div', { class: 'meta' }, h('div', { class: 'name', title: hit.path }, name), h('div', { class: 'folder' }, folder)),
-      h(
-        'div',
-        { class: 'times' },
-        hit.start !== undefined ? h('span', { class: 'window' }, `${clock(hit.start)}–${clock(hit.end ?? hit.start)}`) : null,
-        duration,
-      ),
+      h('div', { class: 'times' }, windowEl, duration),
       h('div', { class: 'score', title: 'cosine similarity' }, score, hit.score.toFixed(3)),
       h(
         'div',
@@ -115,7 +114,7 @@ export class ResultList {
       ),
       details,
     );
-    const row: Row = { hit, li, canvas, play, duration, details };
+    const row: Row = { hit, windowEl, li, canvas, play, duration, details };
     play.addEventListener('click', (e) => {
       e.stopPropagation();
       this.select(this.rows.indexOf(row));
@@ -140,6 +139,7 @@ export class ResultList {
     try {
       row.peaks = await api.peaks(row.hit.path);
       row.duration.textContent = clock(row.peaks.duration);
+      if (row.windowEl) row.windowEl.hidden = !this.windowOf(row);
       this.draw(row);
     } catch (e) {
       row.duration.textContent = '—';
@@ -147,15 +147,16 @@ export class ResultList {
     }
   }
 
+  /** The hit's window when it is part of the file (a window holding the whole of a short file is no news). */
+  private windowOf(row: Row): { start: number; end: number } | undefined {
+    const { start, end } = row.hit;
+    if (start === undefined || end === undefined || !row.peaks) return undefined;
+    return start < 0.05 && end > row.peaks.duration - 0.05 ? undefined : { start, end };
+  }
+
   private draw(row: Row): void {
     if (!row.peaks) return;
-    const { start, end } = row.hit;
-    drawWave(row.canvas, {
-      peaks: row.peaks.peaks,
-      duration: row.peaks.duration,
-      window: start !== undefined && end !== undefined ? { start, end } : undefined,
-      position: row.position,
-    });
+    drawWave(row.canvas, { peaks: row.peaks.peaks, duration: row.peaks.duration, window: this.windowOf(row), position: row.position });
   }
 
   select(i: number): void {
