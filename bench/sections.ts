@@ -10,5 +10,6 @@ const { trainSection } = await import('./train.js');
 const { perfSections } = await import('./perf.js');
 const { indexSections } = await import('./store.js');
 const { captionSection } = await import('./caption.js');
+const { serveSection } = await import('./serve.js');
 
-export const sections: Section[] = [...modelSections, captionSection, ...perfSections, trainSection, ...indexSections];
+export const sections: Section[] = [...modelSections, captionSection, ...perfSections, trainSection, ...indexSections, serveSection];
