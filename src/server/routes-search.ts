@@ -78,8 +78,16 @@ function parseLabels(raw: string | undefined): string[] {
   return labels;
 }
 
-/** Multipart routes: the body is documented by its schema but read by the handler (streamed, bounded). */
-const readInHandler = { validatorCompiler: () => () => true };
+/**
+ * Options of an upload route: the multipart body is documented by its schema but read by the handler
+ * (streamed, bounded: Uploads), so it is not validated beforehand.
+ */
+function uploadRoute(summary: string, body: object, ok: object) {
+  return {
+    validatorCompiler: () => () => true,
+    schema: { summary, consumes: ['multipart/form-data'], body, response: { 200: ok, '4xx': errorSchema, '5xx': errorSchema } },
+  };
+}
 
 export function searchRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get<{ Querystring: SearchQuery }>(
@@ -112,40 +120,21 @@ export function searchRoutes(app: FastifyInstance, ctx: ServerContext): void {
     },
   );
 
-  app.post(
-    '/api/classify',
-    {
-      ...readInHandler,
-      schema: {
-        summary: 'Zero-shot labels for an uploaded sound',
-        consumes: ['multipart/form-data'],
-        body: classifyBody,
-        response: { 200: classifySchema, '4xx': errorSchema },
-      },
-    },
-    (req) =>
-      ctx.uploads.with(req, async (u) => {
-        const labels = parseLabels(u.fields.labels);
-        const [r] = await ctx.clap.classify([u.bytes], labels, {
-          ...u.decode,
-          multiLabel: u.fields['multi-label'] === 'true',
-          template: u.fields.template || undefined,
-        });
-        return { scores: r.scores };
-      }),
+  app.post('/api/classify', uploadRoute('Zero-shot labels for an uploaded sound', classifyBody, classifySchema), (req) =>
+    ctx.uploads.with(req, async (u) => {
+      const labels = parseLabels(u.fields.labels);
+      const [r] = await ctx.clap.classify([u.bytes], labels, {
+        ...u.decode,
+        multiLabel: u.fields['multi-label'] === 'true',
+        template: u.fields.template || undefined,
+      });
+      return { scores: r.scores };
+    }),
   );
 
   app.post(
     '/api/caption',
-    {
-      ...readInHandler,
-      schema: {
-        summary: 'A caption for an uploaded sound (needs --caption-weights)',
-        consumes: ['multipart/form-data'],
-        body: captionBody,
-        response: { 200: captionSchema, '4xx': errorSchema, '5xx': errorSchema },
-      },
-    },
+    uploadRoute('A caption for an uploaded sound (needs --caption-weights)', captionBody, captionSchema),
     async (req) => {
       const captioner = ctx.captioner;
       if (!captioner) throw new HttpError(501, 'captioning is off: start clap serve with --caption-weights clapcap.pth');
@@ -156,21 +145,10 @@ export function searchRoutes(app: FastifyInstance, ctx: ServerContext): void {
     },
   );
 
-  app.post(
-    '/api/similar',
-    {
-      ...readInHandler,
-      schema: {
-        summary: 'Library files that sound like an uploaded sound',
-        consumes: ['multipart/form-data'],
-        body: similarBody,
-        response: { 200: hitsSchema, '4xx': errorSchema },
-      },
-    },
-    (req) =>
-      ctx.uploads.with(req, async (u) => {
-        const filters = filtersFromFields(u.fields);
-        return (await ctx.index.search({ audio: u.bytes, decode: u.decode }, searchOptions(filters))).map(hitJson);
-      }),
+  app.post('/api/similar', uploadRoute('Library files that sound like an uploaded sound', similarBody, hitsSchema), (req) =>
+    ctx.uploads.with(req, async (u) => {
+      const filters = filtersFromFields(u.fields);
+      return (await ctx.index.search({ audio: u.bytes, decode: u.decode }, searchOptions(filters))).map(hitJson);
+    }),
   );
 }

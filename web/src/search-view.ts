@@ -35,24 +35,10 @@ export function searchView(): View {
     value: params.get('glob') ?? '',
     'aria-label': 'Folder or glob',
   });
-  const min = h('input', {
-    id: 'min',
-    type: 'number',
-    min: '0',
-    step: 'any',
-    placeholder: 'min s',
-    value: params.get('min-duration') ?? '',
-    'aria-label': 'Shortest, seconds',
-  });
-  const max = h('input', {
-    id: 'max',
-    type: 'number',
-    min: '0',
-    step: 'any',
-    placeholder: 'max s',
-    value: params.get('max-duration') ?? '',
-    'aria-label': 'Longest, seconds',
-  });
+  const seconds = (id: string, param: string, placeholder: string, label: string): HTMLInputElement =>
+    h('input', { id, type: 'number', min: '0', step: 'any', placeholder, value: params.get(param) ?? '', 'aria-label': label });
+  const min = seconds('min', 'min-duration', 'min s', 'Shortest, seconds');
+  const max = seconds('max', 'max-duration', 'max s', 'Longest, seconds');
   const top = h(
     'select',
     { id: 'top', 'aria-label': 'Results' },
