@@ -1,63 +1,24 @@
 /** End to end: `clap serve` as a spawned program — its first line, its warnings, Ctrl-C, and kill -9 mid-indexing. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { type ClapProcess, clapCli, until } from '../helpers/cli.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { tone, writeClips, writeWav } from '../store/audio-helpers.js';
 
-const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
-const ENV = { ...process.env, CLAP_THREADS: '1' };
+const { run, spawn } = clapCli({ ...process.env, CLAP_THREADS: '1' });
 const W = ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')];
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+/** `clap serve ARGS` once it has printed its address (first line of stdout) and what it serves (stderr). */
+async function serve(...args: string[]): Promise<ClapProcess & { url: string }> {
+  const p = spawn('serve', '--port', '0', ...args);
+  await until('clap serve to start', () => p.out.includes('\n') && p.err.includes('serving '), [p], 120_000);
+  return Object.assign(p, { url: p.out.split('\n')[0] });
 }
 
-/** Starts `clap serve ARGS`: resolves with the first line of its stdout once it has said what it serves (stderr). */
-function serve(...args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env: ENV });
-  const stderr: string[] = [];
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    child.on('exit', (code, signal) => r({ code, signal })),
-  );
-  return new Promise((resolve, reject) => {
-    let url: string | undefined;
-    let ready = false;
-    const settle = (): void => {
-      if (url !== undefined && ready) resolve({ child, url, stderr, exited });
-    };
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      url = line;
-      settle();
-    });
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      stderr.push(line);
-      if (line.startsWith('serving ')) {
-        ready = true;
-        settle();
-      }
-    });
-    void exited.then(({ code }) => reject(new Error(`clap serve exited (${code}): ${stderr.join('\n')}`)));
-  });
-}
-
-const tokenOf = (s: Served): string => /x-clap-token: ([0-9a-f]+)/.exec(s.stderr.join('\n'))![1];
-
-function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: ENV }, (error, out, err) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out, err }),
-    );
-  });
-}
+const tokenOf = (p: ClapProcess): string => /x-clap-token: ([0-9a-f]+)/.exec(p.err)![1];
 
 test('clap serve: the URL is the first line; 0.0.0.0 warns and needs the token; Ctrl-C stops it; usage errors', async () => {
   const root = mkdtempSync(join(tmpdir(), 'clap-serve-cli-'));
@@ -85,11 +46,11 @@ test('clap serve: the URL is the first line; 0.0.0.0 warns and needs the token; 
         hits.some((h) => h.path.endsWith('long.wav') && h.start !== undefined),
         'window times for a sliding index',
       );
-      assert.match(local.stderr.join('\n'), /library changes through the API need the header x-clap-token: [0-9a-f]{48}/);
+      assert.match(local.err, /library changes through the API need the header x-clap-token: [0-9a-f]{48}/);
       local.child.kill('SIGINT');
       const { code } = await local.exited;
       assert.equal(code, 0);
-      assert.match(local.stderr.join('\n'), /^clap: interrupted: stopping/m);
+      assert.match(local.err, /^clap: interrupted: stopping/m);
     } finally {
       local.child.kill('SIGKILL');
     }
@@ -99,7 +60,7 @@ test('clap serve: the URL is the first line; 0.0.0.0 warns and needs the token; 
       const url = new URL(open.url);
       const token = url.searchParams.get('token');
       assert.match(token ?? '', /^[0-9a-f]{48}$/);
-      assert.match(open.stderr.join('\n'), /warning: listening on 0\.0\.0\.0: anyone who can reach this machine and has the token/);
+      assert.match(open.err, /warning: listening on 0\.0\.0\.0: anyone who can reach this machine and has the token/);
       const base = `http://127.0.0.1:${url.port}`;
       assert.equal((await fetch(`${base}/api/stats`)).status, 401);
       assert.equal((await fetch(`${base}/api/stats?token=${token}`)).status, 200);

@@ -1,26 +1,18 @@
 /** The `clap serve` API in-process: the contract endpoints, every route, hostile input, access control, concurrency. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeWav } from '../../src/audio/index.js';
 import { ClapCap } from '../../src/tasks/clapcap.js';
+import { clapCli } from '../helpers/cli.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { tone, writeClips, writeWav } from '../store/audio-helpers.js';
 import { flacBomb } from '../audio/flac-bomb.js';
 import { form, rawGet, serveLibrary } from './helpers.js';
 
-const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
-
-function cli(...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, CLAP_THREADS: '1' } }, (error, stdout, stderr) =>
-      error ? reject(new Error(`clap ${args.join(' ')}: ${stderr}`)) : resolve(stdout),
-    );
-  });
-}
+const { ok: cli } = clapCli({ ...process.env, CLAP_THREADS: '1' });
 
 const close = (a: number, b: number, tol = 1e-6): boolean => Math.abs(a - b) <= tol;
 
