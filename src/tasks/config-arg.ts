@@ -9,16 +9,17 @@ import { CLAP_PRESETS, type ClapConfig, clapConfigFromJson } from '../models/cla
 import type { StateDict } from '../weights/index.js';
 
 /** The explicit config for `weights`, or undefined (sizes are then read off the weights). */
-export function resolveConfigArg(config: string | ClapConfig | undefined, weights: string | StateDict): ClapConfig | undefined {
-  const arg = config ?? siblingConfig(weights);
+export function resolveConfigArg(config: string | ClapConfig | undefined, weights?: string | StateDict): ClapConfig | undefined {
+  const arg = config ?? (weights === undefined ? undefined : siblingConfig(weights));
   if (arg === undefined || typeof arg === 'object') return arg;
-  if (CLAP_PRESETS[arg]) return CLAP_PRESETS[arg];
+  const preset = CLAP_PRESETS[arg];
+  if (preset) return { ...preset };
   let text: string;
   try {
     text = readFileSync(arg, 'utf8');
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new ClapError(`cannot read config (${why}); presets: ${Object.keys(CLAP_PRESETS).join(', ')}`, { subject: arg });
+    throw new ClapError(`not a preset (${Object.keys(CLAP_PRESETS).join(', ')}) nor a readable config file (${why})`, { subject: arg });
   }
   try {
     return clapConfigFromJson(JSON.parse(text) as Record<string, unknown>);

@@ -11,9 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeToneDataset } from '../tasks/train-helpers.js';
-import { type ClapConfig, clapConfigToJson, randomClapStateDict } from '../../src/models/clap/index.js';
+import { type ClapConfig, clapConfigToJson, randomClapStateDict, CLAP_PRESETS } from '../../src/models/clap/index.js';
 import { randomClapCapWeights } from '../../src/tasks/caption/index.js';
-import { TRAIN_PRESETS } from '../../src/tasks/train/index.js';
 import { savePth, saveSafetensors } from '../../src/weights/index.js';
 
 const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
@@ -50,7 +49,7 @@ function run(args: string[]): Promise<Exit> {
 
 const dir = mkdtempSync(join(tmpdir(), 'clap-exit-'));
 const manifest = writeToneDataset(join(dir, 'data'), 4);
-const TINY = TRAIN_PRESETS.tiny as ClapConfig;
+const TINY = CLAP_PRESETS.tiny as ClapConfig;
 // tiny CLAP weights with their config.json beside them (as `clap train` writes them)
 mkdirSync(join(dir, 'clap'));
 const weights = join(dir, 'clap', 'clap.safetensors');

@@ -1,17 +1,18 @@
-/** `clap train` end to end through bin/clap.js (dist): a run, its weights in other commands, plot, kill -9 + --resume, probe / finetune / caption. */
+/** `clap train` end to end through bin/clap.js (dist): every trainer's output used by the matching command with no extra flags, plot, kill -9 / Ctrl-C + --resume. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeToneDataset } from '../tasks/train-helpers.js';
-import { type ClapConfig, randomClapStateDict } from '../../src/models/clap/index.js';
+import { type ClapConfig, CLAP_PRESETS, clapConfigToJson, randomClapStateDict } from '../../src/models/clap/index.js';
+import { fixturePath } from '../helpers/fixtures.js';
 import { randomClapCapWeights } from '../../src/tasks/caption/index.js';
-import { TRAIN_PRESETS } from '../../src/tasks/train/index.js';
 import { savePth, saveSafetensors } from '../../src/weights/index.js';
 
+const TINY = CLAP_PRESETS.tiny as ClapConfig;
 const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
 const ENV = { ...process.env, CLAP_THREADS: '1' };
 
@@ -59,7 +60,15 @@ const steps = (run: string): Map<number, number> => {
   return m;
 };
 
-test('clap train contrastive writes final.pth + config.json that clap classify loads; clap train plot writes an SVG', async () => {
+const tone = (name: string): string => join(dir, 'data', `${name}.wav`);
+
+/** The most probable label of `clap classify --json` for one file. */
+function top(out: string): string {
+  const [r] = JSON.parse(out) as { scores: Record<string, number> }[];
+  return Object.entries(r.scores).sort((a, b) => b[1] - a[1])[0][0];
+}
+
+test('train contrastive → classify / embed / train contrastive --init / train finetune with no extra flags; train plot', async () => {
   const run = join(dir, 'run');
   const r = await clap('train', 'contrastive', ...COMMON, '--out', run, '--epochs', '2', '--json');
   assert.equal(r.code, 0, r.err);
@@ -68,21 +77,22 @@ test('clap train contrastive writes final.pth + config.json that clap classify l
   assert.equal(s.steps, 2 * Math.floor(24 / 4));
   for (const f of ['final.pth', 'final.safetensors', 'config.json', 'log.jsonl', 'checkpoint.safetensors'])
     assert.ok(existsSync(join(run, f)), f);
-  const c = await clap(
-    'classify',
-    join(dir, 'data', 'high_1.wav'),
-    '--weights',
-    s.final_weights,
-    '--config',
-    s.config,
-    '--labels',
-    'low,high',
-    '--json',
-  );
+  // the run's config.json is found beside the weights: no --config anywhere
+  const c = await clap('classify', tone('high_1'), '--weights', s.final_weights, '--labels', 'low,high', '--json');
   assert.equal(c.code, 0, c.err);
-  const e = await clap('embed', 'text', 'a low tone', '--weights', join(run, 'final.safetensors'), '--config', s.config, '--json');
+  const e = await clap('embed', 'text', 'a low tone', '--weights', join(run, 'final.safetensors'), '--json');
   assert.equal(e.code, 0, e.err);
   assert.equal((JSON.parse(e.out) as { embedding: number[] }[])[0].embedding.length, 32);
+  // the tiny preset is a config everywhere, not only in train
+  const preset = await clap('embed', 'text', 'a low tone', '--weights', join(run, 'final.safetensors'), '--config', 'tiny', '--json');
+  assert.equal(preset.code, 0, preset.err);
+  // and it is a starting point for more training, again without --config
+  const quick = ['--data', manifest, '--batch', '4', '--max-steps', '1', '--workers', '1'];
+  const more = await clap('train', 'contrastive', ...quick, '--init', s.final_weights, '--out', join(dir, 'more'));
+  assert.equal(more.code, 0, more.err);
+  const ft = await clap('train', 'finetune', ...quick, '--weights', s.final_weights, '--out', join(dir, 'ft-run'));
+  assert.equal(ft.code, 0, ft.err);
+
   const p = await clap('train', 'plot', run, '--json');
   assert.equal(p.code, 0, p.err);
   const svg = readFileSync(join(run, 'curves.svg'), 'utf8');
@@ -170,81 +180,76 @@ test('kill -9 or Ctrl-C, then --resume: the loss curve continues exactly where t
   continuesExactly(stopped);
 });
 
-test('clap train probe / finetune / caption end to end (tiny random CLAP on tones): JSON summaries, files, usage errors', async () => {
-  const w = join(dir, 'rand-clap.safetensors');
-  await saveSafetensors(w, randomClapStateDict(TRAIN_PRESETS.tiny as ClapConfig, 5));
-  const base = ['--data', manifest, '--weights', w, '--config', 'tiny', '--threads', '1', '--workers', '1', '--json'];
+test('train probe / finetune / caption → classify --head / classify / caption, with no extra flags (tiny random models on tones)', async () => {
+  // a CLAP with its config.json beside it, as clap train writes one
+  mkdirSync(join(dir, 'clap'));
+  const w = join(dir, 'clap', 'clap.safetensors');
+  await saveSafetensors(w, randomClapStateDict(TINY, 5));
+  writeFileSync(join(dir, 'clap', 'config.json'), JSON.stringify(clapConfigToJson(TINY)));
+  const base = ['--data', manifest, '--weights', w, '--threads', '1', '--workers', '1', '--json'];
+
   const p = await clap('train', 'probe', ...base, '--out', join(dir, 'probe'), '--val-fraction', '0.25');
   assert.equal(p.code, 0, p.err);
-  const ps = JSON.parse(p.out) as { val_accuracy: number; chance: number; val_clips: number };
+  const ps = JSON.parse(p.out) as { val_accuracy: number; chance: number; val_clips: number; train_accuracy: number };
   assert.equal(ps.val_clips, 8);
   assert.ok(ps.val_accuracy > ps.chance, `probe ${ps.val_accuracy}`);
-  assert.ok(existsSync(join(dir, 'probe', 'probe.safetensors')));
+  const byProbe = await clap('classify', tone('high_1'), '--weights', w, '--head', join(dir, 'probe', 'probe.safetensors'), '--json');
+  assert.equal(byProbe.code, 0, byProbe.err);
+  assert.deepEqual(Object.keys((JSON.parse(byProbe.out) as { scores: object }[])[0].scores).sort(), ['buzz', 'high', 'low', 'middle']);
+  if (ps.train_accuracy === 1) assert.equal(top(byProbe.out), 'high');
 
   const f = await clap('train', 'finetune', ...base, '--out', join(dir, 'ft'), '--epochs', '1', '--batch', '4', '--lr', '1e-3');
   assert.equal(f.code, 0, f.err);
   const fs = JSON.parse(f.out) as { steps: number; weights: string };
   assert.equal(fs.steps, 6);
-  const c = await clap(
+  const zeroShot = await clap('classify', tone('high_1'), '--weights', fs.weights, '--labels', 'low,high', '--json');
+  assert.equal(zeroShot.code, 0, zeroShot.err);
+  const byHead = await clap(
     'classify',
-    join(dir, 'data', 'high_1.wav'),
+    tone('high_1'),
     '--weights',
     fs.weights,
-    '--config',
-    join(dir, 'ft', 'config.json'),
-    '--labels',
-    'low,high',
+    '--head',
+    join(dir, 'ft', 'classifier.safetensors'),
     '--json',
   );
-  assert.equal(c.code, 0, c.err);
+  assert.equal(byHead.code, 0, byHead.err);
+  assert.equal(Object.keys((JSON.parse(byHead.out) as { scores: object }[])[0].scores).length, 4);
 
-  const init = join(dir, 'clapcap-init.pth');
-  await savePth(
-    init,
-    randomClapCapWeights({
-      gpt: { vocabSize: 50257, nPositions: 48, nEmbd: 32, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 },
-      prefixDim: 32,
-      prefixLength: 4,
-      clipLength: 4,
-      numLayers: 1,
-    }),
-  );
-  const settings = join(dir, 'clapcap.json');
-  writeFileSync(settings, JSON.stringify({ clapcap: { gpt2: { n_head: 2 } } }));
-  const k = await clap(
-    'train',
-    'caption',
-    '--data',
-    manifest,
-    '--clap',
-    w,
-    '--clap-config',
-    'tiny',
-    '--init',
-    init,
-    '--clapcap-config',
-    settings,
-    '--out',
-    join(dir, 'cap'),
-    '--epochs',
-    '2',
-    '--batch',
-    '4',
-    '--lr',
-    '1e-3',
-    '--max-tokens',
-    '8',
-    '--threads',
-    '1',
-    '--workers',
-    '1',
-    '--json',
-  );
+  // a clapcap to start from, its settings (GPT-2's head count) in the config.json beside it
+  mkdirSync(join(dir, 'capinit'));
+  const init = join(dir, 'capinit', 'clapcap.pth');
+  const gpt = { vocabSize: 50257, nPositions: 48, nEmbd: 32, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 };
+  await savePth(init, randomClapCapWeights({ gpt, prefixDim: TINY.dProj, prefixLength: 4, clipLength: 4, numLayers: 1 }));
+  writeFileSync(join(dir, 'capinit', 'config.json'), JSON.stringify({ ...clapConfigToJson(TINY), clapcap: { gpt2: { n_head: 2 } } }));
+  const run = ['--data', manifest, '--init', init, '--clap', w, '--epochs', '2', '--batch', '4', '--lr', '1e-3', '--max-tokens', '8'];
+  const k = await clap('train', 'caption', ...run, '--out', join(dir, 'cap'), '--threads', '1', '--workers', '1', '--json');
   assert.equal(k.code, 0, k.err);
   const ks = JSON.parse(k.out) as { steps: number; weights: string; examples: number };
   assert.equal(ks.examples, 32);
   assert.equal(ks.steps, 16);
-  assert.ok(existsSync(ks.weights));
+  const cap = await clap('caption', tone('low_1'), '--weights', ks.weights, '--json');
+  assert.equal(cap.code, 0, cap.err);
+  assert.equal(typeof (JSON.parse(cap.out) as { caption: string }[])[0].caption, 'string');
+  // the tiny clapcap fixture as it is: settings and audio encoder its own; stopped after 3 steps
+  const fx = await clap(
+    'train',
+    'caption',
+    '--data',
+    manifest,
+    '--init',
+    fixturePath('clapcap.pth'),
+    '--out',
+    join(dir, 'cap-fx'),
+    '--max-steps',
+    '3',
+    '--workers',
+    '1',
+  );
+  assert.equal(fx.code, 0, fx.err);
+  assert.match(fx.out, /max_steps: 3 steps, .*; loss \d+\.\d{4} → \d+\.\d{4}\n/);
+  const fxCap = await clap('caption', tone('low_1'), '--weights', join(dir, 'cap-fx', 'clapcap.pth'));
+  assert.equal(fxCap.code, 0, fxCap.err);
 
   const bad = await clap('train', 'probe', '--data', manifest);
   assert.notEqual(bad.code, 0);

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emitOnnx, grad, type HostTensor, Session, type Value } from '../../src/engine/index.js';
-import { buildAudioEncoderGraph, type ClapConfig, randomClapStateDict } from '../../src/models/clap/index.js';
+import { buildAudioEncoderGraph, type ClapConfig, randomClapStateDict, CLAP_PRESETS } from '../../src/models/clap/index.js';
 import {
   buildContrastiveGraph,
   endOfEpoch,
@@ -18,7 +18,6 @@ import {
   readManifest,
   retrieval,
   saveCheckpoint,
-  TRAIN_PRESETS,
   trainContrastive,
   betaSample,
   finetune,
@@ -37,7 +36,7 @@ import { ClapCapDecoder, randomClapCapWeights } from '../../src/tasks/caption/in
 import { writeToneDataset } from './train-helpers.js';
 import { mergeIdenticalTexts, randomRecallAtK, randomRetrievalBaseline } from '../../src/tasks/eval/metrics.js';
 
-const TINY = TRAIN_PRESETS.tiny as ClapConfig;
+const TINY = CLAP_PRESETS.tiny as ClapConfig;
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'clap-train-'));
 
 function rand(seed: number): () => number {
@@ -398,7 +397,7 @@ test('clap train caption: mapper + GPT-2 learn the captions of tone clips from p
   assert.notDeepEqual(sd.get('clap_project.linear.weight')!.data, init.get('clap_project.linear.weight')!.data);
   assert.deepEqual(sd.get('gpt.lm_head.weight')!.data, sd.get('gpt.transformer.wte.weight')!.data);
   const dec = await ClapCapDecoder.load(sd, { gpt2: { n_head: 2 } }, { threads: 1 });
-  const clap = await Clap.load({ weights: clapW, config: TRAIN_PRESETS.tiny as ClapConfig, threads: 1 });
+  const clap = await Clap.load({ weights: clapW, config: CLAP_PRESETS.tiny as ClapConfig, threads: 1 });
   try {
     const files = ['high_0.wav', 'low_1.wav', 'buzz_2.wav'];
     const emb = (await clap.embedAudio(files.map((f) => join(dir, 'data', f)))).map((e) => e.embedding);

@@ -1,5 +1,7 @@
-import { DEFAULT_TEMPLATE, isInputError } from '../../tasks/clap.js';
-import { defineCommand } from '../command.js';
+import { ClapError } from '../../errors.js';
+import { type Clap, type Classification, DEFAULT_TEMPLATE, type InputError, isInputError } from '../../tasks/clap.js';
+import { headProbabilities, loadLinearHead } from '../../tasks/train/index.js';
+import { defineCommand, UsageError } from '../command.js';
 import {
   AUDIO_OPTIONS,
   embedOptions,
@@ -16,9 +18,15 @@ import {
 export const classify = defineCommand({
   path: ['classify'],
   usage: 'classify FILE... --labels "a,b,c" --weights W',
+  details: 'With --head, the classes are those of a trained classifier head (clap train probe or finetune) instead of text labels.',
   summary: 'Zero-shot classification against free-text labels',
   options: {
     ...LABEL_OPTIONS,
+    head: {
+      kind: 'path',
+      arg: 'FILE',
+      help: 'a trained classifier head (probe.safetensors of clap train probe, classifier.safetensors of clap train finetune): its classes instead of --labels',
+    },
     'multi-label': { kind: 'boolean', help: 'independent sigmoid per label instead of a softmax across labels' },
     template: {
       kind: 'string',
@@ -34,17 +42,20 @@ export const classify = defineCommand({
   json: '[{"input", "scores": {label: probability}} | {"input", "error"} (a file skipped)]',
   async run(ctx) {
     const files = needFiles(ctx);
-    const labels = readLabels(ctx.values);
+    const v = ctx.values;
+    if (v.head !== undefined && (v.labels !== undefined || v['labels-file'] !== undefined))
+      throw new UsageError('--head brings its own classes: leave out --labels / --labels-file');
+    if (v.head !== undefined && v['multi-label'])
+      throw new UsageError('--multi-label is for text labels; a --head is one softmax over its classes');
+    const labels = v.head === undefined ? readLabels(v) : [];
     const top = ctx.values.top;
     const options = embedOptions(ctx, files.length);
     const clap = await loadModel(ctx.values);
     try {
-      const results = await clap.classify(files, labels, {
-        ...options,
-        errors: 'return',
-        multiLabel: ctx.values['multi-label'],
-        template: ctx.values.template,
-      });
+      const results =
+        v.head === undefined
+          ? await clap.classify(files, labels, { ...options, errors: 'return', multiLabel: v['multi-label'], template: v.template })
+          : await classifyWithHead(clap, files, v.head, options);
       const skipped = reportSkipped(ctx, results);
       const shaped = results.map((r) => {
         if (isInputError(r)) return r;
@@ -68,3 +79,23 @@ export const classify = defineCommand({
     }
   },
 });
+
+/** Each file's probabilities under a trained head (its classes; the L2-normalised audio embedding in). */
+async function classifyWithHead(
+  clap: Clap,
+  files: string[],
+  headFile: string,
+  options: ReturnType<typeof embedOptions>,
+): Promise<(Classification | InputError)[]> {
+  const { head, labels } = await loadLinearHead(headFile);
+  if (head.dim !== clap.config.dProj)
+    throw new ClapError(`takes ${head.dim}-value embeddings, but these weights make ${clap.config.dProj}-value ones`, {
+      subject: headFile,
+    });
+  const embedded = await clap.embedAudio(files, { ...options, errors: 'return' });
+  return embedded.map((e) => {
+    if (isInputError(e)) return e;
+    const p = headProbabilities(head, e.embedding);
+    return { input: e.input, scores: Object.fromEntries(labels.map((l, i) => [l, p[i]])) };
+  });
+}

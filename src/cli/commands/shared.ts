@@ -15,7 +15,7 @@ export const MODEL_SETTINGS = optionTable({
     kind: 'string',
     arg: 'C',
     section: 'Model',
-    help: 'config.json, or a preset name such as 2023',
+    help: 'config.json, or a preset name (2023, small, tiny)',
     defaultText: 'a config.json beside the weights, else sizes read off the weights',
   },
   threads: { kind: 'integer', min: 1, section: 'Model', help: 'compute threads', defaultText: 'all cores' },

@@ -347,13 +347,18 @@ export const trainProbeCommand = defineCommand({
 
 export const trainCaptionCommand = defineCommand({
   path: ['train', 'caption'],
-  usage: 'train caption --data MANIFEST --clap W --init CLAPCAP.pth --out DIR',
+  usage: 'train caption --data MANIFEST --init CLAPCAP.pth --out DIR',
   summary: 'Train the clapcap mapper (and GPT-2) for captioning',
   details: `The captioning loss on CLAP audio embeddings computed once.\n\n${CTRL_C}`,
   options: {
     data: { ...MANIFEST, help: 'CSV or JSONL: path and caption(s) (one training example per clip and caption)' },
-    clap: { kind: 'path', arg: 'W', required: true, help: 'CLAP weights whose audio embeddings feed the mapper (computed once)' },
-    'clap-config': { kind: 'string', arg: 'C', help: 'config of --clap (preset or config.json)' },
+    clap: {
+      kind: 'path',
+      arg: 'W',
+      help: 'CLAP weights whose audio embeddings feed the mapper (computed once); written into the output as its audio encoder',
+      defaultText: "--init's own audio encoder",
+    },
+    'clap-config': { kind: 'string', arg: 'C', help: 'config of --clap (preset or config.json)', defaultText: 'beside W, else read off W' },
     init: {
       kind: 'path',
       arg: 'CLAPCAP.pth',
@@ -364,8 +369,9 @@ export const trainCaptionCommand = defineCommand({
       kind: 'path',
       arg: 'F',
       help: 'JSON with msclap clapcap settings ({"clapcap": {...}} or the settings themselves)',
+      defaultText: 'the clapcap section of the config.json beside --init',
     },
-    out: { ...RUN_DIR, help: 'clapcap.pth (+ .safetensors, clapcap.json, log.jsonl, summary.json)' },
+    out: { ...RUN_DIR, help: 'clapcap.pth (+ .safetensors) and config.json: clap caption --weights DIR/clapcap.pth needs nothing else' },
     'train-gpt2': { kind: 'boolean', help: 'also train GPT-2 (default: only the mapper)' },
     'max-tokens': {
       kind: 'integer',

@@ -38,7 +38,27 @@ export const CLAP_2023: Readonly<ClapConfig> = Object.freeze({
   textPrefix: 'caption_encoder.',
 });
 
-export const CLAP_PRESETS: Record<string, Readonly<ClapConfig>> = { '2023': CLAP_2023 };
+/**
+ * Model sizes by name, accepted by every `--config`. '2023' is the official release; 'small' (~4.6M
+ * parameters, 3.2M of them GPT-2's 50257-row token table) trains on a laptop CPU; 'tiny' is for tests. All
+ * take msclap's input (7 s at 44.1 kHz → log-mel [965, 64] → 256×256 image); the small ones use bigger
+ * patches.
+ */
+export const CLAP_PRESETS: Readonly<Record<string, Readonly<ClapConfig>>> = Object.freeze({
+  '2023': CLAP_2023,
+  small: Object.freeze({
+    ...CLAP_2023,
+    htsat: { ...HTSAT_2023, patchSize: 8, embedDim: 32, depths: [2, 2, 2], numHeads: [2, 4, 8], windowSize: 8 },
+    text: { vocabSize: 50257, nPositions: 128, nEmbd: 64, nLayer: 2, nHead: 4, layerNormEpsilon: 1e-5 },
+    dProj: 128,
+  }),
+  tiny: Object.freeze({
+    ...CLAP_2023,
+    htsat: { ...HTSAT_2023, patchSize: 16, embedDim: 16, depths: [1, 2], numHeads: [1, 2], windowSize: 4, numClasses: 8 },
+    text: { vocabSize: 50257, nPositions: 128, nEmbd: 16, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 },
+    dProj: 32,
+  }),
+});
 
 type Json = Record<string, unknown>;
 

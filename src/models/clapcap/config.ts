@@ -122,7 +122,12 @@ export function clapCapConfig(sd: StateDict, settings: ClapCapSettings = {}): Cl
   if (gpt.nLayer === 0)
     throw new ClapError('missing from the checkpoint (is this a clapcap checkpoint?)', { subject: `${CLAPCAP_GPT_PREFIX}h.0` });
   if (gpt.nEmbd % nHead !== 0)
-    throw new ClapError(`n_embd ${gpt.nEmbd} is not a multiple of n_head ${nHead}`, { subject: 'clapcap.gpt2.n_head' });
+    throw new ClapError(
+      g.n_head === undefined
+        ? `GPT-2's head count is not stored in the weights, and the default ${nHead} does not divide n_embd ${gpt.nEmbd}: give it in the config's clapcap section (gpt2.n_head)`
+        : `n_embd ${gpt.nEmbd} is not a multiple of n_head ${nHead}`,
+      { subject: 'clapcap.gpt2.n_head' },
+    );
   const mapper = inferMapperConfig(sd, MAPPER_PREFIX);
   const expect = (name: string, given: number | undefined, actual: number): void => {
     if (given !== undefined && given !== actual) {

@@ -41,8 +41,8 @@ export interface CaptionOptions {
   /** Beams (default 5, generate_caption's). */
   beamSize?: number;
   /**
-   * Most tokens per caption (msclap entry_length, default 67). Capped by GPT-2's positions:
-   * prefix_length + entryLength − 1 ≤ n_positions.
+   * Most tokens per caption (msclap entry_length, default 67, or fewer when GPT-2's positions run out
+   * first). At most what they allow: prefix_length + entryLength − 1 ≤ n_positions.
    */
   entryLength?: number;
   /** Default 1. Beam: logits / temperature (≤ 0 means 1, as msclap). Sampling: 0 = argmax. */
@@ -259,7 +259,8 @@ function checkOptions(o: CaptionOptions, cfg: ClapCapConfig): ResolvedOptions {
   return {
     strategy,
     beamSize: int('beamSize', o.beamSize ?? D.beamSize, 1, cfg.gpt.vocabSize),
-    entryLength: int('entryLength', o.entryLength ?? D.entryLength, 1, maxEntry),
+    // the default fits any model (a small GPT-2 may have fewer positions than 67 tokens need)
+    entryLength: int('entryLength', o.entryLength ?? Math.min(D.entryLength, maxEntry), 1, maxEntry),
     temperature,
     topK: int('topK', o.topK ?? D.topK, 0, cfg.gpt.vocabSize),
     topP,

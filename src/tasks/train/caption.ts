@@ -1,8 +1,8 @@
 /**
  * `clap train caption`: trains the clapcap TransformerMapper (and optionally GPT-2) with the captioning
  * loss (paper Eq. 5: next-token cross-entropy of the caption given the mapped audio prefix), the CLAP audio
- * encoder frozen. Audio embeddings are computed ONCE with the given CLAP (first 7 s of each clip) and
- * reused every epoch. One ONNX train-step graph (src/engine/train.ts):
+ * encoder frozen. Audio embeddings are computed ONCE (first 7 s of each clip) with the clapcap's own audio
+ * encoder, or another CLAP's (`clap`), and reused every epoch. One ONNX train-step graph (src/engine/train.ts):
  *
  *   prefix = mapper(l2norm(audio_embed))            [B, P, n]  (normalize_prefix, as msclap 2023)
  *   h      = GPT-2([prefix ; wte(tokens)] + wpe)    causal, [B, P + L, n]
@@ -11,16 +11,17 @@
  * Tokens are the caption's GPT-2 tokens followed by msclap's stop token (220), so decoding learns to stop.
  * The graph uses no `concatSymbolic` (no cache: the whole sequence at once), so every op has a VJP.
  *
- * OUT: clapcap.pth (the base clapcap checkpoint with the trained mapper / GPT-2 written back, official
- * key names; `gpt.lm_head.weight` stays tied to `gpt.transformer.wte.weight`), clapcap.safetensors,
- * clapcap.json (the `clapcap` settings used), and the shared loop's files (loop.ts: log.jsonl,
- * checkpoints, summary.json).
+ * OUT: clapcap.pth (the base clapcap checkpoint with the trained mapper / GPT-2 written back and the audio
+ * encoder the embeddings came from as its `clap.*`, official key names; `gpt.lm_head.weight` stays tied
+ * to `gpt.transformer.wte.weight`), clapcap.safetensors, config.json (the audio encoder's sizes and the
+ * `clapcap` settings: `clap caption --weights OUT/clapcap.pth` needs nothing else), and the shared loop's
+ * files (loop.ts: log.jsonl, checkpoints, summary.json).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, Graph, type HostTensor, isFloatDtype, ops, type Value } from '../../engine/index.js';
-import { l2Normalize } from '../../models/clap/index.js';
+import { type ClapConfig, clapConfigToJson, l2Normalize, resolveClapConfig } from '../../models/clap/index.js';
 import {
   CLAPCAP_GPT_PREFIX,
   CLAPCAP_STOP_TOKEN,
@@ -35,12 +36,11 @@ import { gpt2AddPositions, gpt2LmHead, gpt2Params, gpt2TokenEmbeddings, gpt2Tran
 import type { StateDict } from '../../weights/index.js';
 import { defaultTokenizer } from '../../text/index.js';
 import { loadWeights } from '../../weights/index.js';
-import { Clap } from '../clap.js';
-import { FeatureStore } from './features.js';
+import { Clap, withSubject } from '../clap.js';
+import { resolveConfigArg } from '../config-arg.js';
 import { readManifest } from './manifest.js';
 import { exportStateDict } from './model.js';
-import { embedItems } from './features.js';
-import { resolveTrainConfig } from './presets.js';
+import { embedItems, FeatureStore } from './features.js';
 import type { RunOptions } from './run-options.js';
 import { parameterCount, saveWeights } from './outputs.js';
 import { constantLr, openRun, type RunStatus, runLoop } from './loop.js';
@@ -48,12 +48,19 @@ import { CAPTION_TRAIN_DEFAULTS } from './defaults.js';
 
 export interface CaptionTrainOptions extends RunOptions {
   data: string;
-  /** CLAP weights for the (frozen) audio embeddings, and their config (preset or config.json). */
-  clap: string;
+  /**
+   * CLAP weights whose (frozen) audio encoder makes the embeddings the mapper learns from, and their config
+   * (preset or config.json; default beside the weights). Written into the output as its audio encoder
+   * (`clap.*`), so captioning embeds audio as training did. Default: the `init` checkpoint's own encoder.
+   */
+  clap?: string;
   clapConfig?: string;
   /** clapcap checkpoint to start from (GPT-2 + mapper, official layout), or already loaded. */
   init: string | StateDict;
-  /** msclap's `clapcap` settings (e.g. `gpt2.n_head` for a non-12-head GPT-2); written to OUT/clapcap.json. */
+  /**
+   * msclap's `clapcap` settings (e.g. `gpt2.n_head` for a non-12-head GPT-2). Default: the `clapcap`
+   * section of the config.json beside `init`. Written to OUT/config.json.
+   */
   settings?: ClapCapSettings;
   out: string;
   /** Also train GPT-2 (default: only the mapper). */
@@ -127,21 +134,51 @@ export function captionTokens(text: string, max: number): number[] {
   return t;
 }
 
+/** The frozen audio encoder: its weights and config, and the module prefix to copy it from when it is not the clapcap's own. */
+interface AudioEncoder {
+  weights: StateDict;
+  config?: ClapConfig;
+  copyFrom?: string;
+}
+
+async function audioEncoder(o: CaptionTrainOptions, init: StateDict): Promise<AudioEncoder> {
+  if (o.clap === undefined) {
+    if (!init.has(`${CLAPCAP_AUDIO_PREFIX}base.htsat.patch_embed.proj.weight`))
+      throw new ClapError('has no audio encoder (clap.*): give the CLAP whose audio embeddings the mapper learns from (--clap)', {
+        subject: typeof o.init === 'string' ? o.init : 'init',
+      });
+    return { weights: init, config: resolveConfigArg(undefined, o.init) };
+  }
+  const clap = o.clap;
+  const sd = await loadWeights(clap);
+  const config = withSubject(() => resolveClapConfig(sd, resolveConfigArg(o.clapConfig, clap)), clap);
+  return { weights: sd, config, copyFrom: config.audioPrefix };
+}
+
+/** The trained clapcap with `audio`'s encoder as its own (`clap.*`), so captioning embeds audio as training did. */
+function withAudioEncoder(sd: Map<string, HostTensor>, audio: AudioEncoder): Map<string, HostTensor> {
+  const from = audio.copyFrom;
+  if (from === undefined) return sd;
+  for (const k of [...sd.keys()]) if (k.startsWith(CLAPCAP_AUDIO_PREFIX)) sd.delete(k);
+  for (const [k, t] of audio.weights) if (k.startsWith(from)) sd.set(CLAPCAP_AUDIO_PREFIX + k.slice(from.length), t);
+  return sd;
+}
+
+const CLAPCAP_AUDIO_PREFIX = 'clap.';
+
 export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrainSummary> {
   const run = openRun(o.out, o);
   const batch = o.batch ?? CAPTION_TRAIN_DEFAULTS.batch;
   const len = o.maxTokens ?? CAPTION_TRAIN_DEFAULTS.maxTokens;
   const items = readManifest(o.data);
+  const initFile = typeof o.init === 'string' ? o.init : undefined;
   const base = typeof o.init === 'string' ? await loadWeights(o.init) : o.init;
-  const cfg = clapCapConfig(base, o.settings ?? {});
-  writeFileSync(join(o.out, 'clapcap.json'), `${JSON.stringify({ clapcap: o.settings ?? {} }, null, 2)}\n`);
+  const settings = o.settings ?? ((resolveConfigArg(undefined, o.init)?.clapcap ?? {}) as ClapCapSettings);
+  const cfg = withSubject(() => clapCapConfig(base, settings), initFile);
 
-  // ---- frozen audio embeddings, once
-  const clap = await Clap.load({
-    weights: o.clap,
-    config: o.clapConfig !== undefined ? resolveTrainConfig(o.clapConfig) : undefined,
-    threads: o.threads,
-  });
+  // ---- the frozen audio encoder (--clap's, else the clapcap's own) and its embeddings, once
+  const audio = await audioEncoder(o, base);
+  const clap = await Clap.load({ weights: audio.weights, config: audio.config, threads: o.threads });
   const store = new FeatureStore({
     maxClipSeconds: o.maxClipSeconds ?? CAPTION_TRAIN_DEFAULTS.maxClipSeconds,
     cacheDir: o.cacheDir,
@@ -157,8 +194,9 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
   }
   if (emb[0].length !== cfg.prefixDim)
     throw new ClapError(`the CLAP's audio embeddings have ${emb[0].length} values but the mapper takes ${cfg.prefixDim}`, {
-      subject: o.clap,
+      subject: o.clap ?? initFile ?? 'init',
     });
+  writeFileSync(join(o.out, 'config.json'), `${JSON.stringify({ ...clapConfigToJson(clap.config), clapcap: settings }, null, 2)}\n`);
   // one example per (clip, caption)
   const examples = items.flatMap((it, i) => it.captions.map((c) => ({ clip: i, tokens: captionTokens(c, len) })));
   if (examples.length < batch)
@@ -215,7 +253,7 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
           // GPT2LMHeadModel ties lm_head to wte: keep them one tensor
           const wte = sd.get(`${CLAPCAP_GPT_PREFIX}wte.weight`);
           if (wte && sd.has('gpt.lm_head.weight')) sd.set('gpt.lm_head.weight', wte);
-          return saveWeights(o.out, 'clapcap', sd);
+          return saveWeights(o.out, 'clapcap', withAudioEncoder(sd, audio));
         },
         summary: (r): CaptionTrainSummary => ({
           steps: r.steps,

@@ -14,16 +14,16 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, dependsOn, type HostTensor, isFloatDtype, type TrainStep } from '../../engine/index.js';
-import { type ClapConfig, clapConfigToJson, randomClapStateDict } from '../../models/clap/index.js';
+import { type ClapConfig, clapConfigToJson, randomClapStateDict, resolveClapConfig } from '../../models/clap/index.js';
+import { resolveConfigArg } from '../config-arg.js';
 import type { StateDict } from '../../weights/index.js';
 import { loadWeights, saveSafetensors, toStateDict } from '../../weights/index.js';
-import { applyTemplate, Clap, DEFAULT_TEMPLATE } from '../clap.js';
+import { applyTemplate, Clap, DEFAULT_TEMPLATE, withSubject } from '../clap.js';
 import { CROP_FRAMES, cropInto, FeatureStore, MEL_BINS } from './features.js';
 import { type ManifestItem, readManifest, splitItems } from './manifest.js';
 import { cosineMatrix } from '../similarity.js';
 import { retrieval, type RetrievalMetrics, zeroShotAccuracy } from './metrics.js';
 import { buildContrastiveGraph, exportStateDict, paramGroup } from './model.js';
-import { resolveTrainConfig } from './presets.js';
 import { Rng } from '../rng.js';
 import type { SpecAugmentOptions } from './augment.js';
 import { parameterCount, saveWeights } from './outputs.js';
@@ -40,7 +40,10 @@ export interface ContrastiveOptions extends RunOptions {
   out: string;
   /** Initial weights (.pth/.safetensors, official layout); default: random (from scratch). */
   init?: string;
-  /** Preset name (small, tiny, 2023) or config.json. Default 'small' from scratch, else read off --init. */
+  /**
+   * Preset name (small, tiny, 2023) or config.json. Default: 'small' from scratch; with `init`, the
+   * config.json beside it, else sizes read off it.
+   */
   config?: string;
   /** Clips per micro-batch (the contrastive loss's negatives come from within one micro-batch). */
   batch?: number;
@@ -139,10 +142,13 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   let cfg: ClapConfig;
   if (run.resuming) {
     loaded = await loadWeights(join(out, 'init.safetensors'));
-    cfg = resolveTrainConfig(join(out, 'config.json'));
+    cfg = resolveConfigArg(join(out, 'config.json'))!;
+  } else if (o.init) {
+    const init = await loadWeights(o.init);
+    cfg = withSubject(() => resolveClapConfig(init, resolveConfigArg(o.config, o.init)), o.init);
+    loaded = init;
   } else {
-    cfg = resolveTrainConfig(o.config, o.init && !o.config ? '2023' : D.config);
-    if (o.init) loaded = await loadWeights(o.init);
+    cfg = resolveConfigArg(o.config ?? D.config)!;
   }
   const store = new FeatureStore({ maxClipSeconds: o.maxClipSeconds ?? D.maxClipSeconds, cacheDir: o.cacheDir, workers: o.workers });
   let step: TrainStep | undefined;

@@ -10,8 +10,8 @@
  * best held-out epoch's), config.json, classifier.safetensors (`classifier.weight` [classes, d_proj],
  * `classifier.bias`), classifier.json (labels), and the loop's files (log.jsonl, checkpoints, summary.json).
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, dependsOn, Graph, type HostTensor, isFloatDtype, ops, type TrainStep } from '../../engine/index.js';
 import {
@@ -24,13 +24,14 @@ import {
 } from '../../models/clap/index.js';
 import { buildHtsat, htsatInputFrames, htsatNumFeatures } from '../../models/htsat/index.js';
 import { applyLinear, torchLinear } from '../../models/layers.js';
-import { loadWeights, saveSafetensors, toStateDict } from '../../weights/index.js';
-import { Clap } from '../clap.js';
+import { loadWeights, toStateDict } from '../../weights/index.js';
+import { normalized } from '../similarity.js';
+import { Clap, withSubject } from '../clap.js';
+import { resolveConfigArg } from '../config-arg.js';
 import { CROP_FRAMES, embedItems, FeatureStore, MEL_BINS, randomCropInto } from './features.js';
 import { labelledSplit, readManifest } from './manifest.js';
 import { exportStateDict } from './model.js';
-import { headAccuracy, type LinearHead } from './linear-head.js';
-import { resolveTrainConfig } from './presets.js';
+import { headAccuracy, type LinearHead, saveLinearHead } from './linear-head.js';
 import type { RunOptions } from './run-options.js';
 import { parameterCount, saveWeights } from './outputs.js';
 import { constantLr, openRun, type RunStatus, runLoop } from './loop.js';
@@ -84,9 +85,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const C = classes.length;
 
   const loaded = await loadWeights(o.weights);
-  const sibling = join(dirname(o.weights), 'config.json');
-  const cfg =
-    o.config !== undefined ? resolveTrainConfig(o.config) : existsSync(sibling) ? resolveTrainConfig(sibling) : resolveClapConfig(loaded);
+  const cfg = withSubject(() => resolveClapConfig(loaded, resolveConfigArg(o.config, o.weights)), o.weights);
   const base = new Map<string, HostTensor>();
   for (const [k, t] of loaded) base.set(k, t);
   const D = cfg.dProj;
@@ -103,21 +102,21 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
     store.prefetch([...train, ...val].map((it) => it.path));
     writeFileSync(join(o.out, 'config.json'), `${JSON.stringify(clapConfigToJson(cfg), null, 2)}\n`);
     const weights = (): Map<string, HostTensor> => exportStateDict(base, step.params());
+    const headOf = (sd: Map<string, HostTensor>): LinearHead => ({
+      classes: C,
+      dim: D,
+      weight: Float64Array.from(sd.get(`${HEAD}.weight`)!.data as Float32Array),
+      bias: Float64Array.from(sd.get(`${HEAD}.bias`)!.data as Float32Array),
+    });
     const clapOnly = (sd: Map<string, HostTensor>): Map<string, HostTensor> => new Map([...sd].filter(([k]) => !k.startsWith(`${HEAD}.`)));
     const accuracy = async (): Promise<number> => {
       if (val.length === 0) return NaN;
       const sd = weights();
       const clap = await Clap.load({ weights: toStateDict(clapOnly(sd)), config: cfg, threads: o.threads });
       try {
-        const head: LinearHead = {
-          classes: C,
-          dim: D,
-          weight: Float64Array.from(sd.get(`${HEAD}.weight`)!.data as Float32Array),
-          bias: Float64Array.from(sd.get(`${HEAD}.bias`)!.data as Float32Array),
-        };
         return headAccuracy(
-          head,
-          await embedItems(clap, val, store),
+          headOf(sd),
+          (await embedItems(clap, val, store)).map(normalized),
           val.map((it) => classes.indexOf(it.label!)),
         );
       } finally {
@@ -153,7 +152,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
         save: async () => {
           const sd = weights();
           const file = await saveWeights(o.out, 'final', clapOnly(sd));
-          await saveSafetensors(join(o.out, 'classifier.safetensors'), new Map([...sd].filter(([k]) => k.startsWith(`${HEAD}.`))));
+          await saveLinearHead(join(o.out, 'classifier.safetensors'), HEAD, headOf(sd), classes);
           writeFileSync(join(o.out, 'classifier.json'), `${JSON.stringify({ labels: classes }, null, 2)}\n`);
           return file;
         },

@@ -13,13 +13,21 @@ export {
 export { buildContrastiveGraph, exportStateDict, paramGroup, parseParamName, LOGIT_SCALE_MAX, type ParamGroup } from './model.js';
 export { readManifest, splitItems, labelledSplit, parseCsv, type ManifestItem } from './manifest.js';
 export { FeatureStore, embedItems } from './features.js';
-export { TRAIN_PRESETS, resolveTrainConfig } from './presets.js';
 export { learningRate, endOfEpoch, initialScheduleState, type ScheduleConfig, type ScheduleState } from './schedule.js';
 export { saveCheckpoint, loadCheckpoint } from './checkpoint.js';
 export { retrieval, zeroShotAccuracy, hitProbability } from './metrics.js';
 export { readLog, renderSvg, type LogEntry } from './plot.js';
 export { trainProbe, type ProbeOptions, type ProbeSummary } from './probe.js';
-export { trainLinearHead, headAccuracy, predictHead, LinearHeadStep, type LinearHead } from './linear-head.js';
+export {
+  trainLinearHead,
+  headAccuracy,
+  headProbabilities,
+  loadLinearHead,
+  saveLinearHead,
+  predictHead,
+  LinearHeadStep,
+  type LinearHead,
+} from './linear-head.js';
 export {
   openRun,
   runLoop,

@@ -1,10 +1,15 @@
 /**
- * A linear softmax classifier on fixed features (the probe's head; also how the fine-tuned classifier is
- * scored): logits = W·x + b, trained full-batch with Adam on mean cross-entropy + (weightDecay / 2)·‖W‖²,
- * in float64 on the host. `LinearHeadStep` is one such step for the shared training loop (loop.ts).
+ * A linear softmax classifier on CLAP's L2-normalised audio embedding (the probe's head, and the
+ * fine-tuned classifier): logits = W·x + b. The probe trains it full-batch with Adam on mean
+ * cross-entropy + (weightDecay / 2)·‖W‖², in float64 on the host (`LinearHeadStep`, one step of the shared
+ * training loop). As a file (`saveLinearHead`): `<name>.weight` [classes, dim], `<name>.bias` [classes] and
+ * the labels in the safetensors metadata — `clap classify --head FILE` uses it in place of text labels.
  */
+import { readFileSync } from 'node:fs';
 import { ClapError } from '../../errors.js';
 import type { HostTensor, OptimizerState } from '../../engine/index.js';
+import { loadSafetensorsCheckpoint, saveSafetensors } from '../../weights/index.js';
+import { normalized } from '../similarity.js';
 import { PROBE_DEFAULTS } from './defaults.js';
 import type { Stepper } from './loop.js';
 
@@ -37,6 +42,64 @@ export function headAccuracy(h: LinearHead, xs: readonly ArrayLike<number>[], ys
     if (best === ys[i]) ok++;
   });
   return ok / xs.length;
+}
+
+const HEAD_FORMAT = 'clap-ts-linear-head';
+
+/** Writes `head` and its class labels as one safetensors file (float32 tensors `<name>.weight`, `<name>.bias`). */
+export async function saveLinearHead(file: string, name: string, head: LinearHead, labels: readonly string[]): Promise<void> {
+  await saveSafetensors(
+    file,
+    new Map<string, HostTensor>([
+      [`${name}.weight`, { dtype: 'float32', shape: [head.classes, head.dim], data: Float32Array.from(head.weight) }],
+      [`${name}.bias`, { dtype: 'float32', shape: [head.classes], data: Float32Array.from(head.bias) }],
+    ]),
+    { format: HEAD_FORMAT, labels: JSON.stringify(labels), input: 'L2-normalised CLAP audio embedding' },
+  );
+}
+
+/**
+ * A head written by `clap train probe` (probe.safetensors) or `clap train finetune` (classifier.safetensors).
+ * Labels come from the file's metadata (older runs: the `labels` or `classes` of the JSON file beside it).
+ */
+export async function loadLinearHead(file: string): Promise<{ head: LinearHead; labels: string[] }> {
+  const ck = await loadSafetensorsCheckpoint(file);
+  const fail = (why: string): never => {
+    throw new ClapError(`${why}: not a classifier head written by clap train probe or finetune`, { subject: file });
+  };
+  const weights = [...ck.tensors].filter(([k, t]) => k.endsWith('.weight') && t.shape.length === 2);
+  if (weights.length !== 1) fail(`${weights.length} weight matrices`);
+  const [wKey, w] = weights[0];
+  const b = ck.tensors.get(`${wKey.slice(0, -'.weight'.length)}.bias`);
+  const [classes, dim] = w.shape as number[];
+  if (b?.shape.length !== 1 || b.shape[0] !== classes) fail(`no bias of ${classes} values beside ${wKey}`);
+  const labels = headLabels(file, (ck.metadata as Record<string, string> | undefined)?.labels);
+  if (labels?.length !== classes) fail(`${labels?.length ?? 'no'} labels for ${classes} classes`);
+  return {
+    head: { classes, dim, weight: Float64Array.from(w.data as ArrayLike<number>), bias: Float64Array.from(b!.data as ArrayLike<number>) },
+    labels: labels!,
+  };
+}
+
+function headLabels(file: string, metadata: string | undefined): string[] | undefined {
+  try {
+    if (metadata !== undefined) return JSON.parse(metadata) as string[];
+    const j = JSON.parse(readFileSync(file.replace(/\.safetensors$/, '.json'), 'utf8')) as { labels?: string[]; classes?: string[] };
+    return j.labels ?? j.classes;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Class probabilities of one (projected, not yet normalised) audio embedding: softmax(W·x̂ + b). */
+export function headProbabilities(head: LinearHead, embedding: ArrayLike<number>): number[] {
+  if (embedding.length !== head.dim)
+    throw new ClapError(`the head takes ${head.dim}-value embeddings but this model's have ${embedding.length}`);
+  const z = predictHead(head, normalized(embedding));
+  const max = Math.max(...z);
+  const e = z.map((v) => Math.exp(v - max));
+  const sum = e.reduce((a, v) => a + v, 0);
+  return e.map((v) => v / sum);
 }
 
 const WEIGHT = 'probe.weight';

@@ -1,24 +1,24 @@
 /**
  * `clap train probe`: a linear probe — multinomial logistic regression on FROZEN CLAP audio embeddings
- * (the projected, L2-normalised embedding the inference path returns, of each clip's first 7 s) — trained
+ * (the inference path's projected audio embedding of each clip's first 7 s, L2-normalised) — trained
  * full-batch with Adam and an L2 penalty (linear-head.ts) in the shared training loop (loop.ts: one step
  * per epoch), reporting accuracy on a held-out split. The encoder is never touched: embeddings are
  * computed once (features through the training FeatureStore, so --cache is shared with the other trainers).
  *
  * OUT (optional; without it nothing is written and the run cannot be resumed): probe.safetensors
- * (`probe.weight` [classes, dim], `probe.bias` [classes]), probe.json (labels, options, metrics), and the
- * loop's files (log.jsonl, checkpoints, summary.json).
+ * (`probe.weight` [classes, dim], `probe.bias` [classes], the labels in its metadata: `clap classify --head`
+ * uses it), probe.json (labels, options, metrics), and the loop's files (log.jsonl, checkpoints,
+ * summary.json).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
-import { saveSafetensors } from '../../weights/index.js';
 import { Clap } from '../clap.js';
 import { embedItems, FeatureStore } from './features.js';
 import { labelledSplit, readManifest } from './manifest.js';
-import { resolveTrainConfig } from './presets.js';
 import { PROBE_DEFAULTS } from './defaults.js';
-import { headAccuracy, LinearHeadStep } from './linear-head.js';
+import { headAccuracy, LinearHeadStep, saveLinearHead } from './linear-head.js';
+import { normalized } from '../similarity.js';
 import { constantLr, openRun, type RunStatus, runLoop } from './loop.js';
 import type { LoopOptions } from './loop.js';
 
@@ -73,7 +73,7 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
   if (unknown) throw new ClapError(`held-out label '${unknown.label}' has no training clip`, { subject: unknown.path });
   const clap = await Clap.load({
     weights: o.weights,
-    config: o.config !== undefined ? resolveTrainConfig(o.config) : undefined,
+    config: o.config,
     threads: o.threads,
   });
   const store = new FeatureStore({
@@ -81,12 +81,13 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
     cacheDir: o.cacheDir,
     workers: o.workers,
   });
-  let xTrain: Float32Array[];
-  let xVal: Float32Array[];
+  let xTrain: Float64Array[];
+  let xVal: Float64Array[];
   try {
     store.prefetch([...train, ...val].map((it) => it.path));
-    xTrain = await embedItems(clap, train, store);
-    xVal = await embedItems(clap, val, store);
+    // the head takes the L2-normalised embedding, as the fine-tuned classifier does
+    xTrain = (await embedItems(clap, train, store)).map(normalized);
+    xVal = (await embedItems(clap, val, store)).map(normalized);
   } finally {
     await clap.release();
     await store.close();
@@ -109,13 +110,7 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
       save: async () => {
         if (out === undefined) return '';
         const file = join(out, 'probe.safetensors');
-        await saveSafetensors(
-          file,
-          new Map([
-            ['probe.weight', { dtype: 'float32', shape: [head.classes, head.dim], data: Float32Array.from(head.weight) }],
-            ['probe.bias', { dtype: 'float32', shape: [head.classes], data: Float32Array.from(head.bias) }],
-          ]),
-        );
+        await saveLinearHead(file, 'probe', head, classes);
         return file;
       },
       summary: (r): ProbeSummary => {
