@@ -42,9 +42,15 @@ export interface OpDef {
   /**
    * Emission-time lowering: replacement outputs built with ordinary ops from `node.inputs` (and
    * constants) only, or undefined to emit the node as-is. Used where the runtime lacks a kernel
-   * (e.g. Erf in float64). Autodiff never sees the lowering: gradients use the op's own registered rule.
+   * (e.g. Erf in float64) and where the target opset predates the op's encoding (Gelu before opset 20).
+   * Autodiff never sees the lowering: gradients use the op's own registered rule.
    */
-  lower?: (node: Node) => Value[] | undefined;
+  lower?: (node: Node, target: EmitTarget) => Value[] | undefined;
+}
+
+/** What an emitted model declares: the default-domain opset it must run under. */
+export interface EmitTarget {
+  opset: number;
 }
 
 export type ValueKind = 'input' | 'param' | 'constant' | 'node';

@@ -1,10 +1,28 @@
-import type { Attr, Graph, Node, Value } from '../graph.js';
+import type { Attr, EmitTarget, Graph, Node, Value } from '../graph.js';
 import type { DType, HostTensor } from '../tensor.js';
 import { Message } from './protobuf.js';
 
-/** ONNX IR version and default-domain opset the emitted models declare. */
-export const IR_VERSION = 10;
+/** The default-domain opset emitted models declare unless asked for another, and its IR version. */
 export const OPSET = 21;
+export const IR_VERSION = 10;
+/** The oldest opset the ops can be written for (LayerNormalization is opset 17). */
+export const MIN_OPSET = 17;
+
+/**
+ * The IR version that goes with an opset: the one of the ONNX release that introduced it (1.12: IR 8 /
+ * opset 17, 1.13: 8 / 18, 1.14: 9 / 19, 1.15: 9 / 20, 1.16: 10 / 21), so that a tool which reads the
+ * opset also reads the file (Debian 12's onnx 1.12 refuses IR 9 and above).
+ */
+export function irVersionFor(opset: number): number {
+  checkOpset(opset);
+  return opset >= 21 ? 10 : opset >= 19 ? 9 : 8;
+}
+
+function checkOpset(opset: number): void {
+  if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > OPSET) {
+    throw new RangeError(`opset must be an integer from ${MIN_OPSET} to ${OPSET}, got ${opset}`);
+  }
+}
 
 const ONNX_DTYPE: Record<DType, number> = {
   float32: 1,
@@ -31,20 +49,24 @@ export interface EmitOptions {
   producer?: string;
   /** key → value pairs stored in the model's metadata_props. */
   metadata?: Record<string, string>;
+  /** Default-domain opset to write (MIN_OPSET…OPSET, default OPSET); ops newer than it are lowered or refused. */
+  opset?: number;
 }
 
 /** Serialises a traced graph into an ONNX ModelProto. */
 export function emitOnnx(graph: Graph, options: EmitOptions = {}): Uint8Array {
   const pai = options.paramsAsInputs;
   const asInput = typeof pai === 'function' ? pai : () => !!pai;
+  const target: EmitTarget = { opset: options.opset ?? OPSET };
+  const irVersion = irVersionFor(target.opset);
   const domains = new Set<string>();
-  const g = graphProto(graph, options.inputs ?? graph.inputs, options.outputs ?? graph.outputs, asInput, domains);
+  const g = graphProto(graph, options.inputs ?? graph.inputs, options.outputs ?? graph.outputs, asInput, domains, target);
 
   const m = new Message();
-  m.int(1, IR_VERSION);
+  m.int(1, irVersion);
   m.string(2, options.producer ?? 'clap-ts');
   m.message(7, g);
-  m.message(8, new Message().string(1, '').int(2, OPSET));
+  m.message(8, new Message().string(1, '').int(2, target.opset));
   for (const d of domains) m.message(8, new Message().string(1, d).int(2, 1));
   for (const [k, v] of Object.entries(options.metadata ?? {})) {
     m.message(14, new Message().string(1, k).string(2, v));
@@ -59,13 +81,17 @@ function graphProto(
   outputs: readonly { name: string; value: Value }[],
   asInput: (name: string) => boolean,
   domains: Set<string>,
+  target: EmitTarget,
 ): Message {
   const g = new Message();
-  const { nodes: live, rename } = liveNodes(graph, outputs);
+  const { nodes: live, rename } = liveNodes(graph, outputs, target);
   const nameOf = (v: Value): string => rename.get(v.name) ?? v.name;
   live.forEach((node, i) => {
     if (node.op.domain) domains.add(node.op.domain);
-    g.message(1, nodeProto(node, `${graph.namePrefix}${node.op.type}_${i}`, domains, nameOf));
+    else if ((node.op.opset ?? 0) > target.opset) {
+      throw new RangeError(`${node.op.type} needs opset ${node.op.opset} or later; this model is written for opset ${target.opset}`);
+    }
+    g.message(1, nodeProto(node, `${graph.namePrefix}${node.op.type}_${i}`, domains, nameOf, target));
   });
   g.string(2, graph.name);
   const used = usedValues(graph, live);
@@ -88,10 +114,14 @@ function graphProto(
  * their lowering (plus Identity renames to the original output names); an output that is itself a graph
  * value is renamed by an Identity.
  */
-function liveNodes(graph: Graph, outputs: readonly { name: string; value: Value }[]): { nodes: Node[]; rename: Map<string, string> } {
+function liveNodes(
+  graph: Graph,
+  outputs: readonly { name: string; value: Value }[],
+  target: EmitTarget,
+): { nodes: Node[]; rename: Map<string, string> } {
   const nodes = graph.nodes.filter(neededFrom(outputs.map((o) => o.value)));
   const out: Node[] = [];
-  for (const n of nodes) expandLowered(graph, n, out);
+  for (const n of nodes) expandLowered(graph, n, out, target);
   // A node's output is emitted under the graph output's name (so ORT writes it straight into a caller's
   // pre-allocated buffer); inputs, constants and second names of one value go through an Identity.
   const rename = new Map<string, string>();
@@ -125,14 +155,17 @@ interface Lowered {
   nodes: Node[];
   outs: Value[];
 }
-const loweredCache = new WeakMap<Node, Lowered | null>();
+/** Each node's lowering per target opset (built once: lowering appends nodes to the graph). */
+const loweredCache = new WeakMap<Node, Map<number, Lowered | null>>();
 
-function lowering(graph: Graph, node: Node): Lowered | null {
+function lowering(graph: Graph, node: Node, target: EmitTarget): Lowered | null {
   if (!node.op.lower) return null;
-  let c = loweredCache.get(node);
+  let byOpset = loweredCache.get(node);
+  if (!byOpset) loweredCache.set(node, (byOpset = new Map()));
+  let c = byOpset.get(target.opset);
   if (c === undefined) {
     const start = graph.nodes.length;
-    const outs = node.op.lower(node);
+    const outs = node.op.lower(node, target);
     c = outs ? { nodes: graph.nodes.slice(start), outs } : null;
     if (outs) {
       if (outs.length !== node.outputs.length)
@@ -142,19 +175,19 @@ function lowering(graph: Graph, node: Node): Lowered | null {
           throw new Error(`${node.op.type}: lowering changed dtype ${node.outputs[i].dtype} to ${v.dtype}`);
       });
     }
-    loweredCache.set(node, c);
+    byOpset.set(target.opset, c);
   }
   return c;
 }
 
-function expandLowered(graph: Graph, node: Node, out: Node[]): void {
-  const low = lowering(graph, node);
+function expandLowered(graph: Graph, node: Node, out: Node[], target: EmitTarget): void {
+  const low = lowering(graph, node, target);
   if (!low) {
     out.push(node);
     return;
   }
   const isNeeded = neededFrom(low.outs, new Set(low.nodes));
-  for (const n of low.nodes) if (isNeeded(n)) expandLowered(graph, n, out);
+  for (const n of low.nodes) if (isNeeded(n)) expandLowered(graph, n, out, target);
   low.outs.forEach((v, i) => out.push({ op: IDENTITY, inputs: [v], attrs: {}, outputs: [node.outputs[i]] }));
 }
 
@@ -167,18 +200,18 @@ function usedValues(graph: Graph, nodes: Node[]): Set<string> {
   return used;
 }
 
-function nodeProto(node: Node, nodeName: string, domains: Set<string>, nameOf: (v: Value) => string): Message {
+function nodeProto(node: Node, nodeName: string, domains: Set<string>, nameOf: (v: Value) => string, target: EmitTarget): Message {
   const m = new Message();
   for (const x of node.inputs) m.string(1, x ? nameOf(x) : '');
   for (const y of node.outputs) m.string(2, nameOf(y));
   m.string(3, nodeName);
   m.string(4, node.op.type);
-  for (const [name, a] of Object.entries(node.attrs)) m.message(5, attrProto(name, a, domains));
+  for (const [name, a] of Object.entries(node.attrs)) m.message(5, attrProto(name, a, domains, target));
   if (node.op.domain) m.string(7, node.op.domain);
   return m;
 }
 
-function attrProto(name: string, a: Attr, domains: Set<string>): Message {
+function attrProto(name: string, a: Attr, domains: Set<string>, target: EmitTarget): Message {
   const m = new Message().string(1, name);
   if ('graph' in a) {
     const { graph, inputs, outputs } = a.graph;
@@ -188,6 +221,7 @@ function attrProto(name: string, a: Attr, domains: Set<string>): Message {
       outputs.map((v) => ({ name: v.name, value: v })),
       () => false,
       domains,
+      target,
     );
     return m.message(6, body).int(20, 5);
   }

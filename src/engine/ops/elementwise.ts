@@ -31,11 +31,12 @@ export const ABS = unaryOp('Abs');
 export const SIGN = unaryOp('Sign');
 export const RECIPROCAL = unaryOp('Reciprocal');
 export const IDENTITY = unaryOp('Identity');
+/** ONNX Gelu (opset 20); written out as its formula for float64 (no kernel) and for older opsets. */
 export const GELU = unaryOp('Gelu', {
   opset: 20,
-  lower: (node) => {
+  lower: (node, target) => {
     const x = node.inputs[0];
-    if (x.dtype !== 'float64') return undefined;
+    if (x.dtype !== 'float64' && target.opset >= 20) return undefined;
     if (geluForm(node) === 'tanh') {
       const u = mul(mul(x, add(mul(mul(x, x), GELU_TANH_C), 1)), SQRT_2_OVER_PI);
       return [mul(mul(x, add(tanh(u), 1)), 0.5)];

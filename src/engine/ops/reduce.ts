@@ -1,17 +1,28 @@
-import type { OpDef, Value } from '../graph.js';
-import { normAxis } from '../shape.js';
+import type { Attrs, OpDef, Value } from '../graph.js';
+import { normAxis, type Shape } from '../shape.js';
 import { apply } from './op.js';
 
+function reducedShape(x: Value, axes: readonly number[], attrs: Attrs): Shape {
+  const keep = (attrs.keepdims as { i: number } | undefined)?.i !== 0;
+  return keep ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+}
+
+/**
+ * A reduction with its axes as an input (opset 18; ReduceSum since 13). For older opsets the others are
+ * written in their opset-13 form, the axes as an attribute.
+ */
 function reduceOp(type: string): OpDef {
+  const axesInputSince = type === 'ReduceSum' ? 13 : 18;
+  const withAxesAttribute: OpDef = {
+    type,
+    infer: ([x], attrs) => [{ dtype: x.dtype, shape: reducedShape(x, (attrs.axes as { ints: number[] }).ints, attrs) }],
+  };
   return {
     type,
-    opset: 18,
-    infer: ([x, a], attrs) => {
-      const axes = reducedAxes(x, a);
-      const keep = (attrs.keepdims as { i: number } | undefined)?.i !== 0;
-      const shape = keep ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
-      return [{ dtype: x.dtype, shape }];
-    },
+    opset: axesInputSince,
+    infer: ([x, a], attrs) => [{ dtype: x.dtype, shape: reducedShape(x, reducedAxes(x, a), attrs) }],
+    lower: ({ inputs: [x, a], attrs }, target) =>
+      target.opset >= axesInputSince ? undefined : [apply(withAxesAttribute, [x], { ...attrs, axes: { ints: reducedAxes(x, a) } })],
   };
 }
 

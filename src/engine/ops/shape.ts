@@ -268,8 +268,26 @@ export const squeeze = (x: Value, axes: readonly number[]): Value => apply(SQUEE
 export const expand = (x: Value, shape: readonly number[]): Value => apply(EXPAND, [x, x.graph.ints(shape)]);
 export const split = (x: Value, sizes: readonly number[], axis: number): Value[] =>
   applyMulti(SPLIT, [x, x.graph.ints(sizes)], { axis: { i: axis } });
-/** Constant zero padding: `pads` = [begin per axis..., end per axis...]. */
-export const pad = (x: Value, pads: readonly number[]): Value => apply(PAD, [x, x.graph.ints(pads)]);
+/**
+ * Padding, `pads` = [begin per axis..., end per axis...]: zeros ('constant'), or the samples mirrored
+ * about the edge without repeating it ('reflect', torch's and numpy's 'reflect'; no gradient).
+ */
+export const pad = (x: Value, pads: readonly number[], mode: 'constant' | 'reflect' = 'constant'): Value =>
+  apply(PAD, [x, x.graph.ints(pads)], mode === 'constant' ? {} : { mode: { s: mode } });
+
+/** ONNX Range(start, limit, delta) of scalars; its length is run-time, named by the caller. */
+const rangeOp = (length: Dim): OpDef => ({
+  type: 'Range',
+  infer: ([start]) => [{ dtype: start.dtype, shape: [length] }],
+});
+
+/** 0, 1, …, n−1 (int64) for n the run-time size of `x` along `axis`: positions along an axis whose size is symbolic. */
+export function positions(x: Value, axis: number): Value {
+  const a = normAxis(axis, x.rank);
+  const g = x.graph;
+  const n = apply(GATHER, [shapeOf(x), g.scalar(a, 'int64')], { axis: { i: 0 } });
+  return apply(rangeOp(x.shape[a]), [g.scalar(0, 'int64'), n, g.scalar(1, 'int64')]);
+}
 
 /** x[start:end:step] along one axis (end clamps like Python; use Infinity for "to the end"). */
 export function slice(x: Value, axis: number, start: number, end: number, step = 1): Value {
