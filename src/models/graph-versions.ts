@@ -12,7 +12,9 @@ import { ClapError } from '../errors.js';
 
 export const GRAPH_VERSIONS: Readonly<Record<string, number>> = Object.freeze({
   clap_audio_encoder: 1,
-  clap_text_encoder: 1,
+  clap_audio_encoder_waveform: 1,
+  clap_text_encoder: 2,
+  clap_text_encoder_fixed: 1,
   clapcap_prefix: 1,
   clapcap_decoder: 1,
 });

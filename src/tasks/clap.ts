@@ -3,26 +3,35 @@
  * Towers compile lazily, one session each, so text-only work never builds the audio model; captioning is
  * its own model kind (`ClapCap`, tasks/clapcap.ts).
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { ClapError } from '../errors.js';
-import { atomicWrite, hashKey } from '../engine/cache.js';
-import { emitOnnx, type RuntimeOptions } from '../engine/index.js';
+import { hashKey } from '../engine/cache.js';
+import type { RuntimeOptions } from '../engine/index.js';
 import { PRECISIONS, type Precision } from '../engine/quant.js';
 import type { AudioInput } from '../audio/index.js';
-import { type ClapPooling, defaultTokenizer } from '../text/index.js';
-import { buildAudioEncoderGraph, buildTextEncoderGraph, type ClapConfig, logitScaleExp, resolveClapConfig } from '../models/clap/index.js';
+import { CLAP_POOLINGS, type ClapPooling, defaultTokenizer } from '../text/index.js';
+import {
+  AUDIO_ENCODER_GRAPHS,
+  buildAudioEncoderGraph,
+  buildTextEncoderGraph,
+  type ClapConfig,
+  logitScaleExp,
+  resolveClapConfig,
+  TEXT_ENCODER_GRAPHS,
+} from '../models/clap/index.js';
 import type { StateDict } from '../weights/index.js';
 import { type AudioEmbedding, type AudioEmbedOptions, AudioTower, EMBED_BATCH_SIZE, type InputError, isInputError } from './audio-tower.js';
 import { resolveConfigArg } from './config-arg.js';
 import { ModelCache } from './model-cache.js';
-import { cosineMatrix } from './similarity.js';
 import { TextTower } from './text-tower.js';
-import { compileTower, int8WeightsFor, type TowerContext, towerGraph, towerKey } from './towers.js';
+import { exportClapOnnx, type OnnxExportOptions } from './onnx-export.js';
+import { compileTower, int8WeightsFor, type TowerContext, towerKey } from './towers.js';
 import { WeightsSource } from './weights-source.js';
+import { applyTemplate, checkLabels, type Classification, DEFAULT_TEMPLATE, scaledSimilarity, scoreLabels } from './zero-shot.js';
 
 export type { AudioEmbedding, AudioEmbedOptions, InputError, InputErrorMode, WindowEmbedding } from './audio-tower.js';
 export { isInputError } from './audio-tower.js';
+export { applyTemplate, checkLabels, type Classification, DEFAULT_TEMPLATE, scoreLabels } from './zero-shot.js';
+export type { OnnxExportOptions } from './onnx-export.js';
 
 /** What `Clap.load` and `embedAudio` do when an option is left out (the CLI's help shows these). */
 export const CLAP_DEFAULTS = { textPooling: 'reference', precision: 'fp32', batchSize: EMBED_BATCH_SIZE } as const;
@@ -55,18 +64,6 @@ export interface ClassifyOptions extends AudioEmbedOptions {
   template?: string;
 }
 
-export interface Classification {
-  input: string;
-  /** label → probability, in the order of the labels given. */
-  scores: Record<string, number>;
-}
-
-export const DEFAULT_TEMPLATE = 'this is the sound of ';
-
-export function applyTemplate(template: string, label: string): string {
-  return template.includes('{}') ? template.split('{}').join(label) : template + label;
-}
-
 /** Options whose `errors: 'return'` puts `{ input, error }` entries among the results. */
 type ReturningErrors = { errors: 'return' };
 /** Options that leave `errors` at 'throw': every result is a success. */
@@ -78,12 +75,13 @@ interface ModelRecord {
   logitScale: number;
 }
 
-const AUDIO = 'clap_audio_encoder';
-const TEXT = 'clap_text_encoder';
+const AUDIO = AUDIO_ENCODER_GRAPHS.logmel;
 
 export class Clap {
   private readonly audioTower: AudioTower;
   private textTower?: Promise<TextTower>;
+  /** The text graph for this model's pooling rule. */
+  private readonly textGraph: string;
   private weightsHashPromise?: Promise<string>;
 
   private constructor(
@@ -93,13 +91,17 @@ export class Clap {
     readonly logitScale: number,
     private readonly textPooling: ClapPooling,
   ) {
-    this.audioTower = new AudioTower(() => this.compile(AUDIO), config.htsat.melBins, config.dProj);
+    this.audioTower = new AudioTower(() => this.compile('audio'), config.htsat.melBins, config.dProj);
+    this.textGraph = TEXT_ENCODER_GRAPHS[textPooling];
   }
 
   static async load(options: ClapLoadOptions): Promise<Clap> {
     const { weights, config, textPooling, precision, ...runtime } = options;
     if (precision !== undefined && !PRECISIONS.includes(precision)) {
       throw new ClapError(`precision must be one of ${PRECISIONS.join(', ')}, got '${String(precision)}'`);
+    }
+    if (textPooling !== undefined && !CLAP_POOLINGS.includes(textPooling)) {
+      throw new ClapError(`textPooling must be one of ${CLAP_POOLINGS.join(', ')}, got '${String(textPooling)}'`);
     }
     const explicit = resolveConfigArg(config, weights);
     const source = WeightsSource.of(weights);
@@ -136,40 +138,38 @@ export class Clap {
     return this.weightsHashPromise;
   }
 
-  private builder(tower: typeof AUDIO | typeof TEXT) {
-    return tower === AUDIO
-      ? (sd: StateDict) => buildAudioEncoderGraph(sd, this.config)
-      : (sd: StateDict) => buildTextEncoderGraph(sd, this.config);
-  }
-
   /** Compiles a tower; once no tower needs building any more, the weights file's tensors are let go. */
-  private async compile(tower: typeof AUDIO | typeof TEXT) {
-    const session = await compileTower(this.ctx, tower, this.builder(tower));
+  private async compile(tower: 'audio' | 'text') {
+    const session =
+      tower === 'audio'
+        ? await compileTower(this.ctx, AUDIO, (sd) => buildAudioEncoderGraph(sd, this.config))
+        : await compileTower(this.ctx, this.textGraph, (sd) => buildTextEncoderGraph(sd, this.config, { pooling: this.textPooling }));
     const ready = (name: string, started: boolean): boolean => started || this.ctx.cache.hasGraph(towerKey(this.ctx, name));
-    if (ready(AUDIO, this.audioTower.started) && (!this.config.textPrefix || ready(TEXT, this.textTower !== undefined))) {
+    if (ready(AUDIO, this.audioTower.started) && (!this.config.textPrefix || ready(this.textGraph, this.textTower !== undefined))) {
       this.ctx.weights.drop();
     }
     return session;
   }
 
   /**
-   * Writes each tower as a standalone ONNX model (any ONNX runtime: onnxruntime-web, CUDA, …):
-   * `audio_encoder.onnx` (logmel [B,965,64] → audio_embed) and, when the weights have one,
-   * `text_encoder.onnx` (input_ids [B,T], position_ids [T], pool_index [B] → text_embed).
+   * Writes the model for any ONNX runtime (onnxruntime-web, Python, CUDA, …) into `outDir`:
+   * `audio_encoder.onnx` (waveform → audio_embed, the frontend in the graph), on request
+   * `audio_encoder_logmel.onnx`, and when the weights have a text encoder `text_encoder.onnx` (input_ids,
+   * attention_mask → text_embed, pooled by this model's textPooling) with `tokenizer.json`; then
+   * `clap-export.json`, which describes them all. Returns the paths written.
    */
-  async exportOnnx(outDir: string): Promise<string[]> {
-    mkdirSync(outDir, { recursive: true });
-    const towers: [string, typeof AUDIO | typeof TEXT][] = [['audio_encoder.onnx', AUDIO]];
-    if (this.config.textPrefix) towers.push(['text_encoder.onnx', TEXT]);
-    const metadata: Record<string, string> = Number.isNaN(this.logitScale) ? {} : { clap_ts_logit_scale: String(this.logitScale) };
-    const written: string[] = [];
-    for (const [file, tower] of towers) {
-      const path = join(outDir, file);
-      const graph = towerGraph(await this.ctx.weights.tensors(), tower, this.builder(tower), this.precision);
-      await atomicWrite(path, emitOnnx(graph, { metadata }));
-      written.push(path);
-    }
-    return written;
+  async exportOnnx(outDir: string, options: OnnxExportOptions = {}): Promise<string[]> {
+    return exportClapOnnx(
+      {
+        weights: await this.ctx.weights.tensors(),
+        config: this.config,
+        logitScale: this.logitScale,
+        textPooling: this.textPooling,
+        precision: this.precision,
+      },
+      outDir,
+      options,
+    );
   }
 
   /** Runs the audio tower on log-mels [965×64 each], in batches. */
@@ -193,13 +193,13 @@ export class Clap {
     if (texts.length === 0) throw new ClapError('no texts given');
     if (!this.config.textPrefix) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
     // A label set seen before (same text graph, pooling, texts) is read from the model cache.
-    const graphKey = towerKey(this.ctx, TEXT);
+    const graphKey = towerKey(this.ctx, this.textGraph);
     const key = graphKey && hashKey(graphKey, 'text-embeddings', this.textPooling, JSON.stringify(texts));
     const known = this.ctx.cache.vectors(key, texts.length, this.config.dProj);
     if (known) return known;
     const tok = defaultTokenizer();
-    const tokenized = texts.map((t) => tok.encodeForClap(t, { mode: this.textPooling }));
-    this.textTower ??= this.compile(TEXT).then((s) => new TextTower(s, this.config.text, this.config.dProj));
+    const tokenized = texts.map((t) => tok.encodeForClap(t).ids);
+    this.textTower ??= this.compile('text').then((s) => new TextTower(s, this.config.text, this.config.dProj));
     const e = (await (await this.textTower).embedAll(tokenized)).data as Float32Array;
     this.ctx.cache.setVectors(key, e);
     const d = this.config.dProj;
@@ -208,9 +208,7 @@ export class Clap {
 
   /** msclap's compute_similarity: cosine similarity × exp(logit_scale), [audio][text]. */
   similarity(audio: readonly Float32Array[], text: readonly Float32Array[]): number[][] {
-    if (Number.isNaN(this.logitScale))
-      throw new ClapError('these weights have no logit_scale (a clapcap file?): use CLAP weights for similarity');
-    return cosineMatrix(audio, text).map((row) => row.map((c) => this.logitScale * c));
+    return scaledSimilarity(audio, text, this.logitScale);
   }
 
   /**
@@ -261,29 +259,4 @@ export function withSubject<T>(fn: () => T, path: string | undefined): T {
     if (e instanceof ClapError && path !== undefined) throw new ClapError(e.message, { subject: path, cause: e });
     throw e;
   }
-}
-
-export function checkLabels(labels: readonly string[]): void {
-  if (labels.length === 0) throw new ClapError('no labels given');
-  const seen = new Set<string>();
-  for (const l of labels) {
-    if (l.trim() === '') throw new ClapError('a label is empty');
-    if (seen.has(l)) throw new ClapError(`label '${l}' is given twice`);
-    seen.add(l);
-  }
-}
-
-/** Softmax across labels, or a sigmoid per label for multi-label tasks. */
-export function scoreLabels(similarity: number[][], labels: readonly string[], multiLabel: boolean): Record<string, number>[] {
-  return similarity.map((row) => {
-    let probs: number[];
-    if (multiLabel) probs = row.map((s) => 1 / (1 + Math.exp(-s)));
-    else {
-      const m = Math.max(...row);
-      const e = row.map((s) => Math.exp(s - m));
-      const z = e.reduce((a, b) => a + b, 0);
-      probs = e.map((v) => v / z);
-    }
-    return Object.fromEntries(labels.map((l, j) => [l, probs[j]]));
-  });
 }

@@ -1,11 +1,12 @@
 /**
- * The text tower at run time: a compiled text-encoder graph (models/clap/text-encoder.ts) and the batching
- * around it. Texts are grouped by length so that one long text does not pad all the others.
+ * The text tower at run time: a compiled text-encoder graph (models/clap/text-encoder.ts, which finds the
+ * pooled token itself) and the batching around it. Texts are token id sequences; they are grouped by
+ * length so that one long text does not pad all the others.
  */
 import { ClapError } from '../errors.js';
 import type { HostTensor, Session } from '../engine/index.js';
 import type { Gpt2Config } from '../models/gpt2/index.js';
-import { type TokenizedText, textEncoderFeeds } from '../models/clap/index.js';
+import { textEncoderFeeds } from '../models/clap/index.js';
 
 export class TextTower {
   constructor(
@@ -15,12 +16,12 @@ export class TextTower {
   ) {}
 
   /** Embeds a batch (padded to its longest text): every output of the graph (`text_embed`, debug outputs when built with them). */
-  async run(texts: readonly TokenizedText[]): Promise<Record<string, HostTensor>> {
+  async run(texts: readonly ArrayLike<number>[]): Promise<Record<string, HostTensor>> {
     return this.session.run(textEncoderFeeds(texts, this.config));
   }
 
   /** Embeds a batch (padded to its longest text) → [N, d_proj]. */
-  async embed(texts: readonly TokenizedText[]): Promise<HostTensor> {
+  async embed(texts: readonly ArrayLike<number>[]): Promise<HostTensor> {
     return (await this.run(texts)).text_embed;
   }
 
@@ -29,11 +30,11 @@ export class TextTower {
    * by token count). Rows come back in input order as [N, d_proj]; each equals a single-text run (causal
    * attention: padding after a text never reaches its rows).
    */
-  async embedAll(texts: readonly TokenizedText[], options: { maxBatch?: number } = {}): Promise<HostTensor> {
+  async embedAll(texts: readonly ArrayLike<number>[], options: { maxBatch?: number } = {}): Promise<HostTensor> {
     const maxBatch = options.maxBatch ?? 64;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new ClapError(`maxBatch must be a positive integer, got ${maxBatch}`);
     if (texts.length === 0) throw new ClapError('no texts to encode');
-    const order = texts.map((_, i) => i).sort((a, b) => texts[a].ids.length - texts[b].ids.length || a - b);
+    const order = texts.map((_, i) => i).sort((a, b) => texts[a].length - texts[b].length || a - b);
     const out = new Float32Array(texts.length * this.dProj);
     for (let start = 0; start < order.length; start += maxBatch) {
       const idx = order.slice(start, start + maxBatch);

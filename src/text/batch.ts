@@ -1,6 +1,6 @@
 /** Token-id sequences padded into one row-major batch (with an attention mask) for a text encoder. */
 import { ClapError } from '../errors.js';
-import { VOCAB_SIZE } from './vocab.js';
+import { VOCAB_SIZE } from './gpt2-ids.js';
 
 export type IdDtype = 'int32' | 'int64';
 

@@ -34,6 +34,13 @@ export function byteLevelDecode(token: string): Uint8Array | undefined {
   return Uint8Array.from(out);
 }
 
+/** Bytes → the token spelled in the byte alphabet (vocab.json's spelling; inverse of byteLevelDecode). */
+export function byteLevelEncode(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += ALPHABET.charOfByte[b];
+  return out;
+}
+
 /** Immutable byte-level BPE vocabulary: token bytes by id and the ranked merge table. */
 export class ByteLevelBpe {
   /** Number of ids (the largest id + 1). */

@@ -8,7 +8,7 @@ import { AddedTokens } from './added-tokens.js';
 import { type IdDtype, padBatch, type PadOptions, type PaddedBatch } from './batch.js';
 import { type ByteLevelBpe, ByteLevelEncoder } from './bpe.js';
 import { cleanUpTokenization, decodeUtf8Replace, pythonCapitalize } from './unicode.js';
-import { ENDOFTEXT, ENDOFTEXT_ID, getGpt2Vocab, VOCAB_SIZE } from './vocab.js';
+import { ENDOFTEXT, ENDOFTEXT_ID, VOCAB_SIZE } from './gpt2-ids.js';
 
 /** msclap's pad token `'!'`: GPT-2 id 0, registered as a special (never merged) token. */
 export const PAD_TOKEN = '!';
@@ -63,14 +63,20 @@ const SPECIAL_EOT_AND_PAD = new AddedTokens([
 ]);
 
 /**
- * GPT-2 byte-level BPE tokenizer (vocabulary: js-tiktoken's `r50k_base`, loaded once on first use,
- * offline). Instances keep a per-word BPE cache; share one ({@link defaultTokenizer}) where possible.
+ * GPT-2 byte-level BPE tokenizer over a vocabulary given as a getter (called when first needed): GPT-2's
+ * own, from js-tiktoken's `r50k_base` (`getGpt2Vocab`, what {@link defaultTokenizer} uses), or one read
+ * from an exported tokenizer.json (`gpt2VocabFromTokenizerJson`, the browser build). Instances keep a
+ * per-word BPE cache; share one where possible.
  */
 export class Gpt2Tokenizer {
-  private readonly encoder = new ByteLevelEncoder(getGpt2Vocab);
+  private readonly encoder: ByteLevelEncoder;
+
+  constructor(private readonly vocabSource: () => ByteLevelBpe) {
+    this.encoder = new ByteLevelEncoder(vocabSource);
+  }
 
   private get vocab(): ByteLevelBpe {
-    return getGpt2Vocab();
+    return this.vocabSource();
   }
 
   /** Loads the vocabulary now (otherwise the first call that needs it does; ~50 ms). */
@@ -175,12 +181,4 @@ export class Gpt2Tokenizer {
     }
     return out;
   }
-}
-
-let shared: Gpt2Tokenizer | undefined;
-
-/** A process-wide tokenizer (one vocabulary, one word cache). */
-export function defaultTokenizer(): Gpt2Tokenizer {
-  shared ??= new Gpt2Tokenizer();
-  return shared;
 }

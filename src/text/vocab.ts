@@ -11,12 +11,10 @@
 import { createRequire } from 'node:module';
 import { ClapError } from '../errors.js';
 import { ByteLevelBpe } from './bpe.js';
+import { ENDOFTEXT, ENDOFTEXT_ID, VOCAB_SIZE } from './gpt2-ids.js';
+import { Gpt2Tokenizer } from './tokenizer.js';
 
-/** Number of token ids (50 000 merges + 256 bytes + `<|endoftext|>`). */
-export const VOCAB_SIZE = 50257;
-/** `<|endoftext|>`: GPT-2's only special token. */
-export const ENDOFTEXT = '<|endoftext|>';
-export const ENDOFTEXT_ID = 50256;
+export { ENDOFTEXT, ENDOFTEXT_ID, VOCAB_SIZE } from './gpt2-ids.js';
 
 interface RanksData {
   pat_str: string;
@@ -34,6 +32,14 @@ export function getGpt2Vocab(): ByteLevelBpe {
     if (cached.size !== VOCAB_SIZE || cached.mergeCount !== ENDOFTEXT_ID - 256) throw new ClapError('GPT-2 vocabulary: unexpected size');
   }
   return cached;
+}
+
+let shared: Gpt2Tokenizer | undefined;
+
+/** A process-wide msclap GPT-2 tokenizer on this vocabulary (one vocabulary, one word cache). */
+export function defaultTokenizer(): Gpt2Tokenizer {
+  shared ??= new Gpt2Tokenizer(getGpt2Vocab);
+  return shared;
 }
 
 const BASE64 = new Int8Array(128).fill(-1);

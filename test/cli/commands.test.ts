@@ -171,38 +171,6 @@ test('one bad file does not abort a batch: embed audio, classify and caption giv
   assert.doesNotMatch(text.out, /broken/);
 });
 
-test('clap export onnx writes towers that plain onnxruntime runs to the same embeddings', async () => {
-  const ort = await import('onnxruntime-node');
-  const dir = mkdtempSync(join(tmpdir(), 'clap-export-'));
-  const r = await clap('export', 'onnx', ...W, '--out', dir, '--json');
-  assert.equal(r.code, 0, r.err);
-  const { files } = JSON.parse(r.out) as { files: string[] };
-  assert.deepEqual(
-    files.map((f) => f.slice(dir.length + 1)),
-    ['audio_encoder.onnx', 'text_encoder.onnx'],
-  );
-  const logmel = readNpy(fixturePath('expected', 'audio', 'vowel_16k', 'logmel.npy'));
-  const audioSession = await ort.InferenceSession.create(files[0]);
-  const out = await audioSession.run({ logmel: new ort.Tensor('float32', logmel.data as Float32Array, [1, 965, 64]) });
-  const want = fixtureF32('expected', 'audio', 'vowel_16k', 'audio_embed.npy');
-  assert.ok(relativeError(out.audio_embed.data as Float32Array, want) <= 1e-4);
-  const ids = readNpy(fixturePath('expected', 'text', 'input_ids.npy'));
-  const eos = Number((readNpy(fixturePath('expected', 'text', 'eos_positions.npy')).data as BigInt64Array)[0]);
-  const textSession = await ort.InferenceSession.create(files[1]);
-  const T = eos + 1;
-  const t = await textSession.run({
-    input_ids: new ort.Tensor('int64', (ids.data as BigInt64Array).slice(0, T), [1, T]),
-    position_ids: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: T }, (_, i) => BigInt(i)),
-      [T],
-    ),
-    pool_index: new ort.Tensor('int64', BigInt64Array.of(BigInt(eos)), [1]),
-  });
-  const wantText = readNpy(fixturePath('expected', 'text', 'text_embed.npy'));
-  assert.ok(relativeError(t.text_embed.data as Float32Array, (wantText.data as Float32Array).subarray(0, wantText.shape[1])) <= 1e-4);
-});
-
 test('clap caption --json reproduces msclap generate_caption and its ranked beams', async () => {
   const beams = JSON.parse(readFileSync(fixturePath('expected', 'caption', 'beams.json'), 'utf8')) as {
     entry_length: number;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Graph, type HostTensor, Session } from '../../src/engine/index.js';
-import { buildTextEncoderGraph, CLAP_2023, type TokenizedText } from '../../src/models/clap/index.js';
+import { buildTextEncoderGraph, CLAP_2023 } from '../../src/models/clap/index.js';
 import {
   type Gpt2Config,
   gpt2ConfigFromJson,
@@ -14,7 +14,7 @@ import {
 import { TextTower } from '../../src/tasks/text-tower.js';
 import type { StateDict } from '../../src/weights/index.js';
 import { loadWeights } from '../../src/weights/index.js';
-import { defaultTokenizer } from '../../src/text/index.js';
+import { type ClapPooling, defaultTokenizer } from '../../src/text/index.js';
 import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { readNpy } from '../helpers/npy.js';
 import { assertRelClose } from '../helpers/compare.js';
@@ -50,8 +50,8 @@ function loadTexts(dir: 'text' | 'text_long', withHidden: boolean): TextFixture 
 const fixtureConfig = () => gpt2ConfigFromJson(JSON.parse(readFileSync(fixturePath('config.json'), 'utf8')).text_encoder);
 
 /** The fixture text encoder (GPT-2 `text` under caption_encoder.) compiled and wrapped for batching. */
-async function textTower(weights: StateDict, text: Gpt2Config, debugOutputs = false): Promise<TextTower> {
-  const g = buildTextEncoderGraph(weights, { ...CLAP_2023, text }, { debugOutputs });
+async function textTower(weights: StateDict, text: Gpt2Config, debugOutputs = false, pooling?: ClapPooling): Promise<TextTower> {
+  const g = buildTextEncoderGraph(weights, { ...CLAP_2023, text }, { debugOutputs, pooling });
   const dProj = g.outputs.find((o) => o.name === 'text_embed')!.value.shape[1] as number;
   return new TextTower(await Session.compile(g, { threads: 1 }), text, dProj);
 }
@@ -83,7 +83,7 @@ test('text encoder: every fixture text alone (unpadded) matches msclap', async (
   const enc = await textTower(sd, config, true);
   const worst = { hidden: 0, eos: 0, embed: 0 };
   for (let b = 0; b < fx.ids.length; b++) {
-    const out = await enc.run([{ ids: fx.ids[b], eosPosition: fx.eos[b] }]);
+    const out = await enc.run([fx.ids[b]]);
     const len = fx.ids[b].length;
     assert.deepEqual(out.last_hidden_state.shape, [1, len, n]);
     worst.hidden = Math.max(
@@ -118,14 +118,14 @@ test('text encoder: one batch of all texts (padded to the longest) matches mscla
   const n = config.nEmbd;
   const enc = await textTower(sd, config, true);
   // Without the 77-token text the batch pads to 23, far from msclap's 77.
-  const short = fx.ids.map((ids, b) => ({ ids, eosPosition: fx.eos[b] })).filter((x) => x.ids.length < 77);
-  const T = Math.max(...short.map((x) => x.ids.length));
+  const short = fx.ids.filter((ids) => ids.length < 77);
+  const T = Math.max(...short.map((ids) => ids.length));
   assert.ok(T < 30 && short.length === fx.ids.length - 1);
   const batch = await enc.run(short);
   assert.deepEqual(batch.last_hidden_state.shape, [short.length, T, n]);
   const d = batch.text_embed.shape[1];
   for (let b = 0; b < short.length; b++) {
-    const len = short[b].ids.length;
+    const len = short[b].length;
     const got = hiddenRows(batch.last_hidden_state, b, len);
     assertRelClose(t, `batch row ${b} last_hidden_state vs reference`, got, fx.hidden.subarray(b * 77 * n, (b * 77 + len) * n));
     const single = await enc.run([short[b]]);
@@ -143,7 +143,7 @@ test('text encoder: one batch of all texts (padded to the longest) matches mscla
   assertRelClose(t, 'batch text_embed', batch.text_embed.data as Float32Array, fx.embed.subarray(0, short.length * d));
 
   // All 13 (the 77-token text included): the padded layout is msclap's own.
-  const all = await enc.run(fx.ids.map((ids, b) => ({ ids, eosPosition: fx.eos[b] })));
+  const all = await enc.run(fx.ids);
   assert.deepEqual(all.last_hidden_state.shape, [fx.ids.length, 77, n]);
   for (let b = 0; b < fx.ids.length; b++) {
     const len = fx.ids[b].length;
@@ -166,7 +166,7 @@ test('text encoder: the 78-token caption (no truncation) matches msclap', async 
   assert.equal(fx.ids[0].length, 78);
   assert.equal(fx.eos[0], 77);
   const enc = await textTower(sd, config, true);
-  const out = await enc.run([{ ids: fx.ids[0], eosPosition: fx.eos[0] }]);
+  const out = await enc.run([fx.ids[0]]);
   assertRelClose(t, 'text_long eos_hidden', out.eos_hidden.data as Float32Array, fx.eosHidden);
   assertRelClose(t, 'text_long text_embed', out.text_embed.data as Float32Array, fx.embed);
   await enc.release();
@@ -177,11 +177,10 @@ test('text encoder input validation', async () => {
   const config = fixtureConfig();
   const enc = await textTower(sd, config);
   await assert.rejects(enc.embed([]), /no texts/);
-  await assert.rejects(enc.embed([{ ids: [1, 2], eosPosition: 2 }]), /eosPosition 2 outside/);
-  await assert.rejects(enc.embed([{ ids: new Array(1025).fill(1), eosPosition: 3 }]), /at most 1024/);
-  await assert.rejects(enc.embed([{ ids: [1, 50257], eosPosition: 1 }]), /token id 50257 at 1 is outside/);
-  const one: TokenizedText = { ids: [64, 220, 50256], eosPosition: 2 };
-  assert.deepEqual((await enc.embed([one])).shape, [1, 64]);
+  await assert.rejects(enc.embed([[]]), /text 0 has no tokens/);
+  await assert.rejects(enc.embed([new Array(1025).fill(1)]), /at most 1024/);
+  await assert.rejects(enc.embed([[1, 50257]]), /token id 50257 at 1 is outside/);
+  assert.deepEqual((await enc.embed([[64, 220, 50256]])).shape, [1, 64]);
   await enc.release();
 });
 
@@ -268,12 +267,34 @@ test('GPT-2 with a KV cache: prefix then step equals one full run', async (t) =>
   await sStep.release();
 });
 
+test("the graph pools msclap's row ('reference': each '!' moves it left) or the last token ('fixed'), per row of a padded batch", async (t) => {
+  const sd = await clapWeights();
+  const config = fixtureConfig();
+  const fx = loadTexts('text', false);
+  // Rows with '!' (id 0) inside, where the two rules differ, batched with rows without, padded to the longest.
+  const withBang = fx.ids.filter((ids) => ids.includes(0));
+  const plain = fx.ids.filter((ids) => !ids.includes(0) && ids.length < 77);
+  assert.ok(withBang.length >= 2 && plain.length >= 2, 'fixture texts with and without "!"');
+  const batch = [plain[0], withBang[0], plain[1], withBang[1]];
+  for (const pooling of ['reference', 'fixed'] as const) {
+    const enc = await textTower(sd, config, true, pooling);
+    const out = await enc.run(batch);
+    const [, T, n] = out.last_hidden_state.shape as number[];
+    batch.forEach((ids, b) => {
+      const row = pooling === 'fixed' ? ids.length - 1 : ids.filter((id) => id !== 0).length - 1;
+      const want = (out.last_hidden_state.data as Float32Array).subarray((b * T + row) * n, (b * T + row + 1) * n);
+      assertRelClose(t, `${pooling} row ${b}`, rows(out.eos_hidden, b, 1), want, 0);
+    });
+    await enc.release();
+  }
+});
+
 test('the text encoder graph names its inputs and keeps T symbolic', async () => {
   const sd = await clapWeights();
   const g = buildTextEncoderGraph(sd, { ...CLAP_2023, text: fixtureConfig() });
   assert.deepEqual(
     g.inputs.map((v) => `${v.name}${JSON.stringify(v.shape)}`),
-    ['input_ids["B","T"]', 'position_ids["T"]', 'pool_index["B"]'],
+    ['input_ids["B","T"]', 'attention_mask["B","T"]'],
   );
   assert.deepEqual(
     g.outputs.map((o) => `${o.name}${JSON.stringify(o.value.shape)}`),
@@ -297,7 +318,8 @@ test('text → encodeForClap → text encoder: fixture texts end to end', async 
   });
   const enc = await textTower(sd, config);
   // msclap cannot batch the 78-token text with shorter ones (default_collate); we can.
-  const out = await enc.embed(encoded);
+  const ids = encoded.map((e) => e.ids);
+  const out = await enc.embed(ids);
   const d = out.shape[1];
   assertRelClose(t, 'end-to-end text_embed (13 texts)', (out.data as Float32Array).subarray(0, fx.ids.length * d), fx.embed);
   assertRelClose(
@@ -307,10 +329,10 @@ test('text → encodeForClap → text encoder: fixture texts end to end', async 
     long.embed,
   );
   // Sorted by length into runs of 4: same rows, input order.
-  const grouped = await enc.embedAll(encoded, { maxBatch: 4 });
+  const grouped = await enc.embedAll(ids, { maxBatch: 4 });
   assert.deepEqual(grouped.shape, out.shape);
   assertRelClose(t, 'embedAll (maxBatch 4) vs one batch', grouped.data as Float32Array, out.data as Float32Array, 1e-5);
-  await assert.rejects(enc.embedAll(encoded, { maxBatch: 0 }), /maxBatch/);
+  await assert.rejects(enc.embedAll(ids, { maxBatch: 0 }), /maxBatch/);
   await enc.release();
 });
 
@@ -326,7 +348,7 @@ test('old-transformers attn.bias / attn.masked_bias buffers are tolerated; missi
   }
   const a = await textTower(withBuffers, config);
   const b = await textTower(sd, config);
-  const text = [{ ids: [32942, 48961, 0, 220, 50256], eosPosition: 3 }];
+  const text = [[32942, 48961, 0, 220, 50256]];
   assertRelClose(t, 'with buffers vs without', (await a.embed(text)).data as Float32Array, (await b.embed(text)).data as Float32Array, 0);
   await a.release();
   await b.release();

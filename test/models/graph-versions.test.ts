@@ -43,7 +43,9 @@ const capConfig = clapCapConfig(capWeights, { gpt2: { n_head: 4 } });
 /** Every graph the library caches, by name. */
 const BUILDERS: Record<string, () => Graph> = {
   clap_audio_encoder: () => buildAudioEncoderGraph(clapWeights, clap),
+  clap_audio_encoder_waveform: () => buildAudioEncoderGraph(clapWeights, clap, { input: 'waveform' }),
   clap_text_encoder: () => buildTextEncoderGraph(clapWeights, clap),
+  clap_text_encoder_fixed: () => buildTextEncoderGraph(clapWeights, clap, { pooling: 'fixed' }),
   clapcap_prefix: () => buildClapCapPrefixGraph(capWeights, capConfig),
   clapcap_decoder: () => buildClapCapDecoderGraph(capWeights, capConfig),
 };

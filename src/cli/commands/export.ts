@@ -1,13 +1,30 @@
+import { MIN_OPSET, OPSET } from '../../engine/index.js';
 import { defineCommand, UsageError } from '../command.js';
 import { loadModel, MODEL_OPTIONS } from './shared.js';
 
 export const exportOnnx = defineCommand({
   path: ['export', 'onnx'],
   usage: 'export onnx --weights W --out DIR',
-  summary: 'The audio and text towers as standalone ONNX models',
-  details: 'The models run in any ONNX runtime (inputs: log-mel frames; token ids, positions, pooled index).',
+  summary: 'The model as standalone ONNX files, described by clap-export.json (for onnxruntime-web, Python, …)',
+  details:
+    'The audio model takes mono 44.1 kHz 7 s windows (its log-mel frontend is in the graph); the text model takes the ids and attention mask of tokenizer.json and pools by --text-pooling; clap-export.json states inputs, outputs, the tokenizer rule and the prompt template.',
   options: {
-    out: { kind: 'path', arg: 'DIR', required: true, output: 'dir', help: 'folder for audio_encoder.onnx and text_encoder.onnx' },
+    out: {
+      kind: 'path',
+      arg: 'DIR',
+      required: true,
+      output: 'dir',
+      help: 'folder for audio_encoder.onnx, text_encoder.onnx, tokenizer.json and clap-export.json',
+    },
+    opset: {
+      kind: 'integer',
+      arg: 'N',
+      min: MIN_OPSET,
+      max: OPSET,
+      default: OPSET,
+      help: 'ONNX opset; the IR version follows it (17: IR 8, readable by older tools such as Debian 12 onnx 1.12)',
+    },
+    logmel: { kind: 'boolean', help: 'also write audio_encoder_logmel.onnx, which takes the 965×64 log-mel instead of the waveform' },
     ...MODEL_OPTIONS,
   },
   json: '{"files": [paths]}',
@@ -15,7 +32,7 @@ export const exportOnnx = defineCommand({
     if (ctx.positionals.length) throw new UsageError(`unexpected argument '${ctx.positionals[0]}'`);
     const clap = await loadModel(ctx.values);
     try {
-      const files = await clap.exportOnnx(ctx.values.out);
+      const files = await clap.exportOnnx(ctx.values.out, { opset: ctx.values.opset, logmel: ctx.values.logmel });
       ctx.stdout.write(ctx.json ? `${JSON.stringify({ files })}\n` : `${files.join('\n')}\n`);
     } finally {
       await clap.release();

@@ -9,6 +9,7 @@ export {
   inferHtsatConfig,
 } from './config.js';
 export { buildHtsat, type HtsatBuildOptions, type HtsatOutputs } from './htsat.js';
+export { logmelFrontend } from './spectrogram.js';
 export { randomHtsatStateDict, type RandomHtsatOptions } from './random.js';
 export { MSCLAP_SWIN_KEYS, type SwinBlockKeys, swinShiftMask } from './swin-block.js';
 // The pieces LAION's HTSAT (hf-clap/) shares: stages, patch embedding, mel-to-image, the token stream.
