@@ -6,24 +6,23 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { loadAudio, logMel } from '../../src/audio/index.js';
 import { CLAP_EXPORT_FILE, type ClapExport, parseClapExport } from '../../src/tasks/clap-export.js';
 import { defaultTokenizer, gpt2TokenizerFromJson, padBatch } from '../../src/text/index.js';
 import { Rng } from '../../src/tasks/rng.js';
+import { clapCli } from '../helpers/cli.js';
 import { assertRelClose } from '../helpers/compare.js';
 import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { readOnnx, structuralProblems } from '../helpers/onnx-structure.js';
 import { randomText } from '../helpers/random-text.js';
 
-const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
 const W = ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')];
 const AUDIO = ['tone_noise_short_44k', 'chirp_exact7s_44k_f32', 'bursts_long_44k', 'vowel_16k', 'stereo_48k', 'speech_22k'].map((n) =>
   fixturePath('inputs', 'audio', `${n}.wav`),
@@ -38,18 +37,10 @@ const TEXTS: string[] = (JSON.parse(readFileSync(fixturePath('inputs', 'texts.js
 const TEXT_TOL = 1e-5;
 const AUDIO_TOL = 1e-4;
 
-function clap(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20, env: { ...process.env, CLAP_THREADS: '1' } }, (error, out, err) =>
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out, err }),
-    );
-  });
-}
+const clap = clapCli({ ...process.env, CLAP_THREADS: '1' });
 
 async function clapJson<T>(...args: string[]): Promise<T> {
-  const r = await clap(...args, '--json');
-  assert.equal(r.code, 0, r.err);
-  return JSON.parse(r.out) as T;
+  return JSON.parse(await clap.ok(...args, '--json')) as T;
 }
 
 type Embedded = { input: string; embedding: number[] }[];
@@ -321,7 +312,7 @@ test('every exported model passes the official onnx.checker (full check) where t
 });
 
 test('export onnx refuses an opset outside 17…21 with the range named', async () => {
-  const r = await clap('export', 'onnx', ...W, '--out', join(root, 'bad'), '--opset', '16');
+  const r = await clap.run('export', 'onnx', ...W, '--out', join(root, 'bad'), '--opset', '16');
   assert.equal(r.code, 2, r.err);
   assert.match(r.err, /--opset.*17.*21/);
 });
