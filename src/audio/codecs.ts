@@ -5,6 +5,7 @@
  */
 import { ClapError } from '../errors.js';
 import type { DecodedAudio } from './source.js';
+import { flacStream } from './flac.js';
 import { gaplessRanges, mpegStream } from './mpeg.js';
 import { soxSampleToFloat } from './wav.js';
 
@@ -30,18 +31,6 @@ function check(result: DecoderResult, what: string, name: string): void {
 
 function trimmed(channels: Float32Array[], length: number): Float32Array[] {
   return channels.map((c) => (c.length > length ? c.subarray(0, length) : c));
-}
-
-/**
- * FLAC. The decoder returns integer samples divided by 2^(bits−1) − 1; they are mapped back to the
- * integers (exact up to 24 bits) and scaled like torchaudio/libsox: x / 2^(bits−1).
- */
-/** STREAMINFO's total sample count (0 = unknown). */
-function flacTotalSamples(bytes: Uint8Array): number {
-  const at = findAscii(bytes, 'fLaC', 0, Math.min(bytes.length, 1 << 20));
-  const p = at + 8; // 'fLaC', 4-byte block header, then STREAMINFO
-  if (at < 0 || p + 18 > bytes.length || (bytes[at + 4] & 0x7f) !== 0) return 0;
-  return (bytes[p + 13] & 0x0f) * 2 ** 32 + ((bytes[p + 14] << 24) >>> 0) + (bytes[p + 15] << 16) + (bytes[p + 16] << 8) + bytes[p + 17];
 }
 
 /**
@@ -157,21 +146,32 @@ async function runDecoder<D extends WasmDecoder>(
   }
 }
 
+/**
+ * FLAC, decoded from the frames `flacStream` finds (see flac.ts for why not the decoder's own parser).
+ * The length is known from the frame headers before decoding, so `maxSeconds` refuses a long stream
+ * without decoding any of it. The decoder returns integer samples divided by 2^(bits−1) − 1; they are
+ * mapped back to the integers (exact up to 24 bits) and scaled like torchaudio/libsox: x / 2^(bits−1).
+ */
 export async function decodeFlac(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
-  const { FLACDecoder } = await import('@wasm-audio-decoders/flac');
-  const result = await runDecoder(
-    new FLACDecoder(),
-    (d) => decodeAll(d, (w) => w.decodeFile(bytes), bytes, maxSeconds, 'FLAC', name),
-    'FLAC',
-    name,
-  );
-  check(result, 'FLAC', name);
-  const total = flacTotalSamples(bytes);
-  if (total > 0 && result.samplesDecoded < total) {
-    throw new ClapError(`truncated or corrupt FLAC data: decoded ${result.samplesDecoded} of the ${total} samples its header declares`, {
-      subject: name,
-    });
+  const stream = flacStream(bytes);
+  if (!stream || (stream.frames.length === 0 && stream.declaredSamples === 0 && !stream.lastFrameIncomplete)) {
+    throw new ClapError('corrupt FLAC data: no audio frame found', { subject: name });
   }
+  if (maxSeconds !== undefined && stream.sampleRate > 0 && stream.samples > maxSeconds * stream.sampleRate) {
+    throw new ClapError(`FLAC audio is longer than the ${maxSeconds} s limit`, { subject: name });
+  }
+  const { declaredSamples: declared, samples } = stream;
+  if (stream.lastFrameIncomplete || samples < declared) {
+    const held =
+      declared > 0 ? `the file holds ${samples} of the ${declared} samples its header declares` : `the file holds ${samples} samples`;
+    const at = stream.frames.length > 0 ? stream.frames[stream.frames.length - 1][1] : 0;
+    const why = stream.lastFrameIncomplete ? `; the frame after them (at byte ${at}) is cut off or damaged` : '';
+    throw new ClapError(`truncated or corrupt FLAC data: ${held}${why}`, { subject: name });
+  }
+  const { FLACDecoder } = await import('@wasm-audio-decoders/flac');
+  const frames = stream.frames.map(([a, b]) => bytes.subarray(a, b));
+  const result = await runDecoder(new FLACDecoder(), (d) => d.decodeFrames(frames), 'FLAC', name);
+  check(result, 'FLAC', name);
   const bits = result.bitDepth ?? 16;
   const channels = trimmed(result.channelData, result.samplesDecoded);
   const maxInt = 2 ** (bits - 1) - 1;

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeAudio, encodeWav, resample, type DecodedAudio } from '../../src/audio/index.js';
 import { BufferReader } from '../../src/audio/bytes.js';
 import { WavSource } from '../../src/audio/wav.js';
+import { flacBomb } from './flac-bomb.js';
 import { findFfmpeg } from '../../src/audio/ffmpeg.js';
 import { sniffFormat } from '../../src/audio/sniff.js';
 
@@ -163,4 +164,14 @@ test('the ffmpeg fallback hands over its float samples unclipped, as torchaudio 
   const hot = await decodeAudio(data('hot_square_44k.m4a'));
   const peak = hot.channels[0].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   assert.ok(peak > 1.5, `peak ${peak}`);
+});
+
+test('FLAC: a last frame of a few bytes (a block of digital silence) is decoded, as sox and ffmpeg decode it', async () => {
+  // Debian's hydrogen-drumkits has such files (66729 samples, the last 2217 in a 13-byte frame); the
+  // decoder's own frame parser used to leave that frame out and the file was refused as truncated.
+  for (const frames of [1, 2, 5]) {
+    const d = await decodeAudio(flacBomb(frames), { ffmpeg: false });
+    assert.equal(d.channels[0].length, frames * 65535);
+    assert.ok(d.channels[0].every((v) => v === 0));
+  }
 });
