@@ -19,7 +19,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeAudio, NeedsFfmpegError, sniffAudio } from '../src/audio/decode.js';
 import { BufferReader, FileReader } from '../src/audio/bytes.js';
-import { lastOggGranule } from '../src/audio/codecs.js';
+import { lastOggGranule, oggLinks } from '../src/audio/ogg.js';
 import { findFfmpeg } from '../src/audio/ffmpeg.js';
 import { FORMAT_NAMES } from '../src/audio/sniff.js';
 import type { DecodedAudio } from '../src/audio/source.js';
@@ -174,7 +174,7 @@ function maxDifference(a: Float32Array[], b: Float32Array[]): number {
 
 /**
  * The sample count torchaudio 0.13 gives an Ogg Vorbis file: it reads Vorbis with sox, whose
- * libvorbisfile ends the stream at the last page's granule position (as our decoder does). ffmpeg
+ * libvorbisfile ends each link of the stream at its last page's granule position (as our decoder does). ffmpeg
  * (5.1) often ends elsewhere: it decodes the final packet whole, or drops samples of a stream that
  * fits in one page. So for Vorbis the count is checked against the granule position, and samples
  * against ffmpeg's over their common length. Null for other formats.
@@ -182,7 +182,13 @@ function maxDifference(a: Float32Array[], b: Float32Array[]): number {
 function vorbisLength(path: string, format: string): number | null {
   if (format !== FORMAT_NAMES['ogg-vorbis'] && format !== 'WAV codec Ogg Vorbis') return null;
   const bytes = readFileSync(path);
-  return lastOggGranule(bytes.subarray(Math.max(0, bytes.indexOf('OggS'))));
+  let total = 0;
+  for (const link of oggLinks(bytes.subarray(Math.max(0, bytes.indexOf('OggS'))))) {
+    const end = lastOggGranule(link);
+    if (end === null) return null;
+    total += end;
+  }
+  return total;
 }
 
 async function checkFile(path: string, set: string, ffmpeg: string | null): Promise<FileResult> {

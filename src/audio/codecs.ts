@@ -7,6 +7,7 @@ import { ClapError } from '../errors.js';
 import type { DecodedAudio } from './source.js';
 import { flacStream } from './flac.js';
 import { gaplessRanges, mpegStream } from './mpeg.js';
+import { checkOggComplete, lastOggGranule, oggLinks } from './ogg.js';
 import { soxSampleToFloat } from './wav.js';
 
 interface DecoderResult {
@@ -31,26 +32,6 @@ function check(result: DecoderResult, what: string, name: string): void {
 
 function trimmed(channels: Float32Array[], length: number): Float32Array[] {
   return channels.map((c) => (c.length > length ? c.subarray(0, length) : c));
-}
-
-/**
- * Throws unless the last Ogg page is complete. Its end-of-stream flag is not required: some encoders
- * never set it (e.g. Debian's klettres samples), and such files play completely everywhere else.
- * Returns the last page's granule position when that page lacks the flag (the decoder only trims the
- * final packet's padding at end-of-stream, so the caller trims to it), else null.
- */
-function checkOggComplete(bytes: Uint8Array, what: string, name: string): number | null {
-  for (let p = bytes.length - 27; p >= 0; p--) {
-    if (bytes[p] !== 0x4f || bytes[p + 1] !== 0x67 || bytes[p + 2] !== 0x67 || bytes[p + 3] !== 0x53 || bytes[p + 4] !== 0) continue;
-    const nsegs = bytes[p + 26];
-    let len = 27 + nsegs;
-    for (let i = 0; i < nsegs && p + 27 + i < bytes.length; i++) len += bytes[p + 27 + i];
-    if (p + len > bytes.length) break;
-    if (bytes[p + 5] & 0x04) return null;
-    const granule = new DataView(bytes.buffer, bytes.byteOffset + p + 6, 8).getBigInt64(0, true);
-    return granule > 0n ? Number(granule) : null;
-  }
-  throw new ClapError(`truncated ${what} stream: the last Ogg page is incomplete`, { subject: name });
 }
 
 /** A WASM decoder from the @wasm-audio-decoders family: ready, decode, free. */
@@ -187,7 +168,69 @@ export async function decodeFlac(bytes: Uint8Array, name: string, maxSeconds?: n
   return { sampleRate: result.sampleRate, channels };
 }
 
-export async function decodeOggVorbis(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
+/**
+ * A later link of a chained stream in the first link's layout. Debian's klettres samples chain a mono
+ * link and a stereo one (with equal channels); ffmpeg mixes the stereo link down, and so does this:
+ * to mono by averaging, from mono by copying. Other changes (rate, 2 to 6 channels) are refused.
+ */
+function matchChannels(part: DecodedAudio, first: DecodedAudio | null, what: string, link: number, name: string): DecodedAudio {
+  if (!first) return part;
+  const from = part.channels.length;
+  if (part.sampleRate === first.sampleRate) {
+    if (from === first.channels.length) return part;
+    if (from === 1) return { sampleRate: part.sampleRate, channels: first.channels.map(() => part.channels[0]) };
+    if (first.channels.length === 1) {
+      const mono = new Float32Array(part.channels[0].length);
+      for (const c of part.channels) for (let i = 0; i < mono.length; i++) mono[i] += c[i] / from;
+      return { sampleRate: part.sampleRate, channels: [mono] };
+    }
+  }
+  throw new ClapError(
+    `chained ${what} stream changes from ${first.sampleRate} Hz × ${first.channels.length} to ${part.sampleRate} Hz × ${part.channels.length} channels at link ${link} (not supported)`,
+    { subject: name },
+  );
+}
+
+/**
+ * Decodes each link of a chained Ogg stream on its own (see ogg.ts) and joins them, as libvorbisfile
+ * and opusfile (sox, torchaudio 0.13) return them.
+ */
+async function decodeLinks(
+  bytes: Uint8Array,
+  name: string,
+  maxSeconds: number | undefined,
+  what: string,
+  decodeLink: (link: Uint8Array, maxSeconds: number | undefined) => Promise<DecodedAudio>,
+): Promise<DecodedAudio> {
+  const links = oggLinks(bytes);
+  if (links.length === 1) return decodeLink(bytes, maxSeconds);
+  const parts: DecodedAudio[] = [];
+  let seconds = 0;
+  for (const link of links) {
+    const left = maxSeconds === undefined ? undefined : maxSeconds - seconds;
+    if (left !== undefined && left <= 0) throw new ClapError(`${what} audio is longer than the ${maxSeconds} s limit`, { subject: name });
+    const part = matchChannels(await decodeLink(link, left), parts[0] ?? null, what, parts.length + 1, name);
+    parts.push(part);
+    seconds += part.channels[0].length / part.sampleRate;
+  }
+  const length = parts.reduce((n, p) => n + p.channels[0].length, 0);
+  const channels = parts[0].channels.map((_, c) => {
+    const out = new Float32Array(length);
+    let at = 0;
+    for (const p of parts) {
+      out.set(p.channels[c], at);
+      at += p.channels[c].length;
+    }
+    return out;
+  });
+  return { sampleRate: parts[0].sampleRate, channels };
+}
+
+export function decodeOggVorbis(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
+  return decodeLinks(bytes, name, maxSeconds, 'Ogg Vorbis', (link, left) => decodeVorbisLink(link, name, left));
+}
+
+async function decodeVorbisLink(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
   const { OggVorbisDecoder } = await import('@wasm-audio-decoders/ogg-vorbis');
   const result = await runDecoder(
     new OggVorbisDecoder(),
@@ -210,20 +253,6 @@ function opusLength(bytes: Uint8Array): number | null {
   return end === null ? null : Math.max(0, end - preSkip);
 }
 
-/**
- * The granule position of the last Ogg page that has one: where the stream ends, in samples (for
- * Opus, before the pre-skip). Null when no page has one.
- */
-export function lastOggGranule(bytes: Uint8Array): number | null {
-  for (let p = bytes.length - 27; p >= 0; p--) {
-    if (bytes[p] === 0x4f && bytes[p + 1] === 0x67 && bytes[p + 2] === 0x67 && bytes[p + 3] === 0x53 && bytes[p + 4] === 0) {
-      const granule = new DataView(bytes.buffer, bytes.byteOffset + p + 6, 8).getBigInt64(0, true);
-      if (granule >= 0n) return Number(granule);
-    }
-  }
-  return null;
-}
-
 function findAscii(bytes: Uint8Array, s: string, from: number, to: number): number {
   outer: for (let i = from; i + s.length <= to; i++) {
     for (let j = 0; j < s.length; j++) if (bytes[i + j] !== s.charCodeAt(j)) continue outer;
@@ -232,11 +261,16 @@ function findAscii(bytes: Uint8Array, s: string, from: number, to: number): numb
   return -1;
 }
 
+/** Ogg Opus at 48 kHz. */
+export function decodeOggOpus(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
+  return decodeLinks(bytes, name, maxSeconds, 'Ogg Opus', (link, left) => decodeOpusLink(link, name, left));
+}
+
 /**
- * Ogg Opus at 48 kHz. ogg-opus-decoder 1.7 drops the pre-skip at the start but trims the end to the
+ * One link of Ogg Opus. ogg-opus-decoder 1.7 drops the pre-skip at the start but trims the end to the
  * granule position without subtracting the pre-skip, leaving `preSkip` extra samples: cut them.
  */
-export async function decodeOggOpus(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
+async function decodeOpusLink(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
   const { OggOpusDecoder } = await import('ogg-opus-decoder');
   const result = await runDecoder(
     new OggOpusDecoder(),

@@ -12,6 +12,7 @@ import { decodeAudio, encodeWav, resample, type DecodedAudio } from '../../src/a
 import { BufferReader } from '../../src/audio/bytes.js';
 import { WavSource } from '../../src/audio/wav.js';
 import { flacBomb } from './flac-bomb.js';
+import { oggLinks } from '../../src/audio/ogg.js';
 import { findFfmpeg } from '../../src/audio/ffmpeg.js';
 import { sniffFormat } from '../../src/audio/sniff.js';
 
@@ -173,5 +174,40 @@ test('FLAC: a last frame of a few bytes (a block of digital silence) is decoded,
     const d = await decodeAudio(flacBomb(frames), { ffmpeg: false });
     assert.equal(d.channels[0].length, frames * 65535);
     assert.ok(d.channels[0].every((v) => v === 0));
+  }
+});
+
+test('chained Ogg streams (one file, several links): each link decoded on its own and joined, as libvorbisfile/opusfile do', async () => {
+  // A mono Vorbis link (8000 samples) then a stereo one (6400, channels 660 and 990 Hz): the stereo
+  // link is averaged into the first link's mono, as ffmpeg does (Debian's klettres chains such links).
+  // The WASM decoder run over both at once blended them at the boundary (Vorbis) or lost the first
+  // link (Opus).
+  for (const [file, lengths, rate] of [
+    ['chained_mono_stereo.ogg', [8000, 6400], 16000],
+    ['chained_opus.opus', [24000, 19200], 48000],
+  ] as const) {
+    const bytes = readFileSync(data(file));
+    const links = oggLinks(bytes);
+    assert.equal(links.length, 2, file);
+    const whole = await decodeAudio(bytes, { ffmpeg: false });
+    const alone = await Promise.all(links.map((l) => decodeAudio(l, { ffmpeg: false })));
+    assert.deepEqual(
+      alone.map((a) => a.channels[0].length),
+      lengths,
+      file,
+    );
+    assert.equal(whole.sampleRate, rate);
+    assert.equal(whole.channels.length, alone[0].channels.length);
+    const [a, b] = alone;
+    const mix = (d: DecodedAudio, i: number): number => d.channels.reduce((s, c) => s + c[i], 0) / d.channels.length;
+    for (let c = 0; c < whole.channels.length; c++) {
+      const w = whole.channels[c];
+      assert.equal(w.length, lengths[0] + lengths[1]);
+      for (let i = 0; i < lengths[0]; i++) assert.equal(w[i], a.channels[c][i], `${file} ${i}`);
+      for (let i = 0; i < lengths[1]; i++) {
+        const want = a.channels.length === b.channels.length ? b.channels[c][i] : mix(b, i);
+        assert.ok(Math.abs(w[lengths[0] + i] - want) < 1e-6, `${file} link 2 sample ${i}`);
+      }
+    }
   }
 });
