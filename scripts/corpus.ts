@@ -220,6 +220,18 @@ function agrees(r: FileResult): boolean {
 
 const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;
 
+/** Decoded by both, but not the same count or not the same samples. */
+function disagrees(r: FileResult): boolean {
+  return r.ours.ok && !!r.ffmpeg?.ok && (!agrees(r) || (r.maxDiff ?? Infinity) > DISAGREE);
+}
+
+function describe(r: FileResult): string {
+  const o = r.ours as Decoded;
+  const f = r.ffmpeg as Decoded;
+  const diff = r.maxDiff?.toExponential(2) ?? 'n/a';
+  return `${r.path}: ours ${o.rate} Hz × ${o.channels} × ${o.length}, ffmpeg ${f.rate} Hz × ${f.channels} × ${f.length}, max diff ${diff}`;
+}
+
 /** Numbers vary from file to file; the reason does not. */
 function reasonGroup(reason: string): string {
   return reason.replace(/\b\d+(\.\d+)?\b/g, 'N');
@@ -300,7 +312,7 @@ function summarise(results: FileResult[]): { formats: FormatRow[]; refusals: Ref
         row.maxSampleDiff = r.maxDiff;
         row.worstFile = r.path;
       }
-      if (!agrees(r) || (r.maxDiff ?? Infinity) > DISAGREE) disagreements.push(r);
+      if (disagrees(r)) disagreements.push(r);
     }
   }
   const order = (a: { set: string; format: string }, b: { set: string; format: string }): number =>
@@ -344,13 +356,7 @@ function markdown(summary: ReturnType<typeof summarise>, header: string[], withF
   }
   if (summary.disagreements.length > 0) {
     lines.push('', `Decoded by both but different from ffmpeg (count, or a sample difference over ${DISAGREE}):`, '');
-    for (const r of summary.disagreements.slice(0, 30)) {
-      const o = r.ours as Decoded;
-      const f = r.ffmpeg as Decoded;
-      lines.push(
-        `- ${r.path}: ours ${o.rate} Hz × ${o.channels} × ${o.length}, ffmpeg ${f.rate} Hz × ${f.channels} × ${f.length}, max diff ${r.maxDiff?.toExponential(2) ?? 'n/a'}`,
-      );
-    }
+    for (const r of summary.disagreements.slice(0, 30)) lines.push(`- ${describe(r)}`);
     if (summary.disagreements.length > 30) lines.push(`- … and ${summary.disagreements.length - 30} more (--json lists all)`);
   }
   return `${lines.join('\n')}\n`;
@@ -446,7 +452,11 @@ async function main(): Promise<number> {
   const progress = new Progress(files.length, 'corpus', process.stderr);
   for (const f of files) {
     if (stopping) break;
-    results.push(await checkFile(f.path, f.set, ffmpeg));
+    const r = await checkFile(f.path, f.set, ffmpeg);
+    results.push(r);
+    // Findings as they come (above the bar on a TTY), so a long run can be looked into while it runs.
+    const finding = !r.ours.ok ? `refused ${r.path}: ${r.ours.reason}` : disagrees(r) ? `differs from ffmpeg: ${describe(r)}` : null;
+    if (finding) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}corpus: ${finding}\n`);
     progress.tick();
   }
   progress.stop();

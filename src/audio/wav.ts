@@ -133,7 +133,6 @@ export function parseWavHeader(reader: ByteReader): WavLayout {
   let formatTag = u16(fmt, 0);
   const numChannels = u16(fmt, 2);
   const sampleRate = u32(fmt, 4);
-  const blockAlign = u16(fmt, 12);
   const bitsPerSample = u16(fmt, 14);
   if (formatTag === WAVE_FORMAT_EXTENSIBLE) {
     if (fmt.length < 40) throw corrupt('WAVE_FORMAT_EXTENSIBLE without its 22-byte extension');
@@ -148,15 +147,17 @@ export function parseWavHeader(reader: ByteReader): WavLayout {
   }
   if (numChannels === 0) throw corrupt('0 channels');
   checkSampleRate(sampleRate, name);
-  if (blockAlign === 0 || blockAlign % numChannels !== 0) throw corrupt(`block align ${blockAlign} does not fit ${numChannels} channels`);
-  const bytesPerSample = blockAlign / numChannels;
   const format: WavSampleFormat = formatTag === WAVE_FORMAT_PCM ? 'pcm' : 'float';
-  if (format === 'pcm' && (bytesPerSample < 1 || bytesPerSample > 4 || bitsPerSample > 8 * bytesPerSample || bitsPerSample === 0)) {
-    throw new UnsupportedWavCodecError(`WAV PCM with ${bitsPerSample}-bit samples in ${bytesPerSample}-byte containers`, formatTag, name);
+  if (format === 'pcm' && (bitsPerSample === 0 || bitsPerSample > 32)) {
+    throw new UnsupportedWavCodecError(`WAV PCM with ${bitsPerSample}-bit samples`, formatTag, name);
   }
-  if (format === 'float' && !(bytesPerSample === 4 || bytesPerSample === 8)) {
-    throw new UnsupportedWavCodecError(`WAV float with ${bytesPerSample}-byte samples`, formatTag, name);
+  if (format === 'float' && bitsPerSample !== 32 && bitsPerSample !== 64) {
+    throw new UnsupportedWavCodecError(`WAV float with ${bitsPerSample}-bit samples`, formatTag, name);
   }
+  // The sample size comes from bitsPerSample, as sox and ffmpeg take it: they ignore a block align
+  // that disagrees (Debian's tuxtype buzz.wav states 0).
+  const bytesPerSample = Math.ceil(bitsPerSample / 8);
+  const blockAlign = bytesPerSample * numChannels;
   if (dataOffset + dataSize > size) {
     throw new ClapError(`truncated WAV file: the data chunk declares ${dataSize} bytes but only ${size - dataOffset} are present`, {
       subject: name,

@@ -145,3 +145,16 @@ test('RF64 (WAV > 4 GB layout): sizes come from the ds64 chunk', async () => {
   v.setUint32(48 + 28, 0xffffffff, true); // data chunk size → ds64
   assert.deepEqual(Array.from((await decodeAudio(out)).channels[0]), Array.from(x));
 });
+
+test('the sample size comes from bitsPerSample, as sox and ffmpeg read it: a block align of 0 or a wrong one is ignored', async () => {
+  // Debian's tuxtype buzz.wav (8-bit mono) states block align 0 and byte rate 0; sox and ffmpeg play it.
+  const n = ints(16, 600);
+  const good = encodeWav([Float32Array.from(n, (v) => v / 32768), Float32Array.from(n, (v) => -v / 32768)], 8000, 'pcm16');
+  const expected = await decodeAudio(good);
+  for (const blockAlign of [0, 3, 8]) {
+    const odd = good.slice();
+    new DataView(odd.buffer).setUint16(32, blockAlign, true);
+    const d = await decodeAudio(odd, { name: `align-${blockAlign}.wav` });
+    assert.deepEqual(d.channels, expected.channels, `block align ${blockAlign}`);
+  }
+});
