@@ -60,9 +60,10 @@ export function formatSeconds(s: number): string {
 }
 
 /**
- * A training run's events (tasks/train/loop.ts) as progress: the step line (loss, learning rate, rate,
- * ETA) redrawn on a TTY or printed every 10 s otherwise, and one line per epoch with its held-out
- * metrics (epochs without any are shown at most every 10 s, so a probe's 300 one-step epochs stay quiet).
+ * A training run's events (tasks/train/loop.ts) as progress: `skipped PATH: reason` for each file left
+ * out, the step line (loss, learning rate, rate, ETA) redrawn on a TTY or printed every 10 s otherwise,
+ * and one line per epoch with its held-out metrics (epochs without any are shown at most every 10 s, so
+ * a probe's 300 one-step epochs stay quiet).
  */
 export class TrainProgress {
   private epochs = 0;
@@ -77,7 +78,8 @@ export class TrainProgress {
   /** Pass as the trainer's `onEvent`. */
   readonly event = (e: TrainEvent): void => {
     const now = performance.now();
-    if (e.type === 'start' || e.type === 'resume') {
+    if (e.type === 'skip') this.line(`skipped ${e.path}: ${e.reason}`);
+    else if (e.type === 'start' || e.type === 'resume') {
       this.epochs = Number(e.epochs);
       this.totalSteps = Number(e.total_steps);
       this.examplesPerStep = Number(e.batch) * Number(e.accumulate ?? 1);

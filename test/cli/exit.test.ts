@@ -66,6 +66,8 @@ const badWav = join(dir, 'data', 'broken.wav');
 writeFileSync(badWav, 'RIFF....WAVEjunk');
 const withBroken = join(dir, 'data', 'with-broken.csv');
 writeFileSync(withBroken, `${readFileSync(manifest, 'utf8')}broken.wav,"a broken tone",broken\n`);
+const onlyBroken = join(dir, 'data', 'only-broken.csv');
+writeFileSync(onlyBroken, `path,caption\nbroken.wav,a\n${[1, 2, 3, 4, 5, 6].map((i) => `missing${i}.wav,b`).join('\n')}\n`);
 const aFile = join(dir, 'a-file');
 writeFileSync(aFile, 'not a folder');
 const missing = join(dir, 'missing');
@@ -102,7 +104,7 @@ const TRAIN_CASES: [string, string[], RegExp][] = [
   ['contrastive: --init not matching --config', contrastive('--out', out(), '--init', weights, '--config', 'small'), /shape|config/],
   ['contrastive: missing --val', contrastive('--out', out(), '--val', `${missing}.csv`), /missing\.csv/],
   ['contrastive: --out is a file', contrastive('--out', aFile, '--config', 'tiny'), /a-file: (is a file|exists and is not a folder)/],
-  ['contrastive: a broken clip mid-run', contrastive('--out', out(), '--config', 'tiny', '--data', withBroken), /broken\.wav/],
+  ['contrastive: no readable clip', contrastive('--out', out(), '--config', 'tiny', '--data', onlyBroken), /0 readable training clips/],
   ['probe: no --weights', ['train', 'probe', '--data', manifest], /--weights/],
   ['probe: missing --weights file', ['train', 'probe', '--data', manifest, '--weights', `${missing}.pth`], /missing\.pth/],
   ['probe: unknown preset', ['train', 'probe', '--data', manifest, '--weights', weights, '--config', 'huge'], /huge/],
@@ -174,4 +176,11 @@ test('other commands: every error path exits with a non-zero status', async () =
       wrong.push(`${what}: exit code ${r.code} (${r.signal}): ${r.err}`);
   }
   assert.deepEqual(wrong, []);
+});
+
+test('train: a broken clip is left out with one skipped line, and the run goes on', async () => {
+  const r = await run(['train', 'probe', '--data', withBroken, '--weights', weights, '--workers', '1', '--out', out()]);
+  assert.equal(r.hung, false);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /^skipped .*broken\.wav: .+$/m);
 });

@@ -43,7 +43,7 @@ import { exportStateDict } from './model.js';
 import { embedItems, FeatureStore } from './features.js';
 import type { RunOptions } from './run-options.js';
 import { parameterCount, saveWeights } from './outputs.js';
-import { constantLr, openRun, type RunStatus, runLoop } from './loop.js';
+import { constantLr, openRun, type RunStatus, runLoop, skipped } from './loop.js';
 import { CAPTION_TRAIN_DEFAULTS } from './defaults.js';
 
 export interface CaptionTrainOptions extends RunOptions {
@@ -170,7 +170,7 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
   const run = openRun(o.out, o);
   const batch = o.batch ?? CAPTION_TRAIN_DEFAULTS.batch;
   const len = o.maxTokens ?? CAPTION_TRAIN_DEFAULTS.maxTokens;
-  const items = readManifest(o.data);
+  let items = readManifest(o.data);
   const initFile = typeof o.init === 'string' ? o.init : undefined;
   const base = typeof o.init === 'string' ? await loadWeights(o.init) : o.init;
   const settings = o.settings ?? ((resolveConfigArg(undefined, o.init)?.clapcap ?? {}) as ClapCapSettings);
@@ -179,6 +179,7 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
   // ---- the frozen audio encoder (--clap's, else the clapcap's own) and its embeddings, once
   const audio = await audioEncoder(o, base);
   const clap = await Clap.load({ weights: audio.weights, config: audio.config, threads: o.threads });
+  const skip = skipped(o);
   const store = new FeatureStore({
     maxClipSeconds: o.maxClipSeconds ?? CAPTION_TRAIN_DEFAULTS.maxClipSeconds,
     cacheDir: o.cacheDir,
@@ -187,6 +188,7 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
   let emb: Float32Array[];
   try {
     store.prefetch(items.map((it) => it.path));
+    items = await store.readable(items, skip.onSkip);
     emb = await embedItems(clap, items, store);
   } finally {
     await clap.release();
@@ -247,7 +249,7 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
         examples: examples.length,
         batch,
         feeds,
-        startFields: { clips: items.length, examples: examples.length, params_trainable: nTrainable },
+        startFields: { clips: items.length, examples: examples.length, params_trainable: nTrainable, skipped: skip.list },
         save: () => {
           const sd = exportStateDict(base, step.params());
           // GPT2LMHeadModel ties lm_head to wte: keep them one tensor

@@ -29,7 +29,7 @@ import type { SpecAugmentOptions } from './augment.js';
 import { parameterCount, saveWeights } from './outputs.js';
 import { CONTRASTIVE_DEFAULTS } from './defaults.js';
 import { contrastiveBatches } from './contrastive-batch.js';
-import { type Evaluation, openRun, type RunStatus, runLoop } from './loop.js';
+import { type Evaluation, openRun, type RunStatus, runLoop, skipped } from './loop.js';
 import type { RunOptions } from './run-options.js';
 import { embedItems } from './features.js';
 
@@ -135,7 +135,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     const what = accumulate > 1 ? `one step of ${accumulate} micro-batches of ${batch}` : `one batch of ${batch}`;
     throw new ClapError(`${train.length} training clips is fewer than ${what}`, { subject: o.data });
   }
-  const testItems = o.test ? readManifest(o.test, { template }) : [];
+  let testItems = o.test ? readManifest(o.test, { template }) : [];
 
   // ---- model config and starting weights: checked before any worker thread starts
   let loaded: StateDict | undefined;
@@ -154,6 +154,12 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   let step: TrainStep | undefined;
   try {
     store.prefetch([...train, ...val, ...testItems].map((it) => it.path));
+    const skip = skipped(o);
+    train = await store.readable(train, skip.onSkip);
+    val = await store.readable(val, skip.onSkip);
+    testItems = await store.readable(testItems, skip.onSkip);
+    if (train.length < batch * accumulate)
+      throw new ClapError(`${train.length} readable training clips is fewer than one step`, { subject: o.data });
     let base = loaded;
     if (!base) {
       const sd = randomClapStateDict(cfg, seed + 1);
@@ -193,7 +199,7 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
         feeds: contrastiveBatches(train, store, { batch, textLen, positives: o.positives, specAugment: o.specAugment, mixup: o.mixup }),
         evaluate,
         epochFields: () => ({ logit_scale: Number(trained.param('logit_scale').data[0]) }),
-        startFields: { train_clips: train.length, val_clips: val.length, params_trainable: model.params },
+        startFields: { train_clips: train.length, val_clips: val.length, params_trainable: model.params, skipped: skip.list },
         save: () => saveWeights(out, 'final', weights()),
         summary: (r): TrainSummary => ({
           run_dir: out,

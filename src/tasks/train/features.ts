@@ -11,7 +11,7 @@ import { readFileSync, renameSync, type Stats, statSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { WINDOW_FRAMES } from '../../audio/constants.js';
 import { ClapError } from '../../errors.js';
-import { clipLogMel, defaultWorkers, FrontendPool } from '../pipeline.js';
+import { clipLogMel, defaultWorkers, FrontendPool, stripSubject } from '../pipeline.js';
 import type { Rng } from '../rng.js';
 import type { Clap } from '../clap.js';
 import type { ManifestItem } from './manifest.js';
@@ -46,6 +46,25 @@ export class FeatureStore {
   /** Starts computing (or loading) every path; returns immediately. */
   prefetch(paths: readonly string[]): void {
     for (const p of paths) void this.get(p).catch(() => undefined);
+  }
+
+  /**
+   * The items whose audio can be read — all computed (or loaded) at once in the workers; each other one is
+   * reported to `onSkip` with its reason and left out, so one broken file does not stop a run.
+   */
+  async readable<T extends { path: string }>(items: readonly T[], onSkip: (path: string, reason: string) => void): Promise<T[]> {
+    const ok = await Promise.all(
+      items.map((it) =>
+        this.get(it.path).then(
+          () => true,
+          (e: unknown) => {
+            onSkip(it.path, e instanceof ClapError ? stripSubject(e.message, e.subject) : (e as Error).message);
+            return false;
+          },
+        ),
+      ),
+    );
+    return items.filter((_, i) => ok[i]);
   }
 
   get(path: string): Promise<Float32Array> {

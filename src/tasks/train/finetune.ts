@@ -34,7 +34,7 @@ import { exportStateDict } from './model.js';
 import { headAccuracy, type LinearHead, saveLinearHead } from './linear-head.js';
 import type { RunOptions } from './run-options.js';
 import { parameterCount, saveWeights } from './outputs.js';
-import { constantLr, openRun, type RunStatus, runLoop } from './loop.js';
+import { constantLr, openRun, type RunStatus, runLoop, skipped } from './loop.js';
 import { FINETUNE_DEFAULTS } from './defaults.js';
 
 export interface FinetuneOptions extends RunOptions {
@@ -73,12 +73,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   const seed = o.seed ?? FINETUNE_DEFAULTS.seed;
   const batch = o.batch ?? FINETUNE_DEFAULTS.batch;
   const items = readManifest(o.data);
-  const { train, val } = labelledSplit(
-    items,
-    o.val ? readManifest(o.val) : undefined,
-    o.valFraction ?? FINETUNE_DEFAULTS.valFraction,
-    seed,
-  );
+  let { train, val } = labelledSplit(items, o.val ? readManifest(o.val) : undefined, o.valFraction ?? FINETUNE_DEFAULTS.valFraction, seed);
   const classes = [...new Set(train.map((it) => it.label!))].sort();
   if (classes.length < 2) throw new ClapError('fine-tuning needs at least two classes', { subject: o.data });
   if (train.length < batch) throw new ClapError(`${train.length} training clips is fewer than one batch of ${batch}`, { subject: o.data });
@@ -100,6 +95,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   });
   try {
     store.prefetch([...train, ...val].map((it) => it.path));
+    const skip = skipped(o);
+    train = await store.readable(train, skip.onSkip);
+    val = await store.readable(val, skip.onSkip);
+    if (train.length < batch)
+      throw new ClapError(`${train.length} readable training clips is fewer than one batch of ${batch}`, { subject: o.data });
     writeFileSync(join(o.out, 'config.json'), `${JSON.stringify(clapConfigToJson(cfg), null, 2)}\n`);
     const weights = (): Map<string, HostTensor> => exportStateDict(base, step.params());
     const headOf = (sd: Map<string, HostTensor>): LinearHead => ({
@@ -148,7 +148,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
           const acc = await accuracy();
           return { score: acc, fields: { val: { accuracy: acc } } };
         },
-        startFields: { train_clips: train.length, val_clips: val.length, classes: C, params_trainable: params },
+        startFields: { train_clips: train.length, val_clips: val.length, classes: C, params_trainable: params, skipped: skip.list },
         save: async () => {
           const sd = weights();
           const file = await saveWeights(o.out, 'final', clapOnly(sd));

@@ -50,9 +50,13 @@ export interface LoopOptions {
   onEvent?: (event: TrainEvent) => void;
 }
 
-/** One line of log.jsonl: `start`/`resume`, `step`, `epoch`, `checkpoint`, `end` (with the summary). */
+/**
+ * One line of log.jsonl: `start`/`resume` (with the files left out as `skipped`), `step`, `epoch`,
+ * `checkpoint`, `end` (with the summary); and, to `onEvent` only, `skip` (a file that cannot be read, left
+ * out of the run: `path`, `reason`) before the run starts.
+ */
 export interface TrainEvent {
-  type: 'start' | 'resume' | 'step' | 'epoch' | 'checkpoint' | 'end';
+  type: 'start' | 'resume' | 'step' | 'epoch' | 'checkpoint' | 'end' | 'skip';
   step?: number;
   epoch?: number;
   [field: string]: unknown;
@@ -171,6 +175,24 @@ export const streams = {
   microBatch: (seed: number, stepsDone: number, micro: number): Rng =>
     new Rng((seed * 2654435761 + stepsDone * 40503 + 1 + micro * 0x9e3779b1) >>> 0),
 };
+
+/**
+ * Unreadable audio files are left out of a run (FeatureStore.readable): each is a `skip` event, and the
+ * list goes into the start event (`startFields.skipped`).
+ */
+export function skipped(o: Pick<LoopOptions, 'onEvent'>): {
+  list: { path: string; reason: string }[];
+  onSkip: (path: string, reason: string) => void;
+} {
+  const list: { path: string; reason: string }[] = [];
+  return {
+    list,
+    onSkip: (path, reason) => {
+      list.push({ path, reason });
+      o.onEvent?.({ type: 'skip', path, reason });
+    },
+  };
+}
 
 /** The schedule of a trainer without one: the same rate every step. */
 export function constantLr(lr: number): Omit<ScheduleConfig, 'totalSteps'> {

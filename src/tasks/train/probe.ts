@@ -19,7 +19,7 @@ import { labelledSplit, readManifest } from './manifest.js';
 import { PROBE_DEFAULTS } from './defaults.js';
 import { headAccuracy, LinearHeadStep, saveLinearHead } from './linear-head.js';
 import { normalized } from '../similarity.js';
-import { constantLr, openRun, type RunStatus, runLoop } from './loop.js';
+import { constantLr, openRun, type RunStatus, runLoop, skipped } from './loop.js';
 import type { LoopOptions } from './loop.js';
 
 export interface ProbeOptions extends LoopOptions {
@@ -66,11 +66,12 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
   const run = openRun(o.out, o);
   const items = readManifest(o.data);
   const seed = o.seed ?? PROBE_DEFAULTS.seed;
-  const { train, val } = labelledSplit(items, o.val ? readManifest(o.val) : undefined, o.valFraction ?? PROBE_DEFAULTS.valFraction, seed);
+  let { train, val } = labelledSplit(items, o.val ? readManifest(o.val) : undefined, o.valFraction ?? PROBE_DEFAULTS.valFraction, seed);
   const classes = [...new Set(train.map((it) => it.label!))].sort();
   if (classes.length < 2) throw new ClapError('the probe needs at least two classes in the training split', { subject: o.data });
   const unknown = val.find((it) => !classes.includes(it.label!));
   if (unknown) throw new ClapError(`held-out label '${unknown.label}' has no training clip`, { subject: unknown.path });
+  const skip = skipped(o);
   const clap = await Clap.load({
     weights: o.weights,
     config: o.config,
@@ -85,6 +86,8 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
   let xVal: Float64Array[];
   try {
     store.prefetch([...train, ...val].map((it) => it.path));
+    train = await store.readable(train, skip.onSkip);
+    val = await store.readable(val, skip.onSkip);
     // the head takes the L2-normalised embedding, as the fine-tuned classifier does
     xTrain = (await embedItems(clap, train, store)).map(normalized);
     xVal = (await embedItems(clap, val, store)).map(normalized);
@@ -106,7 +109,7 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
       batch: xTrain.length,
       checkpointEachEpoch: false,
       feeds: () => undefined,
-      startFields: { train_clips: train.length, val_clips: val.length, classes: classes.length },
+      startFields: { train_clips: train.length, val_clips: val.length, classes: classes.length, skipped: skip.list },
       save: async () => {
         if (out === undefined) return '';
         const file = join(out, 'probe.safetensors');
