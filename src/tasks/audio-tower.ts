@@ -1,17 +1,41 @@
 /**
- * The audio tower at run time: audio inputs → frontend (decode, resample, 7 s windows, log-mel; in worker
- * threads when there are several inputs) → the compiled audio-encoder graph, in batches of windows. Serves
+ * The audio tower at run time: audio inputs → the model's frontend (decode, resample, windows, log-mel or
+ * Hugging Face's feature extractor; in worker threads when there are several inputs) → the compiled
+ * audio-encoder graph, in batches of windows. Serves
  * `Clap` (embeddings, classification) and `ClapCap` (its own audio encoder).
  *
  * An input that cannot be read or decoded either stops the call (`errors: 'throw'`, the default) or is
  * returned in place as `{ input, error }` while the other inputs go on (`errors: 'return'`).
  */
 import { ClapError } from '../errors.js';
-import type { Session } from '../engine/index.js';
+import type { HostTensor, Session } from '../engine/index.js';
 import type { AudioInput, LoadAudioOptions } from '../audio/index.js';
+import { audioInputShape, type ClapConfig, type ClapFrontend } from '../models/clap/index.js';
 import { defaultWorkers, FrontendPool, frontendStream, stripSubject } from './pipeline.js';
 
-/** 7 s windows per encoder run when not given (larger batches fall out of cache and cost more per clip). */
+/** What the compiled encoder takes per clip: its input's name and shape, and whether it also takes is_longer. */
+export interface AudioInputSpec {
+  /** `logmel` [frames, mel] (msclap) or `input_features` [channels, frames, mel] (Hugging Face). */
+  name: string;
+  shape: number[];
+  /** Fused Hugging Face models: an `is_longer` [B] bool input. */
+  isLonger: boolean;
+  /** How audio becomes that input. */
+  frontend: ClapFrontend;
+}
+
+/** The audio input of a model's compiled encoder. */
+export function audioInputSpec(cfg: ClapConfig): AudioInputSpec {
+  const hf = cfg.audio.type === 'clap-audio';
+  return {
+    name: hf ? 'input_features' : 'logmel',
+    shape: audioInputShape(cfg),
+    isLonger: cfg.audio.type === 'clap-audio' && cfg.audio.clapAudio.enableFusion,
+    frontend: cfg.frontend,
+  };
+}
+
+/** Windows per encoder run when not given (larger batches fall out of cache and cost more per clip). */
 export const EMBED_BATCH_SIZE = 4;
 
 /** What to do with an input that cannot be read or decoded. */
@@ -30,7 +54,7 @@ export function isInputError(r: object): r is InputError {
 }
 
 export interface AudioEmbedOptions extends LoadAudioOptions {
-  /** 7 s windows per encoder run (default EMBED_BATCH_SIZE). */
+  /** Windows per encoder run (default EMBED_BATCH_SIZE). */
   batchSize?: number;
   /** In sliding mode: 'mean' (default) averages the window embeddings into one; 'none' keeps only windows. */
   pool?: 'mean' | 'none';
@@ -69,7 +93,7 @@ export class AudioTower {
 
   constructor(
     private readonly compile: () => Promise<Session>,
-    readonly melBins: number,
+    readonly input: AudioInputSpec,
     readonly dProj: number,
   ) {}
 
@@ -84,17 +108,29 @@ export class AudioTower {
     return this.session !== undefined;
   }
 
-  /** Runs the encoder on log-mels [frames × mel bins each], in batches. */
-  async embedLogMels(logmels: Float32Array[], batchSize = EMBED_BATCH_SIZE): Promise<Float32Array[]> {
+  /**
+   * Runs the encoder on the frontend's outputs (log-mels [frames × mel bins] for msclap; [channels × frames ×
+   * mel] features for Hugging Face, with their `isLonger` flags), in batches.
+   */
+  async embedLogMels(logmels: Float32Array[], batchSize = EMBED_BATCH_SIZE, isLonger?: boolean[]): Promise<Float32Array[]> {
     const session = await this.encoder();
     const out: Float32Array[] = [];
-    const per = logmels[0]?.length ?? 0;
-    const M = this.melBins;
+    const { name, shape } = this.input;
+    const per = shape.reduce((a, b) => a * b, 1);
+    for (const [i, m] of logmels.entries()) {
+      if (m.length !== per)
+        throw new ClapError(`input ${i} has ${m.length} values, the encoder takes [${shape.join(', ')}] = ${per} per clip`);
+    }
     for (let i = 0; i < logmels.length; i += batchSize) {
       const chunk = logmels.slice(i, i + batchSize);
       const data = new Float32Array(chunk.length * per);
       chunk.forEach((m, j) => data.set(m, j * per));
-      const r = await session.run({ logmel: { dtype: 'float32', shape: [chunk.length, per / M, M], data } });
+      const feeds: Record<string, HostTensor> = { [name]: { dtype: 'float32', shape: [chunk.length, ...shape], data } };
+      if (this.input.isLonger) {
+        const flags = Uint8Array.from(chunk, (_, j) => (isLonger?.[i + j] ? 1 : 0));
+        feeds.is_longer = { dtype: 'bool', shape: [chunk.length], data: flags };
+      }
+      const r = await session.run(feeds);
       const e = r.audio_embed.data as Float32Array;
       for (let j = 0; j < chunk.length; j++) out.push(e.slice(j * this.dProj, (j + 1) * this.dProj));
     }
@@ -112,13 +148,14 @@ export class AudioTower {
     if (!Number.isInteger(workers) || workers < 0) throw new ClapError(`workers must be a non-negative integer, got ${workers}`);
     const results: (AudioEmbedding | InputError)[] = [];
     // Windows of consecutive inputs share encoder runs; an input is finished once its windows have run.
-    let pending: { index: number; logmels: Float32Array[]; starts: number[]; ends: number[] }[] = [];
+    let pending: { index: number; logmels: Float32Array[]; isLonger?: boolean[]; starts: number[]; ends: number[] }[] = [];
     let pendingWindows = 0;
     let done = 0;
     const flush = async (): Promise<void> => {
       const embeddings = await this.embedLogMels(
         pending.flatMap((p) => p.logmels),
         batchSize,
+        pending.flatMap((p) => p.isLonger ?? p.logmels.map(() => false)),
       );
       let k = 0;
       for (const p of pending) {
@@ -138,7 +175,7 @@ export class AudioTower {
     const stream = frontendStream(inputs, {
       pool,
       ahead: batchSize + 2 * workers + 2,
-      optionsFor: (i) => ({ ...frontendOptions, name: options.name ?? nameOf(inputs[i], i) }),
+      optionsFor: (i) => ({ ...frontendOptions, model: this.input.frontend, name: options.name ?? nameOf(inputs[i], i) }),
     });
     // Start compiling the encoder while the first inputs are decoded.
     this.encoder().catch(() => undefined);
@@ -153,7 +190,7 @@ export class AudioTower {
           continue;
         }
         const { index, result } = item;
-        pending.push({ index, logmels: result.logmels, starts: result.starts, ends: result.ends });
+        pending.push({ index, logmels: result.logmels, isLonger: result.isLonger, starts: result.starts, ends: result.ends });
         pendingWindows += result.logmels.length;
         if (pendingWindows >= batchSize) await flush();
       }

@@ -15,7 +15,7 @@ import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { resolve, sep } from 'node:path';
 import { ClapError } from '../errors.js';
-import { AUDIO_DEFAULTS, type AudioInput, type DecodeOptions, type LoadAudioOptions } from '../audio/index.js';
+import { AUDIO_DEFAULTS, type AudioInput, type DecodeOptions } from '../audio/index.js';
 import {
   acquireWriteLock,
   hashConfig,
@@ -33,7 +33,8 @@ import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../store/lance.js';
 import type { AnnKind, CaptionHit, FileInfo, FileRecord, SearchHit, SearchMode, VectorIndexInfo, VectorStore } from '../store/store.js';
 import { type FoundFile, walkAudio, type SkippedPath } from '../store/walk.js';
 import type { Clap } from './clap.js';
-import { type FileFrontend, fileFrontend, FrontendPool } from './pipeline.js';
+import { type FileFrontend, fileFrontend, type FrontendOptions, FrontendPool } from './pipeline.js';
+import { type ClapConfig, type ClapFrontend, clapFamily, describeClap } from '../models/clap/index.js';
 import { randomBytes } from 'node:crypto';
 
 export type { AnnKind, CaptionHit, SearchHit, SearchMode, SkippedPath, IndexAudioOptions, ModelIdentity };
@@ -181,10 +182,29 @@ export async function clapIdentity(
       fp && known && known.path === fp.path && known.size === fp.size && known.mtimeMs === fp.mtimeMs
         ? known.hash
         : await clap.weightsHash();
-    cached = { weights, config: hashConfig(clap.config), file: fp && { ...fp, hash: weights } };
+    cached = { weights, config: hashConfig(identityConfig(clap.config)), file: fp && { ...fp, hash: weights } };
     identityCache.set(clap, cached);
   }
   return { identity: modelIdentity({ weights: cached.weights, config: cached.config, dim: clap.config.dProj, audio }), file: cached.file };
+}
+
+/**
+ * The config as an index's identity records it: msclap 2023's in the shape indexes were built with before
+ * there were families (so they stay valid), every other family with its name.
+ */
+function identityConfig(c: ClapConfig): unknown {
+  if (clapFamily(c) === 'msclap-2023' && c.audio.type === 'htsat' && c.text?.type !== 'bert') {
+    const { clapcap, dProj, audioPrefix } = c;
+    return {
+      htsat: c.audio.htsat,
+      text: c.text?.gpt2,
+      dProj,
+      audioPrefix,
+      textPrefix: c.text ? c.textPrefix : null,
+      ...(clapcap ? { clapcap } : {}),
+    };
+  }
+  return { family: describeClap(c), config: c };
 }
 
 function mergeAudio(base: IndexAudioOptions, given: Partial<IndexAudioOptions> | undefined): IndexAudioOptions {
@@ -195,8 +215,10 @@ function mergeAudio(base: IndexAudioOptions, given: Partial<IndexAudioOptions> |
   return out;
 }
 
-export function loadOptionsOf(a: IndexAudioOptions): LoadAudioOptions {
+/** The frontend options of an index's audio settings, for `frontend` the model's (ClapFrontend). */
+export function loadOptionsOf(a: IndexAudioOptions, frontend?: ClapFrontend): FrontendOptions {
   return {
+    ...(frontend ? { model: frontend } : {}),
     channels: a.channels,
     crop: a.crop,
     cropOffset: a.cropOffset,
@@ -256,6 +278,7 @@ export async function embedDecoded(clap: Clap, decoded: readonly Decoded[], batc
   const vectors = await clap.embedLogMels(
     decoded.flatMap((d) => d.logmels),
     batchSize,
+    decoded.flatMap((d) => d.isLonger ?? d.logmels.map(() => false)),
   );
   let k = 0;
   return decoded.map((d) => {
@@ -312,7 +335,7 @@ async function embedLocally(clap: Clap, ctx: RunContext, threads: number): Promi
   const { todo, batchSize } = ctx;
   const pool = threads > 0 ? new FrontendPool(threads) : undefined;
   try {
-    const audioOptions = loadOptionsOf(ctx.model.audio);
+    const audioOptions = loadOptionsOf(ctx.model.audio, clap.config.frontend);
     const prefetch = Math.max(2, threads * 2) + batchSize;
     const inflight: Promise<FileFrontend>[] = [];
     let next = 0;

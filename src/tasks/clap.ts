@@ -8,19 +8,31 @@ import { hashKey } from '../engine/cache.js';
 import type { RuntimeOptions } from '../engine/index.js';
 import { PRECISIONS, type Precision } from '../engine/quant.js';
 import type { AudioInput } from '../audio/index.js';
-import { CLAP_POOLINGS, type ClapPooling, defaultTokenizer } from '../text/index.js';
+import { CLAP_POOLINGS, type ClapPooling } from '../text/index.js';
 import {
-  AUDIO_ENCODER_GRAPHS,
+  audioGraphName,
   buildAudioEncoderGraph,
   buildTextEncoderGraph,
   type ClapConfig,
+  type ClapFamily,
+  clapFamily,
+  describeClap,
   logitScaleExp,
   resolveClapConfig,
-  TEXT_ENCODER_GRAPHS,
+  textGraphName,
 } from '../models/clap/index.js';
 import type { StateDict } from '../weights/index.js';
-import { type AudioEmbedding, type AudioEmbedOptions, AudioTower, EMBED_BATCH_SIZE, type InputError, isInputError } from './audio-tower.js';
-import { resolveConfigArg } from './config-arg.js';
+import {
+  type AudioEmbedding,
+  type AudioEmbedOptions,
+  AudioTower,
+  audioInputSpec,
+  EMBED_BATCH_SIZE,
+  type InputError,
+  isInputError,
+} from './audio-tower.js';
+import { resolveModelFiles } from './model-files.js';
+import { type TextEncoding, textEncodingFor } from './text-encoding.js';
 import { ModelCache } from './model-cache.js';
 import { TextTower } from './text-tower.js';
 import { exportClapOnnx, type OnnxExportOptions } from './onnx-export.js';
@@ -37,13 +49,29 @@ export type { OnnxExportOptions } from './onnx-export.js';
 export const CLAP_DEFAULTS = { textPooling: 'reference', precision: 'fp32', batchSize: EMBED_BATCH_SIZE } as const;
 
 export interface ClapLoadOptions extends RuntimeOptions {
-  /** Path of a .pth (official format) or .safetensors file, or an already loaded state dict. */
+  /**
+   * The model: an msclap .pth (2023 or 2022, as released) or .safetensors file, a Hugging Face CLAP model
+   * folder (laion/clap-htsat-unfused …) or its model.safetensors / pytorch_model.bin, or a loaded state dict.
+   * The family is read off the weights (see `family` / `description`).
+   */
   weights: string | StateDict;
   /**
-   * A preset name ('2023'), a config.json path, or a config object. Default: a config.json beside the
-   * weights file when it describes a model, else sizes read off the weights.
+   * A preset name ('2023', '2022', 'laion-unfused', 'laion-fused'), a config.json path, or a config object.
+   * Default: a Hugging Face folder's own config.json, a config.json beside msclap weights when it describes a
+   * model, else sizes read off the weights.
    */
   config?: string | ClapConfig;
+  /**
+   * Which family the weights are expected to be: its preset fills in what the weights do not store (when no
+   * config does), and weights of another family are an error. Default: whatever the weights are.
+   */
+  family?: ClapFamily;
+  /**
+   * The text encoder's tokenizer for BERT/RoBERTa models: a folder holding vocab.txt (BERT) or vocab.json +
+   * merges.txt / tokenizer.json (RoBERTa), or the file. Default: the Hugging Face folder itself, or tokenizer
+   * files (or a bert-base-uncased/ folder) beside msclap weights.
+   */
+  tokenizer?: string;
   /**
    * Which token's hidden state represents a text. 'reference' (default) is msclap's: the position of the
    * last non-'!' token, so every '!' in a text moves it one to the left; 'fixed' always pools the final
@@ -75,49 +103,68 @@ interface ModelRecord {
   logitScale: number;
 }
 
-const AUDIO = AUDIO_ENCODER_GRAPHS.logmel;
+type Tower = 'audio' | 'text';
 
 export class Clap {
   private readonly audioTower: AudioTower;
   private textTower?: Promise<TextTower>;
-  /** The text graph for this model's pooling rule. */
-  private readonly textGraph: string;
+  private encoding?: TextEncoding;
+  /** The graphs of this model's towers (the text one per pooling rule for GPT-2). */
+  private readonly graphs: Record<Tower, string>;
   private weightsHashPromise?: Promise<string>;
 
   private constructor(
     private readonly ctx: TowerContext,
     readonly config: ClapConfig,
-    /** exp(logit_scale); NaN when the weights have none (an audio-only model such as clapcap's encoder). */
+    /**
+     * The similarity scale: exp(logit_scale) (msclap) or exp(logit_scale_a) (Hugging Face's logits_per_audio);
+     * NaN when the weights have none (an audio-only model such as clapcap's encoder).
+     */
     readonly logitScale: number,
     private readonly textPooling: ClapPooling,
+    private readonly tokenizerPath: string | undefined,
   ) {
-    this.audioTower = new AudioTower(() => this.compile('audio'), config.htsat.melBins, config.dProj);
-    this.textGraph = TEXT_ENCODER_GRAPHS[textPooling];
+    this.audioTower = new AudioTower(() => this.compile('audio'), audioInputSpec(config), config.dProj);
+    this.graphs = { audio: audioGraphName(config), text: textGraphName(config, textPooling) };
   }
 
   static async load(options: ClapLoadOptions): Promise<Clap> {
-    const { weights, config, textPooling, precision, ...runtime } = options;
+    const { weights, config, family, tokenizer, textPooling, precision, ...runtime } = options;
     if (precision !== undefined && !PRECISIONS.includes(precision)) {
       throw new ClapError(`precision must be one of ${PRECISIONS.join(', ')}, got '${String(precision)}'`);
     }
     if (textPooling !== undefined && !CLAP_POOLINGS.includes(textPooling)) {
       throw new ClapError(`textPooling must be one of ${CLAP_POOLINGS.join(', ')}, got '${String(textPooling)}'`);
     }
-    const explicit = resolveConfigArg(config, weights);
-    const source = WeightsSource.of(weights);
+    const files = resolveModelFiles(weights, { config, tokenizer, family });
+    const source = WeightsSource.of(files.weights);
     const cache = new ModelCache(runtime);
-    const modelKey = cache.modelKey(source, explicit);
+    const modelKey = cache.modelKey(source, files.config);
     let record = cache.record<ModelRecord>(modelKey, 'clap');
     if (!record) {
       const sd = await source.tensors();
-      const resolved = withSubject(() => resolveClapConfig(sd, explicit), source.path);
-      // Weights without a text encoder (clapcap's audio encoder) have no logit_scale: similarity is then undefined.
-      record = { config: resolved, logitScale: resolved.textPrefix ? logitScaleExp(sd) : Number.NaN };
+      const resolved = withSubject(() => resolveClapConfig(sd, files.config), source.path);
+      // Weights without a text encoder (clapcap's audio encoder) have no logit scale: similarity is then undefined.
+      const scale = resolved.text === null ? Number.NaN : logitScaleExp(sd, resolved.layout === 'hf' ? 'logit_scale_a' : 'logit_scale');
+      record = { config: resolved, logitScale: scale };
       cache.setRecord(modelKey, 'clap', record);
+    }
+    if (family !== undefined && clapFamily(record.config) !== family) {
+      throw new ClapError(`holds ${describeClap(record.config)} weights, not ${family}`, source.path ? { subject: source.path } : {});
     }
     const p = precision ?? CLAP_DEFAULTS.precision;
     const ctx: TowerContext = { weights: source, cache, modelKey, precision: p, int8Weights: await int8WeightsFor(p), runtime };
-    return new Clap(ctx, record.config, record.logitScale, textPooling ?? CLAP_DEFAULTS.textPooling);
+    return new Clap(ctx, record.config, record.logitScale, textPooling ?? CLAP_DEFAULTS.textPooling, files.tokenizer);
+  }
+
+  /** The model's family: 'msclap-2023', 'msclap-2022', 'hf-clap', or 'msclap' (another msclap-layout pair). */
+  get family(): ClapFamily {
+    return clapFamily(this.config);
+  }
+
+  /** What the model is, in words ("msclap 2022 (Cnn14 + BERT)"). */
+  get description(): string {
+    return describeClap(this.config);
   }
 
   /** The weights file this model was loaded from (as given), or undefined for an in-memory state dict. */
@@ -139,13 +186,13 @@ export class Clap {
   }
 
   /** Compiles a tower; once no tower needs building any more, the weights file's tensors are let go. */
-  private async compile(tower: 'audio' | 'text') {
+  private async compile(tower: Tower) {
     const session =
       tower === 'audio'
-        ? await compileTower(this.ctx, AUDIO, (sd) => buildAudioEncoderGraph(sd, this.config))
-        : await compileTower(this.ctx, this.textGraph, (sd) => buildTextEncoderGraph(sd, this.config, { pooling: this.textPooling }));
-    const ready = (name: string, started: boolean): boolean => started || this.ctx.cache.hasGraph(towerKey(this.ctx, name));
-    if (ready(AUDIO, this.audioTower.started) && (!this.config.textPrefix || ready(this.textGraph, this.textTower !== undefined))) {
+        ? await compileTower(this.ctx, this.graphs.audio, (sd) => buildAudioEncoderGraph(sd, this.config))
+        : await compileTower(this.ctx, this.graphs.text, (sd) => buildTextEncoderGraph(sd, this.config, { pooling: this.textPooling }));
+    const ready = (t: Tower, started: boolean): boolean => started || this.ctx.cache.hasGraph(towerKey(this.ctx, this.graphs[t]));
+    if (ready('audio', this.audioTower.started) && (!this.config.text || ready('text', this.textTower !== undefined))) {
       this.ctx.weights.drop();
     }
     return session;
@@ -172,9 +219,12 @@ export class Clap {
     );
   }
 
-  /** Runs the audio tower on log-mels [965×64 each], in batches. */
-  embedLogMels(logmels: Float32Array[], batchSize = EMBED_BATCH_SIZE): Promise<Float32Array[]> {
-    return this.audioTower.embedLogMels(logmels, batchSize);
+  /**
+   * Runs the audio tower on the frontend's outputs (log-mels [965×64 each] for msclap 2023, [690×64] for
+   * 2022; Hugging Face features [channels×1001×64] with their is_longer flags), in batches.
+   */
+  embedLogMels(logmels: Float32Array[], batchSize = EMBED_BATCH_SIZE, isLonger?: boolean[]): Promise<Float32Array[]> {
+    return this.audioTower.embedLogMels(logmels, batchSize, isLonger);
   }
 
   /**
@@ -191,15 +241,17 @@ export class Clap {
   /** Projected text embeddings (not normalised), as msclap's get_text_embeddings. */
   async embedText(texts: readonly string[]): Promise<Float32Array[]> {
     if (texts.length === 0) throw new ClapError('no texts given');
-    if (!this.config.textPrefix) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
-    // A label set seen before (same text graph, pooling, texts) is read from the model cache.
-    const graphKey = towerKey(this.ctx, this.textGraph);
-    const key = graphKey && hashKey(graphKey, 'text-embeddings', this.textPooling, JSON.stringify(texts));
+    const text = this.config.text;
+    if (!text) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
+    this.encoding ??= textEncodingFor(text, this.tokenizerPath, this.description);
+    const encoding = this.encoding;
+    // A label set seen before (same text graph, tokenizer, texts) is read from the model cache.
+    const graphKey = towerKey(this.ctx, this.graphs.text);
+    const key = graphKey && hashKey(graphKey, 'text-embeddings', encoding.identity, JSON.stringify(texts));
     const known = this.ctx.cache.vectors(key, texts.length, this.config.dProj);
     if (known) return known;
-    const tok = defaultTokenizer();
-    const tokenized = texts.map((t) => tok.encodeForClap(t).ids);
-    this.textTower ??= this.compile('text').then((s) => new TextTower(s, this.config.text, this.config.dProj));
+    const tokenized = texts.map((t) => encoding.tokenize(t));
+    this.textTower ??= this.compile('text').then((s) => new TextTower(s, { text, padId: encoding.padId }, this.config.dProj));
     const e = (await (await this.textTower).embedAll(tokenized)).data as Float32Array;
     this.ctx.cache.setVectors(key, e);
     const d = this.config.dProj;

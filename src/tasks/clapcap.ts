@@ -11,7 +11,7 @@ import type { AudioInput } from '../audio/index.js';
 import { buildAudioEncoderGraph, type ClapConfig, resolveClapConfig } from '../models/clap/index.js';
 import { clapCapConfig, type ClapCapSettings } from '../models/clapcap/index.js';
 import type { StateDict } from '../weights/index.js';
-import { type AudioEmbedding, type AudioEmbedOptions, AudioTower, type InputError, isInputError } from './audio-tower.js';
+import { type AudioEmbedding, type AudioEmbedOptions, AudioTower, audioInputSpec, type InputError, isInputError } from './audio-tower.js';
 import { type CaptionBeam, ClapCapDecoder, type CaptionOptions } from './caption/index.js';
 import { ClapCapModel } from './caption/model.js';
 import { withSubject } from './clap.js';
@@ -79,7 +79,7 @@ export class ClapCap {
     const capConfig = withSubject(() => clapCapConfig(sd, (resolved.clapcap ?? {}) as ClapCapSettings), source.path);
     const audio = new AudioTower(
       () => compileTower(ctx, 'clap_audio_encoder', (w) => buildAudioEncoderGraph(w, resolved)),
-      resolved.htsat.melBins,
+      audioInputSpec(resolved),
       resolved.dProj,
     );
     const decoder = new ClapCapDecoder(await ClapCapModel.compile(ctx, capConfig));

@@ -34,7 +34,7 @@ import { hashStateDict } from '../weights/index.js';
 import type { WeightsSource } from './weights-source.js';
 
 /** Bump when what a model record holds changes shape (e.g. a new config field the loaders rely on). */
-export const MODEL_RECORD_VERSION = 1;
+export const MODEL_RECORD_VERSION = 2;
 
 export class ModelCache {
   /** The cache directory, or undefined when caching is off. */

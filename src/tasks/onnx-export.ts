@@ -28,6 +28,8 @@ import {
   buildAudioEncoderGraph,
   buildTextEncoderGraph,
   type ClapConfig,
+  clapFamily,
+  describeClap,
   TEXT_ENCODER_GRAPHS,
 } from '../models/clap/index.js';
 import type { StateDict } from '../weights/index.js';
@@ -110,6 +112,12 @@ export async function exportClapOnnx(model: ExportSource, outDir: string, option
     throw new ClapError(`must be an integer from ${MIN_OPSET} to ${OPSET}, got ${opset}`, { subject: 'opset' });
   }
   const { weights, config, precision } = model;
+  if (clapFamily(config) !== 'msclap-2023') {
+    throw new ClapError(
+      `exporting ${describeClap(config)} is not supported yet: clap export onnx writes msclap 2023 models (HTSAT + GPT-2)`,
+    );
+  }
+  const gpt2 = config.text?.type === 'gpt2' ? config.text.gpt2 : undefined;
   const metadata: Record<string, string> = Number.isNaN(model.logitScale) ? {} : { clap_ts_logit_scale: String(model.logitScale) };
   mkdirSync(outDir, { recursive: true });
   const written: string[] = [];
@@ -156,7 +164,7 @@ export async function exportClapOnnx(model: ExportSource, outDir: string, option
     },
   };
   let text: TextSpec | undefined;
-  if (config.textPrefix) {
+  if (gpt2) {
     const pooling = model.textPooling;
     const textModel = await writeModel(EXPORT_FILES.text, TEXT_ENCODER_GRAPHS[pooling], (sd) =>
       buildTextEncoderGraph(sd, config, { pooling }),
@@ -171,7 +179,7 @@ export async function exportClapOnnx(model: ExportSource, outDir: string, option
         special_tokens: { [ENDOFTEXT]: ENDOFTEXT_ID, [PAD_TOKEN]: PAD_ID },
         pad_id: PAD_ID,
         padding_side: 'right',
-        max_tokens: config.text.nPositions,
+        max_tokens: gpt2.nPositions,
       },
       pooling: { mode: pooling, rule: POOLING_RULES[pooling] },
       template: `${DEFAULT_TEMPLATE}{}`,

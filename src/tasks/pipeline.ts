@@ -13,21 +13,35 @@ import {
   audioToLogMel,
   type AudioInput,
   type AudioToLogMelOptions,
+  ClapFeatureExtractor,
+  type ClapFeatureExtractorConfig,
+  type ClapFeatures,
+  loadMonoWaveform,
   logMel,
   MODEL_SAMPLE_RATE,
+  NumpyRandomState,
   openAudio,
   REFERENCE_FRONTEND,
   tileToLength,
   WINDOW_SAMPLES,
 } from '../audio/index.js';
+import type { ClapFrontend } from '../models/clap/index.js';
 import { modelSignal } from '../audio/signal.js';
 
+/** The frontend's options: the audio ones, and the model's frontend (default msclap 2023's). */
+export interface FrontendOptions extends AudioToLogMelOptions {
+  model?: ClapFrontend;
+}
+
 /**
- * One input's frontend output: its 7 s windows' log-mels [965×64] and their times (seconds), and the
- * source's duration (seconds), sample rate and channel count.
+ * One input's frontend output: its windows' encoder inputs (log-mels [965×64] for msclap 2023; each
+ * family's own shape, see ClapFrontend) and their times (seconds), Hugging Face's `is_longer` flags, and
+ * the source's duration (seconds), sample rate and channel count.
  */
 export interface FrontendResult {
   logmels: Float32Array[];
+  /** Hugging Face models: whether each window takes the fusion path (ClapFeatureExtractor's is_longer). */
+  isLonger?: boolean[];
   starts: number[];
   ends: number[];
   durationS: number;
@@ -45,8 +59,10 @@ export type FileFrontend =
   | { ok: false; error: string };
 
 /** The frontend on one input, in this thread. */
-export async function frontend(input: AudioInput, options: AudioToLogMelOptions): Promise<FrontendResult> {
-  const { logmels, audio } = await audioToLogMel(input, options);
+export async function frontend(input: AudioInput, options: FrontendOptions): Promise<FrontendResult> {
+  const { model, ...rest } = options;
+  if (model?.type === 'hf') return hfFrontend(input, model.extractor, rest);
+  const { logmels, audio } = await audioToLogMel(input, model ? { ...rest, frontend: model.logmel, shape: model.window } : rest);
   return {
     logmels,
     starts: audio.starts,
@@ -54,6 +70,66 @@ export async function frontend(input: AudioInput, options: AudioToLogMelOptions)
     durationS: audio.durationS,
     sourceSampleRate: audio.sourceSampleRate,
     channels: audio.channels,
+  };
+}
+
+const extractors = new Map<string, ClapFeatureExtractor>();
+
+/**
+ * Hugging Face CLAP's input: the whole input at 48 kHz mono through ClapFeatureExtractor — one clip
+ * (cropped, fused or padded as the extractor does; `crop: 'random'` with `seed` replays the reference's
+ * `np.random.seed(seed); feature_extractor([clip])`, fused `is_longer` marking included), or with `sliding`
+ * one extractor call per window (the last one padded by the extractor's own rule).
+ */
+async function hfFrontend(input: AudioInput, cfg: ClapFeatureExtractorConfig, options: AudioToLogMelOptions): Promise<FrontendResult> {
+  const key = JSON.stringify(cfg);
+  let fx = extractors.get(key);
+  if (!fx) {
+    fx = new ClapFeatureExtractor(cfg);
+    extractors.set(key, fx);
+  }
+  const loaded = await loadMonoWaveform(input, cfg.samplingRate, options);
+  const w = loaded.waveform;
+  const sr = cfg.samplingRate;
+  const max = fx.maxSamples;
+  const out: ClapFeatures[] = [];
+  const starts: number[] = [];
+  const ends: number[] = [];
+  const sliding = options.sliding ? (options.sliding === true ? {} : options.sliding) : undefined;
+  if (sliding && w.length > max) {
+    const hop = Math.max(1, Math.round((sliding.hopS ?? max / sr) * sr));
+    const minTail = (sliding.minTailS ?? 1) * sr;
+    const push = (o: number, end: number): void => {
+      out.push(fx.extract(w.subarray(o, end)));
+      starts.push(o / sr);
+      ends.push(end / sr);
+    };
+    let o = 0;
+    for (; o + max <= w.length; o += hop) push(o, o + max);
+    // The rest no window covers, when long enough: one more window there, padded by the extractor's rule.
+    if (w.length - (o - hop + max) >= minTail && o < w.length) push(o, w.length);
+  } else {
+    if (options.crop === 'random') {
+      const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
+      if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+        throw new ClapError(`seed must be an integer in [0, 2^32) for a Hugging Face model (numpy's), got ${String(seed)}`, {
+          subject: 'seed',
+        });
+      }
+      out.push(fx.extractBatch([w], { rng: new NumpyRandomState(seed) })[0]);
+    } else out.push(fx.extract(w, { crop: options.crop, cropOffset: options.cropOffset }));
+    const offset = out[0].cropOffset ?? 0;
+    starts.push(offset / sr);
+    ends.push(Math.min(w.length, offset + max) / sr);
+  }
+  return {
+    logmels: out.map((f) => f.features),
+    isLonger: out.map((f) => f.isLonger),
+    starts,
+    ends,
+    durationS: loaded.durationS,
+    sourceSampleRate: loaded.sourceSampleRate,
+    channels: loaded.channels,
   };
 }
 
@@ -82,7 +158,7 @@ async function hashFile(path: string): Promise<string> {
 }
 
 /** Hash, then (unless the hash is `knownHash`) the frontend, on one file, in this thread. */
-export async function fileFrontend(path: string, options: AudioToLogMelOptions, knownHash?: string): Promise<FileFrontend> {
+export async function fileFrontend(path: string, options: FrontendOptions, knownHash?: string): Promise<FileFrontend> {
   try {
     const hash = await hashFile(path);
     if (knownHash === hash) return { ok: true, unchanged: true, hash };
@@ -101,7 +177,7 @@ export async function fileFrontend(path: string, options: AudioToLogMelOptions, 
 export interface FrontendJob {
   id: number;
   input: AudioInput;
-  options: AudioToLogMelOptions;
+  options: FrontendOptions;
   file?: { knownHash?: string };
   clip?: { maxClipSeconds: number };
 }
@@ -132,10 +208,10 @@ export async function runFrontendJob(job: FrontendJob): Promise<{ reply: Fronten
 }
 
 /** The frontend options that cross a thread boundary (functions are dropped). */
-export function cloneableFrontendOptions(options: AudioToLogMelOptions & Record<string, unknown>): AudioToLogMelOptions {
+export function cloneableFrontendOptions(options: FrontendOptions & Record<string, unknown>): FrontendOptions {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (typeof v !== 'function' && v !== undefined) out[k] = v;
-  return out as AudioToLogMelOptions;
+  return out as FrontendOptions;
 }
 
 function workerUrl(): URL {
@@ -210,12 +286,12 @@ export class FrontendPool {
   }
 
   /** Runs the frontend on one input in the least loaded worker. */
-  async process(input: AudioInput, options: AudioToLogMelOptions): Promise<FrontendResult> {
+  async process(input: AudioInput, options: FrontendOptions): Promise<FrontendResult> {
     return (await this.submit({ input, options })).result!;
   }
 
   /** fileFrontend on one file in the least loaded worker (rejects only when the worker fails). */
-  async processFile(path: string, options: AudioToLogMelOptions, knownHash?: string): Promise<FileFrontend> {
+  async processFile(path: string, options: FrontendOptions, knownHash?: string): Promise<FileFrontend> {
     return (await this.submit({ input: path, options, file: { knownHash } })).file!;
   }
 
@@ -265,7 +341,7 @@ export interface FrontendStreamOptions {
   /** Inputs handed out ahead of the consumer (bounds memory); default 2 per worker + 4. */
   ahead?: number;
   /** Per-input options (e.g. the display name used in errors). */
-  optionsFor: (index: number) => AudioToLogMelOptions;
+  optionsFor: (index: number) => FrontendOptions;
 }
 
 /** One input's frontend outcome, in input order: its result, or why it failed. */
@@ -288,7 +364,7 @@ export async function* frontendStream(inputs: readonly AudioInput[], opts: Front
   let next = 0;
   const fill = (): void => {
     while (next < inputs.length && queue.length < ahead) {
-      const options = cloneableFrontendOptions(opts.optionsFor(next) as AudioToLogMelOptions & Record<string, unknown>);
+      const options = cloneableFrontendOptions(opts.optionsFor(next) as FrontendOptions & Record<string, unknown>);
       queue.push(settle(next, pool.process(inputs[next], options)));
       next++;
     }

@@ -5,19 +5,18 @@
  */
 import { ClapError } from '../errors.js';
 import type { HostTensor, Session } from '../engine/index.js';
-import type { Gpt2Config } from '../models/gpt2/index.js';
-import { textEncoderFeeds } from '../models/clap/index.js';
+import { type TextFeedSpec, textEncoderFeeds } from '../models/clap/index.js';
 
 export class TextTower {
   constructor(
     private readonly session: Session,
-    readonly config: Gpt2Config,
+    readonly feeds: TextFeedSpec,
     readonly dProj: number,
   ) {}
 
   /** Embeds a batch (padded to its longest text): every output of the graph (`text_embed`, debug outputs when built with them). */
   async run(texts: readonly ArrayLike<number>[]): Promise<Record<string, HostTensor>> {
-    return this.session.run(textEncoderFeeds(texts, this.config));
+    return this.session.run(textEncoderFeeds(texts, this.feeds));
   }
 
   /** Embeds a batch (padded to its longest text) → [N, d_proj]. */
@@ -27,8 +26,8 @@ export class TextTower {
 
   /**
    * Embeds any number of texts in runs of at most `maxBatch`, grouping texts of similar length (sorted
-   * by token count). Rows come back in input order as [N, d_proj]; each equals a single-text run (causal
-   * attention: padding after a text never reaches its rows).
+   * by token count). Rows come back in input order as [N, d_proj]; each equals a single-text run (GPT-2's
+   * causal attention and BERT's masked attention keep padding from reaching real rows).
    */
   async embedAll(texts: readonly ArrayLike<number>[], options: { maxBatch?: number } = {}): Promise<HostTensor> {
     const maxBatch = options.maxBatch ?? 64;

@@ -51,9 +51,9 @@ const fixtureConfig = () => gpt2ConfigFromJson(JSON.parse(readFileSync(fixturePa
 
 /** The fixture text encoder (GPT-2 `text` under caption_encoder.) compiled and wrapped for batching. */
 async function textTower(weights: StateDict, text: Gpt2Config, debugOutputs = false, pooling?: ClapPooling): Promise<TextTower> {
-  const g = buildTextEncoderGraph(weights, { ...CLAP_2023, text }, { debugOutputs, pooling });
+  const g = buildTextEncoderGraph(weights, { ...CLAP_2023, text: { type: 'gpt2', gpt2: text } }, { debugOutputs, pooling });
   const dProj = g.outputs.find((o) => o.name === 'text_embed')!.value.shape[1] as number;
-  return new TextTower(await Session.compile(g, { threads: 1 }), text, dProj);
+  return new TextTower(await Session.compile(g, { threads: 1 }), { text: { type: 'gpt2', gpt2: text }, padId: 0 }, dProj);
 }
 
 let sdPromise: Promise<StateDict> | undefined;
@@ -291,7 +291,7 @@ test("the graph pools msclap's row ('reference': each '!' moves it left) or the 
 
 test('the text encoder graph names its inputs and keeps T symbolic', async () => {
   const sd = await clapWeights();
-  const g = buildTextEncoderGraph(sd, { ...CLAP_2023, text: fixtureConfig() });
+  const g = buildTextEncoderGraph(sd, { ...CLAP_2023, text: { type: 'gpt2', gpt2: fixtureConfig() } });
   assert.deepEqual(
     g.inputs.map((v) => `${v.name}${JSON.stringify(v.shape)}`),
     ['input_ids["B","T"]', 'attention_mask["B","T"]'],
@@ -356,11 +356,11 @@ test('old-transformers attn.bias / attn.masked_bias buffers are tolerated; missi
   const missing = new Map(sd);
   missing.delete('caption_encoder.base.h.1.mlp.c_fc.bias');
   assert.throws(
-    () => buildTextEncoderGraph(missing, { ...CLAP_2023, text: config }),
+    () => buildTextEncoderGraph(missing, { ...CLAP_2023, text: { type: 'gpt2', gpt2: config } }),
     /caption_encoder\.base\.h\.1\.mlp\.c_fc\.bias: missing from the checkpoint/,
   );
   assert.throws(
-    () => buildTextEncoderGraph(sd, { ...CLAP_2023, text: { ...config, nEmbd: 48 } }),
+    () => buildTextEncoderGraph(sd, { ...CLAP_2023, text: { type: 'gpt2', gpt2: { ...config, nEmbd: 48 } } }),
     /caption_encoder\.base\.h\.0\.ln_1\.weight: has shape \[32\], expected \[48\]/,
   );
 });

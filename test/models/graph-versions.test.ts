@@ -15,7 +15,9 @@ import { applyPrecision, PRECISION_VARIANTS, precisionKey } from '../../src/engi
 import {
   buildAudioEncoderGraph,
   buildTextEncoderGraph,
+  CLAP_2022,
   CLAP_2023,
+  LAION_CLAP_FUSED,
   type ClapConfig,
   randomClapStateDict,
 } from '../../src/models/clap/index.js';
@@ -26,17 +28,43 @@ import {
   randomClapCapStateDict,
 } from '../../src/models/clapcap/index.js';
 import { HTSAT_2023 } from '../../src/models/htsat/index.js';
+import { BERT_BASE } from '../../src/models/bert/index.js';
+import { CNN14_2022 } from '../../src/models/cnn14/index.js';
 import { GRAPH_VERSIONS } from '../../src/models/graph-versions.js';
 
 const RECORD = new URL('./graph-hashes.json', import.meta.url);
 const text = { vocabSize: 50257, nPositions: 128, nEmbd: 64, nLayer: 2, nHead: 4, layerNormEpsilon: 1e-5 };
-const clap: ClapConfig = {
-  ...CLAP_2023,
-  htsat: { ...HTSAT_2023, patchSize: 8, embedDim: 32, depths: [2, 2, 2], numHeads: [2, 4, 8], numClasses: 16 },
-  text,
-  dProj: 128,
-};
+const htsat = { ...HTSAT_2023, patchSize: 8, embedDim: 32, depths: [2, 2, 2], numHeads: [2, 4, 8], numClasses: 16 };
+const clap: ClapConfig = { ...CLAP_2023, audio: { type: 'htsat', htsat }, text: { type: 'gpt2', gpt2: text }, dProj: 128 };
 const clapWeights = randomClapStateDict(clap);
+const bert = {
+  ...BERT_BASE,
+  vocabSize: 512,
+  hiddenSize: 32,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  intermediateSize: 64,
+  maxPositionEmbeddings: 64,
+};
+const clap2022: ClapConfig = {
+  ...CLAP_2022,
+  audio: { type: 'cnn14', cnn14: { ...CNN14_2022, channels: [4, 8, 8, 16, 16, 32], outEmb: 16, classesNum: 8 } },
+  text: { type: 'bert', bert, positions: 'absolute', pooling: 'cls' },
+  dProj: 32,
+};
+const weights2022 = randomClapStateDict(clap2022);
+const laion: ClapConfig = {
+  ...LAION_CLAP_FUSED,
+  audio: { type: 'clap-audio', clapAudio: { htsat, enableFusion: true, affBlockR: 4 } },
+  text: {
+    type: 'bert',
+    bert: { ...bert, maxPositionEmbeddings: 66, typeVocabSize: 1, padTokenId: 1 },
+    positions: 'roberta',
+    pooling: 'pooler',
+  },
+  dProj: 32,
+};
+const laionWeights = randomClapStateDict(laion);
 const capWeights = randomClapCapStateDict({ gpt: text, prefixDim: 128, prefixLength: 4, clipLength: 4, numLayers: 2 });
 const capConfig = clapCapConfig(capWeights, { gpt2: { n_head: 4 } });
 
@@ -46,6 +74,10 @@ const BUILDERS: Record<string, () => Graph> = {
   clap_audio_encoder_waveform: () => buildAudioEncoderGraph(clapWeights, clap, { input: 'waveform' }),
   clap_text_encoder: () => buildTextEncoderGraph(clapWeights, clap),
   clap_text_encoder_fixed: () => buildTextEncoderGraph(clapWeights, clap, { pooling: 'fixed' }),
+  clap_audio_encoder_cnn14: () => buildAudioEncoderGraph(weights2022, clap2022),
+  clap_text_encoder_bert: () => buildTextEncoderGraph(weights2022, clap2022),
+  hf_clap_audio_encoder: () => buildAudioEncoderGraph(laionWeights, laion),
+  hf_clap_text_encoder: () => buildTextEncoderGraph(laionWeights, laion),
   clapcap_prefix: () => buildClapCapPrefixGraph(capWeights, capConfig),
   clapcap_decoder: () => buildClapCapDecoderGraph(capWeights, capConfig),
 };

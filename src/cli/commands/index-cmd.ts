@@ -117,8 +117,8 @@ export async function openWithModel(
     config ??= rec.configPath;
   }
   // --precision is accepted (MODEL_OPTIONS) but indexes are embedded at fp32.
-  const { threads, textPooling } = modelSettings(v);
-  const clap = await Clap.load({ weights, config, threads, textPooling });
+  const { threads, textPooling, family, tokenizer } = modelSettings(v);
+  const clap = await Clap.load({ weights, config, threads, textPooling, family, tokenizer });
   try {
     const index = await ClapIndex.open(db, { clap, create, weightsPath: weights, configPath: config, ...extra });
     return { clap, index };

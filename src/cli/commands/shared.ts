@@ -5,18 +5,33 @@ import { PRECISIONS } from '../../engine/quant.js';
 import { ClapError, plural } from '../../errors.js';
 import { type AudioEmbedOptions, CLAP_DEFAULTS, Clap, type ClapLoadOptions, isInputError } from '../../tasks/clap.js';
 import { CLAP_POOLINGS } from '../../text/index.js';
+import { CLAP_FAMILIES, CLAP_PRESETS } from '../../models/clap/index.js';
 import { type CommandContext, UsageError } from '../command.js';
 import { optionTable, type Values } from '../options.js';
 import { Progress } from '../progress.js';
 
-/** --config, --threads, --text-pooling, --precision: how a model is loaded (beside --weights). */
+/** --config, --family, --tokenizer, --threads, --text-pooling, --precision: how a model is loaded (beside --weights). */
 export const MODEL_SETTINGS = optionTable({
   config: {
     kind: 'string',
     arg: 'C',
     section: 'Model',
-    help: 'config.json, or a preset name (2023, small, tiny)',
-    defaultText: 'a config.json beside the weights, else sizes read off the weights',
+    help: `config.json, or a preset: ${Object.keys(CLAP_PRESETS).join(', ')}`,
+    defaultText: "a Hugging Face folder's config.json, a config.json beside the weights, else sizes read off the weights",
+  },
+  family: {
+    kind: 'enum',
+    choices: CLAP_FAMILIES,
+    section: 'Model',
+    help: 'the family the weights must be; its preset fills in what the weights do not store',
+    defaultText: 'detected from the weights',
+  },
+  tokenizer: {
+    kind: 'path',
+    arg: 'PATH',
+    section: 'Model',
+    help: 'BERT/RoBERTa tokenizer: a folder holding vocab.txt (or vocab.json + merges.txt, tokenizer.json), or the file',
+    defaultText: 'the Hugging Face folder, or tokenizer files / bert-base-uncased/ beside the weights',
   },
   threads: { kind: 'integer', min: 1, section: 'Model', help: 'compute threads', defaultText: 'all cores' },
   'text-pooling': {
@@ -37,7 +52,13 @@ export const MODEL_SETTINGS = optionTable({
 
 /** --weights (required) and MODEL_SETTINGS. */
 export const MODEL_OPTIONS = optionTable({
-  weights: { kind: 'path', arg: 'W', required: true, section: 'Model', help: 'CLAP weights (.pth as released, or .safetensors)' },
+  weights: {
+    kind: 'path',
+    arg: 'W',
+    required: true,
+    section: 'Model',
+    help: 'CLAP weights: msclap 2023/2022 .pth as released (or .safetensors), or a Hugging Face CLAP model folder',
+  },
   ...MODEL_SETTINGS,
 });
 
@@ -56,14 +77,14 @@ export function windowOptions<const S extends string>(sliding: S) {
       choices: CROP_MODES,
       default: AUDIO_DEFAULTS.crop,
       section: 'Audio',
-      help: "which 7 s of a longer clip ('random' with --seed)",
+      help: "which window of a longer clip ('random' with --seed)",
     },
     'crop-offset': {
       kind: 'integer',
       min: 0,
       field: 'cropOffset',
       section: 'Audio',
-      help: 'crop at sample N (44.1 kHz, after channel handling): reproduces msclap runs',
+      help: "crop at sample N at the model's rate (44.1 kHz msclap, 48 kHz Hugging Face; after channel handling): reproduces reference runs",
     },
     seed: {
       kind: 'integer',
@@ -71,7 +92,7 @@ export function windowOptions<const S extends string>(sliding: S) {
       min: 0,
       field: 'seed',
       section: 'Audio',
-      help: 'seed for --crop random (Python random.seed semantics)',
+      help: "seed for --crop random (msclap: Python's random.seed; Hugging Face: numpy's, replaying the feature extractor's draws)",
     },
     sliding: { kind: 'boolean', section: 'Audio', help: sliding },
     hop: {
@@ -96,7 +117,7 @@ export function audioOptions<const S extends string>(sliding: S) {
       default: CLAP_DEFAULTS.batchSize,
       field: 'batchSize',
       section: 'Audio',
-      help: '7 s windows per encoder run',
+      help: 'windows per encoder run',
     },
   });
 }
@@ -110,8 +131,10 @@ export const LABEL_OPTIONS = optionTable({
 });
 
 /** --threads, --text-pooling and --precision as Clap.load options. */
-export function modelSettings(v: Values<typeof MODEL_SETTINGS>): Pick<ClapLoadOptions, 'threads' | 'textPooling' | 'precision'> {
-  return { threads: v.threads, textPooling: v['text-pooling'], precision: v.precision };
+export function modelSettings(
+  v: Values<typeof MODEL_SETTINGS>,
+): Pick<ClapLoadOptions, 'threads' | 'textPooling' | 'precision' | 'family' | 'tokenizer'> {
+  return { threads: v.threads, textPooling: v['text-pooling'], precision: v.precision, family: v.family, tokenizer: v.tokenizer };
 }
 
 export async function loadModel(v: Values<typeof MODEL_OPTIONS>): Promise<Clap> {

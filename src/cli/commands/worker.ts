@@ -48,6 +48,8 @@ export const worker = defineCommand({
     ...QUEUE_OPTION,
     weights: { kind: 'path', arg: 'W', required: true, section: 'Model', help: 'CLAP weights: those the index was built with' },
     config: MODEL_SETTINGS.config,
+    family: MODEL_SETTINGS.family,
+    tokenizer: MODEL_SETTINGS.tokenizer,
     threads: { ...MODEL_SETTINGS.threads, help: 'encoder compute threads' },
     concurrency: { kind: 'integer', min: 1, default: 1, help: 'batches worked on at once (2 overlaps decoding and encoding)' },
     'decode-threads': { kind: 'integer', min: 1, help: 'decode worker threads', defaultText: 'half the cores, 1-4' },
@@ -62,7 +64,7 @@ export const worker = defineCommand({
   async run(ctx) {
     const v = ctx.values;
     const pathMap = pathMaps(v['path-map']);
-    const clap = await Clap.load({ weights: v.weights, config: v.config, threads: v.threads });
+    const clap = await Clap.load({ weights: v.weights, config: v.config, threads: v.threads, family: v.family, tokenizer: v.tokenizer });
     try {
       const summary = await onInterrupt(ctx.stderr, 'finishing the batches in hand, then stopping', (signal) =>
         runQueueWorker({

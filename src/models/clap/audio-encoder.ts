@@ -1,34 +1,46 @@
 /**
- * msclap's `AudioEncoder` (models/clap.py: HTSAT then a Projection) as one graph, → `audio_embed`
- * [B, d_proj], the projection output that msclap's get_audio_embeddings returns (not normalised). Its
- * input is either
- * - `logmel` [B, 965, 64], the frontend's dB log-mel (what the library feeds: its frontend is cheaper), or
- * - `waveform` [B, 308700], one mono 7 s window at 44.1 kHz, with HTSAT's own frontend in the graph
- *   (STFT, log-mel: htsat/spectrogram.ts) — what an exported model takes, so no runtime needs a frontend.
+ * msclap's `AudioEncoder` (models/clap.py: an audio model then a Projection) as one graph, for each audio
+ * encoder a CLAP config names — and Hugging Face's audio tower (hf-clap/) for its layout — → `audio_embed`
+ * [B, d_proj], the projection output (not normalised, as msclap's get_audio_embeddings). Its input:
+ * - `logmel` [B, frames, mel], the frontend's dB log-mel, for msclap's encoders (what the library feeds:
+ *   its frontend is cheaper);
+ * - `waveform` [B, 308700], for HTSAT on request: one mono 7 s window at 44.1 kHz with HTSAT's own frontend
+ *   in the graph (STFT, log-mel: htsat/spectrogram.ts) — what an exported model takes;
+ * - `input_features` [B, 1|4, 1001, mel] and, fused, `is_longer` [B] for Hugging Face's encoder
+ *   (ClapFeatureExtractor's output).
  */
 import { ClapError } from '../../errors.js';
 import { Graph, type Value } from '../../engine/index.js';
 import { frameCount, MSCLAP_2023_WINDOW, REFERENCE_FRONTEND } from '../../audio/index.js';
 import type { StateDict } from '../../weights/index.js';
-import { buildHtsat, htsatInputFrames, htsatNumFeatures, logmelFrontend } from '../htsat/index.js';
-import type { ClapConfig } from './config.js';
+import { buildCnn14 } from '../cnn14/cnn14.js';
+import { buildHtsat, logmelFrontend } from '../htsat/index.js';
+import { buildHfClapAudioGraph } from '../hf-clap/clap-model.js';
+import { audioEncoderPrefix, audioFeatures, audioInputShape, audioProjectionPrefix, type ClapConfig } from './config.js';
 import { projection, projectionParams } from './projection.js';
 
-/** What the audio encoder graph takes (see the file comment). */
+/** What an HTSAT audio encoder graph takes (see the file comment). */
 export type AudioEncoderInput = 'logmel' | 'waveform';
 
 export interface AudioEncoderGraphOptions {
-  /** Default 'logmel'. */
+  /** HTSAT only; default 'logmel'. */
   input?: AudioEncoderInput;
-  /** Also output `latent` and `clipwise` (and every HTSAT stage, for parity tests). */
+  /** Also output the encoder's stages (and `latent`/`clipwise` or `embedding`) for parity tests. */
   debugOutputs?: boolean;
 }
 
-/** The graph's name for each input (each is compiled and cached on its own). */
+/** HTSAT's graph name for each input (each is compiled and cached on its own). */
 export const AUDIO_ENCODER_GRAPHS: Readonly<Record<AudioEncoderInput, string>> = {
   logmel: 'clap_audio_encoder',
   waveform: 'clap_audio_encoder_waveform',
 };
+
+/** The name of the audio graph a config compiles to (graph-versions.ts lists each). */
+export function audioGraphName(cfg: ClapConfig, input: AudioEncoderInput = 'logmel'): string {
+  if (cfg.audio.type === 'htsat') return AUDIO_ENCODER_GRAPHS[input];
+  if (input !== 'logmel') throw new ClapError(`a ${cfg.audio.type} audio encoder takes its frontend's output, not a waveform`);
+  return cfg.audio.type === 'cnn14' ? 'clap_audio_encoder_cnn14' : 'hf_clap_audio_encoder';
+}
 
 /** The `waveform` input, a 7 s window at 44.1 kHz, through HTSAT's frontend → log-mel [B, frames, mels]. */
 function waveformLogmel(g: Graph, sd: StateDict, htsatPrefix: string, frames: number): Value {
@@ -39,19 +51,27 @@ function waveformLogmel(g: Graph, sd: StateDict, htsatPrefix: string, frames: nu
 }
 
 export function buildAudioEncoderGraph(sd: StateDict, cfg: ClapConfig, options: AudioEncoderGraphOptions = {}): Graph {
+  const a = cfg.audio;
   const input = options.input ?? 'logmel';
-  const g = new Graph(AUDIO_ENCODER_GRAPHS[input]);
-  const frames = htsatInputFrames(cfg.htsat);
-  const htsatPrefix = `${cfg.audioPrefix}base.htsat.`;
-  const logmel =
-    input === 'waveform' ? waveformLogmel(g, sd, htsatPrefix, frames) : g.input('logmel', 'float32', ['B', frames, cfg.htsat.melBins]);
-  const h = buildHtsat(g, logmel, sd, cfg.htsat, htsatPrefix);
-  const proj = projectionParams(g, sd, `${cfg.audioPrefix}projection.`, { inDim: htsatNumFeatures(cfg.htsat) });
-  g.output('audio_embed', projection(proj, h.latent));
-  if (options.debugOutputs) {
-    g.output('latent', h.latent);
-    g.output('clipwise', h.clipwise);
-    for (const [name, v] of Object.entries(h.stages)) g.output(name, v);
+  const name = audioGraphName(cfg, input);
+  if (a.type === 'clap-audio') return buildHfClapAudioGraph(sd, { audio: a.clapAudio, projectionDim: cfg.dProj }, options);
+  const g = new Graph(name);
+  const prefix = audioEncoderPrefix(cfg);
+  const [frames, mels] = audioInputShape(cfg);
+  const logmel = input === 'waveform' ? waveformLogmel(g, sd, prefix, frames) : g.input('logmel', 'float32', ['B', frames, mels]);
+  let latent: Value;
+  const debug: Record<string, Value> = {};
+  if (a.type === 'htsat') {
+    const h = buildHtsat(g, logmel, sd, a.htsat, prefix);
+    latent = h.latent;
+    Object.assign(debug, { latent: h.latent, clipwise: h.clipwise }, h.stages);
+  } else {
+    const c = buildCnn14(g, logmel, sd, a.cnn14, prefix);
+    latent = c.embedding;
+    Object.assign(debug, { embedding: c.embedding, clipwise: c.clipwise }, c.stages);
   }
+  const proj = projectionParams(g, sd, audioProjectionPrefix(cfg), { inDim: audioFeatures(a) });
+  g.output('audio_embed', projection(proj, latent));
+  if (options.debugOutputs) for (const [n, v] of Object.entries(debug)) g.output(n, v);
   return g;
 }

@@ -1,6 +1,46 @@
-/** msclap's CLAP (models/clap.py): config, the two towers' graphs, Projection. */
-export { CLAP_2023, CLAP_PRESETS, type ClapConfig, clapConfigFromJson, clapConfigToJson, resolveClapConfig } from './config.js';
-export { AUDIO_ENCODER_GRAPHS, type AudioEncoderGraphOptions, type AudioEncoderInput, buildAudioEncoderGraph } from './audio-encoder.js';
-export { buildTextEncoderGraph, TEXT_ENCODER_GRAPHS, type TextEncoderGraphOptions, textEncoderFeeds } from './text-encoder.js';
+/** CLAP models (msclap's models/clap.py, and every family's layout as data): config, the two towers' graphs, Projection. */
+export {
+  audioEncoderPrefix,
+  audioFeatures,
+  audioInputShape,
+  audioMelBins,
+  audioProjectionPrefix,
+  CLAP_2022,
+  CLAP_2023,
+  CLAP_FAMILIES,
+  CLAP_PRESETS,
+  type ClapAudioEncoderConfig,
+  type ClapConfig,
+  clapConfigFromJson,
+  clapConfigToJson,
+  type ClapFamily,
+  clapFamily,
+  type ClapFrontend,
+  type ClapTextEncoderConfig,
+  describeClap,
+  hfClapConfig,
+  LAION_CLAP_FUSED,
+  LAION_CLAP_UNFUSED,
+  resolveClapConfig,
+  textEncoderPrefix,
+  textFeatures,
+  textMaxTokens,
+  textProjectionPrefix,
+} from './config.js';
+export {
+  AUDIO_ENCODER_GRAPHS,
+  type AudioEncoderGraphOptions,
+  type AudioEncoderInput,
+  audioGraphName,
+  buildAudioEncoderGraph,
+} from './audio-encoder.js';
+export {
+  buildTextEncoderGraph,
+  TEXT_ENCODER_GRAPHS,
+  type TextEncoderGraphOptions,
+  type TextFeedSpec,
+  textEncoderFeeds,
+  textGraphName,
+} from './text-encoder.js';
 export { l2Normalize, logitScaleExp, projection, type ProjectionParams, projectionParams, similarity } from './projection.js';
 export { randomClapStateDict, randomProjectionStateDict } from './random.js';

@@ -1,9 +1,11 @@
 /**
- * msclap's `TextEncoder` (models/clap.py: GPT-2, the hidden state of one token per text, then a
- * Projection) as one graph, and the feeds for its inputs.
+ * msclap's `TextEncoder` (models/clap.py: a transformer, one row per text, then a Projection) as one graph
+ * — GPT-2 pooled at msclap's eos row, or BERT/RoBERTa pooled at the first token — and Hugging Face's text
+ * tower (hf-clap/) for its layout; plus the feeds each takes.
  *
- * Inputs: `input_ids` and `attention_mask`, [B, T] int64, rows padded on the right (mask 0 there).
- * The pooled token is found in the graph, by the pooling rule the graph is built with:
+ * Inputs: `input_ids` and `attention_mask`, [B, T] int64, rows padded on the right (mask 0 there); BERT and
+ * RoBERTa also `position_ids` [B, T] (RoBERTa's depend on the ids: models/bert bertPositionIds). GPT-2's
+ * pooled token is found in the graph by the pooling rule the graph is built with:
  * - 'reference' (msclap's `torch.ne(input_ids, 0).sum(-1) - 1`): the number of real tokens that are not
  *   '!' (id 0, msclap's pad token) minus one — each '!' in a text moves it one to the left;
  * - 'fixed': the last real token (the appended `<|endoftext|>`).
@@ -14,23 +16,37 @@ import { ClapError } from '../../errors.js';
 import { Graph, type HostTensor, ops, type Value } from '../../engine/index.js';
 import type { ClapPooling } from '../../text/index.js';
 import type { StateDict } from '../../weights/index.js';
-import { GPT2_BASE } from '../gpt2/config.js';
+import { bertModel, bertParams, bertPositionIds, firstToken } from '../bert/index.js';
 import { gpt2Embed, gpt2Params, gpt2Transformer } from '../gpt2/gpt2.js';
-import type { ClapConfig } from './config.js';
+import { buildHfClapTextGraph } from '../hf-clap/clap-model.js';
+import {
+  type ClapConfig,
+  type ClapTextEncoderConfig,
+  textEncoderPrefix,
+  textFeatures,
+  textMaxTokens,
+  textProjectionPrefix,
+} from './config.js';
 import { projection, projectionParams } from './projection.js';
 
 export interface TextEncoderGraphOptions {
-  /** Which token represents a text (default 'reference', msclap's; see the file comment). */
+  /** GPT-2: which token represents a text (default 'reference', msclap's; see the file comment). */
   pooling?: ClapPooling;
-  /** Also output `last_hidden_state` [B, T, n_embd] and `eos_hidden` [B, n_embd] (tests, hooks). */
+  /** Also output `last_hidden_state` [B, T, width] and the pooled row (tests, hooks). */
   debugOutputs?: boolean;
 }
 
-/** The graph's name for each pooling rule (each is compiled and cached on its own). */
+/** GPT-2's graph name for each pooling rule (each is compiled and cached on its own). */
 export const TEXT_ENCODER_GRAPHS: Readonly<Record<ClapPooling, string>> = {
   reference: 'clap_text_encoder',
   fixed: 'clap_text_encoder_fixed',
 };
+
+/** The name of the text graph a config compiles to. */
+export function textGraphName(cfg: ClapConfig, pooling: ClapPooling = 'reference'): string {
+  if (cfg.layout === 'hf') return 'hf_clap_text_encoder';
+  return cfg.text?.type === 'bert' ? 'clap_text_encoder_bert' : TEXT_ENCODER_GRAPHS[pooling];
+}
 
 /** The pooled position of each row, [B, 1] int64, from the ids and the attention mask [B, T]. */
 function pooledPosition(ids: Value, mask: Value, pooling: ClapPooling): Value {
@@ -39,40 +55,64 @@ function pooledPosition(ids: Value, mask: Value, pooling: ClapPooling): Value {
 }
 
 export function buildTextEncoderGraph(weights: StateDict, cfg: ClapConfig, options: TextEncoderGraphOptions = {}): Graph {
-  const prefix = cfg.textPrefix;
-  if (!prefix) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
+  const t = cfg.text;
+  if (!t) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
+  if (cfg.layout === 'hf') {
+    if (t.type !== 'bert') throw new ClapError('internal: a Hugging Face CLAP text encoder is RoBERTa');
+    return buildHfClapTextGraph(weights, { text: t.bert, projectionDim: cfg.dProj }, options);
+  }
   const pooling = options.pooling ?? 'reference';
   if (!Object.hasOwn(TEXT_ENCODER_GRAPHS, pooling))
     throw new ClapError(`unknown pooling '${String(pooling)}' (expected reference or fixed)`);
-  const g = new Graph(TEXT_ENCODER_GRAPHS[pooling]);
-  const gpt = gpt2Params(g, weights, `${prefix}base.`, cfg.text);
-  const proj = projectionParams(g, weights, `${prefix}projection.`, { inDim: cfg.text.nEmbd });
+  const g = new Graph(textGraphName(cfg, pooling));
+  const prefix = textEncoderPrefix(cfg);
+  if (t.type === 'gpt2') {
+    const gpt = gpt2Params(g, weights, prefix, t.gpt2);
+    const proj = projectionParams(g, weights, textProjectionPrefix(cfg), { inDim: t.gpt2.nEmbd });
+    const ids = g.input('input_ids', 'int64', ['B', 'T']);
+    const mask = g.input('attention_mask', 'int64', ['B', 'T']);
+    const pos = ops.positions(ids, 1);
+    const { hidden } = gpt2Transformer(gpt, gpt2Embed(gpt, ids, pos), { positionIds: pos });
+    // hidden[b, position[b], :] for each row b.
+    const at = ops.expand(ops.unsqueeze(pooledPosition(ids, mask, pooling), [2]), [1, 1, t.gpt2.nEmbd]);
+    const pooled = ops.squeeze(ops.gatherElements(hidden, at, 1), [1]);
+    g.output('text_embed', projection(proj, pooled));
+    if (options.debugOutputs) {
+      g.output('last_hidden_state', hidden);
+      g.output('eos_hidden', pooled);
+    }
+    return g;
+  }
+  const bert = bertParams(g, weights, prefix, t.bert);
+  const proj = projectionParams(g, weights, textProjectionPrefix(cfg), { inDim: textFeatures(t) });
   const ids = g.input('input_ids', 'int64', ['B', 'T']);
-  const mask = g.input('attention_mask', 'int64', ['B', 'T']);
-  const pos = ops.positions(ids, 1);
-  const { hidden } = gpt2Transformer(gpt, gpt2Embed(gpt, ids, pos), { positionIds: pos });
-  // hidden[b, position[b], :] for each row b.
-  const at = ops.expand(ops.unsqueeze(pooledPosition(ids, mask, pooling), [2]), [1, 1, cfg.text.nEmbd]);
-  const pooled = ops.squeeze(ops.gatherElements(hidden, at, 1), [1]);
-  g.output('text_embed', projection(proj, pooled));
+  const hidden = bertModel(bert, ids, g.input('attention_mask', 'int64', ['B', 'T']), g.input('position_ids', 'int64', ['B', 'T']));
+  const cls = firstToken(hidden);
+  g.output('text_embed', projection(proj, cls));
   if (options.debugOutputs) {
     g.output('last_hidden_state', hidden);
-    g.output('eos_hidden', pooled);
+    g.output('cls_hidden', cls);
   }
   return g;
 }
 
-/** Feeds for a batch of token id sequences (each msclap's, ending in 220, 50256): rows padded with 0 to the longest. */
-export function textEncoderFeeds(
-  texts: readonly ArrayLike<number>[],
-  limits: { nPositions: number; vocabSize: number } = GPT2_BASE,
-): Record<string, HostTensor> {
-  const { nPositions, vocabSize } = limits;
+/** What a text encoder needs to know to pad and position a batch. */
+export interface TextFeedSpec {
+  text: ClapTextEncoderConfig;
+  /** The tokenizer's pad id (GPT-2: msclap's '!' = 0; BERT: [PAD]; RoBERTa: <pad>). */
+  padId: number;
+}
+
+/** Feeds for a batch of token id sequences (specials included): rows padded with the pad id to the longest. */
+export function textEncoderFeeds(texts: readonly ArrayLike<number>[], spec: TextFeedSpec): Record<string, HostTensor> {
+  const { text, padId } = spec;
+  const vocabSize = text.type === 'gpt2' ? text.gpt2.vocabSize : text.bert.vocabSize;
+  const maxTokens = textMaxTokens(text);
   if (texts.length === 0) throw new ClapError('no texts to encode');
   const T = Math.max(...texts.map((t) => t.length));
-  if (T > nPositions) throw new ClapError(`a text has ${T} tokens; GPT-2 takes at most ${nPositions}`);
+  if (T > maxTokens) throw new ClapError(`a text has ${T} tokens; the text encoder takes at most ${maxTokens}`);
   const B = texts.length;
-  const ids = new BigInt64Array(B * T); // pad id 0 ('!')
+  const ids = new BigInt64Array(B * T).fill(BigInt(padId));
   const mask = new BigInt64Array(B * T);
   texts.forEach((t, b) => {
     if (t.length === 0) throw new ClapError(`text ${b} has no tokens`);
@@ -84,8 +124,10 @@ export function textEncoderFeeds(
       mask[b * T + i] = 1n;
     }
   });
-  return {
+  const feeds: Record<string, HostTensor> = {
     input_ids: { dtype: 'int64', shape: [B, T], data: ids },
     attention_mask: { dtype: 'int64', shape: [B, T], data: mask },
   };
+  if (text.type === 'bert') feeds.position_ids = bertPositionIds(ids, B, T, text.positions, text.bert.padTokenId);
+  return feeds;
 }

@@ -16,7 +16,8 @@ import type { StateDict } from '../../weights/index.js';
 import { bertModel, bertParams, bertPooler } from '../bert/index.js';
 import { htsatNumFeatures } from '../htsat/index.js';
 import { buildClapAudioEncoder } from './audio-encoder.js';
-import { type HfClapConfig, HF_CLAP_FRAMES } from './config.js';
+import { type ClapAudioConfig, HF_CLAP_FRAMES } from './config.js';
+import type { BertConfig } from '../bert/index.js';
 import { clapProjection, clapProjectionParams } from './projection-layer.js';
 
 export interface HfClapGraphOptions {
@@ -25,7 +26,11 @@ export interface HfClapGraphOptions {
 }
 
 /** The audio tower; weights with ClapModel's keys (`audio_model.audio_encoder.`, `audio_projection.`). */
-export function buildHfClapAudioGraph(sd: StateDict, cfg: HfClapConfig, options: HfClapGraphOptions = {}): Graph {
+export function buildHfClapAudioGraph(
+  sd: StateDict,
+  cfg: { audio: ClapAudioConfig; projectionDim: number },
+  options: HfClapGraphOptions = {},
+): Graph {
   const g = new Graph('hf_clap_audio_encoder');
   const a = cfg.audio;
   const features = g.input('input_features', 'float32', ['B', a.enableFusion ? 4 : 1, HF_CLAP_FRAMES, a.htsat.melBins]);
@@ -41,7 +46,11 @@ export function buildHfClapAudioGraph(sd: StateDict, cfg: HfClapConfig, options:
 }
 
 /** The text tower; weights under `text_model.` and `text_projection.`. */
-export function buildHfClapTextGraph(sd: StateDict, cfg: HfClapConfig, options: HfClapGraphOptions = {}): Graph {
+export function buildHfClapTextGraph(
+  sd: StateDict,
+  cfg: { text: BertConfig; projectionDim: number },
+  options: HfClapGraphOptions = {},
+): Graph {
   const g = new Graph('hf_clap_text_encoder');
   const bert = bertParams(g, sd, 'text_model.', cfg.text, { pooler: true });
   const hidden = bertModel(

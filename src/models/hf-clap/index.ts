@@ -10,3 +10,4 @@ export {
 export { buildClapAudioEncoder, type ClapAudioEncoderOutputs, HF_SWIN_KEYS } from './audio-encoder.js';
 export { buildHfClapAudioGraph, buildHfClapTextGraph, clapLogitScales, type HfClapGraphOptions } from './clap-model.js';
 export { clapProjection, type ClapProjectionParams, clapProjectionParams } from './projection-layer.js';
+export { randomClapAudioStateDict } from './random.js';

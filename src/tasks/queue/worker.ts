@@ -132,7 +132,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
     if (diff) return refuse(job, token, `${me} has another model (${diff}); it never mixes models`);
     pauses = 0;
     emit({ type: 'taken', batch: String(job.id), files: data.files.length });
-    const audio = loadOptionsOf(data.model.audio);
+    const audio = loadOptionsOf(data.model.audio, clap.config.frontend);
     const frontends = await Promise.all(
       data.files.map(async (f): Promise<FileFrontend> => {
         const local = mapPath(f.path, options.pathMap);

@@ -23,7 +23,7 @@ import { CROP_FRAMES, cropInto, FeatureStore, MEL_BINS } from './features.js';
 import { type ManifestItem, readManifest, splitItems } from './manifest.js';
 import { cosineMatrix } from '../similarity.js';
 import { retrieval, type RetrievalMetrics, zeroShotAccuracy } from './metrics.js';
-import { buildContrastiveGraph, exportStateDict, paramGroup } from './model.js';
+import { buildContrastiveGraph, exportStateDict, paramGroup, trainableParts } from './model.js';
 import { Rng } from '../rng.js';
 import type { SpecAugmentOptions } from './augment.js';
 import { parameterCount, saveWeights } from './outputs.js';
@@ -175,7 +175,8 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
         `${JSON.stringify({ ...options, train_clips: train.length, val_clips: val.length }, null, 2)}\n`,
       );
     }
-    const textLen = Math.min(o.textLen ?? Math.min(cfg.text.nPositions, D.textLen), cfg.text.nPositions);
+    const nPositions = trainableParts(cfg).gpt2?.nPositions ?? D.textLen;
+    const textLen = Math.min(o.textLen ?? Math.min(nPositions, D.textLen), nPositions);
     const model = await contrastiveStep(base, cfg, o, batch, accumulate, textLen);
     step = model.step;
     const trained = step;
@@ -281,7 +282,7 @@ async function contrastiveStep(
  * during training: these statistics stay fixed.)
  */
 async function setBn0Stats(sd: Map<string, HostTensor>, cfg: ClapConfig, train: ManifestItem[], store: FeatureStore): Promise<void> {
-  const M = cfg.htsat.melBins;
+  const M = trainableParts(cfg).htsat.melBins;
   const P = `${cfg.audioPrefix}base.htsat.bn0.`;
   const sum = new Float64Array(M);
   const sq = new Float64Array(M);

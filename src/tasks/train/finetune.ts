@@ -30,7 +30,7 @@ import { Clap, withSubject } from '../clap.js';
 import { resolveConfigArg } from '../config-arg.js';
 import { CROP_FRAMES, embedItems, FeatureStore, MEL_BINS, randomCropInto } from './features.js';
 import { labelledSplit, readManifest } from './manifest.js';
-import { exportStateDict } from './model.js';
+import { exportStateDict, trainableParts } from './model.js';
 import { headAccuracy, type LinearHead, saveLinearHead } from './linear-head.js';
 import type { RunOptions } from './run-options.js';
 import { parameterCount, saveWeights } from './outputs.js';
@@ -123,7 +123,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
         await clap.release();
       }
     };
-    const frames = htsatInputFrames(cfg.htsat);
+    const frames = htsatInputFrames(trainableParts(cfg).htsat);
     return await runLoop(
       run,
       {
@@ -191,10 +191,11 @@ async function finetuneStep(
   o: FinetuneOptions,
 ): Promise<{ step: TrainStep; params: number }> {
   const g = new Graph('clap_finetune');
-  const logmel = g.input('logmel', 'float32', [batch, htsatInputFrames(cfg.htsat), cfg.htsat.melBins]);
+  const { htsat } = trainableParts(cfg);
+  const logmel = g.input('logmel', 'float32', [batch, htsatInputFrames(htsat), htsat.melBins]);
   const targets = g.input('targets', 'float32', [batch, classes]);
-  const h = buildHtsat(g, logmel, base, cfg.htsat, `${cfg.audioPrefix}base.htsat.`, { trainable: true });
-  const proj = projectionParams(g, base, `${cfg.audioPrefix}projection.`, { inDim: htsatNumFeatures(cfg.htsat) });
+  const h = buildHtsat(g, logmel, base, htsat, `${cfg.audioPrefix}base.htsat.`, { trainable: true });
+  const proj = projectionParams(g, base, `${cfg.audioPrefix}projection.`, { inDim: htsatNumFeatures(htsat) });
   const head = torchLinear(g, base, HEAD, { inFeatures: cfg.dProj, outFeatures: classes });
   const logits = applyLinear(l2Normalize(projection(proj, h.latent)), head);
   const loss = ops.neg(ops.reduceMean(ops.reduceSum(ops.mul(ops.logSoftmax(logits, -1), targets), [-1]), [0]));

@@ -14,7 +14,9 @@
  */
 import { ClapError } from '../../errors.js';
 import { Graph, type HostTensor, ops, type Value } from '../../engine/index.js';
-import { type ClapConfig, projection, projectionParams, similarity } from '../../models/clap/index.js';
+import { type ClapConfig, describeClap, projection, projectionParams, similarity } from '../../models/clap/index.js';
+import type { Gpt2Config } from '../../models/gpt2/index.js';
+import type { HtsatConfig } from '../../models/htsat/index.js';
 import { gatherRows, gpt2Embed, gpt2Params, gpt2Transformer } from '../../models/gpt2/index.js';
 import { buildHtsat, htsatInputFrames, htsatNumFeatures } from '../../models/htsat/index.js';
 import type { StateDict } from '../../weights/index.js';
@@ -40,20 +42,21 @@ export interface ContrastiveGraph {
  * text→audio cross-entropies.
  */
 export function buildContrastiveGraph(sd: StateDict, cfg: ClapConfig, batch: number, textLen: number): ContrastiveGraph {
-  if (!cfg.textPrefix) throw new ClapError('contrastive training needs a text encoder in the weights (caption_encoder.*)');
+  const { htsat, gpt2 } = trainableParts(cfg);
+  if (!gpt2) throw new ClapError('contrastive training needs a text encoder in the weights (caption_encoder.*)');
   const g = new Graph('clap_contrastive');
-  const frames = htsatInputFrames(cfg.htsat);
-  const logmel = g.input('logmel', 'float32', [batch, frames, cfg.htsat.melBins]);
+  const frames = htsatInputFrames(htsat);
+  const logmel = g.input('logmel', 'float32', [batch, frames, htsat.melBins]);
   const ids = g.input('input_ids', 'int64', [batch, textLen]);
   const pool = g.input('pool_index', 'int64', [batch]);
   const targets = g.input('targets', 'float32', [batch, batch]);
 
-  const h = buildHtsat(g, logmel, sd, cfg.htsat, `${cfg.audioPrefix}base.htsat.`, { trainable: true });
-  const audioProj = projectionParams(g, sd, `${cfg.audioPrefix}projection.`, { inDim: htsatNumFeatures(cfg.htsat) });
+  const h = buildHtsat(g, logmel, sd, htsat, `${cfg.audioPrefix}base.htsat.`, { trainable: true });
+  const audioProj = projectionParams(g, sd, `${cfg.audioPrefix}projection.`, { inDim: htsatNumFeatures(htsat) });
   const audio = projection(audioProj, h.latent);
 
-  const gpt = gpt2Params(g, sd, `${cfg.textPrefix}base.`, cfg.text);
-  const textProj = projectionParams(g, sd, `${cfg.textPrefix}projection.`, { inDim: cfg.text.nEmbd });
+  const gpt = gpt2Params(g, sd, `${cfg.textPrefix}base.`, gpt2);
+  const textProj = projectionParams(g, sd, `${cfg.textPrefix}projection.`, { inDim: gpt2.nEmbd });
   const pos = g.constant(
     { dtype: 'int64', shape: [textLen], data: BigInt64Array.from({ length: textLen }, (_, i) => BigInt(i)) },
     'positions',
@@ -73,12 +76,23 @@ export function buildContrastiveGraph(sd: StateDict, cfg: ClapConfig, batch: num
   return { graph: g, loss, logits, frames, batch, textLen };
 }
 
+/**
+ * The HTSAT and GPT-2 configs of a model `clap train` can train: msclap 2023's architecture (the official
+ * weights, or any size of it). Other families are a clear error.
+ */
+export function trainableParts(cfg: ClapConfig): { htsat: HtsatConfig; gpt2: Gpt2Config | null } {
+  if (cfg.layout !== 'msclap' || cfg.audio.type !== 'htsat' || (cfg.text !== null && cfg.text.type !== 'gpt2')) {
+    throw new ClapError(`training ${describeClap(cfg)} is not supported: clap train trains msclap 2023's architecture (HTSAT + GPT-2)`);
+  }
+  return { htsat: cfg.audio.htsat, gpt2: cfg.text?.gpt2 ?? null };
+}
+
 /** Which group a graph parameter belongs to (by its official key prefix). */
 export function paramGroup(name: string, cfg: ClapConfig): ParamGroup {
   if (name === 'logit_scale') return 'temperature';
   if (name.startsWith(`${cfg.audioPrefix}projection.`)) return 'audio_projection';
   if (name.startsWith(cfg.audioPrefix)) return 'audio';
-  if (cfg.textPrefix && name.startsWith(`${cfg.textPrefix}projection.`)) return 'text_projection';
+  if (cfg.text && name.startsWith(`${cfg.textPrefix}projection.`)) return 'text_projection';
   return 'text';
 }
 
