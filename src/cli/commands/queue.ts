@@ -10,8 +10,8 @@ export const queueStatsCommand = defineCommand({
   details: 'Counts are in batches (queued jobs of files); rates in files per second over the last minute.',
   options: QUEUE_OPTION,
   json:
-    '{"waiting","active","delayed","done","failed","workers":[{"id","host","pid","model","started","lastSeen","batches","files",' +
-    '"failed","refused","filesPerSecond","alive"}]}',
+    '{"waiting","active","delayed","done","failed","workers":[{"id","host","pid","model","started","lastSeen","heartbeatMs","batches",' +
+    '"files","failed","refused","filesPerSecond","alive"}]}',
   async run(ctx) {
     const s = await queueStats(ctx.values.queue);
     if (ctx.json) {

@@ -1,10 +1,9 @@
 /** What `clap queue stats` and `clap queue retry-failed` do: read the embed queue's state, re-run failed batches. */
 import { Queue } from 'bullmq';
 import { bullConnection, connect, EMBED_QUEUE, keys, PREFIX, parseQueueUrl } from './connection.js';
-import type { EmbedJob } from './protocol.js';
-import type { WorkerStats } from './worker.js';
+import { type EmbedJob, type WorkerStats, workerAlive } from './protocol.js';
 
-/** Batches (jobs) by state, and the workers that reported in the last hour (`alive`: in the last 15 s). */
+/** Batches (jobs) by state, and the workers that reported in the last hour (`alive`: see workerAlive). */
 export interface QueueStats {
   waiting: number;
   active: number;
@@ -15,7 +14,6 @@ export interface QueueStats {
   workers: (WorkerStats & { alive: boolean })[];
 }
 
-const ALIVE_MS = 15_000;
 const FORGET_MS = 3_600_000;
 
 async function withQueue<T>(url: string, f: (queue: Queue, redis: Awaited<ReturnType<typeof connect>>) => Promise<T>): Promise<T> {
@@ -39,7 +37,7 @@ export async function queueStats(url: string): Promise<QueueStats> {
     for (const [id, json] of Object.entries(await redis.hgetall(keys.workers))) {
       const w = JSON.parse(json) as WorkerStats;
       if (now - w.lastSeen > FORGET_MS) await redis.hdel(keys.workers, id);
-      else workers.push({ ...w, alive: now - w.lastSeen <= ALIVE_MS });
+      else workers.push({ ...w, alive: workerAlive(w, now) });
     }
     workers.sort((a, b) => a.id.localeCompare(b.id));
     return {

@@ -19,7 +19,7 @@ import { rowModelId } from '../../store/meta.js';
 import type { FoundFile } from '../../store/walk.js';
 import { type EmbeddedFile, QUEUE_DEFAULTS, type QueueRunOptions, type RunContext, type RunOutcome } from '../clap-index.js';
 import { bullConnection, connect, EMBED_QUEUE, keys, lockTimings, PREFIX, parseQueueUrl, resultsQueue } from './connection.js';
-import { decodeVectors, type EmbedJob, type EmbedJobFile, type EmbedResult } from './protocol.js';
+import { decodeVectors, type EmbedJob, type EmbedJobFile, type EmbedResult, type WorkerStats, workerAlive } from './protocol.js';
 
 const ADD_CHUNK = 500;
 /** Attempts per batch on the workers (errors other than per-file ones), with exponential backoff from 5 s. */
@@ -123,9 +123,7 @@ export async function commitFromQueue(ctx: RunContext, options: QueueRunOptions)
     /** Says so once when no worker has reported for a while (none started, or all gone). */
     const checkWorkers = async (): Promise<void> => {
       const now = Date.now();
-      const seen = Object.values(await redis.hgetall(keys.workers)).some(
-        (j) => now - (JSON.parse(j) as { lastSeen: number }).lastSeen < 15_000,
-      );
+      const seen = Object.values(await redis.hgetall(keys.workers)).some((j) => workerAlive(JSON.parse(j) as WorkerStats, now));
       if (seen) idleSince = undefined;
       else idleSince ??= now;
       if (!toldIdle && idleSince !== undefined && now - idleSince > 15_000) {

@@ -63,6 +63,12 @@ export function lockTimings(): LockTimings {
   return { lockDuration, stalledInterval: Math.max(250, Math.round(lockDuration / 2)) };
 }
 
+/** Workers report every 5 s; CLAP_QUEUE_HEARTBEAT_MS changes it (tests), in milliseconds. */
+export function heartbeatInterval(): number {
+  const env = Number(process.env.CLAP_QUEUE_HEARTBEAT_MS);
+  return Number.isFinite(env) && env >= 100 ? env : 5_000;
+}
+
 /** Connection options for BullMQ (its blocking workers need unlimited retries per request). */
 export function bullConnection(target: QueueTarget): { url: string; maxRetriesPerRequest: null } {
   return { url: target.url, maxRetriesPerRequest: null };

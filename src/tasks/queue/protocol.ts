@@ -52,3 +52,26 @@ export function decodeVectors(b64: string, dim: number): Float32Array[] {
   const all = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
   return Array.from({ length: all.length / dim }, (_, i) => all.subarray(i * dim, (i + 1) * dim));
 }
+
+/** A worker's figures as `clap queue stats` shows them (kept in Redis, refreshed every few seconds). */
+export interface WorkerStats {
+  id: string;
+  host: string;
+  pid: number;
+  model: string;
+  started: string;
+  lastSeen: number;
+  /** How often it reports: it counts as gone after three reports missed. */
+  heartbeatMs: number;
+  batches: number;
+  files: number;
+  failed: number;
+  refused: number;
+  /** Files per second over the last minute. */
+  filesPerSecond: number;
+}
+
+/** A worker is alive while it reports: gone once three of its heartbeats are missed (a kill -9 says nothing). */
+export function workerAlive(w: Pick<WorkerStats, 'lastSeen' | 'heartbeatMs'>, now: number): boolean {
+  return now - w.lastSeen <= 3 * w.heartbeatMs;
+}

@@ -13,8 +13,19 @@ import { identityMismatch, rowModelId } from '../../store/meta.js';
 import type { Clap } from '../clap.js';
 import { clapIdentity, defaultDecodeThreads, embedDecoded, loadOptionsOf } from '../clap-index.js';
 import { type FileFrontend, FrontendPool } from '../pipeline.js';
-import { bullConnection, connect, EMBED_QUEUE, keys, lockTimings, PREFIX, parseQueueUrl, processId, resultsQueue } from './connection.js';
-import { type EmbedJob, type EmbedResult, encodeVectors, type FileOutcome } from './protocol.js';
+import {
+  bullConnection,
+  connect,
+  EMBED_QUEUE,
+  heartbeatInterval,
+  keys,
+  lockTimings,
+  PREFIX,
+  parseQueueUrl,
+  processId,
+  resultsQueue,
+} from './connection.js';
+import { type EmbedJob, type EmbedResult, encodeVectors, type FileOutcome, type WorkerStats } from './protocol.js';
 
 export interface PathMap {
   from: string;
@@ -43,22 +54,6 @@ export type QueueWorkerEvent =
   | { type: 'refused'; batch: string; reason: string }
   | { type: 'error'; message: string };
 
-/** A worker's figures as `clap queue stats` shows them (kept in Redis, refreshed every few seconds). */
-export interface WorkerStats {
-  id: string;
-  host: string;
-  pid: number;
-  model: string;
-  started: string;
-  lastSeen: number;
-  batches: number;
-  files: number;
-  failed: number;
-  refused: number;
-  /** Files per second over the last minute. */
-  filesPerSecond: number;
-}
-
 export interface QueueWorkerSummary {
   batches: number;
   files: number;
@@ -69,7 +64,6 @@ export interface QueueWorkerSummary {
 /** A refused batch waits this long before another worker may take it; the refusing worker pauses longer. */
 const REFUSED_DELAY_MS = 1_000;
 const REFUSED_PAUSE_MS = [2_000, 30_000];
-const HEARTBEAT_MS = 5_000;
 const RATE_WINDOW_MS = 60_000;
 
 export function mapPath(path: string, map: readonly PathMap[] = []): string {
@@ -93,6 +87,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
   const started = new Date().toISOString();
   const emit = (e: QueueWorkerEvent): void => options.onEvent?.(e);
 
+  const heartbeatMs = heartbeatInterval();
   const publish = async (): Promise<void> => {
     const now = Date.now();
     while (recent.length && recent[0].t < now - RATE_WINDOW_MS) recent.shift();
@@ -103,12 +98,13 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
       model: modelName,
       started,
       lastSeen: now,
+      heartbeatMs,
       ...summary,
       filesPerSecond: recent.reduce((s, r) => s + r.files, 0) / (RATE_WINDOW_MS / 1000),
     };
     await redis.hset(keys.workers, me, JSON.stringify(stats));
   };
-  const heartbeat = setInterval(() => void publish().catch(() => undefined), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => void publish().catch(() => undefined), heartbeatMs);
   heartbeat.unref();
 
   let pauses = 0;
