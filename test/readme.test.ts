@@ -1,7 +1,7 @@
 /** The README's library example is examples/quickstart.ts verbatim, and it runs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { fixturePath } from './helpers/fixtures.js';
@@ -33,4 +33,13 @@ test('examples/quickstart.ts runs against the package build', async () => {
   });
   assert.match(out, /vowel_16k\.wav: (dog barking|rain|speech|siren) \(\d\.\d\d\)/);
   assert.match(out, /score/);
+});
+
+test("README's layout table lists every top-level folder and every src/ folder, and only those", () => {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const table = readme.slice(readme.indexOf('\n## Layout\n'), readme.indexOf('\nA layer imports only'));
+  const listed = new Set([...table.matchAll(/^\| ([^|]+)\|/gm)].flatMap((m) => [...m[1].matchAll(/`([^`]+)\/`/g)].map((f) => f[1])));
+  const tracked = execFileSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' }).split('\n');
+  const folders = new Set(tracked.flatMap((f) => f.match(/^(src\/[^/]+|[^/]+)\//)?.slice(1) ?? []));
+  assert.deepEqual([...listed].sort(), [...folders].sort());
 });
