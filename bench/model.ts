@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countFlops } from '../src/engine/flops.js';
-import { savePth } from '../src/weights/index.js';
 import { audioToLogMel, synthWav } from '../src/audio/index.js';
-import { buildAudioEncoderGraph, CLAP_2023, randomClapStateDict } from '../src/models/clap/index.js';
+import { buildAudioEncoderGraph, CLAP_2023 } from '../src/models/clap/index.js';
+import { randomWeights, writeRandomWeights } from '../src/tasks/random-weights.js';
 import { Clap } from '../src/tasks/clap.js';
 import type { Section } from './sections.js';
 import { fmt, timeCpu, timeIt } from './util.js';
@@ -17,11 +17,18 @@ export const MSCLAP = { audioClipsPerS_b1: 1 / 0.36, audioClipsPerS_b8: 8 / 3.6,
 export const LABELS = ['dog', 'rooster', 'pig', 'cow', 'frog', 'cat', 'hen', 'insects', 'sheep', 'crow'];
 
 let cached: Map<string, import('../src/engine/index.js').HostTensor> | undefined;
-/** Full-size CLAP 2023 shapes, random weights (built once per bench run). */
+/** Full-size CLAP 2023 shapes, random weights (built once per bench run; `clap random-weights --model 2023` writes the same). */
 export function fullSizeWeights(): Map<string, import('../src/engine/index.js').HostTensor> {
-  cached ??= randomClapStateDict(CLAP_2023);
+  cached ??= randomWeights({ model: '2023' }).stateDict;
   return cached;
 }
+
+/** The same weights as a checkpoint file (`CHECKPOINT`), written by `clap random-weights`'s code once per machine. */
+export async function fullSizeCheckpoint(): Promise<string> {
+  if (!existsSync(CHECKPOINT)) await writeRandomWeights(CHECKPOINT, { model: '2023' });
+  return CHECKPOINT;
+}
+export const CHECKPOINT = join(tmpdir(), 'clap-ts-bench-clap2023-random-v1.pth');
 
 let clapPromise: Promise<Clap> | undefined;
 export function fullSizeClap(): Promise<Clap> {
@@ -32,8 +39,7 @@ export function fullSizeClap(): Promise<Clap> {
 const weightsSection: Section = {
   name: 'weights: load a full-size CLAP 2023 checkpoint (.pth)',
   async run(result, rows) {
-    const path = join(tmpdir(), 'clap-ts-bench-clap2023-random-v1.pth');
-    if (!existsSync(path)) await savePth(path, fullSizeWeights());
+    const path = await fullSizeCheckpoint();
     const child = fileURLToPath(new URL('./load-child.ts', import.meta.url));
     const r = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', child, path], { encoding: 'utf8' })) as {
       ms: number;

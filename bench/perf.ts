@@ -11,19 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { audioToLogMel, synthWav } from '../src/audio/index.js';
 import type { Precision } from '../src/engine/quant.js';
 import { CLAP_2023 } from '../src/models/clap/index.js';
-import { savePth } from '../src/weights/index.js';
 import { Clap } from '../src/tasks/clap.js';
-import { fullSizeClap, fullSizeWeights, LABELS } from './model.js';
+import { fullSizeCheckpoint, fullSizeClap, fullSizeWeights, LABELS } from './model.js';
 import type { Section } from './sections.js';
 import { fmt } from './util.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const CHECKPOINT = join(tmpdir(), 'clap-ts-bench-clap2023-random-v1.pth');
-
-async function checkpoint(): Promise<string> {
-  if (!existsSync(CHECKPOINT)) await savePth(CHECKPOINT, fullSizeWeights());
-  return CHECKPOINT;
-}
 
 /** Wall seconds and CPU seconds (this process, all threads) of one call. */
 async function measure<T>(fn: () => Promise<T>): Promise<{ wall: number; cpu: number; value: T }> {
@@ -110,7 +103,7 @@ const coldSection: Section = {
   name: 'start-up: `clap classify one.wav --labels …` (full size, fresh process)',
   async run(result, rows) {
     ensureDist();
-    const pth = await checkpoint();
+    const pth = await fullSizeCheckpoint();
     const wav = wavFolder()[0];
     const cache = mkdtempSync(join(tmpdir(), 'clap-bench-cache-'));
     try {
@@ -148,7 +141,7 @@ const coldSection: Section = {
 const memorySection: Section = {
   name: 'memory: peak RSS of full-size inference (child process)',
   async run(result, rows) {
-    const pth = await checkpoint();
+    const pth = await fullSizeCheckpoint();
     const files = wavFolder();
     const many = Array.from({ length: 48 }, (_, i) => files[i % files.length]);
     const child = fileURLToPath(new URL('./rss-child.ts', import.meta.url));

@@ -59,6 +59,23 @@ export const LAION_FUSED_EXTRACTOR: Readonly<ClapFeatureExtractorConfig> = Objec
   truncation: 'fusion',
 });
 
+/** A preprocessor_config.json that `clapFeatureExtractorConfigFromJson` (and transformers) reads back as `c`. */
+export function clapFeatureExtractorConfigToJson(c: Readonly<ClapFeatureExtractorConfig>): Record<string, unknown> {
+  return {
+    feature_extractor_type: 'ClapFeatureExtractor',
+    sampling_rate: c.samplingRate,
+    hop_length: c.hopLength,
+    fft_window_size: c.fftWindowSize,
+    feature_size: c.featureSize,
+    frequency_min: c.frequencyMin,
+    frequency_max: c.frequencyMax,
+    max_length_s: c.maxLengthS,
+    truncation: c.truncation,
+    padding: c.padding,
+    top_db: null,
+  };
+}
+
 /** Reads preprocessor_config.json's keys (missing ones: transformers' ClapFeatureExtractor defaults). */
 export function clapFeatureExtractorConfigFromJson(
   j: Record<string, unknown>,

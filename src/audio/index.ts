@@ -32,6 +32,7 @@ export {
   bilinearShrink,
   ClapFeatureExtractor,
   clapFeatureExtractorConfigFromJson,
+  clapFeatureExtractorConfigToJson,
   LAION_FUSED_EXTRACTOR,
   LAION_UNFUSED_EXTRACTOR,
   type ClapExtractOptions,

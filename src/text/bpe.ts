@@ -23,6 +23,9 @@ function byteAlphabet(): { charOfByte: string[]; byteOfChar: Map<string, number>
 }
 const ALPHABET = byteAlphabet();
 
+/** The 256 characters that stand for bytes 0…255 in vocab.json and merges.txt. */
+export const BYTE_LEVEL_CHARS: readonly string[] = ALPHABET.charOfByte;
+
 /** A token written in the byte alphabet → its bytes, or undefined if it has characters outside it. */
 export function byteLevelDecode(token: string): Uint8Array | undefined {
   const out: number[] = [];

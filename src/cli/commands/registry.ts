@@ -8,6 +8,7 @@ import { trainContrastiveCommand, trainPlotCommand, trainProbeCommand, trainCapt
 import { evalCommand } from './eval.js';
 import { indexCommands } from './index-cmd.js';
 import { queueRetryFailedCommand, queueStatsCommand } from './queue.js';
+import { randomWeightsCommand } from './random-weights.js';
 import { search } from './search.js';
 import { serve } from './serve.js';
 import { worker } from './worker.js';
@@ -19,6 +20,7 @@ export const commands: Command[] = [
   classify,
   caption,
   convert,
+  randomWeightsCommand,
   exportOnnx,
   evalCommand,
   trainContrastiveCommand,
