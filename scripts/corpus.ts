@@ -5,12 +5,14 @@
  * the same files), and agreement with ffmpeg's decode — same rate, channels and sample count (after
  * gapless trimming, which ffmpeg and torchaudio 0.13 apply), and the largest sample difference.
  *
- *   npm run corpus -- DIR... [--transcode N] [--transcode-dir DIR] [--json] [--ffmpeg BIN | --no-ffmpeg] [--limit N]
+ *   npm run corpus -- DIR... [--transcode N] [--transcode-dir DIR] [--sample N] [--json] [--ffmpeg BIN | --no-ffmpeg] [--limit N]
  *
  * --transcode N first makes N files per recipe in scripts/corpus-transcode.ts (MP3, M4A, Opus, FLAC, Ogg,
  * A-law/ADPCM WAV) from sources under DIR into --transcode-dir (default: a folder in the system's temp
- * dir), then checks them with the rest. Progress goes to stderr; the report (a Markdown table, or JSON
- * with --json) to stdout. Ctrl-C stops early and reports what was checked.
+ * dir), then checks them first, before the rest. --sample N checks N of the files found (a seeded
+ * random choice, the same every run) instead of all: a quick look at a large folder. Progress goes to
+ * stderr; the report (a Markdown table, or JSON with --json) to stdout. Ctrl-C stops early and reports
+ * what was checked.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -18,17 +20,21 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { decodeAudio, NeedsFfmpegError, sniffAudio } from '../src/audio/decode.js';
+import { parseAuHeader } from '../src/audio/au.js';
 import { BufferReader, FileReader } from '../src/audio/bytes.js';
 import { lastOggGranule, oggLinks } from '../src/audio/ogg.js';
 import { findFfmpeg } from '../src/audio/ffmpeg.js';
 import { FORMAT_NAMES } from '../src/audio/sniff.js';
 import type { DecodedAudio } from '../src/audio/source.js';
-import { parseWavHeader, UnsupportedWavCodecError } from '../src/audio/wav.js';
+import { type PcmEncoding, UnsupportedCodecError } from '../src/audio/pcm.js';
+import { parseWavHeader } from '../src/audio/wav.js';
 import { Progress } from '../src/cli/progress.js';
 import { walkAudio } from '../src/store/walk.js';
+import { Rng } from '../src/tasks/rng.js';
 import { makeTranscodes } from './corpus-transcode.js';
 
-const USAGE = 'usage: npm run corpus -- DIR... [--transcode N] [--transcode-dir DIR] [--json] [--ffmpeg BIN | --no-ffmpeg] [--limit N]';
+const USAGE =
+  'usage: npm run corpus -- DIR... [--transcode N] [--transcode-dir DIR] [--sample N] [--json] [--ffmpeg BIN | --no-ffmpeg] [--limit N]';
 
 /** A sample difference above this, or any count mismatch, lists the file among the disagreements. */
 const DISAGREE = 1e-3;
@@ -52,18 +58,21 @@ interface FileResult {
   referenceAdjusted?: number;
 }
 
-/** The format as the decoders see it: sniffed from the bytes; WAV split by encoding. */
+const ENCODING_NAMES: Record<PcmEncoding, string> = { pcm: 'PCM', float: 'float', mulaw: 'μ-law', alaw: 'A-law' };
+
+/** The format as the decoders see it: sniffed from the bytes; WAV and .au split by encoding. */
 function formatOf(path: string): string {
   let reader: FileReader | null = null;
   try {
     const format = sniffAudio(path);
-    if (format !== 'wav') return format ? FORMAT_NAMES[format] : 'unrecognised';
+    if (format !== 'wav' && format !== 'au') return format ? FORMAT_NAMES[format] : 'unrecognised';
     reader = new FileReader(path);
     try {
-      const l = parseWavHeader(reader);
-      return l.format === 'float' ? `WAV float ${l.bytesPerSample * 8}-bit` : `WAV PCM ${l.bytesPerSample * 8}-bit`;
+      const l = format === 'wav' ? parseWavHeader(reader) : parseAuHeader(reader);
+      const bits = l.format === 'pcm' || l.format === 'float' ? ` ${l.bytesPerSample * 8}-bit` : '';
+      return `${FORMAT_NAMES[format]} ${ENCODING_NAMES[l.format]}${bits}`;
     } catch (e) {
-      return e instanceof UnsupportedWavCodecError ? e.what : 'WAV';
+      return e instanceof UnsupportedCodecError ? e.what : FORMAT_NAMES[format];
     }
   } catch {
     return 'unreadable';
@@ -372,6 +381,7 @@ function parseCommandLine() {
       transcode: { type: 'string' },
       'transcode-dir': { type: 'string' },
       limit: { type: 'string' },
+      sample: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -398,9 +408,11 @@ async function main(): Promise<number> {
   };
   let transcodeN: number | null;
   let limit: number | null;
+  let sample: number | null;
   try {
     transcodeN = count('transcode', o.transcode);
     limit = count('limit', o.limit);
+    sample = count('sample', o.sample);
     if (dirs.length === 0) throw new Error('name at least one folder to check');
   } catch (e) {
     process.stderr.write(`corpus: ${(e as Error).message}\n${USAGE}\n`);
@@ -432,6 +444,7 @@ async function main(): Promise<number> {
     for (const s of walk.skipped) process.stderr.write(`corpus: skipped ${s.path}: ${s.reason}\n`);
     for (const f of walk.files) found.push({ path: f.path, set: basename(root) });
   }
+  const transcodes: typeof found = [];
   if (transcodeN && ffmpeg) {
     const dir = resolve(o['transcode-dir'] ?? join(tmpdir(), 'clap-corpus-transcodes'));
     process.stderr.write(`corpus: making ${transcodeN} transcodes per recipe in ${dir}\n`);
@@ -443,10 +456,12 @@ async function main(): Promise<number> {
       (line) => process.stderr.write(`corpus: ${line}\n`),
       () => stopping,
     );
-    for (const path of made) found.push({ path, set: 'transcodes' });
+    transcodes.push(...made.map((path) => ({ path, set: 'transcodes' })));
     roots.push(dir);
   }
-  const files = limit ? found.slice(0, limit) : found;
+  const chosen = sample && sample < found.length ? new Rng(12).shuffle(found.slice()).slice(0, sample) : found;
+  const all = [...transcodes, ...chosen];
+  const files = limit ? all.slice(0, limit) : all;
 
   const results: FileResult[] = [];
   const progress = new Progress(files.length, 'corpus', process.stderr);
@@ -466,11 +481,21 @@ async function main(): Promise<number> {
   const date = new Date().toISOString().slice(0, 10);
   const interrupted = results.length < files.length;
   if (o.json) {
-    const report = { date, roots, ffmpeg: version, files: files.length, checked: results.length, interrupted, ...summary };
+    const report = {
+      date,
+      roots,
+      ffmpeg: version,
+      found: found.length,
+      files: files.length,
+      checked: results.length,
+      interrupted,
+      ...summary,
+    };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   } else {
     const header = [
-      `Corpus check, ${date}: ${results.length}${interrupted ? ` of ${files.length} (interrupted)` : ''} files under ${roots.join(', ')}`,
+      `Corpus check, ${date}: ${results.length}${interrupted ? ` of ${files.length} (interrupted)` : ''} files under ${roots.join(', ')}` +
+        (chosen.length < found.length ? ` (a sample of ${chosen.length} of the ${found.length} found there, and all transcodes)` : ''),
       version ? `compared with ${version}` : 'ffmpeg not used',
     ];
     process.stdout.write(markdown(summary, header, ffmpeg !== null));

@@ -8,7 +8,7 @@ import type { DecodedAudio } from './source.js';
 import { flacStream } from './flac.js';
 import { gaplessRanges, mpegStream } from './mpeg.js';
 import { checkOggComplete, lastOggGranule, oggLinks } from './ogg.js';
-import { soxSampleToFloat } from './wav.js';
+import { soxSampleToFloat } from './pcm.js';
 
 interface DecoderResult {
   channelData: Float32Array[];

@@ -1,6 +1,6 @@
 /**
  * Audio input → FrameSource / DecodedAudio. The format is sniffed from the bytes, never from the
- * extension. WAV is parsed in TypeScript and streamed from disk; FLAC, Ogg Vorbis, Ogg Opus and MP3 go
+ * extension. WAV and Sun .au are parsed in TypeScript and streamed from disk; FLAC, Ogg Vorbis, Ogg Opus and MP3 go
  * through bundled WASM decoders (whole file in memory); anything else goes to ffmpeg when available.
  */
 import { ClapError } from '../errors.js';
@@ -10,7 +10,9 @@ import { findFfmpeg, openWithFfmpeg } from './ffmpeg.js';
 import { id3v2Length } from './mpeg.js';
 import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, SNIFF_BYTES, sniffFormat, type SniffedFormat } from './sniff.js';
 import { MemorySource, readAll, type DecodedAudio, type FrameSource } from './source.js';
-import { OGG_VORBIS_IN_WAV, UnsupportedWavCodecError, type WavReading, WavSource } from './wav.js';
+import { parseAuHeader } from './au.js';
+import { PcmSource, UnsupportedCodecError, type WavReading } from './pcm.js';
+import { OGG_VORBIS_IN_WAV, WavSource } from './wav.js';
 
 /** Raw samples: one Float32Array (mono) or one per channel. */
 export interface PcmInput {
@@ -154,9 +156,9 @@ async function openBytes(reader: ByteReader, file: { path: string } | null, opti
     try {
       return new WavSource(reader, { reading: options.wavReading });
     } catch (err) {
-      if (!(err instanceof UnsupportedWavCodecError)) throw err;
+      if (!(err instanceof UnsupportedCodecError)) throw err;
       // Ogg Vorbis wrapped in RIFF (format tags 0x674f…0x6771, e.g. LMMS samples): decode the inner stream.
-      if (OGG_VORBIS_IN_WAV.has(err.formatTag)) {
+      if (OGG_VORBIS_IN_WAV.has(err.tag)) {
         const bytes = reader.read(0, reader.size);
         const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf('OggS');
         if (at >= 0) {
@@ -165,6 +167,14 @@ async function openBytes(reader: ByteReader, file: { path: string } | null, opti
           return new MemorySource(name, decoded.sampleRate, decoded.channels);
         }
       }
+      return fallback(err.what);
+    }
+  }
+  if (format === 'au') {
+    try {
+      return new PcmSource(reader, parseAuHeader(reader), { reading: options.wavReading });
+    } catch (err) {
+      if (!(err instanceof UnsupportedCodecError)) throw err;
       return fallback(err.what);
     }
   }

@@ -8,7 +8,7 @@
 export { MODEL_SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES, WINDOW_SECONDS } from './constants.js';
 export type { AudioInput, DecodeOptions, PcmInput } from './decode.js';
 export { decodeAudio, openAudio, sniffAudio } from './decode.js';
-export { FORMAT_NAMES, NATIVE_FORMATS_TEXT, type NativeFormat, type SniffedFormat } from './sniff.js';
+export { FORMAT_NAMES, NATIVE_FORMATS, NATIVE_FORMATS_TEXT, type NativeFormat, type SniffedFormat } from './sniff.js';
 export { AUDIO_EXTENSIONS, hasAudioExtension } from './extensions.js';
 export type { DecodedAudio, FrameSource } from './source.js';
 export { encodeWav, type WavEncoding } from './wav.js';
@@ -42,4 +42,4 @@ export {
   type ClapTruncation,
 } from './clap-feature-extractor.js';
 export { hfLogMel, hfMelFilterBank, hertzToMel, melToHertz, type HfMelFilterConfig, type MelScale } from './hf-mel.js';
-export type { WavReading } from './wav.js';
+export type { WavReading } from './pcm.js';

@@ -1,10 +1,12 @@
 /** Audio container/codec detection from the first bytes (never from the file extension). */
 import { ascii } from './bytes.js';
+import { isAu } from './au.js';
 import { parseMpegHeader } from './mpeg.js';
 import { isWav } from './wav.js';
 
 /** Formats decoded natively (pure TS or bundled WASM). */
-export type NativeFormat = 'wav' | 'flac' | 'ogg-vorbis' | 'ogg-opus' | 'mp3';
+export const NATIVE_FORMATS = ['wav', 'au', 'flac', 'ogg-vorbis', 'ogg-opus', 'mp3'] as const;
+export type NativeFormat = (typeof NATIVE_FORMATS)[number];
 /** Formats recognised only to name them; they need ffmpeg. */
 export type ForeignFormat =
   | 'mp4'
@@ -22,10 +24,11 @@ export type ForeignFormat =
   | 'rifx';
 export type SniffedFormat = NativeFormat | ForeignFormat;
 
-export const NATIVE_FORMATS_TEXT = 'WAV (PCM 8/16/24/32-bit, float32/64), FLAC, Ogg Vorbis, Ogg Opus, MP3';
+export const NATIVE_FORMATS_TEXT = 'WAV and Sun .au (PCM 8/16/24/32-bit, float32/64, μ-law, A-law), FLAC, Ogg Vorbis, Ogg Opus, MP3';
 
 export const FORMAT_NAMES: Record<SniffedFormat, string> = {
   wav: 'WAV',
+  au: 'Sun .au',
   flac: 'FLAC',
   'ogg-vorbis': 'Ogg Vorbis',
   'ogg-opus': 'Ogg Opus',
@@ -64,6 +67,7 @@ function sniffOgg(head: Uint8Array): SniffedFormat {
  */
 export function sniffFormat(head: Uint8Array): SniffedFormat | null {
   if (isWav(head)) return 'wav';
+  if (isAu(head)) return 'au';
   const id4 = ascii(head, 0, 4);
   if (id4 === 'fLaC') return 'flac';
   if (id4 === 'RIFX' && ascii(head, 8, 4) === 'WAVE') return 'rifx';

@@ -1,55 +1,16 @@
 /**
- * WAV (RIFF/RF64) reading and writing in pure TypeScript.
- *
- * Samples are converted exactly like `torchaudio.load` (0.13, sox_io backend, normalize=True), which
- * goes through libsox's 32-bit integer samples (verified bit-exact on the fixtures):
- * - integer PCM is scaled by its container size: unsigned 8-bit (x-128)/128, int16 x/32768,
- *   int24 x/2^23 (a 20-bit sample left-justified in 3 bytes reads like a 24-bit one);
- * - int32 and float data pass through SOX_SAMPLE_TO_FLOAT_32BIT, which rounds to a multiple of 2^-24
- *   (`((s + 64) & ~127) / 2^31`, s > 2^31-65 → 1.0); float data is first converted by
- *   truncation to int32 (towards zero, **clipping to [-1, 1]**). So a float32 WAV is
- *   not read bit-exactly — quirk reproduced, it is what msclap's model sees. NaN/Inf are rejected.
- * `'soundfile'` reading (what the Hugging Face CLAP fixtures use) differs only for 32-bit and float data:
- * int32 is x/2^31 and float is taken as stored.
+ * WAV (RIFF/RF64) reading and writing in pure TypeScript: the header is parsed here, the samples are
+ * read as pcm.ts reads them (torchaudio 0.13's conversions): integer PCM, float, and G.711 μ-law/A-law.
  */
 import { ClapError } from '../errors.js';
 import { ascii, type ByteReader } from './bytes.js';
-import { checkFinite, checkSampleRate, type FrameSource } from './source.js';
-
-export type WavSampleFormat = 'pcm' | 'float';
-
-/** Whose WAV reader to match: torchaudio 0.13's sox backend (msclap) or soundfile/libsndfile (transformers' docs). */
-export type WavReading = 'torchaudio' | 'soundfile';
-
-export interface WavLayout {
-  format: WavSampleFormat;
-  /** Bytes per sample in the file (1, 2, 3, 4 or 8). */
-  bytesPerSample: number;
-  /** bitsPerSample from the header (may be less than 8 × bytesPerSample). */
-  bitsPerSample: number;
-  numChannels: number;
-  sampleRate: number;
-  blockAlign: number;
-  dataOffset: number;
-  numFrames: number;
-}
-
-/**
- * Raised for a well-formed WAV whose codec we do not decode (e.g. A-law, ADPCM, MP3-in-WAV); `what`
- * names it for the caller's "not decoded natively" message (decode.ts hands such files to ffmpeg).
- */
-export class UnsupportedWavCodecError extends ClapError {
-  constructor(
-    readonly what: string,
-    readonly formatTag: number,
-    subject: string,
-  ) {
-    super(`${what} is not decoded natively`, { subject });
-  }
-}
+import { type PcmEncoding, type PcmLayout, PcmSource, UnsupportedCodecError, type WavReading } from './pcm.js';
+import { checkSampleRate } from './source.js';
 
 const WAVE_FORMAT_PCM = 0x0001;
 const WAVE_FORMAT_IEEE_FLOAT = 0x0003;
+const WAVE_FORMAT_ALAW = 0x0006;
+const WAVE_FORMAT_MULAW = 0x0007;
 const WAVE_FORMAT_EXTENSIBLE = 0xfffe;
 /** KSDATAFORMAT_SUBTYPE_* GUIDs share this tail after their 2-byte format code. */
 const KS_GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa, 0x00, 0x38, 0x9b, 0x71];
@@ -57,10 +18,16 @@ const KS_GUID_TAIL = [0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xaa
 /** WAV format tags of the Ogg Vorbis ACM codec (modes 1, 2, 3, 1+, 2+, 3+): decode.ts decodes the inner stream. */
 export const OGG_VORBIS_IN_WAV = new Set([0x674f, 0x6750, 0x6751, 0x676f, 0x6770, 0x6771]);
 
+/** The format tags whose samples pcm.ts reads. */
+const ENCODINGS: Record<number, PcmEncoding> = {
+  [WAVE_FORMAT_PCM]: 'pcm',
+  [WAVE_FORMAT_IEEE_FLOAT]: 'float',
+  [WAVE_FORMAT_ALAW]: 'alaw',
+  [WAVE_FORMAT_MULAW]: 'mulaw',
+};
+
 const CODEC_NAMES: Record<number, string> = {
   2: 'Microsoft ADPCM',
-  6: 'A-law',
-  7: 'mu-law',
   17: 'IMA ADPCM',
   49: 'GSM 6.10',
   80: 'MPEG',
@@ -87,7 +54,7 @@ function u64(b: Uint8Array, o: number): number {
 }
 
 /** Parses the RIFF chunks up to the sample data. Throws ClapError for anything malformed. */
-export function parseWavHeader(reader: ByteReader): WavLayout {
+export function parseWavHeader(reader: ByteReader): PcmLayout {
   const name = reader.name;
   const size = reader.size;
   const corrupt = (why: string): ClapError => new ClapError(`corrupt WAV file: ${why}`, { subject: name });
@@ -138,21 +105,24 @@ export function parseWavHeader(reader: ByteReader): WavLayout {
     if (fmt.length < 40) throw corrupt('WAVE_FORMAT_EXTENSIBLE without its 22-byte extension');
     const sub = u16(fmt, 24);
     const tailOk = KS_GUID_TAIL.every((v, i) => fmt![26 + i] === v);
-    if (!tailOk) throw new UnsupportedWavCodecError('WAV with a non-standard WAVE_FORMAT_EXTENSIBLE sub-format', formatTag, name);
+    if (!tailOk) throw new UnsupportedCodecError('WAV with a non-standard WAVE_FORMAT_EXTENSIBLE sub-format', formatTag, name);
     formatTag = sub;
   }
-  if (formatTag !== WAVE_FORMAT_PCM && formatTag !== WAVE_FORMAT_IEEE_FLOAT) {
+  const format = ENCODINGS[formatTag];
+  if (!format) {
     const codec = CODEC_NAMES[formatTag] ?? `format tag 0x${formatTag.toString(16).padStart(4, '0')}`;
-    throw new UnsupportedWavCodecError(`WAV codec ${codec}`, formatTag, name);
+    throw new UnsupportedCodecError(`WAV codec ${codec}`, formatTag, name);
   }
   if (numChannels === 0) throw corrupt('0 channels');
   checkSampleRate(sampleRate, name);
-  const format: WavSampleFormat = formatTag === WAVE_FORMAT_PCM ? 'pcm' : 'float';
+  if ((format === 'alaw' || format === 'mulaw') && bitsPerSample !== 8) {
+    throw new UnsupportedCodecError(`WAV ${format === 'alaw' ? 'A-law' : 'mu-law'} with ${bitsPerSample}-bit samples`, formatTag, name);
+  }
   if (format === 'pcm' && (bitsPerSample === 0 || bitsPerSample > 32)) {
-    throw new UnsupportedWavCodecError(`WAV PCM with ${bitsPerSample}-bit samples`, formatTag, name);
+    throw new UnsupportedCodecError(`WAV PCM with ${bitsPerSample}-bit samples`, formatTag, name);
   }
   if (format === 'float' && bitsPerSample !== 32 && bitsPerSample !== 64) {
-    throw new UnsupportedWavCodecError(`WAV float with ${bitsPerSample}-bit samples`, formatTag, name);
+    throw new UnsupportedCodecError(`WAV float with ${bitsPerSample}-bit samples`, formatTag, name);
   }
   // The sample size comes from bitsPerSample, as sox and ffmpeg take it: they ignore a block align
   // that disagrees (Debian's tuxtype buzz.wav states 0).
@@ -168,108 +138,10 @@ export function parseWavHeader(reader: ByteReader): WavLayout {
   return { format, bytesPerSample, bitsPerSample, numChannels, sampleRate, blockAlign, dataOffset, numFrames };
 }
 
-/**
- * Converts `frames` whole frames of interleaved sample bytes into one Float32Array per channel.
- * Float data is checked for NaN/Inf (`firstFrame` only shifts the index in the message).
- */
-export function convertWavFrames(
-  bytes: Uint8Array,
-  layout: WavLayout,
-  frames: number,
-  name: string,
-  firstFrame = 0,
-  reading: WavReading = 'torchaudio',
-): Float32Array[] {
-  const { numChannels: nc, bytesPerSample: bps, format } = layout;
-  const sox = reading === 'torchaudio';
-  const out = Array.from({ length: nc }, () => new Float32Array(frames));
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const stride = layout.blockAlign;
-  for (let c = 0; c < nc; c++) {
-    const dst = out[c];
-    let o = c * bps;
-    if (format === 'float') {
-      if (bps === 4) {
-        for (let i = 0; i < frames; i++, o += stride) dst[i] = view.getFloat32(o, true);
-        checkFinite(dst, name, c, firstFrame);
-        if (sox) for (let i = 0; i < frames; i++) dst[i] = soxSampleToFloat(soxFloatToSample(dst[i]));
-      } else {
-        for (let i = 0; i < frames; i++, o += stride) {
-          const v = view.getFloat64(o, true);
-          if (v - v !== 0) checkFinite(Float32Array.of(v), name, c, firstFrame + i);
-          dst[i] = sox ? soxSampleToFloat(soxFloatToSample(v)) : v;
-        }
-      }
-    } else if (bps === 1) {
-      for (let i = 0; i < frames; i++, o += stride) dst[i] = (bytes[o] - 128) / 128;
-    } else if (bps === 2) {
-      for (let i = 0; i < frames; i++, o += stride) dst[i] = view.getInt16(o, true) / 32768;
-    } else if (bps === 3) {
-      for (let i = 0; i < frames; i++, o += stride) {
-        const v = bytes[o] | (bytes[o + 1] << 8) | (bytes[o + 2] << 16);
-        dst[i] = ((v << 8) >> 8) / 8388608;
-      }
-    } else {
-      for (let i = 0; i < frames; i++, o += stride)
-        dst[i] = sox ? soxSampleToFloat(view.getInt32(o, true)) : view.getInt32(o, true) / 2147483648;
-    }
-  }
-  return out;
-}
-
-/**
- * Float sample → libsox int32 sample as torchaudio 0.13's sox reads float WAVs: `trunc(d · 2^31)`
- * (towards zero — matches all 308700 samples of the float32 fixture, where rounding to nearest does
- * not), clipped to the int32 range.
- */
-export function soxFloatToSample(d: number): number {
-  const t = d * 2147483648;
-  if (t >= 2147483647) return 2147483647;
-  if (t <= -2147483648) return -2147483648;
-  return Math.trunc(t);
-}
-
-/** libsox 14.4's SOX_SAMPLE_TO_FLOAT_32BIT: rounds to a multiple of 128 (2^-24 after scaling). */
-export function soxSampleToFloat(s: number): number {
-  return s > 2147483647 - 64 ? 1 : ((s + 64) & ~127) / 2147483648;
-}
-
-/** Streams frames of a WAV file (or buffer) on demand, so long files are never held whole. */
-export class WavSource implements FrameSource {
-  readonly name: string;
-  readonly sampleRate: number;
-  readonly numChannels: number;
-  readonly numFrames: number;
-  readonly layout: WavLayout;
-
-  private readonly reading: WavReading;
-
-  constructor(
-    private readonly reader: ByteReader,
-    options: { validateAllBelowBytes?: number; reading?: WavReading } = {},
-  ) {
-    this.reading = options.reading ?? 'torchaudio';
-    this.name = reader.name;
-    this.layout = parseWavHeader(reader);
-    this.sampleRate = this.layout.sampleRate;
-    this.numChannels = this.layout.numChannels;
-    this.numFrames = this.layout.numFrames;
-    // Float data can hold NaN/Inf: scan it up front when it is small enough, otherwise as it is read.
-    const limit = options.validateAllBelowBytes ?? 64 * 1024 * 1024;
-    if (this.layout.format === 'float' && this.numFrames * this.layout.blockAlign <= limit) this.read(0, this.numFrames);
-  }
-
-  read(start: number, count: number): Float32Array[] {
-    const { blockAlign, dataOffset } = this.layout;
-    if (start < 0 || count < 0 || start + count > this.numFrames) {
-      throw new RangeError(`${this.name}: frames [${start}, ${start + count}) outside [0, ${this.numFrames})`);
-    }
-    const bytes = this.reader.read(dataOffset + start * blockAlign, count * blockAlign);
-    return convertWavFrames(bytes, this.layout, count, this.name, start, this.reading);
-  }
-
-  close(): void {
-    this.reader.close();
+/** Streams the frames of a WAV file (or buffer) on demand. */
+export class WavSource extends PcmSource {
+  constructor(reader: ByteReader, options: { validateAllBelowBytes?: number; reading?: WavReading } = {}) {
+    super(reader, parseWavHeader(reader), options);
   }
 }
 

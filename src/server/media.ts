@@ -28,7 +28,7 @@ export interface MediaInfo {
   contentType: string | null;
 }
 
-/** Reads a library file's format. WAV plays as is when its samples are integers up to 32 bits or float32. */
+/** Reads a library file's format. WAV plays as is when its samples are integers up to 32 bits or float32 (not G.711). */
 export function mediaInfo(real: string): MediaInfo {
   const format = sniffAudio(real);
   let contentType = format ? (PLAYABLE[format] ?? null) : null;
@@ -36,7 +36,8 @@ export function mediaInfo(real: string): MediaInfo {
     const reader = new FileReader(real);
     try {
       const layout = parseWavHeader(reader);
-      if (layout.format === 'float' && layout.bytesPerSample !== 4) contentType = null;
+      const playable = layout.format === 'pcm' || (layout.format === 'float' && layout.bytesPerSample === 4);
+      if (!playable) contentType = null;
     } catch {
       contentType = null; // a codec we (or ffmpeg) decode; playing it as is would fail
     } finally {

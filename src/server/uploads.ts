@@ -5,7 +5,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type {} from '@fastify/multipart';
-import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, sniffAudio, type DecodeOptions, type NativeFormat } from '../audio/index.js';
+import { FORMAT_NAMES, NATIVE_FORMATS, NATIVE_FORMATS_TEXT, sniffAudio, type DecodeOptions } from '../audio/index.js';
 import { ClapError } from '../errors.js';
 import { HttpError } from './http-error.js';
 
@@ -30,7 +30,7 @@ export interface Upload {
   decode: DecodeOptions;
 }
 
-const NATIVE = new Set<string>(['wav', 'flac', 'ogg-vorbis', 'ogg-opus', 'mp3'] satisfies NativeFormat[]);
+const NATIVE = new Set<string>(NATIVE_FORMATS);
 
 /** Keeps a client-given file name printable and short (it only ever appears in messages). */
 function cleanName(name: string | undefined): string {

@@ -19,7 +19,7 @@ function corpus(...args: string[]): { status: number | null; stdout: string; std
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('corpus --json: per-format counts, refusals grouped by reason, a usage error for no folder', () => {
+test('corpus --json: per-format counts, refusals grouped by reason, a seeded --sample, a usage error for no folder', () => {
   const dir = mkdtempSync(join(tmpdir(), 'clap-corpus-'));
   try {
     for (const f of ['tone_stereo_44k.flac', 'ff_mono_8k.mp3', 'ff_stereo_44k.mp3', 'tone_stereo_44k.m4a'])
@@ -43,6 +43,15 @@ test('corpus --json: per-format counts, refusals grouped by reason, a usage erro
     );
     assert.ok(reasons.some((x: string) => /^MP4\/M4A: 1 × MP4\/M4A is not decoded natively; .*the ffmpeg fallback is turned off$/.test(x)));
     assert.ok(reasons.some((x: string) => /^unrecognised: 1 × unrecognised audio format/.test(x)));
+    const sampled = corpus(dir, '--no-ffmpeg', '--json', '--sample', '3');
+    assert.equal(sampled.status, 0, sampled.stderr);
+    const some = JSON.parse(sampled.stdout);
+    assert.deepEqual([some.found, some.files, some.checked], [7, 3, 3]);
+    assert.deepEqual(
+      JSON.parse(corpus(dir, '--no-ffmpeg', '--json', '--sample', '3').stdout).formats,
+      some.formats,
+      'the same sample every run',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

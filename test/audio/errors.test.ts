@@ -162,7 +162,7 @@ test('an Ogg stream whose complete last page lacks the end-of-stream flag still 
   assert.equal(noEos.channels[0].length, full.channels[0].length);
 });
 
-test('every "not decoded natively" message (A-law, ADPCM, M4A, RIFX) says how ffmpeg would decode it', async () => {
+test('every "not decoded natively" message (GSM, ADPCM, M4A, RIFX) says how ffmpeg would decode it', async () => {
   const codec = (tag: number): Uint8Array => {
     const wav = encodeWav([tone], 8000);
     new DataView(wav.buffer).setUint16(20, tag, true);
@@ -171,7 +171,7 @@ test('every "not decoded natively" message (A-law, ADPCM, M4A, RIFX) says how ff
   const rifx = encodeWav([tone], 8000);
   rifx.set([0x52, 0x49, 0x46, 0x58]); // 'RIFX'
   const cases: [string, Uint8Array, RegExp][] = [
-    ['alaw.wav', codec(0x0006), /^alaw\.wav: WAV codec A-law is not decoded natively; supported without ffmpeg: WAV \(PCM/],
+    ['gsm.wav', codec(0x0031), /^gsm\.wav: WAV codec GSM 6\.10 is not decoded natively; supported without ffmpeg: WAV and Sun \.au \(PCM/],
     ['adpcm.wav', codec(0x0002), /^adpcm\.wav: WAV codec Microsoft ADPCM is not decoded natively; supported without ffmpeg:/],
     ['ima.wav', codec(0x0011), /^ima\.wav: WAV codec IMA ADPCM is not decoded natively/],
     ['voice.m4a', readFileSync(join(DATA, 'tone_stereo_44k.m4a')), /^voice\.m4a: MP4\/M4A is not decoded natively/],
@@ -188,17 +188,17 @@ test('every "not decoded natively" message (A-law, ADPCM, M4A, RIFX) says how ff
   const dir = mkdtempSync(join(tmpdir(), 'clap-no-ffmpeg-'));
   try {
     symlinkSync(process.execPath, join(dir, 'node'));
-    writeFileSync(join(dir, 'alaw.wav'), cases[0][1]);
+    writeFileSync(join(dir, 'gsm.wav'), cases[0][1]);
     const script = `import { decodeAudio } from ${JSON.stringify(new URL('../../src/audio/index.ts', import.meta.url).href)};
       decodeAudio(process.argv[1]).then(() => console.log('decoded'), (e) => console.log(e.message));`;
     const env = { PATH: dir, HOME: process.env.HOME ?? dir };
-    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, join(dir, 'alaw.wav')], {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, join(dir, 'gsm.wav')], {
       env,
       cwd: ROOT,
     });
     assert.match(
       out.toString(),
-      /alaw\.wav: WAV codec A-law is not decoded natively; .*; install ffmpeg \(or set CLAP_FFMPEG\) to decode it\n$/,
+      /gsm\.wav: WAV codec GSM 6\.10 is not decoded natively; .*; install ffmpeg \(or set CLAP_FFMPEG\) to decode it\n$/,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeAudio, encodeWav, openAudio } from '../../src/audio/index.js';
-import { soxFloatToSample, soxSampleToFloat } from '../../src/audio/wav.js';
+import { soxFloatToSample, soxSampleToFloat } from '../../src/audio/pcm.js';
 
 /** Deterministic integers spanning the full range of a `bits`-bit sample, extremes included. */
 function ints(bits: number, n: number, seed = 1): number[] {

@@ -12,7 +12,6 @@ import { AUDIO_DEFAULTS, type AudioInput } from '../../audio/index.js';
 import { applyTemplate, type AudioEmbedOptions, type Clap, isInputError, scoreLabels } from '../clap.js';
 import { stripSubject } from '../pipeline.js';
 import { normalized } from '../similarity.js';
-import { decodeAu, isAu } from './au.js';
 import { type CacheShard, type EmbeddingCache, sha256 } from './cache.js';
 import { ciderD, spider } from './cider.js';
 import type { EvalDataset, EvalItem } from './datasets/index.js';
@@ -148,17 +147,7 @@ export async function embedItems(
         done++;
         continue;
       }
-      let input: AudioInput = path;
-      if (isAu(bytes)) {
-        try {
-          input = decodeAu(bytes, path);
-        } catch (e) {
-          fail(path, e);
-          done++;
-          continue;
-        }
-      }
-      todo.push({ index: i, key, input });
+      todo.push({ index: i, key, input: path });
     }
     options.onProgress?.(done, items.length);
     if (todo.length === 0) continue;

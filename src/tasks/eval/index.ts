@@ -10,7 +10,6 @@
 export * from './metrics.js';
 export { ciderD, spider, tokenizeCaption, type CiderOptions } from './cider.js';
 export * from './datasets/index.js';
-export { decodeAu, isAu } from './au.js';
 export { CacheShard, EmbeddingCache, defaultCacheDir, modelKey } from './cache.js';
 export {
   audioCacheKeyOptions,

@@ -1,10 +1,10 @@
 /** Every adapter on a miniature copy of its dataset's official layout (no model needed). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { ADAPTERS, type EvalDataset, findAdapter, loadDataset, loadManifest } from '../../../src/tasks/eval/datasets/index.js';
-import { decodeAu } from '../../../src/tasks/eval/au.js';
+import { decodeAudio } from '../../../src/audio/index.js';
 import { parseDelimited } from '../../../src/tasks/eval/table.js';
 import * as L from './layouts.js';
 
@@ -136,14 +136,14 @@ test('TUT Acoustic Scenes 2017: meta.txt (tab-separated), fold lists, the 15 sce
   assert.equal(e.split, 'evaluation_setup/evaluate.txt');
 });
 
-test('GTZAN genres: genres/<genre>/<genre>.000NN.au, ten classes; the .au files decode', () => {
+test('GTZAN genres: genres/<genre>/<genre>.000NN.au, ten classes; the .au files decode', async () => {
   const d = loadDataset('gtzan-genres', L.makeGtzanGenres());
   assert.equal(d.classification!.classes.length, 10);
   assert.deepEqual(Object.values(labelsOf(d)).flat(), ['blues', 'jazz', 'rock']);
   assert.equal(d.classification!.prompts[4], 'hip hop');
-  const au = decodeAu(readFileSync(d.items[0].path));
+  const au = await decodeAudio(d.items[0].path, { ffmpeg: false });
   assert.equal(au.sampleRate, 22050);
-  assert.equal((au.samples as Float32Array).length, Math.round(0.25 * 22050));
+  assert.equal(au.channels[0].length, Math.round(0.25 * 22050));
   assert.throws(() => loadDataset('gtzan', L.tempDir('empty')), /GTZAN genres.*genres\/<genre>/);
 });
 

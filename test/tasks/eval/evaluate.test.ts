@@ -9,11 +9,10 @@ import { appendFileSync, readFileSync, readdirSync, statSync, writeFileSync } fr
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { Clap } from '../../../src/tasks/clap.js';
-import { MODEL_SAMPLE_RATE, WINDOW_SAMPLES } from '../../../src/audio/index.js';
+import { encodeWav, MODEL_SAMPLE_RATE, WINDOW_SAMPLES } from '../../../src/audio/index.js';
 import {
   bidirectionalRetrieval,
   CacheShard,
-  decodeAu,
   EmbeddingCache,
   evaluateCaptions,
   evaluateDataset,
@@ -201,13 +200,15 @@ test('retrieval: raw similarities of clips and captions, both directions (Clotho
   assert.equal(r.details.retrieval!.textToAudio.queries, 15);
 });
 
-test('GTZAN .au clips are decoded here and embed like the same samples given in memory', async () => {
+test('GTZAN .au clips are decoded by the audio layer and embed like the same samples in a 16-bit WAV', async () => {
   const clap = await model();
   const data = loadDataset('gtzan-genres', L.makeGtzanGenres());
   const r = await evaluateDataset(clap, data);
   assert.equal(r.n, 3);
   assert.equal(r.classes, 10);
-  const [viaPcm] = await clap.embedAudio([decodeAu(readFileSync(data.items[0].path))]);
+  const au = readFileSync(data.items[0].path); // 16-bit big-endian PCM after a 24-byte header
+  const samples = Float32Array.from({ length: (au.length - 24) / 2 }, (_, i) => au.readInt16BE(24 + 2 * i) / 32768);
+  const [viaPcm] = await clap.embedAudio([encodeWav([samples], 22050, 'pcm16')]);
   const { embedItems } = await import('../../../src/tasks/eval/evaluate.js');
   const { embeddings } = await embedItems(clap, data.items.slice(0, 1));
   assert.deepEqual(Array.from(embeddings[0]!), Array.from(viaPcm.embedding));
