@@ -183,13 +183,20 @@ function maxDifference(a: Float32Array[], b: Float32Array[]): number {
 
 /**
  * The sample count torchaudio 0.13 gives an Ogg Vorbis file: it reads Vorbis with sox, whose
- * libvorbisfile ends each link of the stream at its last page's granule position (as our decoder does). ffmpeg
- * (5.1) often ends elsewhere: it decodes the final packet whole, or drops samples of a stream that
- * fits in one page. So for Vorbis the count is checked against the granule position, and samples
- * against ffmpeg's over their common length. Null for other formats.
+ * libvorbisfile ends each link of the stream at its last page's granule position and drops the samples
+ * a first page's granule says come before the start (as our decoder does). ffmpeg (5.1) ends elsewhere:
+ * it trims nothing at the start, decodes the final packet whole, or drops samples of a stream that fits
+ * in one page. So for Vorbis the count is checked against sox's own (`soxi -s`) when sox is installed,
+ * else against the granule positions, and samples against ffmpeg's over their common length. Null for
+ * other formats.
  */
 function vorbisLength(path: string, format: string): number | null {
   if (format !== FORMAT_NAMES['ogg-vorbis'] && format !== 'WAV codec Ogg Vorbis') return null;
+  if (format === FORMAT_NAMES['ogg-vorbis']) {
+    const soxi = spawnSync('soxi', ['-s', path], { encoding: 'utf8' });
+    const n = soxi.status === 0 ? Number(soxi.stdout.trim()) : Number.NaN;
+    if (Number.isInteger(n) && n > 0) return n;
+  }
   const bytes = readFileSync(path);
   let total = 0;
   for (const link of oggLinks(bytes.subarray(Math.max(0, bytes.indexOf('OggS'))))) {
@@ -352,8 +359,8 @@ function markdown(summary: ReturnType<typeof summarise>, header: string[], withF
       '',
       'Sample counts are after gapless trimming: ffmpeg trims MP3 (LAME tag), Opus and AAC itself, as torchaudio 0.13 reads them. ' +
         'Opus is compared with ffmpeg using libopus, in float. ' +
-        'Ogg Vorbis counts are compared with the last granule position, where libvorbisfile (sox, which torchaudio 0.13 reads ' +
-        `Vorbis with) ends the stream; ffmpeg's own count differs from it for ${plural(adjusted, 'file')}.`,
+        "Ogg Vorbis counts are compared with libvorbisfile's (`soxi -s`; sox is what torchaudio 0.13 reads Vorbis with), or " +
+        `without sox with the last granule position; ffmpeg's own count differs from it for ${plural(adjusted, 'file')}.`,
     );
   }
   if (summary.refusals.length > 0) {

@@ -7,6 +7,7 @@ export const AUDIO_EXTENSIONS: ReadonlySet<string> = new Set([
   '.wave',
   '.flac',
   '.mp3',
+  '.mp2',
   '.ogg',
   '.oga',
   '.opus',
