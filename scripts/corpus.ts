@@ -132,7 +132,14 @@ function decodeFfmpeg(
   const input = ['-hide_banner', '-nostdin', '-v', 'error', ...decoder, '-i', `file:${resolve(path)}`];
   const args = [...input, '-map', '0:a:0', '-f', 'wav', '-acodec', 'pcm_f32le'];
   return new Promise((done) => {
-    const child = spawn(bin, [...args, '-rf64', 'auto', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const start = () => spawn(bin, [...args, '-rf64', 'auto', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let child: ReturnType<typeof start>;
+    try {
+      child = start();
+    } catch (e) {
+      // Some failures (ELOOP, EACCES on a path) are thrown, not emitted: one file's reference fails, the run goes on.
+      return done({ outcome: { ok: false, reason: `could not run ${bin}: ${(e as Error).message}` } });
+    }
     const out: Buffer[] = [];
     let err = '';
     child.stdout.on('data', (c: Buffer) => out.push(c));
