@@ -509,7 +509,9 @@ async function main(): Promise<number> {
   } else {
     const header = [
       `Corpus check, ${date}: ${results.length}${interrupted ? ` of ${files.length} (interrupted)` : ''} files under ${roots.join(', ')}` +
-        (chosen.length < found.length ? ` (a sample of ${chosen.length} of the ${found.length} found there${transcodes.length ? ', and all transcodes' : ''})` : ''),
+        (chosen.length < found.length
+          ? ` (a sample of ${chosen.length} of the ${found.length} found there${transcodes.length ? ', and all transcodes' : ''})`
+          : ''),
       version ? `compared with ${version}` : 'ffmpeg not used',
     ];
     process.stdout.write(markdown(summary, header, ffmpeg !== null));
