@@ -20,7 +20,7 @@ export const GRAPH_VERSIONS: Readonly<Record<string, number>> = Object.freeze({
   hf_clap_audio_encoder: 1,
   hf_clap_text_encoder: 1,
   clapcap_prefix: 1,
-  clapcap_decoder: 1,
+  clapcap_decoder: 2,
 });
 
 /** The version of graph `name`; a graph that is not listed cannot be cached. */

@@ -12,10 +12,10 @@
  *                    position_ids   [T]                their positions (the same for every row)
  *                    last_index     []                 T − 1
  *                    temperature    []                 for the softmax statistics below (1 = none)
- *                    pool_key_<i>, pool_value_<i>  [G, 1, n_head, N, head_dim]  cached keys/values
+ *                    pool_key_<i>, pool_value_<i>  [G, n_head, N, head_dim]  cached keys/values
  *                    pool_mask      [B, 1, T, N] bool  true = that row/position may NOT see the slot
- *                    grouped_shape [G, R, n_head, T, −1], rows_shape [B, n_head, T, −1], pool_size [N]
- *                                   (int64 run-time shapes: rows ⇄ groups is a free reshape)
+ *                    grouped_shape [G, R, n_head, T, −1], rows_shape [B, n_head, T, −1],
+ *                    heads_shape [G, n_head, R·T, −1], pool_size [N]  (int64 run-time shapes)
  *                  → logits [B, vocab], key_<i>, value_<i> [B, n_head, T, head_dim] (the new positions),
  *                    row_max [B] = max(logits / temperature), row_sumexp [B] = Σ exp(logits / t − max):
  *                    the softmax normaliser beam search needs for every row, vectorised by the runtime
@@ -23,7 +23,10 @@
  *                  Attention of a new position = softmax over [its allowed pool slots, the row's new
  *                  positions up to itself], then ·[pool values; new values] (gpt2Transformer's
  *                  `attend` hook); masked slots get torch.finfo(float32).min as Hugging Face's causal
- *                  mask does, so they weigh exactly 0.
+ *                  mask does, so they weigh exactly 0. A group's rows meet its pool as one matrix
+ *                  product per head ([R·T, head_dim] × [head_dim, N]): the pool is read once per step,
+ *                  not once per row (a product per row and head, broadcast over the rows, read the
+ *                  whole cache R times and cost a tenth of a decoding step).
  *
  *
  * tasks/caption/model.ts runs these graphs (prefill, cached steps, uncached runs) and kv-cache.ts keeps
@@ -104,29 +107,33 @@ export function buildClapCapDecoderGraph(sd: StateDict, cfg: ClapCapConfig): Gra
   const temperature = g.input('temperature', 'float32', []);
   const groupedShape = g.input('grouped_shape', 'int64', [5]);
   const rowsShape = g.input('rows_shape', 'int64', [4]);
+  const headsShape = g.input('heads_shape', 'int64', [4]);
   const poolSize = g.input('pool_size', 'int64', [1]);
   const poolMask = g.input('pool_mask', 'bool', ['B', 1, 'T', 'N']);
   const pools = Array.from({ length: nLayer }, (_, i) => ({
-    key: g.input(kvNames(i).poolKey, 'float32', ['G', 1, H, 'N', hd]),
-    value: g.input(kvNames(i).poolValue, 'float32', ['G', 1, H, 'N', hd]),
+    key: g.input(kvNames(i).poolKey, 'float32', ['G', H, 'N', hd]),
+    value: g.input(kvNames(i).poolValue, 'float32', ['G', H, 'N', hd]),
   }));
   const causal = causalMask(positionIds); // [T, T], true = blocked
   const masked = g.scalar(MASKED);
   const zero = g.ints([0]);
   const end = g.ints([Number.MAX_SAFE_INTEGER]);
-  // rows [B, H, T, c] ⇄ [G, R, H, T, c]: the same memory (rows are group-major), so the group's pool
-  // [G, 1, H, N, hd] broadcasts over its R rows in one batched matmul, without any transpose.
-  const grouped = (x: Value, c: Dim): Value => reshapeTo(x, groupedShape, ['G', 'R', H, 'T', c]);
-  const rows = (x: Value, c: Dim): Value => reshapeTo(x, rowsShape, ['B', H, 'T', c]);
+  // rows [B, H, T, c] = [G, R, H, T, c] (rows are group-major: a free reshape) ⇄ heads [G, H, R·T, c]
+  // (a transpose of the few new positions, so that each head of a group is one matrix product with its pool).
+  const headsGrouped = ops.gather(groupedShape, g.ints([0, 2, 1, 3, 4])); // [G, H, R, T, −1]
+  const toHeads = (x: Value, c: Dim): Value =>
+    reshapeTo(ops.transpose(reshapeTo(x, groupedShape, ['G', 'R', H, 'T', c]), [0, 2, 1, 3, 4]), headsShape, ['G', H, 'RT', c]);
+  const toRows = (x: Value, c: Dim): Value =>
+    reshapeTo(ops.transpose(reshapeTo(x, headsGrouped, ['G', H, 'R', 'T', c]), [0, 2, 1, 3, 4]), rowsShape, ['B', H, 'T', c]);
   const attend = (i: number, q: Value, k: Value, v: Value): Value => {
     // Hugging Face divides q·kᵀ by √head_dim; for GPT-2's head size 64 scaling q first is bit-identical.
     const qs = ops.mul(q, 1 / Math.sqrt(hd)); // [B, H, T, hd]
-    const sPool = ops.where(poolMask, masked, rows(ops.matmul(grouped(qs, hd), ops.transpose(pools[i].key, [0, 1, 2, 4, 3])), 'N')); // [B, H, T, N]
+    const sPool = ops.where(poolMask, masked, toRows(ops.matmul(toHeads(qs, hd), ops.transpose(pools[i].key, [0, 1, 3, 2])), 'N')); // [B, H, T, N]
     const sSelf = ops.where(causal, masked, ops.matmul(qs, ops.transpose(k, [0, 1, 3, 2]))); // [B, H, T, T]
     const probs = ops.softmax(concatLast([sPool, sSelf], 'N+T'), -1);
     const pPool = sliceLast(probs, zero, poolSize, 'N');
     const pSelf = sliceLast(probs, poolSize, end, 'T');
-    return ops.add(rows(ops.matmul(grouped(pPool, 'N'), pools[i].value), hd), ops.matmul(pSelf, v)); // [B, H, T, hd]
+    return ops.add(toRows(ops.matmul(toHeads(pPool, 'N'), pools[i].value), hd), ops.matmul(pSelf, v)); // [B, H, T, hd]
   };
   // GPT2Model: inputs_embeds + wpe[position_ids] (the `generated` tensor of msclap holds no positions).
   const x = ops.add(embeds, ops.gather(p.wpe, positionIds, 0));

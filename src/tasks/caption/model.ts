@@ -170,12 +170,13 @@ export class ClapCapModel {
       temperature: { dtype: 'float32', shape: [], data: Float32Array.of(o.temperature ?? 1) },
       grouped_shape: { dtype: 'int64', shape: [5], data: ints([G, R, H, T, -1]) },
       rows_shape: { dtype: 'int64', shape: [4], data: ints([B, H, T, -1]) },
+      heads_shape: { dtype: 'int64', shape: [4], data: ints([G, H, R * T, -1]) },
       pool_size: { dtype: 'int64', shape: [1], data: ints([N]) },
       pool_mask: { dtype: 'bool', shape: [B, 1, T, N], data: mask },
     };
     for (let i = 0; i < nLayer; i++) {
-      feeds[kvNames(i).poolKey] = { dtype: 'float32', shape: [G, 1, H, N, hd], data: pool.keys[i] };
-      feeds[kvNames(i).poolValue] = { dtype: 'float32', shape: [G, 1, H, N, hd], data: pool.values[i] };
+      feeds[kvNames(i).poolKey] = { dtype: 'float32', shape: [G, H, N, hd], data: pool.keys[i] };
+      feeds[kvNames(i).poolValue] = { dtype: 'float32', shape: [G, H, N, hd], data: pool.values[i] };
     }
     const out = await this.decoderSession.run(feeds);
     const fresh: KvBlock = { batch: B, length: T, keys: [], values: [] };
