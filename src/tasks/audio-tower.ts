@@ -89,7 +89,8 @@ export interface AudioEmbedding {
 
 export class AudioTower {
   private session?: Promise<Session>;
-  private pool?: FrontendPool;
+  /** Frontend worker pools by size (one per size: a caller asking for another size gets its own). */
+  private readonly pools = new Map<number, FrontendPool>();
 
   constructor(
     private readonly compile: () => Promise<Session>,
@@ -201,17 +202,19 @@ export class AudioTower {
     return results;
   }
 
-  private frontendPool(workers: number): FrontendPool {
-    if (!this.pool || this.pool.size !== workers) {
-      void this.pool?.close();
-      this.pool = new FrontendPool(workers);
+  /** The frontend worker pool of `workers` threads, kept for later calls (idle workers keep no process alive). */
+  frontendPool(workers: number): FrontendPool {
+    let pool = this.pools.get(workers);
+    if (!pool) {
+      pool = new FrontendPool(workers);
+      this.pools.set(workers, pool);
     }
-    return this.pool;
+    return pool;
   }
 
   async release(): Promise<void> {
-    await this.pool?.close();
-    this.pool = undefined;
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    this.pools.clear();
     if (this.session) await (await this.session).release();
     this.session = undefined;
   }

@@ -32,8 +32,9 @@ import {
 import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../store/lance.js';
 import type { AnnKind, CaptionHit, FileInfo, FileRecord, SearchHit, SearchMode, VectorIndexInfo, VectorStore } from '../store/store.js';
 import { type FoundFile, walkAudio, type SkippedPath } from '../store/walk.js';
+import { EMBED_BATCH_SIZE } from './audio-tower.js';
 import type { Clap } from './clap.js';
-import { type FileFrontend, fileFrontend, type FrontendOptions, FrontendPool } from './pipeline.js';
+import { type FileFrontend, fileFrontend, type FrontendOptions } from './pipeline.js';
 import { type ClapConfig, type ClapFrontend, clapFamily, describeClap } from '../models/clap/index.js';
 import { randomBytes } from 'node:crypto';
 
@@ -68,7 +69,7 @@ export interface IndexProgress {
 }
 
 export interface IndexRunOptions {
-  /** 7 s windows per encoder run (default 8); each encoder batch is committed on its own. */
+  /** 7 s windows per store commit (default 8); the encoder runs at the model's batch, or at this one when smaller. */
   batchSize?: number;
   /** Decode worker threads (default: half the cores, 1–4); 0 decodes on the calling thread. */
   decodeThreads?: number;
@@ -272,12 +273,16 @@ export interface EmbeddedFile {
 
 type Decoded = Extract<FileFrontend, { unchanged: false }>;
 
-/** Runs the audio encoder over decoded files' windows (`batchSize` windows per run); per file, its embedding. */
+/**
+ * Runs the audio encoder over decoded files' windows; per file, its embedding. `batchSize` (the windows of one
+ * commit) caps the encoder's runs, which otherwise take the model's own batch, as `embedAudio` does: a larger
+ * batch falls out of cache and costs more per clip.
+ */
 export async function embedDecoded(clap: Clap, decoded: readonly Decoded[], batchSize: number): Promise<EmbeddedFile[]> {
   if (decoded.length === 0) return [];
   const vectors = await clap.embedLogMels(
     decoded.flatMap((d) => d.logmels),
-    batchSize,
+    Math.min(batchSize, EMBED_BATCH_SIZE),
     decoded.flatMap((d) => d.isLonger ?? d.logmels.map(() => false)),
   );
   let k = 0;
@@ -307,7 +312,7 @@ export interface RunContext {
   model: ModelIdentity;
   /** The index's queue key (names its results queue). */
   key: string;
-  /** 7 s windows per encoder run. */
+  /** 7 s windows per store commit (and at most per encoder run). */
   batchSize: number;
   signal?: AbortSignal;
   /** Whether a path still belongs in the index (under a root, not removed): late results for others are dropped. */
@@ -330,67 +335,66 @@ export interface RunOutcome {
   pending: number;
 }
 
-/** Local embedding: decode in worker threads (prefetching ahead) while this thread runs the encoder, batch by batch. */
+/**
+ * Local embedding: decode in worker threads (prefetching ahead) while this thread runs the encoder, batch by
+ * batch. The workers are the model's (kept warm between runs, as for embedAudio): starting them cost every run.
+ */
 async function embedLocally(clap: Clap, ctx: RunContext, threads: number): Promise<RunOutcome> {
   const { todo, batchSize } = ctx;
-  const pool = threads > 0 ? new FrontendPool(threads) : undefined;
-  try {
-    const audioOptions = loadOptionsOf(ctx.model.audio, clap.config.frontend);
-    const prefetch = Math.max(2, threads * 2) + batchSize;
-    const inflight: Promise<FileFrontend>[] = [];
-    let next = 0;
-    const launch = (): void => {
-      while (inflight.length < prefetch && next < todo.length) {
-        const f = todo[next++];
-        const knownHash = ctx.knownHash(f);
-        const p = pool ? pool.processFile(f.path, audioOptions, knownHash) : fileFrontend(f.path, audioOptions, knownHash);
-        p.catch(() => undefined); // handled when its turn comes
-        inflight.push(p);
-      }
-    };
-    let batch: { file: FoundFile; decoded: Decoded }[] = [];
-    let batchWindows = 0;
-    let touched: FoundFile[] = [];
-    const flush = async (): Promise<void> => {
-      const embedded = await embedDecoded(
-        clap,
-        batch.map((b) => b.decoded),
-        batchSize,
-      );
-      await ctx.commit(
-        batch.map((b, i) => ({ file: b.file, embedded: embedded[i] })),
-        touched,
-      );
-      batch = [];
-      batchWindows = 0;
-      touched = [];
-    };
-    launch();
-    for (let i = 0; i < todo.length; i++) {
-      if (ctx.signal?.aborted) {
-        // Files whose content is unchanged are cheap to keep; the decoded batch is left for the next run.
-        batch = [];
-        await flush();
-        return { interrupted: true, pending: ctx.remaining() };
-      }
-      const result = await inflight.shift()!;
-      launch();
-      const file = todo[i];
-      if (!result.ok) ctx.fail(file.path, result.error);
-      else if (result.unchanged) {
-        touched.push(file);
-        if (touched.length >= 256) await flush();
-      } else {
-        batch.push({ file, decoded: result });
-        batchWindows += result.logmels.length;
-        if (batchWindows >= batchSize) await flush();
-      }
+  const pool = threads > 0 ? clap.frontendPool(threads) : undefined;
+  const audioOptions = loadOptionsOf(ctx.model.audio, clap.config.frontend);
+  const prefetch = Math.max(2, threads * 2) + batchSize;
+  const inflight: Promise<FileFrontend>[] = [];
+  let next = 0;
+  const launch = (): void => {
+    while (inflight.length < prefetch && next < todo.length) {
+      const f = todo[next++];
+      const knownHash = ctx.knownHash(f);
+      const p = pool ? pool.processFile(f.path, audioOptions, knownHash) : fileFrontend(f.path, audioOptions, knownHash);
+      p.catch(() => undefined); // handled when its turn comes
+      inflight.push(p);
     }
-    await flush();
-    return { interrupted: false, pending: 0 };
-  } finally {
-    await pool?.close();
+  };
+  let batch: { file: FoundFile; decoded: Decoded }[] = [];
+  let batchWindows = 0;
+  let touched: FoundFile[] = [];
+  const flush = async (): Promise<void> => {
+    const embedded = await embedDecoded(
+      clap,
+      batch.map((b) => b.decoded),
+      batchSize,
+    );
+    await ctx.commit(
+      batch.map((b, i) => ({ file: b.file, embedded: embedded[i] })),
+      touched,
+    );
+    batch = [];
+    batchWindows = 0;
+    touched = [];
+  };
+  launch();
+  for (let i = 0; i < todo.length; i++) {
+    if (ctx.signal?.aborted) {
+      // Files whose content is unchanged are cheap to keep; the decoded batch is left for the next run.
+      batch = [];
+      await flush();
+      return { interrupted: true, pending: ctx.remaining() };
+    }
+    const result = await inflight.shift()!;
+    launch();
+    const file = todo[i];
+    if (!result.ok) ctx.fail(file.path, result.error);
+    else if (result.unchanged) {
+      touched.push(file);
+      if (touched.length >= 256) await flush();
+    } else {
+      batch.push({ file, decoded: result });
+      batchWindows += result.logmels.length;
+      if (batchWindows >= batchSize) await flush();
+    }
   }
+  await flush();
+  return { interrupted: false, pending: 0 };
 }
 
 export class ClapIndex {

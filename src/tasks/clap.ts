@@ -31,6 +31,7 @@ import {
   type InputError,
   isInputError,
 } from './audio-tower.js';
+import type { FrontendPool } from './pipeline.js';
 import { resolveModelFiles } from './model-files.js';
 import { type TextEncoding, textEncodingFor } from './text-encoding.js';
 import { ModelCache } from './model-cache.js';
@@ -225,6 +226,11 @@ export class Clap {
    */
   embedLogMels(logmels: Float32Array[], batchSize = EMBED_BATCH_SIZE, isLonger?: boolean[]): Promise<Float32Array[]> {
     return this.audioTower.embedLogMels(logmels, batchSize, isLonger);
+  }
+
+  /** @internal This model's frontend worker threads (embedAudio's; ClapIndex decodes in them too). */
+  frontendPool(workers: number): FrontendPool {
+    return this.audioTower.frontendPool(workers);
   }
 
   /**

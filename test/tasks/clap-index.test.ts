@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Clap } from '../../src/tasks/clap.js';
+import { EMBED_BATCH_SIZE } from '../../src/tasks/audio-tower.js';
 import { ClapIndex } from '../../src/tasks/clap-index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -182,4 +183,33 @@ test('index: search by text and by example, filters, sliding windows point to th
 
 test.after(async () => {
   if (clapPromise) await (await clapPromise).release();
+});
+
+test("index: decodes in the model's warm frontend workers and runs the encoder at the model's batch (the commit's when smaller)", async () => {
+  const root = tmp('warm');
+  const lib = join(root, 'lib');
+  writeClips(lib, 6);
+  const clap = await model();
+  const index = await ClapIndex.open(join(root, 'db'), { clap, create: true });
+  const pool = clap.frontendPool(1);
+  const runs: number[] = [];
+  const embed = clap.embedLogMels.bind(clap);
+  clap.embedLogMels = (logmels, batchSize, isLonger) => {
+    runs.push(batchSize ?? -1);
+    return embed(logmels, batchSize, isLonger);
+  };
+  try {
+    const r = await index.add([lib], { decodeThreads: 1, batchSize: 6 });
+    assert.equal(r.added, 6);
+    assert.equal(clap.frontendPool(1), pool, 'the same workers, not a pool per run');
+    assert.deepEqual(runs, [EMBED_BATCH_SIZE]);
+    runs.length = 0;
+    writeClips(join(root, 'more'), 3, 'extra');
+    await index.add([join(root, 'more')], { decodeThreads: 1, batchSize: 2 });
+    assert.deepEqual(runs, [2, 2]);
+  } finally {
+    delete (clap as { embedLogMels?: unknown }).embedLogMels;
+    await index.close();
+    rmSync(root, { recursive: true, force: true });
+  }
 });

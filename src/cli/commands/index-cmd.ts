@@ -36,7 +36,7 @@ export const RUN_OPTIONS = optionTable({
     min: 1,
     default: INDEX_DEFAULTS.batchSize,
     field: 'batchSize',
-    help: '7 s windows per encoder run, and per store commit',
+    help: "7 s windows per store commit (the encoder runs at the model's batch, or this one when smaller)",
   },
   'decode-threads': {
     kind: 'integer',
