@@ -10,6 +10,8 @@ export class Progress {
   private done = 0;
   private readonly start = performance.now();
   private lastDraw = 0;
+  /** The finished line is out: later ticks (a caller reporting the total again) draw nothing. */
+  private finishedShown = false;
 
   constructor(
     private readonly total: number,
@@ -24,7 +26,7 @@ export class Progress {
     const now = performance.now();
     const finished = this.done >= this.total;
     const interval = this.stream.isTTY ? 100 : 5000;
-    if (!finished && now - this.lastDraw < interval) return;
+    if (finished ? this.finishedShown : now - this.lastDraw < interval) return;
     this.draw(now, note);
   }
 
@@ -38,6 +40,7 @@ export class Progress {
   private draw(now: number, note: string): void {
     const finished = this.done >= this.total;
     this.lastDraw = now;
+    this.finishedShown = finished;
     const elapsed = (now - this.start) / 1000;
     const rate = this.done / Math.max(elapsed, 1e-9);
     const eta = rate > 0 ? (this.total - this.done) / rate : Infinity;

@@ -51,6 +51,13 @@ export function clapCli(env: NodeJS.ProcessEnv) {
       return r.out;
     },
     spawn: (...args: string[]): ClapProcess => new ClapProcess(args, env),
+    /** Runs with stdout a pipe whose reader is gone before the command writes (as `clap ... | head` once head has quit). */
+    async closedStdout(...args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }> {
+      const p = new ClapProcess(args, env);
+      p.child.stdout!.destroy();
+      const { code, signal } = await p.exited;
+      return { code, signal, err: p.err };
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { basename, extname } from 'node:path';
-import { ClapError } from '../../errors.js';
+import { ClapError, plural } from '../../errors.js';
 import { DEFAULT_TEMPLATE } from '../../tasks/clap.js';
 import {
   ADAPTERS,
@@ -114,7 +114,7 @@ function readPredictions(file: string): Map<string, string> {
 function printTable(ctx: CommandContext, result: EvalResult, dataset: EvalDataset, report?: { markdown: string; png?: string }): void {
   const paper = PAPER_2023[result.task] ?? {};
   ctx.stdout.write(
-    `${dataset.title} (${result.task}, ${dataset.split}): ${result.n} clips${result.classes ? `, ${result.classes} classes` : ''}\n`,
+    `${dataset.title} (${result.task}, ${dataset.split}): ${plural(result.n, 'clip')}${result.classes ? `, ${plural(result.classes, 'class', 'classes')}` : ''}\n`,
   );
   const rows = Object.entries(result.metrics);
   const w = Math.max(...rows.map(([k]) => k.length), 6);
@@ -123,8 +123,8 @@ function printTable(ctx: CommandContext, result: EvalResult, dataset: EvalDatase
   ctx.stdout.write(`  ${'metric'.padEnd(w)}  ${'ours'.padStart(7)}  ${'paper'.padStart(7)}\n`);
   for (const [k, v] of rows) ctx.stdout.write(`  ${k.padEnd(w)}  ${pct(k, v).padStart(7)}  ${pct(k, paper[k]).padStart(7)}\n`);
   const d = result.details;
-  if (d.missing.length) ctx.stdout.write(`  (${d.missing.length} clips without audio left out)\n`);
-  if (d.skipped.length) ctx.stdout.write(`  (${d.skipped.length} undecodable clips left out)\n`);
+  if (d.missing.length) ctx.stdout.write(`  (${plural(d.missing.length, 'clip')} without audio left out)\n`);
+  if (d.skipped.length) ctx.stdout.write(`  (${plural(d.skipped.length, 'undecodable clip')} left out)\n`);
   if (report) ctx.stdout.write(`report: ${report.markdown}${report.png ? ` (+ ${basename(report.png)})` : ''}\n`);
 }
 

@@ -1,4 +1,4 @@
-import { ClapError } from '../../errors.js';
+import { ClapError, plural } from '../../errors.js';
 import { DEFAULT_UPLOAD_LIMITS, type RunningServer, SERVE_DEFAULTS, startServer, TOKEN_HEADER } from '../../server/index.js';
 import { ClapCap } from '../../tasks/clapcap.js';
 import { defineCommand, UsageError } from '../command.js';
@@ -122,7 +122,7 @@ export const serve = defineCommand({
     const stats = await index.stats();
     const allowed = running.context.guard.allowed;
     ctx.stderr.write(
-      `serving ${index.dir}: ${stats.files} files${allowed.length ? `; folders may be added under ${allowed.join(', ')}` : ''} (Ctrl-C stops)\n`,
+      `serving ${index.dir}: ${plural(stats.files, 'file')}${allowed.length ? `; folders may be added under ${allowed.join(', ')}` : ''} (Ctrl-C stops)\n`,
     );
 
     // Compile the text and audio towers now, so the first search and the first drop do not wait for them.

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ClapError } from '../../errors.js';
+import { ClapError, plural } from '../../errors.js';
 import { AUDIO_DEFAULTS, type AudioInput } from '../../audio/index.js';
 import { applyTemplate, type AudioEmbedOptions, type Clap, isInputError, scoreLabels } from '../clap.js';
 import { stripSubject } from '../pipeline.js';
@@ -372,7 +372,10 @@ export function evaluateCaptions(dataset: EvalDataset, predictions: ReadonlyMap<
     metrics.spider = s;
   }
   const notes = [...dataset.notes];
-  if (unmatched) notes.push(`${unmatched} clips have no generated caption and are left out`);
+  if (unmatched)
+    notes.push(
+      `${plural(unmatched, 'clip')} ${unmatched === 1 ? 'has' : 'have'} no generated caption and ${unmatched === 1 ? 'is' : 'are'} left out`,
+    );
   if (spice === undefined) notes.push('SPIDEr needs a SPICE score (Java + Stanford CoreNLP): pass one to report it');
   return {
     task: dataset.task,

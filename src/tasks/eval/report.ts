@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
+import { plural } from '../../errors.js';
 import type { EvalResult } from './evaluate.js';
 import { renderConfusionMatrix } from './png.js';
 
@@ -164,10 +165,13 @@ export function renderMarkdown(result: EvalResult, ctx: ReportContext = {}): str
       `![confusion matrix](${ctx.confusionPng})`,
     );
   const notes = [...d.notes];
-  if (d.missing.length) notes.push(`${d.missing.length} clips named by the metadata have no audio file and were left out.`);
+  if (d.missing.length)
+    notes.push(
+      `${plural(d.missing.length, 'clip')} named by the metadata ${d.missing.length === 1 ? 'has' : 'have'} no audio file and ${d.missing.length === 1 ? 'was' : 'were'} left out.`,
+    );
   if (d.skipped.length)
     notes.push(
-      `${d.skipped.length} clips could not be decoded and were left out: ${d.skipped
+      `${plural(d.skipped.length, 'clip')} could not be decoded and ${d.skipped.length === 1 ? 'was' : 'were'} left out: ${d.skipped
         .slice(0, 5)
         .map((s) => `\`${basename(s.path)}\``)
         .join(', ')}${d.skipped.length > 5 ? ', …' : ''}`,

@@ -4,7 +4,7 @@
  * Relative paths are resolved against the manifest's folder. Rows naming the same file are merged.
  */
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { ClapError } from '../../../errors.js';
+import { ClapError, plural } from '../../../errors.js';
 import { readCsv, readJsonl } from '../table.js';
 import { type AdapterOptions, type EvalDataset, type EvalItem, finish, isFile, labelText } from './common.js';
 
@@ -73,7 +73,7 @@ export function loadManifest(file: string, options: AdapterOptions): EvalDataset
   const notes: string[] = [];
   const unlabelled = items.filter((it) => it.labels.length === 0).length;
   if (labelColumn !== undefined && unlabelled)
-    notes.push(`${unlabelled} clips without a '${labelColumn}' value are used for retrieval only`);
+    notes.push(`${plural(unlabelled, 'clip')} without a '${labelColumn}' value ${unlabelled === 1 ? 'is' : 'are'} used for retrieval only`);
   if (retrieval) notes.push('identical captions form one text query, relevant to every clip that has it');
   return finish(
     {
