@@ -24,6 +24,7 @@ export {
   loadSafetensors,
   saveSafetensors,
   convertToSafetensors,
+  convertWeights,
   checkStateDict,
   type StateDict,
 } from './weights/index.js';

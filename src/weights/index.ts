@@ -48,4 +48,4 @@ export {
   loadWeights,
   timeLoad,
 } from './load.js';
-export { type ConvertResult, convertToSafetensors } from './convert.js';
+export { type ConvertResult, convertToSafetensors, convertWeights, weightFormatOfName } from './convert.js';

@@ -208,3 +208,45 @@ test('clap caption --json reproduces msclap generate_caption and its ranked beam
   assert.equal(wrong.code, 1);
   assert.match(wrong.err, /captioning needs clapcap weights/);
 });
+
+test('clap convert IN OUT writes the format OUT names, bit-exact both ways, and refuses OUT = IN (issue 12.10)', async () => {
+  const { loadCheckpoint } = await import('../../src/weights/index.js');
+  const { copyFileSync, readFileSync: read, symlinkSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'clap-convert-'));
+  const src = join(dir, 'clap.pth');
+  copyFileSync(fixturePath('clap.pth'), src);
+  const st = join(dir, 'clap.safetensors');
+  const back = join(dir, 'back.pth');
+  for (const [from, to, format] of [
+    [src, st, 'safetensors'],
+    [st, back, 'pth'],
+  ]) {
+    const r = await clap('convert', from, to, '--json');
+    assert.equal(r.code, 0, r.err);
+    assert.equal(JSON.parse(r.out).format, format);
+    assert.equal((await loadCheckpoint(to)).format, format);
+  }
+  const [a, b] = await Promise.all([loadCheckpoint(src), loadCheckpoint(back)]);
+  assert.deepEqual([...b.tensors.keys()].sort(), [...a.tensors.keys()].sort());
+  for (const [k, t] of a.tensors)
+    assert.deepEqual(
+      Buffer.from(b.tensors.get(k)!.data.buffer, b.tensors.get(k)!.data.byteOffset, b.tensors.get(k)!.data.byteLength),
+      Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      k,
+    );
+  // the .pth written loads where msclap's do: clap embed takes it
+  const embedded = await clap('embed', 'text', 'a dog', '--weights', back, '--config', fixturePath('config.json'));
+  assert.equal(embedded.code, 0, embedded.err);
+
+  const before = read(src);
+  symlinkSync(src, join(dir, 'link.pth'));
+  for (const out of [src, join(dir, '.', 'clap.pth'), join(dir, 'link.pth')]) {
+    const r = await clap('convert', src, out);
+    assert.equal(r.code, 2, `${out}: ${r.err}`);
+    assert.match(r.err, /^clap: OUT .* is IN: give another file name/);
+  }
+  const odd = await clap('convert', src, join(dir, 'clap.weights'));
+  assert.equal(odd.code, 2);
+  assert.match(odd.err, /^clap: OUT names the format to write: end it in \.safetensors or \.pth/);
+  assert.deepEqual(read(src), before, 'IN is untouched');
+});
