@@ -12,6 +12,8 @@ export interface CommandContext<T extends OptionTable = OptionTable> {
   given: ReadonlySet<string>;
   positionals: string[];
   json: boolean;
+  /** A library message with the library's option names written as this command's flags (see options.ts inFlags). */
+  inFlags(text: string): string;
   stdout: Output;
   stderr: Output;
 }

@@ -3,7 +3,7 @@ import { packageVersion } from '../version.js';
 import type { Command, CommandContext, Output } from './command.js';
 import { commands } from './commands/registry.js';
 import { INTERRUPTED_EXIT, Interrupted } from './interrupt.js';
-import { HELP_WIDTH, helpEntry, type OptionTable, optionsHelp, optionTable, parseOptions, UsageError, wrap } from './options.js';
+import { HELP_WIDTH, helpEntry, inFlags, type OptionTable, optionsHelp, optionTable, parseOptions, UsageError, wrap } from './options.js';
 
 /** Options every command accepts (--json is described per command, with its output shape). */
 const GLOBAL_OPTIONS = optionTable({
@@ -80,14 +80,18 @@ function tolerateClosedOutput(stream: Output, name: string, stderr: Output): voi
 
 /**
  * A library error about one of the command's options, reported under the flag instead of the library's
- * field name: "entryLength: must be ..." → "--max-tokens: must be ...", "cropOffset: cropOffset 9 is ..." → "--crop-offset 9 is ...".
+ * field name: "entryLength: must be ..." → "--max-tokens: must be ...", "FILE: cropOffset 9 is ..." →
+ * "FILE: --crop-offset 9 is ...".
  */
 function asFlagError(e: unknown, options: OptionTable): unknown {
-  const field = e instanceof ClapError ? e.subject : undefined;
-  const flag = field && Object.entries(options).find(([, def]) => def.field === field)?.[0];
-  if (!field || !flag) return e;
-  const body = (e as ClapError).message.slice(field.length + 2);
-  return new UsageError(body.startsWith(`${field} `) ? `--${flag}${body.slice(field.length)}` : `--${flag}: ${body}`);
+  if (!(e instanceof ClapError)) return e;
+  const flag = e.subject && Object.entries(options).find(([, def]) => def.field === e.subject)?.[0];
+  if (!flag) {
+    const message = inFlags(e.message, options);
+    return message === e.message ? e : new ClapError(message);
+  }
+  const body = e.message.slice(e.subject!.length + 2);
+  return new UsageError(body.startsWith(`${e.subject} `) ? `--${flag}${body.slice(e.subject!.length)}` : `--${flag}: ${body}`);
 }
 
 /** Runs the CLI; returns the exit code (0 ok, 1 failure on an input, 2 usage error). */
@@ -132,7 +136,14 @@ export async function main(
       return 0;
     }
     try {
-      await command.run({ values: parsed.values, given: parsed.given, positionals: parsed.positionals, json: parsed.values.json, ...io });
+      await command.run({
+        values: parsed.values,
+        given: parsed.given,
+        positionals: parsed.positionals,
+        json: parsed.values.json,
+        inFlags: (text) => inFlags(text, command.options),
+        ...io,
+      });
     } catch (e) {
       throw asFlagError(e, command.options);
     }

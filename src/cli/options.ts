@@ -4,6 +4,7 @@
  * applies them; an option left out is `undefined` here), so help cannot drift from behaviour.
  */
 import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** A mistake in how the command was called (exit code 2). */
 export class UsageError extends Error {
@@ -27,6 +28,8 @@ interface BaseOption {
    * (e.g. 'entryLength' for --max-tokens): such errors are shown under the flag.
    */
   field?: string;
+  /** Another option this one only works with (`--hop` needs `--sliding`): giving this one alone is a usage error. */
+  needs?: string;
 }
 
 interface DefaultShown {
@@ -52,6 +55,8 @@ export interface NumberOption extends BaseOption, DefaultShown {
   /** Exclusive bounds (e.g. above 0 for "a positive number"). */
   above?: number;
   below?: number;
+  /** Another number option this one may not exceed when both are given (`--min-duration` ≤ `--max-duration`). */
+  atMost?: string;
 }
 
 export interface BooleanOption extends BaseOption {
@@ -165,7 +170,20 @@ export function parseOptions<T extends OptionTable>(args: readonly string[], tab
       values[name] = undefined;
     } else values[name] = 'repeatable' in def && def.repeatable ? r.map((v) => convert(name, def, v)) : convert(name, def, r[0]);
   }
+  checkRelations(table, values, given);
   return { values: values as Values<T>, given, positionals, help };
+}
+
+/** The table's `needs` and `atMost` between options given together. */
+function checkRelations(table: OptionTable, values: Record<string, unknown>, given: ReadonlySet<string>): void {
+  for (const [name, def] of Object.entries(table)) {
+    if (def.needs !== undefined && given.has(name) && !given.has(def.needs)) throw new UsageError(`--${name} needs --${def.needs}`);
+    if ((def.kind === 'number' || def.kind === 'integer') && def.atMost !== undefined) {
+      const [v, limit] = [values[name], values[def.atMost]];
+      if (typeof v === 'number' && typeof limit === 'number' && v > limit)
+        throw new UsageError(`--${name} ${v} is more than --${def.atMost} ${limit}`);
+    }
+  }
 }
 
 function convert(name: string, def: Exclude<OptionDef, BooleanOption>, value: string): unknown {
@@ -203,11 +221,40 @@ function convert(name: string, def: Exclude<OptionDef, BooleanOption>, value: st
   }
 }
 
+/**
+ * `text` (a library error) with the library's option names that the table's flags set written as the flags:
+ * "cropOffset 9 is outside …" → "--crop-offset 9 is outside …". Only identifier-like names (camelCase)
+ * are replaced; plain words such as 'seed' read the same either way.
+ */
+export function inFlags(text: string, table: OptionTable): string {
+  let out = text;
+  for (const [flag, def] of Object.entries(table)) {
+    if (def.field && /[A-Z]/.test(def.field)) out = out.replace(new RegExp(`\\b${def.field}\\b`, 'g'), `--${flag}`);
+  }
+  return out;
+}
+
 function checkOutput(name: string, path: string, kind: 'dir' | 'file'): void {
+  const blocker = fileOnTheWay(path);
+  if (blocker !== undefined) throw new UsageError(`--${name} ${path}: ${blocker} is a file, not a folder`);
   const st = statSync(path, { throwIfNoEntry: false });
   if (!st) return;
   if (kind === 'dir' && !st.isDirectory()) throw new UsageError(`--${name} ${path}: exists and is not a folder`);
   if (kind === 'file' && st.isDirectory()) throw new UsageError(`--${name} ${path}: is a folder, give a file name`);
+}
+
+/** The file among `path`'s parent folders, when one of them is a file (ENOTDIR), else undefined. */
+function fileOnTheWay(path: string): string | undefined {
+  for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(dir, { throwIfNoEntry: false });
+    } catch {
+      continue; // ENOTDIR: a file further up
+    }
+    if (st) return st.isDirectory() ? undefined : dir;
+  }
+  return undefined;
 }
 
 /** "an integer ≥ 1", "an integer in 1..32", "a number in [0, 1)", "a number > 0". */

@@ -72,6 +72,20 @@ test('negative numbers reach validation, which names the flag, the value and the
   usageError(['--freeze', 'x,z'], /^--freeze takes a comma list of x, y; got 'z'$/);
 });
 
+test('relations between options: needs and atMost', () => {
+  const table = optionTable({
+    sliding: { kind: 'boolean', help: 'windows' },
+    hop: { kind: 'number', above: 0, needs: 'sliding', help: 'hop' },
+    min: { kind: 'number', atMost: 'max', help: 'least' },
+    max: { kind: 'number', help: 'most' },
+  });
+  assert.throws(() => parseOptions(['--hop', '2'], table), /^UsageError: --hop needs --sliding$/);
+  assert.equal(parseOptions(['--hop', '2', '--sliding'], table).values.hop, 2);
+  assert.throws(() => parseOptions(['--min', '3', '--max', '2'], table), /^UsageError: --min 3 is more than --max 2$/);
+  assert.deepEqual(parseOptions(['--min', '2', '--max', '2'], table).values, { sliding: false, hop: undefined, min: 2, max: 2 });
+  assert.equal(parseOptions(['--min', '3'], table).values.min, 3);
+});
+
 test('malformed command lines are one-line usage errors', () => {
   usageError(['--tpo', '1'], /^unknown option '--tpo' \(did you mean --top\?\)$/);
   usageError(['-x'], /^unknown option '-x'$/);
@@ -121,4 +135,51 @@ test('every command: every option has help text, and `clap COMMAND --help` lists
     if (c.json) assert.match(help, /^ {2}--json\b/m, name);
     for (const line of help.split('\n')) assert.ok(line.length <= HELP_WIDTH, `${name}: ${line}`);
   }
+});
+
+test('clap as run: option errors are one line naming the flag, the value and the range — never a library field (issue 12.7)', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { clapCli } = await import('../helpers/cli.js');
+  const { fixturePath } = await import('../helpers/fixtures.js');
+  const cli = clapCli({ ...process.env, CLAP_THREADS: '1' });
+  const dir = mkdtempSync(join(tmpdir(), 'clap-options-'));
+  const aFile = join(dir, 'a-file');
+  writeFileSync(aFile, 'not a folder');
+  const W = ['--weights', fixturePath('clap.pth')];
+  const CAP = ['--weights', fixturePath('clapcap.pth')];
+  const wav = fixturePath('inputs', 'audio', 'vowel_16k.wav');
+  const long = fixturePath('inputs', 'audio', 'bursts_long_44k.wav');
+  const cases: [string[], number, RegExp][] = [
+    [['classify', wav, ...W, '--labels', 'a,b', '--top', '-1'], 2, /^--top must be an integer ≥ 1, got '-1'$/],
+    [['caption', wav, ...CAP, '--beam', '-3'], 2, /^--beam must be an integer in 1\.\.32, got '-3'$/],
+    [['caption', wav, ...CAP, '--beam', '1000'], 2, /^--beam must be an integer in 1\.\.32, got '1000'$/],
+    [['caption', wav, ...CAP, '--top-p', '0'], 2, /^--top-p must be a number in \(0, 1\], got '0'$/],
+    [['caption', wav, ...CAP, '--max-tokens', '100000'], 2, /^--max-tokens: must be an integer in 1\.\.\d+, got 100000$/],
+    [['embed', 'audio', wav, ...W, '--sliding', '--hop', '-1'], 2, /^--hop must be a number > 0, got '-1'$/],
+    [['embed', 'audio', wav, ...W, '--hop', '2'], 2, /^--hop needs --sliding$/],
+    [['embed', 'audio', long, ...W, '--crop-offset', '99999999'], 1, /: --crop-offset 99999999 is outside \[0, \d+\]/],
+    [['train', 'contrastive', '--data', 'x.csv', '--out', join(dir, 'run'), '--lr', '-1'], 2, /^--lr must be a number > 0, got '-1'$/],
+    [['search', 'x', '--db', dir, '--min-duration', '5', '--max-duration', '2'], 2, /^--min-duration 5 is more than --max-duration 2$/],
+    [['index', 'add', dir, '--db', join(dir, 'db'), ...W, '--job-files', '3'], 2, /^--job-files needs --queue$/],
+    [['export', 'onnx', ...W, '--out', aFile], 2, /^--out .*a-file: exists and is not a folder$/],
+    [['export', 'onnx', ...W, '--out', join(aFile, 'sub')], 2, /^--out .*a-file\/sub: .*a-file is a file, not a folder$/],
+    [['train', 'probe', '--data', 'x.csv', ...W, '--out', aFile], 2, /^--out .*a-file: exists and is not a folder$/],
+    [
+      ['train', 'caption', '--data', 'x.csv', '--init', fixturePath('clapcap.pth'), '--out', aFile],
+      2,
+      /a-file: exists and is not a folder$/,
+    ],
+    [['train', 'contrastive', '--data', 'x.csv', '--out', join(aFile, 'run')], 2, /a-file is a file, not a folder$/],
+  ];
+  const wrong: string[] = [];
+  for (const [args, code, says] of cases) {
+    const r = await cli.run(...args);
+    const lines = r.err.trim().split('\n');
+    const line = lines[0].replace(/^clap: /, '');
+    if (r.code !== code || lines.length !== 1 || !says.test(line) || /entryLength|topP|topK|hopS|cropOffset|beamSize|batchSize/.test(r.err))
+      wrong.push(`clap ${args.join(' ')}: exit ${r.code}: ${r.err}`);
+  }
+  assert.deepEqual(wrong, []);
 });

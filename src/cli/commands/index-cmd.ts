@@ -65,6 +65,7 @@ export const RUN_OPTIONS = optionTable({
   'job-files': {
     kind: 'integer',
     min: 1,
+    needs: 'queue',
     section: 'Distributed (docs/scale-out.md)',
     help: 'with --queue: files per queued batch',
     default: QUEUE_DEFAULTS.filesPerJob,
@@ -195,7 +196,6 @@ async function runIndex(
   const ann = v['ann-index'];
   const annThreshold = v['ann-threshold'];
   const queueUrl = v.queue;
-  if (ctx.given.has('job-files') && queueUrl === undefined) throw new UsageError('--job-files needs --queue');
   const { clap, index } = await openWithModel(ctx, mode === 'add', { audio, ann, annThreshold });
   const progress = progressReporter(ctx);
   try {

@@ -19,7 +19,7 @@ export const search = defineCommand({
     audio: { kind: 'path', arg: 'FILE', help: "the query is a sound; with --captions, rank the index's captions for it" },
     captions: { kind: 'boolean', help: 'audio→text: rank the captions added with clap index captions' },
     glob: { kind: 'string', arg: 'G', help: "only paths matching G ('*.wav' matches names, 'drums/**' folders)" },
-    'min-duration': { kind: 'number', arg: 'S', min: 0, help: 'only files at least S seconds long' },
+    'min-duration': { kind: 'number', arg: 'S', min: 0, atMost: 'max-duration', help: 'only files at least S seconds long' },
     'max-duration': { kind: 'number', arg: 'S', min: 0, help: 'only files at most S seconds long' },
     exact: { kind: 'boolean', help: 'scan every vector (ignore the ANN index)' },
     ann: { kind: 'boolean', help: 'require the ANN index (tuned by --nprobes and --refine)' },
@@ -61,15 +61,11 @@ export const search = defineCommand({
     const top = v.top;
     if (v.exact && v.ann) throw new UsageError('give --exact or --ann, not both');
     const mode: SearchMode = v.exact ? 'exact' : v.ann ? 'ann' : 'auto';
-    const minDuration = v['min-duration'];
-    const maxDuration = v['max-duration'];
-    if (minDuration !== undefined && maxDuration !== undefined && minDuration > maxDuration)
-      throw new UsageError(`--min-duration ${minDuration} is more than --max-duration ${maxDuration}`);
     const options: IndexSearchOptions = {
       top,
       glob: v.glob,
-      minDuration,
-      maxDuration,
+      minDuration: v['min-duration'],
+      maxDuration: v['max-duration'],
       mode,
       nprobes: v.nprobes,
       refineFactor: v.refine,

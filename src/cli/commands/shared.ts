@@ -101,6 +101,7 @@ export function windowOptions<const S extends string>(sliding: S) {
       above: 0,
       default: AUDIO_DEFAULTS.hopS,
       field: 'hopS',
+      needs: 'sliding',
       section: 'Audio',
       help: 'seconds between sliding windows (with --sliding)',
     },
@@ -146,7 +147,6 @@ type WindowValues = Values<ReturnType<typeof windowOptions>>;
 
 /** The window options given on the command line (those left out are absent, so defaults or recorded settings apply). */
 export function windowSettings(v: WindowValues): WindowSettings {
-  if (v.hop !== undefined && !v.sliding) throw new UsageError('--hop needs --sliding');
   const out: WindowSettings = {};
   if (v.channels !== undefined) out.channels = v.channels;
   if (v.crop !== undefined) out.crop = v.crop;
@@ -193,6 +193,7 @@ export const STRICT_OPTION = optionTable({
  */
 export function reportSkipped(ctx: CommandContext, results: readonly object[]): number {
   const skipped = results.filter(isInputError);
+  for (const s of skipped) s.error = ctx.inFlags(s.error); // printed and in --json: "--crop-offset", not "cropOffset"
   if (skipped.length === 1 && results.length === 1) throw new ClapError(skipped[0].error, { subject: skipped[0].input });
   for (const s of skipped) ctx.stderr.write(`skipped ${s.input}: ${s.error}\n`);
   if (skipped.length === results.length) throw new ClapError(`none of the ${plural(results.length, 'file')} could be read`);
