@@ -15,7 +15,7 @@ export {
   isInputError,
   type WindowEmbedding,
 } from './tasks/clap.js';
-export { ClapCap, type Caption, type CaptionCallOptions, type ClapCapLoadOptions } from './tasks/clapcap.js';
+export { ClapCap, type Caption, type CaptionCallOptions, type CaptionWindow, type ClapCapLoadOptions } from './tasks/clapcap.js';
 export { CLAP_2023, CLAP_PRESETS, clapConfigFromJson, clapConfigToJson, type ClapConfig } from './models/clap/index.js';
 export {
   loadWeights,

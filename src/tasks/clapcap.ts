@@ -41,6 +41,15 @@ export interface Caption {
   tokens: number[];
   /** Every beam, best first, with its score (mean log-probability per token). */
   beams?: CaptionBeam[];
+  /** In sliding mode: each window captioned on its own, with its times (seconds); `caption` is of their mean. */
+  windows?: CaptionWindow[];
+}
+
+export interface CaptionWindow {
+  start: number;
+  end: number;
+  caption: string;
+  tokens: number[];
 }
 
 export type CaptionCallOptions = CaptionOptions & AudioEmbedOptions;
@@ -97,15 +106,22 @@ export class ClapCap {
   async caption(inputs: readonly AudioInput[], options: CaptionCallOptions = {}): Promise<(Caption | InputError)[]> {
     const audio = await this.audio.embed(inputs, options);
     const embedded = audio.filter((a): a is AudioEmbedding => !isInputError(a));
-    const results = await this.decoder.caption(
-      embedded.map((a) => a.embedding),
-      options,
-    );
+    // Files first, then every window: a file's caption (and its sampling stream) is the same with or without windows.
+    const windows = embedded.flatMap((a) => a.windows ?? []);
+    const results = await this.decoder.caption([...embedded.map((a) => a.embedding), ...windows.map((w) => w.embedding)], options);
     let k = 0;
+    let w = embedded.length;
     return audio.map((a) => {
       if (isInputError(a)) return a;
       const r = results[k++];
-      return { input: a.input, caption: r.caption, tokens: r.tokens, ...(r.beams ? { beams: r.beams } : {}) };
+      const own = a.windows?.map((win) => ({ start: win.start, end: win.end, caption: results[w].caption, tokens: results[w++].tokens }));
+      return {
+        input: a.input,
+        caption: r.caption,
+        tokens: r.tokens,
+        ...(r.beams ? { beams: r.beams } : {}),
+        ...(own ? { windows: own } : {}),
+      };
     });
   }
 

@@ -250,3 +250,29 @@ test('clap convert IN OUT writes the format OUT names, bit-exact both ways, and 
   assert.match(odd.err, /^clap: OUT names the format to write: end it in \.safetensors or \.pth/);
   assert.deepEqual(read(src), before, 'IN is untouched');
 });
+
+test('clap caption --sliding captions every window and lists them, as its help says (issue 12.10)', async () => {
+  const long = audio('bursts_long_44k');
+  const cap = ['--weights', fixturePath('clapcap.pth'), '--config', fixturePath('config.json'), '--max-tokens', '6'];
+  const r = await clap('caption', long, ...cap, '--sliding', '--json');
+  assert.equal(r.code, 0, r.err);
+  const [res] = JSON.parse(r.out) as { caption: string; windows: { start: number; end: number; caption: string; tokens: number[] }[] }[];
+  assert.deepEqual(
+    res.windows.map((w) => [w.start, w.end]),
+    [
+      [0, 7],
+      [7, 458121 / 44100],
+    ],
+  );
+  for (const w of res.windows) assert.ok(typeof w.caption === 'string' && w.tokens.length > 0);
+  // the first window is the start crop: its caption is the file's caption without --sliding
+  const plain = await clap('caption', long, ...cap, '--json');
+  assert.equal(plain.code, 0, plain.err);
+  assert.deepEqual(res.windows[0].tokens, (JSON.parse(plain.out) as { tokens: number[] }[])[0].tokens);
+  const text = await clap('caption', long, ...cap, '--sliding');
+  assert.equal(text.code, 0, text.err);
+  assert.match(text.out, /\n {2}0\.0–7\.0 s: .*\n {2}7\.0–10\.4 s: /);
+  const help = (await clap('caption', '--help')).out.replace(/\s+/g, ' ');
+  assert.match(help, /--sliding caption every 7 s window of long files too/);
+  assert.match(help, /"windows"\?: \[\{"start","end","caption","tokens"\}\]/);
+});

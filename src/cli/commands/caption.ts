@@ -2,10 +2,14 @@ import { CAPTION_DEFAULTS, CAPTION_STRATEGIES } from '../../tasks/caption/index.
 import { defineCommand } from '../command.js';
 import { ClapCap } from '../../tasks/clapcap.js';
 import { isInputError } from '../../tasks/clap.js';
-import { AUDIO_OPTIONS, embedOptions, failIfStrict, MODEL_OPTIONS, needFiles, reportSkipped, STRICT_OPTION } from './shared.js';
+import { audioOptions, embedOptions, failIfStrict, MODEL_OPTIONS, needFiles, reportSkipped, STRICT_OPTION } from './shared.js';
 
 /** Most beams: the KV cache holds beams × tokens positions per file, so memory and time grow with it. */
 const MAX_BEAMS = 32;
+
+const AUDIO_OPTIONS = audioOptions(
+  "caption every 7 s window of long files too (listed with their times; the file's caption is of their mean)",
+);
 
 export const caption = defineCommand({
   path: ['caption'],
@@ -59,7 +63,7 @@ export const caption = defineCommand({
     seed: { ...AUDIO_OPTIONS.seed, section: undefined, help: 'seed for --strategy sample and --crop random' },
     ...STRICT_OPTION,
   },
-  json: '[{"input", "caption", "tokens": number[], "beams"?: [{"text","tokens","score"}]} | {"input", "error"} (a file skipped)]',
+  json: '[{"input", "caption", "tokens": number[], "beams"?: [{"text","tokens","score"}], "windows"?: [{"start","end","caption","tokens"}]} | {"input", "error"} (a file skipped)]',
   async run(ctx) {
     const files = needFiles(ctx);
     const v = ctx.values;
@@ -87,6 +91,7 @@ export const caption = defineCommand({
               caption: r.caption,
               tokens: r.tokens,
               ...(allBeams && r.beams ? { beams: r.beams.map((b) => ({ text: b.text, tokens: b.tokens, score: b.score })) } : {}),
+              ...(r.windows ? { windows: r.windows } : {}),
             },
       );
       if (ctx.json) ctx.stdout.write(`${JSON.stringify(shaped)}\n`);
@@ -95,6 +100,7 @@ export const caption = defineCommand({
           if (isInputError(r)) continue;
           ctx.stdout.write(`${r.input}: ${r.caption}\n`);
           for (const b of r.beams ?? []) ctx.stdout.write(`  ${b.score.toFixed(4)}  ${JSON.stringify(b.text)}\n`);
+          for (const w of r.windows ?? []) ctx.stdout.write(`  ${w.start.toFixed(1)}–${w.end.toFixed(1)} s: ${w.caption}\n`);
         }
       }
       failIfStrict(ctx, skipped, files.length);
