@@ -4,6 +4,7 @@ export {
   Clap,
   applyTemplate,
   DEFAULT_TEMPLATE,
+  HF_TEMPLATE,
   scoreLabels,
   type AudioEmbedding,
   type AudioEmbedOptions,

@@ -110,7 +110,10 @@ export const classifyBody = {
     file: fileField,
     labels: { type: 'string', description: 'comma-separated labels' },
     'multi-label': { type: 'boolean', description: 'sigmoid per label instead of a softmax across labels' },
-    template: { type: 'string', description: "prompt; '{}' is replaced by the label (default 'this is the sound of ')" },
+    template: {
+      type: 'string',
+      description: "prompt; '{}' is replaced by the label (default: the model family's, msclap's 'this is the sound of ')",
+    },
   },
   required: ['file', 'labels'],
 } as const;

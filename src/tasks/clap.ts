@@ -39,11 +39,11 @@ import { TextTower } from './text-tower.js';
 import { exportClapOnnx, type OnnxExportOptions } from './onnx-export.js';
 import { compileTower, int8WeightsFor, type TowerContext, towerKey } from './towers.js';
 import { WeightsSource } from './weights-source.js';
-import { applyTemplate, checkLabels, type Classification, DEFAULT_TEMPLATE, scaledSimilarity, scoreLabels } from './zero-shot.js';
+import { applyTemplate, checkLabels, type Classification, defaultTemplate, scaledSimilarity, scoreLabels } from './zero-shot.js';
 
 export type { AudioEmbedding, AudioEmbedOptions, InputError, InputErrorMode, WindowEmbedding } from './audio-tower.js';
 export { isInputError } from './audio-tower.js';
-export { applyTemplate, checkLabels, type Classification, DEFAULT_TEMPLATE, scoreLabels } from './zero-shot.js';
+export { applyTemplate, checkLabels, type Classification, DEFAULT_TEMPLATE, HF_TEMPLATE, scoreLabels } from './zero-shot.js';
 export type { OnnxExportOptions } from './onnx-export.js';
 
 /** What `Clap.load` and `embedAudio` do when an option is left out (the CLI's help shows these). */
@@ -89,7 +89,10 @@ export interface ClapLoadOptions extends RuntimeOptions {
 export interface ClassifyOptions extends AudioEmbedOptions {
   /** Sigmoid per label instead of a softmax across labels (paper §2.3, multi-label tasks). */
   multiLabel?: boolean;
-  /** Prompt: '{}' is replaced by the label; without '{}' the label is appended. Default msclap's 'this is the sound of '. */
+  /**
+   * Prompt: '{}' is replaced by the label; without '{}' the label is appended. Default: the family's reference
+   * (`Clap.template`): msclap's 'this is the sound of ', Hugging Face's pipeline's 'This is a sound of {}.'.
+   */
   template?: string;
 }
 
@@ -166,6 +169,11 @@ export class Clap {
   /** What the model is, in words ("msclap 2022 (Cnn14 + BERT)"). */
   get description(): string {
     return describeClap(this.config);
+  }
+
+  /** The zero-shot prompt `classify` uses when none is given: the family's reference (msclap's, or Hugging Face's pipeline's). */
+  get template(): string {
+    return defaultTemplate(this.family);
   }
 
   /** The weights file this model was loaded from (as given), or undefined for an in-memory state dict. */
@@ -286,7 +294,7 @@ export class Clap {
     options: ClassifyOptions = {},
   ): Promise<(Classification | InputError)[]> {
     checkLabels(labels);
-    const template = options.template ?? DEFAULT_TEMPLATE;
+    const template = options.template ?? this.template;
     const textEmb = await this.embedText(labels.map((l) => applyTemplate(template, l)));
     const audio = await this.embedAudio(inputs, options);
     const embedded = audio.filter((a): a is AudioEmbedding => !isInputError(a));

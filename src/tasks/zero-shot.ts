@@ -3,10 +3,19 @@
  * prompts from labels, msclap's similarity scale, and scores across labels. No model code, no I/O.
  */
 import { ClapError } from '../errors.js';
+import type { ClapFamily } from '../models/clap/config.js';
 import { cosineMatrix } from './similarity.js';
 
 /** msclap's zero-shot prompt. */
 export const DEFAULT_TEMPLATE = 'this is the sound of ';
+
+/** transformers' zero-shot-audio-classification pipeline's `hypothesis_template`, which LAION's models are shown with. */
+export const HF_TEMPLATE = 'This is a sound of {}.';
+
+/** The prompt a family's reference classifies with: Hugging Face's pipeline for its CLAP models, msclap's otherwise. */
+export function defaultTemplate(family: ClapFamily): string {
+  return family === 'hf-clap' ? HF_TEMPLATE : DEFAULT_TEMPLATE;
+}
 
 export interface Classification {
   input: string;

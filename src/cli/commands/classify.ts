@@ -1,5 +1,5 @@
 import { ClapError } from '../../errors.js';
-import { type Clap, type Classification, DEFAULT_TEMPLATE, type InputError, isInputError } from '../../tasks/clap.js';
+import { type Clap, type Classification, DEFAULT_TEMPLATE, HF_TEMPLATE, type InputError, isInputError } from '../../tasks/clap.js';
 import { headProbabilities, loadLinearHead } from '../../tasks/train/index.js';
 import { defineCommand, UsageError } from '../command.js';
 import {
@@ -31,8 +31,8 @@ export const classify = defineCommand({
     template: {
       kind: 'string',
       arg: 'T',
-      default: DEFAULT_TEMPLATE,
       help: "prompt; '{}' is replaced by the label, else the label is appended",
+      defaultText: `the family's reference: '${DEFAULT_TEMPLATE}' (msclap), '${HF_TEMPLATE}' (Hugging Face)`,
     },
     top: { kind: 'integer', arg: 'K', min: 1, help: 'keep the K most probable labels per file, most probable first' },
     ...MODEL_OPTIONS,

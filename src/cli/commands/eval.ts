@@ -18,6 +18,7 @@ import {
   PAPER_2023,
   PATH_COLUMNS,
   readCsv,
+  type ReportContext,
   writeReport,
 } from '../../tasks/eval/index.js';
 import { readJson, readText } from '../../tasks/eval/table.js';
@@ -200,7 +201,7 @@ export const evalCommand = defineCommand({
     const { threshold, spice, out, weights } = v;
     const templates = templatesOf(v);
     const dataset = task === 'manifest' ? loadManifest(data, options) : loadDataset(task, data, options);
-    const reportCtx = { model: weights, command: `clap eval ${task} --data ${data}` };
+    const reportCtx: ReportContext = { model: weights, command: `clap eval ${task} --data ${data}` };
     let result: EvalResult;
     if (dataset.captioning) {
       const predictions = v.predictions;
@@ -215,6 +216,7 @@ export const evalCommand = defineCommand({
       const cache = v['no-cache'] ? undefined : new EmbeddingCache(v.cache);
       const { onProgress, ...audio } = embedOptions(ctx, dataset.items.length);
       const clap = await loadModel({ ...v, weights: v.weights });
+      reportCtx.model = `${v.weights} (${clap.description})`;
       try {
         result = await evaluateDataset(clap, dataset, {
           templates,
