@@ -6,10 +6,19 @@ export interface Section {
 }
 
 const { modelSections } = await import('./model.js');
+const { familiesSection } = await import('./families.js');
 const { trainSection } = await import('./train.js');
 const { perfSections } = await import('./perf.js');
 const { indexSections } = await import('./store.js');
 const { captionSection } = await import('./caption.js');
 const { serveSection } = await import('./serve.js');
 
-export const sections: Section[] = [...modelSections, captionSection, ...perfSections, trainSection, ...indexSections, serveSection];
+export const sections: Section[] = [
+  ...modelSections,
+  familiesSection,
+  captionSection,
+  ...perfSections,
+  trainSection,
+  ...indexSections,
+  serveSection,
+];
