@@ -16,7 +16,7 @@ export const CLAP_EXPORT_VERSION = 1;
 
 export interface TensorSpec {
   name: string;
-  dtype: 'float32' | 'int64';
+  dtype: 'float32' | 'int64' | 'bool';
   /** Sizes; a string names a size chosen at run time (the ONNX dim_param: 'B' rows, 'T' tokens). */
   shape: (number | string)[];
   description: string;
@@ -32,11 +32,11 @@ export interface OnnxModelSpec {
   outputs: TensorSpec[];
 }
 
-/** The log-mel frontend: what the waveform model computes inside, and what the log-mel model expects fed. */
-export interface FrontendSpec {
+/** msclap's log-mel frontend: what the waveform model computes inside, and what the log-mel model expects fed. */
+export interface TorchlibrosaFrontendSpec {
   /** 'torchlibrosa-logmel': torchlibrosa's Spectrogram + LogmelFilterBank as msclap runs them. */
-  type: string;
-  /** Rate the mel filterbank is designed for (msclap: 32000, applied to 44.1 kHz bins). */
+  type: 'torchlibrosa-logmel';
+  /** Rate the mel filterbank is designed for (msclap 2023: 32000, applied to 44.1 kHz bins; 2022: 44100). */
   mel_sample_rate: number;
   n_fft: number;
   win_length: number;
@@ -57,18 +57,56 @@ export interface FrontendSpec {
   frames: number;
 }
 
+/**
+ * Hugging Face CLAP: transformers' `ClapFeatureExtractor` (preprocessor_config.json), run outside the model
+ * (the library's audio/clap-feature-extractor.ts): 48 kHz mono → `input_features` [channels, frames, n_mels]
+ * and, fused, `is_longer`. Reflect-padded periodic-Hann STFT in float64, power, mel (`mel_scale` HTK
+ * unnormalised for `fusion`, Slaney for `rand_trunc`), 10·log10(max(x, 1e-10)), no top_db.
+ */
+export interface ClapFeatureExtractorSpec {
+  type: 'clap-feature-extractor';
+  sampling_rate: number;
+  n_fft: number;
+  hop_length: number;
+  n_mels: number;
+  fmin: number;
+  fmax: number;
+  max_length_s: number;
+  /** 'rand_trunc': a window-long crop of a longer clip; 'fusion': the whole clip's mel shrunk + 3 chunks. */
+  truncation: 'rand_trunc' | 'fusion';
+  /** Shorter clips: 'repeatpad' tiles whole copies then zero-pads (also 'repeat', 'pad'). */
+  padding: 'repeatpad' | 'repeat' | 'pad';
+  mel_scale: 'htk' | 'slaney';
+  mel_norm: 'slaney' | null;
+  /** Frames of one 10 s window (1001). */
+  frames: number;
+  /** 1 (rand_trunc) or 4 (fusion: shrunk whole mel, front, middle, back chunks). */
+  channels: number;
+}
+
+export type FrontendSpec = TorchlibrosaFrontendSpec | ClapFeatureExtractorSpec;
+
 export interface AudioSpec {
-  /** `waveform` [batch, window_samples] float32: mono windows at sample_rate, frontend in the graph. */
+  /**
+   * msclap: `waveform` [batch, window_samples] float32, mono windows at sample_rate, frontend in the graph.
+   * Hugging Face: `input_features` [batch, channels, frames, n_mels] (and, fused, `is_longer` [batch] bool).
+   */
   model: OnnxModelSpec;
   /** `logmel` [batch, frames, n_mels] float32: the frontend's output (written on request). */
   logmel_model?: OnnxModelSpec;
   /** The rate windows are cut at (clips are resampled to it; msclap: torchaudio's sinc_interp_hann). */
   sample_rate: number;
   window_samples: number;
-  /** A clip of at most one window is repeated and cut to the window (msclap pads by tiling, not zeros). */
-  shorter: 'tile';
-  /** A longer clip: one window-long crop (offset 0 by default; msclap picks a random one), or every window (sliding). */
-  longer: 'crop';
+  /**
+   * A clip of at most one window: 'tile' = repeated and cut to the window (msclap pads by tiling, not zeros);
+   * Hugging Face: the feature extractor's padding ('repeatpad': whole copies, then zeros).
+   */
+  shorter: 'tile' | 'repeatpad' | 'repeat' | 'pad';
+  /**
+   * A longer clip: 'crop' = one window-long crop (offset 0 by default; msclap picks a random one), or every
+   * window (sliding); Hugging Face: the feature extractor's truncation ('rand_trunc' crops; 'fusion').
+   */
+  longer: 'crop' | 'rand_trunc' | 'fusion';
   /** Several channels: averaged ('mean'; msclap itself concatenates them). */
   channels: 'mean';
   frontend: FrontendSpec;
@@ -77,9 +115,13 @@ export interface AudioSpec {
 export interface TokenizerSpec {
   /** tokenizer.json (Hugging Face `tokenizers` format), beside this file. */
   file: string;
-  /** 'gpt2-bpe': GPT-2 byte-level BPE, no normalisation, no prefix space. */
+  /**
+   * 'gpt2-bpe': GPT-2 byte-level BPE, no normalisation, no prefix space (msclap 2023); 'bert-wordpiece':
+   * BERT's normalizer, pre-tokenizer and WordPiece with [CLS] … [SEP] (msclap 2022); 'roberta-bpe':
+   * RoBERTa's byte-level BPE with <s> … </s> (Hugging Face CLAP) — tokenizer.json holds each in full.
+   */
   type: string;
-  /** Appended to every text before tokenizing (msclap: ' <|endoftext|>'). */
+  /** Appended to every text before tokenizing (msclap 2023: ' <|endoftext|>'; others: ''). */
   append: string;
   /** Tokens cut out of the text before BPE (surrounding spaces kept), → their ids; no others are added. */
   special_tokens: Record<string, number>;
@@ -102,7 +144,7 @@ export interface ClapExport {
   format: typeof CLAP_EXPORT_FORMAT;
   version: typeof CLAP_EXPORT_VERSION;
   producer: string;
-  /** 'msclap-2023' */
+  /** 'msclap-2023', 'msclap-2022', 'hf-clap' (models/clap clapFamily). */
   family: string;
   embedding_dim: number;
   onnx: { opset: number; ir_version: number; precision: string };
@@ -151,14 +193,21 @@ class Fields {
     return /^[\w][\w.-]*$/.test(file) ? file : this.fail(`${path}.${key}`, `'${file}' must be a plain file name`);
   }
 
+  oneOf<T extends string>(o: Json, key: string, path: string, allowed: readonly T[]): T {
+    const v = o[key];
+    return allowed.includes(v as T) ? (v as T) : this.fail(`${path}.${key}`, `must be one of ${allowed.join(', ')}`);
+  }
+
   frontend(v: unknown, path: string): FrontendSpec {
     const o = this.object(v, path);
+    if (o.type === 'clap-feature-extractor') return this.clapFeatureExtractor(o, path);
+    if (o.type !== 'torchlibrosa-logmel') this.fail(`${path}.type`, "must be 'torchlibrosa-logmel' or 'clap-feature-extractor'");
     const int = (k: string): number => this.integer(o, k, path);
     const num = (k: string): number => this.number(o, k, path);
     if (typeof o.center !== 'boolean') this.fail(`${path}.center`, 'must be true or false');
     if (o.top_db !== null) num('top_db');
     return {
-      type: this.string(o, 'type', path),
+      type: 'torchlibrosa-logmel',
       mel_sample_rate: int('mel_sample_rate'),
       n_fft: int('n_fft'),
       win_length: int('win_length'),
@@ -178,6 +227,28 @@ class Fields {
     };
   }
 
+  clapFeatureExtractor(o: Json, path: string): ClapFeatureExtractorSpec {
+    const int = (k: string): number => this.integer(o, k, path);
+    const num = (k: string): number => this.number(o, k, path);
+    const truncation = this.oneOf(o, 'truncation', path, ['rand_trunc', 'fusion'] as const);
+    return {
+      type: 'clap-feature-extractor',
+      sampling_rate: int('sampling_rate'),
+      n_fft: int('n_fft'),
+      hop_length: int('hop_length'),
+      n_mels: int('n_mels'),
+      fmin: num('fmin'),
+      fmax: num('fmax'),
+      max_length_s: num('max_length_s'),
+      truncation,
+      padding: this.oneOf(o, 'padding', path, ['repeatpad', 'repeat', 'pad'] as const),
+      mel_scale: truncation === 'fusion' ? 'htk' : 'slaney',
+      mel_norm: truncation === 'fusion' ? null : 'slaney',
+      frames: int('frames'),
+      channels: int('channels'),
+    };
+  }
+
   model(v: unknown, path: string): OnnxModelSpec {
     const o = this.object(v, path);
     const tensors = (key: string): TensorSpec[] => {
@@ -191,7 +262,8 @@ class Fields {
           this.fail(`${at}.shape`, 'must be a list of sizes');
         }
         const dtype = this.string(x, 'dtype', at);
-        if (dtype !== 'float32' && dtype !== 'int64') this.fail(`${at}.dtype`, `'${dtype}' is not float32 or int64`);
+        if (dtype !== 'float32' && dtype !== 'int64' && dtype !== 'bool')
+          this.fail(`${at}.dtype`, `'${dtype}' is not float32, int64 or bool`);
         return { name: this.string(x, 'name', at), dtype, shape: shape as (number | string)[], description: String(x.description ?? '') };
       });
     };
@@ -237,14 +309,16 @@ export function parseClapExport(json: unknown, source: string): ClapExport {
       ...(audio.logmel_model === undefined ? {} : { logmel_model: f.model(audio.logmel_model, 'audio.logmel_model') }),
       sample_rate: f.integer(audio, 'sample_rate', 'audio'),
       window_samples: f.integer(audio, 'window_samples', 'audio'),
-      shorter: 'tile',
-      longer: 'crop',
+      shorter: f.oneOf(audio, 'shorter', 'audio', ['tile', 'repeatpad', 'repeat', 'pad'] as const),
+      longer: f.oneOf(audio, 'longer', 'audio', ['crop', 'rand_trunc', 'fusion'] as const),
       channels: 'mean',
       frontend: f.frontend(audio.frontend, 'audio.frontend'),
     },
     logit_scale: root.logit_scale === null ? null : f.number(root, 'logit_scale', 'the file'),
   };
-  if (audio.shorter !== 'tile' || audio.longer !== 'crop') f.fail('audio', "shorter/longer must be 'tile'/'crop'");
+  const msclap = out.audio.frontend.type === 'torchlibrosa-logmel';
+  if (msclap !== (out.audio.shorter === 'tile' && out.audio.longer === 'crop'))
+    f.fail('audio', `shorter/longer '${out.audio.shorter}'/'${out.audio.longer}' do not fit the ${out.audio.frontend.type} frontend`);
   if (root.text !== undefined) {
     const text = f.object(root.text, 'text');
     const tok = f.object(text.tokenizer, 'text.tokenizer');

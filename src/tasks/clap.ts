@@ -222,6 +222,7 @@ export class Clap {
         logitScale: this.logitScale,
         textPooling: this.textPooling,
         precision: this.precision,
+        tokenizer: this.tokenizerPath,
       },
       outDir,
       options,

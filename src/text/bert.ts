@@ -102,12 +102,12 @@ export class BertTokenizer {
 
   constructor(
     private readonly vocab: ReadonlyMap<string, number>,
-    added: readonly AddedToken[],
-    specials: { cls: string; sep: string; pad: string; unk: string },
+    private readonly addedTokens: readonly AddedToken[],
+    private readonly specials: { cls: string; sep: string; pad: string; unk: string },
     private readonly normalization: BertNormalization = UNCASED,
     options: BertTokenizerOptions & { defaultMaxLength?: number } = {},
   ) {
-    this.added = new AddedTokens(added);
+    this.added = new AddedTokens(addedTokens);
     const id = (content: string): number => {
       const v = this.added.id(content) ?? vocab.get(content);
       if (v === undefined) throw new ClapError(`the special token ${content} is not in the vocabulary`);
@@ -119,7 +119,7 @@ export class BertTokenizer {
     this.unkId = id(specials.unk);
     let size = 0;
     for (const v of vocab.values()) size = Math.max(size, v + 1);
-    for (const t of added) size = Math.max(size, t.id + 1);
+    for (const t of addedTokens) size = Math.max(size, t.id + 1);
     this.vocabSize = size;
     const maxLength = options.maxLength ?? options.defaultMaxLength ?? DEFAULT_MAX_LENGTH;
     if (!Number.isInteger(maxLength) || maxLength < 2) throw new ClapError(`maxLength must be an integer ≥ 2, got ${maxLength}`);
@@ -162,6 +162,46 @@ export class BertTokenizer {
       normalization,
       { defaultMaxLength, ...options },
     );
+  }
+
+  /**
+   * This tokenizer as a Hugging Face tokenizer.json (what `clap export onnx` ships beside a BERT text model):
+   * the WordPiece vocabulary, the normalizer's switches, the added tokens and `[CLS] … [SEP]`.
+   */
+  toTokenizerJson(): Record<string, unknown> {
+    const n = this.normalization;
+    const { cls, sep, pad, unk } = this.specials;
+    return {
+      version: '1.0',
+      truncation: null,
+      padding: { strategy: 'BatchLongest', direction: 'Right', pad_id: this.padId, pad_type_id: 0, pad_token: pad },
+      added_tokens: this.addedTokens.map((t) => ({
+        id: t.id,
+        content: t.content,
+        single_word: false,
+        lstrip: t.lstrip ?? false,
+        rstrip: t.rstrip ?? false,
+        normalized: false,
+        special: true,
+      })),
+      normalizer: {
+        type: 'BertNormalizer',
+        clean_text: n.cleanText,
+        handle_chinese_chars: n.handleChineseChars,
+        strip_accents: n.stripAccents,
+        lowercase: n.lowercase,
+      },
+      pre_tokenizer: { type: 'BertPreTokenizer' },
+      post_processor: { type: 'BertProcessing', sep: [sep, this.sepId], cls: [cls, this.clsId] },
+      decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+      model: {
+        type: 'WordPiece',
+        unk_token: unk,
+        continuing_subword_prefix: '##',
+        max_input_chars_per_word: MAX_WORD_CHARS,
+        vocab: Object.fromEntries(this.vocab),
+      },
+    };
   }
 
   /** Token ids of one text: `[CLS]`, its word pieces (truncated to maxLength − 2), `[SEP]`. */

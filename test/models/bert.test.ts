@@ -13,6 +13,7 @@ import {
   bertParams,
   bertPooler,
   bertPositionIds,
+  type BertPositions,
   firstToken,
   inferBertConfig,
 } from '../../src/models/bert/index.js';
@@ -20,7 +21,7 @@ import { projection, projectionParams } from '../../src/models/clap/index.js';
 import { loadWeights, type StateDict } from '../../src/weights/index.js';
 import { ClapError } from '../../src/errors.js';
 import { assertRelClose } from '../helpers/compare.js';
-import { msclap2022Path } from '../helpers/fixtures.js';
+import { hfclapPath, msclap2022Path } from '../helpers/fixtures.js';
 import { readNpy } from '../helpers/npy.js';
 
 const PREFIX = 'caption_encoder.base.';
@@ -36,12 +37,8 @@ before(async () => {
   assert.deepEqual(inferBertConfig(sd, PREFIX, cfg), cfg, 'the sizes in the weights agree with the folder’s config.json');
   const g = new Graph('bert_test');
   const p = bertParams(g, sd, PREFIX, cfg, { pooler: true });
-  const hidden = bertModel(
-    p,
-    g.input('input_ids', 'int64', ['B', 'T']),
-    g.input('attention_mask', 'int64', ['B', 'T']),
-    g.input('position_ids', 'int64', ['B', 'T']),
-  );
+  const ids = g.input('input_ids', 'int64', ['B', 'T']);
+  const hidden = bertModel(p, ids, g.input('attention_mask', 'int64', ['B', 'T']), bertPositionIds(ids, 'absolute', 0));
   const cls = firstToken(hidden);
   g.output('last_hidden_state', hidden);
   g.output('cls_hidden', cls);
@@ -57,7 +54,6 @@ function feeds(dir: 'text' | 'text_long'): Record<string, HostTensor> {
   return {
     input_ids: { dtype: 'int64', shape: [B, T], data: ids.data as BigInt64Array },
     attention_mask: { dtype: 'int64', shape: [B, T], data: npy(dir, 'attention_mask.npy').data as BigInt64Array },
-    position_ids: bertPositionIds(ids.data as BigInt64Array, B, T, 'absolute', 0),
   };
 }
 
@@ -87,17 +83,36 @@ test('padding does not reach real rows: each text unpadded gives its padded run�
     const one = await session.run({
       input_ids: { dtype: 'int64', shape: [1, len], data: row },
       attention_mask: { dtype: 'int64', shape: [1, len], data: new BigInt64Array(len).fill(1n) },
-      position_ids: bertPositionIds(row, 1, len, 'absolute', 0),
     });
     const want = (full.text_embed.data as Float32Array).subarray(b * 64, (b + 1) * 64);
     assertRelClose(undefined, `text ${b} unpadded`, one.text_embed.data as Float32Array, want, 1e-5);
   }
 });
 
-test('RoBERTa positions: from pad id + 1 over non-pad ids, a literal <pad> keeps the pad position', () => {
-  const ids = BigInt64Array.from([0n, 5n, 1n, 7n, 2n, 1n, 1n]);
-  assert.deepEqual(Array.from(bertPositionIds(ids, 1, 7, 'roberta', 1).data as BigInt64Array), [2n, 3n, 1n, 4n, 5n, 1n, 1n]);
-  assert.deepEqual(Array.from(bertPositionIds(ids, 1, 7, 'absolute', 1).data as BigInt64Array), [0n, 1n, 2n, 3n, 4n, 5n, 6n]);
+/** The position_ids the graph computes for an id batch of `shape`. */
+async function positionsOf(ids: BigInt64Array, shape: number[], positions: BertPositions, padId: number): Promise<number[]> {
+  const g = new Graph('positions_test');
+  g.output('positions', bertPositionIds(g.input('input_ids', 'int64', ['B', 'T']), positions, padId));
+  const s = await Session.compile(g, { threads: 1 });
+  try {
+    const out = await s.run({ input_ids: { dtype: 'int64', shape, data: ids } });
+    return Array.from(out.positions.data as BigInt64Array, Number);
+  } finally {
+    await s.release();
+  }
+}
+
+test('positions in the graph: BERT 0…T−1; RoBERTa from pad id + 1 over non-pad ids, a literal <pad> keeps the pad position', async () => {
+  const ids = BigInt64Array.from([0n, 5n, 1n, 7n, 2n, 1n, 1n, 0n, 1n, 4n, 4n, 2n, 1n, 1n]);
+  assert.deepEqual(await positionsOf(ids, [2, 7], 'roberta', 1), [2, 3, 1, 4, 5, 1, 1, 2, 1, 3, 4, 5, 1, 1]);
+  assert.deepEqual(await positionsOf(ids.subarray(0, 7), [1, 7], 'absolute', 1), [0, 1, 2, 3, 4, 5, 6]);
+  const hf = readNpy(hfclapPath('expected', 'unfused', 'text', 'input_ids.npy'));
+  const want = readNpy(hfclapPath('expected', 'unfused', 'text', 'position_ids.npy')).data as BigInt64Array;
+  assert.deepEqual(
+    await positionsOf(hf.data as BigInt64Array, hf.shape, 'roberta', 1),
+    Array.from(want, Number),
+    "the Hugging Face set's batch",
+  );
 });
 
 test('config checks name the key', () => {

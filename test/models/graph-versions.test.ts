@@ -75,6 +75,7 @@ const BUILDERS: Record<string, () => Graph> = {
   clap_text_encoder: () => buildTextEncoderGraph(clapWeights, clap),
   clap_text_encoder_fixed: () => buildTextEncoderGraph(clapWeights, clap, { pooling: 'fixed' }),
   clap_audio_encoder_cnn14: () => buildAudioEncoderGraph(weights2022, clap2022),
+  clap_audio_encoder_cnn14_waveform: () => buildAudioEncoderGraph(weights2022, clap2022, { input: 'waveform' }),
   clap_text_encoder_bert: () => buildTextEncoderGraph(weights2022, clap2022),
   hf_clap_audio_encoder: () => buildAudioEncoderGraph(laionWeights, laion),
   hf_clap_text_encoder: () => buildTextEncoderGraph(laionWeights, laion),

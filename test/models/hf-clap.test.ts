@@ -7,7 +7,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { type HostTensor, Session } from '../../src/engine/index.js';
-import { bertPositionIds } from '../../src/models/bert/index.js';
 import {
   buildHfClapAudioGraph,
   buildHfClapTextGraph,
@@ -132,15 +131,12 @@ for (const v of ['unfused', 'fused'] as const) {
       }
     });
 
-    test('text: the padded batch (RoBERTa positions from the ids), pooler, projection; the 512-token text', async (t) => {
+    test('text: the padded batch (RoBERTa positions from the ids, in the graph), pooler, projection; the 512-token text', async (t) => {
       const ids = npy('text', 'input_ids.npy');
       const [B, T] = ids.shape;
-      const positions = bertPositionIds(ids.data as BigInt64Array, B, T, 'roberta', cfg.text.padTokenId);
-      assert.deepEqual(Array.from(positions.data as BigInt64Array), Array.from(npy('text', 'position_ids.npy').data as BigInt64Array));
       const out = await text.run({
         input_ids: { dtype: 'int64', shape: [B, T], data: ids.data as BigInt64Array },
         attention_mask: { dtype: 'int64', shape: [B, T], data: npy('text', 'attention_mask.npy').data as BigInt64Array },
-        position_ids: positions,
       });
       assertRelClose(t, 'last_hidden_state', out.last_hidden_state.data as Float32Array, f32('text', 'last_hidden_state.npy'));
       assertRelClose(t, 'pooler_output', out.pooler_output.data as Float32Array, f32('text', 'pooler_output.npy'));
@@ -150,7 +146,6 @@ for (const v of ['unfused', 'fused'] as const) {
       const lo = await text.run({
         input_ids: { dtype: 'int64', shape: [1, L], data: long.data as BigInt64Array },
         attention_mask: { dtype: 'int64', shape: [1, L], data: new BigInt64Array(L).fill(1n) },
-        position_ids: bertPositionIds(long.data as BigInt64Array, 1, L, 'roberta', cfg.text.padTokenId),
       });
       assertRelClose(
         t,
@@ -192,7 +187,6 @@ for (const v of ['unfused', 'fused'] as const) {
         const out = await text.run({
           input_ids: { dtype: 'int64', shape: [batch.batchSize, batch.seqLen], data: ids },
           attention_mask: { dtype: 'int64', shape: [batch.batchSize, batch.seqLen], data: batch.attentionMask as BigInt64Array },
-          position_ids: bertPositionIds(ids, batch.batchSize, batch.seqLen, 'roberta', tok.padId),
         });
         return normalizeRows(out.text_embed);
       };

@@ -7,7 +7,7 @@ export const exportOnnx = defineCommand({
   usage: 'export onnx --weights W --out DIR',
   summary: 'The model as standalone ONNX files, described by clap-export.json (for onnxruntime-web, Python, …)',
   details:
-    'The audio model takes mono 44.1 kHz 7 s windows (its log-mel frontend is in the graph); the text model takes the ids and attention mask of tokenizer.json and pools by --text-pooling; clap-export.json states inputs, outputs, the tokenizer rule and the prompt template.',
+    "msclap's audio model takes mono windows at 44.1 kHz (7 s for 2023, 5 s for 2022; its log-mel frontend is in the graph); a Hugging Face CLAP audio model takes ClapFeatureExtractor's input_features (and is_longer), the extractor described in clap-export.json. The text model takes the ids and attention mask of tokenizer.json and finds its pooled token itself (msclap 2023: by --text-pooling); clap-export.json states inputs, outputs, the frontend, the tokenizer rule and the prompt template.",
   options: {
     out: {
       kind: 'path',
@@ -24,7 +24,10 @@ export const exportOnnx = defineCommand({
       default: OPSET,
       help: 'ONNX opset; the IR version follows it (17: IR 8, readable by older tools such as Debian 12 onnx 1.12)',
     },
-    logmel: { kind: 'boolean', help: 'also write audio_encoder_logmel.onnx, which takes the 965×64 log-mel instead of the waveform' },
+    logmel: {
+      kind: 'boolean',
+      help: 'msclap: also write audio_encoder_logmel.onnx, which takes the log-mel (2023: 965×64) instead of the waveform',
+    },
     ...MODEL_OPTIONS,
   },
   json: '{"files": [paths]}',

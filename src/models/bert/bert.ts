@@ -7,7 +7,7 @@
  *   layer.ts       BertLayer (self-attention, intermediate, output)
  */
 import { ClapError } from '../../errors.js';
-import { type Graph, type HostTensor, ops, type Value } from '../../engine/index.js';
+import { type Graph, ops, type Value } from '../../engine/index.js';
 import type { StateDict } from '../../weights/index.js';
 import { applyLinear, type LinearParams, torchLinear } from '../layers.js';
 import type { BertConfig } from './config.js';
@@ -64,22 +64,18 @@ export function bertPooler(p: BertParams, hidden: Value): Value {
 export type BertPositions = 'absolute' | 'roberta';
 
 /**
- * position_ids [B, T] for a padded id batch [B, T]: `'absolute'` gives 0…T−1 on every row; `'roberta'`
- * numbers the tokens that are not the pad id from padId + 1 and gives the pad id to pad ids — a literal
- * `<pad>` inside a text included (it takes the pad position and does not advance the count), as
- * transformers does.
+ * position_ids of a padded id batch `ids` [B, T] (int64), in the graph, so a text model takes only ids and
+ * mask: `'absolute'` gives 0…T−1 ([T], the same for every row); `'roberta'` is transformers'
+ * `create_position_ids_from_input_ids`, `cumsum(ids ≠ pad)·(ids ≠ pad) + pad` — tokens that are not the pad
+ * id count from padId + 1, pad ids get the pad id (a literal `<pad>` inside a text included: it takes the pad
+ * position and does not advance the count). The running count is a product with the upper-triangular ones
+ * matrix, exact in float32 far beyond any position table.
  */
-export function bertPositionIds(ids: BigInt64Array, batch: number, length: number, positions: BertPositions, padId: number): HostTensor {
-  const out = new BigInt64Array(batch * length);
-  const pad = BigInt(padId);
-  for (let b = 0; b < batch; b++) {
-    let count = 0n;
-    for (let t = 0; t < length; t++) {
-      const i = b * length + t;
-      if (positions === 'absolute') out[i] = BigInt(t);
-      else if (ids[i] === pad) out[i] = pad;
-      else out[i] = pad + ++count;
-    }
-  }
-  return { dtype: 'int64', shape: [batch, length], data: out };
+export function bertPositionIds(ids: Value, positions: BertPositions, padId: number): Value {
+  const t = ops.positions(ids, 1);
+  if (positions === 'absolute') return t;
+  const real = ops.sub(1, ops.cast(ops.equal(ids, padId), 'float32'));
+  const tf = ops.cast(t, 'float32');
+  const upper = ops.sub(1, ops.cast(ops.greater(ops.unsqueeze(tf, [1]), ops.unsqueeze(tf, [0])), 'float32'));
+  return ops.add(ops.cast(ops.mul(ops.matmul(real, upper), real), 'int64'), padId);
 }

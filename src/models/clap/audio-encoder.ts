@@ -4,14 +4,15 @@
  * [B, d_proj], the projection output (not normalised, as msclap's get_audio_embeddings). Its input:
  * - `logmel` [B, frames, mel], the frontend's dB log-mel, for msclap's encoders (what the library feeds:
  *   its frontend is cheaper);
- * - `waveform` [B, 308700], for HTSAT on request: one mono 7 s window at 44.1 kHz with HTSAT's own frontend
- *   in the graph (STFT, log-mel: htsat/spectrogram.ts) — what an exported model takes;
+ * - `waveform` [B, samples], for msclap's encoders on request: one mono window at the model's rate (2023:
+ *   7 s, 2022: 5 s at 44.1 kHz) with the torchlibrosa frontend in the graph (STFT with the checkpoint's DFT
+ *   matrices, log-mel: htsat/spectrogram.ts) — what an exported model takes;
  * - `input_features` [B, 1|4, 1001, mel] and, fused, `is_longer` [B] for Hugging Face's encoder
  *   (ClapFeatureExtractor's output).
  */
 import { ClapError } from '../../errors.js';
 import { Graph, type Value } from '../../engine/index.js';
-import { frameCount, MSCLAP_2023_WINDOW, REFERENCE_FRONTEND } from '../../audio/index.js';
+import { frameCount } from '../../audio/index.js';
 import type { StateDict } from '../../weights/index.js';
 import { buildCnn14 } from '../cnn14/cnn14.js';
 import { buildHtsat, logmelFrontend } from '../htsat/index.js';
@@ -19,11 +20,11 @@ import { buildHfClapAudioGraph } from '../hf-clap/clap-model.js';
 import { audioEncoderPrefix, audioFeatures, audioInputShape, audioProjectionPrefix, type ClapConfig } from './config.js';
 import { projection, projectionParams } from './projection.js';
 
-/** What an HTSAT audio encoder graph takes (see the file comment). */
+/** What an msclap audio encoder graph takes (see the file comment). */
 export type AudioEncoderInput = 'logmel' | 'waveform';
 
 export interface AudioEncoderGraphOptions {
-  /** HTSAT only; default 'logmel'. */
+  /** msclap's encoders (HTSAT, Cnn14) only; default 'logmel'. */
   input?: AudioEncoderInput;
   /** Also output the encoder's stages (and `latent`/`clipwise` or `embedding`) for parity tests. */
   debugOutputs?: boolean;
@@ -38,16 +39,19 @@ export const AUDIO_ENCODER_GRAPHS: Readonly<Record<AudioEncoderInput, string>> =
 /** The name of the audio graph a config compiles to (graph-versions.ts lists each). */
 export function audioGraphName(cfg: ClapConfig, input: AudioEncoderInput = 'logmel'): string {
   if (cfg.audio.type === 'htsat') return AUDIO_ENCODER_GRAPHS[input];
-  if (input !== 'logmel') throw new ClapError(`a ${cfg.audio.type} audio encoder takes its frontend's output, not a waveform`);
-  return cfg.audio.type === 'cnn14' ? 'clap_audio_encoder_cnn14' : 'hf_clap_audio_encoder';
+  if (cfg.audio.type === 'cnn14') return input === 'waveform' ? 'clap_audio_encoder_cnn14_waveform' : 'clap_audio_encoder_cnn14';
+  if (input !== 'logmel') throw new ClapError("Hugging Face CLAP's audio encoder takes ClapFeatureExtractor's output, not a waveform");
+  return 'hf_clap_audio_encoder';
 }
 
-/** The `waveform` input, a 7 s window at 44.1 kHz, through HTSAT's frontend → log-mel [B, frames, mels]. */
-function waveformLogmel(g: Graph, sd: StateDict, htsatPrefix: string, frames: number): Value {
-  const samples = MSCLAP_2023_WINDOW.samples;
-  if (frameCount(samples) !== frames)
-    throw new ClapError(`HTSAT takes ${frames} frames, a ${samples}-sample window makes ${frameCount(samples)}`);
-  return logmelFrontend(g, g.input('waveform', 'float32', ['B', samples]), sd, htsatPrefix, REFERENCE_FRONTEND);
+/** The `waveform` input, one window of msclap's frontend, through the torchlibrosa frontend → log-mel [B, frames, mels]. */
+function waveformLogmel(g: Graph, sd: StateDict, cfg: ClapConfig, frames: number): Value {
+  if (cfg.frontend.type !== 'msclap') throw new ClapError('internal: a waveform input needs msclap’s frontend');
+  const { logmel, window } = cfg.frontend;
+  const made = frameCount(window.samples, logmel);
+  if (made !== frames) throw new ClapError(`the encoder takes ${frames} frames, a ${window.samples}-sample window makes ${made}`);
+  // HTSAT keeps torchlibrosa's modules under its own prefix; Cnn14 has them beside its blocks.
+  return logmelFrontend(g, g.input('waveform', 'float32', ['B', window.samples]), sd, audioEncoderPrefix(cfg), logmel);
 }
 
 export function buildAudioEncoderGraph(sd: StateDict, cfg: ClapConfig, options: AudioEncoderGraphOptions = {}): Graph {
@@ -58,7 +62,7 @@ export function buildAudioEncoderGraph(sd: StateDict, cfg: ClapConfig, options: 
   const g = new Graph(name);
   const prefix = audioEncoderPrefix(cfg);
   const [frames, mels] = audioInputShape(cfg);
-  const logmel = input === 'waveform' ? waveformLogmel(g, sd, prefix, frames) : g.input('logmel', 'float32', ['B', frames, mels]);
+  const logmel = input === 'waveform' ? waveformLogmel(g, sd, cfg, frames) : g.input('logmel', 'float32', ['B', frames, mels]);
   let latent: Value;
   const debug: Record<string, Value> = {};
   if (a.type === 'htsat') {

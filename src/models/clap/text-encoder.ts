@@ -3,9 +3,10 @@
  * — GPT-2 pooled at msclap's eos row, or BERT/RoBERTa pooled at the first token — and Hugging Face's text
  * tower (hf-clap/) for its layout; plus the feeds each takes.
  *
- * Inputs: `input_ids` and `attention_mask`, [B, T] int64, rows padded on the right (mask 0 there); BERT and
- * RoBERTa also `position_ids` [B, T] (RoBERTa's depend on the ids: models/bert bertPositionIds). GPT-2's
- * pooled token is found in the graph by the pooling rule the graph is built with:
+ * Inputs: `input_ids` and `attention_mask`, [B, T] int64, rows padded on the right (mask 0 there); positions
+ * are computed in the graph (BERT's 0…T−1, RoBERTa's from the ids: models/bert bertPositionIds), so the
+ * library and an exported model feed the same two inputs. GPT-2's pooled token is found in the graph by the
+ * pooling rule the graph is built with:
  * - 'reference' (msclap's `torch.ne(input_ids, 0).sum(-1) - 1`): the number of real tokens that are not
  *   '!' (id 0, msclap's pad token) minus one — each '!' in a text moves it one to the left;
  * - 'fixed': the last real token (the appended `<|endoftext|>`).
@@ -86,7 +87,8 @@ export function buildTextEncoderGraph(weights: StateDict, cfg: ClapConfig, optio
   const bert = bertParams(g, weights, prefix, t.bert);
   const proj = projectionParams(g, weights, textProjectionPrefix(cfg), { inDim: textFeatures(t) });
   const ids = g.input('input_ids', 'int64', ['B', 'T']);
-  const hidden = bertModel(bert, ids, g.input('attention_mask', 'int64', ['B', 'T']), g.input('position_ids', 'int64', ['B', 'T']));
+  const positions = bertPositionIds(ids, t.positions, t.bert.padTokenId);
+  const hidden = bertModel(bert, ids, g.input('attention_mask', 'int64', ['B', 'T']), positions);
   const cls = firstToken(hidden);
   g.output('text_embed', projection(proj, cls));
   if (options.debugOutputs) {
@@ -124,10 +126,8 @@ export function textEncoderFeeds(texts: readonly ArrayLike<number>[], spec: Text
       mask[b * T + i] = 1n;
     }
   });
-  const feeds: Record<string, HostTensor> = {
+  return {
     input_ids: { dtype: 'int64', shape: [B, T], data: ids },
     attention_mask: { dtype: 'int64', shape: [B, T], data: mask },
   };
-  if (text.type === 'bert') feeds.position_ids = bertPositionIds(ids, B, T, text.positions, text.bert.padTokenId);
-  return feeds;
 }

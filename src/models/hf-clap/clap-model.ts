@@ -4,8 +4,8 @@
  *
  * - audio: `input_features` [B, 1|4, 1001, 64] (ClapFeatureExtractor's log-mel) and, fused, `is_longer` [B]
  *   bool → ClapAudioEncoder → pooler (token mean) → audio_projection → `audio_embed` [B, projection_dim];
- * - text: `input_ids`, `attention_mask`, `position_ids` [B, T] int64 → ClapTextModel (RoBERTa) → pooler
- *   `tanh(dense(h[:, 0]))` → text_projection → `text_embed`.
+ * - text: `input_ids`, `attention_mask` [B, T] int64 (RoBERTa's positions from the ids, in the graph) →
+ *   ClapTextModel → pooler `tanh(dense(h[:, 0]))` → text_projection → `text_embed`.
  *
  * The two logit scales (`logit_scale_a` for logits_per_audio, `logit_scale_t` for logits_per_text) are
  * read on the host (clapLogitScales).
@@ -13,7 +13,7 @@
 import { ClapError } from '../../errors.js';
 import { Graph } from '../../engine/index.js';
 import type { StateDict } from '../../weights/index.js';
-import { bertModel, bertParams, bertPooler } from '../bert/index.js';
+import { bertModel, bertParams, bertPooler, bertPositionIds } from '../bert/index.js';
 import { htsatNumFeatures } from '../htsat/index.js';
 import { buildClapAudioEncoder } from './audio-encoder.js';
 import { type ClapAudioConfig, HF_CLAP_FRAMES } from './config.js';
@@ -53,12 +53,9 @@ export function buildHfClapTextGraph(
 ): Graph {
   const g = new Graph('hf_clap_text_encoder');
   const bert = bertParams(g, sd, 'text_model.', cfg.text, { pooler: true });
-  const hidden = bertModel(
-    bert,
-    g.input('input_ids', 'int64', ['B', 'T']),
-    g.input('attention_mask', 'int64', ['B', 'T']),
-    g.input('position_ids', 'int64', ['B', 'T']),
-  );
+  const ids = g.input('input_ids', 'int64', ['B', 'T']);
+  const positions = bertPositionIds(ids, 'roberta', cfg.text.padTokenId);
+  const hidden = bertModel(bert, ids, g.input('attention_mask', 'int64', ['B', 'T']), positions);
   const pooled = bertPooler(bert, hidden);
   g.output('text_embed', clapProjection(clapProjectionParams(g, sd, 'text_projection.', cfg.text.hiddenSize, cfg.projectionDim), pooled));
   if (options.debugOutputs) {
