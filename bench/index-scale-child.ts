@@ -60,9 +60,8 @@ try {
       await store.commit(batch);
       commitMs.push(performance.now() - t);
     }
-    process.stdout.write(
-      `${JSON.stringify({ n, queries: nq, tuning, exact_ms: median(exactMs), sweep, query_peak_rss_mb: queryPeak, commit_16_ms: median(commitMs) })}\n`,
-    );
+    const line = { n, queries: nq, tuning, exact_ms: median(exactMs), sweep, query_peak_rss_mb: queryPeak, commit_16_ms: median(commitMs) };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
   }
 } finally {
   await store.close();

@@ -53,7 +53,9 @@ const weightsSection: Section = {
     result.weights_file_mb = mb;
     rows.push({
       what: 'checkpoint load (.pth, full-size)',
-      value: `${fmt(r.ms / 1000)} s for ${mb.toFixed(0)} MB, ${r.tensors} tensors; peak RSS ${r.peakRssMb.toFixed(0)} MB (${(r.peakRssMb / mb).toFixed(2)}x file, Node itself ${r.baseRssMb.toFixed(0)} MB)`,
+      value:
+        `${fmt(r.ms / 1000)} s for ${mb.toFixed(0)} MB, ${r.tensors} tensors; ` +
+        `peak RSS ${r.peakRssMb.toFixed(0)} MB (${(r.peakRssMb / mb).toFixed(2)}x file, Node itself ${r.baseRssMb.toFixed(0)} MB)`,
     });
   },
 };
@@ -101,7 +103,10 @@ const audioSection: Section = {
       const ref = b === 'b1' ? MSCLAP.audioClipsPerS_b1 : MSCLAP.audioClipsPerS_b8;
       rows.push({
         what: `audio clips/s, batch ${b.slice(1)}`,
-        value: `${fmt(perClip[b])} (${fmt((perClip[b] * flops) / 1e9)} GFLOP/s = ${fmt((100 * perClip[b] * flops) / 1e9 / peak)}% of peak, per CPU-s ${fmt((100 * flops) / 1e9 / cpuPerClip[b] / peakPerCpuS)}%; ${fmt(cpuPerClip[b])} CPU-s/clip; msclap ${fmt(ref)}, ${fmt(perClip[b] / ref)}x)`,
+        value:
+          `${fmt(perClip[b])} (${fmt((perClip[b] * flops) / 1e9)} GFLOP/s = ${fmt((100 * perClip[b] * flops) / 1e9 / peak)}% of peak, ` +
+          `per CPU-s ${fmt((100 * flops) / 1e9 / cpuPerClip[b] / peakPerCpuS)}%; ${fmt(cpuPerClip[b])} CPU-s/clip; ` +
+          `msclap ${fmt(ref)}, ${fmt(perClip[b] / ref)}x)`,
       });
     }
     rows.push({ what: 'frontend share of file→embedding time, batch 1', value: `${fmt(100 * (result.frontend_share as number))}%` });

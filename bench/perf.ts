@@ -65,7 +65,9 @@ const pipelineSection: Section = {
     };
     rows.push({
       what: `pipeline: ${n} WAVs (files/s ÷ encoder-only)`,
-      value: `${fmt(100 * ratio)}% (${fmt(n / par.wall)} vs ${fmt(n / enc.wall)} clips/s; sequential frontend ${fmt((100 * enc.wall) / seq.wall)}%); CPU s/clip ${fmt(par.cpu / n)} vs ${fmt(enc.cpu / n)}`,
+      value:
+        `${fmt(100 * ratio)}% (${fmt(n / par.wall)} vs ${fmt(n / enc.wall)} clips/s; sequential frontend ${fmt((100 * enc.wall) / seq.wall)}%); ` +
+        `CPU s/clip ${fmt(par.cpu / n)} vs ${fmt(enc.cpu / n)}`,
     });
   },
 };
@@ -269,9 +271,12 @@ const precisionSection: Section = {
       rows.push({
         what: `precision ${p}`,
         value:
-          `audio ${fmt(entry.audio_speedup)}x (CPU ${fmt(entry.audio_speedup_cpu)}x), text ${fmt(entry.text_speedup)}x (CPU ${fmt(entry.text_speedup_cpu)}x); cosine vs fp32 full-size audio ${entry.cosine_full_size_audio_min.toFixed(5)} text ${entry.cosine_full_size_text_min.toFixed(5)}` +
+          `audio ${fmt(entry.audio_speedup)}x (CPU ${fmt(entry.audio_speedup_cpu)}x), ` +
+          `text ${fmt(entry.text_speedup)}x (CPU ${fmt(entry.text_speedup_cpu)}x); ` +
+          `cosine vs fp32 full-size audio ${entry.cosine_full_size_audio_min.toFixed(5)} text ${entry.cosine_full_size_text_min.toFixed(5)}` +
           (fixture
-            ? `; fixtures audio ${fixture.audio_cosine_min.toFixed(5)} text ${fixture.text_cosine_min.toFixed(5)}, top-1 agreement ${fmt(100 * fixture.top1_agreement)}% of ${fixture.clips}`
+            ? `; fixtures audio ${fixture.audio_cosine_min.toFixed(5)} text ${fixture.text_cosine_min.toFixed(5)}, ` +
+              `top-1 agreement ${fmt(100 * fixture.top1_agreement)}% of ${fixture.clips}`
             : ''),
       });
     }

@@ -97,7 +97,8 @@ export const serveSection: Section = {
         rows.push({
           what: `search through the API, ${FILES / 1000}k files (ms)`,
           value:
-            `p50 ${fmt(percentile(api, 50))}, p95 ${fmt(percentile(api, 95))} over ${QUERIES} queries, ${fmt(apiCpu)} CPU-ms each (server and client); ` +
+            `p50 ${fmt(percentile(api, 50))}, p95 ${fmt(percentile(api, 95))} over ${QUERIES} queries, ` +
+            `${fmt(apiCpu)} CPU-ms each (server and client); ` +
             `in-process p50 ${fmt(percentile(direct, 50))}, p95 ${fmt(percentile(direct, 95))}, ${fmt(directCpu)} CPU-ms each`,
         });
 
@@ -129,7 +130,9 @@ export const serveSection: Section = {
             serve.page_first_result_ms = { p50: percentile(firstHit, 50), max: Math.max(...firstHit), loads: PAGE_LOADS };
             rows.push({
               what: 'time to first result in the page (ms)',
-              value: `p50 ${fmt(percentile(firstHit, 50))}, max ${fmt(Math.max(...firstHit))} over ${PAGE_LOADS} loads of /?q=… (headless Chromium: navigation start → first row)`,
+              value:
+                `p50 ${fmt(percentile(firstHit, 50))}, max ${fmt(Math.max(...firstHit))} over ${PAGE_LOADS} loads of /?q=… ` +
+                '(headless Chromium: navigation start → first row)',
             });
           } finally {
             await browser.close();

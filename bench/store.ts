@@ -68,8 +68,9 @@ const searchSection: Section = {
       rows.push({
         what: `search top-10, ${key} vectors (ms)`,
         value:
-          `exact ${fmt(q.exact_ms)}, IVF-PQ ${fmt(ann.ann_ms)} (${q.tuning.partitions} partitions, nprobes ${ann.nprobes}, refine ${q.tuning.refine}), ` +
-          `recall@10 ${ann.recall_at_10.toFixed(3)}; ${fmt(build.bytes / 2 ** 30)} GiB, built in ${fmt(build.buildS)} s + index ${fmt(build.indexS)} s, ` +
+          `exact ${fmt(q.exact_ms)}, IVF-PQ ${fmt(ann.ann_ms)} ` +
+          `(${q.tuning.partitions} partitions, nprobes ${ann.nprobes}, refine ${q.tuning.refine}), recall@10 ${ann.recall_at_10.toFixed(3)}; ` +
+          `${fmt(build.bytes / 2 ** 30)} GiB, built in ${fmt(build.buildS)} s + index ${fmt(build.indexS)} s, ` +
           `peak RSS ${fmt(build.buildPeakRssMb)} MB building, ${fmt(q.query_peak_rss_mb)} MB searching; a 16-file commit ${fmt(q.commit_16_ms)} ms`,
       });
     }

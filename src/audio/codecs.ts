@@ -186,7 +186,8 @@ function matchChannels(part: DecodedAudio, first: DecodedAudio | null, what: str
     }
   }
   throw new ClapError(
-    `chained ${what} stream changes from ${first.sampleRate} Hz × ${first.channels.length} to ${part.sampleRate} Hz × ${part.channels.length} channels at link ${link} (not supported)`,
+    `chained ${what} stream changes from ${first.sampleRate} Hz × ${first.channels.length} ` +
+      `to ${part.sampleRate} Hz × ${part.channels.length} channels at link ${link} (not supported)`,
     { subject: name },
   );
 }

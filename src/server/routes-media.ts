@@ -14,7 +14,8 @@ export function mediaRoutes(app: FastifyInstance, ctx: ServerContext): void {
     {
       schema: {
         summary:
-          'A library file: as it is (range requests) when browsers play its format, else seconds [start, end) decoded to 16-bit WAV; format=wav always decodes',
+          'A library file: as it is (range requests) when browsers play its format, ' +
+          'else seconds [start, end) decoded to 16-bit WAV; format=wav always decodes',
         querystring: pathQuerySchema({
           start: { type: 'number', minimum: 0, description: 'seconds (decoded WAV only)' },
           end: { type: 'number', minimum: 0, description: 'seconds (decoded WAV only)' },

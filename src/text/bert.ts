@@ -69,8 +69,17 @@ const MAX_WORD_CHARS = 100;
 const DROPPED = /[\0\ufffd]|(?![\t\n\r])\p{C}/gu;
 const SPACES = /[\t\n\r\p{White_Space}]/gu;
 /** The CJK Unified Ideographs blocks of tokenizers' `is_chinese_char` (Extension E starts at U+2B920 there). */
-const CJK =
-  /[\u{4e00}-\u{9fff}\u{3400}-\u{4dbf}\u{20000}-\u{2a6df}\u{2a700}-\u{2b73f}\u{2b740}-\u{2b81f}\u{2b920}-\u{2ceaf}\u{f900}-\u{faff}\u{2f800}-\u{2fa1f}]/gu;
+const CJK_BLOCKS = [
+  [0x4e00, 0x9fff],
+  [0x3400, 0x4dbf],
+  [0x20000, 0x2a6df],
+  [0x2a700, 0x2b73f],
+  [0x2b740, 0x2b81f],
+  [0x2b920, 0x2ceaf],
+  [0xf900, 0xfaff],
+  [0x2f800, 0x2fa1f],
+];
+const CJK = new RegExp(`[${CJK_BLOCKS.map(([a, b]) => `\\u{${a.toString(16)}}-\\u{${b.toString(16)}}`).join('')}]`, 'gu');
 const NONSPACING_MARK = /\p{Mn}/gu;
 const WORD_OR_PUNCT = /[\p{P}\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]|[^\p{P}\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e\p{White_Space}]+/gu;
 const ANY_CHAR = /./gsu;

@@ -79,7 +79,8 @@ function parsePth(buf: Uint8Array, file: string, opts: PthLoadOptions): Checkpoi
   const persistentLoad = (pid: PyValue): PyValue => {
     if (!isTuple(pid) || pid.length !== 5 || pid[0] !== 'storage') {
       return fail(
-        `data.pkl: unsupported persistent id (${typeName(pid)}${isTuple(pid) ? ` of ${pid.length}` : ''}), expected ('storage', type, key, location, numel)`,
+        `data.pkl: unsupported persistent id (${typeName(pid)}${isTuple(pid) ? ` of ${pid.length}` : ''}), ` +
+          "expected ('storage', type, key, location, numel)",
       );
     }
     const [, type, rawKey, , rawNumel] = pid;
@@ -133,7 +134,8 @@ function findDataPkl(zip: ZipArchive, fail: (msg: string) => never): { prefix: s
     );
   }
   return fail(
-    `zip has no <archive>/data.pkl, so it is not a torch.save checkpoint (${names.length} entries${names.length ? `, first ${quote(names[0])}` : ''})`,
+    'zip has no <archive>/data.pkl, so it is not a torch.save checkpoint ' +
+      `(${names.length} entries${names.length ? `, first ${quote(names[0])}` : ''})`,
   );
 }
 
@@ -234,7 +236,8 @@ class Materializer {
     for (let i = 0; i < size.length; i++) last += (size[i] - 1) * stride[i];
     if (!Number.isSafeInteger(last) || last >= storage.numel) {
       return this.fail(
-        `${where} (${dtype} ${fmtShape(size)}, offset ${offset}, stride ${fmtShape(stride)}) reaches element ${last} but storage ${quote(storage.key)} holds only ${storage.numel} elements`,
+        `${where} (${dtype} ${fmtShape(size)}, offset ${offset}, stride ${fmtShape(stride)}) reaches element ${last} ` +
+          `but storage ${quote(storage.key)} holds only ${storage.numel} elements`,
       );
     }
     const itemsize = BYTES_PER_ELEMENT[dtype];

@@ -593,7 +593,8 @@ function lookupGlobal(module: string, name: string, fail: (msg: string) => never
     fail(`refers to global ${quote(`${mod}.${name}`)}: this looks like a TorchScript archive (torch.jit.save), not a state dict`);
   }
   return fail(
-    `refers to global ${quote(`${mod}.${name}`)}, which is not allowed (only PyTorch tensor and state-dict globals are); refusing to load, nothing was executed`,
+    `refers to global ${quote(`${mod}.${name}`)}, which is not allowed (only PyTorch tensor and state-dict globals are); ` +
+      'refusing to load, nothing was executed',
   );
 }
 

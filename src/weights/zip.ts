@@ -158,7 +158,8 @@ export function readZip(buffer: Uint8Array, file: string): ZipArchive {
     if (flags & 1) fail(`zip entry ${quote(name)} is encrypted`);
     if (method !== 0) {
       fail(
-        `zip entry ${quote(name)} is compressed (method ${method}${method === 8 ? ', deflate' : ''}); only stored entries are supported, as torch.save writes them — was the checkpoint re-zipped?`,
+        `zip entry ${quote(name)} is compressed (method ${method}${method === 8 ? ', deflate' : ''}); ` +
+          'only stored entries are supported, as torch.save writes them — was the checkpoint re-zipped?',
       );
     }
     if (compSize !== size) fail(`zip entry ${quote(name)} is stored but its sizes differ (${compSize} vs ${size}; corrupt archive)`);
@@ -168,7 +169,8 @@ export function readZip(buffer: Uint8Array, file: string): ZipArchive {
     const dataOffset = headerOffset + LOCAL_SIZE + view.getUint16(headerOffset + 26, true) + view.getUint16(headerOffset + 28, true);
     if (dataOffset + size > cdOffset) {
       fail(
-        `zip entry ${quote(name)} claims ${size} bytes at offset ${dataOffset}, past the ${cdOffset} bytes of entry data in this ${len}-byte file (truncated or corrupt archive)`,
+        `zip entry ${quote(name)} claims ${size} bytes at offset ${dataOffset}, ` +
+          `past the ${cdOffset} bytes of entry data in this ${len}-byte file (truncated or corrupt archive)`,
       );
     }
     if (entries.has(name)) fail(`zip entry ${quote(name)} appears twice`);

@@ -147,7 +147,13 @@ test('clap eval clotho-captions scores generated captions (CIDEr-D; SPIDEr with 
   const preds = join(root, 'preds.csv');
   writeFileSync(
     preds,
-    'file_name,caption_predicted\nSanta Motor.wav,caption 1 of clip 0\nRadio Garble.wav,caption 2 of clip 1\n"Footsteps on gravel, 2.wav",a person walks\n',
+    [
+      'file_name,caption_predicted',
+      'Santa Motor.wav,caption 1 of clip 0',
+      'Radio Garble.wav,caption 2 of clip 1',
+      '"Footsteps on gravel, 2.wav",a person walks',
+      '',
+    ].join('\n'),
   );
   const r = await clap('eval', 'clotho-captions', '--data', root, '--predictions', preds, '--spice', '0.1', '--json');
   assert.equal(r.code, 0, r.err);

@@ -35,7 +35,9 @@ async function indexedPaths(db: string): Promise<string[]> {
   }
 }
 
-test('clap index add --queue with 3 workers: worker kill -9, committer kill -9 + restart, Redis restart, wrong weights, unreadable files', async () => {
+const QUEUE_TEST =
+  'clap index add --queue with 3 workers: worker kill -9, committer kill -9 + restart, Redis restart, wrong weights, unreadable files';
+test(QUEUE_TEST, async () => {
   const root = mkdtempSync(join(tmpdir(), 'clap-queue-'));
   const redis = await startRedis();
   const procs: ClapProcess[] = [];

@@ -1,4 +1,7 @@
-/** `clap train` end to end through bin/clap.js (dist): every trainer's output used by the matching command with no extra flags, plot, kill -9 / Ctrl-C + --resume. */
+/**
+ * `clap train` end to end through bin/clap.js (dist): every trainer's output used by the matching command with no extra flags,
+ * plot, kill -9 / Ctrl-C + --resume.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';

@@ -178,6 +178,7 @@ test('GPT-2-sized MLP stack: Adam steps on a fixed batch decrease the loss', asy
   const wall = med(times.slice(1));
   t.diagnostic(`losses ${losses.map((l) => l.toFixed(4)).join(' → ')}`);
   t.diagnostic(
-    `compile ${compileMs.toFixed(0)} ms; first step ${times[0].toFixed(0)} ms; then median ${wall.toFixed(0)} ms/step wall (${(1000 / wall).toFixed(2)} steps/s), ${med(cpu.slice(1)).toFixed(0)} ms CPU`,
+    `compile ${compileMs.toFixed(0)} ms; first step ${times[0].toFixed(0)} ms; ` +
+      `then median ${wall.toFixed(0)} ms/step wall (${(1000 / wall).toFixed(2)} steps/s), ${med(cpu.slice(1)).toFixed(0)} ms CPU`,
   );
 });

@@ -106,7 +106,8 @@ test('text encoder: every fixture text alone (unpadded) matches msclap', async (
     );
   }
   t.diagnostic(
-    `worst ratios over ${fx.ids.length} texts: last_hidden_state ${worst.hidden.toExponential(2)}, eos_hidden ${worst.eos.toExponential(2)}, text_embed ${worst.embed.toExponential(2)}`,
+    `worst ratios over ${fx.ids.length} texts: last_hidden_state ${worst.hidden.toExponential(2)}, ` +
+      `eos_hidden ${worst.eos.toExponential(2)}, text_embed ${worst.embed.toExponential(2)}`,
   );
   await enc.release();
 });

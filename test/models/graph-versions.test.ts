@@ -121,7 +121,8 @@ test("each graph's ONNX is the one recorded for its version (bump GRAPH_VERSIONS
       assert.notEqual(
         version,
         rec.version,
-        `${name} (${p}) emits different ONNX than recorded at version ${version}: bump GRAPH_VERSIONS.${name} in src/models/graph-versions.ts (otherwise users' cached models of the old graph are reused), ${rerun}`,
+        `${name} (${p}) emits different ONNX than recorded at version ${version}: bump GRAPH_VERSIONS.${name} in src/models/graph-versions.ts ` +
+          `(otherwise users' cached models of the old graph are reused), ${rerun}`,
       );
     }
     assert.equal(

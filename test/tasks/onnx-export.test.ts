@@ -207,7 +207,8 @@ for (const [runtime, create] of Object.entries(RUNTIMES)) {
     await s.release();
   });
 
-  test(`${runtime}: the text model pools in the graph — a padded batch gives clap embed's embedding on every row, both pooling rules`, async (t) => {
+  const pooledInGraph = "the text model pools in the graph — a padded batch gives clap embed's embedding on every row, both pooling rules";
+  test(`${runtime}: ${pooledInGraph}`, async (t) => {
     for (const e of [latest, opset17]) {
       const spec = e.manifest.text!;
       const tok = gpt2TokenizerFromJson(JSON.parse(readFileSync(join(e.dir, spec.tokenizer.file), 'utf8')), spec.tokenizer.file);

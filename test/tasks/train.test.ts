@@ -295,7 +295,8 @@ test('end to end on synthetic tones: the loss falls and held-out clips are class
     .map((l) => JSON.parse(l) as { type: string; loss?: number; train_loss?: number; val?: { zero_shot_acc: number } });
   const epochs = log.filter((e) => e.type === 'epoch');
   t.diagnostic(
-    `epoch losses ${epochs.map((e) => e.train_loss!.toFixed(3)).join(' ')}; zero-shot ${epochs.map((e) => e.val!.zero_shot_acc.toFixed(3)).join(' ')}; ${s.seconds_per_step!.toFixed(3)} s/step`,
+    `epoch losses ${epochs.map((e) => e.train_loss!.toFixed(3)).join(' ')}; ` +
+      `zero-shot ${epochs.map((e) => e.val!.zero_shot_acc.toFixed(3)).join(' ')}; ${s.seconds_per_step!.toFixed(3)} s/step`,
   );
   assert.equal(s.status, 'finished');
   assert.equal(epochs.length, 4);
@@ -368,7 +369,9 @@ test('probe: frozen embeddings of a CLAP (random tiny weights) + a linear head c
   assert.ok(bad.val_accuracy < s.val_accuracy, `shuffled labels ${bad.val_accuracy} vs ${s.val_accuracy}`);
 });
 
-test('clap train caption: mapper + GPT-2 learn the captions of tone clips from precomputed embeddings; clapcap.pth loads in the captioning code', async () => {
+const CAPTION_TRAINING_TEST =
+  'clap train caption: mapper + GPT-2 learn the captions of tone clips from precomputed embeddings; clapcap.pth loads in the captioning code';
+test(CAPTION_TRAINING_TEST, async () => {
   const dir = tmp();
   const manifest = writeToneDataset(join(dir, 'data'), 3);
   const clapW = join(dir, 'clap.safetensors');

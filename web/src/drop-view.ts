@@ -212,7 +212,8 @@ export function dropView(library: Promise<LibraryJson>): View {
     shown() {
       void library.then((lib) => {
         zone.querySelector('.limits')!.textContent =
-          `WAV, FLAC, Ogg, Opus or MP3 · up to ${bytes(lib.limits.uploadBytes)} and ${clock(lib.limits.uploadSeconds, 0)} each${lib.captioning ? ' · captions on' : ''}`;
+          `WAV, FLAC, Ogg, Opus or MP3 · up to ${bytes(lib.limits.uploadBytes)} and ${clock(lib.limits.uploadSeconds, 0)} each` +
+          (lib.captioning ? ' · captions on' : '');
       });
     },
   };

@@ -17,7 +17,8 @@ function jobItem(job: JobView): HTMLLIElement {
     job.state === 'failed'
       ? job.error
       : r
-        ? `${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed, ${r.skipped} skipped — ${plural(r.files, 'file')} indexed in ${r.seconds.toFixed(1)} s` +
+        ? `${r.added} added, ${r.updated} updated, ${r.unchanged} unchanged, ${r.removed} removed, ${r.skipped} skipped — ` +
+          `${plural(r.files, 'file')} indexed in ${r.seconds.toFixed(1)} s` +
           (job.state === 'stopped' ? ` (stopped: ${r.pending} left; sync goes on from here)` : '')
         : job.state === 'queued'
           ? 'waiting for the change before it'

@@ -25,7 +25,9 @@ export const classify = defineCommand({
     head: {
       kind: 'path',
       arg: 'FILE',
-      help: 'a trained classifier head (probe.safetensors of clap train probe, classifier.safetensors of clap train finetune): its classes instead of --labels',
+      help:
+        'a trained classifier head (probe.safetensors of clap train probe, classifier.safetensors of clap train finetune): ' +
+        'its classes instead of --labels',
     },
     'multi-label': { kind: 'boolean', help: 'independent sigmoid per label instead of a softmax across labels' },
     template: {

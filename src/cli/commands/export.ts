@@ -7,7 +7,10 @@ export const exportOnnx = defineCommand({
   usage: 'export onnx --weights W --out DIR',
   summary: 'The model as standalone ONNX files, described by clap-export.json (for onnxruntime-web, Python, …)',
   details:
-    "msclap's audio model takes mono windows at 44.1 kHz (7 s for 2023, 5 s for 2022; its log-mel frontend is in the graph); a Hugging Face CLAP audio model takes ClapFeatureExtractor's input_features (and is_longer), the extractor described in clap-export.json. The text model takes the ids and attention mask of tokenizer.json and finds its pooled token itself (msclap 2023: by --text-pooling); clap-export.json states inputs, outputs, the frontend, the tokenizer rule and the prompt template.",
+    "msclap's audio model takes mono windows at 44.1 kHz (7 s for 2023, 5 s for 2022; its log-mel frontend is in the graph); " +
+    "a Hugging Face CLAP audio model takes ClapFeatureExtractor's input_features (and is_longer), the extractor described in " +
+    'clap-export.json. The text model takes the ids and attention mask of tokenizer.json and finds its pooled token itself ' +
+    '(msclap 2023: by --text-pooling); clap-export.json states inputs, outputs, the frontend, the tokenizer rule and the prompt template.',
   options: {
     out: {
       kind: 'path',

@@ -60,7 +60,9 @@ export const RUN_OPTIONS = optionTable({
     kind: 'string',
     arg: 'URL',
     section: 'Distributed (docs/scale-out.md)',
-    help: 'embed on `clap worker`s through the Redis server at redis://HOST:PORT[/DB]: this command queues the files and commits what the workers return',
+    help:
+      'embed on `clap worker`s through the Redis server at redis://HOST:PORT[/DB]: ' +
+      'this command queues the files and commits what the workers return',
   },
   'job-files': {
     kind: 'integer',
@@ -275,7 +277,8 @@ export const indexStats = defineCommand({
           `files    ${s.files}`,
           `windows  ${s.windows}${a.sliding ? ` (sliding, hop ${a.sliding.hopS} s)` : ''}`,
           `captions ${s.captions}`,
-          `model    ${s.model.id.slice(0, 16)} (weights ${s.model.weights.slice(0, 16)}, config ${s.model.config.slice(0, 16)}, dim ${s.model.dim}, channels ${a.channels})`,
+          `model    ${s.model.id.slice(0, 16)} (weights ${s.model.weights.slice(0, 16)}, config ${s.model.config.slice(0, 16)}, ` +
+            `dim ${s.model.dim}, channels ${a.channels})`,
           `vectors  ${s.vectorIndex ? `${s.vectorIndex.kind} index (${s.vectorIndex.unindexed} not yet indexed)` : 'exact search (no ANN index)'}`,
           `bytes    ${s.bytes}`,
           `roots    ${s.roots.join(', ') || '-'}`,

@@ -20,6 +20,7 @@ export const queueStatsCommand = defineCommand({
     }
     const alive = s.workers.filter((w) => w.alive);
     const rate = alive.reduce((t, w) => t + w.filesPerSecond, 0);
+    const secondsSince = (ms: number): number => Math.round((Date.now() - ms) / 1000);
     const lines = [
       `waiting  ${s.waiting}${s.delayed ? ` (+${s.delayed} delayed)` : ''}`,
       `active   ${s.active}`,
@@ -28,7 +29,7 @@ export const queueStatsCommand = defineCommand({
       `workers  ${alive.length} alive, ${rate.toFixed(2)} files/s together`,
       ...s.workers.map(
         (w) =>
-          `  ${w.id}  ${w.alive ? `${w.filesPerSecond.toFixed(2)} files/s` : `gone (last seen ${Math.round((Date.now() - w.lastSeen) / 1000)} s ago)`}` +
+          `  ${w.id}  ${w.alive ? `${w.filesPerSecond.toFixed(2)} files/s` : `gone (last seen ${secondsSince(w.lastSeen)} s ago)`}` +
           `, ${plural(w.files, 'file')} in ${plural(w.batches, 'batch', 'batches')} (${w.failed} failed), ${w.refused} refused, model ${w.model}`,
       ),
     ];

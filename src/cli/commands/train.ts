@@ -337,7 +337,8 @@ export const trainProbeCommand = defineCommand({
         if (ctx.json) return ctx.stdout.write(`${JSON.stringify(s)}\n`);
         const pc = (x: number): string => `${(100 * x).toFixed(1)}%`;
         ctx.stdout.write(
-          `held-out accuracy ${pc(s.val_accuracy)} on ${plural(s.val_clips, 'clip')} of ${plural(s.classes.length, 'class', 'classes')} (chance ${pc(s.chance)}, majority ${pc(s.majority)}); training accuracy ${pc(s.train_accuracy)} on ${s.train_clips}\n`,
+          `held-out accuracy ${pc(s.val_accuracy)} on ${plural(s.val_clips, 'clip')} of ${plural(s.classes.length, 'class', 'classes')} ` +
+            `(chance ${pc(s.chance)}, majority ${pc(s.majority)}); training accuracy ${pc(s.train_accuracy)} on ${s.train_clips}\n`,
         );
         if (s.weights) ctx.stdout.write(`head: ${s.weights}\n`);
       },
@@ -442,7 +443,9 @@ export const trainFinetuneCommand = defineCommand({
       (s) => {
         if (ctx.json) return ctx.stdout.write(`${JSON.stringify(s)}\n`);
         ctx.stdout.write(
-          `${runLine(s)}\nheld-out accuracy ${(100 * s.val_accuracy).toFixed(1)}% on ${plural(s.val_clips, 'clip')} of ${plural(s.classes.length, 'class', 'classes')} (chance ${(100 * s.chance).toFixed(1)}%)${s.best_epoch !== null ? ` (epoch ${s.best_epoch}, the best)` : ''}\nweights: ${s.weights}\n`,
+          `${runLine(s)}\nheld-out accuracy ${(100 * s.val_accuracy).toFixed(1)}% on ${plural(s.val_clips, 'clip')} ` +
+            `of ${plural(s.classes.length, 'class', 'classes')} (chance ${(100 * s.chance).toFixed(1)}%)` +
+            `${s.best_epoch !== null ? ` (epoch ${s.best_epoch}, the best)` : ''}\nweights: ${s.weights}\n`,
         );
       },
     );

@@ -389,7 +389,8 @@ export function resolveClapConfig(sd: StateDict, explicit?: ClapConfig): ClapCon
   );
   if (!audioPrefix) {
     throw new ClapError(
-      'no CLAP audio encoder found (expected msclap keys audio_encoder.base.htsat.* or audio_encoder.base.conv_block1.*, clapcap keys clap.base.htsat.*, or Hugging Face keys audio_model.audio_encoder.*)',
+      'no CLAP audio encoder found (expected msclap keys audio_encoder.base.htsat.* or audio_encoder.base.conv_block1.*, ' +
+        'clapcap keys clap.base.htsat.*, or Hugging Face keys audio_model.audio_encoder.*)',
     );
   }
   const isHtsat = sd.has(`${audioPrefix}base.htsat.patch_embed.proj.weight`);

@@ -124,7 +124,8 @@ export function clapCapConfig(sd: StateDict, settings: ClapCapSettings = {}): Cl
   if (gpt.nEmbd % nHead !== 0)
     throw new ClapError(
       g.n_head === undefined
-        ? `GPT-2's head count is not stored in the weights, and the default ${nHead} does not divide n_embd ${gpt.nEmbd}: give it in the config's clapcap section (gpt2.n_head)`
+        ? `GPT-2's head count is not stored in the weights, and the default ${nHead} does not divide n_embd ${gpt.nEmbd}: ` +
+            "give it in the config's clapcap section (gpt2.n_head)"
         : `n_embd ${gpt.nEmbd} is not a multiple of n_head ${nHead}`,
       { subject: 'clapcap.gpt2.n_head' },
     );

@@ -129,9 +129,8 @@ export function renderMarkdown(result: EvalResult, ctx: ReportContext = {}): str
       ['audio → text', d.retrieval.audioToText],
       ['text → audio', d.retrieval.textToAudio],
     ] as const) {
-      out.push(
-        `| ${name} | ${r.queries} | ${(100 * r['R@1']).toFixed(1)} | ${(100 * r['R@5']).toFixed(1)} | ${(100 * r['R@10']).toFixed(1)} | ${(100 * r['mAP@10']).toFixed(1)} | ${r.medianRank} |`,
-      );
+      const pc = (x: number): string => (100 * x).toFixed(1);
+      out.push(`| ${name} | ${r.queries} | ${pc(r['R@1'])} | ${pc(r['R@5'])} | ${pc(r['R@10'])} | ${pc(r['mAP@10'])} | ${r.medianRank} |`);
     }
   }
   if (d.perClass) {
@@ -178,7 +177,8 @@ export function renderMarkdown(result: EvalResult, ctx: ReportContext = {}): str
     );
   if (d.cache)
     notes.push(
-      `embedding cache \`${d.cache.dir}\`: audio ${d.cache.audioHits} found / ${d.cache.audioMisses} computed, text ${d.cache.textHits} found / ${d.cache.textMisses} computed.`,
+      `embedding cache \`${d.cache.dir}\`: audio ${d.cache.audioHits} found / ${d.cache.audioMisses} computed, ` +
+        `text ${d.cache.textHits} found / ${d.cache.textMisses} computed.`,
     );
   if (notes.length) out.push('', '## Notes', '', ...notes.map((n) => `- ${n}`));
   return `${out.join('\n')}\n`;

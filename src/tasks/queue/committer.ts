@@ -107,7 +107,9 @@ export async function commitFromQueue(ctx: RunContext, options: QueueRunOptions)
         if (state === 'failed') {
           if (await results.getJob(id)) continue;
           const job = await embedQueue.getJob(id);
-          const reason = `its batch failed on the workers after ${job?.attemptsMade ?? ATTEMPTS} attempts (${job?.failedReason ?? 'no reason given'}); \`clap queue retry-failed\` runs it again`;
+          const reason =
+            `its batch failed on the workers after ${job?.attemptsMade ?? ATTEMPTS} attempts (${job?.failedReason ?? 'no reason given'}); ` +
+            '`clap queue retry-failed` runs it again';
           for (const f of files) ctx.fail(f.path, reason);
           outstanding.delete(id);
           await redis.srem(batchesKey, id);

@@ -88,13 +88,15 @@ function panel(
   const Y = (y: number): number => y0 + h - ((tf(y) - ymin) / (ymax - ymin)) * h;
   for (const t of niceTicks(xmin, xmax))
     parts.push(
-      `<line x1="${X(t)}" y1="${y0 + h}" x2="${X(t)}" y2="${y0 + h + 4}" stroke="#888"/><text x="${X(t)}" y="${y0 + h + 16}" text-anchor="middle" font-size="10">${t}</text>`,
+      `<line x1="${X(t)}" y1="${y0 + h}" x2="${X(t)}" y2="${y0 + h + 4}" stroke="#888"/>` +
+        `<text x="${X(t)}" y="${y0 + h + 16}" text-anchor="middle" font-size="10">${t}</text>`,
     );
   for (const t of niceTicks(ymin, ymax)) {
     const label = opts.logY ? (10 ** t).toExponential(0) : String(t);
     const yy = y0 + h - ((t - ymin) / (ymax - ymin)) * h;
     parts.push(
-      `<line x1="${x0}" y1="${yy}" x2="${x0 + w}" y2="${yy}" stroke="#eee"/><text x="${x0 - 4}" y="${yy + 3}" text-anchor="end" font-size="10">${label}</text>`,
+      `<line x1="${x0}" y1="${yy}" x2="${x0 + w}" y2="${yy}" stroke="#eee"/>` +
+        `<text x="${x0 - 4}" y="${yy + 3}" text-anchor="end" font-size="10">${label}</text>`,
     );
   }
   parts.push(`<text x="${x0 + w / 2}" y="${y0 + h + 32}" text-anchor="middle" font-size="11">${esc(xLabel)}</text>`);
@@ -180,6 +182,7 @@ export function renderSvg(entries: LogEntry[], title = 'clap train'): string {
   y -= 10;
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${y}" viewBox="0 0 ${W} ${y}" font-family="sans-serif">` +
-    `<rect width="100%" height="100%" fill="white"/><text x="${W / 2}" y="22" text-anchor="middle" font-size="16">${esc(title)}</text>${body.join('')}</svg>\n`
+    '<rect width="100%" height="100%" fill="white"/>' +
+    `<text x="${W / 2}" y="22" text-anchor="middle" font-size="16">${esc(title)}</text>${body.join('')}</svg>\n`
   );
 }

@@ -168,7 +168,8 @@ export function makeVocalSound(root = tempDir('vocalsound')): string {
   const base = join(root, 'data');
   writeText(
     join(base, 'class_labels_indices_vs.csv'),
-    'index,mid,display_name\n0,/m/01j3sz,"Laughter"\n1,/m/07plz5l,"Sigh"\n2,/m/01b_21,"Cough"\n3,/m/0dl9sf8,"Throat clearing"\n4,/m/01hsr_,"Sneeze"\n5,/m/07ppn3j,"Sniff"\n',
+    'index,mid,display_name\n0,/m/01j3sz,"Laughter"\n1,/m/07plz5l,"Sigh"\n2,/m/01b_21,"Cough"\n' +
+      '3,/m/0dl9sf8,"Throat clearing"\n4,/m/01hsr_,"Sneeze"\n5,/m/07ppn3j,"Sniff"\n',
   );
   const names = ['f0003_0_cough.wav', 'f0003_0_laughter.wav', 'm0101_0_throatclearing.wav', 'm0101_0_sniff.wav', 'f0200_1_sigh.wav'];
   for (const n of names) writeWav(join(base, 'audio_16k', n), 0.25, 16000);

@@ -4,7 +4,8 @@ import { readCsv } from '../table.js';
 import { AudioIndex, type DatasetAdapter, type EvalItem, finish, isDir, layoutError, pickSplit, requireRoot } from './common.js';
 
 const AC_EXPECTED =
-  'test.csv / val.csv (audiocap_id,youtube_id,start_time,caption), as github.com/cdjkim/audiocaps, and the clips as <youtube_id>.wav, Y<youtube_id>.wav or <youtube_id>_<start_time>.wav (any audio extension) anywhere below';
+  'test.csv / val.csv (audiocap_id,youtube_id,start_time,caption), as github.com/cdjkim/audiocaps, ' +
+  'and the clips as <youtube_id>.wav, Y<youtube_id>.wav or <youtube_id>_<start_time>.wav (any audio extension) anywhere below';
 
 function audiocaps(mode: 'retrieval' | 'captioning'): DatasetAdapter {
   const task = mode === 'retrieval' ? 'audiocaps' : 'audiocaps-captions';
@@ -55,7 +56,8 @@ function audiocaps(mode: 'retrieval' | 'captioning'): DatasetAdapter {
 }
 
 const CLOTHO_EXPECTED =
-  'clotho_captions_evaluation.csv (file_name,caption_1..caption_5) and evaluation/<file_name> (likewise development, validation), as Clotho v2 on Zenodo';
+  'clotho_captions_evaluation.csv (file_name,caption_1..caption_5) and evaluation/<file_name> (likewise development, validation), ' +
+  'as Clotho v2 on Zenodo';
 
 function clotho(mode: 'retrieval' | 'captioning'): DatasetAdapter {
   const task = mode === 'retrieval' ? 'clotho' : 'clotho-captions';

@@ -235,7 +235,8 @@ export function checkAudio(
       .map((p) => relative(root, p) || p)
       .join(', ');
     throw new ClapError(
-      `${missingPaths.length} of ${items.length} ${title} audio files named by the metadata are absent (${shown}${missingPaths.length > 3 ? ', …' : ''}); ` +
+      `${missingPaths.length} of ${items.length} ${title} audio files named by the metadata are absent ` +
+        `(${shown}${missingPaths.length > 3 ? ', …' : ''}); ` +
         'check the folder layout, or pass --allow-missing to evaluate the rest',
       { subject: root },
     );

@@ -14,7 +14,8 @@ export const PATH_COLUMNS = ['path', 'file', 'filename', 'file_name', 'audio', '
 export const MANIFEST_DEFAULTS = { labelSeparator: ';' } as const;
 
 export const MANIFEST_LAYOUT =
-  'a .csv (header row) or .jsonl file with a path column (path, file, filename, file_name, audio or --path-column) and the --label-column / --caption-column';
+  'a .csv (header row) or .jsonl file with a path column (path, file, filename, file_name, audio or --path-column) ' +
+  'and the --label-column / --caption-column';
 
 export function loadManifest(file: string, options: AdapterOptions): EvalDataset {
   if (!isFile(file)) throw new ClapError('no such manifest file (give --data FILE.csv or FILE.jsonl)', { subject: file });

@@ -18,7 +18,8 @@ import {
 
 export const GTZAN_GENRES = ['blues', 'classical', 'country', 'disco', 'hiphop', 'jazz', 'metal', 'pop', 'reggae', 'rock'];
 const GENRES_EXPECTED =
-  'genres/<genre>/<genre>.000NN.au for the ten genres (blues, classical, ..., rock), as genres.tar.gz (the Kaggle copy genres_original/ with .wav works too)';
+  'genres/<genre>/<genre>.000NN.au for the ten genres (blues, classical, ..., rock), as genres.tar.gz ' +
+  '(the Kaggle copy genres_original/ with .wav works too)';
 
 export const gtzanGenres: DatasetAdapter = {
   task: 'gtzan-genres',

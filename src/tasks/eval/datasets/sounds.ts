@@ -140,7 +140,8 @@ export const fsd50k: DatasetAdapter = {
 };
 
 const AS_EXPECTED =
-  'class_labels_indices.csv (index,mid,display_name), eval_segments.csv (YTID, start_seconds, end_seconds, positive_labels) and the clips as <YTID>.wav or Y<YTID>.wav (any audio extension) anywhere below';
+  'class_labels_indices.csv (index,mid,display_name), eval_segments.csv (YTID, start_seconds, end_seconds, positive_labels) ' +
+  'and the clips as <YTID>.wav or Y<YTID>.wav (any audio extension) anywhere below';
 
 export const audioset: DatasetAdapter = {
   task: 'audioset',
@@ -208,7 +209,8 @@ export const DCASE2017_TASK4_CLASSES = [
   'Train',
 ];
 const DCASE17_EXPECTED =
-  'groundtruth_weak_label_evaluation_set.csv (or ..._testing_set.csv; tab-separated <YTID>_<start>_<end>, start, end, label) and the clips as Y<YTID>_<start>_<end>.wav (or without Y) anywhere below';
+  'groundtruth_weak_label_evaluation_set.csv (or ..._testing_set.csv; tab-separated <YTID>_<start>_<end>, start, end, label) ' +
+  'and the clips as Y<YTID>_<start>_<end>.wav (or without Y) anywhere below';
 
 export const dcase2017Task4: DatasetAdapter = {
   task: 'dcase2017-task4',
@@ -250,7 +252,8 @@ export const dcase2017Task4: DatasetAdapter = {
 
 const VS_CLASSES = ['laughter', 'sigh', 'cough', 'throatclearing', 'sneeze', 'sniff'];
 const VS_EXPECTED =
-  'audio_16k/ or audio_44k/ with <spk>_<n>_<class>.wav (class: laughter, sigh, cough, throatclearing, sneeze, sniff) and datafiles/te.json (test split), as the VocalSound release';
+  'audio_16k/ or audio_44k/ with <spk>_<n>_<class>.wav (class: laughter, sigh, cough, throatclearing, sneeze, sniff) ' +
+  'and datafiles/te.json (test split), as the VocalSound release';
 
 export const vocalsound: DatasetAdapter = {
   task: 'vocalsound',
@@ -317,7 +320,8 @@ export const TUT2017_CLASSES = [
   'tram',
 ];
 const TUT_EXPECTED =
-  'meta.txt or evaluation_setup/evaluate.txt (tab-separated audio/<file>.wav, scene label) and audio/, as TUT-acoustic-scenes-2017-evaluation with its .meta.zip (or -development, with evaluation_setup/fold<N>_evaluate.txt for --fold)';
+  'meta.txt or evaluation_setup/evaluate.txt (tab-separated audio/<file>.wav, scene label) and audio/, ' +
+  'as TUT-acoustic-scenes-2017-evaluation with its .meta.zip (or -development, with evaluation_setup/fold<N>_evaluate.txt for --fold)';
 
 export const tut2017: DatasetAdapter = {
   task: 'tut2017',

@@ -54,7 +54,8 @@ export const cremaD: DatasetAdapter = {
 /** RAVDESS emotion codes 01–08. */
 const RAVDESS_CLASSES = ['neutral', 'calm', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised'];
 const RAVDESS_EXPECTED =
-  'Actor_<NN>/03-<channel>-<emotion>-<intensity>-<statement>-<repetition>-<actor>.wav (audio-only files, modality 03), as Audio_Speech_Actors_01-24.zip / Audio_Song_Actors_01-24.zip';
+  'Actor_<NN>/03-<channel>-<emotion>-<intensity>-<statement>-<repetition>-<actor>.wav (audio-only files, modality 03), ' +
+  'as Audio_Speech_Actors_01-24.zip / Audio_Song_Actors_01-24.zip';
 
 export const ravdess: DatasetAdapter = {
   task: 'ravdess',
