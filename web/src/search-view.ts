@@ -18,8 +18,16 @@ function numberOrUndefined(v: string | null): number | undefined {
   return Number.isFinite(n) && n >= 0 ? n : undefined;
 }
 
-export function searchView(): View {
-  const params = new URLSearchParams(location.search);
+interface SearchControls {
+  q: HTMLInputElement;
+  glob: HTMLInputElement;
+  min: HTMLInputElement;
+  max: HTMLInputElement;
+  top: HTMLSelectElement;
+}
+
+/** The query box and filters, filled from the page address. */
+function searchControls(params: URLSearchParams): SearchControls {
   const q = h('input', {
     id: 'q',
     type: 'search',
@@ -44,30 +52,34 @@ export function searchView(): View {
     { id: 'top', 'aria-label': 'Results' },
     ...[10, 25, 50, 100].map((n) => h('option', { value: String(n), selected: String(n) === (params.get('top') ?? '25') }, n)),
   );
-  let like = params.get('like') ?? undefined;
-  const likeChip = h('div', { class: 'like-chip', hidden: true });
-  const status = h('p', { class: 'status', 'aria-live': 'polite' });
-  const results = new ResultList({ onLike: (path) => searchLike(path) });
-  const examples = h(
+  return { q, glob, min, max, top };
+}
+
+/** The search the controls describe: a text query, or "sounds like" a library file when `like` is set. */
+function searchParams(c: SearchControls, like: string | undefined): SearchParams {
+  return {
+    q: like ? undefined : c.q.value.trim() || undefined,
+    like,
+    top: Number(c.top.value),
+    glob: c.glob.value.trim() || undefined,
+    minDuration: numberOrUndefined(c.min.value),
+    maxDuration: numberOrUndefined(c.max.value),
+  };
+}
+
+/** "Try …": example descriptions that run when clicked. */
+function examplesRow(pick: (text: string) => void): HTMLElement {
+  return h(
     'div',
     { class: 'examples' },
     'Try ',
-    ...EXAMPLES.flatMap((text, i) => [
-      i ? ', ' : '',
-      h(
-        'button',
-        {
-          class: 'example',
-          onclick: () => {
-            q.value = text;
-            run();
-          },
-        },
-        text,
-      ),
-    ]),
+    ...EXAMPLES.flatMap((text, i) => [i ? ', ' : '', h('button', { class: 'example', onclick: () => pick(text) }, text)]),
   );
-  const hint = h(
+}
+
+/** The keyboard shortcuts, under the results. */
+function keyHint(): HTMLElement {
+  return h(
     'p',
     { class: 'hint' },
     h('kbd', null, '↑'),
@@ -84,18 +96,48 @@ export function searchView(): View {
     h('kbd', null, '/'),
     ' search',
   );
+}
+
+/** The page's shortcuts: ↓ from the query box into the results, / back to it, Escape stops playback, the rest to the list. */
+function searchKeys(q: HTMLInputElement, results: ResultList): (e: KeyboardEvent) => void {
+  return (e) => {
+    if (e.target === q) {
+      if (e.key === 'ArrowDown' && results.length) {
+        e.preventDefault();
+        q.blur();
+        results.select(0);
+      }
+      return;
+    }
+    if (typing(e) || e.metaKey || e.ctrlKey || e.altKey) return;
+    if (e.key === '/') {
+      e.preventDefault();
+      q.focus();
+      q.select();
+    } else if (e.key === 'Escape') stop();
+    else if (results.key(e)) e.preventDefault();
+    else if (e.key === 'ArrowUp') {
+      e.preventDefault();
+      q.focus();
+    }
+  };
+}
+
+export function searchView(): View {
+  const params = new URLSearchParams(location.search);
+  const controls = searchControls(params);
+  const { q, glob, min, max, top } = controls;
+  let like = params.get('like') ?? undefined;
+  const likeChip = h('div', { class: 'like-chip', hidden: true });
+  const status = h('p', { class: 'status', 'aria-live': 'polite' });
+  const results = new ResultList({ onLike: (path) => searchLike(path) });
+  const examples = examplesRow((text) => {
+    q.value = text;
+    run();
+  });
 
   let controller: AbortController | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
-
-  const current = (): SearchParams => ({
-    q: like ? undefined : q.value.trim() || undefined,
-    like,
-    top: Number(top.value),
-    glob: glob.value.trim() || undefined,
-    minDuration: numberOrUndefined(min.value),
-    maxDuration: numberOrUndefined(max.value),
-  });
 
   function showLike(): void {
     likeChip.hidden = !like;
@@ -122,7 +164,7 @@ export function searchView(): View {
 
   async function run(): Promise<void> {
     clearTimeout(timer);
-    const p = current();
+    const p = searchParams(controls, like);
     const query = searchQueryString({ ...p, top: p.top === 25 ? undefined : p.top });
     history.replaceState(null, '', query ? `/?${query}` : '/');
     controller?.abort();
@@ -186,45 +228,15 @@ export function searchView(): View {
     },
     q,
   );
-  const el = h(
-    'section',
-    { class: 'view search-view' },
-    form,
-    h(
-      'div',
-      { class: 'filters' },
-      h('label', null, 'Folder ', glob),
-      h('label', null, 'Duration ', min, '–', max),
-      h('label', null, 'Results ', top),
-    ),
-    likeChip,
-    examples,
-    status,
-    results.el,
-    hint,
+  const filters = h(
+    'div',
+    { class: 'filters' },
+    h('label', null, 'Folder ', glob),
+    h('label', null, 'Duration ', min, '–', max),
+    h('label', null, 'Results ', top),
   );
-
-  const onKey = (e: KeyboardEvent): void => {
-    if (e.target === q) {
-      if (e.key === 'ArrowDown' && results.length) {
-        e.preventDefault();
-        q.blur();
-        results.select(0);
-      }
-      return;
-    }
-    if (typing(e) || e.metaKey || e.ctrlKey || e.altKey) return;
-    if (e.key === '/') {
-      e.preventDefault();
-      q.focus();
-      q.select();
-    } else if (e.key === 'Escape') stop();
-    else if (results.key(e)) e.preventDefault();
-    else if (e.key === 'ArrowUp') {
-      e.preventDefault();
-      q.focus();
-    }
-  };
+  const el = h('section', { class: 'view search-view' }, form, filters, likeChip, examples, status, results.el, keyHint());
+  const onKey = searchKeys(q, results);
 
   return {
     el,
