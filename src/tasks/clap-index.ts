@@ -439,7 +439,8 @@ export class ClapIndex {
       const diff = identityMismatch(meta.model, given);
       if (diff) {
         throw new ClapError(
-          `this index was built with a different model or audio options (${diff}); use the weights, config and audio options it was built with${meta.weightsPath ? ` (${meta.weightsPath})` : ''}, or another --db`,
+          `this index was built with a different model or audio options (${diff}); ` +
+            `use the weights, config and audio options it was built with${meta.weightsPath ? ` (${meta.weightsPath})` : ''}, or another --db`,
           { subject: root },
         );
       }
@@ -549,27 +550,7 @@ export class ClapIndex {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ClapError(`batch size must be a positive integer, got ${batchSize}`);
     const release = acquireWriteLock(this.dir);
     try {
-      // Roots first: a run killed part-way is still resumed by `sync`.
-      const existing: string[] = [];
-      for (const r of roots) if (await exists(r)) existing.push(r);
-      const newRoots = existing.filter((r) => !this.meta.roots.includes(r));
-      // Adding a removed path, or a folder above it, includes it again.
-      const excluded = this.excluded.filter((e) => prune || !existing.some((r) => isUnder(e, r)));
-      const ann = options.ann ?? this.meta.ann;
-      const annThreshold = options.annThreshold ?? this.meta.annThreshold;
-      const queueKey = options.queue ? (this.meta.queueKey ?? randomBytes(8).toString('hex')) : this.meta.queueKey;
-      const onDisk = readMeta(this.dir);
-      if (
-        newRoots.length ||
-        excluded.length !== this.excluded.length ||
-        ann !== this.meta.ann ||
-        annThreshold !== this.meta.annThreshold ||
-        queueKey !== this.meta.queueKey ||
-        onDisk?.weightsFile?.mtimeMs !== this.meta.weightsFile?.mtimeMs
-      ) {
-        this.meta = { ...this.meta, roots: [...this.meta.roots, ...newRoots], excluded, ann, annThreshold, queueKey };
-        writeMeta(this.dir, this.meta);
-      }
+      const { existing, excluded, queueKey } = await this.recordRun(roots, prune, options);
       const walked = await walkAudio(roots, { exclude: [this.dir], removed: excluded, signal: options.signal });
       const report: IndexReport = {
         added: 0,
@@ -605,22 +586,7 @@ export class ClapIndex {
       const stored = new Map((await this.store.listFiles()).map((f) => [f.path, f]));
       const modelId = rowModelId(this.meta.model);
 
-      if (prune) {
-        const found = new Set(walked.files.map((f) => f.path));
-        const missingRoots = roots.filter((r) => !existing.includes(r));
-        const gone: string[] = [];
-        for (const path of stored.keys()) {
-          if (found.has(path)) continue;
-          // A root that vanished as a whole (unmounted disk?) keeps its files: drop them with remove().
-          if (missingRoots.some((r) => isUnder(path, r))) continue;
-          gone.push(path);
-        }
-        for (const r of missingRoots)
-          skip({ path: r, reason: 'root is missing; its files stay indexed (remove it with `clap index remove`)' });
-        if (gone.length) await this.store.commit([], gone);
-        report.removed = changed = gone.length;
-        for (const g of gone) stored.delete(g);
-      }
+      if (prune) report.removed = changed = await this.pruneGone(roots, existing, walked.files, stored, skip);
       for (const s of walked.skipped) if (!(prune && !existing.includes(s.path) && roots.includes(s.path))) skip(s);
 
       const todo = walked.files.filter((f) => {
@@ -700,6 +666,65 @@ export class ClapIndex {
     } finally {
       release();
     }
+  }
+
+  /**
+   * Records a run's roots, exclusions, ANN settings and queue key in the index's meta before anything is
+   * walked, so a run killed part-way is still resumed by `sync`. Returns the roots that exist, the
+   * exclusions in force and the queue key.
+   */
+  private async recordRun(
+    roots: string[],
+    prune: boolean,
+    options: IndexRunOptions,
+  ): Promise<{ existing: string[]; excluded: string[]; queueKey: string | undefined }> {
+    const existing: string[] = [];
+    for (const r of roots) if (await exists(r)) existing.push(r);
+    const newRoots = existing.filter((r) => !this.meta.roots.includes(r));
+    // Adding a removed path, or a folder above it, includes it again.
+    const excluded = this.excluded.filter((e) => prune || !existing.some((r) => isUnder(e, r)));
+    const ann = options.ann ?? this.meta.ann;
+    const annThreshold = options.annThreshold ?? this.meta.annThreshold;
+    const queueKey = options.queue ? (this.meta.queueKey ?? randomBytes(8).toString('hex')) : this.meta.queueKey;
+    const onDisk = readMeta(this.dir);
+    if (
+      newRoots.length ||
+      excluded.length !== this.excluded.length ||
+      ann !== this.meta.ann ||
+      annThreshold !== this.meta.annThreshold ||
+      queueKey !== this.meta.queueKey ||
+      onDisk?.weightsFile?.mtimeMs !== this.meta.weightsFile?.mtimeMs
+    ) {
+      this.meta = { ...this.meta, roots: [...this.meta.roots, ...newRoots], excluded, ann, annThreshold, queueKey };
+      writeMeta(this.dir, this.meta);
+    }
+    return { existing, excluded, queueKey };
+  }
+
+  /**
+   * Removes from the store (and from `stored`) the stored files the walk did not find, except under a root
+   * that is missing (reported instead). Returns how many were removed.
+   */
+  private async pruneGone(
+    roots: string[],
+    existing: string[],
+    found: readonly FoundFile[],
+    stored: Map<string, unknown>,
+    skip: (s: SkippedPath) => void,
+  ): Promise<number> {
+    const foundPaths = new Set(found.map((f) => f.path));
+    const missingRoots = roots.filter((r) => !existing.includes(r));
+    const gone: string[] = [];
+    for (const path of stored.keys()) {
+      if (foundPaths.has(path)) continue;
+      // A root that vanished as a whole (unmounted disk?) keeps its files: drop them with remove().
+      if (missingRoots.some((r) => isUnder(path, r))) continue;
+      gone.push(path);
+    }
+    for (const r of missingRoots) skip({ path: r, reason: 'root is missing; its files stay indexed (remove it with `clap index remove`)' });
+    if (gone.length) await this.store.commit([], gone);
+    for (const g of gone) stored.delete(g);
+    return gone.length;
   }
 
   /** The stored record of an embedded file (sliding windows: the mean vector for the file, and each window's). */
