@@ -131,7 +131,9 @@ const indexingSection: Section = {
       });
       rows.push({
         what: 'indexing ÷ file→embedding pipeline (same files)',
-        value: `${fmt(100 * ratio)}% of ${fmt(n / pipe.wall)} files/s; per CPU-second ${fmt(100 * ratioCpu)}% (${fmt(local.cpuS / n)} vs ${fmt(pipe.cpu / n)} CPU-s per file)`,
+        value:
+          `${fmt(100 * ratio)}% of ${fmt(n / pipe.wall)} files/s; ` +
+          `per CPU-second ${fmt(100 * ratioCpu)}% (${fmt(local.cpuS / n)} vs ${fmt(pipe.cpu / n)} CPU-s per file)`,
       });
       // Through Redis: one worker (in this process, same model, same decode threads) and the committer.
       const { startRedis } = await import('../test/helpers/redis.js');

@@ -87,7 +87,9 @@ describe('msclap 2022: CLAP_weights_2022.pth layout with bert-base-uncased/ besi
     }
   });
 
-  test('--tokenizer takes vocab.txt (file or folder); without one, a vocab.txt beside the weights is found, else one line says what to pass', async () => {
+  const tokenizerTest =
+    '--tokenizer takes vocab.txt (file or folder); without one, a vocab.txt beside the weights is found, else one line says what to pass';
+  test(tokenizerTest, async () => {
     const bare = L.tempDir('msclap2022-bare');
     symlinkSync(msclap2022Path('clap.pth'), join(bare, 'clap.pth'));
     symlinkSync(msclap2022Path('config.json'), join(bare, 'config.json'));
@@ -173,7 +175,9 @@ describe('Hugging Face CLAP model folders (--weights DIR)', () => {
     assertClose(got, want, 'pipeline scores');
   });
 
-  test('fused: a long clip takes the fusion path; --crop random --seed replays the extractor’s draws (chunks, and the pipeline’s is_longer mark)', async () => {
+  const fusedTest =
+    'fused: a long clip takes the fusion path; --crop random --seed replays the extractor’s draws (chunks, and the pipeline’s is_longer mark)';
+  test(fusedTest, async () => {
     const W = ['--weights', hfclapPath('model-fused')];
     const [long] = JSON.parse(
       await cli.ok('embed', 'audio', audio('bursts_long_48k'), ...W, '--crop', 'random', '--seed', '1002', '--json'),

@@ -63,7 +63,9 @@ export const caption = defineCommand({
     seed: { ...AUDIO_OPTIONS.seed, section: undefined, help: 'seed for --strategy sample and --crop random' },
     ...STRICT_OPTION,
   },
-  json: '[{"input", "caption", "tokens": number[], "beams"?: [{"text","tokens","score"}], "windows"?: [{"start","end","caption","tokens"}]} | {"input", "error"} (a file skipped)]',
+  json:
+    '[{"input", "caption", "tokens": number[], "beams"?: [{"text","tokens","score"}], "windows"?: [{"start","end","caption","tokens"}]} ' +
+    '| {"input", "error"} (a file skipped)]',
   async run(ctx) {
     const files = needFiles(ctx);
     const v = ctx.values;

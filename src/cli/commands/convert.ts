@@ -14,7 +14,8 @@ export const convert = defineCommand({
   usage: 'convert IN OUT',
   summary: 'Re-encode weights as .pth or .safetensors',
   details:
-    "Reads IN (.pth or .safetensors, detected by content; no Python needed) and writes its tensors to OUT atomically, in the format OUT's extension names: .safetensors, or .pth (also .pt, .bin) as msclap's checkpoints. OUT must not be IN.",
+    'Reads IN (.pth or .safetensors, detected by content; no Python needed) and writes its tensors to OUT atomically, ' +
+    "in the format OUT's extension names: .safetensors, or .pth (also .pt, .bin) as msclap's checkpoints. OUT must not be IN.",
   options: {},
   json: '{"input","output","format","tensors","bytes"}',
   async run(ctx) {

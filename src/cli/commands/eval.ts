@@ -115,7 +115,8 @@ function readPredictions(file: string): Map<string, string> {
 function printTable(ctx: CommandContext, result: EvalResult, dataset: EvalDataset, report?: { markdown: string; png?: string }): void {
   const paper = PAPER_2023[result.task] ?? {};
   ctx.stdout.write(
-    `${dataset.title} (${result.task}, ${dataset.split}): ${plural(result.n, 'clip')}${result.classes ? `, ${plural(result.classes, 'class', 'classes')}` : ''}\n`,
+    `${dataset.title} (${result.task}, ${dataset.split}): ${plural(result.n, 'clip')}` +
+      `${result.classes ? `, ${plural(result.classes, 'class', 'classes')}` : ''}\n`,
   );
   const rows = Object.entries(result.metrics);
   const w = Math.max(...rows.map(([k]) => k.length), 6);

@@ -122,7 +122,8 @@ export const serve = defineCommand({
     const stats = await index.stats();
     const allowed = running.context.guard.allowed;
     ctx.stderr.write(
-      `serving ${index.dir}: ${plural(stats.files, 'file')}${allowed.length ? `; folders may be added under ${allowed.join(', ')}` : ''} (Ctrl-C stops)\n`,
+      `serving ${index.dir}: ${plural(stats.files, 'file')}` +
+        `${allowed.length ? `; folders may be added under ${allowed.join(', ')}` : ''} (Ctrl-C stops)\n`,
     );
 
     // Compile the text and audio towers now, so the first search and the first drop do not wait for them.

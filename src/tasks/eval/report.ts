@@ -166,7 +166,8 @@ export function renderMarkdown(result: EvalResult, ctx: ReportContext = {}): str
   const notes = [...d.notes];
   if (d.missing.length)
     notes.push(
-      `${plural(d.missing.length, 'clip')} named by the metadata ${d.missing.length === 1 ? 'has' : 'have'} no audio file and ${d.missing.length === 1 ? 'was' : 'were'} left out.`,
+      `${plural(d.missing.length, 'clip')} named by the metadata ${d.missing.length === 1 ? 'has' : 'have'} no audio file ` +
+        `and ${d.missing.length === 1 ? 'was' : 'were'} left out.`,
     );
   if (d.skipped.length)
     notes.push(
