@@ -47,6 +47,11 @@ export interface IndexMeta {
   version: number;
   backend: string;
   model: ModelIdentity;
+  /**
+   * The model's family in words ("msclap 2022 (Cnn14 + BERT)"), for people (`index stats`); not part of the
+   * identity. Indexes made before it was recorded get it when next opened with their model.
+   */
+  family?: string;
   /** Weights file last used, so later commands can omit --weights. */
   weightsPath?: string;
   /** The weights hash of a file with this path, size and mtime (saves re-reading the weights to check them). */

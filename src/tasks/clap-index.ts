@@ -124,6 +124,11 @@ export interface IndexStats {
   files: number;
   windows: number;
   model: ModelIdentity;
+  /**
+   * The model's family in words ("msclap 2022 (Cnn14 + BERT)"); null for an index made before it was recorded
+   * and not opened with its model since.
+   */
+  family: string | null;
   bytes: number;
 }
 
@@ -420,6 +425,7 @@ export class ClapIndex {
         version: 1,
         backend: 'lancedb',
         model: identity,
+        family: options.clap.description,
         weightsPath: options.weightsPath ? resolve(options.weightsPath) : file?.path,
         weightsFile: file,
         configPath: options.configPath,
@@ -451,6 +457,7 @@ export class ClapIndex {
       ) {
         meta = { ...meta, weightsFile: file, weightsPath: file.path };
       }
+      if (meta.family === undefined) meta = { ...meta, family: options.clap.description };
     }
     if (meta.backend !== 'lancedb') throw new ClapError(`unknown index backend '${meta.backend}'`, { subject: root });
     const store = await LanceStore.open(root, { dim: meta.model.dim });
@@ -810,6 +817,7 @@ export class ClapIndex {
       files: c.files,
       windows: c.windows,
       model: this.meta.model,
+      family: this.meta.family ?? null,
       bytes: await this.store.bytes(),
       captions: c.captions,
       roots: this.meta.roots,

@@ -44,10 +44,12 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return ab / Math.sqrt(aa * bb);
 }
 
-/** `clap index add` of `folder`, then `clap search TEXT --exact --json`: path → score. */
-async function indexAndSearch(weights: string[], folder: string, text: string): Promise<Map<string, number>> {
+/** `clap index add` of `folder` (`index stats` names `family`), then `clap search TEXT --exact --json`: path → score. */
+async function indexAndSearch(weights: string[], folder: string, text: string, family: string): Promise<Map<string, number>> {
   const db = join(L.tempDir('families-index'), 'db');
   await cli.ok('index', 'add', folder, '--db', db, ...weights, '--json');
+  assert.equal((JSON.parse(await cli.ok('index', 'stats', '--db', db, '--json')) as { family: string }).family, family);
+  assert.match(await cli.ok('index', 'stats', '--db', db), new RegExp(`^family   ${family.replace(/[()+]/g, '\\$&')}$`, 'm'));
   const hits = JSON.parse(await cli.ok('search', text, '--db', db, '--exact', '--top', '20', '--json')) as {
     path: string;
     score: number;
@@ -55,14 +57,24 @@ async function indexAndSearch(weights: string[], folder: string, text: string): 
   return new Map(hits.map((h) => [h.path, h.score]));
 }
 
-/** `clap eval esc50` on a miniature ESC-50: the JSON contract, and the report names the model's family. */
+/**
+ * `clap eval esc50` on a miniature ESC-50: the JSON contract, the report names the model's family, and neither
+ * the report nor the table shows the paper's numbers (msclap 2023's).
+ */
 async function evalEsc50(weights: string[], family: RegExp): Promise<void> {
   const root = L.makeEsc50();
   const out = join(root, 'reports', 'esc50.md');
   const res = JSON.parse(await cli.ok('eval', 'esc50', '--data', root, ...weights, '--out', out, '--json')) as Record<string, unknown>;
   assert.deepEqual(Object.keys(res), ['task', 'n', 'classes', 'metrics']);
   assert.deepEqual([res.task, res.n, res.classes], ['esc50', 6, 3]);
-  assert.match(readFileSync(out, 'utf8'), family);
+  const md = readFileSync(out, 'utf8');
+  assert.match(md, family);
+  assert.doesNotMatch(md, /paper \(CLAP 2023\)|93\.9/);
+  assert.match(md, /^\| accuracy \| [\d.]+ \|$/m);
+  assert.equal((JSON.parse(readFileSync(out.replace(/\.md$/, '.json'), 'utf8')) as { paper: unknown }).paper, null);
+  const table = await cli.ok('eval', 'esc50', '--data', root, ...weights);
+  assert.match(table, /^ {2}metric +ours$/m);
+  assert.doesNotMatch(table, /paper/);
 }
 
 describe('msclap 2022: CLAP_weights_2022.pth layout with bert-base-uncased/ beside it', () => {
@@ -122,7 +134,7 @@ describe('msclap 2022: CLAP_weights_2022.pth layout with bert-base-uncased/ besi
   });
 
   test('index add + search rank files by the family’s embeddings', async () => {
-    const scores = await indexAndSearch(W, msclap2022Path('inputs', 'audio'), texts[0]);
+    const scores = await indexAndSearch(W, msclap2022Path('inputs', 'audio'), texts[0], 'msclap 2022 (Cnn14 + BERT)');
     assert.equal(scores.size, 6);
     const text = row(expected('text', 'text_embed.npy'), 0);
     for (const name of ['tone_noise_short_44k', 'vowel_16k', 'speech_22k']) {
@@ -197,7 +209,7 @@ describe('Hugging Face CLAP model folders (--weights DIR)', () => {
 
   test('index add + search and eval on a model folder', async () => {
     const W = ['--weights', hfclapPath('model-unfused')];
-    const scores = await indexAndSearch(W, hfclapPath('inputs', 'audio'), inputs.texts[0]);
+    const scores = await indexAndSearch(W, hfclapPath('inputs', 'audio'), inputs.texts[0], 'Hugging Face CLAP (HTSAT + RoBERTa, unfused)');
     assert.equal(scores.size, 8);
     const text = row(expected('unfused', 'text', 'text_projection.npy'), 0);
     for (const name of ['short_48k', 'vowel_16k', 'chirp_exact10s_48k_f32']) {

@@ -41,7 +41,8 @@ test('clap index add / stats / search / captions: the JSON contract, incremental
     assert.match(again, /0 added, 0 updated, 4 unchanged, 0 removed, 1 skipped/);
 
     const stats = JSON.parse(await ok('index', 'stats', '--db', db, '--json'));
-    assert.deepEqual(Object.keys(stats), ['files', 'windows', 'model', 'bytes']);
+    assert.deepEqual(Object.keys(stats), ['files', 'windows', 'model', 'family', 'bytes']);
+    assert.equal(stats.family, 'msclap 2023 (HTSAT + GPT-2)');
     assert.equal(stats.files, 4);
     assert.equal(stats.windows, 0);
     assert.equal(stats.model.dim, 64);

@@ -1,5 +1,6 @@
 import { basename, extname } from 'node:path';
 import { ClapError, plural } from '../../errors.js';
+import type { ClapFamily } from '../../models/clap/index.js';
 import { DEFAULT_TEMPLATE } from '../../tasks/clap.js';
 import {
   ADAPTERS,
@@ -16,6 +17,7 @@ import {
   MANIFEST_DEFAULTS,
   MANIFEST_LAYOUT,
   PAPER_2023,
+  paperNumbers,
   PATH_COLUMNS,
   readCsv,
   type ReportContext,
@@ -112,8 +114,15 @@ function readPredictions(file: string): Map<string, string> {
   return map;
 }
 
-function printTable(ctx: CommandContext, result: EvalResult, dataset: EvalDataset, report?: { markdown: string; png?: string }): void {
-  const paper = PAPER_2023[result.task] ?? {};
+function printTable(
+  ctx: CommandContext,
+  result: EvalResult,
+  dataset: EvalDataset,
+  family: ClapFamily | undefined,
+  report?: { markdown: string; png?: string },
+): void {
+  // The paper's numbers are msclap 2023's: other families get no paper column.
+  const paper = family === undefined || family === 'msclap-2023' ? (paperNumbers(result.task) ?? {}) : undefined;
   ctx.stdout.write(
     `${dataset.title} (${result.task}, ${dataset.split}): ${plural(result.n, 'clip')}` +
       `${result.classes ? `, ${plural(result.classes, 'class', 'classes')}` : ''}\n`,
@@ -122,8 +131,9 @@ function printTable(ctx: CommandContext, result: EvalResult, dataset: EvalDatase
   const w = Math.max(...rows.map(([k]) => k.length), 6);
   const pct = (k: string, v: number | undefined): string =>
     v === undefined ? '' : ['cider_d', 'spider', 'spice'].includes(k) ? v.toFixed(3) : `${(100 * v).toFixed(1)}%`;
-  ctx.stdout.write(`  ${'metric'.padEnd(w)}  ${'ours'.padStart(7)}  ${'paper'.padStart(7)}\n`);
-  for (const [k, v] of rows) ctx.stdout.write(`  ${k.padEnd(w)}  ${pct(k, v).padStart(7)}  ${pct(k, paper[k]).padStart(7)}\n`);
+  const paperCell = (k: string): string => (paper ? `  ${pct(k, paper[k]).padStart(7)}` : '');
+  ctx.stdout.write(`  ${'metric'.padEnd(w)}  ${'ours'.padStart(7)}${paper ? `  ${'paper'.padStart(7)}` : ''}\n`);
+  for (const [k, v] of rows) ctx.stdout.write(`  ${k.padEnd(w)}  ${pct(k, v).padStart(7)}${paperCell(k)}\n`);
   const d = result.details;
   if (d.missing.length) ctx.stdout.write(`  (${plural(d.missing.length, 'clip')} without audio left out)\n`);
   if (d.skipped.length) ctx.stdout.write(`  (${plural(d.skipped.length, 'undecodable clip')} left out)\n`);
@@ -218,6 +228,7 @@ export const evalCommand = defineCommand({
       const { onProgress, ...audio } = embedOptions(ctx, dataset.items.length);
       const clap = await loadModel({ ...v, weights: v.weights });
       reportCtx.model = `${v.weights} (${clap.description})`;
+      reportCtx.family = clap.family;
       try {
         result = await evaluateDataset(clap, dataset, {
           templates,
@@ -234,6 +245,6 @@ export const evalCommand = defineCommand({
     const report = out !== undefined ? writeReport(result, out, reportCtx) : undefined;
     if (ctx.json)
       ctx.stdout.write(`${JSON.stringify({ task: result.task, n: result.n, classes: result.classes, metrics: result.metrics })}\n`);
-    else printTable(ctx, result, dataset, report);
+    else printTable(ctx, result, dataset, reportCtx.family, report);
   },
 });

@@ -261,13 +261,13 @@ export const indexStats = defineCommand({
   usage: 'index stats --db DIR',
   summary: 'What an index holds: files, windows, model, size',
   options: DB_OPTION,
-  json: '{"files","windows","model":{...},"bytes"}',
+  json: '{"files","windows","model":{...},"family","bytes"}',
   async run(ctx) {
     const index = await ClapIndex.open(ctx.values.db);
     try {
       const s = await index.stats();
       if (ctx.json) {
-        ctx.stdout.write(`${JSON.stringify({ files: s.files, windows: s.windows, model: s.model, bytes: s.bytes })}\n`);
+        ctx.stdout.write(`${JSON.stringify({ files: s.files, windows: s.windows, model: s.model, family: s.family, bytes: s.bytes })}\n`);
         return;
       }
       const a = s.model.audio;
@@ -277,6 +277,7 @@ export const indexStats = defineCommand({
           `files    ${s.files}`,
           `windows  ${s.windows}${a.sliding ? ` (sliding, hop ${a.sliding.hopS} s)` : ''}`,
           `captions ${s.captions}`,
+          `family   ${s.family ?? 'not recorded (made before families were; recorded when next opened with its model)'}`,
           `model    ${s.model.id.slice(0, 16)} (weights ${s.model.weights.slice(0, 16)}, config ${s.model.config.slice(0, 16)}, ` +
             `dim ${s.model.dim}, channels ${a.channels})`,
           `vectors  ${s.vectorIndex ? `${s.vectorIndex.kind} index (${s.vectorIndex.unindexed} not yet indexed)` : 'exact search (no ANN index)'}`,

@@ -27,7 +27,7 @@ export {
   type EvalResult,
   type PerClass,
 } from './evaluate.js';
-export { PAPER_2023, PAPER_SOURCE, renderMarkdown, reportJson, writeReport, type ReportContext } from './report.js';
+export { PAPER_2023, PAPER_SOURCE, paperNumbers, renderMarkdown, reportJson, writeReport, type ReportContext } from './report.js';
 export { encodePng, renderConfusionMatrix } from './png.js';
 export {
   HearModel,

@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { plural } from '../../errors.js';
+import type { ClapFamily } from '../../models/clap/index.js';
 import type { EvalResult } from './evaluate.js';
 import { renderConfusionMatrix } from './png.js';
 
@@ -64,6 +65,11 @@ function esc(s: string): string {
 export interface ReportContext {
   /** Weights file (or other model description) for the header. */
   model?: string;
+  /**
+   * The model's family: the paper's numbers are those of the released msclap 2023 weights, so they are shown
+   * (a `paper` column, `paper` in the JSON) only for 'msclap-2023' — the default when no family is given.
+   */
+  family?: ClapFamily;
   /** File name of the confusion matrix image next to the report, if written. */
   confusionPng?: string;
   /** Command line or other provenance. */
@@ -71,15 +77,21 @@ export interface ReportContext {
   date?: Date;
 }
 
-/** The report's JSON: the result plus the paper's numbers. */
+/** The paper's numbers for `task` when they apply to a model of `family` (msclap 2023's; default), else undefined. */
+export function paperNumbers(task: string, family: ClapFamily = 'msclap-2023'): Readonly<Record<string, number>> | undefined {
+  return family === 'msclap-2023' ? PAPER_2023[task] : undefined;
+}
+
+/** The report's JSON: the result plus the paper's numbers (msclap 2023 models only). */
 export function reportJson(result: EvalResult, ctx: ReportContext = {}): Record<string, unknown> {
+  const paper = paperNumbers(result.task, ctx.family);
   return {
     task: result.task,
     n: result.n,
     classes: result.classes,
     metrics: result.metrics,
-    paper: PAPER_2023[result.task] ?? null,
-    paperSource: PAPER_2023[result.task] ? PAPER_SOURCE : null,
+    paper: paper ?? null,
+    paperSource: paper ? PAPER_SOURCE : null,
     model: ctx.model ?? null,
     command: ctx.command ?? null,
     date: (ctx.date ?? new Date()).toISOString(),
@@ -90,7 +102,7 @@ export function reportJson(result: EvalResult, ctx: ReportContext = {}): Record<
 
 export function renderMarkdown(result: EvalResult, ctx: ReportContext = {}): string {
   const d = result.details;
-  const paper = PAPER_2023[result.task] ?? {};
+  const paper = paperNumbers(result.task, ctx.family);
   const out: string[] = [];
   out.push(`# ${d.title} — zero-shot evaluation (\`clap eval ${result.task}\`)`, '');
   const facts: [string, string][] = [
@@ -109,13 +121,23 @@ export function renderMarkdown(result: EvalResult, ctx: ReportContext = {}): str
   if (ctx.command) facts.push(['command', `\`${ctx.command}\``]);
   facts.push(['date', (ctx.date ?? new Date()).toISOString()]);
   for (const [k, v] of facts) out.push(`- **${k}**: ${v}`);
-  out.push('', '## Results', '', '| metric | ours | paper (CLAP 2023) |', '| --- | ---: | ---: |');
-  for (const [m, v] of Object.entries(result.metrics)) out.push(`| ${METRIC_NAMES[m] ?? m} | ${fmt(m, v)} | ${fmt(m, paper[m])} |`);
+  const family = ctx.family ?? 'msclap-2023';
+  const comparable = family === 'msclap-2023';
+  out.push('', '## Results', '');
+  if (comparable) {
+    out.push('| metric | ours | paper (CLAP 2023) |', '| --- | ---: | ---: |');
+    for (const [m, v] of Object.entries(result.metrics)) out.push(`| ${METRIC_NAMES[m] ?? m} | ${fmt(m, v)} | ${fmt(m, paper?.[m])} |`);
+  } else {
+    out.push('| metric | ours |', '| --- | ---: |');
+    for (const [m, v] of Object.entries(result.metrics)) out.push(`| ${METRIC_NAMES[m] ?? m} | ${fmt(m, v)} |`);
+  }
   out.push(
     '',
-    Object.keys(paper).length
-      ? `Percentages except CIDEr-D/SPIDEr. Paper: ${PAPER_SOURCE} (official 2023 weights).`
-      : 'Percentages except CIDEr-D/SPIDEr. The paper lists no number for this task with the 2023 weights.',
+    !comparable
+      ? "Percentages except CIDEr-D/SPIDEr. The paper's numbers are the msclap 2023 weights': not shown for this model's family."
+      : paper
+        ? `Percentages except CIDEr-D/SPIDEr. Paper: ${PAPER_SOURCE} (official 2023 weights).`
+        : 'Percentages except CIDEr-D/SPIDEr. The paper lists no number for this task with the 2023 weights.',
   );
   if (d.retrieval) {
     out.push(

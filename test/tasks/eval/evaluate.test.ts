@@ -22,6 +22,8 @@ import {
   meanAveragePrecision,
   modelKey,
   oneHot,
+  renderMarkdown,
+  reportJson,
   writeReport,
 } from '../../../src/tasks/eval/index.js';
 import { fixturePath } from '../../helpers/fixtures.js';
@@ -281,6 +283,11 @@ test('report: Markdown with the paper column, JSON, and a valid confusion-matrix
   assert.match(md, /!\[confusion matrix\]\(esc50\.confusion\.png\)/);
   const json = JSON.parse(readFileSync(out.json, 'utf8'));
   assert.deepEqual([json.task, json.n, json.classes, json.paper], ['esc50', 6, 3, { accuracy: 0.939 }]);
+  // the paper's numbers are msclap 2023's: another family's report has no paper column
+  const other = renderMarkdown(r, { model: 'x.pth', family: 'msclap-2022' });
+  assert.doesNotMatch(other, /paper \(CLAP 2023\)|93\.9/);
+  assert.match(other, /^\| accuracy \| [\d.]+ \|$/m);
+  assert.equal(reportJson(r, { family: 'hf-clap' }).paper, null);
   const png = readFileSync(out.png!);
   assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   // walk the chunks: CRCs valid, IDAT inflates to (3w + 1) × h bytes
