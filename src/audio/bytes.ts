@@ -1,5 +1,7 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { ClapError } from '../errors.js';
+/**
+ * Bytes of encoded audio, in memory: what the decoders read through. Browser-safe (no Node APIs); files on
+ * disk are read by file-reader.ts.
+ */
 
 /** Random access to the bytes of a file or an in-memory buffer. */
 export interface ByteReader {
@@ -24,75 +26,17 @@ export class BufferReader implements ByteReader {
   close(): void {}
 }
 
-export class FileReader implements ByteReader {
-  readonly size: number;
-  readonly name: string;
-  private fd: number | null;
-
-  /** `label` is what errors name (defaults to the path). */
-  constructor(path: string, label: string = path) {
-    const name = label;
-    this.name = name;
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (err) {
-      throw fileError(name, err);
-    }
-    try {
-      const st = fstatSync(fd);
-      if (st.isDirectory()) throw new ClapError('is a directory, not an audio file', { subject: name });
-      if (!st.isFile() && !st.isFIFO() && !st.isCharacterDevice()) throw new ClapError('is not a regular file', { subject: name });
-      this.size = st.size;
-    } catch (err) {
-      closeSync(fd);
-      throw err instanceof ClapError ? err : fileError(name, err);
-    }
-    this.fd = fd;
-  }
-
-  read(offset: number, length: number): Uint8Array {
-    if (this.fd === null) throw new ClapError('read after close', { subject: this.name });
-    const n = Math.max(0, Math.min(length, this.size - offset));
-    const out = Buffer.allocUnsafe(n);
-    let done = 0;
-    while (done < n) {
-      let got: number;
-      try {
-        got = readSync(this.fd, out, done, n - done, offset + done);
-      } catch (err) {
-        throw fileError(this.name, err);
-      }
-      if (got === 0) throw new ClapError(`file shrank while reading (expected ${this.size} bytes)`, { subject: this.name });
-      done += got;
-    }
-    return out;
-  }
-
-  close(): void {
-    if (this.fd !== null) {
-      closeSync(this.fd);
-      this.fd = null;
-    }
-  }
-}
-
-/** A ClapError for a failed file-system call (ENOENT, EACCES, EISDIR, ...). */
-export function fileError(name: string, err: unknown): ClapError {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const why =
-    code === 'ENOENT'
-      ? 'file not found'
-      : code === 'EISDIR'
-        ? 'is a directory, not an audio file'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'permission denied'
-          : `cannot read (${code ?? String(err)})`;
-  return new ClapError(why, { subject: name, cause: err });
-}
-
 export function ascii(bytes: Uint8Array, offset: number, length: number): string {
   let s = '';
   for (let i = offset; i < offset + length && i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
   return s;
+}
+
+/** Where the ASCII string `needle` first occurs in `bytes` at or after `from`, or -1 (Buffer.indexOf without Node). */
+export function indexOfAscii(bytes: Uint8Array, needle: string, from = 0): number {
+  const code = Uint8Array.from(needle, (c) => c.charCodeAt(0));
+  for (let i = bytes.indexOf(code[0], from); i >= 0 && i + code.length <= bytes.length; i = bytes.indexOf(code[0], i + 1)) {
+    if (code.every((b, k) => bytes[i + k] === b)) return i;
+  }
+  return -1;
 }

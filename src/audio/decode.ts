@@ -4,15 +4,13 @@
  * through bundled WASM decoders (whole file in memory); anything else goes to ffmpeg when available.
  */
 import { ClapError } from '../errors.js';
-import { BufferReader, FileReader, type ByteReader } from './bytes.js';
-import { decodeFlac, decodeMpeg, decodeOggOpus, decodeOggVorbis } from './codecs.js';
+import { BufferReader, type ByteReader } from './bytes.js';
+import { type DecodeFallback, openEncoded, sniffReader } from './decode-bytes.js';
 import { findFfmpeg, openWithFfmpeg } from './ffmpeg.js';
-import { id3v2Length } from './mpeg.js';
-import { FORMAT_NAMES, NATIVE_FORMATS_TEXT, SNIFF_BYTES, sniffFormat, type SniffedFormat } from './sniff.js';
+import { FileReader } from './file-reader.js';
+import { NATIVE_FORMATS_TEXT, type SniffedFormat } from './sniff.js';
 import { MemorySource, readAll, type DecodedAudio, type FrameSource } from './source.js';
-import { parseAuHeader } from './au.js';
-import { PcmSource, UnsupportedCodecError, type WavReading } from './pcm.js';
-import { OGG_VORBIS_IN_WAV, WavSource } from './wav.js';
+import type { WavReading } from './pcm.js';
 
 /** Raw samples: one Float32Array (mono) or one per channel. */
 export interface PcmInput {
@@ -109,22 +107,6 @@ export async function openAudio(input: AudioInput, options: DecodeOptions = {}):
   }
 }
 
-/** The format of the bytes `reader` holds (after any ID3v2 tag), or null when unknown. */
-function sniffReader(reader: ByteReader): SniffedFormat | null {
-  const format = sniffFormat(reader.read(0, SNIFF_BYTES));
-  if (format !== null) return format;
-  const skip = id3v2Length(reader.read(0, 10));
-  if (skip === 0) return null;
-  const head = reader.read(skip, SNIFF_BYTES);
-  if (head.length === 0) throw new ClapError('file holds only an ID3 tag, no audio', { subject: reader.name });
-  const after = sniffFormat(head);
-  if (after !== null) return after;
-  // MP3 encoders sometimes pad after the tag: look a little further for a frame header.
-  const more = reader.read(skip, 4096);
-  for (let i = 0; i + 4 <= more.length; i++) if (more[i] === 0xff && sniffFormat(more.subarray(i, i + SNIFF_BYTES)) === 'mp3') return 'mp3';
-  return null;
-}
-
 /**
  * The container/codec of a file or of encoded bytes, from its content (never its name); null when
  * unrecognised. Throws a one-line ClapError when the file cannot be read or is empty.
@@ -139,60 +121,16 @@ export function sniffAudio(input: string | Uint8Array, name?: string): SniffedFo
   }
 }
 
-async function openBytes(reader: ByteReader, file: { path: string } | null, options: DecodeOptions): Promise<FrameSource> {
-  const name = reader.name;
-  if (reader.size === 0) throw new ClapError(file ? 'empty file (0 bytes)' : 'empty input (0 bytes)', { subject: name });
-  const format = sniffReader(reader);
-
-  const fallback = async (what: string | null): Promise<FrameSource> => {
+/** Our decoders, then ffmpeg (when there) for the rest. */
+function openBytes(reader: ByteReader, file: { path: string } | null, options: DecodeOptions): Promise<FrameSource> {
+  const fallback: DecodeFallback = async (r, what) => {
     const bin = findFfmpeg(options.ffmpeg);
-    if (!bin) throw notNative(name, what, options.ffmpeg);
-    const source = await openWithFfmpeg(bin, file ?? { bytes: reader.read(0, reader.size) }, name);
-    reader.close();
+    if (!bin) throw notNative(r.name, what, options.ffmpeg);
+    const source = await openWithFfmpeg(bin, file ?? { bytes: r.read(0, r.size) }, r.name);
+    r.close();
     return source;
   };
-
-  if (format === 'wav') {
-    try {
-      return new WavSource(reader, { reading: options.wavReading });
-    } catch (err) {
-      if (!(err instanceof UnsupportedCodecError)) throw err;
-      // Ogg Vorbis wrapped in RIFF (format tags 0x674f…0x6771, e.g. LMMS samples): decode the inner stream.
-      if (OGG_VORBIS_IN_WAV.has(err.tag)) {
-        const bytes = reader.read(0, reader.size);
-        const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf('OggS');
-        if (at >= 0) {
-          reader.close();
-          const decoded = await decodeOggVorbis(bytes.subarray(at), name, options.maxSeconds);
-          return new MemorySource(name, decoded.sampleRate, decoded.channels);
-        }
-      }
-      return fallback(err.what);
-    }
-  }
-  if (format === 'au') {
-    try {
-      return new PcmSource(reader, parseAuHeader(reader), { reading: options.wavReading });
-    } catch (err) {
-      if (!(err instanceof UnsupportedCodecError)) throw err;
-      return fallback(err.what);
-    }
-  }
-  if (format === 'flac' || format === 'ogg-vorbis' || format === 'ogg-opus' || format === 'mp3') {
-    const bytes = reader.read(0, reader.size);
-    reader.close();
-    const limit = options.maxSeconds;
-    const decoded =
-      format === 'flac'
-        ? await decodeFlac(bytes, name, limit)
-        : format === 'ogg-vorbis'
-          ? await decodeOggVorbis(bytes, name, limit)
-          : format === 'ogg-opus'
-            ? await decodeOggOpus(bytes, name, limit)
-            : await decodeMpeg(bytes, name, limit);
-    return new MemorySource(name, decoded.sampleRate, decoded.channels);
-  }
-  return fallback(format ? FORMAT_NAMES[format] : null);
+  return openEncoded(reader, options, fallback, file ? 'empty file (0 bytes)' : 'empty input (0 bytes)');
 }
 
 /** Decodes the whole input into memory. */

@@ -94,7 +94,7 @@ export class Dsp {
   private constructor() {
     let module: WebAssembly.Module;
     try {
-      module = new WebAssembly.Module(Buffer.from(DSP_WASM_BASE64, 'base64'));
+      module = new WebAssembly.Module(Uint8Array.from(atob(DSP_WASM_BASE64), (c) => c.charCodeAt(0)));
     } catch (e) {
       throw new ClapError(`the audio frontend needs WebAssembly SIMD, which this CPU or Node.js lacks (${(e as Error).message})`);
     }

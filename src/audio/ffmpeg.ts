@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ClapError } from '../errors.js';
-import { FileReader } from './bytes.js';
+import { FileReader } from './file-reader.js';
 import { WavSource } from './wav.js';
 
 const available = new Map<string, boolean>();

@@ -5,7 +5,7 @@
  * block of digital silence), which sox and ffmpeg decode. Knowing every frame's block size also
  * gives the stream's length before anything is decoded.
  */
-import { ascii } from './bytes.js';
+import { ascii, indexOfAscii } from './bytes.js';
 
 export interface FlacStream {
   /** STREAMINFO's total samples per channel (0 = not stated). */
@@ -72,7 +72,7 @@ function trailingTag(b: Uint8Array, o: number): boolean {
 
 /** The FLAC stream in `bytes` (which may start with an ID3v2 tag), or null when there is no 'fLaC'. */
 export function flacStream(bytes: Uint8Array): FlacStream | null {
-  const start = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 1 << 20)).indexOf('fLaC');
+  const start = indexOfAscii(bytes.subarray(0, 1 << 20), 'fLaC');
   if (start < 0) return null;
   let p = start + 4;
   let declaredSamples = 0;

@@ -5,7 +5,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { encodeWav, openAudio, sniffAudio, type FrameSource, type SniffedFormat } from '../audio/index.js';
-import { FileReader } from '../audio/bytes.js';
+import { FileReader } from '../audio/file-reader.js';
 import { parseWavHeader } from '../audio/wav.js';
 import { HttpError } from './http-error.js';
 import type { PeaksView } from './schemas.js';
