@@ -12,7 +12,7 @@ import ts from 'typescript';
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
 
 /** Bottom to top. `base` is src/errors.ts, src/files.ts and src/version.ts; src/index.ts (the package root) may import anything. */
-const LAYERS = ['base', 'engine', 'weights', 'audio', 'text', 'models', 'store', 'tasks', 'server', 'cli'];
+const LAYERS = ['base', 'engine', 'weights', 'audio', 'text', 'models', 'store', 'tasks', 'web', 'server', 'cli'];
 const BASE_FILES = new Set(['errors.ts', 'files.ts', 'version.ts']);
 const PACKAGE_ROOT = 'index.ts';
 

@@ -47,6 +47,10 @@ test('npm pack ships the built library, the CLI and the docs — no tests, bench
     'dist/src/engine/index.js',
     'dist/web/index.html', // the page of clap serve
     'dist/web/assets/app.js',
+    'dist/web/clap.js', // clap-ts/web, its onnxruntime-web build and the demo page
+    'dist/web/ort/ort-wasm-simd-threaded.jsep.wasm',
+    'dist/web/demo/index.html',
+    'dist/src/web/index.d.ts',
     'README.md',
   ]) {
     assert.ok(files.includes(need), `${need} is packed`);

@@ -37,5 +37,7 @@ export async function pageRoutes(app: FastifyInstance, access: Access, root = we
       reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(page()),
     );
   }
-  if (existsSync(root)) await app.register(fastifyStatic, { root, prefix: '/', index: false, serveDotFiles: false, decorateReply: false });
+  // A folder's index.html answers for the folder (the demo: /demo/); the page's own routes come first.
+  if (existsSync(root))
+    await app.register(fastifyStatic, { root, prefix: '/', index: ['index.html'], serveDotFiles: false, decorateReply: false });
 }
