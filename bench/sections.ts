@@ -12,6 +12,7 @@ const { perfSections } = await import('./perf.js');
 const { indexSections } = await import('./store.js');
 const { captionSection } = await import('./caption.js');
 const { serveSection } = await import('./serve.js');
+const { webSection } = await import('./web.js');
 
 export const sections: Section[] = [
   ...modelSections,
@@ -21,4 +22,5 @@ export const sections: Section[] = [
   trainSection,
   ...indexSections,
   serveSection,
+  webSection,
 ];

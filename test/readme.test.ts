@@ -14,6 +14,11 @@ test('README shows examples/quickstart.ts verbatim', () => {
   assert.ok(readme.includes(example.trim()), 'README must embed examples/quickstart.ts');
 });
 
+test('README shows examples/browser.html verbatim (test/web/demo.test.ts runs it in Chromium)', () => {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  assert.ok(readme.includes(readFileSync(`${root}examples/browser.html`, 'utf8').trim()), 'README must embed examples/browser.html');
+});
+
 test('examples/quickstart.ts runs against the package build', async () => {
   // The example imports 'clap-ts' (the package itself, resolved through package.json "exports" → dist).
   const out = await new Promise<string>((resolve, reject) => {

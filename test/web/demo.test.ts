@@ -2,13 +2,14 @@
  * The demo page (dist/web/demo/, served by `clap serve` as it is) in headless Chromium with the fixture model
  * exported by `clap export onnx`: files dropped in the page are classified and searched entirely in the page,
  * with the Node library's answers (`clap classify --json`, `clap embed text --json`) to 1e-4; model files are
- * kept in Cache Storage after the first load; the export can also be given as files.
+ * kept in Cache Storage after the first load; the export can also be given as files. The README's browser
+ * example (examples/browser.html) runs as shown.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { basename, dirname, join } from 'node:path';
-import { rmSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { cosine } from '../../src/tasks/similarity.js';
 import { launchChromium } from '../helpers/chromium.js';
@@ -157,4 +158,35 @@ test('demo: the export given as files; a file that is not audio is reported by n
     /^0 file\(s\) embedded\. notes\.txt: unrecognised audio format that this browser cannot decode either/,
   );
   await fresh.close();
+});
+
+test("the README's browser example (examples/browser.html) classifies chosen files as clap classify --json does", async (t) => {
+  const ctx = await browser.newContext();
+  const example = fileURLToPath(new URL('../../examples/browser.html', import.meta.url));
+  const pkgWeb = 'node_modules/clap-ts/dist/web/';
+  // The example's folder: the page, model/ (the export) and node_modules/clap-ts/dist/web/ (redirected to the server's dist/web).
+  await ctx.route(`${lib.server.origin}/example/**`, (route) => {
+    const path = new URL(route.request().url()).pathname.slice('/example/'.length);
+    if (path === '') return route.fulfill({ path: example });
+    if (path.startsWith(pkgWeb))
+      return route.fulfill({ status: 302, headers: { location: `${lib.server.origin}/${path.slice(pkgWeb.length)}` } });
+    const file = join(ref.dir, path.slice('model/'.length));
+    return path.startsWith('model/') && existsSync(file) ? route.fulfill({ path: file }) : route.fulfill({ status: 404 });
+  });
+  const page = await ctx.newPage();
+  await page.goto(`${lib.server.origin}/example/`);
+  await page.waitForFunction(() => document.querySelector('#out')?.textContent?.startsWith('ready'), undefined, WAIT);
+  await page.setInputFiles('#clips', AUDIO.slice(3));
+  await page.waitForFunction(
+    (n) => (document.querySelector('#out')?.textContent ?? '').split('\n').filter((l) => l.includes('{')).length === n,
+    AUDIO.length - 3,
+    WAIT,
+  );
+  for (const line of ((await page.textContent('#out')) ?? '').split('\n')) {
+    const [, input, scores] = /^(\S+) (\{.*\})$/.exec(line) ?? [];
+    const d = scoreDiff(JSON.parse(scores) as Record<string, number>, ref.scores.get(input)!);
+    t.diagnostic(`${input}: max |p_page − p_node| ${d.toExponential(2)}`);
+    assert.ok(d <= TOL, `${input}: ${d}`);
+  }
+  await ctx.close();
 });

@@ -4,6 +4,7 @@
  * clips are on `globalThis.clapDemo` for the console.
  */
 import { Clap, type LoadProgress, type WebAudioEmbedding } from '../../src/web/index.js';
+import { fill, h, onFileDrop } from '../src/dom.js';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 
@@ -77,38 +78,28 @@ async function addAudio(files: File[]): Promise<void> {
 
 /** One label's bar: name, share of the width, probability. */
 function bar(label: string, p: number): HTMLElement {
-  const row = document.createElement('div');
-  row.className = 'bar';
-  const name = Object.assign(document.createElement('span'), { textContent: label });
-  const track = document.createElement('span');
-  const fill = Object.assign(document.createElement('span'), { className: 'fill' });
-  fill.style.width = `${(p * 100).toFixed(1)}%`;
-  track.append(fill);
-  const num = Object.assign(document.createElement('span'), { className: 'num', textContent: `${(p * 100).toFixed(1)}%` });
-  row.append(name, track, num);
-  return row;
+  const percent = `${(p * 100).toFixed(1)}%`;
+  const filled = h('span', { class: 'fill' });
+  filled.style.width = percent; // a property, not a style attribute: the page's CSP allows only its own styles
+  return h('div', { class: 'bar' }, h('span', null, label), h('span', null, filled), h('span', { class: 'num' }, percent));
 }
 
 async function showResults(): Promise<void> {
   const body = $('results').querySelector('tbody')!;
   const clap = state.clap;
-  if (!clap || state.clips.length === 0) return body.replaceChildren();
+  if (!clap || state.clips.length === 0) return fill(body);
   const results = await clap.classifyEmbeddings(state.clips, labels());
-  body.replaceChildren(
-    ...results.map((r) => {
-      const tr = document.createElement('tr');
-      tr.dataset.input = r.input;
-      tr.dataset.scores = JSON.stringify(r.scores);
-      const name = Object.assign(document.createElement('td'), { className: 'name', textContent: r.input });
-      const bars = document.createElement('td');
-      bars.append(
-        ...Object.entries(r.scores)
-          .sort((a, b) => b[1] - a[1])
-          .map(([l, p]) => bar(l, p)),
-      );
-      tr.append(name, bars);
-      return tr;
-    }),
+  const byScore = (scores: Record<string, number>) => Object.entries(scores).sort((a, b) => b[1] - a[1]);
+  fill(
+    body,
+    ...results.map((r) =>
+      h(
+        'tr',
+        { dataset: { input: r.input, scores: JSON.stringify(r.scores) } },
+        h('td', { class: 'name' }, r.input),
+        h('td', null, ...byScore(r.scores).map(([l, p]) => bar(l, p))),
+      ),
+    ),
   );
 }
 
@@ -116,23 +107,18 @@ async function search(): Promise<void> {
   const list = $('search-results');
   const query = $<HTMLInputElement>('query').value.trim();
   const clap = state.clap;
-  if (!clap || query === '' || state.clips.length === 0) return list.replaceChildren();
+  if (!clap || query === '' || state.clips.length === 0) return fill(list);
   const [text] = await clap.embedText([query]);
-  const scored = clap
-    .similarity(
-      state.clips.map((c) => c.embedding),
-      [text],
-    )
-    .map((row, i) => ({ input: state.clips[i].input, score: row[0] }));
-  scored.sort((a, b) => b.score - a.score);
-  list.replaceChildren(
-    ...scored.map((s) => {
-      const li = Object.assign(document.createElement('li'), { textContent: s.input });
-      li.dataset.input = s.input;
-      li.dataset.score = String(s.score);
-      li.append(Object.assign(document.createElement('span'), { className: 'num', textContent: s.score.toFixed(2) }));
-      return li;
-    }),
+  const sim = clap.similarity(
+    state.clips.map((c) => c.embedding),
+    [text],
+  );
+  const scored = state.clips.map((c, i) => ({ input: c.input, score: sim[i][0] })).sort((a, b) => b.score - a.score);
+  fill(
+    list,
+    ...scored.map((s) =>
+      h('li', { dataset: { input: s.input, score: String(s.score) } }, s.input, h('span', { class: 'num' }, s.score.toFixed(2))),
+    ),
   );
 }
 
@@ -157,20 +143,6 @@ function debounced(fn: () => void, ms: number): () => void {
   };
 }
 
-function wireDrop(): void {
-  const drop = $('drop');
-  drop.addEventListener('dragover', (e) => {
-    e.preventDefault();
-    drop.classList.add('over');
-  });
-  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-  drop.addEventListener('drop', (e) => {
-    e.preventDefault();
-    drop.classList.remove('over');
-    void addAudio(Array.from(e.dataTransfer?.files ?? []));
-  });
-}
-
 function wire(): void {
   $('model-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -189,7 +161,7 @@ function wire(): void {
     'input',
     debounced(() => void refresh(), 300),
   );
-  wireDrop();
+  onFileDrop($('drop'), (files) => void addAudio(Array.from(files ?? [])));
 }
 
 wire();

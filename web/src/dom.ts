@@ -41,3 +41,17 @@ export function toast(message: string): void {
   clearTimeout(Number(el.dataset.timer));
   el.dataset.timer = String(setTimeout(() => el.classList.remove('shown'), 2200));
 }
+
+/** Calls `take` with the files dropped on `zone`, which has the class 'over' while files are dragged over it. */
+export function onFileDrop(zone: HTMLElement, take: (files: FileList | null) => void): void {
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    take(e.dataTransfer?.files ?? null);
+  });
+}

@@ -4,7 +4,7 @@
  * The files go to the server one request each; nothing is stored there.
  */
 import { api, type LibraryJson } from './api.js';
-import { h } from './dom.js';
+import { h, onFileDrop } from './dom.js';
 import { bytes, clock } from './format.js';
 import { ResultList } from './results.js';
 import type { View } from './view.js';
@@ -151,16 +151,7 @@ function dropZone(take: (files: FileList | null) => void): HTMLElement {
     take(input.files);
     input.value = '';
   });
-  zone.addEventListener('dragover', (e) => {
-    e.preventDefault();
-    zone.classList.add('over');
-  });
-  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
-  zone.addEventListener('drop', (e) => {
-    e.preventDefault();
-    zone.classList.remove('over');
-    take(e.dataTransfer?.files ?? null);
-  });
+  onFileDrop(zone, take);
   zone.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
