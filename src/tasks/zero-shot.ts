@@ -3,7 +3,7 @@
  * prompts from labels, msclap's similarity scale, and scores across labels. No model code, no I/O.
  */
 import { ClapError } from '../errors.js';
-import type { ClapFamily } from '../models/clap/config.js';
+import type { ClapFamily } from '../models/clap/family.js';
 import { cosineMatrix } from './similarity.js';
 
 /** msclap's zero-shot prompt. */

@@ -24,6 +24,7 @@ import {
   type WindowShape,
 } from '../../audio/index.js';
 import type { StateDict } from '../../weights/index.js';
+import type { ClapFamily } from './family.js';
 import {
   BERT_BASE,
   type BertConfig,
@@ -229,10 +230,6 @@ export function describeClap(c: ClapConfig): string {
   if (family === 'msclap-2022') return `msclap 2022 (${pair})`;
   return `msclap layout (${pair})`;
 }
-
-/** The families `--family` names. */
-export const CLAP_FAMILIES = ['msclap-2023', 'msclap-2022', 'hf-clap', 'msclap'] as const;
-export type ClapFamily = (typeof CLAP_FAMILIES)[number];
 
 /** A config's family: the two msclap releases' pairs, Hugging Face's layout, or any other msclap-layout pair ('msclap'). */
 export function clapFamily(c: ClapConfig): ClapFamily {

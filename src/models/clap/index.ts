@@ -7,13 +7,11 @@ export {
   audioProjectionPrefix,
   CLAP_2022,
   CLAP_2023,
-  CLAP_FAMILIES,
   CLAP_PRESETS,
   type ClapAudioEncoderConfig,
   type ClapConfig,
   clapConfigFromJson,
   clapConfigToJson,
-  type ClapFamily,
   clapFamily,
   type ClapFrontend,
   type ClapTextEncoderConfig,
@@ -27,6 +25,7 @@ export {
   textMaxTokens,
   textProjectionPrefix,
 } from './config.js';
+export { CLAP_FAMILIES, type ClapFamily } from './family.js';
 export {
   AUDIO_ENCODER_GRAPHS,
   type AudioEncoderGraphOptions,
