@@ -119,13 +119,15 @@ export const webSection: Section = {
       }
       result.web = { page, node_audio_clips_per_s: 1 / node.audio.wall, node_text_ms_10_labels: node.text.wall * 1000 };
       if (!page) return;
+      const nodeAudio = `Node ${fmt(1 / node.audio.wall)}, ${fmt(node.audio.cpu)} CPU-s/clip`;
       rows.push({
         what: 'audio clips/s in the browser (7 s at 48 kHz, batch 1)',
-        value: `${fmt(1000 / page.audioMsPerClip)} (Node ${fmt(1 / node.audio.wall)}, ${fmt(node.audio.cpu)} CPU-s/clip; resampling, window and model)`,
+        value: `${fmt(1000 / page.audioMsPerClip)} (${nodeAudio}; resampling, window and model)`,
       });
+      const load = `model load ${fmt(page.loadMs / 1000)} s (download from localhost + compile)`;
       rows.push({
         what: 'text, 10 labels in the browser (ms)',
-        value: `${fmt(page.textMs)} (Node ${fmt(node.text.wall * 1000)}); model load ${fmt(page.loadMs / 1000)} s (download from localhost + compile)`,
+        value: `${fmt(page.textMs)} (Node ${fmt(node.text.wall * 1000)}); ${load}`,
       });
     } finally {
       server.close();

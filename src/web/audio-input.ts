@@ -1,6 +1,6 @@
 /**
  * Audio in the page → the exported audio model's input windows, by the library's own code: our decoders
- * (WAV, FLAC, Ogg Vorbis/Opus, MP3) for files, the page's decodeAudioData only for other formats; our
+ * (WAV, Sun .au, FLAC, Ogg Vorbis/Opus, MP3, Layer II) for files, the page's decodeAudioData only for other formats; our
  * torchaudio-exact resampler and msclap's tiling/cropping, as clap-export.json's audio section states them.
  */
 import { ClapError } from '../errors.js';

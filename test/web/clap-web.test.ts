@@ -60,14 +60,27 @@ test('classify: the files decoded and resampled in TypeScript give clap classify
   }
 });
 
-test('embedAudio takes raw samples (several channels, any rate) as a file of them', async () => {
+/** A Sun .au file of 16-bit samples (encoding 3, big-endian), interleaved from `channels`. */
+function au16(channels: Float32Array[], sampleRate: number): Uint8Array<ArrayBuffer> {
+  const frames = channels[0].length;
+  const out = new Uint8Array(24 + frames * channels.length * 2);
+  const dv = new DataView(out.buffer);
+  [0x2e736e64, 24, frames * channels.length * 2, 3, sampleRate, channels.length].forEach((v, i) => dv.setUint32(i * 4, v));
+  for (let f = 0; f < frames; f++) channels.forEach((c, ch) => dv.setInt16(24 + (f * channels.length + ch) * 2, Math.round(c[f] * 32768)));
+  return out;
+}
+
+test('embedAudio takes raw samples (several channels, any rate) and Sun .au bytes as the WAV file they came from', async () => {
   const decoded = await decodeAudio(AUDIO[4]);
-  const [fromFile, fromSamples] = await clap.embedAudio([
+  const [fromFile, fromSamples, fromAu] = await clap.embedAudio([
     fileOf(AUDIO[4]),
     { samples: decoded.channels, sampleRate: decoded.sampleRate, name: 'pcm' },
+    new File([au16(decoded.channels, decoded.sampleRate)], 'stereo_48k.au'),
   ]);
   assert.equal(fromSamples.input, 'pcm');
   assert.deepEqual(Array.from(fromSamples.embedding), Array.from(fromFile.embedding));
+  assert.equal(fromAu.input, 'stereo_48k.au');
+  assert.deepEqual(Array.from(fromAu.embedding), Array.from(fromFile.embedding));
 });
 
 test('embedText gives clap embed text --json (a padded batch, every row)', async (t) => {
