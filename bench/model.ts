@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { buildAudioEncoderGraph, CLAP_2023 } from '../src/models/clap/index.js';
 import { randomWeights, writeRandomWeights } from '../src/tasks/random-weights.js';
 import { Clap } from '../src/tasks/clap.js';
 import type { Section } from './sections.js';
-import { fmt, timeCpu, timeIt } from './util.js';
+import { fmt, timeCpu, timeIt, timeOnce } from './util.js';
 
 /** msclap on this machine (../shared/fixtures/README.md): PyTorch 1.13, 2 threads, full-size shapes. */
 export const MSCLAP = { audioClipsPerS_b1: 1 / 0.36, audioClipsPerS_b8: 8 / 3.6, text10LabelsS: 1.9, captionS: 92 };
@@ -113,6 +113,37 @@ const audioSection: Section = {
   },
 };
 
+const calibrationSection: Section = {
+  name: 'calibration: batch and threads chosen for this CPU (full-size checkpoint, empty model cache)',
+  async run(result, rows) {
+    const path = await fullSizeCheckpoint();
+    const cacheDir = mkdtempSync(join(tmpdir(), 'clap-bench-calibration-'));
+    try {
+      const load = () => Clap.load({ weights: path, config: '2023', cacheDir });
+      const clap = await load();
+      await clap.embedLogMels([new Float32Array(965 * 64)], 1); // compiles (and stores) the encoder first
+      const t = await timeOnce(() => clap.audioBatch());
+      const c = clap.audioCalibration!;
+      await clap.release();
+      const again = await load();
+      const reuse = await timeOnce(() => again.audioBatch());
+      await again.release();
+      const per = c.probes.map((p) => `b${p.batch} ${fmt(p.wall / p.items)} s / ${fmt(p.cpu / p.items)} CPU-s`).join(', ');
+      const threads = c.threadProbes
+        ? `; at b1 ORT default ${fmt(c.threadProbes.default.wall)} s vs 1 thread ${fmt(c.threadProbes.one.wall)} s`
+        : ' (not compared: threads given, busy machine or small model)';
+      result.calibration = { ...c, seconds: t.wall, cpu_seconds: t.cpu, reuse_seconds: reuse.wall };
+      rows.push({
+        what: 'calibrated audio batch / threads',
+        value: `batch ${c.batch}, threads ${c.threads ?? 'ORT default'} (by ${c.metric} s per clip: ${per}${threads})`,
+      });
+      rows.push({ what: 'calibration cost (s)', value: `${fmt(t.wall)} wall, ${fmt(t.cpu)} CPU once; ${fmt(reuse.wall)} when kept` });
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  },
+};
+
 const textSection: Section = {
   name: 'text encoder: 10 labels, full-size GPT-2',
   async run(result, rows) {
@@ -127,4 +158,4 @@ const textSection: Section = {
   },
 };
 
-export const modelSections: Section[] = [weightsSection, frontendSection, audioSection, textSection];
+export const modelSections: Section[] = [weightsSection, frontendSection, audioSection, calibrationSection, textSection];

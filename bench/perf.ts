@@ -14,18 +14,9 @@ import { CLAP_2023 } from '../src/models/clap/index.js';
 import { Clap } from '../src/tasks/clap.js';
 import { fullSizeCheckpoint, fullSizeClap, fullSizeWeights, LABELS } from './model.js';
 import type { Section } from './sections.js';
-import { fmt } from './util.js';
+import { fmt, timeOnce } from './util.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** Wall seconds and CPU seconds (this process, all threads) of one call. */
-async function measure<T>(fn: () => Promise<T>): Promise<{ wall: number; cpu: number; value: T }> {
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const value = await fn();
-  const c = process.cpuUsage(c0);
-  return { wall: (performance.now() - t0) / 1000, cpu: (c.user + c.system) / 1e6, value };
-}
 
 let folder: string[] | undefined;
 /** A folder of 7 s WAVs (44.1 and 48 kHz, mono and stereo), written once per run. */
@@ -49,9 +40,9 @@ const pipelineSection: Section = {
     const logmels = await Promise.all(files.map(async (f) => (await audioToLogMel(f)).logmels[0]));
     await clap.embedLogMels(logmels.slice(0, 4), 4); // warm
     await clap.embedAudio(files.slice(0, 4)); // warm (workers started)
-    const enc = await measure(() => clap.embedLogMels(logmels, 4));
-    const par = await measure(() => clap.embedAudio(files));
-    const seq = await measure(() => clap.embedAudio(files, { workers: 0 }));
+    const enc = await timeOnce(() => clap.embedLogMels(logmels, 4));
+    const par = await timeOnce(() => clap.embedAudio(files));
+    const seq = await timeOnce(() => clap.embedAudio(files, { workers: 0 }));
     const n = files.length;
     const ratio = enc.wall / par.wall;
     result.pipeline_ratio = ratio;
@@ -228,11 +219,11 @@ const precisionSection: Section = {
       let audio = { wall: Infinity, cpu: Infinity };
       let text = { wall: Infinity, cpu: Infinity };
       for (let i = 0; i < 2; i++) {
-        const m = await measure(() => clap.embedLogMels(logmels, 4));
+        const m = await timeOnce(() => clap.embedLogMels(logmels, 4));
         if (m.wall < audio.wall) audio = { wall: m.wall / logmels.length, cpu: m.cpu / logmels.length };
       }
       for (let i = 0; i < 3; i++) {
-        const m = await measure(() => clap.embedText(texts));
+        const m = await timeOnce(() => clap.embedText(texts));
         if (m.wall < text.wall) text = { wall: m.wall, cpu: m.cpu };
       }
       return { audio, text, a, t };

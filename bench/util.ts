@@ -28,6 +28,14 @@ export async function timeCpu(fn: () => Promise<unknown> | unknown, runs = 5, wa
   return { wall: median(walls), cpu: median(cpus) };
 }
 
+/** Wall and CPU seconds (this process, all threads) of one call, and its value. */
+export async function timeOnce<T>(fn: () => Promise<T> | T): Promise<{ wall: number; cpu: number; value: T }> {
+  const c0 = cpuSeconds();
+  const t0 = performance.now();
+  const value = await fn();
+  return { wall: (performance.now() - t0) / 1000, cpu: cpuSeconds() - c0, value };
+}
+
 export function fmt(x: number, digits = 3): string {
   return Number.isFinite(x) ? x.toPrecision(digits) : String(x);
 }

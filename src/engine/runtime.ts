@@ -39,6 +39,12 @@ export function fromOrt(t: ort.Tensor): HostTensor {
   return { dtype: t.type as DType, shape: [...t.dims], data: t.data as HostTensor['data'] };
 }
 
+/** The intra-op threads asked for (the option, else CLAP_THREADS), or undefined for ORT's default (all cores). */
+export function configuredThreads(options: Pick<RuntimeOptions, 'threads'>): number | undefined {
+  const envThreads = Number(process.env.CLAP_THREADS);
+  return options.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : undefined);
+}
+
 /** A compiled graph: one ORT InferenceSession, reused for every call. */
 export class Session {
   private constructor(
@@ -99,8 +105,7 @@ export class Session {
   }
 
   private static async create(model: Uint8Array | string, options: RuntimeOptions & { quiet?: boolean }): Promise<Session> {
-    const envThreads = Number(process.env.CLAP_THREADS);
-    const threads = options.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : undefined);
+    const threads = configuredThreads(options);
     const session = await ort.InferenceSession.create(model as Uint8Array, {
       // Warnings only when asked (the optimised-model writer warns that the file is CPU-specific: the cache key says so).
       ...(options.quiet ? { logSeverityLevel: 3 as const } : {}),

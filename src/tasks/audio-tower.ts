@@ -11,6 +11,7 @@ import { ClapError } from '../errors.js';
 import type { HostTensor, Session } from '../engine/index.js';
 import type { AudioInput, LoadAudioOptions } from '../audio/index.js';
 import { audioInputShape, type ClapConfig, type ClapFrontend } from '../models/clap/index.js';
+import type { Calibration, Tuning } from './calibration.js';
 import { defaultWorkers, FrontendPool, frontendStream, stripSubject } from './pipeline.js';
 
 /** What the compiled encoder takes per clip: its input's name and shape, and whether it also takes is_longer. */
@@ -35,9 +36,6 @@ export function audioInputSpec(cfg: ClapConfig): AudioInputSpec {
   };
 }
 
-/** Windows per encoder run when not given (larger batches fall out of cache and cost more per clip). */
-export const EMBED_BATCH_SIZE = 4;
-
 /** What to do with an input that cannot be read or decoded. */
 export type InputErrorMode = 'throw' | 'return';
 
@@ -54,7 +52,7 @@ export function isInputError(r: object): r is InputError {
 }
 
 export interface AudioEmbedOptions extends LoadAudioOptions {
-  /** Windows per encoder run (default EMBED_BATCH_SIZE). */
+  /** Windows per encoder run (default: CLAP_BATCH, else calibrated for this CPU: `AudioTower.batch`). */
   batchSize?: number;
   /** In sliding mode: 'mean' (default) averages the window embeddings into one; 'none' keeps only windows. */
   pool?: 'mean' | 'none';
@@ -89,18 +87,21 @@ export interface AudioEmbedding {
 
 export class AudioTower {
   private session?: Promise<Session>;
+  private calibrated?: Promise<number>;
   /** Frontend worker pools by size (one per size: a caller asking for another size gets its own). */
   private readonly pools = new Map<number, FrontendPool>();
 
   constructor(
-    private readonly compile: () => Promise<Session>,
+    /** Compiles the encoder, with `threads` intra-op threads when given (else the model's setting). */
+    private readonly compile: (threads?: number) => Promise<Session>,
     readonly input: AudioInputSpec,
     readonly dProj: number,
+    private readonly tuning: Tuning,
   ) {}
 
-  /** The compiled encoder (compiled on first use). */
+  /** The compiled encoder (compiled on first use, with the threads a kept calibration chose). */
   encoder(): Promise<Session> {
-    this.session ??= this.compile();
+    this.session ??= this.compile(this.tuning.kept()?.threads ?? undefined);
     return this.session;
   }
 
@@ -110,28 +111,70 @@ export class AudioTower {
   }
 
   /**
-   * Runs the encoder on the frontend's outputs (log-mels [frames × mel bins] for msclap; [channels × frames ×
-   * mel] features for Hugging Face, with their `isLonger` flags), in batches.
+   * Windows per encoder run on this CPU: CLAP_BATCH, else the calibration kept in the model cache, else
+   * one measured now on synthetic windows (once per model and CPU; tasks/calibration.ts).
    */
-  async embedLogMels(logmels: Float32Array[], batchSize = EMBED_BATCH_SIZE, isLonger?: boolean[]): Promise<Float32Array[]> {
+  async batch(): Promise<number> {
+    const known = this.tuning.known();
+    if (known !== undefined) return known;
+    this.calibrated ??= this.encoder().then(async (encoder) => {
+      const { calibration, session } = await this.tuning.calibrate(
+        encoder,
+        (s, b) => this.runSynthetic(s, b),
+        () => this.compile(1),
+      );
+      this.session = Promise.resolve(session);
+      return calibration.batch;
+    });
+    return this.calibrated;
+  }
+
+  /** The calibration in effect (kept or measured by `batch()`), if any. */
+  get calibration(): Calibration | undefined {
+    return this.tuning.kept();
+  }
+
+  /** The encoder's feeds for a batch of frontend outputs. */
+  private feeds(chunk: readonly Float32Array[], isLonger: (j: number) => boolean): Record<string, HostTensor> {
+    const { name, shape } = this.input;
+    const per = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(chunk.length * per);
+    chunk.forEach((m, j) => data.set(m, j * per));
+    const feeds: Record<string, HostTensor> = { [name]: { dtype: 'float32', shape: [chunk.length, ...shape], data } };
+    if (this.input.isLonger)
+      feeds.is_longer = { dtype: 'bool', shape: [chunk.length], data: Uint8Array.from(chunk, (_, j) => (isLonger(j) ? 1 : 0)) };
+    return feeds;
+  }
+
+  /** One run of `session` on `batch` synthetic windows (calibration). */
+  private async runSynthetic(session: Session, batch: number): Promise<void> {
+    const per = this.input.shape.reduce((a, b) => a * b, 1);
+    const window = Float32Array.from({ length: per }, (_, i) => Math.sin(i * 0.01) - 4);
+    await session.run(
+      this.feeds(
+        Array.from({ length: batch }, () => window),
+        () => false,
+      ),
+    );
+  }
+
+  /**
+   * Runs the encoder on the frontend's outputs (log-mels [frames × mel bins] for msclap; [channels × frames ×
+   * mel] features for Hugging Face, with their `isLonger` flags), in batches (default: `batch()`).
+   */
+  async embedLogMels(logmels: Float32Array[], batchSize?: number, isLonger?: boolean[]): Promise<Float32Array[]> {
+    const size = batchSize ?? (await this.batch());
     const session = await this.encoder();
     const out: Float32Array[] = [];
-    const { name, shape } = this.input;
+    const { shape } = this.input;
     const per = shape.reduce((a, b) => a * b, 1);
     for (const [i, m] of logmels.entries()) {
       if (m.length !== per)
         throw new ClapError(`input ${i} has ${m.length} values, the encoder takes [${shape.join(', ')}] = ${per} per clip`);
     }
-    for (let i = 0; i < logmels.length; i += batchSize) {
-      const chunk = logmels.slice(i, i + batchSize);
-      const data = new Float32Array(chunk.length * per);
-      chunk.forEach((m, j) => data.set(m, j * per));
-      const feeds: Record<string, HostTensor> = { [name]: { dtype: 'float32', shape: [chunk.length, ...shape], data } };
-      if (this.input.isLonger) {
-        const flags = Uint8Array.from(chunk, (_, j) => (isLonger?.[i + j] ? 1 : 0));
-        feeds.is_longer = { dtype: 'bool', shape: [chunk.length], data: flags };
-      }
-      const r = await session.run(feeds);
+    for (let i = 0; i < logmels.length; i += size) {
+      const chunk = logmels.slice(i, i + size);
+      const r = await session.run(this.feeds(chunk, (j) => isLonger?.[i + j] === true));
       const e = r.audio_embed.data as Float32Array;
       for (let j = 0; j < chunk.length; j++) out.push(e.slice(j * this.dProj, (j + 1) * this.dProj));
     }
@@ -141,12 +184,15 @@ export class AudioTower {
   /** Embeddings of `inputs` in input order; see AudioEmbedOptions.errors for unreadable inputs. */
   async embed(inputs: readonly AudioInput[], options: AudioEmbedOptions = {}): Promise<(AudioEmbedding | InputError)[]> {
     if (inputs.length === 0) throw new ClapError('no audio inputs given');
-    const batchSize = options.batchSize ?? EMBED_BATCH_SIZE;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ClapError(`batch size must be a positive integer, got ${batchSize}`);
+    const given = options.batchSize;
+    if (given !== undefined && (!Number.isInteger(given) || given < 1))
+      throw new ClapError(`batch size must be a positive integer, got ${given}`);
     const errors = options.errors ?? 'throw';
     if (errors !== 'throw' && errors !== 'return') throw new ClapError(`errors must be 'throw' or 'return', got '${String(errors)}'`);
     const workers = options.workers ?? defaultWorkers();
     if (!Number.isInteger(workers) || workers < 0) throw new ClapError(`workers must be a non-negative integer, got ${workers}`);
+    // Before the frontend workers start: a calibration due now must not share the CPU with them.
+    const batchSize = given ?? (await this.batch());
     const results: (AudioEmbedding | InputError)[] = [];
     // Windows of consecutive inputs share encoder runs; an input is finished once its windows have run.
     let pending: { index: number; logmels: Float32Array[]; isLonger?: boolean[]; starts: number[]; ends: number[] }[] = [];
@@ -217,6 +263,7 @@ export class AudioTower {
     this.pools.clear();
     if (this.session) await (await this.session).release();
     this.session = undefined;
+    this.calibrated = undefined;
   }
 }
 

@@ -32,7 +32,6 @@ import {
 import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../store/lance.js';
 import type { AnnKind, CaptionHit, FileInfo, FileRecord, SearchHit, SearchMode, VectorIndexInfo, VectorStore } from '../store/store.js';
 import { type FoundFile, walkAudio, type SkippedPath } from '../store/walk.js';
-import { EMBED_BATCH_SIZE } from './audio-tower.js';
 import type { Clap } from './clap.js';
 import { type FileFrontend, fileFrontend, type FrontendOptions } from './pipeline.js';
 import { type ClapConfig, type ClapFrontend, clapFamily, describeClap } from '../models/clap/index.js';
@@ -69,7 +68,7 @@ export interface IndexProgress {
 }
 
 export interface IndexRunOptions {
-  /** 7 s windows per store commit (default 8); the encoder runs at the model's batch, or at this one when smaller. */
+  /** 7 s windows per store commit (default 8); the encoder runs at `Clap.audioBatch()`, or at this one when smaller. */
   batchSize?: number;
   /** Decode worker threads (default: half the cores, 1–4); 0 decodes on the calling thread. */
   decodeThreads?: number;
@@ -280,14 +279,13 @@ type Decoded = Extract<FileFrontend, { unchanged: false }>;
 
 /**
  * Runs the audio encoder over decoded files' windows; per file, its embedding. `batchSize` (the windows of one
- * commit) caps the encoder's runs, which otherwise take the model's own batch, as `embedAudio` does: a larger
- * batch falls out of cache and costs more per clip.
+ * commit) caps the encoder's runs, which otherwise take the batch calibrated for this CPU, as `embedAudio` does.
  */
 export async function embedDecoded(clap: Clap, decoded: readonly Decoded[], batchSize: number): Promise<EmbeddedFile[]> {
   if (decoded.length === 0) return [];
   const vectors = await clap.embedLogMels(
     decoded.flatMap((d) => d.logmels),
-    Math.min(batchSize, EMBED_BATCH_SIZE),
+    Math.min(batchSize, await clap.audioBatch()),
     decoded.flatMap((d) => d.isLonger ?? d.logmels.map(() => false)),
   );
   let k = 0;
@@ -346,6 +344,7 @@ export interface RunOutcome {
  */
 async function embedLocally(clap: Clap, ctx: RunContext, threads: number): Promise<RunOutcome> {
   const { todo, batchSize } = ctx;
+  await clap.audioBatch(); // a calibration due now runs before the decode workers share the CPU
   const pool = threads > 0 ? clap.frontendPool(threads) : undefined;
   const audioOptions = loadOptionsOf(ctx.model.audio, clap.config.frontend);
   const prefetch = Math.max(2, threads * 2) + batchSize;

@@ -22,22 +22,15 @@ import {
   textGraphName,
 } from '../models/clap/index.js';
 import type { StateDict } from '../weights/index.js';
-import {
-  type AudioEmbedding,
-  type AudioEmbedOptions,
-  AudioTower,
-  audioInputSpec,
-  EMBED_BATCH_SIZE,
-  type InputError,
-  isInputError,
-} from './audio-tower.js';
+import { type AudioEmbedding, type AudioEmbedOptions, AudioTower, audioInputSpec, type InputError, isInputError } from './audio-tower.js';
 import type { FrontendPool } from './pipeline.js';
+import { AUDIO_TUNING, type Calibration, TEXT_TUNING, towerTuning } from './calibration.js';
 import { resolveModelFiles } from './model-files.js';
 import { type TextEncoding, textEncodingFor } from './text-encoding.js';
 import { ModelCache } from './model-cache.js';
 import { TextTower } from './text-tower.js';
 import { exportClapOnnx, type OnnxExportOptions } from './onnx-export.js';
-import { compileTower, int8WeightsFor, type TowerContext, towerKey } from './towers.js';
+import { compileTower, int8WeightsFor, type TowerContext, towerKey, withThreads } from './towers.js';
 import { WeightsSource } from './weights-source.js';
 import { applyTemplate, checkLabels, type Classification, defaultTemplate, scaledSimilarity, scoreLabels } from './zero-shot.js';
 
@@ -46,8 +39,8 @@ export { isInputError } from './audio-tower.js';
 export { applyTemplate, checkLabels, type Classification, DEFAULT_TEMPLATE, HF_TEMPLATE, scoreLabels } from './zero-shot.js';
 export type { OnnxExportOptions } from './onnx-export.js';
 
-/** What `Clap.load` and `embedAudio` do when an option is left out (the CLI's help shows these). */
-export const CLAP_DEFAULTS = { textPooling: 'reference', precision: 'fp32', batchSize: EMBED_BATCH_SIZE } as const;
+/** What `Clap.load` does when an option is left out (the CLI's help shows these; the batch is calibrated per CPU). */
+export const CLAP_DEFAULTS = { textPooling: 'reference', precision: 'fp32' } as const;
 
 export interface ClapLoadOptions extends RuntimeOptions {
   /**
@@ -128,8 +121,9 @@ export class Clap {
     private readonly textPooling: ClapPooling,
     private readonly tokenizerPath: string | undefined,
   ) {
-    this.audioTower = new AudioTower(() => this.compile('audio'), audioInputSpec(config), config.dProj);
     this.graphs = { audio: audioGraphName(config), text: textGraphName(config, textPooling) };
+    const tuning = towerTuning(ctx, this.graphs.audio, AUDIO_TUNING);
+    this.audioTower = new AudioTower((threads) => this.compile('audio', threads), audioInputSpec(config), config.dProj, tuning);
   }
 
   static async load(options: ClapLoadOptions): Promise<Clap> {
@@ -194,12 +188,16 @@ export class Clap {
     return this.weightsHashPromise;
   }
 
-  /** Compiles a tower; once no tower needs building any more, the weights file's tensors are let go. */
-  private async compile(tower: Tower) {
+  /**
+   * Compiles a tower (with `threads` intra-op threads when given, as a calibration chose); once no tower
+   * needs building any more, the weights file's tensors are let go.
+   */
+  private async compile(tower: Tower, threads?: number) {
+    const ctx = withThreads(this.ctx, threads);
     const session =
       tower === 'audio'
-        ? await compileTower(this.ctx, this.graphs.audio, (sd) => buildAudioEncoderGraph(sd, this.config))
-        : await compileTower(this.ctx, this.graphs.text, (sd) => buildTextEncoderGraph(sd, this.config, { pooling: this.textPooling }));
+        ? await compileTower(ctx, this.graphs.audio, (sd) => buildAudioEncoderGraph(sd, this.config))
+        : await compileTower(ctx, this.graphs.text, (sd) => buildTextEncoderGraph(sd, this.config, { pooling: this.textPooling }));
     const ready = (t: Tower, started: boolean): boolean => started || this.ctx.cache.hasGraph(towerKey(this.ctx, this.graphs[t]));
     if (ready('audio', this.audioTower.started) && (!this.config.text || ready('text', this.textTower !== undefined))) {
       this.ctx.weights.drop();
@@ -231,10 +229,25 @@ export class Clap {
 
   /**
    * Runs the audio tower on the frontend's outputs (log-mels [965×64 each] for msclap 2023, [690×64] for
-   * 2022; Hugging Face features [channels×1001×64] with their is_longer flags), in batches.
+   * 2022; Hugging Face features [channels×1001×64] with their is_longer flags), in batches (default:
+   * `audioBatch()`).
    */
-  embedLogMels(logmels: Float32Array[], batchSize = EMBED_BATCH_SIZE, isLonger?: boolean[]): Promise<Float32Array[]> {
+  embedLogMels(logmels: Float32Array[], batchSize?: number, isLonger?: boolean[]): Promise<Float32Array[]> {
     return this.audioTower.embedLogMels(logmels, batchSize, isLonger);
+  }
+
+  /**
+   * Audio windows per encoder run on this CPU: CLAP_BATCH when set, else the calibration kept in the model
+   * cache, else one measured now (a few seconds at full size, once per model and CPU). embedAudio, embedLogMels
+   * and indexes use it when no batch is given.
+   */
+  audioBatch(): Promise<number> {
+    return this.audioTower.batch();
+  }
+
+  /** The audio encoder's calibration (batch, threads, what was measured), once kept or measured; see `audioBatch`. */
+  get audioCalibration(): Calibration | undefined {
+    return this.audioTower.calibration;
   }
 
   /** @internal This model's frontend worker threads (embedAudio's; ClapIndex decodes in them too). */
@@ -266,7 +279,9 @@ export class Clap {
     const known = this.ctx.cache.vectors(key, texts.length, this.config.dProj);
     if (known) return known;
     const tokenized = texts.map((t) => encoding.tokenize(t));
-    this.textTower ??= this.compile('text').then((s) => new TextTower(s, { text, padId: encoding.padId }, this.config.dProj));
+    this.textTower ??= this.compile('text').then(
+      (s) => new TextTower(s, { text, padId: encoding.padId }, this.config.dProj, towerTuning(this.ctx, this.graphs.text, TEXT_TUNING)),
+    );
     const e = (await (await this.textTower).embedAll(tokenized)).data as Float32Array;
     this.ctx.cache.setVectors(key, e);
     const d = this.config.dProj;

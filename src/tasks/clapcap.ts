@@ -17,7 +17,8 @@ import { ClapCapModel } from './caption/model.js';
 import { withSubject } from './clap.js';
 import { resolveConfigArg } from './config-arg.js';
 import { ModelCache } from './model-cache.js';
-import { compileTower, int8WeightsFor, type TowerContext } from './towers.js';
+import { compileTower, int8WeightsFor, type TowerContext, withThreads } from './towers.js';
+import { AUDIO_TUNING, towerTuning } from './calibration.js';
 import { WeightsSource } from './weights-source.js';
 
 export interface ClapCapLoadOptions extends RuntimeOptions {
@@ -87,9 +88,10 @@ export class ClapCap {
       );
     const capConfig = withSubject(() => clapCapConfig(sd, (resolved.clapcap ?? {}) as ClapCapSettings), source.path);
     const audio = new AudioTower(
-      () => compileTower(ctx, 'clap_audio_encoder', (w) => buildAudioEncoderGraph(w, resolved)),
+      (threads) => compileTower(withThreads(ctx, threads), 'clap_audio_encoder', (w) => buildAudioEncoderGraph(w, resolved)),
       audioInputSpec(resolved),
       resolved.dProj,
+      towerTuning(ctx, 'clap_audio_encoder', AUDIO_TUNING),
     );
     const decoder = new ClapCapDecoder(await ClapCapModel.compile(ctx, capConfig));
     return new ClapCap(resolved, audio, decoder);

@@ -23,6 +23,11 @@ export interface TowerContext {
   runtime: RuntimeOptions;
 }
 
+/** The context with `threads` intra-op threads (a calibration's choice), or as it is when undefined. */
+export function withThreads(ctx: TowerContext, threads: number | undefined): TowerContext {
+  return threads === undefined ? ctx : { ...ctx, runtime: { ...ctx.runtime, threads } };
+}
+
 /** The int8 weight encoding for a model loaded at `precision` (probed once per process; engine/quant.ts). */
 export async function int8WeightsFor(precision: Precision): Promise<Int8Weights | undefined> {
   return precision === 'int8' ? exactInt8Weights() : undefined;

@@ -12,6 +12,8 @@ import {
   type KeyValue,
 } from '../../src/models/gpt2/index.js';
 import { TextTower } from '../../src/tasks/text-tower.js';
+import { TEXT_TUNING, Tuning } from '../../src/tasks/calibration.js';
+import { ModelCache } from '../../src/tasks/model-cache.js';
 import type { StateDict } from '../../src/weights/index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { type ClapPooling, defaultTokenizer } from '../../src/text/index.js';
@@ -53,7 +55,8 @@ const fixtureConfig = () => gpt2ConfigFromJson(JSON.parse(readFileSync(fixturePa
 async function textTower(weights: StateDict, text: Gpt2Config, debugOutputs = false, pooling?: ClapPooling): Promise<TextTower> {
   const g = buildTextEncoderGraph(weights, { ...CLAP_2023, text: { type: 'gpt2', gpt2: text } }, { debugOutputs, pooling });
   const dProj = g.outputs.find((o) => o.name === 'text_embed')!.value.shape[1] as number;
-  return new TextTower(await Session.compile(g, { threads: 1 }), { text: { type: 'gpt2', gpt2: text }, padId: 0 }, dProj);
+  const tuning = new Tuning(TEXT_TUNING, new ModelCache({ cacheDir: false }), undefined, true);
+  return new TextTower(await Session.compile(g, { threads: 1 }), { text: { type: 'gpt2', gpt2: text }, padId: 0 }, dProj, tuning);
 }
 
 let sdPromise: Promise<StateDict> | undefined;

@@ -5,7 +5,6 @@ import { mkdtempSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Clap } from '../../src/tasks/clap.js';
-import { EMBED_BATCH_SIZE } from '../../src/tasks/audio-tower.js';
 import { ClapIndex } from '../../src/tasks/clap-index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -202,7 +201,7 @@ test("index: decodes in the model's warm frontend workers and runs the encoder a
     const r = await index.add([lib], { decodeThreads: 1, batchSize: 6 });
     assert.equal(r.added, 6);
     assert.equal(clap.frontendPool(1), pool, 'the same workers, not a pool per run');
-    assert.deepEqual(runs, [EMBED_BATCH_SIZE]);
+    assert.deepEqual(runs, [await clap.audioBatch()]);
     runs.length = 0;
     writeClips(join(root, 'more'), 3, 'extra');
     await index.add([join(root, 'more')], { decodeThreads: 1, batchSize: 2 });

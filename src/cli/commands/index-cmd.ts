@@ -36,7 +36,7 @@ export const RUN_OPTIONS = optionTable({
     min: 1,
     default: INDEX_DEFAULTS.batchSize,
     field: 'batchSize',
-    help: "7 s windows per store commit (the encoder runs at the model's batch, or this one when smaller)",
+    help: '7 s windows per store commit (the encoder runs at the batch calibrated for this CPU, or this one when smaller)',
   },
   'decode-threads': {
     kind: 'integer',

@@ -115,10 +115,10 @@ export function audioOptions<const S extends string>(sliding: S) {
     batch: {
       kind: 'integer',
       min: 1,
-      default: CLAP_DEFAULTS.batchSize,
       field: 'batchSize',
       section: 'Audio',
       help: 'windows per encoder run',
+      defaultText: 'CLAP_BATCH, else calibrated for this CPU',
     },
   });
 }
