@@ -5,7 +5,7 @@
  * - top-10 search over 10k / 100k / 1M / 5M stored 1024-d vectors (bench/vectors.ts), exact and ANN (IVF-PQ
  *   as `maintain` tunes it for the size), with recall@10 against exact, build times, disk size and peak RSS;
  *   each size runs in its own process (bench/index-scale-child.ts). The stores are built once and cached in
- *   os.tmpdir() (5M: ~21 GB, about an hour on 2 cores); CLAP_BENCH_INDEX_SIZES=10000,100000 limits the sweep.
+ *   CLAP_BENCH_STORE_DIR or os.tmpdir() (5M: ~21 GB); CLAP_BENCH_INDEX_SIZES=10000,100000 limits the sweep.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,17 +19,33 @@ import { runQueueWorker } from '../src/tasks/queue/worker.js';
 import { fullSizeClap } from './model.js';
 import type { Section } from './sections.js';
 import { fmt, timeCpu } from './util.js';
-import { DIM } from './vectors.js';
+import { type BuildFigures, DIM } from './vectors.js';
 
 const CHILD = fileURLToPath(new URL('./index-scale-child.ts', import.meta.url));
 
-function child(args: string[]): Record<string, unknown> {
+function child<T>(args: string[]): T {
   const out = execFileSync(process.execPath, ['--import', 'tsx', CHILD, ...args], {
     encoding: 'utf8',
     maxBuffer: 16 << 20,
     stdio: ['ignore', 'pipe', process.argv.includes('--json') ? 'ignore' : 'inherit'],
   });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  return JSON.parse(out.trim().split('\n').at(-1)!) as T;
+}
+
+/** What `index-scale-child.ts N query` prints. */
+interface QueryFigures {
+  queries: number;
+  tuning: { partitions: number; subVectors: number; nprobes: number; refine: number };
+  exact_queries: number;
+  exact_ms: number;
+  exact_cpu_ms: number;
+  exact_recall_at_10: number;
+  exact_load: number;
+  sweep: { nprobes: number; ann_ms: number; ann_cpu_ms: number; recall_at_10: number }[];
+  query_peak_rss_mb: number;
+  append_16: { ms: number; cpu_ms: number };
+  commit_16_ms: number;
+  commit_16: { ms: number; cpu_ms: number };
 }
 
 const searchSection: Section = {
@@ -41,37 +57,49 @@ const searchSection: Section = {
       .filter((x) => x > 0);
     const out: Record<string, unknown> = {};
     for (const n of sizes) {
-      const build = child([String(n), 'build']) as { buildS: number; indexS: number; buildPeakRssMb: number; bytes: number };
-      const q = child([String(n), 'query']) as {
-        exact_ms: number;
-        queries: number;
-        tuning: { partitions: number; subVectors: number; nprobes: number; refine: number };
-        sweep: { nprobes: number; ann_ms: number; recall_at_10: number }[];
-        query_peak_rss_mb: number;
-        commit_16_ms: number;
-      };
+      const build = child<BuildFigures & { bytes: number }>([String(n), 'build']);
+      const q = child<QueryFigures>([String(n), 'query']);
       const [ann] = q.sweep;
       const key = n >= 1_000_000 ? `${n / 1_000_000}m` : `${n / 1000}k`;
       out[key] = {
         exact_ms: q.exact_ms,
+        exact_cpu_ms: q.exact_cpu_ms,
         ann_ms: ann.ann_ms,
+        ann_cpu_ms: ann.ann_cpu_ms,
         recall_at_10: ann.recall_at_10,
         queries: q.queries,
+        exact_queries: q.exact_queries,
+        exact_recall_at_10: q.exact_recall_at_10,
         ...q.tuning,
-        build_s: build.buildS,
-        ann_build_s: build.indexS,
+        write_s: build.write.s,
+        write_cpu_s: build.write.cpuS,
+        compact_s: build.compact.s,
+        ann_build_s: build.index.s,
+        ann_build_cpu_s: build.index.cpuS,
+        build_load: build.index.load,
         bytes: build.bytes,
+        live_bytes: build.liveBytes,
         build_peak_rss_mb: build.buildPeakRssMb,
         query_peak_rss_mb: q.query_peak_rss_mb,
+        append_16_ms: q.append_16.ms,
         commit_16_ms: q.commit_16_ms,
+        commit_16_cpu_ms: q.commit_16.cpu_ms,
+        query_load: q.exact_load,
       };
       rows.push({
         what: `search top-10, ${key} vectors (ms)`,
         value:
-          `exact ${fmt(q.exact_ms)}, IVF-PQ ${fmt(ann.ann_ms)} ` +
-          `(${q.tuning.partitions} partitions, nprobes ${ann.nprobes}, refine ${q.tuning.refine}), recall@10 ${ann.recall_at_10.toFixed(3)}; ` +
-          `${fmt(build.bytes / 2 ** 30)} GiB, built in ${fmt(build.buildS)} s + index ${fmt(build.indexS)} s, ` +
-          `peak RSS ${fmt(build.buildPeakRssMb)} MB building, ${fmt(q.query_peak_rss_mb)} MB searching; a 16-file commit ${fmt(q.commit_16_ms)} ms`,
+          `exact ${fmt(q.exact_ms)} (${fmt(q.exact_cpu_ms)} CPU), IVF-PQ ${fmt(ann.ann_ms)} (${fmt(ann.ann_cpu_ms)} CPU; ` +
+          `${q.tuning.partitions} partitions, nprobes ${ann.nprobes}, refine ${q.tuning.refine}), recall@10 ${ann.recall_at_10.toFixed(3)}; ` +
+          `load ${fmt(q.exact_load)}`,
+      });
+      rows.push({
+        what: `index of ${key} vectors: build, disk, RSS, commits`,
+        value:
+          `written in ${fmt(build.write.s)} s (${fmt(build.write.cpuS)} CPU-s), compacted ${fmt(build.compact.s)} s, ` +
+          `ANN ${fmt(build.index.s)} s (${fmt(build.index.cpuS)} CPU-s, load ${fmt(build.index.load)}); ` +
+          `${fmt(build.liveBytes / 2 ** 30)} GiB; peak RSS ${fmt(build.buildPeakRssMb)} MB building, ${fmt(q.query_peak_rss_mb)} MB searching; ` +
+          `16-file commit: append ${fmt(q.append_16.ms)} ms, replace ${fmt(q.commit_16_ms)} ms (${fmt(q.commit_16.cpu_ms)} CPU)`,
       });
     }
     result.index_search = { dim: DIM, sizes: out };
