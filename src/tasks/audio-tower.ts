@@ -60,7 +60,7 @@ export interface AudioEmbedOptions extends LoadAudioOptions {
   onProgress?: (done: number, total: number) => void;
   /**
    * Frontend worker threads (decode, resample, log-mel overlapped with the encoder) when there are
-   * several inputs; 0 runs the frontend in this thread. Default: one per core beyond the first (at least 1).
+   * several inputs; 0 runs the frontend in this thread. Default: `defaultWorkers()` (half the cores, 1–4).
    */
   workers?: number;
   /**

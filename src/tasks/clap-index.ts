@@ -12,7 +12,6 @@
  * commits, so a killed run loses at most the batch in flight and the next run resumes where it stopped.
  */
 import { stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { resolve, sep } from 'node:path';
 import { ClapError } from '../errors.js';
 import { AUDIO_DEFAULTS, type AudioInput, type DecodeOptions } from '../audio/index.js';
@@ -33,7 +32,7 @@ import { DEFAULT_ANN_THRESHOLD, LanceStore } from '../store/lance.js';
 import type { AnnKind, CaptionHit, FileInfo, FileRecord, SearchHit, SearchMode, VectorIndexInfo, VectorStore } from '../store/store.js';
 import { type FoundFile, walkAudio, type SkippedPath } from '../store/walk.js';
 import type { Clap } from './clap.js';
-import { type FileFrontend, fileFrontend, type FrontendOptions } from './pipeline.js';
+import { defaultWorkers, type FileFrontend, fileFrontend, type FrontendOptions } from './pipeline.js';
 import { type ClapConfig, type ClapFrontend, clapFamily, describeClap } from '../models/clap/index.js';
 import { randomBytes } from 'node:crypto';
 
@@ -70,7 +69,7 @@ export interface IndexProgress {
 export interface IndexRunOptions {
   /** 7 s windows per store commit (default 8); the encoder runs at `Clap.audioBatch()`, or at this one when smaller. */
   batchSize?: number;
-  /** Decode worker threads (default: half the cores, 1–4); 0 decodes on the calling thread. */
+  /** Decode worker threads (default: `defaultWorkers()`, half the cores, 1–4); 0 decodes on the calling thread. */
   decodeThreads?: number;
   onProgress?: (p: IndexProgress) => void;
   /** Called for every file that could not be indexed. */
@@ -230,11 +229,6 @@ export function loadOptionsOf(a: IndexAudioOptions, frontend?: ClapFrontend): Fr
     seed: a.seed,
     sliding: a.sliding ? { hopS: a.sliding.hopS } : false,
   };
-}
-
-/** Decode threads by default: half the cores (the encoder runs beside them), 1 to 4. */
-export function defaultDecodeThreads(): number {
-  return Math.max(1, Math.min(4, Math.floor(availableParallelism() / 2)));
 }
 
 function meanOf(vs: Float32Array[]): Float32Array {
@@ -665,7 +659,7 @@ export class ClapIndex {
       };
       const outcome = options.queue
         ? await (await import('./queue/committer.js')).commitFromQueue(ctx, options.queue)
-        : await embedLocally(clap!, ctx, options.decodeThreads ?? defaultDecodeThreads());
+        : await embedLocally(clap!, ctx, options.decodeThreads ?? defaultWorkers());
       report.interrupted = outcome.interrupted;
       report.pending = outcome.pending;
       return await finish(!outcome.interrupted);

@@ -330,10 +330,17 @@ export function stripSubject(message: string, subject?: string): string {
   return subject && message.startsWith(`${subject}: `) ? message.slice(subject.length + 2) : message;
 }
 
-/** Frontend workers by default: one per core beyond the encoder's main thread, at least one. */
-export function defaultWorkers(): number {
-  return Math.max(1, Math.min(4, availableParallelism() - 1));
+/**
+ * Frontend (decode) worker threads by default, for every caller (embedAudio, indexes, queue workers, training
+ * features): half the cores, 1 to 4. The encoder's ORT threads run beside them, and the frontend costs about a
+ * tenth of the encoder's CPU per clip, so more workers only take cores from ORT.
+ */
+export function defaultWorkers(cores = availableParallelism()): number {
+  return Math.max(1, Math.min(4, Math.floor(cores / 2)));
 }
+
+/** defaultWorkers in words, for help texts. */
+export const DEFAULT_WORKERS_TEXT = 'half the cores, 1-4';
 
 export interface FrontendStreamOptions {
   /** Run in this pool; without one the frontend runs in this thread, one input at a time. */

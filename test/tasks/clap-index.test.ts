@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Clap } from '../../src/tasks/clap.js';
 import { ClapIndex } from '../../src/tasks/clap-index.js';
+import { defaultWorkers } from '../../src/tasks/pipeline.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { tone, writeClips, writeWav } from '../store/audio-helpers.js';
@@ -206,8 +207,18 @@ test("index: decodes in the model's warm frontend workers and runs the encoder a
     writeClips(join(root, 'more'), 3, 'extra');
     await index.add([join(root, 'more')], { decodeThreads: 1, batchSize: 2 });
     assert.deepEqual(runs, [2, 2]);
+    const sizes: number[] = [];
+    const poolOf = clap.frontendPool.bind(clap);
+    clap.frontendPool = (n) => {
+      sizes.push(n);
+      return poolOf(n);
+    };
+    writeClips(join(root, 'third'), 2, 'third');
+    await index.add([join(root, 'third')]);
+    assert.deepEqual(sizes, [defaultWorkers()], "embedAudio's default worker count");
   } finally {
     delete (clap as { embedLogMels?: unknown }).embedLogMels;
+    delete (clap as { frontendPool?: unknown }).frontendPool;
     await index.close();
     rmSync(root, { recursive: true, force: true });
   }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ClapError } from '../../src/errors.js';
 import { synthWav } from '../../src/audio/index.js';
 import { Clap } from '../../src/tasks/clap.js';
-import { FrontendPool, frontendStream } from '../../src/tasks/pipeline.js';
+import { defaultWorkers, FrontendPool, frontendStream } from '../../src/tasks/pipeline.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'clap-pipeline-'));
@@ -70,6 +70,13 @@ test('a bad file in the middle fails with one ClapError naming it', async () => 
   // The model still works after a failed run (the pool recovered).
   const ok = await c.embedAudio(inputs.slice(0, 3), { workers: 2 });
   assert.equal(ok.length, 3);
+});
+
+test('frontend workers by default: half the cores, 1 to 4 (one rule for embedAudio, indexes, queue workers and training)', () => {
+  assert.deepEqual(
+    [1, 2, 3, 4, 6, 8, 16, 64].map((cores) => defaultWorkers(cores)),
+    [1, 1, 1, 2, 3, 4, 4, 4],
+  );
 });
 
 test('frontendStream keeps at most `ahead` inputs in flight', async () => {

@@ -4,6 +4,7 @@ import { ClapError, plural } from '../../errors.js';
 import { DEFAULT_ANN_THRESHOLD } from '../../store/lance.js';
 import { ANN_KINDS } from '../../store/store.js';
 import { Clap } from '../../tasks/clap.js';
+import { DEFAULT_WORKERS_TEXT } from '../../tasks/pipeline.js';
 import {
   ClapIndex,
   type AnnKind,
@@ -42,7 +43,7 @@ export const RUN_OPTIONS = optionTable({
     kind: 'integer',
     min: 0,
     help: 'decode worker threads (0 = on the main thread)',
-    defaultText: 'half the cores, 1-4',
+    defaultText: DEFAULT_WORKERS_TEXT,
   },
   'ann-index': {
     kind: 'enum',

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { ClapError, plural } from '../../errors.js';
 import type { ClapCapSettings } from '../../models/clapcap/index.js';
 import { DEFAULT_TEMPLATE } from '../../tasks/clap.js';
+import { DEFAULT_WORKERS_TEXT } from '../../tasks/pipeline.js';
 import {
   CAPTION_TRAIN_DEFAULTS,
   CONTRASTIVE_DEFAULTS,
@@ -31,7 +32,7 @@ const FREEZE: readonly FreezeGroup[] = ['audio', 'text', 'projection', 'temperat
 const DATA_OPTIONS = optionTable({
   seed: { kind: 'integer', arg: 'S', min: 0, default: FEATURE_DEFAULTS.seed, help: 'data order, crops, split and initialisation' },
   cache: { kind: 'path', arg: 'DIR', help: 'on-disk cache of decoded log-mel features (shared by every trainer)' },
-  workers: { kind: 'integer', min: 0, help: 'feature worker threads (0 = decode on the main thread)', defaultText: 'min(4, cores−1)' },
+  workers: { kind: 'integer', min: 0, help: 'feature worker threads (0 = decode on the main thread)', defaultText: DEFAULT_WORKERS_TEXT },
   threads: { kind: 'integer', min: 1, help: 'compute threads of the training step' },
   'max-seconds': {
     kind: 'number',

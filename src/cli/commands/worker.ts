@@ -1,5 +1,6 @@
 import { plural } from '../../errors.js';
 import { Clap } from '../../tasks/clap.js';
+import { DEFAULT_WORKERS_TEXT } from '../../tasks/pipeline.js';
 import { type PathMap, type QueueWorkerEvent, runQueueWorker } from '../../tasks/queue/worker.js';
 import { defineCommand, UsageError } from '../command.js';
 import { onInterrupt } from '../interrupt.js';
@@ -52,7 +53,7 @@ export const worker = defineCommand({
     tokenizer: MODEL_SETTINGS.tokenizer,
     threads: { ...MODEL_SETTINGS.threads, help: 'encoder compute threads' },
     concurrency: { kind: 'integer', min: 1, default: 1, help: 'batches worked on at once (2 overlaps decoding and encoding)' },
-    'decode-threads': { kind: 'integer', min: 1, help: 'decode worker threads', defaultText: 'half the cores, 1-4' },
+    'decode-threads': { kind: 'integer', min: 1, help: 'decode worker threads', defaultText: DEFAULT_WORKERS_TEXT },
     'path-map': {
       kind: 'string',
       arg: 'FROM=TO',

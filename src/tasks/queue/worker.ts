@@ -11,8 +11,8 @@ import { hostname } from 'node:os';
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import { identityMismatch, rowModelId } from '../../store/meta.js';
 import type { Clap } from '../clap.js';
-import { clapIdentity, defaultDecodeThreads, embedDecoded, loadOptionsOf } from '../clap-index.js';
-import { type FileFrontend, FrontendPool } from '../pipeline.js';
+import { clapIdentity, embedDecoded, loadOptionsOf } from '../clap-index.js';
+import { defaultWorkers, type FileFrontend, FrontendPool } from '../pipeline.js';
 import {
   bullConnection,
   connect,
@@ -38,7 +38,7 @@ export interface QueueWorkerOptions {
   clap: Clap;
   /** Batches worked on at once (default 1; 2 overlaps one batch's decoding with another's encoding). */
   concurrency?: number;
-  /** Decode worker threads (default: half the cores, 1–4). */
+  /** Decode worker threads (default: `defaultWorkers()`, half the cores, 1–4). */
   decodeThreads?: number;
   /** Where this machine sees the files: a queued path starting with `from` is read at `to` + the rest. */
   pathMap?: readonly PathMap[];
@@ -78,7 +78,7 @@ export async function runQueueWorker(options: QueueWorkerOptions): Promise<Queue
   const redis = await connect(target);
   const connection = bullConnection(target);
   const me = processId();
-  const pool = new FrontendPool(options.decodeThreads ?? defaultDecodeThreads());
+  const pool = new FrontendPool(options.decodeThreads ?? defaultWorkers());
   const results = new Map<string, Queue>();
   const summary: QueueWorkerSummary = { batches: 0, files: 0, failed: 0, refused: 0 };
   const recent: { t: number; files: number }[] = [];

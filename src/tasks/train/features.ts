@@ -28,7 +28,7 @@ export interface FeatureStoreOptions {
   maxClipSeconds?: number;
   /** Directory of the on-disk feature cache (off when undefined). */
   cacheDir?: string;
-  /** Worker threads (default min(4, cores − 1)); 0 computes on the main thread. */
+  /** Worker threads (default: `defaultWorkers()`, half the cores, 1–4); 0 computes on the main thread. */
   workers?: number;
 }
 
