@@ -4,7 +4,7 @@
  * restart on the same folder is a restart as `systemctl restart redis-server` does it.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ export interface TestRedis {
   /** SIGTERM (Redis saves its snapshot and exits), then the same server again on the same port and folder. */
   restart(): Promise<void>;
   stop(): Promise<void>;
+  /** CPU seconds the running server has used (user + system, from /proc). */
+  cpuSeconds(): number;
 }
 
 function redisServerPath(): string {
@@ -81,6 +83,11 @@ export async function startRedis(): Promise<TestRedis> {
     async stop() {
       await terminate();
       rmSync(dir, { recursive: true, force: true });
+    },
+    cpuSeconds() {
+      // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100 per second on Linux).
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
     },
   };
 }
