@@ -1,4 +1,11 @@
 #!/usr/bin/env node
-import { main } from '../dist/src/cli/main.js';
+import { fileURLToPath } from 'node:url';
+import { cliArguments, commandLineTooLong, relaunchWithArgumentFile } from '../dist/src/cli/long-argv.js';
 
-process.exitCode = await main(process.argv.slice(2));
+const args = cliArguments();
+if (commandLineTooLong()) {
+  process.exitCode = await relaunchWithArgumentFile(fileURLToPath(import.meta.url), args);
+} else {
+  const { main } = await import('../dist/src/cli/main.js');
+  process.exitCode = await main(args);
+}
