@@ -204,6 +204,9 @@ test('clap caption --json reproduces msclap generate_caption and its ranked beam
   const greedy = await clap('caption', files[0], ...cap, '--beam', '1', '--max-tokens', String(beams.entry_length), '--json');
   assert.equal(greedy.code, 0, greedy.err);
   assert.deepEqual((JSON.parse(greedy.out) as { tokens: number[] }[])[0].tokens, beams.results[0].greedy_beam_size_1.ids);
+  // text output: GPT-2's leading space is not printed after the colon (the JSON keeps msclap's string)
+  const text = await clap('caption', files[0], ...cap, '--max-tokens', String(beams.entry_length));
+  assert.equal(text.out, `${files[0]}: ${beams.results[0].caption.trim()}\n`);
   const wrong = await clap('caption', files[0], ...W);
   assert.equal(wrong.code, 1);
   assert.match(wrong.err, /captioning needs clapcap weights/);

@@ -100,9 +100,9 @@ export const caption = defineCommand({
       else {
         for (const r of shaped) {
           if (isInputError(r)) continue;
-          ctx.stdout.write(`${r.input}: ${r.caption}\n`);
+          ctx.stdout.write(`${r.input}: ${r.caption.trim()}\n`);
           for (const b of r.beams ?? []) ctx.stdout.write(`  ${b.score.toFixed(4)}  ${JSON.stringify(b.text)}\n`);
-          for (const w of r.windows ?? []) ctx.stdout.write(`  ${w.start.toFixed(1)}–${w.end.toFixed(1)} s: ${w.caption}\n`);
+          for (const w of r.windows ?? []) ctx.stdout.write(`  ${w.start.toFixed(1)}–${w.end.toFixed(1)} s: ${w.caption.trim()}\n`);
         }
       }
       failIfStrict(ctx, skipped, files.length);
