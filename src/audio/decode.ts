@@ -8,7 +8,7 @@ import { BufferReader, type ByteReader } from './bytes.js';
 import { type DecodeFallback, openEncoded, sniffReader } from './decode-bytes.js';
 import { findFfmpeg, openWithFfmpeg } from './ffmpeg.js';
 import { FileReader } from './file-reader.js';
-import { NATIVE_FORMATS_TEXT, type SniffedFormat } from './sniff.js';
+import { looksLikeText, NATIVE_FORMATS_TEXT, SNIFF_BYTES, type SniffedFormat } from './sniff.js';
 import { MemorySource, readAll, type DecodedAudio, type FrameSource } from './source.js';
 import type { WavReading } from './pcm.js';
 
@@ -124,11 +124,19 @@ export function sniffAudio(input: string | Uint8Array, name?: string): SniffedFo
 /** Our decoders, then ffmpeg (when there) for the rest. */
 function openBytes(reader: ByteReader, file: { path: string } | null, options: DecodeOptions): Promise<FrameSource> {
   const fallback: DecodeFallback = async (r, what) => {
+    // Text saved under an audio name (a playlist, a note) is said to be text rather than in ffmpeg's words;
+    // only once ffmpeg has refused it too, as some formats (NIST SPHERE) open with a text header.
+    const text = what === null && looksLikeText(r.read(0, Math.min(r.size, SNIFF_BYTES)));
+    const notAudio = () => new ClapError('not an audio file: it holds text', { subject: r.name });
     const bin = findFfmpeg(options.ffmpeg);
-    if (!bin) throw notNative(r.name, what, options.ffmpeg);
-    const source = await openWithFfmpeg(bin, file ?? { bytes: r.read(0, r.size) }, r.name);
-    r.close();
-    return source;
+    if (!bin) throw text ? notAudio() : notNative(r.name, what, options.ffmpeg);
+    try {
+      const source = await openWithFfmpeg(bin, file ?? { bytes: r.read(0, r.size) }, r.name);
+      r.close();
+      return source;
+    } catch (err) {
+      throw text && err instanceof ClapError ? notAudio() : err;
+    }
   };
   return openEncoded(reader, options, fallback, file ? 'empty file (0 bytes)' : 'empty input (0 bytes)');
 }

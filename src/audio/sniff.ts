@@ -84,3 +84,26 @@ export function sniffFormat(head: Uint8Array): SniffedFormat | null {
   if (parseMpegHeader(head, 0)) return 'mp3';
   return null;
 }
+
+/**
+ * True when `head` reads as text (UTF-8 without control characters other than tab, newlines and form
+ * feed): a playlist, a note or a log saved with an audio extension, which no decoder should be asked about.
+ */
+export function looksLikeText(head: Uint8Array): boolean {
+  if (head.length === 0) return false;
+  // a multi-byte character cut by the end of `head` is not a reason to call it binary
+  let end = head.length;
+  while (end > 0 && head.length - end < 3 && (head[end - 1]! & 0xc0) === 0x80) end--;
+  if (end > 0 && head[end - 1]! >= 0xc0) end--;
+  for (let i = 0; i < end; i++) {
+    const b = head[i]!;
+    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0c && b !== 0x0d) return false;
+    if (b === 0x7f) return false;
+  }
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, end));
+    return true;
+  } catch {
+    return false;
+  }
+}

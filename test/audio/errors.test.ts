@@ -8,6 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ClapError } from '../../src/errors.js';
 import { decodeAudio, encodeWav, loadAudio, type AudioInput } from '../../src/audio/index.js';
+import { findFfmpeg } from '../../src/audio/ffmpeg.js';
+import { looksLikeText } from '../../src/audio/sniff.js';
 
 const DATA = join(dirname(fileURLToPath(import.meta.url)), 'data');
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -106,8 +108,9 @@ test('raw samples: bad rate, zero samples, ragged channels', async () => {
 });
 
 test('unknown bytes and non-native containers without ffmpeg list the supported formats', async () => {
+  const binary = Uint8Array.from({ length: 600 }, (_, i) => (i * 7919 + 13) % 251);
   await withFile(
-    new TextEncoder().encode('this is not audio at all, just some text\n'.repeat(10)),
+    binary,
     (p) =>
       rejectsWith(p, p, /unrecognised audio format; supported without ffmpeg: WAV .*FLAC, Ogg Vorbis, Ogg Opus, MP3; the ffmpeg/, {
         ffmpeg: false,
@@ -118,6 +121,28 @@ test('unknown bytes and non-native containers without ffmpeg list the supported 
     name: 'voice.m4a',
     ffmpeg: false,
   });
+});
+
+test('text saved under an audio name is said to be text, with ffmpeg and without', async () => {
+  const notes = new TextEncoder().encode('# playlist — café\nsong one.mp3\r\nsong two.mp3\n'.repeat(3));
+  for (const [fileName, ffmpeg] of [
+    ['notes.wav', true],
+    ['list.mp3', true],
+    ['notes.wav', false],
+  ] as const) {
+    if (ffmpeg && !findFfmpeg(undefined)) continue; // without ffmpeg the case below covers it
+    await withFile(notes, (p) => rejectsWith(p, p, /^[^:]*: not an audio file: it holds text$/, { ffmpeg }), fileName);
+  }
+});
+
+test('looksLikeText: UTF-8 text (even cut inside a character) yes; control bytes, NUL or broken UTF-8 no', () => {
+  const utf8 = new TextEncoder().encode('naïve – 日本');
+  assert.equal(looksLikeText(utf8), true);
+  assert.equal(looksLikeText(utf8.subarray(0, utf8.length - 1)), true, 'cut inside the last character');
+  assert.equal(looksLikeText(Uint8Array.of(0x52, 0x49, 0x00, 0x46)), false);
+  assert.equal(looksLikeText(Uint8Array.of(0x41, 0x1a, 0x42)), false);
+  assert.equal(looksLikeText(Uint8Array.of(0x41, 0xff, 0xfe, 0x42)), false);
+  assert.equal(looksLikeText(new Uint8Array(0)), false);
 });
 
 test('truncated and corrupt compressed files', async () => {
