@@ -5,17 +5,20 @@
  * the same files), and agreement with ffmpeg's decode — same rate, channels and sample count (after
  * gapless trimming, which ffmpeg and torchaudio 0.13 apply), and the largest sample difference.
  *
- *   npm run corpus -- DIR... [--transcode N] [--transcode-dir DIR] [--sample N] [--json] [--ffmpeg BIN | --no-ffmpeg] [--limit N]
+ *   npm run corpus -- DIR... [--transcode N] [--transcode-dir DIR] [--sample N] [--journal FILE] [--json]
+ *                        [--ffmpeg BIN | --no-ffmpeg] [--limit N]
  *
  * --transcode N first makes N files per recipe in scripts/corpus-transcode.ts (MP3, M4A, Opus, FLAC, Ogg,
  * A-law/ADPCM WAV) from sources under DIR into --transcode-dir (default: a folder in the system's temp
  * dir), then checks them first, before the rest. --sample N checks N of the files found (a seeded
  * random choice, the same every run) instead of all: a quick look at a large folder. Progress goes to
  * stderr; the report (a Markdown table, or JSON with --json) to stdout. Ctrl-C stops early and reports
- * what was checked.
+ * what was checked. --journal FILE appends each file's result to FILE (JSON lines) and reuses the results
+ * already there: a run over a large set (the whole Debian set is hours on 2 cores) can be stopped and
+ * resumed with the same command. Delete the journal to check every file again (e.g. after a decoder change).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,7 +38,8 @@ import { Rng } from '../src/tasks/rng.js';
 import { makeTranscodes } from './corpus-transcode.js';
 
 const USAGE =
-  'usage: npm run corpus -- DIR... [--transcode N] [--transcode-dir DIR] [--sample N] [--json] [--ffmpeg BIN | --no-ffmpeg] [--limit N]';
+  'usage: npm run corpus -- DIR... [--transcode N] [--transcode-dir DIR] [--sample N] [--journal FILE] [--json] ' +
+  '[--ffmpeg BIN | --no-ffmpeg] [--limit N]';
 
 /** A sample difference above this, or any count mismatch, lists the file among the disagreements. */
 const DISAGREE = 1e-3;
@@ -386,6 +390,23 @@ function markdown(summary: ReturnType<typeof summarise>, header: string[], withF
   return `${lines.join('\n')}\n`;
 }
 
+/** Results a journal holds, by path; a line cut short by a killed run is left out (that file is checked again). */
+function readJournal(path: string): Map<string, FileResult> {
+  const results = new Map<string, FileResult>();
+  if (!existsSync(path)) return results;
+  const text = readFileSync(path, 'utf8');
+  if (text.length > 0 && !text.endsWith('\n')) appendFileSync(path, '\n'); // new results start on a line of their own
+  for (const line of text.split('\n')) {
+    try {
+      const r = JSON.parse(line) as FileResult;
+      if (typeof r.path === 'string' && r.ours) results.set(r.path, r);
+    } catch {
+      // the torn last line of an interrupted run
+    }
+  }
+  return results;
+}
+
 function parseCommandLine() {
   return parseArgs({
     allowPositionals: true,
@@ -397,6 +418,7 @@ function parseCommandLine() {
       'transcode-dir': { type: 'string' },
       limit: { type: 'string' },
       sample: { type: 'string' },
+      journal: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -479,11 +501,21 @@ async function main(): Promise<number> {
   const files = limit ? all.slice(0, limit) : all;
 
   const results: FileResult[] = [];
+  const journal = o.journal ? resolve(o.journal) : null;
+  const journaled = journal ? readJournal(journal) : new Map<string, FileResult>();
+  if (journaled.size > 0) process.stderr.write(`corpus: ${journaled.size} results from ${journal} reused\n`);
   const progress = new Progress(files.length, 'corpus', process.stderr);
   for (const f of files) {
     if (stopping) break;
+    const earlier = journaled.get(f.path);
+    if (earlier) {
+      results.push({ ...earlier, set: f.set });
+      progress.tick();
+      continue;
+    }
     const r = await checkFile(f.path, f.set, ffmpeg);
     results.push(r);
+    if (journal) appendFileSync(journal, `${JSON.stringify(r)}\n`);
     // Findings as they come (above the bar on a TTY), so a long run can be looked into while it runs.
     const finding = !r.ours.ok ? `refused ${r.path}: ${r.ours.reason}` : disagrees(r) ? `differs from ffmpeg: ${describe(r)}` : null;
     if (finding) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}corpus: ${finding}\n`);

@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -42,7 +42,7 @@ test('corpus --json: per-format counts, refusals grouped by reason, a seeded --s
       reasons.join('\n'),
     );
     assert.ok(reasons.some((x: string) => /^MP4\/M4A: 1 × MP4\/M4A is not decoded natively; .*the ffmpeg fallback is turned off$/.test(x)));
-    assert.ok(reasons.some((x: string) => /^unrecognised: 1 × unrecognised audio format/.test(x)));
+    assert.ok(reasons.includes('unrecognised: 1 × not an audio file: it holds text'), reasons.join('\n'));
     const sampled = corpus(dir, '--no-ffmpeg', '--json', '--sample', '3');
     assert.equal(sampled.status, 0, sampled.stderr);
     const some = JSON.parse(sampled.stdout);
@@ -52,6 +52,21 @@ test('corpus --json: per-format counts, refusals grouped by reason, a seeded --s
       some.formats,
       'the same sample every run',
     );
+    // --journal: a run stopped after 3 files (and torn mid-line) resumes with the rest, to the same report
+    const journal = join(dir, '..', `${basename(dir)}.jsonl`);
+    assert.equal(corpus(dir, '--no-ffmpeg', '--json', '--journal', journal, '--limit', '3').status, 0);
+    appendFileSync(journal, '{"path": "/cut');
+    const resumed = corpus(dir, '--no-ffmpeg', '--json', '--journal', journal);
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stderr, /corpus: 3 results from .* reused/);
+    assert.deepEqual(JSON.parse(resumed.stdout).formats, report.formats);
+    assert.equal(
+      readFileSync(journal, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('{"path":"')).length,
+      7,
+    );
+    rmSync(journal);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
