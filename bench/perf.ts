@@ -14,7 +14,7 @@ import { CLAP_2023 } from '../src/models/clap/index.js';
 import { Clap } from '../src/tasks/clap.js';
 import { fullSizeCheckpoint, fullSizeClap, fullSizeWeights, LABELS } from './model.js';
 import type { Section } from './sections.js';
-import { fmt, timeOnce } from './util.js';
+import { cosine, fmt, timeOnce } from './util.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -165,18 +165,6 @@ const memorySection: Section = {
     }
   },
 };
-
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0,
-    aa = 0,
-    bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
-}
 
 const argmax = (r: number[]): number => r.indexOf(Math.max(...r));
 

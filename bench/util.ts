@@ -39,3 +39,16 @@ export async function timeOnce<T>(fn: () => Promise<T> | T): Promise<{ wall: num
 export function fmt(x: number, digits = 3): string {
   return Number.isFinite(x) ? x.toPrecision(digits) : String(x);
 }
+
+/** Cosine similarity of two vectors. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0,
+    aa = 0,
+    bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  return ab / Math.sqrt(aa * bb);
+}

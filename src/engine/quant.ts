@@ -64,15 +64,13 @@ export function applyPrecision(graph: Graph, precision: Precision, options: Prec
   let count = 0;
   const out: Node[] = [];
   for (const node of graph.nodes) {
-    const w = node.inputs[1];
-    const entry = node.op.type === 'MatMul' && w?.kind === 'param' ? graph.params.get(w.name) : undefined;
-    const t = entry?.tensor;
-    if (t?.dtype !== 'float32' || t.shape.length !== 2 || t.data.length < minElements) {
+    const weight = node.op.type === 'MatMul' ? constantWeight(graph, node.inputs[1]) : undefined;
+    if (!weight || weight.data.length < minElements) {
       out.push(node);
       continue;
     }
-    const [K, N] = t.shape;
-    const data = t.data as Float32Array;
+    const { name, K, N, data } = weight;
+    const w = { name };
     if (precision === 'int8') {
       let ins = converted.get(w.name);
       if (!ins) {
@@ -111,6 +109,29 @@ export function applyPrecision(graph: Graph, precision: Precision, options: Prec
   }
   graph.nodes.splice(0, graph.nodes.length, ...out);
   return count;
+}
+
+/**
+ * A MatMul's right-hand side when it is a constant float32 [K, N] weight: a param, or a param's 2-D
+ * transpose (a tied LM head: logits = hidden · wteᵀ), whose data is then transposed here.
+ */
+function constantWeight(graph: Graph, v: Value | undefined): { name: string; K: number; N: number; data: Float32Array } | undefined {
+  const direct = (x: Value | undefined) => {
+    const t = x?.kind === 'param' ? graph.params.get(x.name)?.tensor : undefined;
+    return t?.dtype === 'float32' && t.shape.length === 2
+      ? { name: x!.name, shape: t.shape as number[], data: t.data as Float32Array }
+      : undefined;
+  };
+  const p = direct(v);
+  if (p) return { name: p.name, K: p.shape[0], N: p.shape[1], data: p.data };
+  const producer = (v as { producer?: Node } | undefined)?.producer;
+  const perm = producer?.attrs?.perm as { ints?: number[] } | undefined;
+  const src = producer?.op.type === 'Transpose' && perm?.ints?.join() === '1,0' ? direct(producer.inputs[0]) : undefined;
+  if (!src) return undefined;
+  const [N, K] = src.shape;
+  const data = new Float32Array(K * N);
+  for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) data[k * N + n] = src.data[n * K + k];
+  return { name: `${src.name}::T`, K, N, data };
 }
 
 let probed: Promise<Int8Weights> | undefined;

@@ -21,7 +21,7 @@ export const GRAPH_VERSIONS: Readonly<Record<string, number>> = Object.freeze({
   hf_clap_audio_encoder: 1,
   hf_clap_text_encoder: 2,
   clapcap_prefix: 1,
-  clapcap_decoder: 2,
+  clapcap_decoder: 3,
 });
 
 /** The version of graph `name`; a graph that is not listed cannot be cached. */

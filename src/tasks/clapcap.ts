@@ -30,7 +30,11 @@ export interface ClapCapLoadOptions extends RuntimeOptions {
    * weights' shapes and the official 2023 settings.
    */
   config?: string | ClapConfig;
-  /** Precision of the audio encoder (see ClapLoadOptions.precision); the caption decoder runs in fp32. */
+  /**
+   * Precision of the audio encoder and GPT-2 (see ClapLoadOptions.precision; the mapper stays fp32): 'int8'
+   * about halves the CPU of a caption (GPT-2's weights are streamed every step) and may pick other tokens;
+   * 'fp32' (default) reproduces msclap.
+   */
   precision?: Precision;
 }
 

@@ -46,6 +46,39 @@ test('int8 and fp16-weights rewrites stay close to fp32 and convert every MatMul
   assert.notDeepEqual(q.y, ref.y);
 });
 
+test("a tied LM head (MatMul by a param's transpose) is rewritten too, its weight transposed once", async () => {
+  const g = new Graph('tied_head');
+  const x = g.input('x', 'float32', [3, 64]);
+  const wte = g.param('wte', {
+    dtype: 'float32',
+    shape: [512, 64],
+    data: Float32Array.from({ length: 512 * 64 }, (_, i) => Math.sin(i * 0.37)),
+  });
+  g.output('logits', ops.matmul(x, ops.transpose(wte, [1, 0])));
+  const input = { x: { dtype: 'float32' as const, shape: [3, 64], data: Float32Array.from({ length: 192 }, (_, i) => Math.cos(i)) } };
+  const logits = async (precision: 'fp32' | 'fp16-weights' | 'int8'): Promise<{ y: Float32Array; converted: number }> => {
+    const h = new Graph('tied_head');
+    const hx = h.input('x', 'float32', [3, 64]);
+    h.output('logits', ops.matmul(hx, ops.transpose(h.param('wte', g.params.get('wte')!.tensor), [1, 0])));
+    const converted = applyPrecision(h, precision);
+    const s = await Session.compile(h, { threads: 1 });
+    const y = (await s.run(input)).logits.data as Float32Array;
+    await s.release();
+    return { y, converted };
+  };
+  const ref = await logits('fp32');
+  for (const p of ['int8', 'fp16-weights'] as const) {
+    const q = await logits(p);
+    assert.equal(q.converted, 1, p);
+    assert.ok(cosine(q.y, ref.y) > 0.999, `${p} cosine ${cosine(q.y, ref.y)}`);
+  }
+  assert.equal(applyPrecision(g, 'int8'), 1);
+  assert.ok(
+    g.nodes.some((n) => n.op.type === 'DynamicQuantizeMatMul'),
+    'the MatMul became a DynamicQuantizeMatMul',
+  );
+});
+
 test('int8: the encoding chosen for this CPU computes exactly what the uint8 encoding (exact everywhere) does', async () => {
   // uint8 weights run ORT's u8×u8 kernels, exact on every CPU; int8 weights are chosen only where the u8×s8
   // kernels are exact too (VNNI, AMX, ARM), so the outputs are bit-identical. On an AVX2 CPU the int8

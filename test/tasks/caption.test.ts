@@ -24,7 +24,7 @@ import {
 } from '../../src/tasks/caption/index.js';
 import { loadWeights } from '../../src/weights/index.js';
 import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
-import { maxAbs, maxAbsError } from '../helpers/compare.js';
+import { cosine, maxAbs, maxAbsError } from '../helpers/compare.js';
 
 interface RefResult {
   audio: string;
@@ -107,6 +107,24 @@ test('greedy (beam_size=1) reproduces msclap, including a caption that stops at 
     viaBeam.map((r) => r.tokens),
     refs.map((r) => r.greedy_beam_size_1.ids),
   );
+});
+
+test("int8 GPT-2 (opt-in --precision int8): logits close to fp32's, the default decoder untouched", async () => {
+  const { dec, prefixes } = await setup();
+  const sd = await loadWeights(fixturePath('clapcap.pth'));
+  const settings = JSON.parse(readFileSync(fixturePath('config.json'), 'utf8')).clapcap as ClapCapSettings;
+  const q = await ClapCapDecoder.load(sd, settings, { threads: 1, precision: 'int8' });
+  try {
+    const P = dec.config.prefixLength;
+    const [embeds] = await dec.prefixEmbeddings(prefixes.slice(0, 1)); // the mapper stays fp32
+    const [a, b] = await Promise.all([dec, q].map((d) => d.model.forward(embeds, P)));
+    assert.ok(cosine(a.logits, b.logits) > 0.999, `prefill logits cosine ${cosine(a.logits, b.logits)}`);
+    assert.notDeepEqual(a.logits, b.logits, 'int8 weights are in use');
+    const [fp32, int8] = await Promise.all([dec, q].map((d) => d.caption(prefixes.slice(0, 1), { entryLength: 8 })));
+    assert.ok(int8[0].tokens.length > 0 && int8[0].modelCalls <= 8 && fp32[0].modelCalls <= 8);
+  } finally {
+    await q.release();
+  }
 });
 
 test('captions do not depend on the file batch (batchSize 1 vs all files)', async () => {

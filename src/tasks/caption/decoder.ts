@@ -12,6 +12,7 @@
  */
 import { ClapError } from '../../errors.js';
 import type { RuntimeOptions } from '../../engine/index.js';
+import type { Precision } from '../../engine/quant.js';
 import type { ClapCapConfig, ClapCapSettings } from '../../models/clapcap/index.js';
 import type { StateDict } from '../../weights/index.js';
 import { ClapCapCache } from './kv-cache.js';
@@ -107,7 +108,7 @@ export class ClapCapDecoder {
   static async load(
     sd: StateDict,
     settings: ClapCapSettings | ClapCapConfig = {},
-    options: RuntimeOptions & { tokenizer?: Gpt2Tokenizer } = {},
+    options: RuntimeOptions & { tokenizer?: Gpt2Tokenizer; precision?: Precision } = {},
   ): Promise<ClapCapDecoder> {
     const { tokenizer, ...runtime } = options;
     return new ClapCapDecoder(await ClapCapModel.load(sd, settings, runtime), tokenizer);

@@ -15,6 +15,7 @@
  */
 import { ClapError } from '../../errors.js';
 import type { HostTensor, RuntimeOptions, Session } from '../../engine/index.js';
+import type { Precision } from '../../engine/quant.js';
 import {
   buildClapCapDecoderGraph,
   buildClapCapPrefixGraph,
@@ -27,7 +28,7 @@ import {
 import { asFloat32, requireTensor } from '../../models/layers.js';
 import type { StateDict } from '../../weights/index.js';
 import { ModelCache } from '../model-cache.js';
-import { compileTower, type TowerContext } from '../towers.js';
+import { compileTower, int8WeightsFor, type TowerContext } from '../towers.js';
 import { WeightsSource } from '../weights-source.js';
 
 /** Per layer, keys and values of `batch` rows × `length` positions, each [batch, n_head, length, head_dim]. */
@@ -75,23 +76,37 @@ export class ClapCapModel {
     private readonly wte: Float32Array,
   ) {}
 
-  /** Compiles the model's two graphs (no model cache) from a clapcap state dict and its settings or config. */
-  static load(sd: StateDict, settings: ClapCapSettings | ClapCapConfig = {}, options: RuntimeOptions = {}): Promise<ClapCapModel> {
+  /**
+   * Compiles the model's two graphs (no model cache) from a clapcap state dict and its settings or config;
+   * `precision` is the decoder's (see `compile`).
+   */
+  static async load(
+    sd: StateDict,
+    settings: ClapCapSettings | ClapCapConfig = {},
+    options: RuntimeOptions & { precision?: Precision } = {},
+  ): Promise<ClapCapModel> {
+    const { precision = 'fp32', ...runtime } = options;
     const cfg = 'gpt' in settings && 'mapper' in settings ? (settings as ClapCapConfig) : clapCapConfig(sd, settings as ClapCapSettings);
     const ctx: TowerContext = {
       weights: WeightsSource.of(sd),
       cache: new ModelCache({ cacheDir: false }),
-      precision: 'fp32',
-      runtime: options,
+      precision,
+      int8Weights: await int8WeightsFor(precision),
+      runtime,
     };
     return ClapCapModel.compile(ctx, cfg);
   }
 
-  /** Compiles (or takes from the model cache) the model's two graphs in float32; wte is read from the weights. */
+  /**
+   * Compiles (or takes from the model cache) the model's two graphs; wte is read from the weights. The
+   * mapper runs in float32 (once per file); GPT-2 at the context's precision: 'int8' quantises its MatMul
+   * weights and the tied LM head (4x fewer bytes streamed per step: each step reads all of them), so it
+   * is faster and approximate; 'fp32' reproduces msclap.
+   */
   static async compile(ctx: TowerContext, cfg: ClapCapConfig): Promise<ClapCapModel> {
     const [prefixSession, decoderSession] = await Promise.all([
       compileTower(ctx, 'clapcap_prefix', (sd) => buildClapCapPrefixGraph(sd, cfg), 'fp32'),
-      compileTower(ctx, 'clapcap_decoder', (sd) => buildClapCapDecoderGraph(sd, cfg), 'fp32'),
+      compileTower(ctx, 'clapcap_decoder', (sd) => buildClapCapDecoderGraph(sd, cfg)),
     ]);
     const sd = await ctx.weights.tensors();
     const wte = asFloat32(requireTensor(sd, `${CLAPCAP_GPT_PREFIX}wte.weight`, [cfg.gpt.vocabSize, cfg.gpt.nEmbd]));
