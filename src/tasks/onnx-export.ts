@@ -13,7 +13,7 @@ import { emitOnnx, type Graph, irVersionFor, MIN_OPSET, OPSET } from '../engine/
 import type { Precision } from '../engine/quant.js';
 import { ClapFeatureExtractor, frameCount } from '../audio/index.js';
 import {
-  BertTokenizer,
+  bertTokenizerFromPath,
   type ClapPooling,
   CLAP_TEXT_SUFFIX,
   ENDOFTEXT,
@@ -22,7 +22,7 @@ import {
   gpt2TokenizerJson,
   PAD_ID,
   PAD_TOKEN,
-  RobertaTokenizer,
+  robertaTokenizerFromPath,
 } from '../text/index.js';
 import { locateTokenizerFiles, readJsonObject } from '../text/hf-files.js';
 import {
@@ -275,11 +275,11 @@ function exportedTokenizer(model: ExportSource): ExportedTokenizer {
   if (path === undefined) throw new ClapError(`${describeClap(config)} needs its tokenizer: pass --tokenizer PATH`);
   const roberta = t.positions === 'roberta';
   // RoBERTa: the folder's own tokenizer.json as published; BERT: written from vocab.txt (or its tokenizer.json).
-  const bert = roberta ? undefined : BertTokenizer.fromPath(path);
+  const bert = roberta ? undefined : bertTokenizerFromPath(path);
   const json = bert
     ? bert.toTokenizerJson()
     : readJsonObject(locateTokenizerFiles(path, ['tokenizer.json'], 'RoBERTa tokenizer (tokenizer.json)').file, 'tokenizer.json');
-  const padId = bert ? bert.padId : RobertaTokenizer.fromPath(path).padId;
+  const padId = bert ? bert.padId : robertaTokenizerFromPath(path).padId;
   return {
     json,
     spec: {

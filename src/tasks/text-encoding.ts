@@ -4,7 +4,7 @@
  */
 import { ClapError } from '../errors.js';
 import type { ClapTextEncoderConfig } from '../models/clap/index.js';
-import { BertTokenizer, defaultTokenizer, RobertaTokenizer } from '../text/index.js';
+import { bertTokenizerFromPath, defaultTokenizer, RobertaTokenizer, robertaTokenizerFromPath } from '../text/index.js';
 
 const PROBE = 'The quick brown fox, DOG barking! 3 cars @ 50 km/h — Café naïve 日本語 <mask> [SEP] 😀';
 
@@ -33,7 +33,7 @@ export function textEncodingFor(text: ClapTextEncoderConfig, tokenizer: string |
       `${model} needs its tokenizer: pass --tokenizer PATH (a folder holding ${hint}, or the file), or put it beside the weights`,
     );
   }
-  const tok = roberta ? RobertaTokenizer.fromPath(tokenizer) : BertTokenizer.fromPath(tokenizer);
+  const tok = roberta ? robertaTokenizerFromPath(tokenizer) : bertTokenizerFromPath(tokenizer);
   const vocab = tok instanceof RobertaTokenizer ? tok.vocab.size : tok.vocabSize;
   if (vocab !== text.bert.vocabSize) {
     throw new ClapError(`the tokenizer has ${vocab} tokens but the text encoder ${text.bert.vocabSize}: not this model's tokenizer`, {

@@ -17,22 +17,12 @@
  * The slow Python tokenizer (used to make the fixtures) differs only where Unicode versions differ and
  * in two corners of lower-casing: it applies the final-sigma rule, and it lower-cases before stripping
  * accents (same result in every case we know of). Ids come from the folder's vocab.txt / tokenizer.json.
+ * No file access here (tokenizer-files.ts reads a folder; the browser build fetches an export's tokenizer.json).
  */
 import { ClapError } from '../errors.js';
-import { readText } from '../files.js';
 import { type AddedToken, AddedTokens } from './added-tokens.js';
 import { type IdDtype, padBatch, type PaddedBatch } from './batch.js';
-import {
-  addedTokensOf,
-  isObject,
-  type Json,
-  locateTokenizerFiles,
-  modelMaxLength,
-  readJsonObject,
-  readTokenizerConfig,
-  specialContent,
-  vocabMap,
-} from './hf-files.js';
+import { addedTokensOf, isObject, type Json, modelMaxLength, specialContent, vocabMap } from './hf-json.js';
 
 /** BertNormalizer's switches (tokenizer.json names). */
 export interface BertNormalization {
@@ -136,22 +126,18 @@ export class BertTokenizer {
   }
 
   /**
-   * From a folder (or one of its files) holding vocab.txt (with tokenizer_config.json for the casing
-   * switches, when present) or tokenizer.json; vocab.txt is preferred, as `BertTokenizer` reads it.
+   * From vocab.txt's text, with tokenizer_config.json's switches and length in `config` (merged over
+   * special_tokens_map.json; `{}` when the folder has neither), as `BertTokenizer` reads them. `source` names it in errors.
    */
-  static fromPath(path: string, options: BertTokenizerOptions = {}): BertTokenizer {
-    const { dir, file } = locateTokenizerFiles(path, ['vocab.txt', 'tokenizer.json'], 'BERT tokenizer (vocab.txt)');
-    const config = readTokenizerConfig(dir);
-    const defaultMaxLength = modelMaxLength(config);
-    if (file.endsWith('tokenizer.json')) return fromTokenizerJson(file, { defaultMaxLength, ...options });
-    const vocab = parseVocabTxt(readText(file, 'BERT vocabulary'), file);
+  static fromVocabTxt(text: string, config: Json, source: string, options: BertTokenizerOptions = {}): BertTokenizer {
+    const vocab = parseVocabTxt(text, source);
     const names = Object.fromEntries(SPECIAL_KEYS.map((k) => [k, specialContent(config[k])?.content ?? SPECIAL_DEFAULTS[k]])) as Record<
       (typeof SPECIAL_KEYS)[number],
       string
     >;
     const added = SPECIAL_KEYS.map((k) => {
       const id = vocab.get(names[k]);
-      if (id === undefined) throw new ClapError(`${k} ${names[k]} is not in the vocabulary`, { subject: file });
+      if (id === undefined) throw new ClapError(`${k} ${names[k]} is not in the vocabulary`, { subject: source });
       return { content: names[k], id };
     });
     const flag = (key: string, fallback: boolean | null): boolean | null => {
@@ -169,7 +155,44 @@ export class BertTokenizer {
       added,
       { cls: names.cls_token, sep: names.sep_token, pad: names.pad_token, unk: names.unk_token },
       normalization,
-      { defaultMaxLength, ...options },
+      { defaultMaxLength: modelMaxLength(config), ...options },
+    );
+  }
+
+  /**
+   * From a tokenizer.json document (WordPiece, BertNormalizer, BertPreTokenizer), with the length in `config`
+   * (tokenizer_config.json; `{}` when there is none, as beside an export). `source` names it in errors.
+   */
+  static fromTokenizerJson(json: unknown, config: Json, source: string, options: BertTokenizerOptions = {}): BertTokenizer {
+    if (!isObject(json)) throw new ClapError('tokenizer.json must be a JSON object', { subject: source });
+    const model = json.model;
+    if (!isObject(model) || model.type !== 'WordPiece') {
+      throw new ClapError(`model.type is ${JSON.stringify(isObject(model) ? model.type : model)}, a BERT tokenizer is WordPiece`, {
+        subject: source,
+      });
+    }
+    if (model.continuing_subword_prefix !== undefined && model.continuing_subword_prefix !== '##') {
+      throw new ClapError('only the "##" continuing_subword_prefix is supported', { subject: source });
+    }
+    if (model.max_input_chars_per_word !== undefined && model.max_input_chars_per_word !== MAX_WORD_CHARS) {
+      throw new ClapError(`only max_input_chars_per_word ${MAX_WORD_CHARS} is supported`, { subject: source });
+    }
+    const normalization = normalizationOf(json.normalizer, source);
+    const pre = json.pre_tokenizer;
+    if (!isObject(pre) || pre.type !== 'BertPreTokenizer') {
+      throw new ClapError(`pre_tokenizer ${JSON.stringify(isObject(pre) ? pre.type : pre)} is not supported (expected BertPreTokenizer)`, {
+        subject: source,
+      });
+    }
+    const unk = typeof model.unk_token === 'string' ? model.unk_token : '[UNK]';
+    const padding = json.padding;
+    const pad = isObject(padding) && typeof padding.pad_token === 'string' ? padding.pad_token : '[PAD]';
+    return new BertTokenizer(
+      vocabMap(model.vocab, source),
+      addedTokensOf(json, source),
+      { ...postSpecials(json.post_processor), pad, unk },
+      normalization,
+      { defaultMaxLength: modelMaxLength(config), ...options },
     );
   }
 
@@ -272,45 +295,13 @@ function parseVocabTxt(text: string, path: string): Map<string, number> {
   return m;
 }
 
-function fromTokenizerJson(path: string, options: BertTokenizerOptions & { defaultMaxLength?: number }): BertTokenizer {
-  const j = readJsonObject(path, 'tokenizer.json');
-  const model = j.model;
-  if (!isObject(model) || model.type !== 'WordPiece') {
-    throw new ClapError(`model.type is ${JSON.stringify(isObject(model) ? model.type : model)}, a BERT tokenizer is WordPiece`, {
-      subject: path,
-    });
-  }
-  if (model.continuing_subword_prefix !== undefined && model.continuing_subword_prefix !== '##') {
-    throw new ClapError('only the "##" continuing_subword_prefix is supported', { subject: path });
-  }
-  if (model.max_input_chars_per_word !== undefined && model.max_input_chars_per_word !== MAX_WORD_CHARS) {
-    throw new ClapError(`only max_input_chars_per_word ${MAX_WORD_CHARS} is supported`, { subject: path });
-  }
-  const norm = j.normalizer;
-  let normalization: BertNormalization;
-  if (norm === null || norm === undefined)
-    normalization = { cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: false };
-  else if (isObject(norm) && norm.type === 'BertNormalizer') normalization = bertNormalizerOf(norm);
-  else
-    throw new ClapError(`normalizer ${JSON.stringify(isObject(norm) ? norm.type : norm)} is not supported (expected BertNormalizer)`, {
-      subject: path,
-    });
-  const pre = j.pre_tokenizer;
-  if (!isObject(pre) || pre.type !== 'BertPreTokenizer') {
-    throw new ClapError(`pre_tokenizer ${JSON.stringify(isObject(pre) ? pre.type : pre)} is not supported (expected BertPreTokenizer)`, {
-      subject: path,
-    });
-  }
-  const unk = typeof model.unk_token === 'string' ? model.unk_token : '[UNK]';
-  const padding = j.padding;
-  const pad = isObject(padding) && typeof padding.pad_token === 'string' ? padding.pad_token : '[PAD]';
-  return new BertTokenizer(
-    vocabMap(model.vocab, path),
-    addedTokensOf(j, path),
-    { ...postSpecials(j.post_processor), pad, unk },
-    normalization,
-    options,
-  );
+/** tokenizer.json's normalizer: BertNormalizer's switches, or none at all. */
+function normalizationOf(norm: unknown, source: string): BertNormalization {
+  if (norm === null || norm === undefined) return { cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: false };
+  if (isObject(norm) && norm.type === 'BertNormalizer') return bertNormalizerOf(norm);
+  throw new ClapError(`normalizer ${JSON.stringify(isObject(norm) ? norm.type : norm)} is not supported (expected BertNormalizer)`, {
+    subject: source,
+  });
 }
 
 function bertNormalizerOf(n: Json): BertNormalization {

@@ -16,5 +16,6 @@ export { defaultTokenizer, ENDOFTEXT, ENDOFTEXT_ID, getGpt2Vocab, VOCAB_SIZE } f
 export { padBatch, type IdDtype, type PadOptions, type PaddedBatch } from './batch.js';
 export { BertTokenizer, bertNormalize, bertPreTokenize, type BertNormalization, type BertTokenizerOptions } from './bert.js';
 export { RobertaTokenizer, type RobertaTokenizerOptions } from './roberta.js';
+export { bertTokenizerFromPath, robertaTokenizerFromPath } from './tokenizer-files.js';
 export { BYTE_LEVEL_CHARS, ByteLevelBpe } from './bpe.js';
 export { gpt2TokenizerFromJson, gpt2TokenizerJson } from './gpt2-tokenizer-json.js';

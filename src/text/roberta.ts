@@ -6,10 +6,9 @@
  *
  * Vocabulary and merges come from the model folder (tokenizer.json, or vocab.json + merges.txt): ids are
  * never hard-coded, roberta-base's are not GPT-2's. The byte-level BPE core is shared with GPT-2 (bpe.ts).
+ * No file access here (tokenizer-files.ts reads a folder; the browser build fetches an export's tokenizer.json).
  */
-import { join } from 'node:path';
 import { ClapError } from '../errors.js';
-import { readText } from '../files.js';
 import { type AddedToken, AddedTokens } from './added-tokens.js';
 import { type IdDtype, padBatch, type PaddedBatch } from './batch.js';
 import { ByteLevelBpe, ByteLevelEncoder } from './bpe.js';
@@ -17,15 +16,12 @@ import {
   addedTokensOf,
   isObject,
   type Json,
-  locateTokenizerFiles,
   modelMaxLength,
   parseJsonMerges,
   parseMergesTxt,
-  readJsonObject,
-  readTokenizerConfig,
   specialContent,
   vocabMap,
-} from './hf-files.js';
+} from './hf-json.js';
 
 export interface RobertaTokenizerOptions {
   /**
@@ -78,22 +74,21 @@ export class RobertaTokenizer {
   }
 
   /**
-   * From a model folder (or one of its tokenizer files): tokenizer.json when present, else vocab.json +
-   * merges.txt, with tokenizer_config.json / special_tokens_map.json for the special tokens and length.
+   * From the slow tokenizer's vocab.json (parsed) and merges.txt (text), with `config` (tokenizer_config.json
+   * merged over special_tokens_map.json; `{}` when absent) for the special tokens and length.
    */
-  static fromPath(path: string, options: RobertaTokenizerOptions = {}): RobertaTokenizer {
-    const { dir, file } = locateTokenizerFiles(path, ['tokenizer.json', 'vocab.json', 'merges.txt'], 'RoBERTa tokenizer');
-    const config = readTokenizerConfig(dir);
-    const defaultMaxLength = modelMaxLength(config);
-    if (file.endsWith('tokenizer.json')) return fromTokenizerJson(file, config, { defaultMaxLength, ...options });
-    const vocabPath = join(dir, 'vocab.json');
-    const mergesPath = join(dir, 'merges.txt');
-    const vocab = vocabMap(readJsonObject(vocabPath, 'RoBERTa vocabulary'), vocabPath);
-    const bpe = ByteLevelBpe.fromVocabAndMerges(vocab, parseMergesTxt(readText(mergesPath, 'BPE merges'), mergesPath), vocabPath);
+  static fromVocabAndMerges(
+    vocab: { json: unknown; source: string },
+    merges: { text: string; source: string },
+    config: Json,
+    options: RobertaTokenizerOptions = {},
+  ): RobertaTokenizer {
+    const ids = vocabMap(vocab.json, vocab.source);
+    const bpe = ByteLevelBpe.fromVocabAndMerges(ids, parseMergesTxt(merges.text, merges.source), vocab.source);
     const specials = Object.entries(DEFAULT_SPECIALS).map(([key, d]) => {
       const content = specialContent(config[key])?.content ?? d.content;
-      const id = vocab.get(content);
-      if (id === undefined) throw new ClapError(`${key} ${content} is not in the vocabulary`, { subject: vocabPath });
+      const id = ids.get(content);
+      if (id === undefined) throw new ClapError(`${key} ${content} is not in the vocabulary`, { subject: vocab.source });
       return { key, token: { ...specialFlags(config, key, content, d.lstrip === true), id } };
     });
     const name = (key: string): string => specials.find((s) => s.key === key)!.token.content;
@@ -101,7 +96,43 @@ export class RobertaTokenizer {
       bpe,
       specials.map((s) => s.token),
       { bos: name('bos_token'), eos: name('eos_token'), pad: name('pad_token') },
-      { defaultMaxLength, ...options },
+      { defaultMaxLength: modelMaxLength(config), ...options },
+    );
+  }
+
+  /**
+   * From a tokenizer.json document (byte-level BPE, no prefix space), with `config` (tokenizer_config.json;
+   * `{}` when there is none, as beside an export) for defaults of the special tokens and the length.
+   */
+  static fromTokenizerJson(json: unknown, config: Json, source: string, options: RobertaTokenizerOptions = {}): RobertaTokenizer {
+    if (!isObject(json)) throw new ClapError('tokenizer.json must be a JSON object', { subject: source });
+    const model = json.model;
+    if (!isObject(model) || (model.type !== undefined && model.type !== 'BPE')) {
+      throw new ClapError(`model.type is ${JSON.stringify(isObject(model) ? model.type : model)}, a RoBERTa tokenizer is BPE`, {
+        subject: source,
+      });
+    }
+    const pre = json.pre_tokenizer;
+    if (isObject(pre) && pre.type === 'ByteLevel' && pre.add_prefix_space === true) {
+      throw new ClapError('pre_tokenizer.add_prefix_space = true is not supported (RoBERTa and LAION CLAP use false)', { subject: source });
+    }
+    const bpe = ByteLevelBpe.fromVocabAndMerges(vocabMap(model.vocab, source), parseJsonMerges(model.merges, source), source);
+    const post = json.post_processor;
+    const pair = (v: unknown): string | undefined => (Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined);
+    const cls = (isObject(post) && pair(post.cls)) || specialContent(config.bos_token)?.content || '<s>';
+    const sep = (isObject(post) && pair(post.sep)) || specialContent(config.eos_token)?.content || '</s>';
+    const pad =
+      (isObject(json.padding) && typeof json.padding.pad_token === 'string' && json.padding.pad_token) ||
+      specialContent(config.pad_token)?.content ||
+      '<pad>';
+    return new RobertaTokenizer(
+      bpe,
+      addedTokensOf(json, source),
+      { bos: cls, eos: sep, pad },
+      {
+        defaultMaxLength: modelMaxLength(config),
+        ...options,
+      },
     );
   }
 
@@ -123,31 +154,6 @@ export class RobertaTokenizer {
       { padId: this.padId, vocabSize: this.vocab.size, dtype: options.dtype ?? 'int64' },
     );
   }
-}
-
-function fromTokenizerJson(path: string, config: Json, options: RobertaTokenizerOptions & { defaultMaxLength?: number }): RobertaTokenizer {
-  const j = readJsonObject(path, 'tokenizer.json');
-  const model = j.model;
-  if (!isObject(model) || (model.type !== undefined && model.type !== 'BPE')) {
-    throw new ClapError(`model.type is ${JSON.stringify(isObject(model) ? model.type : model)}, a RoBERTa tokenizer is BPE`, {
-      subject: path,
-    });
-  }
-  const pre = j.pre_tokenizer;
-  if (isObject(pre) && pre.type === 'ByteLevel' && pre.add_prefix_space === true) {
-    throw new ClapError('pre_tokenizer.add_prefix_space = true is not supported (RoBERTa and LAION CLAP use false)', { subject: path });
-  }
-  const vocab = vocabMap(model.vocab, path);
-  const bpe = ByteLevelBpe.fromVocabAndMerges(vocab, parseJsonMerges(model.merges, path), path);
-  const post = j.post_processor;
-  const pair = (v: unknown): string | undefined => (Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined);
-  const cls = (isObject(post) && pair(post.cls)) || specialContent(config.bos_token)?.content || '<s>';
-  const sep = (isObject(post) && pair(post.sep)) || specialContent(config.eos_token)?.content || '</s>';
-  const pad =
-    (isObject(j.padding) && typeof j.padding.pad_token === 'string' && j.padding.pad_token) ||
-    specialContent(config.pad_token)?.content ||
-    '<pad>';
-  return new RobertaTokenizer(bpe, addedTokensOf(j, path), { bos: cls, eos: sep, pad }, options);
 }
 
 /**

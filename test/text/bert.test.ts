@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BertTokenizer, bertNormalize, bertPreTokenize } from '../../src/text/bert.js';
+import { bertNormalize, bertPreTokenize } from '../../src/text/bert.js';
+import { bertTokenizerFromPath } from '../../src/text/tokenizer-files.js';
 import { ClapError } from '../../src/errors.js';
 import { Rng } from '../../src/tasks/rng.js';
 import { msclap2022Path } from '../helpers/fixtures.js';
@@ -16,12 +17,12 @@ interface Manifest {
 }
 const manifest = (): Manifest => JSON.parse(readFileSync(msclap2022Path('manifest.json'), 'utf8')) as Manifest;
 const folder = msclap2022Path('bert-base-uncased');
-const fromVocab = BertTokenizer.fromPath(folder);
+const fromVocab = bertTokenizerFromPath(folder);
 const ids64 = (xs: readonly number[]): bigint[] => xs.map((x) => BigInt(x));
 
 test('msclap 2022 fixture texts: the reference ids, from vocab.txt and from tokenizer.json', () => {
   const m = manifest();
-  const fromJson = BertTokenizer.fromPath(join(folder, 'tokenizer.json'));
+  const fromJson = bertTokenizerFromPath(join(folder, 'tokenizer.json'));
   assert.equal(m.texts.length, 14);
   for (const t of m.texts) {
     assert.deepEqual(fromVocab.encode(t.text), t.ids, JSON.stringify(t.text));
@@ -56,27 +57,27 @@ test('texts over 512 tokens are cut to 512 ending in [SEP] (the reference crashe
   assert.equal(ids.length, 512);
   assert.equal(ids[0], fromVocab.clsId);
   assert.equal(ids[511], fromVocab.sepId);
-  const short = BertTokenizer.fromPath(folder, { maxLength: 5 });
+  const short = bertTokenizerFromPath(folder, { maxLength: 5 });
   assert.deepEqual(short.encode('dog dog dog dog dog'), [101, ...fromVocab.encode('dog dog dog').slice(1, 4), 102]);
-  assert.throws(() => BertTokenizer.fromPath(folder, { maxLength: 1 }), ClapError);
+  assert.throws(() => bertTokenizerFromPath(folder, { maxLength: 1 }), ClapError);
 });
 
 test('tokenizer files: a folder or the file itself; missing or wrong files are one-line errors naming them', () => {
-  assert.deepEqual(BertTokenizer.fromPath(join(folder, 'vocab.txt')).encode('dog'), fromVocab.encode('dog'));
+  assert.deepEqual(bertTokenizerFromPath(join(folder, 'vocab.txt')).encode('dog'), fromVocab.encode('dog'));
   const dir = mkdtempSync(join(tmpdir(), 'bert-'));
   try {
     assert.throws(
-      () => BertTokenizer.fromPath(dir),
+      () => bertTokenizerFromPath(dir),
       (e: Error) => e instanceof ClapError && e.message.includes(dir) && e.message.includes('vocab.txt'),
     );
-    assert.throws(() => BertTokenizer.fromPath(join(dir, 'nope')), /not found/);
+    assert.throws(() => bertTokenizerFromPath(join(dir, 'nope')), /not found/);
     writeFileSync(join(dir, 'vocab.txt'), 'a\nb\n');
-    assert.throws(() => BertTokenizer.fromPath(dir), /\[UNK\] is not in the vocabulary/);
+    assert.throws(() => bertTokenizerFromPath(dir), /\[UNK\] is not in the vocabulary/);
     writeFileSync(join(dir, 'tokenizer.json'), '{"model": {"type": "BPE"}}');
-    assert.throws(() => BertTokenizer.fromPath(join(dir, 'tokenizer.json')), /WordPiece/);
+    assert.throws(() => bertTokenizerFromPath(join(dir, 'tokenizer.json')), /WordPiece/);
     copyFileSync(join(folder, 'vocab.txt'), join(dir, 'vocab.txt'));
     writeFileSync(join(dir, 'tokenizer_config.json'), '{"do_lower_case": false}');
-    const cased = BertTokenizer.fromPath(dir);
+    const cased = bertTokenizerFromPath(dir);
     assert.deepEqual(cased.encode('Dog'), [101, 100, 102]); // 'Dog' is not in the uncased vocabulary
     assert.deepEqual(cased.encode('dog'), fromVocab.encode('dog'));
   } finally {

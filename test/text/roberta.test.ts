@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RobertaTokenizer } from '../../src/text/roberta.js';
+import { robertaTokenizerFromPath } from '../../src/text/tokenizer-files.js';
 import { defaultTokenizer } from '../../src/text/index.js';
 import { ClapError } from '../../src/errors.js';
 import { Rng } from '../../src/tasks/rng.js';
@@ -23,14 +23,14 @@ const inputs = (): { texts: string[]; long_text: string; zero_shot_classes: stri
   JSON.parse(readFileSync(hfclapPath('inputs', 'texts.json'), 'utf8'));
 const npyIds = (...parts: string[]): bigint[] => Array.from(readNpy(hfclapPath(...parts)).data as BigInt64Array);
 const folder = hfclapPath('model-unfused');
-const fast = RobertaTokenizer.fromPath(folder);
+const fast = robertaTokenizerFromPath(folder);
 
 test('both model folders: fixture ids from tokenizer.json and from vocab.json + merges.txt', () => {
   const m = manifest();
   for (const v of ['unfused', 'fused'] as const) {
     const dir = hfclapPath(`model-${v}`);
-    const slow = RobertaTokenizer.fromPath(join(dir, 'vocab.json'));
-    const json = RobertaTokenizer.fromPath(dir);
+    const slow = robertaTokenizerFromPath(join(dir, 'vocab.json'));
+    const json = robertaTokenizerFromPath(dir);
     assert.equal(m.variants[v].texts.length, 16);
     for (const t of m.variants[v].texts) {
       assert.deepEqual(json.encode(t.text), t.ids, `${v} ${JSON.stringify(t.text)}`);
@@ -54,7 +54,7 @@ test('truncation=True: the 686-token text becomes 512 tokens ending in </s>', ()
   const ids = fast.encode(inputs().long_text);
   assert.equal(ids.length, m.n_tokens);
   assert.deepEqual(ids.map(BigInt), npyIds('expected', 'unfused', 'text_long', 'input_ids.npy'));
-  assert.equal(RobertaTokenizer.fromPath(folder, { maxLength: 1000 }).encode(inputs().long_text).length, m.n_tokens_untruncated);
+  assert.equal(robertaTokenizerFromPath(folder, { maxLength: 1000 }).encode(inputs().long_text).length, m.n_tokens_untruncated);
 });
 
 test('special tokens: <mask> swallows the whitespace on its left, the others keep it', () => {
@@ -69,19 +69,19 @@ test('tokenizer files: missing, broken or unsupported ones are one-line errors n
   const dir = mkdtempSync(join(tmpdir(), 'roberta-'));
   try {
     assert.throws(
-      () => RobertaTokenizer.fromPath(dir),
+      () => robertaTokenizerFromPath(dir),
       (e: Error) => e instanceof ClapError && e.message.includes(dir),
     );
     copyFileSync(join(folder, 'vocab.json'), join(dir, 'vocab.json'));
-    assert.throws(() => RobertaTokenizer.fromPath(dir), /merges\.txt.*ENOENT|cannot read BPE merges/);
+    assert.throws(() => robertaTokenizerFromPath(dir), /merges\.txt.*ENOENT|cannot read BPE merges/);
     writeFileSync(join(dir, 'merges.txt'), '#version: 0.2\nĠ t\nnot-a-merge\n');
-    assert.throws(() => RobertaTokenizer.fromPath(dir), /line 3 is not a "left right" merge/);
+    assert.throws(() => robertaTokenizerFromPath(dir), /line 3 is not a "left right" merge/);
     writeFileSync(join(dir, 'merges.txt'), '#version: 0.2\nĠ zzzzzz\n');
-    assert.throws(() => RobertaTokenizer.fromPath(dir), /merge 1 .*"zzzzzz" is not in the vocabulary/);
+    assert.throws(() => robertaTokenizerFromPath(dir), /merge 1 .*"zzzzzz" is not in the vocabulary/);
     writeFileSync(join(dir, 'tokenizer.json'), '{"model": {"type": "WordPiece"}}');
-    assert.throws(() => RobertaTokenizer.fromPath(dir), /a RoBERTa tokenizer is BPE/);
+    assert.throws(() => robertaTokenizerFromPath(dir), /a RoBERTa tokenizer is BPE/);
     writeFileSync(join(dir, 'tokenizer.json'), '{not json');
-    assert.throws(() => RobertaTokenizer.fromPath(dir), /not valid JSON/);
+    assert.throws(() => robertaTokenizerFromPath(dir), /not valid JSON/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
