@@ -20,8 +20,8 @@
  */
 import { ClapError } from '../errors.js';
 import { hfLogMel, hfMelFilterBank, type MelScale } from './hf-mel.js';
-import type { NumpyRandomState } from './numpy-random.js';
-import type { CropMode } from './window.js';
+import { NumpyRandomState } from './numpy-random.js';
+import type { CropMode, WindowOptions } from './window.js';
 
 export type ClapTruncation = 'rand_trunc' | 'fusion';
 export type ClapPadding = 'repeatpad' | 'repeat' | 'pad';
@@ -193,6 +193,22 @@ export class ClapFeatureExtractor {
     return this.config.truncation === 'fusion'
       ? { features: this.repeat4(mel), channels: 4, isLonger: false }
       : { features: mel, channels: 1, isLonger: false };
+  }
+
+  /**
+   * One clip as the library embeds it (Node and the browser build): cropped at `cropOffset` or by `crop`;
+   * `crop: 'random'` replays the reference's `np.random.seed(seed); feature_extractor([clip])` (a fused
+   * extractor's is_longer marking included), with a seed drawn here when none is given.
+   */
+  extractClip(waveform: Float32Array, options: Pick<WindowOptions, 'crop' | 'cropOffset' | 'seed'> = {}): ClapFeatures {
+    if (options.crop !== 'random') return this.extract(waveform, { crop: options.crop, cropOffset: options.cropOffset });
+    const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
+    if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new ClapError(`seed must be an integer in [0, 2^32) for a Hugging Face model (numpy's), got ${String(seed)}`, {
+        subject: 'seed',
+      });
+    }
+    return this.extractBatch([waveform], { rng: new NumpyRandomState(seed) })[0];
   }
 
   /**

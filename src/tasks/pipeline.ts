@@ -19,7 +19,6 @@ import {
   loadMonoWaveform,
   logMel,
   MODEL_SAMPLE_RATE,
-  NumpyRandomState,
   openAudio,
   REFERENCE_FRONTEND,
   tileToLength,
@@ -109,15 +108,7 @@ async function hfFrontend(input: AudioInput, cfg: ClapFeatureExtractorConfig, op
     // The rest no window covers, when long enough: one more window there, padded by the extractor's rule.
     if (w.length - (o - hop + max) >= minTail && o < w.length) push(o, w.length);
   } else {
-    if (options.crop === 'random') {
-      const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
-      if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-        throw new ClapError(`seed must be an integer in [0, 2^32) for a Hugging Face model (numpy's), got ${String(seed)}`, {
-          subject: 'seed',
-        });
-      }
-      out.push(fx.extractBatch([w], { rng: new NumpyRandomState(seed) })[0]);
-    } else out.push(fx.extract(w, { crop: options.crop, cropOffset: options.cropOffset }));
+    out.push(fx.extractClip(w, options));
     const offset = out[0].cropOffset ?? 0;
     starts.push(offset / sr);
     ends.push(Math.min(w.length, offset + max) / sr);
