@@ -9,6 +9,7 @@
  * No file access: the exporter (Clap.exportOnnx) writes it, the browser build reads it from a URL.
  */
 import { ClapError } from '../errors.js';
+import type { ClapFeatureExtractorConfig } from '../audio/clap-feature-extractor.js';
 
 export const CLAP_EXPORT_FILE = 'clap-export.json';
 export const CLAP_EXPORT_FORMAT = 'clap-export';
@@ -85,6 +86,21 @@ export interface ClapFeatureExtractorSpec {
 }
 
 export type FrontendSpec = TorchlibrosaFrontendSpec | ClapFeatureExtractorSpec;
+
+/** The extractor a `clap-feature-extractor` frontend describes (what the exporter wrote it from). */
+export function extractorConfigOf(fe: ClapFeatureExtractorSpec): ClapFeatureExtractorConfig {
+  return {
+    samplingRate: fe.sampling_rate,
+    hopLength: fe.hop_length,
+    fftWindowSize: fe.n_fft,
+    featureSize: fe.n_mels,
+    frequencyMin: fe.fmin,
+    frequencyMax: fe.fmax,
+    maxLengthS: fe.max_length_s,
+    truncation: fe.truncation,
+    padding: fe.padding,
+  };
+}
 
 export interface AudioSpec {
   /**

@@ -1,15 +1,18 @@
 /**
- * Audio in the page → the exported audio model's input windows, by the library's own code: our decoders
- * (WAV, Sun .au, FLAC, Ogg Vorbis/Opus, MP3, Layer II) for files, the page's decodeAudioData only for other formats; our
- * torchaudio-exact resampler and msclap's tiling/cropping, as clap-export.json's audio section states them.
+ * Audio in the page → the exported audio model's input, by the library's own code: our decoders (WAV, Sun
+ * .au, FLAC, Ogg Vorbis/Opus, MP3, Layer II) for files, the page's decodeAudioData only for other formats; our
+ * torchaudio-exact resampler, then msclap's tiling/cropping (msclap 2023, 2022: a waveform window) or Hugging
+ * Face's ClapFeatureExtractor (log-mel features and is_longer), as clap-export.json's audio section states them.
  */
 import { ClapError } from '../errors.js';
 import { BufferReader, type ByteReader } from '../audio/bytes.js';
 import { openEncoded } from '../audio/decode-bytes.js';
 import { type FrameSource, MemorySource } from '../audio/source.js';
 import { modelSignal } from '../audio/signal.js';
-import { type AudioWindow, type WindowOptions, windowsOf } from '../audio/window.js';
-import type { AudioSpec } from '../tasks/clap-export.js';
+import { ClapFeatureExtractor } from '../audio/clap-feature-extractor.js';
+import type { WavReading } from '../audio/pcm.js';
+import { type WindowOptions, windowsOf } from '../audio/window.js';
+import { type AudioSpec, type ClapFeatureExtractorSpec, extractorConfigOf } from '../tasks/clap-export.js';
 
 /** Raw samples: one Float32Array (mono) or one per channel, at `sampleRate`. */
 export interface SamplesInput {
@@ -25,7 +28,7 @@ export interface SamplesInput {
  */
 export type WebAudioInput = Blob | ArrayBuffer | Uint8Array | AudioBuffer | SamplesInput;
 
-/** Which window a longer clip is cut to (msclap: a crop; default its start). */
+/** Where a longer clip is cropped (default its start; 'random' with `seed` replays the reference's draw). */
 export type WebWindowOptions = Pick<WindowOptions, 'crop' | 'cropOffset' | 'seed'>;
 
 /** What results and errors call input `i`. */
@@ -71,7 +74,7 @@ export async function openWebAudio(input: WebAudioInput, name: string, spec: Aud
   if (input instanceof Blob || input instanceof ArrayBuffer || input instanceof Uint8Array) {
     const bytes = input instanceof Blob ? await input.arrayBuffer() : input;
     const reader = new BufferReader(name, bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
-    return openEncoded(reader, {}, browserFallback(spec.sample_rate));
+    return openEncoded(reader, { wavReading: wavReadingOf(spec) }, browserFallback(spec.sample_rate));
   }
   if (input && typeof input === 'object' && 'samples' in input) {
     const channels = Array.isArray(input.samples) ? input.samples : [input.samples];
@@ -83,12 +86,35 @@ export async function openWebAudio(input: WebAudioInput, name: string, spec: Aud
   });
 }
 
-/** The model's input window for `source`: channels averaged, resampled to the model's rate, tiled or cropped. */
-export function modelWindow(source: FrameSource, spec: AudioSpec, options: WebWindowOptions): AudioWindow {
+/**
+ * How 32-bit and float WAV samples become floats: as the family's reference reads its files — Hugging Face's
+ * with soundfile (as stored), msclap's with torchaudio 0.13 (as the Node library does for each).
+ */
+function wavReadingOf(spec: AudioSpec): WavReading {
+  return spec.frontend.type === 'clap-feature-extractor' ? 'soundfile' : 'torchaudio';
+}
+
+/** One clip's input to the exported audio model: a waveform window, or the extractor's features and is_longer. */
+export interface ClipInput {
+  data: Float32Array;
+  isLonger?: boolean;
+}
+
+const extractors = new WeakMap<ClapFeatureExtractorSpec, ClapFeatureExtractor>();
+
+/** The model's input for `source`: channels averaged, resampled to the model's rate, then windowed or featurised. */
+export function clipInput(source: FrameSource, spec: AudioSpec, options: WebWindowOptions): ClipInput {
   if (spec.channels !== 'mean')
     throw new ClapError(`channels '${String(spec.channels)}' is not supported`, { subject: 'clap-export.json' });
   const signal = modelSignal(source, 'mean', spec.sample_rate);
+  const fe = spec.frontend;
+  if (fe.type === 'clap-feature-extractor') {
+    const fx = extractors.get(fe) ?? new ClapFeatureExtractor(extractorConfigOf(fe));
+    extractors.set(fe, fx);
+    const features = fx.extractClip(signal.read(0, signal.length).slice(), options);
+    return { data: features.features, isLonger: features.isLonger };
+  }
   const shape = { sampleRate: spec.sample_rate, samples: spec.window_samples };
   const [window] = windowsOf(signal, { ...options, shape });
-  return window;
+  return { data: window.samples };
 }

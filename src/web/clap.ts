@@ -1,16 +1,26 @@
 /**
  * The browser build's `Clap`: the API of the Node library (embedAudio, embedText, similarity, classify) over
- * the files `clap export onnx` writes, run in onnxruntime-web. Everything a model family changes — input
- * and output names, the window, the tokenizer, the prompt, the scale — is read from clap-export.json; the
- * frontend, tokenizer, similarity and zero-shot math are the library's own modules.
+ * the files `clap export onnx` writes, run in onnxruntime-web — msclap 2023 and 2022, Hugging Face CLAP unfused
+ * and fused. Everything a model family changes — input and output names, the window or feature extractor, the
+ * tokenizer, the prompt, the scale — is read from clap-export.json; the frontend, tokenizers, similarity and
+ * zero-shot math are the library's own modules.
  */
 import { ClapError } from '../errors.js';
 import type { ClapExport, OnnxModelSpec } from '../tasks/clap-export.js';
 import { scaledSimilarity, applyTemplate, checkLabels, type Classification, scoreLabels } from '../tasks/zero-shot.js';
 import { padBatch } from '../text/batch.js';
-import { inputName, modelWindow, openWebAudio, type WebAudioInput, type WebWindowOptions } from './audio-input.js';
+import { type ClipInput, clipInput, inputName, openWebAudio, type WebAudioInput, type WebWindowOptions } from './audio-input.js';
 import { type LoadProgress, type ModelFiles, type ModelLocation, openModelFiles } from './model-files.js';
-import { backendFor, configureRuntime, createSession, type Device, runModel, type RuntimeOptions, type Session } from './runtime.js';
+import {
+  backendFor,
+  configureRuntime,
+  createSession,
+  type Device,
+  type Feeds,
+  runModel,
+  type RuntimeOptions,
+  type Session,
+} from './runtime.js';
 import { type Tokenize, tokenizerFor } from './tokenizers.js';
 
 export interface WebClapLoadOptions extends RuntimeOptions {
@@ -42,16 +52,33 @@ export interface WebAudioEmbedding {
 export interface WebClassifyOptions extends WebAudioEmbedOptions {
   /** Sigmoid per label instead of a softmax across labels. */
   multiLabel?: boolean;
-  /** Prompt: '{}' is replaced by the label. Default: the export's template (msclap's 'this is the sound of {}'). */
+  /** Prompt: '{}' is replaced by the label. Default: the export's, the family's reference prompt ('this is the sound of {}' for msclap). */
   template?: string;
 }
 
 const AUDIO_BATCH = 4;
 const TEXT_BATCH = 32;
 
-/** The only input and output of an exported model, by the names its spec gives. */
-function onlyInput(spec: OnnxModelSpec): string {
-  return spec.inputs[0].name;
+/**
+ * The audio model's feeds for a batch of clips, by the names and shapes its spec gives: the clips' inputs
+ * (`waveform` [B, samples] or `input_features` [B, channels, frames, mels]), and `is_longer` [B] when it takes it.
+ */
+function audioFeeds(spec: OnnxModelSpec, clips: readonly ClipInput[]): Feeds {
+  const [input, ...others] = spec.inputs;
+  const dims = [clips.length, ...input.shape.slice(1).map(Number)];
+  const size = dims.slice(1).reduce((a, b) => a * b, 1);
+  const data = new Float32Array(clips.length * size);
+  clips.forEach((c, i) => {
+    if (c.data.length !== size)
+      throw new ClapError(`${input.name} takes ${size} values per clip, the frontend gave ${c.data.length}`, { subject: spec.file });
+    data.set(c.data, i * size);
+  });
+  const feeds: Feeds = { [input.name]: { data, dims } };
+  for (const other of others) {
+    if (other.name !== 'is_longer') throw new ClapError(`input '${other.name}' is not one clap-ts feeds`, { subject: spec.file });
+    feeds.is_longer = { data: Uint8Array.from(clips, (c) => (c.isLonger ? 1 : 0)), dims: [clips.length] };
+  }
+  return feeds;
 }
 
 export class Clap {
@@ -109,18 +136,18 @@ export class Clap {
     for (let start = 0; start < inputs.length; start += batchSize) {
       const part = inputs.slice(start, start + batchSize);
       const names = part.map((x, i) => inputName(x, start + i));
-      const windows = await Promise.all(part.map((x, i) => this.windowOf(x, names[i], options)));
-      const embeddings = await this.runAudio(windows);
+      const clips = await Promise.all(part.map((x, i) => this.clipOf(x, names[i], options)));
+      const embeddings = await this.runAudio(clips);
       names.forEach((input, i) => out.push({ input, embedding: embeddings[i] }));
       options.onProgress?.(out.length, inputs.length);
     }
     return out;
   }
 
-  private async windowOf(input: WebAudioInput, name: string, options: WebWindowOptions): Promise<Float32Array> {
+  private async clipOf(input: WebAudioInput, name: string, options: WebWindowOptions): Promise<ClipInput> {
     const source = await openWebAudio(input, name, this.manifest.audio);
     try {
-      return modelWindow(source, this.manifest.audio, options).samples;
+      return clipInput(source, this.manifest.audio, options);
     } catch (e) {
       throw e instanceof ClapError && !e.subject ? new ClapError(e.message, { subject: name, cause: e }) : e;
     } finally {
@@ -128,14 +155,10 @@ export class Clap {
     }
   }
 
-  private async runAudio(windows: Float32Array[]): Promise<Float32Array[]> {
-    const spec = this.manifest.audio;
-    const n = spec.window_samples;
-    const batch = new Float32Array(windows.length * n);
-    windows.forEach((w, i) => batch.set(w, i * n));
-    const feeds = { [onlyInput(spec.model)]: { data: batch, dims: [windows.length, n] } };
-    const flat = await runModel(await this.audioSession(), feeds, spec.model.outputs[0].name);
-    return this.rows(flat, windows.length);
+  private async runAudio(clips: ClipInput[]): Promise<Float32Array[]> {
+    const spec = this.manifest.audio.model;
+    const flat = await runModel(await this.audioSession(), audioFeeds(spec, clips), spec.outputs[0].name);
+    return this.rows(flat, clips.length);
   }
 
   private rows(flat: Float32Array, count: number): Float32Array[] {

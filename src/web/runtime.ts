@@ -56,16 +56,20 @@ export async function createSession(bytes: Uint8Array, backend: Device, file: st
 /** Runs of any session, one at a time: onnxruntime-web's WASM backend does not run two at once. */
 let running: Promise<unknown> = Promise.resolve();
 
-/** Runs `session` on float32/int64 inputs (after any run in progress); the named output's data. */
-export function runModel(
-  session: Session,
-  feeds: Record<string, { data: Float32Array | BigInt64Array; dims: number[] }>,
-  output: string,
-): Promise<Float32Array> {
+/** A model input: float32, int64, or bool (one byte each, 0 or 1). */
+export type Feeds = Record<string, { data: Float32Array | BigInt64Array | Uint8Array; dims: number[] }>;
+
+const tensorOf = ({ data, dims }: Feeds[string]): ort.Tensor =>
+  data instanceof Float32Array
+    ? new ort.Tensor('float32', data, dims)
+    : data instanceof BigInt64Array
+      ? new ort.Tensor('int64', data, dims)
+      : new ort.Tensor('bool', data, dims);
+
+/** Runs `session` on `feeds` (after any run in progress); the named output's data. */
+export function runModel(session: Session, feeds: Feeds, output: string): Promise<Float32Array> {
   const tensors: Record<string, ort.Tensor> = {};
-  for (const [name, f] of Object.entries(feeds)) {
-    tensors[name] = f.data instanceof Float32Array ? new ort.Tensor('float32', f.data, f.dims) : new ort.Tensor('int64', f.data, f.dims);
-  }
+  for (const [name, f] of Object.entries(feeds)) tensors[name] = tensorOf(f);
   const result = running.then(async () => (await session.run(tensors))[output].data as Float32Array);
   running = result.catch(() => undefined);
   return result;

@@ -117,14 +117,19 @@ test('a missing or foreign model file is refused by name', async () => {
     Clap.load({ model: foreign }),
     /text_encoder\.onnx: not the file clap-export\.json describes \(another export\?\): sha256/,
   );
-  const manifest = JSON.parse(readFileSync(join(ref.dir, 'clap-export.json'), 'utf8'));
-  manifest.text.tokenizer.type = 'sentencepiece';
-  const tmp = join(ref.dir, '..', 'clap-export.json');
-  writeFileSync(tmp, JSON.stringify(manifest));
+  // clap-export.json edited: a tokenizer type not known here, a pad id that is not the tokenizer's.
+  const edited = (edit: (tokenizer: Record<string, unknown>) => void): File[] => {
+    const manifest = JSON.parse(readFileSync(join(ref.dir, 'clap-export.json'), 'utf8'));
+    edit(manifest.text.tokenizer);
+    const tmp = join(ref.dir, '..', 'clap-export.json');
+    writeFileSync(tmp, JSON.stringify(manifest));
+    return [...exportFiles(['clap-export.json']), fileOf(tmp)];
+  };
   await assert.rejects(
-    Clap.load({ model: [...exportFiles(['clap-export.json']), fileOf(tmp)] }),
-    /tokenizer type 'sentencepiece' is not supported by this clap-ts \(known: gpt2-bpe\)/,
+    Clap.load({ model: edited((t) => (t.type = 'sentencepiece')) }),
+    /tokenizer type 'sentencepiece' is not supported by this clap-ts \(known: gpt2-bpe, bert-wordpiece, roberta-bpe\)/,
   );
+  await assert.rejects(Clap.load({ model: edited((t) => (t.pad_id = 5)) }), /tokenizer\.json: pad_id 5 is not the tokenizer's \(0\)/);
   await assert.rejects(
     Clap.load({ model: 'http://127.0.0.1:9/nowhere/' }),
     /^ClapError: http:\/\/127\.0\.0\.1:9\/nowhere\/clap-export\.json: cannot be fetched/,
