@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { fixtureF32, fixturePath } from '../helpers/fixtures.js';
 import { relativeError } from '../helpers/compare.js';
 import { readNpy } from '../helpers/npy.js';
+import { clapCli } from '../helpers/cli.js';
 
 const BIN = fileURLToPath(new URL('../../bin/clap.js', import.meta.url));
 
@@ -278,4 +279,21 @@ test('clap caption --sliding captions every window and lists them, as its help s
   const help = (await clap('caption', '--help')).out.replace(/\s+/g, ' ');
   assert.match(help, /--sliding caption every 7 s window of long files too/);
   assert.match(help, /"windows"\?: \[\{"start","end","caption","tokens"\}\]/);
+});
+
+test('CLAP_BATCH sets the encoder batch (same embeddings), a bad value is one line naming it; --help says the batch is calibrated', async () => {
+  const files = [audio('vowel_16k'), audio('stereo_48k'), audio('bursts_long_44k')];
+  const run = (env: NodeJS.ProcessEnv, ...args: string[]) => clapCli({ ...process.env, CLAP_THREADS: '1', ...env }).run(...args);
+  const embeddings = async (env: NodeJS.ProcessEnv): Promise<number[][]> => {
+    const r = await run(env, 'embed', 'audio', ...files, ...W, '--json');
+    assert.equal(r.code, 0, r.err);
+    return (JSON.parse(r.out) as { embedding: number[] }[]).map((o) => o.embedding);
+  };
+  const [calibrated, three] = [await embeddings({}), await embeddings({ CLAP_BATCH: '3' })];
+  three.forEach((e, i) => assert.ok(relativeError(e, calibrated[i]) <= 1e-5, files[i]));
+  const bad = await run({ CLAP_BATCH: 'eight' }, 'embed', 'audio', ...files, ...W);
+  assert.equal(bad.code, 1, bad.err);
+  assert.equal(bad.err.trim(), "clap: CLAP_BATCH must be a positive integer, got 'eight'");
+  const help = await run({}, 'embed', 'audio', '--help');
+  assert.match(help.out.replace(/\s+/g, ' '), /--batch N windows per encoder run \(default: CLAP_BATCH, else calibrated for this CPU\)/);
 });
