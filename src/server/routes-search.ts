@@ -116,7 +116,7 @@ export function searchRoutes(app: FastifyInstance, ctx: ServerContext): void {
     { schema: { summary: 'What the index holds: the `clap index stats --json` object', response: { 200: statsSchema } } },
     async () => {
       const s = await ctx.index.stats();
-      return { files: s.files, windows: s.windows, model: s.model, bytes: s.bytes };
+      return { files: s.files, windows: s.windows, model: s.model, family: s.family, bytes: s.bytes };
     },
   );
 

@@ -70,6 +70,7 @@ export interface StatsJson {
   files: number;
   windows: number;
   model: Record<string, unknown>;
+  family: string | null;
   bytes: number;
 }
 
@@ -79,9 +80,13 @@ export const statsSchema = {
     files: { type: 'integer' },
     windows: { type: 'integer' },
     model: { type: 'object', additionalProperties: true, description: 'the model identity the index was built with' },
+    family: {
+      type: ['string', 'null'],
+      description: "the model's family in words (e.g. 'msclap 2023 (HTSAT + GPT-2)'); null for an index made before it was recorded",
+    },
     bytes: { type: 'integer' },
   },
-  required: ['files', 'windows', 'model', 'bytes'],
+  required: ['files', 'windows', 'model', 'family', 'bytes'],
 } as const;
 
 /** `POST /api/classify`. */
