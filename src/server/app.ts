@@ -23,9 +23,7 @@ import { libraryRoutes } from './routes-library.js';
 import { mediaRoutes } from './routes-media.js';
 import { searchRoutes } from './routes-search.js';
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits, Uploads } from './uploads.js';
-
-/** What `clap serve` does when an option is left out (the CLI's help shows these). */
-export const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8765 } as const;
+import { SERVE_DEFAULTS } from './defaults.js';
 
 export interface ServeOptions {
   clap: Clap;

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 
@@ -65,4 +66,16 @@ test('clap convert on a missing file fails with one line naming it', async () =>
   assert.equal(r.code, 1);
   assert.equal(r.err.trim().split('\n').length, 1);
   assert.match(r.err, /\/nonexistent\/x\.pth/);
+});
+
+test('the CLI loads no queue or HTTP stack until a command needs it (each cost ~0.3 CPU-s per run of any command)', () => {
+  const probe = [
+    "import { createRequire } from 'node:module';",
+    `await import(${JSON.stringify(new URL('../../src/cli/main.ts', import.meta.url).href)});`,
+    'const cache = createRequire(import.meta.url).cache;',
+    'console.log(JSON.stringify(Object.keys(cache).filter((k) => /node_modules[\\\\/](bullmq|ioredis|fastify)[\\\\/]/.test(k))));',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()!), []);
 });

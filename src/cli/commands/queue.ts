@@ -1,8 +1,8 @@
 import { plural } from '../../errors.js';
-import { queueStats, retryFailed } from '../../tasks/queue/admin.js';
 import { defineCommand } from '../command.js';
 import { QUEUE_OPTION } from './worker.js';
 
+// BullMQ (tasks/queue/admin.ts) is loaded when a queue command runs, not for every clap command.
 export const queueStatsCommand = defineCommand({
   path: ['queue', 'stats'],
   usage: 'queue stats --queue URL',
@@ -13,6 +13,7 @@ export const queueStatsCommand = defineCommand({
     '{"waiting","active","delayed","done","failed","workers":[{"id","host","pid","model","started","lastSeen","heartbeatMs","batches",' +
     '"files","failed","refused","filesPerSecond","alive"}]}',
   async run(ctx) {
+    const { queueStats } = await import('../../tasks/queue/admin.js');
     const s = await queueStats(ctx.values.queue);
     if (ctx.json) {
       ctx.stdout.write(`${JSON.stringify(s)}\n`);
@@ -45,6 +46,7 @@ export const queueRetryFailedCommand = defineCommand({
   options: QUEUE_OPTION,
   json: '{"retried": N}',
   async run(ctx) {
+    const { retryFailed } = await import('../../tasks/queue/admin.js');
     const n = await retryFailed(ctx.values.queue);
     if (ctx.json) ctx.stdout.write(`${JSON.stringify({ retried: n })}\n`);
     else ctx.stdout.write(`${plural(n, 'failed batch', 'failed batches')} queued again\n`);

@@ -1,5 +1,9 @@
 import { ClapError, plural } from '../../errors.js';
-import { DEFAULT_UPLOAD_LIMITS, type RunningServer, SERVE_DEFAULTS, startServer, TOKEN_HEADER } from '../../server/index.js';
+// The HTTP stack (Fastify) is loaded when the server starts, not for every clap command.
+import type { RunningServer } from '../../server/index.js';
+import { TOKEN_HEADER } from '../../server/access.js';
+import { SERVE_DEFAULTS } from '../../server/defaults.js';
+import { DEFAULT_UPLOAD_LIMITS } from '../../server/uploads.js';
 import { ClapCap } from '../../tasks/clapcap.js';
 import { defineCommand, UsageError } from '../command.js';
 import { onInterrupt } from '../interrupt.js';
@@ -80,6 +84,7 @@ export const serve = defineCommand({
       const ports = v.port !== undefined ? [v.port] : Array.from({ length: PORTS_TRIED }, (_, i) => SERVE_DEFAULTS.port + i);
       for (const port of ports) {
         try {
+          const { startServer } = await import('../../server/app.js');
           server = await startServer({
             clap,
             index,

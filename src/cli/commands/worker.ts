@@ -1,7 +1,8 @@
 import { plural } from '../../errors.js';
 import { Clap } from '../../tasks/clap.js';
 import { DEFAULT_WORKERS_TEXT } from '../../tasks/pipeline.js';
-import { type PathMap, type QueueWorkerEvent, runQueueWorker } from '../../tasks/queue/worker.js';
+// BullMQ is loaded by the commands that use the queue, not for every clap command.
+import type { PathMap, QueueWorkerEvent } from '../../tasks/queue/worker.js';
 import { defineCommand, UsageError } from '../command.js';
 import { onInterrupt } from '../interrupt.js';
 import { optionTable } from '../options.js';
@@ -65,6 +66,7 @@ export const worker = defineCommand({
   async run(ctx) {
     const v = ctx.values;
     const pathMap = pathMaps(v['path-map']);
+    const { runQueueWorker } = await import('../../tasks/queue/worker.js');
     const clap = await Clap.load({ weights: v.weights, config: v.config, threads: v.threads, family: v.family, tokenizer: v.tokenizer });
     try {
       const summary = await onInterrupt(ctx.stderr, 'finishing the batches in hand, then stopping', (signal) =>
