@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BatchProbe, bestBatch, type Clock, costMetric, type CostMetric, probeBatches } from '../../src/engine/calibrate.js';
 import type { Session } from '../../src/engine/index.js';
-import { AUDIO_TUNING, calibrationKey, envBatch, Tuning, type TuningSpec } from '../../src/tasks/calibration.js';
+import { AUDIO_TUNING, calibrationKey, envBatch, TEXT_TUNING, Tuning, type TuningSpec } from '../../src/tasks/calibration.js';
 import { Clap } from '../../src/tasks/clap.js';
 import { ModelCache } from '../../src/tasks/model-cache.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { relativeError } from '../helpers/compare.js';
 
 const dirs: string[] = [];
 const tempDir = (): string => {
@@ -214,5 +215,26 @@ test('Clap: the audio batch is calibrated once per model and CPU, kept beside th
     await withEnv({ CLAP_BATCH: 'x' }, () => assert.rejects(second.embedAudio([wav]), /CLAP_BATCH must be a positive integer/));
   } finally {
     await second.release();
+  }
+});
+
+test('Clap: the text batch is calibrated on a call long enough to pay for it (≥ 128 texts), kept, and CLAP_TEXT_BATCH wins', async () => {
+  const cacheDir = tempDir();
+  const c = await Clap.load({ weights: fixturePath('clap.pth'), config: fixturePath('config.json'), threads: 1, cacheDir });
+  try {
+    const records = (): string[] => readdirSync(cacheDir).filter((f) => f.endsWith('.calibration.json'));
+    const texts = Array.from({ length: 130 }, (_, i) => `sound number ${i}`);
+    const few = await c.embedText(texts.slice(0, 10));
+    assert.equal(records().length, 0, 'ten texts: the default batch, nothing measured');
+    const all = await c.embedText(texts);
+    const [record] = records();
+    const kept = JSON.parse(readFileSync(join(cacheDir, record), 'utf8'));
+    assert.ok(TEXT_TUNING.batches.includes(kept.batch), `text batch ${kept.batch}`);
+    few.forEach((e, i) => assert.ok(relativeError(all[i], e) <= 1e-5, 'the batch does not change the embeddings'));
+    const fresh = (k: number) => texts.map((t) => `${t} (${k})`).slice(0, 20); // not in the label cache
+    await withEnv({ CLAP_TEXT_BATCH: '7' }, async () => assert.equal((await c.embedText(fresh(1))).length, 20));
+    await withEnv({ CLAP_TEXT_BATCH: 'zero' }, () => assert.rejects(c.embedText(fresh(2)), /CLAP_TEXT_BATCH must be a positive integer/));
+  } finally {
+    await c.release();
   }
 });
