@@ -43,6 +43,7 @@ interface QueryFigures {
   exact_load: number;
   sweep: { nprobes: number; ann_ms: number; ann_cpu_ms: number; recall_at_10: number }[];
   query_peak_rss_mb: number;
+  exact_peak_rss_mb: number;
   append_16: { ms: number; cpu_ms: number };
   commit_16_ms: number;
   commit_16: { ms: number; cpu_ms: number };
@@ -81,6 +82,7 @@ const searchSection: Section = {
         live_bytes: build.liveBytes,
         build_peak_rss_mb: build.buildPeakRssMb,
         query_peak_rss_mb: q.query_peak_rss_mb,
+        exact_peak_rss_mb: q.exact_peak_rss_mb,
         append_16_ms: q.append_16.ms,
         commit_16_ms: q.commit_16_ms,
         commit_16_cpu_ms: q.commit_16.cpu_ms,
@@ -98,7 +100,8 @@ const searchSection: Section = {
         value:
           `written in ${fmt(build.write.s)} s (${fmt(build.write.cpuS)} CPU-s), compacted ${fmt(build.compact.s)} s, ` +
           `ANN ${fmt(build.index.s)} s (${fmt(build.index.cpuS)} CPU-s, load ${fmt(build.index.load)}); ` +
-          `${fmt(build.liveBytes / 2 ** 30)} GiB; peak RSS ${fmt(build.buildPeakRssMb)} MB building, ${fmt(q.query_peak_rss_mb)} MB searching; ` +
+          `${fmt(build.liveBytes / 2 ** 30)} GiB; peak RSS ${fmt(build.buildPeakRssMb)} MB building, ${fmt(q.query_peak_rss_mb)} MB searching ` +
+          `(${fmt(q.exact_peak_rss_mb)} MB after exact scans); ` +
           `16-file commit: append ${fmt(q.append_16.ms)} ms, replace ${fmt(q.commit_16_ms)} ms (${fmt(q.commit_16.cpu_ms)} CPU)`,
       });
     }
