@@ -12,11 +12,11 @@ import { ClapError } from '../errors.js';
 
 export const GRAPH_VERSIONS: Readonly<Record<string, number>> = Object.freeze({
   clap_audio_encoder: 1,
-  clap_audio_encoder_waveform: 1,
+  clap_audio_encoder_waveform: 2,
   clap_text_encoder: 2,
   clap_text_encoder_fixed: 1,
   clap_audio_encoder_cnn14: 1,
-  clap_audio_encoder_cnn14_waveform: 1,
+  clap_audio_encoder_cnn14_waveform: 2,
   clap_text_encoder_bert: 2,
   hf_clap_audio_encoder: 1,
   hf_clap_text_encoder: 2,

@@ -128,6 +128,31 @@ test('conv2d with stride and padding matches a direct loop', async () => {
   assertClose(y.data as Float32Array, want, 1e-5);
 });
 
+test('stft (float64, one-sided) matches a direct windowed DFT per frame', async () => {
+  const [L, n, hop] = [40, 16, 6];
+  const x = rand(2 * L, 9);
+  const win = Float64Array.from({ length: n }, (_, i) => 0.5 - 0.5 * Math.cos((2 * Math.PI * i) / n));
+  const y = await evalGraph({ x: f32([2, L], x) }, (g, v) =>
+    ops.cast(ops.stft(ops.cast(v.x, 'float64'), hop, g.constant({ dtype: 'float64', shape: [n], data: win })), 'float32'),
+  );
+  const frames = Math.floor((L - n) / hop) + 1;
+  const bins = n / 2 + 1;
+  assert.deepEqual(y.shape, [2, frames, bins, 2]);
+  const want: number[] = [];
+  for (let b = 0; b < 2; b++)
+    for (let t = 0; t < frames; t++)
+      for (let k = 0; k < bins; k++) {
+        let [re, im] = [0, 0];
+        for (let i = 0; i < n; i++) {
+          const v = x[b * L + t * hop + i] * win[i];
+          re += v * Math.cos((2 * Math.PI * k * i) / n);
+          im -= v * Math.sin((2 * Math.PI * k * i) / n);
+        }
+        want.push(re, im);
+      }
+  assertClose(y.data as Float32Array, want, 1e-6);
+});
+
 test('one session serves every batch size through a symbolic batch dim', async () => {
   const { Graph, Session } = await import('../../src/engine/index.js');
   const g = new Graph();

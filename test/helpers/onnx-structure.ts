@@ -194,6 +194,7 @@ const SINCE: Record<string, number> = {
   MatMul: 13,
   Conv: 11,
   ConvTranspose: 11,
+  STFT: 17,
   LayerNormalization: 17,
   Reshape: 14,
   Shape: 15,

@@ -24,15 +24,13 @@ import { readOnnx, structuralProblems } from '../helpers/onnx-structure.js';
 import { randomText } from '../helpers/random-text.js';
 
 const W = ['--weights', fixturePath('clap.pth'), '--config', fixturePath('config.json')];
-const AUDIO = ['tone_noise_short_44k', 'chirp_exact7s_44k_f32', 'bursts_long_44k', 'vowel_16k', 'stereo_48k', 'speech_22k'].map((n) =>
-  fixturePath('inputs', 'audio', `${n}.wav`),
-);
+const MSCLAP_CLIPS = ['tone_noise_short_44k', 'chirp_exact7s_44k_f32', 'bursts_long_44k', 'vowel_16k', 'stereo_48k', 'speech_22k'];
+const AUDIO = MSCLAP_CLIPS.map((n) => fixturePath('inputs', 'audio', `${n}.wav`));
 const TEXTS: string[] = (JSON.parse(readFileSync(fixturePath('inputs', 'texts.json'), 'utf8')) as { texts: string[] }).texts;
 /**
- * Exported models vs `clap embed`. Text: the same float32 math in another order. Audio: the library's
- * frontend is a float64 FFT, the exported model's msclap's float32 convolution STFT — each within float32
- * noise of msclap (the exported model's embeddings are ≤ 1e-6 × max from msclap's), so they differ by
- * up to ~2e-5 × max between themselves (near-silent bins).
+ * Exported models vs `clap embed`. Text: the same float32 math in another order. Audio: both frontends
+ * compute the STFT in float64 (the library's FFT, the graph's ONNX STFT), so they differ by float32
+ * rounding after it; each is within msclap's own float32 conv-STFT noise of msclap (≤ 1.1e-5 × max).
  */
 const TEXT_TOL = 1e-5;
 const AUDIO_TOL = 1e-4;
@@ -179,24 +177,32 @@ for (const [runtime, create] of Object.entries(RUNTIMES)) {
       assertRelClose(t, `opset ${e.manifest.onnx.opset} waveform model, ${windows.length} clips in one batch`, got, flat(want), AUDIO_TOL);
       await s.release();
     }
-    // msclap's own windows (fixture waveforms) through the waveform model: msclap's embeddings (here ≤ 5e-7 × max
-    // in onnxruntime-node, ≤ 8e-6 in onnxruntime-web, whose wasm kernels sum in another order).
-    const names = ['vowel_16k', 'stereo_48k', 'bursts_long_44k'];
+    // msclap's own window of every clip (fixture waveforms) through the waveform model: msclap's embeddings, each
+    // within 2e-5 of its magnitude in both runtimes (measured ≤ 1.1e-5: the float chirp, whose near-silent bins
+    // carry msclap's float32 conv-STFT rounding noise; ≤ 4e-6 for the others).
+    const names = MSCLAP_CLIPS;
     const s0 = await create(join(latest.dir, latest.manifest.audio.model.file));
     const msclap = await runAll(
       s0,
       {
-        waveform: { type: 'float32', data: flat(names.map((n) => fixtureF32('expected', 'audio', n, 'waveform.npy'))), dims: [3, 308700] },
+        waveform: {
+          type: 'float32',
+          data: flat(names.map((n) => fixtureF32('expected', 'audio', n, 'waveform.npy'))),
+          dims: [names.length, 308700],
+        },
       },
       'audio_embed',
       web,
     );
-    assertRelClose(
-      t,
-      'waveform model vs msclap (its windows)',
-      msclap,
-      flat(names.map((n) => fixtureF32('expected', 'audio', n, 'audio_embed.npy'))),
-      2e-5,
+    const D = msclap.length / names.length;
+    names.forEach((n, i) =>
+      assertRelClose(
+        t,
+        `waveform model vs msclap (its window of ${n})`,
+        msclap.subarray(i * D, (i + 1) * D),
+        fixtureF32('expected', 'audio', n, 'audio_embed.npy'),
+        2e-5,
+      ),
     );
     await s0.release();
     const logmelSpec = opset17.manifest.audio.logmel_model!;

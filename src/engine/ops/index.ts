@@ -5,3 +5,4 @@ export * from './nn.js';
 export type { Operand } from './op.js';
 export * from './broadcast.js';
 export * from './control.js';
+export * from './signal.js';
