@@ -2,7 +2,8 @@
  * `clap export onnx` for the other families, run in onnxruntime-node (msclap 2022's audio model in onnxruntime-web's
  * WASM backend too) from the exported files alone against the references' fixtures (≤ 1e-4 of each tensor's
  * magnitude; token ids identical):
- * - msclap 2022: the waveform model (Cnn14's torchlibrosa frontend in the graph) on msclap's 5 s window of every clip;
+ * - msclap 2022: the waveform model (Cnn14's torchlibrosa frontend in the graph) on msclap's 5 s window of every clip,
+ *   the log-mel model (--logmel) on msclap's log-mel of every clip;
  *   tokenizer.json (written from vocab.txt) gives vocab.txt's ids; the text model (positions in the graph).
  * - Hugging Face CLAP: the audio model on ClapFeatureExtractor's recorded input_features (+ is_longer, fused,
  *   the fusion path included); the folder's tokenizer.json; clap-export.json describes the extractor.
@@ -28,7 +29,7 @@ async function exportModel(...weights: string[]): Promise<{ dir: string; manifes
   const dir = join(L.tempDir('export-families'), 'out');
   await cli.ok('export', 'onnx', ...weights, '--out', dir, '--json');
   const manifest = parseClapExport(JSON.parse(readFileSync(join(dir, CLAP_EXPORT_FILE), 'utf8')), CLAP_EXPORT_FILE);
-  for (const spec of [manifest.audio.model, manifest.text!.model]) {
+  for (const spec of [manifest.audio.model, manifest.audio.logmel_model, manifest.text!.model].filter((m) => m !== undefined)) {
     const model = readOnnx(readFileSync(join(dir, spec.file)));
     assert.deepEqual(structuralProblems(model), [], spec.file);
   }
@@ -70,8 +71,8 @@ const concat = (xs: Float32Array[]): Float32Array => {
   return out;
 };
 
-test('msclap 2022: waveform model on msclap’s windows, tokenizer.json = vocab.txt, text model = get_text_embeddings', async (t) => {
-  const { dir, manifest } = await exportModel('--weights', msclap2022Path('clap.pth'));
+test('msclap 2022: waveform and log-mel models = msclap, tokenizer.json = vocab.txt, text model = get_text_embeddings', async (t) => {
+  const { dir, manifest } = await exportModel('--weights', msclap2022Path('clap.pth'), '--logmel');
   assert.equal(manifest.family, 'msclap-2022');
   assert.deepEqual([manifest.audio.sample_rate, manifest.audio.window_samples], [44100, 220500]);
   assert.deepEqual(
@@ -97,15 +98,17 @@ test('msclap 2022: waveform model on msclap’s windows, tokenizer.json = vocab.
   const web = await ortWeb.InferenceSession.create(path);
   const inWeb = (await web.run({ waveform: new ortWeb.Tensor('float32', waves, [names.length, 220500]) })).audio_embed.data as Float32Array;
   await web.release();
-  for (const [runtime, audio] of [
-    ['onnxruntime-node', inNode],
-    ['onnxruntime-web', inWeb],
-  ] as const) {
+  const perClip = (what: string, audio: Float32Array): void => {
     const D = audio.length / names.length;
     names.forEach((n, i) =>
-      assertRelClose(t, `${runtime}: ${n} audio_embed`, audio.subarray(i * D, (i + 1) * D), f32(expected('audio', n, 'audio_embed.npy'))),
+      assertRelClose(t, `${what}: ${n} audio_embed`, audio.subarray(i * D, (i + 1) * D), f32(expected('audio', n, 'audio_embed.npy'))),
     );
-  }
+  };
+  perClip('onnxruntime-node', inNode);
+  perClip('onnxruntime-web', inWeb);
+  // audio_encoder_logmel.onnx (--logmel) on msclap's own log-mel: Cnn14 and the projection alone.
+  const mels = new ort.Tensor('float32', concat(names.map((n) => f32(expected('audio', n, 'logmel.npy')))), [names.length, 690, 64]);
+  perClip('log-mel model', await run(join(dir, manifest.audio.logmel_model!.file), { logmel: mels }, 'audio_embed'));
 
   const texts = (JSON.parse(readFileSync(msclap2022Path('inputs', 'texts.json'), 'utf8')) as { texts: string[] }).texts.slice(0, 13);
   const fromVocab = bertTokenizerFromPath(msclap2022Path('bert-base-uncased', 'vocab.txt'));
