@@ -16,4 +16,12 @@ export {
   type AdamConfig,
   type StepScalars,
 } from './optim.js';
-export { buildTrainStep, TrainStep, TRAIN_IO, type TrainStepOptions, type TrainStepResult, type OptimizerState } from './train.js';
+export {
+  type BufferUpdate,
+  buildTrainStep,
+  TrainStep,
+  TRAIN_IO,
+  type TrainStepOptions,
+  type TrainStepResult,
+  type OptimizerState,
+} from './train.js';

@@ -23,6 +23,13 @@ export interface TrainStepOptions {
   clipGradNorm?: number;
   /** Extra values to compute and return every step (metrics, logits). */
   outputs?: Record<string, Value>;
+  /**
+   * State the step updates without a gradient (BatchNorm's running statistics): each `param` (a graph
+   * parameter the loss does not depend on) is fed like a trainable one and replaced after every forward pass
+   * — every micro-batch with `accumulate` — by its `next`, computed in the same graph. `params()` and
+   * `loadParams` include them, so checkpoints and exported weights keep them.
+   */
+  buffers?: readonly BufferUpdate[];
   /** Initial learning rate (default 1e-3); change it any time with `step.lr = …`. */
   lr?: number;
   /**
@@ -43,6 +50,12 @@ export interface TrainStepOptions {
    */
   accumulate?: number;
   runtime?: RuntimeOptions;
+}
+
+/** A buffer (`TrainStepOptions.buffers`) and its value after a forward pass. */
+export interface BufferUpdate {
+  param: Value;
+  next: Value;
 }
 
 export interface TrainStepResult {
@@ -72,6 +85,7 @@ export const TRAIN_IO = {
   nextState: (slot: string, p: string) => `train/next_${slot}/${p}`,
   acc: (p: string) => `train/acc/${p}`,
   nextAcc: (p: string) => `train/next_acc/${p}`,
+  nextBuffer: (p: string) => `train/next_buffer/${p}`,
 };
 
 /**
@@ -122,6 +136,8 @@ function allocate(dtype: DType, n: number): AnyTypedArray {
       return new Float64Array(n);
     case 'float16':
       return new Uint16Array(n);
+    case 'int64':
+      return new BigInt64Array(n);
     default:
       throw new Error(`cannot train parameters of dtype ${dtype}`);
   }
@@ -132,6 +148,7 @@ function coerce(t: HostTensor, dtype: DType): AnyTypedArray {
   if (t.dtype === dtype) return t.data;
   if (dtype === 'float32') return toFloat32(t);
   if (dtype === 'float64') return Float64Array.from(toFloat32(t));
+  if (dtype === 'int64' && t.dtype === 'int32') return BigInt64Array.from(t.data as Int32Array, (v) => BigInt(v));
   throw new Error(`cannot load ${t.dtype} into a ${dtype} parameter`);
 }
 
@@ -141,6 +158,13 @@ interface ParamSlot {
   buf: DoubleBuffer;
   state: DoubleBuffer[];
   acc?: DoubleBuffer;
+}
+
+/** A buffer's value between forward passes. */
+interface BufferSlot {
+  name: string;
+  value: Value;
+  buf: DoubleBuffer;
 }
 
 /** The gradient session of an accumulating step (`accumulate` > 1). */
@@ -175,6 +199,7 @@ export class TrainStep {
     loss: Value,
     hasNorm: boolean,
     lr: number,
+    private readonly buffers: readonly BufferSlot[],
     private readonly accum?: Accumulation,
   ) {
     this.lr = lr;
@@ -236,11 +261,13 @@ export class TrainStep {
           this.fetches[TRAIN_IO.nextState(this.slotNames[k], s.name)] = b.output;
         });
       }
+      this.bindBuffers(this.feeds, this.fetches);
       const out = await this.session.runOrt(this.feeds, this.fetches);
       for (const s of this.slots) {
         s.buf.swap();
         for (const b of s.state) b.swap();
       }
+      for (const b of this.buffers) b.buf.swap();
       this.steps++;
       const outputs: Record<string, HostTensor> = {};
       for (const name of this.extra) outputs[name] = fromOrt(out[name]);
@@ -263,8 +290,10 @@ export class TrainStep {
       this.gradFeeds[TRAIN_IO.acc(s.name)] = s.acc!.input;
       this.gradFetches[TRAIN_IO.nextAcc(s.name)] = s.acc!.output;
     }
+    this.bindBuffers(this.gradFeeds, this.gradFetches);
     const out = await accum.session.runOrt(this.gradFeeds, this.gradFetches);
     for (const s of this.slots) s.acc!.swap();
+    for (const b of this.buffers) b.buf.swap();
     this.micro++;
     const outputs: Record<string, HostTensor> = {};
     for (const name of this.extra) outputs[name] = fromOrt(out[name]);
@@ -293,28 +322,39 @@ export class TrainStep {
     return { loss, ...(this.normT ? { gradNorm: Number(this.normT.data[0]) } : {}), outputs, updated: true };
   }
 
+  /** Feeds the buffers' current values to the session that runs the forward pass and fetches their next ones. */
+  private bindBuffers(feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor | null>): void {
+    for (const b of this.buffers) {
+      feeds[b.name] = b.buf.input;
+      fetches[TRAIN_IO.nextBuffer(b.name)] = b.buf.output;
+    }
+  }
+
   /** Drops the gradients accumulated since the last update (back to an update boundary). */
   discardPending(): void {
     for (const s of this.slots) s.acc?.zero();
     this.micro = 0;
   }
 
-  /** A copy of one trainable parameter's current value. */
+  /** A copy of one trainable parameter's (or buffer's) current value. */
   param(name: string): HostTensor {
     return this.slot(name).buf.read();
   }
 
-  /** Copies of all trainable parameters (for checkpoints). */
+  /** Copies of all trainable parameters and buffers (for checkpoints). */
   params(): Record<string, HostTensor> {
-    return Object.fromEntries(this.slots.map((s) => [s.name, s.buf.read()]));
+    return Object.fromEntries([...this.slots, ...this.buffers].map((s) => [s.name, s.buf.read()]));
   }
 
-  /** Overwrites trainable parameters (shapes must match; float dtypes are converted). Unknown names are an error unless `strict` is false. */
+  /**
+   * Overwrites trainable parameters and buffers (shapes must match; float dtypes are converted). Unknown names
+   * are an error unless `strict` is false.
+   */
   loadParams(tensors: Record<string, HostTensor>, { strict = true } = {}): void {
     for (const [name, t] of Object.entries(tensors)) {
-      const s = this.slots.find((p) => p.name === name);
+      const s = this.slots.find((p) => p.name === name) ?? this.buffers.find((b) => b.name === name);
       if (!s) {
-        if (strict) throw new Error(`loadParams: ${name} is not a trainable parameter`);
+        if (strict) throw new Error(`loadParams: ${name} is not a trainable parameter or buffer`);
         continue;
       }
       if (t.shape.join() !== s.buf.shape.join()) throw new Error(`loadParams: ${name} is [${t.shape}], expected [${s.buf.shape}]`);
@@ -353,7 +393,7 @@ export class TrainStep {
 
   /** Writes the current parameters into the graph's parameter tensors, so inference sessions compiled from it use them. */
   writeParamsToGraph(): void {
-    for (const s of this.slots) this.graph.params.set(s.name, { value: s.value, tensor: s.buf.read() });
+    for (const s of [...this.slots, ...this.buffers]) this.graph.params.set(s.name, { value: s.value, tensor: s.buf.read() });
   }
 
   async release(): Promise<void> {
@@ -361,9 +401,9 @@ export class TrainStep {
     await this.accum?.session.release();
   }
 
-  private slot(name: string): ParamSlot {
-    const s = this.slots.find((p) => p.name === name);
-    if (!s) throw new Error(`${name} is not a trainable parameter`);
+  private slot(name: string): ParamSlot | BufferSlot {
+    const s = this.slots.find((p) => p.name === name) ?? this.buffers.find((b) => b.name === name);
+    if (!s) throw new Error(`${name} is not a trainable parameter or buffer`);
     return s;
   }
 }
@@ -421,18 +461,24 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
       ...(k > 1 ? { acc: new DoubleBuffer(p.dtype, shape) } : {}),
     });
   });
+  const { slots: bufferSlots, outputs: bufferOuts } = bufferUpdates(g, options.buffers ?? [], new Set(trainable));
   const extra = Object.entries(options.outputs ?? {});
-  const reservedOut = new Set([lossOut, ...updates].map((o) => o.name).concat(trainable.map((p) => TRAIN_IO.nextAcc(p.name))));
+  const reservedOut = new Set(
+    [lossOut, ...updates, ...bufferOuts].map((o) => o.name).concat(trainable.map((p) => TRAIN_IO.nextAcc(p.name))),
+  );
   for (const [name] of extra) {
     if (reservedOut.has(name)) throw new Error(`buildTrainStep: output name ${name} is reserved`);
   }
   const extraOut = extra.map(([name, value]) => ({ name, value }));
 
+  // Buffers are inputs of the session that runs the forward pass only.
   const names = new Set(trainable.map((p) => p.name));
-  const paramsAsInputs = (n: string) => names.has(n);
+  const bufferNames = new Set(bufferSlots.map((b) => b.name));
+  const paramsAsInputs = (n: string) => names.has(n) || bufferNames.has(n);
+  const applyInputs = (n: string) => names.has(n);
   const rt = options.lr ?? 1e-3;
   if (k === 1) {
-    const outputs = [lossOut, ...updates, ...extraOut];
+    const outputs = [lossOut, ...updates, ...bufferOuts, ...extraOut];
     const batch = usedInputs(
       g,
       outputs.map((o) => o.value),
@@ -449,17 +495,18 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
       lossV,
       !!norm,
       rt,
+      bufferSlots,
     );
   }
   // Gradient graph: loss, extras and accumulators + gradient; apply graph: the update from the accumulators.
   const accOuts = trainable.map((p, i) => ({ name: TRAIN_IO.nextAcc(p.name), value: add(accInputs[i], cast(grads[i], p.dtype)) }));
-  const gradOutputs = [lossOut, ...accOuts, ...extraOut];
+  const gradOutputs = [lossOut, ...accOuts, ...bufferOuts, ...extraOut];
   const batch = usedInputs(
     g,
     gradOutputs.map((o) => o.value),
   );
   const gradModel = emitOnnx(g, { inputs: [...batch, ...accInputs], outputs: gradOutputs, paramsAsInputs });
-  const applyModel = emitOnnx(g, { inputs: [lr, step, ...stateInputs, ...accInputs], outputs: updates, paramsAsInputs });
+  const applyModel = emitOnnx(g, { inputs: [lr, step, ...stateInputs, ...accInputs], outputs: updates, paramsAsInputs: applyInputs });
   const gradSession = await Session.fromBytes(gradModel, options.runtime);
   const applySession = await Session.fromBytes(applyModel, options.runtime);
   return new TrainStep(
@@ -472,6 +519,7 @@ export async function buildTrainStep(loss: Value | ((g: Graph) => Value), option
     lossV,
     !!norm,
     rt,
+    bufferSlots,
     { k, session: gradSession },
   );
 }
@@ -504,6 +552,28 @@ function updateParam(
     c,
   );
   return { param: outs[0], state: outs.slice(1) };
+}
+
+/** The buffers' slots (initialised from the graph) and their `next` outputs; checked against the graph and the trainable set. */
+function bufferUpdates(
+  g: Graph,
+  buffers: readonly BufferUpdate[],
+  trainable: ReadonlySet<Value>,
+): { slots: BufferSlot[]; outputs: { name: string; value: Value }[] } {
+  const slots: BufferSlot[] = [];
+  const outputs: { name: string; value: Value }[] = [];
+  for (const { param, next } of buffers) {
+    const entry = g.params.get(param.name);
+    if (!entry || entry.value !== param) throw new Error(`buildTrainStep: buffer ${param.name} is not a parameter of the loss's graph`);
+    if (trainable.has(param)) throw new Error(`buildTrainStep: ${param.name} is both trainable and a buffer`);
+    if (next.graph !== g || next.dtype !== param.dtype || next.shape.join() !== param.shape.join()) {
+      throw new Error(`buildTrainStep: the next value of buffer ${param.name} is ${next}, not like ${param}`);
+    }
+    const shape = param.shape as number[];
+    slots.push({ name: param.name, value: param, buf: new DoubleBuffer(param.dtype, shape, shape, coerce(entry.tensor, param.dtype)) });
+    outputs.push({ name: TRAIN_IO.nextBuffer(param.name), value: next });
+  }
+  return { slots, outputs };
 }
 
 /** The graph inputs the given values depend on (the batch a step needs). */
