@@ -7,7 +7,7 @@
  * so two models composed in one graph share a weight only when they really use the same array.
  */
 import { ClapError } from '../errors.js';
-import { type Graph, type HostTensor, ops, toFloat32, type Value } from '../engine/index.js';
+import { type BufferUpdate, type Graph, type HostTensor, ops, toFloat32, type Value } from '../engine/index.js';
 import type { StateDict } from '../weights/index.js';
 
 const fmt = (s: readonly (number | null)[]): string => `[${s.map((d) => (d === null ? '?' : d)).join(', ')}]`;
@@ -143,4 +143,106 @@ export function batchNormAffine(
     shift[c] = b[c] - mean[c] * s;
   }
   return { scale, shift };
+}
+
+// ------------------------------------------------------------------------------------------ BatchNorm, training path
+
+/**
+ * A BatchNorm kept in eval mode while training: weight (γ) and bias (β) are params under their checkpoint keys,
+ * the running statistics constants — `(x − running_mean)/√(running_var + eps)·γ + β`, statistics frozen.
+ */
+export interface FrozenBatchNorm {
+  weight: Value;
+  bias: Value;
+  /** running_mean [C] (constant). */
+  mean: Value;
+  /** 1/√(running_var + eps) [C] (constant, computed in float64). */
+  invStd: Value;
+}
+
+export function frozenBatchNorm(g: Graph, sd: StateDict, prefix: string, channels: number, eps: number): FrozenBatchNorm {
+  const mean = Float32Array.from(asFloat32(requireTensor(sd, `${prefix}running_mean`, [channels])));
+  const inv = Float32Array.from(asFloat32(requireTensor(sd, `${prefix}running_var`, [channels])), (v) => 1 / Math.sqrt(v + eps));
+  return {
+    weight: torchParam(g, sd, `${prefix}weight`, [channels]),
+    bias: torchParam(g, sd, `${prefix}bias`, [channels]),
+    mean: g.constant(f32Tensor([channels], mean), 'bn_running_mean'),
+    invStd: g.constant(f32Tensor([channels], inv), 'bn_invstd'),
+  };
+}
+
+/** A per-channel [C] value shaped to broadcast along `axis` of a rank-`rank` tensor. */
+function perChannel(v: Value, axis: number, rank: number): Value {
+  return axis === rank - 1 ? v : ops.reshape(v, [-1, ...new Array<number>(rank - 1 - axis).fill(1)]);
+}
+
+/** The frozen BatchNorm on `x`, channels along `axis`. */
+export function applyFrozenBatchNorm(x: Value, p: FrozenBatchNorm, axis: number): Value {
+  const c = (v: Value): Value => perChannel(v, axis, x.rank);
+  return ops.add(ops.mul(ops.mul(ops.sub(x, c(p.mean)), c(p.invStd)), c(p.weight)), c(p.bias));
+}
+
+/**
+ * A BatchNorm in training mode (PyTorch's `model.train()`): weight and bias are params; running_mean,
+ * running_var (and num_batches_tracked, when the checkpoint has it) are params the loss does not depend on —
+ * the train step's buffers, updated after every forward pass.
+ */
+export interface TrainingBatchNorm {
+  weight: Value;
+  bias: Value;
+  runningMean: Value;
+  runningVar: Value;
+  numBatchesTracked?: Value;
+  eps: number;
+  /** PyTorch's default 0.1: running ← (1 − momentum)·running + momentum·batch. */
+  momentum: number;
+}
+
+export function trainingBatchNorm(g: Graph, sd: StateDict, prefix: string, channels: number, eps: number): TrainingBatchNorm {
+  const nbt = sd.get(`${prefix}num_batches_tracked`);
+  return {
+    weight: torchParam(g, sd, `${prefix}weight`, [channels]),
+    bias: torchParam(g, sd, `${prefix}bias`, [channels]),
+    runningMean: torchParam(g, sd, `${prefix}running_mean`, [channels]),
+    runningVar: torchParam(g, sd, `${prefix}running_var`, [channels]),
+    ...(nbt && nbt.data.length === 1
+      ? {
+          numBatchesTracked: g.param(`${prefix}num_batches_tracked`, {
+            dtype: 'int64',
+            shape: [],
+            data: BigInt64Array.of(BigInt(Number(nbt.data[0]))),
+          }),
+        }
+      : {}),
+    eps,
+    momentum: 0.1,
+  };
+}
+
+/**
+ * The BatchNorm in training mode on `x`, channels along `axis` (static sizes elsewhere): normalised by the
+ * batch's mean and biased variance over every other axis; the running statistics' next values (the unbiased
+ * variance, as PyTorch) are pushed onto `updates`.
+ */
+export function applyTrainingBatchNorm(x: Value, p: TrainingBatchNorm, axis: number, updates: BufferUpdate[]): Value {
+  const axes = x.shape.map((_, i) => i).filter((i) => i !== axis);
+  const n = axes.reduce((k, i) => {
+    const d = x.shape[i];
+    if (typeof d !== 'number') throw new ClapError(`a BatchNorm in training mode needs static sizes, got [${x.shape.join(', ')}]`);
+    return k * d;
+  }, 1);
+  const c = (v: Value): Value => perChannel(v, axis, x.rank);
+  const mean = ops.reduceMean(x, axes, true);
+  const centred = ops.sub(x, mean);
+  const variance = ops.reduceMean(ops.mul(centred, centred), axes, true);
+  const y = ops.add(ops.mul(ops.div(centred, ops.sqrt(ops.add(variance, p.eps))), c(p.weight)), c(p.bias));
+  const m = p.momentum;
+  const flat = (v: Value): Value => ops.reshape(v, [-1]);
+  const moved = (running: Value, batch: Value): Value => ops.add(ops.mul(running, 1 - m), ops.mul(batch, m));
+  updates.push(
+    { param: p.runningMean, next: moved(p.runningMean, flat(mean)) },
+    { param: p.runningVar, next: moved(p.runningVar, ops.mul(flat(variance), n / Math.max(1, n - 1))) },
+  );
+  if (p.numBatchesTracked) updates.push({ param: p.numBatchesTracked, next: ops.add(p.numBatchesTracked, 1) });
+  return y;
 }

@@ -9,14 +9,16 @@
  *   matrices, log-mel: htsat/spectrogram.ts) — what an exported model takes;
  * - `input_features` [B, 1|4, 1001, mel] and, fused, `is_longer` [B] for Hugging Face's encoder
  *   (ClapFeatureExtractor's output).
+ * The tower itself (`clapAudioEmbedding`) builds into any graph; the contrastive training graph uses it with
+ * `training`, so training differentiates the graph inference runs.
  */
 import { ClapError } from '../../errors.js';
-import { Graph, type Value } from '../../engine/index.js';
+import { type BufferUpdate, Graph, type Value } from '../../engine/index.js';
 import { frameCount } from '../../audio/index.js';
 import type { StateDict } from '../../weights/index.js';
 import { buildCnn14 } from '../cnn14/cnn14.js';
 import { buildHtsat, logmelFrontend } from '../htsat/index.js';
-import { buildHfClapAudioGraph } from '../hf-clap/clap-model.js';
+import { buildHfClapAudioGraph, hfClapAudioEmbedding } from '../hf-clap/clap-model.js';
 import { audioEncoderPrefix, audioFeatures, audioInputShape, audioProjectionPrefix, type ClapConfig } from './config.js';
 import { projection, projectionParams } from './projection.js';
 
@@ -54,28 +56,62 @@ function waveformLogmel(g: Graph, sd: StateDict, cfg: ClapConfig, frames: number
   return logmelFrontend(g, g.input('waveform', 'float32', ['B', window.samples]), sd, audioEncoderPrefix(cfg), logmel);
 }
 
+export interface ClapAudioEmbedding {
+  /** audio_embed [B, d_proj]: the projection's output, not normalised. */
+  embed: Value;
+  /** The encoder's intermediate tensors and outputs (parity tests). */
+  stages: Record<string, Value>;
+  /** Training path: the BatchNorms' running statistics after the batch (the train step's buffers); else empty. */
+  updates: BufferUpdate[];
+}
+
+/**
+ * The audio tower of any family in `g` on its encoder input — `input` the log-mel [B, frames, mel] (msclap) or
+ * input_features [B, 1|4, 1001, mel] with `isLonger` (Hugging Face, fused) — up to the projection. `training`:
+ * the training path of the same graph (HTSAT: bias tables and bn0's weights as params, bn0's statistics kept;
+ * Cnn14: BatchNorms in training mode; Hugging Face: HTSAT's and the AFF block's, hf-clap/).
+ */
+export function clapAudioEmbedding(
+  g: Graph,
+  sd: StateDict,
+  cfg: ClapConfig,
+  input: Value,
+  isLonger: Value | undefined,
+  training = false,
+): ClapAudioEmbedding {
+  const a = cfg.audio;
+  if (a.type === 'clap-audio') {
+    const t = hfClapAudioEmbedding(g, sd, { audio: a.clapAudio, projectionDim: cfg.dProj }, input, isLonger, training);
+    return { embed: t.embed, stages: { pooler_output: t.pooler, ...t.stages }, updates: [] };
+  }
+  const prefix = audioEncoderPrefix(cfg);
+  let latent: Value;
+  const stages: Record<string, Value> = {};
+  const updates: BufferUpdate[] = [];
+  if (a.type === 'htsat') {
+    const h = buildHtsat(g, input, sd, a.htsat, prefix, { trainable: training });
+    latent = h.latent;
+    Object.assign(stages, { latent: h.latent, clipwise: h.clipwise }, h.stages);
+  } else {
+    const c = buildCnn14(g, input, sd, a.cnn14, prefix, { training });
+    latent = c.embedding;
+    updates.push(...c.updates);
+    Object.assign(stages, { embedding: c.embedding, clipwise: c.clipwise }, c.stages);
+  }
+  const proj = projectionParams(g, sd, audioProjectionPrefix(cfg), { inDim: audioFeatures(a) });
+  return { embed: projection(proj, latent), stages, updates };
+}
+
 export function buildAudioEncoderGraph(sd: StateDict, cfg: ClapConfig, options: AudioEncoderGraphOptions = {}): Graph {
   const a = cfg.audio;
   const input = options.input ?? 'logmel';
   const name = audioGraphName(cfg, input);
   if (a.type === 'clap-audio') return buildHfClapAudioGraph(sd, { audio: a.clapAudio, projectionDim: cfg.dProj }, options);
   const g = new Graph(name);
-  const prefix = audioEncoderPrefix(cfg);
   const [frames, mels] = audioInputShape(cfg);
   const logmel = input === 'waveform' ? waveformLogmel(g, sd, cfg, frames) : g.input('logmel', 'float32', ['B', frames, mels]);
-  let latent: Value;
-  const debug: Record<string, Value> = {};
-  if (a.type === 'htsat') {
-    const h = buildHtsat(g, logmel, sd, a.htsat, prefix);
-    latent = h.latent;
-    Object.assign(debug, { latent: h.latent, clipwise: h.clipwise }, h.stages);
-  } else {
-    const c = buildCnn14(g, logmel, sd, a.cnn14, prefix);
-    latent = c.embedding;
-    Object.assign(debug, { embedding: c.embedding, clipwise: c.clipwise }, c.stages);
-  }
-  const proj = projectionParams(g, sd, audioProjectionPrefix(cfg), { inDim: audioFeatures(a) });
-  g.output('audio_embed', projection(proj, latent));
-  if (options.debugOutputs) for (const [n, v] of Object.entries(debug)) g.output(n, v);
+  const t = clapAudioEmbedding(g, sd, cfg, logmel, undefined);
+  g.output('audio_embed', t.embed);
+  if (options.debugOutputs) for (const [n, v] of Object.entries(t.stages)) g.output(n, v);
   return g;
 }

@@ -114,33 +114,101 @@ export const LAION_CLAP_FUSED: Readonly<ClapConfig> = Object.freeze(
   hfClapConfig(hfClapConfigFromJson({ audio_config: { enable_fusion: true } }), LAION_FUSED_EXTRACTOR),
 );
 
+/** Audio and text encoders of the paper's Table 1 grid (all in msclap's layout, each audio encoder with its msclap frontend). */
+export const GRID_AUDIO = ['cnn14', 'htsat'] as const;
+export const GRID_TEXT = ['bert', 'roberta', 'gpt2'] as const;
+
 /**
- * Models by name, accepted by every `--config`: the releases ('2023', '2022', 'laion-unfused', 'laion-fused')
- * and two training sizes of msclap 2023's architecture — 'small' (~4.6M parameters, 3.2M of them GPT-2's
- * 50257-row token table) trains on a laptop CPU, 'tiny' is for tests; both take msclap 2023's input with
- * bigger patches.
+ * The grid's sizes: '' the published encoders (CNN14, HTSAT, bert-base, roberta-base, GPT-2; d_proj 1024),
+ * 'small-' (trains on a laptop CPU; HTSAT + GPT-2 is ~4.6M parameters, 3.2M of them GPT-2's 50257-row token
+ * table) and 'tiny-' (tests). Small and tiny take the full-size input with bigger patches and fewer channels.
+ * RoBERTa keeps room for its pad offset (positions = tokens + 2, a multiple of 256 plus 2 as roberta-base's 514).
+ */
+interface GridSize {
+  htsat: HtsatConfig;
+  cnn14: Cnn14Config;
+  bert: BertConfig;
+  roberta: BertConfig;
+  gpt2: Gpt2Config;
+  dProj: number;
+}
+
+const GRID_SIZES: Readonly<Record<'' | 'small-' | 'tiny-', Readonly<GridSize>>> = {
+  '': { htsat: HTSAT_2023, cnn14: CNN14_2022, bert: BERT_BASE, roberta: ROBERTA_BASE, gpt2: GPT2_BASE, dProj: 1024 },
+  'small-': {
+    htsat: { ...HTSAT_2023, patchSize: 8, embedDim: 32, depths: [2, 2, 2], numHeads: [2, 4, 8], windowSize: 8 },
+    cnn14: { ...CNN14_2022, channels: [16, 32, 64, 128, 256, 512], outEmb: 256 },
+    bert: { ...BERT_BASE, hiddenSize: 64, numHiddenLayers: 2, numAttentionHeads: 4, intermediateSize: 256, maxPositionEmbeddings: 128 },
+    roberta: {
+      ...ROBERTA_BASE,
+      hiddenSize: 64,
+      numHiddenLayers: 2,
+      numAttentionHeads: 4,
+      intermediateSize: 256,
+      maxPositionEmbeddings: 258,
+    },
+    gpt2: { vocabSize: 50257, nPositions: 128, nEmbd: 64, nLayer: 2, nHead: 4, layerNormEpsilon: 1e-5 },
+    dProj: 128,
+  },
+  'tiny-': {
+    htsat: { ...HTSAT_2023, patchSize: 16, embedDim: 16, depths: [1, 2], numHeads: [1, 2], windowSize: 4, numClasses: 8 },
+    cnn14: { ...CNN14_2022, channels: [4, 8, 8, 16, 16, 32], outEmb: 32, classesNum: 8 },
+    bert: { ...BERT_BASE, hiddenSize: 16, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 32, maxPositionEmbeddings: 128 },
+    roberta: {
+      ...ROBERTA_BASE,
+      hiddenSize: 16,
+      numHiddenLayers: 1,
+      numAttentionHeads: 2,
+      intermediateSize: 32,
+      maxPositionEmbeddings: 258,
+    },
+    gpt2: { vocabSize: 50257, nPositions: 128, nEmbd: 16, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 },
+    dProj: 32,
+  },
+};
+
+/** One cell of the grid at one size, in msclap's layout. */
+function gridConfig(size: keyof typeof GRID_SIZES, audio: (typeof GRID_AUDIO)[number], text: (typeof GRID_TEXT)[number]): ClapConfig {
+  const z = GRID_SIZES[size];
+  return {
+    ...MSCLAP_PREFIXES,
+    audio: audio === 'htsat' ? { type: 'htsat', htsat: z.htsat } : { type: 'cnn14', cnn14: z.cnn14 },
+    text:
+      text === 'gpt2'
+        ? { type: 'gpt2', gpt2: z.gpt2 }
+        : { type: 'bert', bert: z[text], positions: text === 'roberta' ? 'roberta' : 'absolute', pooling: 'cls' },
+    frontend: (audio === 'htsat' ? CLAP_2023 : CLAP_2022).frontend,
+    dProj: z.dProj,
+  };
+}
+
+/** The grid's presets by name: `[tiny-|small-]{cnn14,htsat}-{bert,roberta,gpt2}`. */
+function gridPresets(): Record<string, Readonly<ClapConfig>> {
+  const out: Record<string, Readonly<ClapConfig>> = {};
+  for (const size of Object.keys(GRID_SIZES) as (keyof typeof GRID_SIZES)[]) {
+    for (const a of GRID_AUDIO) for (const t of GRID_TEXT) out[`${size}${a}-${t}`] = Object.freeze(gridConfig(size, a, t));
+  }
+  return out;
+}
+
+/**
+ * Models by name, accepted by every `--config`: the releases ('2023', '2022', 'laion-unfused', 'laion-fused'),
+ * two training sizes of msclap 2023's architecture ('small', 'tiny': the grid's small- and tiny-htsat-gpt2), and
+ * the paper's encoder grid (Table 1) for training from scratch: `[tiny-|small-]{cnn14,htsat}-{bert,roberta,gpt2}`.
  */
 export const CLAP_PRESETS: Readonly<Record<string, Readonly<ClapConfig>>> = Object.freeze({
   '2023': CLAP_2023,
   '2022': CLAP_2022,
   'laion-unfused': LAION_CLAP_UNFUSED,
   'laion-fused': LAION_CLAP_FUSED,
-  small: Object.freeze<ClapConfig>({
-    ...CLAP_2023,
-    audio: { type: 'htsat', htsat: { ...HTSAT_2023, patchSize: 8, embedDim: 32, depths: [2, 2, 2], numHeads: [2, 4, 8], windowSize: 8 } },
-    text: { type: 'gpt2', gpt2: { vocabSize: 50257, nPositions: 128, nEmbd: 64, nLayer: 2, nHead: 4, layerNormEpsilon: 1e-5 } },
-    dProj: 128,
-  }),
-  tiny: Object.freeze<ClapConfig>({
-    ...CLAP_2023,
-    audio: {
-      type: 'htsat',
-      htsat: { ...HTSAT_2023, patchSize: 16, embedDim: 16, depths: [1, 2], numHeads: [1, 2], windowSize: 4, numClasses: 8 },
-    },
-    text: { type: 'gpt2', gpt2: { vocabSize: 50257, nPositions: 128, nEmbd: 16, nLayer: 1, nHead: 2, layerNormEpsilon: 1e-5 } },
-    dProj: 32,
-  }),
+  small: Object.freeze(gridConfig('small-', 'htsat', 'gpt2')),
+  tiny: Object.freeze(gridConfig('tiny-', 'htsat', 'gpt2')),
+  ...gridPresets(),
 });
+
+/** The presets in words, for help texts and errors. */
+export const CLAP_PRESET_NAMES =
+  "2023, 2022, laion-unfused, laion-fused, small, tiny, or the paper's encoder grid [tiny-|small-]{cnn14,htsat}-{bert,roberta,gpt2}";
 
 /** A Hugging Face folder's config.json (+ its preprocessor_config.json) as a ClapConfig. */
 export function hfClapConfig(hf: HfClapConfig, extractor: ClapFeatureExtractorConfig): ClapConfig {

@@ -7,6 +7,7 @@ export {
   audioProjectionPrefix,
   CLAP_2022,
   CLAP_2023,
+  CLAP_PRESET_NAMES,
   CLAP_PRESETS,
   type ClapAudioEncoderConfig,
   type ClapConfig,
@@ -32,9 +33,13 @@ export {
   type AudioEncoderInput,
   audioGraphName,
   buildAudioEncoderGraph,
+  type ClapAudioEmbedding,
+  clapAudioEmbedding,
 } from './audio-encoder.js';
 export {
   buildTextEncoderGraph,
+  type ClapTextEmbedding,
+  clapTextEmbedding,
   TEXT_ENCODER_GRAPHS,
   type TextEncoderGraphOptions,
   type TextFeedSpec,

@@ -11,7 +11,8 @@
  *   '!' (id 0, msclap's pad token) minus one — each '!' in a text moves it one to the left;
  * - 'fixed': the last real token (the appended `<|endoftext|>`).
  * Positions are 0…T−1 on every row. Output: `text_embed` [B, d_proj] (the projection output, not
- * normalised, like get_text_embeddings).
+ * normalised, like get_text_embeddings). The tower itself (`clapTextEmbedding`) builds into any graph: the
+ * contrastive training graph is made of the same one.
  */
 import { ClapError } from '../../errors.js';
 import { Graph, type HostTensor, ops, type Value } from '../../engine/index.js';
@@ -19,7 +20,7 @@ import type { ClapPooling } from '../../text/index.js';
 import type { StateDict } from '../../weights/index.js';
 import { bertModel, bertParams, bertPositionIds, firstToken } from '../bert/index.js';
 import { gpt2Embed, gpt2Params, gpt2Transformer } from '../gpt2/gpt2.js';
-import { buildHfClapTextGraph } from '../hf-clap/clap-model.js';
+import { buildHfClapTextGraph, hfClapTextEmbedding } from '../hf-clap/clap-model.js';
 import {
   type ClapConfig,
   type ClapTextEncoderConfig,
@@ -55,6 +56,52 @@ function pooledPosition(ids: Value, mask: Value, pooling: ClapPooling): Value {
   return ops.sub(ops.reduceSum(counted, [-1], true), 1);
 }
 
+export interface ClapTextEmbedding {
+  /** text_embed [B, d_proj]: the projection's output, not normalised. */
+  embed: Value;
+  /** last_hidden_state [B, T, width]. */
+  hidden: Value;
+  /** The row (or pooler output) that is projected, under the name parity tests know it by. */
+  pooled: { name: string; value: Value };
+}
+
+/**
+ * The text tower of any family in `g` on `ids` and `mask` ([B, T] int64, padded on the right) up to the
+ * projection; GPT-2 pooled by `pooling` (see the file comment).
+ */
+export function clapTextEmbedding(
+  g: Graph,
+  weights: StateDict,
+  cfg: ClapConfig,
+  ids: Value,
+  mask: Value,
+  pooling: ClapPooling = 'reference',
+): ClapTextEmbedding {
+  const t = cfg.text;
+  if (!t) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
+  if (cfg.layout === 'hf') {
+    if (t.type !== 'bert') throw new ClapError('internal: a Hugging Face CLAP text encoder is RoBERTa');
+    const h = hfClapTextEmbedding(g, weights, { text: t.bert, projectionDim: cfg.dProj }, ids, mask);
+    return { embed: h.embed, hidden: h.hidden, pooled: { name: 'pooler_output', value: h.pooled } };
+  }
+  const prefix = textEncoderPrefix(cfg);
+  if (t.type === 'gpt2') {
+    const gpt = gpt2Params(g, weights, prefix, t.gpt2);
+    const proj = projectionParams(g, weights, textProjectionPrefix(cfg), { inDim: t.gpt2.nEmbd });
+    const pos = ops.positions(ids, 1);
+    const { hidden } = gpt2Transformer(gpt, gpt2Embed(gpt, ids, pos), { positionIds: pos });
+    // hidden[b, position[b], :] for each row b.
+    const at = ops.expand(ops.unsqueeze(pooledPosition(ids, mask, pooling), [2]), [1, 1, t.gpt2.nEmbd]);
+    const pooled = ops.squeeze(ops.gatherElements(hidden, at, 1), [1]);
+    return { embed: projection(proj, pooled), hidden, pooled: { name: 'eos_hidden', value: pooled } };
+  }
+  const bert = bertParams(g, weights, prefix, t.bert);
+  const proj = projectionParams(g, weights, textProjectionPrefix(cfg), { inDim: textFeatures(t) });
+  const hidden = bertModel(bert, ids, mask, bertPositionIds(ids, t.positions, t.bert.padTokenId));
+  const cls = firstToken(hidden);
+  return { embed: projection(proj, cls), hidden, pooled: { name: 'cls_hidden', value: cls } };
+}
+
 export function buildTextEncoderGraph(weights: StateDict, cfg: ClapConfig, options: TextEncoderGraphOptions = {}): Graph {
   const t = cfg.text;
   if (!t) throw new ClapError('these weights have no text encoder (a clapcap file?): use CLAP weights for text');
@@ -66,34 +113,13 @@ export function buildTextEncoderGraph(weights: StateDict, cfg: ClapConfig, optio
   if (!Object.hasOwn(TEXT_ENCODER_GRAPHS, pooling))
     throw new ClapError(`unknown pooling '${String(pooling)}' (expected reference or fixed)`);
   const g = new Graph(textGraphName(cfg, pooling));
-  const prefix = textEncoderPrefix(cfg);
-  if (t.type === 'gpt2') {
-    const gpt = gpt2Params(g, weights, prefix, t.gpt2);
-    const proj = projectionParams(g, weights, textProjectionPrefix(cfg), { inDim: t.gpt2.nEmbd });
-    const ids = g.input('input_ids', 'int64', ['B', 'T']);
-    const mask = g.input('attention_mask', 'int64', ['B', 'T']);
-    const pos = ops.positions(ids, 1);
-    const { hidden } = gpt2Transformer(gpt, gpt2Embed(gpt, ids, pos), { positionIds: pos });
-    // hidden[b, position[b], :] for each row b.
-    const at = ops.expand(ops.unsqueeze(pooledPosition(ids, mask, pooling), [2]), [1, 1, t.gpt2.nEmbd]);
-    const pooled = ops.squeeze(ops.gatherElements(hidden, at, 1), [1]);
-    g.output('text_embed', projection(proj, pooled));
-    if (options.debugOutputs) {
-      g.output('last_hidden_state', hidden);
-      g.output('eos_hidden', pooled);
-    }
-    return g;
-  }
-  const bert = bertParams(g, weights, prefix, t.bert);
-  const proj = projectionParams(g, weights, textProjectionPrefix(cfg), { inDim: textFeatures(t) });
   const ids = g.input('input_ids', 'int64', ['B', 'T']);
-  const positions = bertPositionIds(ids, t.positions, t.bert.padTokenId);
-  const hidden = bertModel(bert, ids, g.input('attention_mask', 'int64', ['B', 'T']), positions);
-  const cls = firstToken(hidden);
-  g.output('text_embed', projection(proj, cls));
+  const mask = g.input('attention_mask', 'int64', ['B', 'T']);
+  const e = clapTextEmbedding(g, weights, cfg, ids, mask, pooling);
+  g.output('text_embed', e.embed);
   if (options.debugOutputs) {
-    g.output('last_hidden_state', hidden);
-    g.output('cls_hidden', cls);
+    g.output('last_hidden_state', e.hidden);
+    g.output(e.pooled.name, e.pooled.value);
   }
   return g;
 }

@@ -8,6 +8,13 @@ export {
   LAION_CLAP_UNFUSED,
 } from './config.js';
 export { buildClapAudioEncoder, type ClapAudioEncoderOutputs, HF_SWIN_KEYS } from './audio-encoder.js';
-export { buildHfClapAudioGraph, buildHfClapTextGraph, clapLogitScales, type HfClapGraphOptions } from './clap-model.js';
+export {
+  buildHfClapAudioGraph,
+  buildHfClapTextGraph,
+  clapLogitScales,
+  type HfClapGraphOptions,
+  hfClapAudioEmbedding,
+  hfClapTextEmbedding,
+} from './clap-model.js';
 export { clapProjection, type ClapProjectionParams, clapProjectionParams } from './projection-layer.js';
 export { randomClapAudioStateDict } from './random.js';

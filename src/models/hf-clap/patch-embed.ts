@@ -21,7 +21,8 @@ export interface ClapPatchEmbedOutputs {
 
 /**
  * The patch embedding of `resized` ([B, channels, specSize·freqRatio, mel]: each channel's time-resized
- * log-mel) under `prefix` (`…patch_embed.`); `isLonger` [B] bool selects the clips that are fused.
+ * log-mel) under `prefix` (`…patch_embed.`); `isLonger` [B] bool selects the clips that are fused; `training`:
+ * the training path's AFF block (aff-block.ts).
  */
 export function clapPatchEmbed(
   g: Graph,
@@ -30,6 +31,7 @@ export function clapPatchEmbed(
   sd: StateDict,
   prefix: string,
   cfg: ClapAudioConfig,
+  training = false,
 ): ClapPatchEmbedOutputs {
   const h = cfg.htsat;
   const T = h.specSize * h.freqRatio;
@@ -49,7 +51,7 @@ export function clapPatchEmbed(
   const { local, conv } = melConv2d(g, resized, sd, prefix, cfg);
   const l = reorder(g, ops.reshape(local, [-1, C]), rasterOrder, global.order, 'local_to_window');
   const gb = ops.reshape(global.x, [-1, N, C]);
-  const fused = affBlock(affBlockParams(g, sd, `${prefix}fusion_model.`, C, cfg.affBlockR), gb, ops.reshape(l, [-1, N, C]));
+  const fused = affBlock(affBlockParams(g, sd, `${prefix}fusion_model.`, C, cfg.affBlockR, training), gb, ops.reshape(l, [-1, N, C]));
   const chosen = ops.where(ops.reshape(isLonger, [-1, 1, 1]), fused, gb);
   return {
     stream: { ...global, x: norm(ops.reshape(chosen, [-1, C])) },

@@ -19,7 +19,15 @@
 import { ClapError } from '../../errors.js';
 import { type Graph, ops, type Value } from '../../engine/index.js';
 import type { StateDict } from '../../weights/index.js';
-import { applyLayerNorm, asFloat32, batchNormAffine, f32Tensor, requireTensor, torchLayerNorm, torchParam } from '../layers.js';
+import {
+  applyFrozenBatchNorm,
+  applyLayerNorm,
+  batchNormAffine,
+  f32Tensor,
+  frozenBatchNorm,
+  torchLayerNorm,
+  torchParam,
+} from '../layers.js';
 import { basicLayer } from './basic-layer.js';
 import type { HtsatConfig } from './config.js';
 import { patchEmbed } from './patch-embed.js';
@@ -74,7 +82,9 @@ export function buildHtsat(
   const layerOptions = { hardMask: (opts.shiftMask ?? 'reference') === 'hard', trainable: opts.trainable === true };
   checkGeometry(logmel, cfg);
   const stages: Record<string, Value> = {};
-  const bn = opts.trainable ? trainableBn0(g, logmel, sd, prefix, cfg) : bn0(g, logmel, sd, prefix, cfg);
+  const bn = opts.trainable
+    ? applyFrozenBatchNorm(logmel, frozenBatchNorm(g, sd, `${prefix}bn0.`, cfg.melBins, cfg.bnEps), 2)
+    : bn0(g, logmel, sd, prefix, cfg);
   stages.bn0 = bn;
   const { resized, image } = reshapeWav2Img(g, bn, cfg);
   stages.wav2img = image;
@@ -111,18 +121,6 @@ function bn0(g: Graph, x: Value, sd: StateDict, prefix: string, cfg: HtsatConfig
   const M = cfg.melBins;
   const { scale, shift } = batchNormAffine(sd, `${prefix}bn0.`, M, cfg.bnEps);
   return ops.add(ops.mul(x, g.constant(f32Tensor([M], scale), 'bn0_scale')), g.constant(f32Tensor([M], shift), 'bn0_shift'));
-}
-
-/** bn0 for the training path: (x − running_mean)/√(running_var + eps) · weight + bias, weight and bias params. */
-function trainableBn0(g: Graph, x: Value, sd: StateDict, prefix: string, cfg: HtsatConfig): Value {
-  const M = cfg.melBins;
-  const mean = asFloat32(requireTensor(sd, `${prefix}bn0.running_mean`, [M]));
-  const inv = Float32Array.from(asFloat32(requireTensor(sd, `${prefix}bn0.running_var`, [M])), (v) => 1 / Math.sqrt(v + cfg.bnEps));
-  const normed = ops.mul(
-    ops.sub(x, g.constant(f32Tensor([M], Float32Array.from(mean)), 'bn0_mean')),
-    g.constant(f32Tensor([M], inv), 'bn0_invstd'),
-  );
-  return ops.add(ops.mul(normed, torchParam(g, sd, `${prefix}bn0.weight`, [M])), torchParam(g, sd, `${prefix}bn0.bias`, [M]));
 }
 
 /** norm (raster order), latent = token mean, and the tscam conv over the map regrouped by time chunks. */
