@@ -22,9 +22,13 @@ function feeds(B: number): Record<string, HostTensor> {
     input_ids: {
       dtype: 'int64',
       shape: [B, TEXT_LEN],
-      data: BigInt64Array.from({ length: B * TEXT_LEN }, (_, i) => BigInt(i % TEXT_LEN < 12 ? Math.floor(r() * 50000) : 0)),
+      data: BigInt64Array.from({ length: B * TEXT_LEN }, (_, i) => BigInt(i % TEXT_LEN < 12 ? 1 + Math.floor(r() * 50000) : 0)),
     },
-    pool_index: { dtype: 'int64', shape: [B], data: BigInt64Array.from({ length: B }, (_, b) => BigInt(b * TEXT_LEN + 11)) },
+    attention_mask: {
+      dtype: 'int64',
+      shape: [B, TEXT_LEN],
+      data: BigInt64Array.from({ length: B * TEXT_LEN }, (_, i) => (i % TEXT_LEN < 12 ? 1n : 0n)),
+    },
     targets: { dtype: 'float32', shape: [B, B], data: targets },
   };
 }

@@ -182,17 +182,22 @@ export class ClapFeatureExtractor {
       const features = this.logMel(waveform.subarray(cropOffset, cropOffset + max));
       return { features, channels: 1, isLonger: true, cropOffset };
     }
-    if (n > max) {
-      const mel = this.logMel(waveform);
-      const total = mel.length / this.config.featureSize;
-      if (total === this.chunkFrames) return { features: this.repeat4(mel), channels: 4, isLonger: false };
-      const fusionStarts = this.fusionStarts(total, options);
-      return { features: this.fuse(mel, total, fusionStarts), channels: 4, isLonger: true, fusionStarts };
-    }
-    const mel = this.logMel(this.pad(waveform));
-    return this.config.truncation === 'fusion'
-      ? { features: this.repeat4(mel), channels: 4, isLonger: false }
-      : { features: mel, channels: 1, isLonger: false };
+    const mel = this.wholeClipLogMel(waveform);
+    const total = mel.length / this.config.featureSize;
+    if (this.config.truncation !== 'fusion') return { features: mel, channels: 1, isLonger: false };
+    if (total === this.chunkFrames) return { features: this.repeat4(mel), channels: 4, isLonger: false };
+    const fusionStarts = this.fusionStarts(total, options);
+    return { features: this.fuse(mel, total, fusionStarts), channels: 4, isLonger: true, fusionStarts };
+  }
+
+  /**
+   * The log-mel a clip's input is cut from: the padded clip's (`chunkFrames` frames) when it is at most
+   * max_length_s, else the whole clip's — what `fusion` shrinks and chunks (`rand_trunc` crops the waveform
+   * instead; training crops this one's frames).
+   */
+  wholeClipLogMel(waveform: Float32Array): Float32Array {
+    if (waveform.length === 0) throw new ClapError('audio has zero samples', { subject: 'audio' });
+    return this.logMel(waveform.length > this.maxSamples ? waveform : this.pad(waveform));
   }
 
   /**
@@ -259,8 +264,8 @@ export class ClapFeatureExtractor {
     }
   }
 
-  /** `np.array_split(range(0, total − 1001 + 1), 3)`, empty middle/back thirds → [0]; one start per third. */
-  private fusionStarts(total: number, options: ClapExtractOptions): [number, number, number] {
+  /** The fusion chunks' possible starts: `np.array_split(range(0, total − 1001 + 1), 3)`, empty middle/back thirds → [0]. */
+  fusionThirds(total: number): number[][] {
     const count = total - this.chunkFrames + 1;
     const base = Math.floor(count / 3);
     const extra = count % 3;
@@ -271,6 +276,12 @@ export class ClapFeatureExtractor {
       thirds.push(len === 0 ? [0] : Array.from({ length: len }, (_, i) => start + i));
       start += len;
     }
+    return thirds;
+  }
+
+  /** One start per third (fusionThirds). */
+  private fusionStarts(total: number, options: ClapExtractOptions): [number, number, number] {
+    const thirds = this.fusionThirds(total);
     if (options.fusionStarts) {
       options.fusionStarts.forEach((s, k) => {
         if (!thirds[k].includes(s)) {
@@ -285,8 +296,8 @@ export class ClapFeatureExtractor {
     return thirds.map((t) => (rng ? rng.choice(t) : t[Math.floor((t.length - 1) / 2)])) as [number, number, number];
   }
 
-  /** [shrunk whole mel, front, middle, back] chunks of a [total][mels] mel. */
-  private fuse(mel: Float32Array, total: number, starts: readonly number[]): Float32Array {
+  /** The four fused channels of a [total][mels] mel: [shrunk whole mel, front, middle, back chunk at `starts`]. */
+  fuse(mel: Float32Array, total: number, starts: readonly number[]): Float32Array {
     const M = this.config.featureSize;
     const F = this.chunkFrames;
     const out = new Float32Array(4 * F * M);
@@ -297,7 +308,8 @@ export class ClapFeatureExtractor {
     return out;
   }
 
-  private repeat4(mel: Float32Array): Float32Array {
+  /** Four copies of a [1001][mels] mel (a fused model's input for a clip of at most 10 s + one hop). */
+  repeat4(mel: Float32Array): Float32Array {
     const out = new Float32Array(4 * mel.length);
     for (let c = 0; c < 4; c++) out.set(mel, c * mel.length);
     return out;

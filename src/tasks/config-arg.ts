@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ClapError } from '../errors.js';
-import { CLAP_PRESETS, type ClapConfig, clapConfigFromJson } from '../models/clap/index.js';
+import { CLAP_PRESET_NAMES, CLAP_PRESETS, type ClapConfig, clapConfigFromJson } from '../models/clap/index.js';
 import type { StateDict } from '../weights/index.js';
 
 /** The explicit config for `weights`, or undefined (sizes are then read off the weights). */
@@ -19,7 +19,7 @@ export function resolveConfigArg(config: string | ClapConfig | undefined, weight
     text = readFileSync(arg, 'utf8');
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new ClapError(`not a preset (${Object.keys(CLAP_PRESETS).join(', ')}) nor a readable config file (${why})`, { subject: arg });
+    throw new ClapError(`not a preset (${CLAP_PRESET_NAMES}) nor a readable config file (${why})`, { subject: arg });
   }
   try {
     return clapConfigFromJson(JSON.parse(text) as Record<string, unknown>);

@@ -74,6 +74,17 @@ export async function frontend(input: AudioInput, options: FrontendOptions): Pro
 
 const extractors = new Map<string, ClapFeatureExtractor>();
 
+/** The (cached) extractor of a Hugging Face frontend. */
+export function featureExtractor(cfg: ClapFeatureExtractorConfig): ClapFeatureExtractor {
+  const key = JSON.stringify(cfg);
+  let fx = extractors.get(key);
+  if (!fx) {
+    fx = new ClapFeatureExtractor(cfg);
+    extractors.set(key, fx);
+  }
+  return fx;
+}
+
 /**
  * Hugging Face CLAP's input: the whole input at 48 kHz mono through ClapFeatureExtractor — one clip
  * (cropped, fused or padded as the extractor does; `crop: 'random'` with `seed` replays the reference's
@@ -81,12 +92,7 @@ const extractors = new Map<string, ClapFeatureExtractor>();
  * one extractor call per window (the last one padded by the extractor's own rule).
  */
 async function hfFrontend(input: AudioInput, cfg: ClapFeatureExtractorConfig, options: AudioToLogMelOptions): Promise<FrontendResult> {
-  const key = JSON.stringify(cfg);
-  let fx = extractors.get(key);
-  if (!fx) {
-    fx = new ClapFeatureExtractor(cfg);
-    extractors.set(key, fx);
-  }
+  const fx = featureExtractor(cfg);
   const loaded = await loadMonoWaveform(input, cfg.samplingRate, options);
   const w = loaded.waveform;
   const sr = cfg.samplingRate;
@@ -125,18 +131,22 @@ async function hfFrontend(input: AudioInput, cfg: ClapFeatureExtractorConfig, op
 }
 
 /**
- * A clip's whole log-mel [frames ≥ 965, 64] for training: decoded, resampled to 44.1 kHz mono (channel
- * mean), cut at `maxClipSeconds` when longer, tiled to 7 s when shorter (msclap's pad branch), in this thread.
+ * A clip's whole log-mel [frames ≥ one window's, mel] for training, in this thread: mono (channel mean) at the
+ * model's rate, cut at `maxClipSeconds` when longer (never below one window), then msclap's (default: 2023's)
+ * — a clip shorter than the window tiled to it (msclap's pad branch) — or Hugging Face's extractor's
+ * (`wholeClipLogMel`: padded by its rule up to 10 s).
  */
-export async function clipLogMel(path: string, maxClipSeconds: number): Promise<Float32Array> {
-  const source = await openAudio(path);
+export async function clipLogMel(path: string, maxClipSeconds: number, model?: ClapFrontend): Promise<Float32Array> {
+  const rate = model?.type === 'hf' ? model.extractor.samplingRate : (model?.window.sampleRate ?? MODEL_SAMPLE_RATE);
+  const window = model?.type === 'hf' ? Math.round(model.extractor.maxLengthS * rate) : (model?.window.samples ?? WINDOW_SAMPLES);
+  const source = await openAudio(path, model?.type === 'hf' ? { wavReading: 'soundfile' } : {});
   try {
-    const signal = modelSignal(source, 'mean');
+    const signal = modelSignal(source, 'mean', rate);
     if (signal.length === 0) throw new ClapError('audio has zero samples', { subject: path });
-    const n = Math.min(signal.length, Math.max(WINDOW_SAMPLES, Math.round(maxClipSeconds * MODEL_SAMPLE_RATE)));
-    let x: Float32Array = signal.read(0, n).slice();
-    if (x.length < WINDOW_SAMPLES) x = tileToLength(x);
-    return logMel(x, REFERENCE_FRONTEND);
+    const n = Math.min(signal.length, Math.max(window, Math.round(maxClipSeconds * rate)));
+    const x: Float32Array = signal.read(0, n).slice();
+    if (model?.type === 'hf') return featureExtractor(model.extractor).wholeClipLogMel(x);
+    return logMel(x.length < window ? tileToLength(x, window) : x, model?.logmel ?? REFERENCE_FRONTEND);
   } finally {
     source.close();
   }
@@ -170,7 +180,7 @@ export interface FrontendJob {
   input: AudioInput;
   options: FrontendOptions;
   file?: { knownHash?: string };
-  clip?: { maxClipSeconds: number };
+  clip?: { maxClipSeconds: number; model?: ClapFrontend };
 }
 /** @internal message from a worker */
 export interface FrontendReply {
@@ -185,7 +195,7 @@ export interface FrontendReply {
 export async function runFrontendJob(job: FrontendJob): Promise<{ reply: FrontendReply; transfer: ArrayBuffer[] }> {
   let reply: FrontendReply;
   try {
-    if (job.clip) reply = { id: job.id, clip: await clipLogMel(job.input as string, job.clip.maxClipSeconds) };
+    if (job.clip) reply = { id: job.id, clip: await clipLogMel(job.input as string, job.clip.maxClipSeconds, job.clip.model) };
     else if (job.file) reply = { id: job.id, file: await fileFrontend(job.input as string, job.options, job.file.knownHash) };
     else reply = { id: job.id, result: await frontend(job.input, job.options) };
   } catch (e) {
@@ -287,8 +297,8 @@ export class FrontendPool {
   }
 
   /** clipLogMel on one file in the least loaded worker. */
-  async processClip(path: string, maxClipSeconds: number): Promise<Float32Array> {
-    return (await this.submit({ input: path, options: {}, clip: { maxClipSeconds } })).clip!;
+  async processClip(path: string, maxClipSeconds: number, model?: ClapFrontend): Promise<Float32Array> {
+    return (await this.submit({ input: path, options: {}, clip: { maxClipSeconds, model } })).clip!;
   }
 
   private submit(job: Omit<FrontendJob, 'id'>): Promise<FrontendReply> {

@@ -69,3 +69,24 @@ export function locateTokenizerFiles(path: string, wanted: readonly string[], wh
   }
   throw new ClapError(`no ${what} here (expected ${wanted.join(' or ')})`, { subject: dir });
 }
+
+/** Files a tokenizer is read from: the vocabularies and merges, and the configs beside them. */
+const TOKENIZER_FILES = ['vocab.txt', 'tokenizer.json', 'vocab.json', 'merges.txt', 'added_tokens.json'];
+const TOKENIZER_CONFIGS = ['tokenizer_config.json', 'special_tokens_map.json'];
+
+/**
+ * The files that make up the tokenizer at `path` (what a copy needs): in a folder, every tokenizer file
+ * present; for a file, that file and the configs beside it.
+ */
+export function tokenizerFiles(path: string): string[] {
+  let isFile: boolean;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    throw new ClapError('tokenizer not found', { subject: path });
+  }
+  const dir = isFile ? dirname(path) : path;
+  const files = isFile ? [path] : TOKENIZER_FILES.map((f) => join(dir, f)).filter((f) => existsSync(f));
+  if (files.length === 0) throw new ClapError(`no tokenizer files here (expected ${TOKENIZER_FILES.join(', ')})`, { subject: path });
+  return [...files, ...TOKENIZER_CONFIGS.map((f) => join(dir, f)).filter((f) => existsSync(f))];
+}

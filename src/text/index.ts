@@ -19,3 +19,4 @@ export { RobertaTokenizer, type RobertaTokenizerOptions } from './roberta.js';
 export { bertTokenizerFromPath, robertaTokenizerFromPath } from './tokenizer-files.js';
 export { BYTE_LEVEL_CHARS, ByteLevelBpe } from './bpe.js';
 export { gpt2TokenizerFromJson, gpt2TokenizerJson } from './gpt2-tokenizer-json.js';
+export { tokenizerFiles } from './hf-files.js';

@@ -5,7 +5,7 @@ import { PRECISIONS } from '../../engine/quant.js';
 import { ClapError, plural } from '../../errors.js';
 import { type AudioEmbedOptions, CLAP_DEFAULTS, Clap, type ClapLoadOptions, isInputError } from '../../tasks/clap.js';
 import { CLAP_POOLINGS } from '../../text/index.js';
-import { CLAP_FAMILIES, CLAP_PRESETS } from '../../models/clap/index.js';
+import { CLAP_FAMILIES, CLAP_PRESET_NAMES } from '../../models/clap/index.js';
 import { type CommandContext, UsageError } from '../command.js';
 import { optionTable, type Values } from '../options.js';
 import { Progress } from '../progress.js';
@@ -16,7 +16,7 @@ export const MODEL_SETTINGS = optionTable({
     kind: 'string',
     arg: 'C',
     section: 'Model',
-    help: `config.json, or a preset: ${Object.keys(CLAP_PRESETS).join(', ')}`,
+    help: `config.json, or a preset: ${CLAP_PRESET_NAMES}`,
     defaultText: "a Hugging Face folder's config.json, a config.json beside the weights, else sizes read off the weights",
   },
   family: {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError, plural } from '../../errors.js';
 import type { ClapCapSettings } from '../../models/clapcap/index.js';
-import { DEFAULT_TEMPLATE } from '../../tasks/clap.js';
+import { DEFAULT_TEMPLATE, HF_TEMPLATE } from '../../tasks/clap.js';
 import { DEFAULT_WORKERS_TEXT } from '../../tasks/pipeline.js';
 import {
   CAPTION_TRAIN_DEFAULTS,
@@ -162,14 +162,27 @@ export const trainContrastiveCommand = defineCommand({
     out: {
       ...RUN_DIR,
       arg: 'RUN_DIR',
-      help: 'final.pth + final.safetensors (the best validation epoch), config.json, log.jsonl, checkpoint.safetensors',
+      help:
+        'the best validation epoch in the model family’s format — final.pth + final.safetensors beside config.json (msclap ' +
+        'layout), or the model folder final/ (Hugging Face) — log.jsonl, checkpoint.safetensors',
     },
-    init: { kind: 'path', arg: 'W', help: 'start from these weights (.pth/.safetensors, official layout)', defaultText: 'from scratch' },
+    init: {
+      kind: 'path',
+      arg: 'W',
+      help: 'start from these weights: any family (msclap .pth/.safetensors, official layout, or a Hugging Face CLAP folder)',
+      defaultText: 'from scratch',
+    },
     config: {
       kind: 'string',
       arg: 'C',
-      help: 'preset (small, tiny, 2023) or config.json',
-      defaultText: `'${D.config}' from scratch, '2023' with --init`,
+      help: 'preset (small, tiny, 2023, 2022, the encoder grid: [tiny-|small-]{cnn14,htsat}-{bert,roberta,gpt2}) or config.json',
+      defaultText: `'${D.config}' from scratch; with --init its config.json (a Hugging Face folder's own), else read off it`,
+    },
+    tokenizer: {
+      kind: 'path',
+      arg: 'PATH',
+      help: 'BERT/RoBERTa tokenizer (a folder holding vocab.txt, or vocab.json + merges.txt, tokenizer.json; or the file); copied into RUN_DIR',
+      defaultText: 'the Hugging Face folder’s, or beside --init; required from scratch',
     },
     ...runOptions(D, 2),
     batch: {
@@ -209,7 +222,12 @@ export const trainContrastiveCommand = defineCommand({
       default: D.splitBy,
       help: 'label: hold out whole classes (zero-shot on unseen classes)',
     },
-    template: { kind: 'string', arg: 'T', default: DEFAULT_TEMPLATE, help: 'caption for label-only rows and zero-shot prompts' },
+    template: {
+      kind: 'string',
+      arg: 'T',
+      help: 'caption for label-only rows and zero-shot prompts',
+      defaultText: `the family's: '${DEFAULT_TEMPLATE}' (msclap), '${HF_TEMPLATE}' (Hugging Face)`,
+    },
     'text-len': {
       kind: 'integer',
       arg: 'L',
@@ -241,6 +259,7 @@ export const trainContrastiveCommand = defineCommand({
           out: v.out,
           init: v.init,
           config: v.config,
+          tokenizer: v.tokenizer,
           accumulate: v.accumulate,
           optimizer: v.optimizer,
           weightDecay: v['weight-decay'],
@@ -419,11 +438,24 @@ export const trainFinetuneCommand = defineCommand({
   details: `The whole CLAP audio encoder with a linear classifier; accuracy on a held-out split.\n\n${CTRL_C}`,
   options: {
     data: { ...MANIFEST, help: 'CSV or JSONL with path and label[, split]' },
-    weights: { kind: 'path', arg: 'W', required: true, help: 'CLAP weights to start from' },
+    weights: {
+      kind: 'path',
+      arg: 'W',
+      required: true,
+      help: 'CLAP weights to start from: any family (msclap .pth/.safetensors or a Hugging Face CLAP folder)',
+    },
     config: { kind: 'string', arg: 'C', help: 'preset or config.json', defaultText: 'beside W, else read off W' },
+    tokenizer: {
+      kind: 'path',
+      arg: 'PATH',
+      help: 'BERT/RoBERTa tokenizer (a folder or the file), copied beside the output',
+      defaultText: 'the Hugging Face folder’s, or beside W',
+    },
     out: {
       ...RUN_DIR,
-      help: 'final.pth/.safetensors (whole CLAP, official layout), config.json, classifier.safetensors + .json, log.jsonl',
+      help:
+        'the whole CLAP in its family’s format (final.pth/.safetensors beside config.json, or the model folder final/), ' +
+        'classifier.safetensors + .json, log.jsonl',
     },
     ...validationOptions(FINETUNE_DEFAULTS.valFraction, 'the split column, else per class'),
     ...runOptions(FINETUNE_DEFAULTS, 2),
@@ -438,6 +470,7 @@ export const trainFinetuneCommand = defineCommand({
         finetune({
           ...events,
           ...labelledData(v),
+          tokenizer: v.tokenizer,
           out: v.out,
           ...runSettings(ctx),
         }),

@@ -243,8 +243,3 @@ function attention(
 export function gpt2LmHead(p: Gpt2Params, hidden: Value): Value {
   return ops.matmul(hidden, ops.transpose(p.wte, [1, 0]));
 }
-
-/** Rows of `hidden` [B, T, n] at flat indices `b·T + pos[b]` ([B] int64) → [B, n]. */
-export function gatherRows(hidden: Value, flatIndex: Value): Value {
-  return ops.gather(ops.reshape(hidden, [-1, hidden.shape[2] as number]), flatIndex, 0);
-}

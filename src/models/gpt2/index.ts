@@ -3,7 +3,6 @@ export { GPT2_BASE, type Gpt2Config, gpt2ConfigFromJson, gpt2ConfigToJson, infer
 export {
   causalMask,
   concatSymbolic,
-  gatherRows,
   gpt2AddPositions,
   gpt2Embed,
   gpt2LmHead,

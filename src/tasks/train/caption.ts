@@ -181,6 +181,7 @@ export async function trainCaption(o: CaptionTrainOptions): Promise<CaptionTrain
   const clap = await Clap.load({ weights: audio.weights, config: audio.config, threads: o.threads });
   const skip = skipped(o);
   const store = new FeatureStore({
+    frontend: clap.config.frontend,
     maxClipSeconds: o.maxClipSeconds ?? CAPTION_TRAIN_DEFAULTS.maxClipSeconds,
     cacheDir: o.cacheDir,
     workers: o.workers,

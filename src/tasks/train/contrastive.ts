@@ -5,28 +5,41 @@
  * ahead of the step; validation (retrieval R@1/R@10, zero-shot accuracy) each epoch on the inference path
  * (`Clap`) with the weights exported in the official layout.
  *
- * RUN_DIR: config.json (model, loadable with --config and found beside the weights), train.json
- * (options), init.safetensors (the starting weights, official layout), final.pth + final.safetensors
- * (official layout: the best validation epoch when validating, else the last step), and the loop's files
- * (log.jsonl, checkpoint.safetensors, best-checkpoint.safetensors, summary.json).
+ * Any family trains: msclap 2023 (HTSAT + GPT-2), msclap 2022 (Cnn14 + BERT), the paper's encoder grid in
+ * msclap's layout (Cnn14 or HTSAT × BERT, RoBERTa or GPT-2, from scratch by config), and Hugging Face CLAP
+ * folders (fused or not, from --init) — each through its own frontend, tokenizer and towers (model.ts).
+ *
+ * RUN_DIR: train.json (options), the starting model and the final weights in the family's format
+ * (run-model.ts: msclap layout: config.json, init.safetensors, tokenizer/, final.pth + final.safetensors;
+ * Hugging Face: the folders init/ and final/) — the best validation epoch when validating, else the last step
+ * — and the loop's files (log.jsonl, checkpoint.safetensors, best-checkpoint.safetensors, summary.json).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, dependsOn, type HostTensor, isFloatDtype, type TrainStep } from '../../engine/index.js';
-import { type ClapConfig, clapConfigToJson, randomClapStateDict, resolveClapConfig } from '../../models/clap/index.js';
-import { resolveConfigArg } from '../config-arg.js';
+import {
+  audioEncoderPrefix,
+  type ClapConfig,
+  clapFamily,
+  describeClap,
+  randomClapStateDict,
+  textMaxTokens,
+} from '../../models/clap/index.js';
 import type { StateDict } from '../../weights/index.js';
-import { loadWeights, saveSafetensors, toStateDict } from '../../weights/index.js';
-import { applyTemplate, Clap, DEFAULT_TEMPLATE, withSubject } from '../clap.js';
-import { CROP_FRAMES, cropInto, FeatureStore, MEL_BINS } from './features.js';
+import { toStateDict } from '../../weights/index.js';
+import { applyTemplate, Clap } from '../clap.js';
+import { defaultTemplate } from '../zero-shot.js';
+import { textEncodingFor } from '../text-encoding.js';
+import { ClipInputs, FeatureStore } from './features.js';
 import { type ManifestItem, readManifest, splitItems } from './manifest.js';
 import { cosineMatrix } from '../similarity.js';
 import { retrieval, type RetrievalMetrics, zeroShotAccuracy } from './metrics.js';
-import { buildContrastiveGraph, exportStateDict, paramGroup, trainableParts } from './model.js';
+import { buildContrastiveGraph, exportStateDict, paramGroup } from './model.js';
 import { Rng } from '../rng.js';
 import type { SpecAugmentOptions } from './augment.js';
-import { parameterCount, saveWeights } from './outputs.js';
+import { parameterCount } from './outputs.js';
+import { type RunModel, resumedModel, saveRunModel, startingModel, writeRunStart } from './run-model.js';
 import { CONTRASTIVE_DEFAULTS } from './defaults.js';
 import { contrastiveBatches } from './contrastive-batch.js';
 import { type Evaluation, openRun, type RunStatus, runLoop, skipped } from './loop.js';
@@ -38,13 +51,21 @@ export type FreezeGroup = 'audio' | 'text' | 'projection' | 'temperature';
 export interface ContrastiveOptions extends RunOptions {
   data: string;
   out: string;
-  /** Initial weights (.pth/.safetensors, official layout); default: random (from scratch). */
+  /**
+   * Initial weights of any family: an msclap .pth/.safetensors (official layout) or a Hugging Face CLAP model
+   * folder; default: random (from scratch).
+   */
   init?: string;
   /**
-   * Preset name (small, tiny, 2023) or config.json. Default: 'small' from scratch; with `init`, the
-   * config.json beside it, else sizes read off it.
+   * Preset name (small, tiny, 2023, the encoder grid's …) or config.json. Default: 'small' from scratch; with
+   * `init`, the config.json beside it (a Hugging Face folder's own), else sizes read off it.
    */
   config?: string;
+  /**
+   * BERT/RoBERTa text encoders: the tokenizer's files (a folder, or vocab.txt / tokenizer.json …); default: the
+   * Hugging Face folder's, or those beside `init`. Required from scratch. The run keeps a copy beside its weights.
+   */
+  tokenizer?: string;
   /** Clips per micro-batch (the contrastive loss's negatives come from within one micro-batch). */
   batch?: number;
   /**
@@ -64,6 +85,7 @@ export interface ContrastiveOptions extends RunOptions {
   val?: string;
   valFraction?: number;
   splitBy?: 'clip' | 'label';
+  /** Caption of label-only rows and the zero-shot prompt; default the family's (`Clap.template`). */
   template?: string;
   textLen?: number;
   /**
@@ -118,7 +140,13 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   if (!Number.isInteger(batch) || batch < 2) throw new ClapError('batch size must be an integer ≥ 2 (contrastive loss)');
   const accumulate = o.accumulate ?? D.accumulate;
   if (!Number.isInteger(accumulate) || accumulate < 1) throw new ClapError('accumulate must be an integer ≥ 1');
-  const template = o.template ?? DEFAULT_TEMPLATE;
+
+  // ---- model config, starting weights and tokenizer: checked before any worker thread starts
+  const start = run.resuming ? await resumedModel(out) : await startingModel(o, D.config);
+  const cfg = start.cfg;
+  if (!cfg.text) throw new ClapError(`contrastive training needs a text encoder: ${describeClap(cfg)} has none`, { subject: o.init });
+  const encoding = textEncodingFor(cfg.text, start.tokenizer, describeClap(cfg));
+  const template = o.template ?? defaultTemplate(clapFamily(cfg));
 
   // ---- data
   const items = readManifest(o.data, { template });
@@ -137,20 +165,13 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
   }
   let testItems = o.test ? readManifest(o.test, { template }) : [];
 
-  // ---- model config and starting weights: checked before any worker thread starts
-  let loaded: StateDict | undefined;
-  let cfg: ClapConfig;
-  if (run.resuming) {
-    loaded = await loadWeights(join(out, 'init.safetensors'));
-    cfg = resolveConfigArg(join(out, 'config.json'))!;
-  } else if (o.init) {
-    const init = await loadWeights(o.init);
-    cfg = withSubject(() => resolveClapConfig(init, resolveConfigArg(o.config, o.init)), o.init);
-    loaded = init;
-  } else {
-    cfg = resolveConfigArg(o.config ?? D.config)!;
-  }
-  const store = new FeatureStore({ maxClipSeconds: o.maxClipSeconds ?? D.maxClipSeconds, cacheDir: o.cacheDir, workers: o.workers });
+  const inputs = new ClipInputs(cfg);
+  const store = new FeatureStore({
+    frontend: cfg.frontend,
+    maxClipSeconds: o.maxClipSeconds ?? D.maxClipSeconds,
+    cacheDir: o.cacheDir,
+    workers: o.workers,
+  });
   let step: TrainStep | undefined;
   try {
     store.prefetch([...train, ...val, ...testItems].map((it) => it.path));
@@ -160,31 +181,34 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
     testItems = await store.readable(testItems, skip.onSkip);
     if (train.length < batch * accumulate)
       throw new ClapError(`${train.length} readable training clips is fewer than one step`, { subject: o.data });
-    let base = loaded;
+    let base = start.weights;
     if (!base) {
       const sd = randomClapStateDict(cfg, seed + 1);
-      await setBn0Stats(sd, cfg, train, store);
+      await setBn0Stats(sd, cfg, train, store, inputs);
       base = sd;
     }
+    let model: RunModel = start;
     if (!run.resuming) {
-      writeFileSync(join(out, 'config.json'), `${JSON.stringify(clapConfigToJson(cfg), null, 2)}\n`);
-      await saveSafetensors(join(out, 'init.safetensors'), base);
+      model = await writeRunStart(out, start, base);
       const { signal: _s, onEvent: _e, ...options } = o;
       writeFileSync(
         join(out, 'train.json'),
         `${JSON.stringify({ ...options, train_clips: train.length, val_clips: val.length }, null, 2)}\n`,
       );
     }
-    const nPositions = trainableParts(cfg).gpt2?.nPositions ?? D.textLen;
-    const textLen = Math.min(o.textLen ?? Math.min(nPositions, D.textLen), nPositions);
-    const model = await contrastiveStep(base, cfg, o, batch, accumulate, textLen);
-    step = model.step;
+    const maxTokens = textMaxTokens(cfg.text);
+    const textLen = Math.min(o.textLen ?? Math.min(maxTokens, D.textLen), maxTokens);
+    const compiled = await contrastiveStep(base, cfg, o, batch, accumulate, textLen);
+    step = compiled.step;
     const trained = step;
-    const weights = (): StateDict => exportStateDict(base, trained.params());
+    const initial = base;
+    const weights = (): StateDict => exportStateDict(initial, trained.params());
+    const evaluateOn = (sd: StateDict, items: ManifestItem[]): Promise<EpochMetrics> =>
+      evaluateSplit(sd, { config: cfg, tokenizer: model.tokenizer }, items, store, template, o.threads);
     const evaluate = async (): Promise<Evaluation> => {
       const sd = val.length > 0 || testItems.length > 0 ? weights() : undefined;
-      const v = val.length > 0 ? await evaluateSplit(sd!, cfg, val, store, template, o.threads) : undefined;
-      const t = testItems.length > 0 ? await evaluateSplit(sd!, cfg, testItems, store, template, o.threads) : undefined;
+      const v = val.length > 0 ? await evaluateOn(sd!, val) : undefined;
+      const t = testItems.length > 0 ? await evaluateOn(sd!, testItems) : undefined;
       return {
         ...(v ? { score: v.zero_shot_acc ?? (v.a2t_r10! + v.t2a_r10!) / 2 } : {}),
         fields: { ...(v ? { val: v } : {}), ...(t ? { test: t } : {}) },
@@ -197,11 +221,19 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
         examples: train.length,
         batch,
         accumulate,
-        feeds: contrastiveBatches(train, store, { batch, textLen, positives: o.positives, specAugment: o.specAugment, mixup: o.mixup }),
+        feeds: contrastiveBatches(train, store, {
+          batch,
+          textLen,
+          inputs,
+          encoding,
+          positives: o.positives,
+          specAugment: o.specAugment,
+          mixup: o.mixup,
+        }),
         evaluate,
-        epochFields: () => ({ logit_scale: Number(trained.param('logit_scale').data[0]) }),
-        startFields: { train_clips: train.length, val_clips: val.length, params_trainable: model.params, skipped: skip.list },
-        save: () => saveWeights(out, 'final', weights()),
+        epochFields: () => logitScales(trained, cfg),
+        startFields: { train_clips: train.length, val_clips: val.length, params_trainable: compiled.params, skipped: skip.list },
+        save: () => saveRunModel(out, 'final', model, weights()),
         summary: (r): TrainSummary => ({
           run_dir: out,
           status: r.status,
@@ -210,8 +242,8 @@ export async function trainContrastive(o: ContrastiveOptions): Promise<TrainSumm
           best_epoch: r.best_epoch,
           best_score: r.best_score,
           final_weights: r.weights,
-          config: join(out, 'config.json'),
-          params_trainable: model.params,
+          config: cfg.layout === 'hf' ? join(r.weights, 'config.json') : join(out, 'config.json'),
+          params_trainable: compiled.params,
           first_loss: r.first_loss,
           last_loss: r.last_loss,
           seconds: r.seconds,
@@ -268,6 +300,7 @@ async function contrastiveStep(
       decay: (n) => (rank.get(n) ?? 0) >= 2,
     },
     params: trainable,
+    buffers: cg.buffers,
     clipGradNorm: o.clipGrad,
     lr: o.lr ?? D.lr,
     accumulate,
@@ -277,28 +310,32 @@ async function contrastiveStep(
 }
 
 /**
- * bn0's running statistics from the training data (per mel bin over the first 7 s of up to 256 clips),
- * weight 1 and bias 0: from scratch, the log-mel enters the Swin normalised. (bn0 runs in eval mode
- * during training: these statistics stay fixed.)
+ * The input BatchNorm's running statistics from the training data (per mel bin over the first window of up to
+ * 256 clips), weight 1 and bias 0: from scratch, the log-mel enters the encoder normalised. (HTSAT's bn0 runs in
+ * eval mode during training, so these statistics stay fixed; Cnn14's runs in training mode and starts from them.)
  */
-async function setBn0Stats(sd: Map<string, HostTensor>, cfg: ClapConfig, train: ManifestItem[], store: FeatureStore): Promise<void> {
-  const M = trainableParts(cfg).htsat.melBins;
-  const P = `${cfg.audioPrefix}base.htsat.bn0.`;
+async function setBn0Stats(
+  sd: Map<string, HostTensor>,
+  cfg: ClapConfig,
+  train: ManifestItem[],
+  store: FeatureStore,
+  inputs: ClipInputs,
+): Promise<void> {
+  const M = inputs.mels;
+  const P = `${audioEncoderPrefix(cfg)}bn0.`;
   const sum = new Float64Array(M);
   const sq = new Float64Array(M);
   let n = 0;
   const sample = train.slice(0, 256);
-  const buf = new Float32Array(CROP_FRAMES * MEL_BINS);
+  const buf = new Float32Array(inputs.size);
   for (const it of sample) {
-    cropInto(await store.get(it.path), 0, buf, 0);
-    for (let f = 0; f < CROP_FRAMES; f++) {
-      for (let m = 0; m < M; m++) {
-        const v = buf[f * M + m];
-        sum[m] += v;
-        sq[m] += v * v;
-      }
+    inputs.into(await store.get(it.path), buf, 0);
+    for (let i = 0; i < buf.length; i++) {
+      const v = buf[i];
+      sum[i % M] += v;
+      sq[i % M] += v * v;
     }
-    n += CROP_FRAMES;
+    n += buf.length / M;
   }
   const mean = Float32Array.from(sum, (s) => s / n);
   const variance = Float32Array.from(sq, (s, m) => Math.max(1e-3, s / n - mean[m] * mean[m]));
@@ -308,6 +345,13 @@ async function setBn0Stats(sd: Map<string, HostTensor>, cfg: ClapConfig, train: 
   sd.set(`${P}bias`, { dtype: 'float32', shape: [M], data: new Float32Array(M) });
 }
 
+/** The logit scales after an epoch, for the log: `logit_scale` (msclap) or `logit_scale_a` and `logit_scale_t`. */
+function logitScales(step: TrainStep, cfg: ClapConfig): Record<string, number> {
+  const keys = cfg.layout === 'hf' ? ['logit_scale_a', 'logit_scale_t'] : ['logit_scale'];
+  // Frozen (--freeze temperature), they are not the step's.
+  return Object.fromEntries(keys.filter((k) => step.paramNames.includes(k)).map((k) => [k, Number(step.param(k).data[0])]));
+}
+
 /**
  * Retrieval and zero-shot metrics of weights `sd` on `items` through the inference path (`Clap`): the
  * first 7 s of each clip; every caption of every clip; classes = the distinct labels, prompted with the
@@ -315,13 +359,13 @@ async function setBn0Stats(sd: Map<string, HostTensor>, cfg: ClapConfig, train: 
  */
 export async function evaluateSplit(
   sd: StateDict,
-  cfg: ClapConfig,
+  model: { config: ClapConfig; tokenizer?: string },
   items: readonly ManifestItem[],
   store: FeatureStore,
   template: string,
   threads?: number,
 ): Promise<EpochMetrics> {
-  const clap = await Clap.load({ weights: toStateDict(sd), config: cfg, threads });
+  const clap = await Clap.load({ weights: toStateDict(sd), config: model.config, tokenizer: model.tokenizer, threads });
   try {
     const audio = await embedItems(clap, items, store);
     const captions: string[] = [];

@@ -1,47 +1,46 @@
 /**
- * `clap train finetune`: supervised fine-tuning of the whole CLAP audio encoder (HTSAT + audio projection)
- * with a linear classifier on the L2-normalised audio embedding (paper §3: the audio encoder fine-tuned on
- * the target task), in the shared training loop (loop.ts). Cross-entropy over random 7 s crops, Adam;
- * after every epoch the held-out split is classified through the inference path (`Clap` with the
- * exported weights: first 7 s of each clip) and the head. The text encoder is untouched (its keys are
- * copied through).
+ * `clap train finetune`: supervised fine-tuning of the whole CLAP audio encoder (of any family: the audio
+ * tower's training path, models/clap) with a linear classifier on the L2-normalised audio embedding (paper
+ * §3: the audio encoder fine-tuned on the target task), in the shared training loop (loop.ts). Cross-entropy
+ * over random windows, Adam; after every epoch the held-out split is classified through the inference path
+ * (`Clap` with the exported weights: each clip's first window) and the head. The text encoder is untouched
+ * (its keys are copied through).
  *
- * OUT: final.pth + final.safetensors (the whole CLAP in the official layout, fine-tuned audio encoder: the
- * best held-out epoch's), config.json, classifier.safetensors (`classifier.weight` [classes, d_proj],
- * `classifier.bias`), classifier.json (labels), and the loop's files (log.jsonl, checkpoints, summary.json).
+ * OUT: the whole CLAP with the fine-tuned audio encoder (the best held-out epoch's) in its family's format
+ * (run-model.ts: final.pth + final.safetensors beside config.json and tokenizer/, or the model folder final/),
+ * classifier.safetensors (`classifier.weight` [classes, d_proj], `classifier.bias`), classifier.json
+ * (labels), and the loop's files (log.jsonl, checkpoints, summary.json).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../../errors.js';
 import { buildTrainStep, dependsOn, Graph, type HostTensor, isFloatDtype, ops, type TrainStep } from '../../engine/index.js';
-import {
-  type ClapConfig,
-  clapConfigToJson,
-  l2Normalize,
-  projection,
-  projectionParams,
-  resolveClapConfig,
-} from '../../models/clap/index.js';
-import { buildHtsat, htsatInputFrames, htsatNumFeatures } from '../../models/htsat/index.js';
+import { type ClapConfig, clapAudioEmbedding, l2Normalize } from '../../models/clap/index.js';
 import { applyLinear, torchLinear } from '../../models/layers.js';
-import { loadWeights, toStateDict } from '../../weights/index.js';
+import { toStateDict } from '../../weights/index.js';
 import { normalized } from '../similarity.js';
-import { Clap, withSubject } from '../clap.js';
-import { resolveConfigArg } from '../config-arg.js';
-import { CROP_FRAMES, embedItems, FeatureStore, MEL_BINS, randomCropInto } from './features.js';
+import { Clap } from '../clap.js';
+import { audioInputSpec } from '../audio-tower.js';
+import { ClipInputs, embedItems, FeatureStore } from './features.js';
 import { labelledSplit, readManifest } from './manifest.js';
-import { exportStateDict, trainableParts } from './model.js';
+import { exportStateDict } from './model.js';
 import { headAccuracy, type LinearHead, saveLinearHead } from './linear-head.js';
 import type { RunOptions } from './run-options.js';
-import { parameterCount, saveWeights } from './outputs.js';
+import { parameterCount } from './outputs.js';
+import { saveRunModel, startingModel, writeModelFiles } from './run-model.js';
 import { constantLr, openRun, type RunStatus, runLoop, skipped } from './loop.js';
 import { FINETUNE_DEFAULTS } from './defaults.js';
 
 export interface FinetuneOptions extends RunOptions {
   data: string;
-  /** CLAP weights to start from and their config (preset or config.json; default read off the weights). */
+  /**
+   * CLAP weights to start from (any family: an msclap .pth / .safetensors or a Hugging Face CLAP folder) and
+   * their config (preset or config.json; default beside them, else read off them).
+   */
   weights: string;
   config?: string;
+  /** BERT/RoBERTa text encoders: the tokenizer (default the folder's, or beside the weights), copied beside the output. */
+  tokenizer?: string;
   out: string;
   val?: string;
   valFraction?: number;
@@ -79,16 +78,17 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   if (train.length < batch) throw new ClapError(`${train.length} training clips is fewer than one batch of ${batch}`, { subject: o.data });
   const C = classes.length;
 
-  const loaded = await loadWeights(o.weights);
-  const cfg = withSubject(() => resolveClapConfig(loaded, resolveConfigArg(o.config, o.weights)), o.weights);
+  const start = await startingModel({ init: o.weights, config: o.config, tokenizer: o.tokenizer }, '');
+  const cfg = start.cfg;
   const base = new Map<string, HostTensor>();
-  for (const [k, t] of loaded) base.set(k, t);
+  for (const [k, t] of start.weights!) base.set(k, t);
   const D = cfg.dProj;
   base.set(`${HEAD}.weight`, { dtype: 'float32', shape: [C, D], data: new Float32Array(C * D) });
   base.set(`${HEAD}.bias`, { dtype: 'float32', shape: [C], data: new Float32Array(C) });
   const { step, params } = await finetuneStep(base, cfg, C, batch, o);
 
   const store = new FeatureStore({
+    frontend: cfg.frontend,
     maxClipSeconds: o.maxClipSeconds ?? FINETUNE_DEFAULTS.maxClipSeconds,
     cacheDir: o.cacheDir,
     workers: o.workers,
@@ -100,7 +100,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
     val = await store.readable(val, skip.onSkip);
     if (train.length < batch)
       throw new ClapError(`${train.length} readable training clips is fewer than one batch of ${batch}`, { subject: o.data });
-    writeFileSync(join(o.out, 'config.json'), `${JSON.stringify(clapConfigToJson(cfg), null, 2)}\n`);
+    const model = writeModelFiles(o.out, start);
     const weights = (): Map<string, HostTensor> => exportStateDict(base, step.params());
     const headOf = (sd: Map<string, HostTensor>): LinearHead => ({
       classes: C,
@@ -123,7 +123,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
         await clap.release();
       }
     };
-    const frames = htsatInputFrames(trainableParts(cfg).htsat);
+    const inputs = new ClipInputs(cfg);
     return await runLoop(
       run,
       {
@@ -131,15 +131,16 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
         examples: train.length,
         batch,
         feeds: async (idx, rng): Promise<Record<string, HostTensor>> => {
-          const mel = new Float32Array(batch * CROP_FRAMES * MEL_BINS);
           const tg = new Float32Array(batch * C);
-          const feats = await Promise.all(idx.map((i) => store.get(train[i].path)));
           idx.forEach((i, k) => {
-            randomCropInto(feats[k], rng, mel, k);
             tg[k * C + classes.indexOf(train[i].label!)] = 1;
           });
           return {
-            logmel: { dtype: 'float32', shape: [batch, frames, MEL_BINS], data: mel },
+            ...(await inputs.batch(
+              store,
+              idx.map((i) => train[i].path),
+              rng,
+            )),
             targets: { dtype: 'float32', shape: [batch, C], data: tg },
           };
         },
@@ -151,7 +152,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
         startFields: { train_clips: train.length, val_clips: val.length, classes: C, params_trainable: params, skipped: skip.list },
         save: async () => {
           const sd = weights();
-          const file = await saveWeights(o.out, 'final', clapOnly(sd));
+          const file = await saveRunModel(o.out, 'final', model, clapOnly(sd));
           await saveLinearHead(join(o.out, 'classifier.safetensors'), HEAD, headOf(sd), classes);
           writeFileSync(join(o.out, 'classifier.json'), `${JSON.stringify({ labels: classes }, null, 2)}\n`);
           return file;
@@ -182,7 +183,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneSummary> {
   }
 }
 
-/** HTSAT (training path) → projection → L2 norm → linear head → cross-entropy, compiled with Adam. */
+/** The audio tower (training path) → L2 norm → linear head → cross-entropy, compiled with Adam. */
 async function finetuneStep(
   base: Map<string, HostTensor>,
   cfg: ClapConfig,
@@ -191,13 +192,13 @@ async function finetuneStep(
   o: FinetuneOptions,
 ): Promise<{ step: TrainStep; params: number }> {
   const g = new Graph('clap_finetune');
-  const { htsat } = trainableParts(cfg);
-  const logmel = g.input('logmel', 'float32', [batch, htsatInputFrames(htsat), htsat.melBins]);
+  const spec = audioInputSpec(cfg);
+  const input = g.input(spec.name, 'float32', [batch, ...spec.shape]);
+  const isLonger = spec.isLonger ? g.input('is_longer', 'bool', [batch]) : undefined;
   const targets = g.input('targets', 'float32', [batch, classes]);
-  const h = buildHtsat(g, logmel, base, htsat, `${cfg.audioPrefix}base.htsat.`, { trainable: true });
-  const proj = projectionParams(g, base, `${cfg.audioPrefix}projection.`, { inDim: htsatNumFeatures(htsat) });
+  const audio = clapAudioEmbedding(g, base, cfg, input, isLonger, true);
   const head = torchLinear(g, base, HEAD, { inFeatures: cfg.dProj, outFeatures: classes });
-  const logits = applyLinear(l2Normalize(projection(proj, h.latent)), head);
+  const logits = applyLinear(l2Normalize(audio.embed), head);
   const loss = ops.neg(ops.reduceMean(ops.reduceSum(ops.mul(ops.logSoftmax(logits, -1), targets), [-1]), [0]));
   const floats = [...g.params.values()].map((p) => p.value).filter((v) => isFloatDtype(v.dtype));
   const used = dependsOn(loss, floats);
@@ -205,6 +206,7 @@ async function finetuneStep(
   const step = await buildTrainStep(loss, {
     optimizer: { kind: 'adam' },
     params: trainable,
+    buffers: audio.updates,
     lr: o.lr ?? FINETUNE_DEFAULTS.lr,
     clipGradNorm: o.clipGrad,
     runtime: { threads: o.threads },

@@ -10,7 +10,15 @@ export {
   type EpochMetrics,
   type FreezeGroup,
 } from './contrastive.js';
-export { buildContrastiveGraph, exportStateDict, paramGroup, parseParamName, LOGIT_SCALE_MAX, type ParamGroup } from './model.js';
+export {
+  buildContrastiveGraph,
+  type ContrastiveGraph,
+  exportStateDict,
+  paramGroup,
+  parseParamName,
+  LOGIT_SCALE_MAX,
+  type ParamGroup,
+} from './model.js';
 export { readManifest, splitItems, labelledSplit, parseCsv, type ManifestItem } from './manifest.js';
 export { FeatureStore, embedItems } from './features.js';
 export { learningRate, endOfEpoch, initialScheduleState, type ScheduleConfig, type ScheduleState } from './schedule.js';

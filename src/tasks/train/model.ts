@@ -1,8 +1,13 @@
 /**
- * The contrastive CLAP training graph: HTSAT (training path) + GPT-2 text encoder, both projections,
- * L2-normalised embeddings, logits = exp(clamp(logit_scale)) · a·tᵀ, and the symmetric cross-entropy
- * (paper §2.1) — all one traced graph, so forward + backward + optimiser update compile into one ONNX
- * model per step (src/engine/train.ts).
+ * The contrastive CLAP training graph of any family — the audio and text towers inference runs
+ * (models/clap `clapAudioEmbedding` with its training path, `clapTextEmbedding`), L2-normalised embeddings,
+ * logits = exp(clamp(logit scale)) · a·tᵀ, and the symmetric cross-entropy (paper §2.1) — all one traced graph,
+ * so forward + backward + optimiser update compile into one ONNX model per step (src/engine/train.ts).
+ *
+ * Hugging Face CLAP has two logit scales: the audio→text cross-entropy is over logits_per_audio (scaled by
+ * exp(logit_scale_a)), the text→audio one over logits_per_text (exp(logit_scale_t)), so each scale is trained
+ * as the temperature of the direction it scores at inference. (transformers' `ClapModel` loss uses
+ * logits_per_text both ways, LAION's trainer logit_scale_a both ways: each leaves one scale untrained.)
  *
  * Targets are a [B, B] row-stochastic matrix fed with the batch: the identity for distinct captions,
  * spread uniformly over the items that share a caption (labelled data turned into captions by a template
@@ -13,15 +18,20 @@
  * official key layout.
  */
 import { ClapError } from '../../errors.js';
-import { Graph, type HostTensor, ops, type Value } from '../../engine/index.js';
-import { type ClapConfig, describeClap, projection, projectionParams, similarity } from '../../models/clap/index.js';
-import type { Gpt2Config } from '../../models/gpt2/index.js';
-import type { HtsatConfig } from '../../models/htsat/index.js';
-import { gatherRows, gpt2Embed, gpt2Params, gpt2Transformer } from '../../models/gpt2/index.js';
-import { buildHtsat, htsatInputFrames, htsatNumFeatures } from '../../models/htsat/index.js';
+import { type BufferUpdate, Graph, type HostTensor, isFloatDtype, ops, type Value } from '../../engine/index.js';
+import {
+  audioProjectionPrefix,
+  type ClapConfig,
+  clapAudioEmbedding,
+  clapTextEmbedding,
+  describeClap,
+  similarity,
+  textProjectionPrefix,
+} from '../../models/clap/index.js';
 import type { StateDict } from '../../weights/index.js';
+import { type AudioInputSpec, audioInputSpec } from '../audio-tower.js';
 
-/** Upper clamp of logit_scale (CLIP's: temperature ≥ 1/100). */
+/** Upper clamp of the logit scales (CLIP's: temperature ≥ 1/100). */
 export const LOGIT_SCALE_MAX = Math.log(100);
 
 export type ParamGroup = 'audio' | 'text' | 'audio_projection' | 'text_projection' | 'temperature';
@@ -29,70 +39,56 @@ export type ParamGroup = 'audio' | 'text' | 'audio_projection' | 'text_projectio
 export interface ContrastiveGraph {
   graph: Graph;
   loss: Value;
+  /** logits_per_audio [B, B]. */
   logits: Value;
-  /** Frames of the log-mel input (htsatInputFrames: 965 for msclap's 7 s windows). */
-  frames: number;
+  /** The towers' outputs (projections, not normalised), as inference computes them. */
+  embeddings: { audio: Value; text: Value };
+  /** The BatchNorms' running statistics each step updates (Cnn14's, in training mode): the train step's buffers. */
+  buffers: BufferUpdate[];
+  /** The audio encoder's input (its name and per-clip shape; fused Hugging Face models also take `is_longer`). */
+  audio: AudioInputSpec;
   batch: number;
   textLen: number;
 }
 
 /**
- * Inputs: `logmel` [B, 965, mel] float32, `input_ids` [B, L] int64 (0-padded), `pool_index` [B] int64
- * (b·L + eos position), `targets` [B, B] float32 (rows sum to 1). Output: the mean of the audio→text and
- * text→audio cross-entropies.
+ * Inputs: the audio encoder's input — `logmel` [B, frames, mel] for msclap's encoders (965 frames for HTSAT's
+ * 7 s, 690 for Cnn14's 5 s), `input_features` [B, 1|4, 1001, mel] (and, fused, `is_longer` [B] bool) for
+ * Hugging Face's — `input_ids` and `attention_mask` [B, L] int64 (rows padded with the tokenizer's pad id, mask
+ * 0 there), `targets` [B, B] float32 (rows sum to 1). Output: the mean of the two directions' cross-entropies.
  */
 export function buildContrastiveGraph(sd: StateDict, cfg: ClapConfig, batch: number, textLen: number): ContrastiveGraph {
-  const { htsat, gpt2 } = trainableParts(cfg);
-  if (!gpt2) throw new ClapError('contrastive training needs a text encoder in the weights (caption_encoder.*)');
+  if (!cfg.text) throw new ClapError(`contrastive training needs a text encoder in the weights (${describeClap(cfg)} has none)`);
   const g = new Graph('clap_contrastive');
-  const frames = htsatInputFrames(htsat);
-  const logmel = g.input('logmel', 'float32', [batch, frames, htsat.melBins]);
+  const spec = audioInputSpec(cfg);
+  const input = g.input(spec.name, 'float32', [batch, ...spec.shape]);
+  const isLonger = spec.isLonger ? g.input('is_longer', 'bool', [batch]) : undefined;
   const ids = g.input('input_ids', 'int64', [batch, textLen]);
-  const pool = g.input('pool_index', 'int64', [batch]);
+  const mask = g.input('attention_mask', 'int64', [batch, textLen]);
   const targets = g.input('targets', 'float32', [batch, batch]);
 
-  const h = buildHtsat(g, logmel, sd, htsat, `${cfg.audioPrefix}base.htsat.`, { trainable: true });
-  const audioProj = projectionParams(g, sd, `${cfg.audioPrefix}projection.`, { inDim: htsatNumFeatures(htsat) });
-  const audio = projection(audioProj, h.latent);
-
-  const gpt = gpt2Params(g, sd, `${cfg.textPrefix}base.`, gpt2);
-  const textProj = projectionParams(g, sd, `${cfg.textPrefix}projection.`, { inDim: gpt2.nEmbd });
-  const pos = g.constant(
-    { dtype: 'int64', shape: [textLen], data: BigInt64Array.from({ length: textLen }, (_, i) => BigInt(i)) },
-    'positions',
-  );
-  const { hidden } = gpt2Transformer(gpt, gpt2Embed(gpt, ids, pos), { positionIds: pos });
-  const text = projection(textProj, gatherRows(hidden, pool));
-
-  const ls = sd.get('logit_scale');
-  if (ls?.data.length !== 1) throw new ClapError('missing from the checkpoint (or not a scalar)', { subject: 'logit_scale' });
-  const scale = g.param('logit_scale', { dtype: 'float32', shape: [...ls.shape], data: Float32Array.of(Number(ls.data[0])) });
-  const logits = similarity(audio, text, ops.reshape(ops.clip(scale, 0, LOGIT_SCALE_MAX), [])); // [B_audio, B_text]
-  const ceA = ops.neg(ops.reduceMean(ops.reduceSum(ops.mul(ops.logSoftmax(logits, -1), targets), [-1]), [0]));
-  const ceT = ops.neg(
-    ops.reduceMean(ops.reduceSum(ops.mul(ops.logSoftmax(ops.transpose(logits, [1, 0]), -1), ops.transpose(targets, [1, 0])), [-1]), [0]),
-  );
-  const loss = ops.mul(ops.add(ceA, ceT), 0.5);
-  return { graph: g, loss, logits, frames, batch, textLen };
-}
-
-/**
- * The HTSAT and GPT-2 configs of a model `clap train` can train: msclap 2023's architecture (the official
- * weights, or any size of it). Other families are a clear error.
- */
-export function trainableParts(cfg: ClapConfig): { htsat: HtsatConfig; gpt2: Gpt2Config | null } {
-  if (cfg.layout !== 'msclap' || cfg.audio.type !== 'htsat' || (cfg.text !== null && cfg.text.type !== 'gpt2')) {
-    throw new ClapError(`training ${describeClap(cfg)} is not supported: clap train trains msclap 2023's architecture (HTSAT + GPT-2)`);
-  }
-  return { htsat: cfg.audio.htsat, gpt2: cfg.text?.gpt2 ?? null };
+  const audio = clapAudioEmbedding(g, sd, cfg, input, isLonger, true);
+  const text = clapTextEmbedding(g, sd, cfg, ids, mask).embed;
+  const scale = (key: string): Value => {
+    const t = sd.get(key);
+    if (t?.data.length !== 1) throw new ClapError('missing from the checkpoint (or not a scalar)', { subject: key });
+    const p = g.param(key, { dtype: 'float32', shape: [...t.shape], data: Float32Array.of(Number(t.data[0])) });
+    return ops.reshape(ops.clip(p, 0, LOGIT_SCALE_MAX), []);
+  };
+  const hf = cfg.layout === 'hf';
+  const logits = similarity(audio.embed, text, scale(hf ? 'logit_scale_a' : 'logit_scale')); // [B_audio, B_text]
+  const perText = hf ? similarity(text, audio.embed, scale('logit_scale_t')) : ops.transpose(logits, [1, 0]);
+  const crossEntropy = (l: Value, t: Value): Value => ops.neg(ops.reduceMean(ops.reduceSum(ops.mul(ops.logSoftmax(l, -1), t), [-1]), [0]));
+  const loss = ops.mul(ops.add(crossEntropy(logits, targets), crossEntropy(perText, ops.transpose(targets, [1, 0]))), 0.5);
+  return { graph: g, loss, logits, embeddings: { audio: audio.embed, text }, buffers: audio.updates, audio: spec, batch, textLen };
 }
 
 /** Which group a graph parameter belongs to (by its official key prefix). */
 export function paramGroup(name: string, cfg: ClapConfig): ParamGroup {
-  if (name === 'logit_scale') return 'temperature';
-  if (name.startsWith(`${cfg.audioPrefix}projection.`)) return 'audio_projection';
+  if (name.startsWith('logit_scale')) return 'temperature';
+  if (name.startsWith(audioProjectionPrefix(cfg))) return 'audio_projection';
   if (name.startsWith(cfg.audioPrefix)) return 'audio';
-  if (cfg.text && name.startsWith(`${cfg.textPrefix}projection.`)) return 'text_projection';
+  if (cfg.text && name.startsWith(textProjectionPrefix(cfg))) return 'text_projection';
   return 'text';
 }
 
@@ -123,6 +119,12 @@ export function exportStateDict(base: StateDict, params: Record<string, HostTens
     const { key, rows, scale, transposed } = parseParamName(name);
     const target = out.get(key);
     if (!target) throw new ClapError(`trained parameter ${name} has no key ${key} in the base weights`);
+    if (!isFloatDtype(t.dtype)) {
+      // a counter buffer (BatchNorm's num_batches_tracked): stored as it is, in the checkpoint's dtype
+      if (t.dtype !== target.dtype || t.data.length !== target.data.length) throw new ClapError(`buffer ${name} does not fit ${key}`);
+      out.set(key, { ...target, data: t.data.slice() });
+      continue;
+    }
     if (!cloned.has(key)) {
       out.set(key, { dtype: 'float32', shape: [...target.shape], data: Float32Array.from(target.data as ArrayLike<number>) });
       cloned.add(key);

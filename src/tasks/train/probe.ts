@@ -78,6 +78,7 @@ export async function trainProbe(o: ProbeOptions): Promise<ProbeSummary> {
     threads: o.threads,
   });
   const store = new FeatureStore({
+    frontend: clap.config.frontend,
     maxClipSeconds: o.maxClipSeconds ?? PROBE_DEFAULTS.maxClipSeconds,
     cacheDir: o.cacheDir,
     workers: o.workers,
