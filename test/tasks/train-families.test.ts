@@ -20,7 +20,7 @@ import {
 } from '../../src/models/clap/index.js';
 import { buildContrastiveGraph, type ContrastiveGraph, exportStateDict, trainContrastive } from '../../src/tasks/train/index.js';
 import { Clap } from '../../src/tasks/clap.js';
-import type { StateDict } from '../../src/weights/index.js';
+import { loadWeights, type StateDict } from '../../src/weights/index.js';
 import { startingModel } from '../../src/tasks/train/run-model.js';
 import { hfclapPath, msclap2022Path } from '../helpers/fixtures.js';
 import { rng } from '../engine/gradcheck.js';
@@ -224,5 +224,33 @@ test("the paper's encoder grid: each audio × text pair trains from scratch at t
       assert.equal((await clap.embedAudio([join(dir, 'data', 'low_0.wav')]))[0].embedding.length, 32);
       await clap.release();
     }
+  }
+});
+
+test('a run of another family resumes exactly: msclap 2022 (BatchNorm running statistics in the checkpoint), a Hugging Face folder', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'clap-train-resume-'));
+  const manifest = writeToneDataset(join(dir, 'data'), 4);
+  const lossesOf = (out: string): number[] =>
+    readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; step?: number; loss?: number })
+      .filter((e) => e.type === 'step')
+      .map((e) => e.loss!);
+  for (const init of [msclap2022Path('clap.pth'), hfclapPath('model-fused')]) {
+    const o = { data: manifest, init, batch: 4, valFraction: 0, seed: 5, threads: 1, workers: 1, template: 'a {} tone' };
+    const straight = join(dir, `straight-${init.length}`);
+    await trainContrastive({ ...o, out: straight, maxSteps: 3 });
+    const resumed = join(dir, `resumed-${init.length}`);
+    await trainContrastive({ ...o, out: resumed, maxSteps: 1 });
+    const s = await trainContrastive({ ...o, out: resumed, maxSteps: 3, resume: true });
+    assert.equal(s.steps, 3);
+    const [a, b] = [lossesOf(straight), lossesOf(resumed)];
+    assert.equal(b.length, 3);
+    // steps 2 and 3 depend on the weights and BatchNorm statistics the checkpoint carried over
+    b.forEach((l, i) => assert.ok(Math.abs(l - a[i]) <= 1e-5 * Math.max(1, Math.abs(a[i])), `${init} step ${i + 1}: ${l} vs ${a[i]}`));
+    const w = (out: string) => (init.endsWith('.pth') ? join(out, 'final.safetensors') : join(out, 'final', 'model.safetensors'));
+    const [x, y] = [await loadWeights(w(straight)), await loadWeights(w(resumed))];
+    for (const [k, t] of x) assert.deepEqual(y.get(k)!.data, t.data, k);
   }
 });
