@@ -8,6 +8,7 @@ export interface Section {
 const { modelSections } = await import('./model.js');
 const { familiesSection } = await import('./families.js');
 const { trainSection } = await import('./train.js');
+const { trainGridSection } = await import('./train-grid.js');
 const { perfSections } = await import('./perf.js');
 const { indexSections } = await import('./store.js');
 const { captionSection } = await import('./caption.js');
@@ -20,6 +21,7 @@ export const sections: Section[] = [
   captionSection,
   ...perfSections,
   trainSection,
+  trainGridSection,
   ...indexSections,
   serveSection,
   webSection,

@@ -17,6 +17,8 @@ export {
   type ClapFrontend,
   type ClapTextEncoderConfig,
   describeClap,
+  GRID_AUDIO,
+  GRID_TEXT,
   hfClapConfig,
   LAION_CLAP_FUSED,
   LAION_CLAP_UNFUSED,
