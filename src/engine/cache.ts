@@ -9,23 +9,12 @@
  * deleted and rebuilt).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-  realpathSync,
-} from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync, realpathSync } from 'node:fs';
 import { cpus, homedir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { packageVersion } from '../version.js';
+import { makeDirs } from '../files.js';
 
 /** Bump when the emitted graphs or the cache layout change in a way the key does not capture. */
 export const CACHE_FORMAT = 1;
@@ -122,7 +111,7 @@ export function readCacheJson<T>(dir: string | undefined, name: string): T | und
 export function writeCacheJson(dir: string | undefined, name: string, value: unknown): void {
   if (!dir) return;
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     atomicWrite(join(dir, name), JSON.stringify(value));
   } catch {
     /* best effort */
@@ -160,7 +149,7 @@ export function evictModel(dir: string, key: string): void {
  * to `optimized`; `commit` moves it into place and records it.
  */
 export function modelBuildPaths(dir: string, key: string): { raw: string; optimized: string; commit: () => void; cleanup: () => void } {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const tag = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const raw = join(dir, `${key}.raw-${tag}.onnx`);
   const optimized = join(dir, `${key}.opt-${tag}.onnx`);

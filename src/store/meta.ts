@@ -3,11 +3,12 @@
  * with, the audio options, the folders it covers. Written once at creation and when roots change, by
  * write-to-temporary + fsync + rename, so it is always either the old or the new file.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, unlinkSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ClapError } from '../errors.js';
 import type { AnnKind } from './store.js';
+import { makeDirs } from '../files.js';
 
 export const META_FILE = 'clap-index.json';
 export const META_VERSION = 1;
@@ -142,7 +143,7 @@ export function readMeta(dir: string): IndexMeta | null {
 }
 
 export function writeMeta(dir: string, meta: IndexMeta): void {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const tmp = join(dir, `${META_FILE}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w');
   try {
@@ -169,7 +170,7 @@ export function writeMeta(dir: string, meta: IndexMeta): void {
  * taken over. Returns the release function.
  */
 export function acquireWriteLock(dir: string): () => void {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   const path = join(dir, 'index.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

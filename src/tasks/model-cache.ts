@@ -16,7 +16,7 @@
  * optimised model is deleted and rebuilt), a write that fails is skipped; neither is an error. Every
  * write is atomic (temp file + rename), so concurrent processes never see a partial file.
  */
-import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   atomicWrite,
@@ -32,6 +32,7 @@ import { type Graph, type RuntimeOptions, Session } from '../engine/index.js';
 import { graphVersion } from '../models/graph-versions.js';
 import { hashStateDict } from '../weights/index.js';
 import type { WeightsSource } from './weights-source.js';
+import { makeDirs } from '../files.js';
 
 /** Bump when what a model record holds changes shape (e.g. a new config field the loaders rely on). */
 export const MODEL_RECORD_VERSION = 2;
@@ -93,7 +94,7 @@ export class ModelCache {
   setVectors(key: string | undefined, data: Float32Array): void {
     if (!key || !this.dir) return;
     try {
-      mkdirSync(this.dir, { recursive: true });
+      makeDirs(this.dir);
       atomicWrite(join(this.dir, `${key}.f32`), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     } catch {
       /* the cache is an optimisation */

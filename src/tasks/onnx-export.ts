@@ -5,7 +5,6 @@
  * clap-export.json (tasks/clap-export.ts) describes them all.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClapError } from '../errors.js';
 import { atomicWrite } from '../engine/cache.js';
@@ -51,6 +50,7 @@ import {
 } from './clap-export.js';
 import { towerGraph } from './towers.js';
 import { DEFAULT_TEMPLATE, HF_TEMPLATE } from './zero-shot.js';
+import { makeDirs } from '../files.js';
 
 export interface OnnxExportOptions {
   /**
@@ -123,7 +123,7 @@ interface ExportWriter {
 
 function exportWriter(model: ExportSource, outDir: string, opset: number): ExportWriter {
   const metadata: Record<string, string> = Number.isNaN(model.logitScale) ? {} : { clap_ts_logit_scale: String(model.logitScale) };
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   const w: ExportWriter = {
     written: [],
     async write(file, bytes) {

@@ -8,7 +8,7 @@
  * The BERT and RoBERTa tokenizers written beside them are minimal but valid (specials, characters, bytes):
  * the real vocabularies come with the official files.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { clapFeatureExtractorConfigToJson, LAION_FUSED_EXTRACTOR, LAION_UNFUSED_EXTRACTOR } from '../audio/index.js';
 import type { HostTensor } from '../engine/index.js';
@@ -19,6 +19,7 @@ import { randomClapCapStateDict } from '../models/clapcap/index.js';
 import { hfClapConfigFromJson } from '../models/hf-clap/index.js';
 import { BYTE_LEVEL_CHARS } from '../text/index.js';
 import { savePth, saveSafetensors } from '../weights/index.js';
+import { makeDirs } from '../files.js';
 
 /** What `clap random-weights` writes: the three msclap releases and LAION's two Hugging Face folders. */
 export const RANDOM_MODELS = ['2023', 'clapcap', '2022', 'laion-unfused', 'laion-fused'] as const;
@@ -124,7 +125,7 @@ export async function writeRandomWeights(out: string, options: RandomWeightsOpti
   if (model === 'laion-unfused' || model === 'laion-fused') {
     if (existsSync(out) && readdirSync(out).length > 0)
       throw new ClapError('is not an empty folder (nothing was written)', { subject: out });
-    mkdirSync(out, { recursive: true });
+    makeDirs(out);
     const extractor = model === 'laion-fused' ? LAION_FUSED_EXTRACTOR : LAION_UNFUSED_EXTRACTOR;
     writeText(join(out, 'config.json'), json(laionConfigJson(model === 'laion-fused', options.size ?? RANDOM_WEIGHTS_DEFAULTS.size)));
     writeText(join(out, 'preprocessor_config.json'), json(clapFeatureExtractorConfigToJson(extractor)));
@@ -137,9 +138,9 @@ export async function writeRandomWeights(out: string, options: RandomWeightsOpti
   for (const path of [out, tokenizer]) {
     if (path !== undefined && existsSync(path)) throw new ClapError('already exists (nothing was written)', { subject: path });
   }
-  mkdirSync(dirname(out), { recursive: true });
+  makeDirs(dirname(out));
   if (tokenizer !== undefined) {
-    mkdirSync(tokenizer, { recursive: true });
+    makeDirs(tokenizer);
     writeText(join(tokenizer, 'vocab.txt'), `${bertVocab(vocabSize).join('\n')}\n`);
   }
   await savePth(written(out), stateDict);

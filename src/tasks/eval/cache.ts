@@ -15,10 +15,11 @@
  * write. A torn last record (an interrupted run) is ignored on load.
  */
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Clap } from '../clap.js';
+import { makeDirs } from '../../files.js';
 
 const MAGIC = Buffer.from('CLAPEMB1', 'ascii');
 const HEADER = MAGIC.length + 4;
@@ -66,7 +67,7 @@ export class CacheShard {
         truncateSync(file, whole);
       }
     } else {
-      mkdirSync(join(file, '..'), { recursive: true });
+      makeDirs(join(file, '..'));
       const fd = openSync(file, 'w');
       try {
         const head = Buffer.alloc(HEADER);

@@ -2,12 +2,13 @@
  * Reports: the published numbers of the official 2023 weights (arXiv 2309.05767, Table 2) beside
  * ours, as Markdown and JSON, plus the confusion matrix PNG of single-label classification tasks.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { plural } from '../../errors.js';
 import type { ClapFamily } from '../../models/clap/index.js';
 import type { EvalResult } from './evaluate.js';
 import { renderConfusionMatrix } from './png.js';
+import { makeDirs } from '../../files.js';
 
 /** Table 2 of arXiv 2309.05767 for the released CLAP 2023 weights, as fractions. */
 export const PAPER_2023: Readonly<Record<string, Readonly<Record<string, number>>>> = {
@@ -216,7 +217,7 @@ export function writeReport(
   out: string,
   ctx: Omit<ReportContext, 'confusionPng'> = {},
 ): { markdown: string; json: string; png?: string } {
-  mkdirSync(dirname(out) || '.', { recursive: true });
+  makeDirs(dirname(out) || '.');
   const stem = extname(out).toLowerCase() === '.md' ? out.slice(0, -3) : out;
   const markdown = extname(out).toLowerCase() === '.md' ? out : `${out}.md`;
   let png: string | undefined;

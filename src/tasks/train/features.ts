@@ -22,7 +22,7 @@ import type { ManifestItem } from './manifest.js';
 import type { ClapConfig } from '../../models/clap/index.js';
 import type { HostTensor } from '../../engine/index.js';
 import { FEATURE_DEFAULTS } from './defaults.js';
-import { makeDir } from './outputs.js';
+import { makeDirs } from '../../files.js';
 
 export const MEL_BINS = 64;
 /** Frames of a training crop: one model window. */
@@ -48,7 +48,7 @@ export class FeatureStore {
 
   constructor(private readonly o: FeatureStoreOptions = {}) {
     this.maxClipSeconds = o.maxClipSeconds ?? FEATURE_DEFAULTS.maxClipSeconds;
-    if (o.cacheDir) makeDir(o.cacheDir, '--cache');
+    if (o.cacheDir) makeDirs(o.cacheDir, '--cache');
   }
 
   /** Starts computing (or loading) every path; returns immediately. */

@@ -22,7 +22,8 @@ import { ClapError } from '../../errors.js';
 import type { HostTensor, OptimizerState } from '../../engine/index.js';
 import { Rng } from '../rng.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
-import { jsonlLogger, makeDir, type RunLogger } from './outputs.js';
+import { jsonlLogger, type RunLogger } from './outputs.js';
+import { makeDirs } from '../../files.js';
 import { endOfEpoch, initialScheduleState, learningRate, type ScheduleConfig, type ScheduleState } from './schedule.js';
 
 const LOG = 'log.jsonl';
@@ -159,7 +160,7 @@ export function openRun(out: string | undefined, o: Pick<LoopOptions, 'resume' |
     if (o.resume || o.checkpointEvery) throw new ClapError('--resume and --checkpoint-every need an output folder (--out)');
     return { resuming: false, t0 };
   }
-  makeDir(out);
+  makeDirs(out, '--out');
   const has = existsSync(join(out, CHECKPOINT));
   if (has && !o.resume)
     throw new ClapError('already holds a training run: pass --resume to continue it, or choose another --out', { subject: out });

@@ -1,22 +1,7 @@
 /** What every training run writes into its output folder: the JSONL log, weights, summary.json. */
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClapError } from '../../errors.js';
 import { savePth, saveSafetensors, type StateDictLike } from '../../weights/index.js';
-
-/** Creates a folder (and its parents) given as `flag`; a one-line error when that is not possible (e.g. a file of that name). */
-export function makeDir(dir: string, flag = '--out'): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'EEXIST' || code === 'ENOTDIR'
-        ? `is a file, not a folder: choose another ${flag}`
-        : `cannot create this folder (${code ?? (e as Error).message})`;
-    throw new ClapError(why, { subject: dir });
-  }
-}
 
 export type RunLogger = (entry: Record<string, unknown>) => void;
 

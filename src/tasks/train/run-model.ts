@@ -20,7 +20,8 @@ import { loadWeights, saveSafetensors, type StateDict, type StateDictLike } from
 import { withSubject } from '../clap.js';
 import { resolveConfigArg } from '../config-arg.js';
 import { resolveModelFiles } from '../model-files.js';
-import { makeDir, saveWeights } from './outputs.js';
+import { saveWeights } from './outputs.js';
+import { makeDirs } from '../../files.js';
 
 export interface RunModel {
   cfg: ClapConfig;
@@ -103,7 +104,7 @@ export async function saveRunModel(out: string, stem: string, m: RunModel, weigh
 /** A Hugging Face model folder: the source's config.json, preprocessor_config.json, the tokenizer's files, model.safetensors. */
 async function writeHfFolder(dir: string, m: RunModel, weights: StateDictLike): Promise<string> {
   if (!m.hfFolder || m.cfg.frontend.type !== 'hf') throw new ClapError('internal: a Hugging Face model without its folder');
-  makeDir(dir);
+  makeDirs(dir, '--out');
   copyInto(dir, [join(m.hfFolder, 'config.json'), ...(m.tokenizer ? tokenizerFiles(m.tokenizer) : [])]);
   const extractor = clapFeatureExtractorConfigToJson(m.cfg.frontend.extractor);
   writeFileSync(join(dir, 'preprocessor_config.json'), `${JSON.stringify(extractor, null, 2)}\n`);
@@ -113,6 +114,6 @@ async function writeHfFolder(dir: string, m: RunModel, weights: StateDictLike): 
 }
 
 function copyInto(dir: string, files: readonly string[]): void {
-  makeDir(dir);
+  makeDirs(dir, '--out');
   for (const f of files) if (dirname(f) !== dir) copyFileSync(f, join(dir, basename(f)));
 }
