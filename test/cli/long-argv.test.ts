@@ -5,11 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clapCli } from '../helpers/cli.js';
+import { ARGV_BYTES_LIMIT } from '../../src/cli/long-argv.js';
+import { BIN, clapCli, commits } from '../helpers/cli.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { writeClips } from '../store/audio-helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'clap-long-argv-'));
 const cli = clapCli({ ...process.env, CLAP_THREADS: '1', TMPDIR: tmp });
@@ -40,4 +43,43 @@ test('a long command line keeps the exit status and the one-line error of the co
   assert.match(r.err, /missing\.pth/);
   assert.doesNotMatch(r.err, /\n\s+at /);
   assert.equal(existsSync(join(tmp, 'missing.pth')), false);
+});
+
+test("Ctrl-C with a long command line: the terminal's SIGINT stops the relaunched command as it says, nothing left behind", async () => {
+  const root = mkdtempSync(join(tmpdir(), 'clap-long-argv-int-'));
+  try {
+    const clips = writeClips(join(root, 'lib'), 300);
+    const db = join(root, 'db');
+    const args = [BIN, 'index', 'add', ...clips, '--db', db, ...W, '--batch', '2', '--decode-threads', '1', '--json'];
+    assert.ok(args.join(' ').length > ARGV_BYTES_LIMIT, 'the command line is relaunched');
+    // Its own process group, as a shell's foreground job: Ctrl-C sends SIGINT to every process in it.
+    const child = spawn(process.execPath, args, { env: { ...process.env, CLAP_THREADS: '1', TMPDIR: tmp }, detached: true });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d;
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const deadline = Date.now() + 240_000;
+    while (commits(db) < 3) {
+      assert.ok(child.exitCode === null && Date.now() < deadline, `no commits before it ended or timed out: ${err}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    process.kill(-child.pid!, 'SIGINT');
+    assert.equal(await exited, 130, err);
+    assert.equal((JSON.parse(out) as { interrupted: boolean }).interrupted, true);
+    assert.match(err, /interrupted: \d+ files committed by this run .*run the same command again/);
+    assert.throws(() => process.kill(-child.pid!, 0), { code: 'ESRCH' }, 'no process of the group is left');
+    // (LanceDB leaves files of its own in TMPDIR.)
+    assert.deepEqual(
+      readdirSync(tmp).filter((f) => f.startsWith('clap-argv-')),
+      [],
+      'the argument file is removed',
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
