@@ -1,13 +1,13 @@
 /**
  * Child process of the index bench, one store size per process (so peak RSS is that size's own):
  *   index-scale-child.ts N build             builds the cached store if needed; prints its BuildFigures and bytes
- *   index-scale-child.ts N query P1,P2,...   top-10 queries, exact and ANN at each nprobes (refine as tuned);
+ *   index-scale-child.ts N query P1,P2,...   top-10 queries, exact and ANN at each nprobes (the default refine);
  *                                            prints latencies (median ms), CPU per query, recall@10 against the
  *                                            exact top-10 computed while building, peak RSS (ANN search alone;
  *                                            then with the exact scans), a 16-file commit appending and replacing,
  *                                            the load average during each part
  */
-import { annTuning } from '../src/store/lance.js';
+import { annTuning, DEFAULT_REFINE } from '../src/store/lance.js';
 import { benchQueries, benchRecord, benchStore, DIM, peakRssMb, timed, VectorSource } from './vectors.js';
 
 function median(xs: number[]): number {
@@ -32,7 +32,14 @@ try {
     const nq = truth.length;
     const queries = benchQueries(nq);
     const search = (vector: Float32Array, nprobes?: number) =>
-      store.search({ vector, top: 10, level: 'file', mode: nprobes === undefined ? 'exact' : 'ann', nprobes, refineFactor: tuning.refine });
+      store.search({
+        vector,
+        top: 10,
+        level: 'file',
+        mode: nprobes === undefined ? 'exact' : 'ann',
+        nprobes,
+        refineFactor: DEFAULT_REFINE,
+      });
     const sweep = [];
     for (const nprobes of probes) {
       await search(queries[0], nprobes); // warm-up
@@ -46,7 +53,7 @@ try {
           hits += found.filter((h) => truth[i].includes(h.path)).length;
         }
       });
-      const point = { nprobes, refine: tuning.refine, ann_ms: median(ms), ann_cpu_ms: (1000 * ann.timed.cpuS) / nq, load: ann.timed.load };
+      const point = { nprobes, refine: DEFAULT_REFINE, ann_ms: median(ms), ann_cpu_ms: (1000 * ann.timed.cpuS) / nq, load: ann.timed.load };
       sweep.push({ ...point, recall_at_10: hits / (10 * nq) });
       log(`  nprobes ${nprobes}: ${JSON.stringify(sweep.at(-1))}`);
     }

@@ -35,13 +35,13 @@ function child<T>(args: string[]): T {
 /** What `index-scale-child.ts N query` prints. */
 interface QueryFigures {
   queries: number;
-  tuning: { partitions: number; subVectors: number; nprobes: number; refine: number };
+  tuning: { partitions: number; subVectors: number; nprobes: number };
   exact_queries: number;
   exact_ms: number;
   exact_cpu_ms: number;
   exact_recall_at_10: number;
   exact_load: number;
-  sweep: { nprobes: number; ann_ms: number; ann_cpu_ms: number; recall_at_10: number }[];
+  sweep: { nprobes: number; refine: number; ann_ms: number; ann_cpu_ms: number; recall_at_10: number }[];
   query_peak_rss_mb: number;
   exact_peak_rss_mb: number;
   append_16: { ms: number; cpu_ms: number };
@@ -72,6 +72,7 @@ const searchSection: Section = {
         exact_queries: q.exact_queries,
         exact_recall_at_10: q.exact_recall_at_10,
         ...q.tuning,
+        refine: ann.refine,
         write_s: build.write.s,
         write_cpu_s: build.write.cpuS,
         compact_s: build.compact.s,
@@ -92,7 +93,7 @@ const searchSection: Section = {
         what: `search top-10, ${key} vectors (ms)`,
         value:
           `exact ${fmt(q.exact_ms)} (${fmt(q.exact_cpu_ms)} CPU), IVF-PQ ${fmt(ann.ann_ms)} (${fmt(ann.ann_cpu_ms)} CPU; ` +
-          `${q.tuning.partitions} partitions, nprobes ${ann.nprobes}, refine ${q.tuning.refine}), recall@10 ${ann.recall_at_10.toFixed(3)}; ` +
+          `${q.tuning.partitions} partitions, nprobes ${ann.nprobes}, refine ${ann.refine}), recall@10 ${ann.recall_at_10.toFixed(3)}; ` +
           `load ${fmt(q.exact_load)}`,
       });
       rows.push({
