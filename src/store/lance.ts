@@ -203,17 +203,30 @@ export class LanceStore implements VectorStore {
       } else {
         // Removals ride along in the same commit when the list is short.
         const inline = removeOnly.length <= REMOVE_CHUNK ? removeOnly : [];
-        await this.entries
-          .mergeInsert('id')
-          .whenMatchedUpdateAll()
-          .whenNotMatchedInsertAll()
-          .whenNotMatchedBySourceDelete({ where: inList([...putPaths, ...inline]) })
-          .execute(this.table(rows as unknown as Record<string, unknown>[]));
+        let merge = this.entries.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll();
+        // Rows the new ones do not overwrite (removed files, windows of a longer earlier version) go in the same
+        // commit. Finding them makes LanceDB read every column of the whole table (17-30 s at 5M rows against
+        // 0.5 s for the upsert, which joins on the keys alone), so it is asked for only when there are any.
+        if (inline.length > 0 || (await this.hasStaleWindows(put)))
+          merge = merge.whenNotMatchedBySourceDelete({ where: inList([...putPaths, ...inline]) });
+        await merge.execute(this.table(rows as unknown as Record<string, unknown>[]));
         if (inline.length === removeOnly.length) return;
       }
     }
     if (!this.entries) return;
     for (let i = 0; i < removeOnly.length; i += REMOVE_CHUNK) await this.entries.delete(inList(removeOnly.slice(i, i + REMOVE_CHUNK)));
+  }
+
+  /** Whether the table holds windows of `put`'s files beyond the windows they now have (a filtered scan of three columns). */
+  private async hasStaleWindows(put: readonly FileRecord[]): Promise<boolean> {
+    const windows = new Map(put.map((r) => [r.path, r.windows?.length ?? 0]));
+    const paths = [...windows.keys()];
+    for (let i = 0; i < paths.length; i += REMOVE_CHUNK) {
+      const where = `(${inList(paths.slice(i, i + REMOVE_CHUNK))}) AND win >= 0`;
+      for (const r of await this.entries!.query().where(where).select(['path', 'win']).toArray())
+        if (Number(r.win) >= windows.get(String(r.path))!) return true;
+    }
+    return false;
   }
 
   async append(records: readonly FileRecord[]): Promise<void> {

@@ -103,6 +103,21 @@ test("store: commit replaces a file's rows atomically (no stale windows, no dupl
     );
     assert.equal(hits[0].start, 7);
     assert.equal(hits[0].end, 14);
+    // Re-put with as many windows: each replaced in place, none doubled.
+    await store.commit([rec('/x/long.wav', vec(5), { hash: 'same-length', windows: win(2, 5) })]);
+    assert.deepEqual(await store.counts(), { files: 2, windows: 3, captions: 0 });
+    const [again] = await store.getFiles(['/x/long.wav']);
+    assert.deepEqual(
+      again.windows!.map((w) => Array.from(w.embedding)),
+      win(2, 5).map((w) => Array.from(w.embedding)),
+    );
+    // File-level rows replaced (no windows before or after): one row each, the new vector.
+    await store.commit([rec('/x/short.wav', vec(6), { hash: 'v2' })]);
+    assert.deepEqual(await store.counts(), { files: 2, windows: 2, captions: 0 });
+    await store.commit([rec('/x/short.wav', vec(7), { hash: 'v3' })]);
+    assert.deepEqual(await store.counts(), { files: 2, windows: 2, captions: 0 });
+    const [short] = await store.getFiles(['/x/short.wav']);
+    assert.deepEqual([short.hash, Array.from(short.embedding), short.windows], ['v3', Array.from(vec(7)), undefined]);
     // Remove in the same commit as a put, then alone.
     await store.commit([rec('/x/new.wav', vec(4))], ['/x/short.wav']);
     assert.deepEqual((await store.listFiles()).map((f) => f.path).sort(), ['/x/long.wav', '/x/new.wav']);
