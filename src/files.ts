@@ -1,6 +1,6 @@
 /** Reading small text and JSON files with one-line errors that name the file (base layer, used by every other). */
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { ClapError } from './errors.js';
 
 /** A UTF-8 text file (`what` names it in errors). */
@@ -52,5 +52,17 @@ function makeDirsOf(path: string): void {
   } catch (e) {
     // Another process made it in between (two commands sharing the model cache).
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(path).isDirectory()) throw e;
+  }
+}
+
+/** `makeDirs`, then a file written and removed there: an output folder that cannot take files fails before the work. */
+export function makeWritableDir(dir: string, flag?: string): void {
+  makeDirs(dir, flag);
+  const probe = join(dir, `.clap-write-test-${process.pid}`);
+  try {
+    writeFileSync(probe, '');
+    rmSync(probe, { force: true });
+  } catch (e) {
+    throw new ClapError(`cannot write into this folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { subject: dir });
   }
 }

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeDirs } from '../src/files.js';
+import { makeDirs, makeWritableDir } from '../src/files.js';
 
 test('makeDirs: creates the folder and its parents; an existing folder is fine', () => {
   const dir = mkdtempSync(join(tmpdir(), 'clap-files-'));
@@ -28,4 +28,16 @@ test('makeDirs: a folder that cannot exist (under /proc) throws instead of loopi
     name: 'ClapError',
     message: /^\/proc\/clap-ts-files-test\/x: cannot create this folder \(ENOENT\)$/,
   });
+});
+
+test('makeWritableDir: a folder that takes no files (/proc/self, even for root) is a one-line error', {
+  skip: process.platform !== 'linux',
+}, () => {
+  assert.throws(() => makeWritableDir('/proc/self'), {
+    name: 'ClapError',
+    message: /^\/proc\/self: cannot write into this folder \(E[A-Z]+\)$/,
+  });
+  const dir = join(mkdtempSync(join(tmpdir(), 'clap-files-')), 'out');
+  makeWritableDir(dir);
+  assert.deepEqual(readdirSync(dir), [], 'the probe file is removed');
 });

@@ -50,7 +50,7 @@ import {
 } from './clap-export.js';
 import { towerGraph } from './towers.js';
 import { DEFAULT_TEMPLATE, HF_TEMPLATE } from './zero-shot.js';
-import { makeDirs } from '../files.js';
+import { makeWritableDir } from '../files.js';
 
 export interface OnnxExportOptions {
   /**
@@ -123,7 +123,7 @@ interface ExportWriter {
 
 function exportWriter(model: ExportSource, outDir: string, opset: number): ExportWriter {
   const metadata: Record<string, string> = Number.isNaN(model.logitScale) ? {} : { clap_ts_logit_scale: String(model.logitScale) };
-  makeDirs(outDir);
+  makeWritableDir(outDir);
   const w: ExportWriter = {
     written: [],
     async write(file, bytes) {

@@ -96,6 +96,8 @@ const PROC_TRAIN_CASES: [string, string[], RegExp][] = [
 ];
 const PROC_CASES: [string, string[]][] = [
   ['export onnx: --out under /proc', ['export', 'onnx', '--weights', weights, '--out', '/proc/clap-ts-exit/model']],
+  // A folder that exists but takes no files, even from root: fails before the first model is built.
+  ['export onnx: --out not writable', ['export', 'onnx', '--weights', weights, '--out', '/proc/self']],
   ['index add: --db under /proc', ['index', 'add', join(dir, 'data'), '--db', '/proc/clap-ts-exit/db', '--weights', weights]],
 ];
 
