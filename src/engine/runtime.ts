@@ -5,6 +5,11 @@ import { emitOnnx, type EmitOptions } from './onnx/emit.js';
 import type { DType, HostTensor } from './tensor.js';
 import { lookupModel, evictModel, modelBuildPaths, resolveCacheDir, type CacheOptions } from './cache.js';
 
+// onnxruntime-node 1.30's Linux build starts Microsoft's telemetry client with its first session (events for an
+// Internet collector, a session file and a debug log left in TMPDIR) unless this is set. A tool that reads people's
+// sound libraries sends nothing anywhere: off unless the user has set it. Read when the first session is created.
+process.env.ORT_DISABLE_TELEMETRY ??= '1';
+
 export interface RuntimeOptions extends CacheOptions {
   /** Intra-op threads; default: the CLAP_THREADS environment variable, else ORT's default (all cores). */
   threads?: number;
