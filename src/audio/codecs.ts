@@ -227,6 +227,17 @@ async function decodeLinks(
   return { sampleRate: parts[0].sampleRate, channels };
 }
 
+/**
+ * The Ogg bytes with 64 zero bytes after them for the WASM decoders' Ogg parser (codec-parser 2.5), which drops a
+ * last page of exactly 28 bytes (no body: it only completes the packet the page before continues, as some encoders
+ * end a stream) when nothing follows it, and with it the stream's last packet. Bytes after the last page are skipped.
+ */
+function withTrailingBytes(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length + 64);
+  out.set(bytes);
+  return out;
+}
+
 export function decodeOggVorbis(bytes: Uint8Array, name: string, maxSeconds?: number): Promise<DecodedAudio> {
   return decodeLinks(bytes, name, maxSeconds, 'Ogg Vorbis', (link, left) => decodeVorbisLink(link, name, left));
 }
@@ -235,7 +246,7 @@ async function decodeVorbisLink(bytes: Uint8Array, name: string, maxSeconds?: nu
   const { OggVorbisDecoder } = await import('@wasm-audio-decoders/ogg-vorbis');
   const result = await runDecoder(
     new OggVorbisDecoder(),
-    (d) => decodeAll(d, (w) => w.decodeFile(bytes), bytes, maxSeconds, 'Ogg Vorbis', name),
+    (d) => decodeAll(d, (w) => w.decodeFile(withTrailingBytes(bytes)), bytes, maxSeconds, 'Ogg Vorbis', name),
     'Ogg Vorbis',
     name,
   );
@@ -275,7 +286,7 @@ async function decodeOpusLink(bytes: Uint8Array, name: string, maxSeconds?: numb
   const { OggOpusDecoder } = await import('ogg-opus-decoder');
   const result = await runDecoder(
     new OggOpusDecoder(),
-    (d) => decodeAll(d, (w) => w.decodeFile(bytes), bytes, maxSeconds, 'Ogg Opus', name),
+    (d) => decodeAll(d, (w) => w.decodeFile(withTrailingBytes(bytes)), bytes, maxSeconds, 'Ogg Opus', name),
     'Ogg Opus',
     name,
   );

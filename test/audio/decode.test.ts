@@ -75,6 +75,13 @@ test('Ogg Vorbis: right rate, channels, exact length, same signal', async () => 
   }
 });
 
+test('Ogg Vorbis ending on an empty page that completes the last packet: that packet is decoded (codec-parser dropped it)', async () => {
+  const whole = await decodeAudio(data('tone_stereo_44k.ogg'));
+  const d = await decodeAudio(data('vorbis_empty_last_page.ogg'));
+  assert.equal(d.channels[0].length, 13230);
+  assert.deepEqual(d.channels, whole.channels);
+});
+
 test('Ogg Opus: 48 kHz, pre-skip and end trimmed to the exact length, aligned', async () => {
   const wav = await ref();
   const d = await decodeAudio(data('tone_stereo_44k.opus'));
