@@ -5,7 +5,8 @@
  * - top-10 search over 10k / 100k / 1M / 5M stored 1024-d vectors (bench/vectors.ts), exact and ANN (IVF-PQ
  *   as `maintain` tunes it for the size), with recall@10 against exact, build times, disk size and peak RSS;
  *   each size runs in its own process (bench/index-scale-child.ts). The stores are built once and cached in
- *   CLAP_BENCH_STORE_DIR or os.tmpdir() (5M: ~21 GB); CLAP_BENCH_INDEX_SIZES=10000,100000 limits the sweep.
+ *   CLAP_BENCH_STORE_DIR or os.tmpdir() (5M: ~21 GB); CLAP_BENCH_INDEX_SIZES=10000,100000 limits the sweep. A size
+ *   whose store is not cached and would not fit on that disk (twice its final size, for compaction) is skipped, saying so.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { runQueueWorker } from '../src/tasks/queue/worker.js';
 import { fullSizeClap } from './model.js';
 import type { Section } from './sections.js';
 import { fmt, timeCpu } from './util.js';
-import { type BuildFigures, DIM } from './vectors.js';
+import { type BuildFigures, DIM, storeSpaceShortfall } from './vectors.js';
 
 const CHILD = fileURLToPath(new URL('./index-scale-child.ts', import.meta.url));
 
@@ -58,10 +59,16 @@ const searchSection: Section = {
       .filter((x) => x > 0);
     const out: Record<string, unknown> = {};
     for (const n of sizes) {
+      const key = n >= 1_000_000 ? `${n / 1_000_000}m` : `${n / 1000}k`;
+      const shortfall = storeSpaceShortfall(n);
+      if (shortfall) {
+        out[key] = { skipped: shortfall };
+        rows.push({ what: `search top-10, ${key} vectors`, value: `skipped: ${shortfall}` });
+        continue;
+      }
       const build = child<BuildFigures & { bytes: number }>([String(n), 'build']);
       const q = child<QueryFigures>([String(n), 'query']);
       const [ann] = q.sweep;
-      const key = n >= 1_000_000 ? `${n / 1_000_000}m` : `${n / 1000}k`;
       out[key] = {
         exact_ms: q.exact_ms,
         exact_cpu_ms: q.exact_cpu_ms,

@@ -7,9 +7,9 @@
  * 50 000 rows, the table's own schema) so millions are written at the speed of LanceDB, not of row objects.
  */
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as lancedb from '@lancedb/lancedb';
 import type { Field as FieldT, Table as TableT, Utf8 as Utf8T } from 'apache-arrow';
 import { LanceStore } from '../src/store/lance.js';
@@ -119,6 +119,21 @@ export interface BuildFigures {
 
 export function storeDir(n: number): string {
   return join(process.env.CLAP_BENCH_STORE_DIR ?? tmpdir(), `clap-ts-bench-vectors-v${CACHE_VERSION}-${n}`);
+}
+
+/**
+ * Why the store of `n` vectors cannot be built here, or null: not cached, and less free disk than a build takes —
+ * 4.25 KB per vector once built (measured at 5M: 19.8 GiB), about twice that until compaction's superseded versions
+ * are removed.
+ */
+export function storeSpaceShortfall(n: number): string | null {
+  const dir = storeDir(n);
+  if (existsSync(join(dir, 'complete'))) return null;
+  const { bavail, bsize } = statfsSync(dirname(dir));
+  const [free, need] = [bavail * bsize, 2 * 4250 * n];
+  if (free >= need) return null;
+  const gb = (b: number): string => (b / 1e9).toFixed(1);
+  return `needs ≈ ${gb(need)} GB free in ${dirname(dir)}, ${gb(free)} GB there (CLAP_BENCH_STORE_DIR=DIR puts it elsewhere)`;
 }
 
 export function peakRssMb(): number {
