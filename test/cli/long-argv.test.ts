@@ -5,12 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ARGV_BYTES_LIMIT } from '../../src/cli/long-argv.js';
-import { BIN, clapCli, commits } from '../helpers/cli.js';
+import { clapCli, commits, until } from '../helpers/cli.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { writeClips } from '../store/audio-helpers.js';
 
@@ -50,35 +49,17 @@ test("Ctrl-C with a long command line: the terminal's SIGINT stops the relaunche
   try {
     const clips = writeClips(join(root, 'lib'), 300);
     const db = join(root, 'db');
-    const args = [BIN, 'index', 'add', ...clips, '--db', db, ...W, '--batch', '2', '--decode-threads', '1', '--json'];
+    const args = ['index', 'add', ...clips, '--db', db, ...W, '--batch', '2', '--decode-threads', '1', '--json'];
     assert.ok(args.join(' ').length > ARGV_BYTES_LIMIT, 'the command line is relaunched');
-    // Its own process group, as a shell's foreground job: Ctrl-C sends SIGINT to every process in it.
-    const child = spawn(process.execPath, args, { env: { ...process.env, CLAP_THREADS: '1', TMPDIR: tmp }, detached: true });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    const deadline = Date.now() + 240_000;
-    while (commits(db) < 3) {
-      assert.ok(child.exitCode === null && Date.now() < deadline, `no commits before it ended or timed out: ${err}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    process.kill(-child.pid!, 'SIGINT');
-    assert.equal(await exited, 130, err);
-    assert.equal((JSON.parse(out) as { interrupted: boolean }).interrupted, true);
-    assert.match(err, /interrupted: \d+ files committed by this run .*run the same command again/);
-    assert.throws(() => process.kill(-child.pid!, 0), { code: 'ESRCH' }, 'no process of the group is left');
-    // (LanceDB leaves files of its own in TMPDIR.)
-    assert.deepEqual(
-      readdirSync(tmp).filter((f) => f.startsWith('clap-argv-')),
-      [],
-      'the argument file is removed',
-    );
+    const job = cli.spawnJob(...args);
+    await until('a few commits', () => commits(db) >= 3, [job]);
+    process.kill(-job.child.pid!, 'SIGINT'); // what Ctrl-C in a terminal does
+    const { code } = await job.exited;
+    assert.equal(code, 130, job.err);
+    assert.equal((JSON.parse(job.out) as { interrupted: boolean }).interrupted, true);
+    assert.match(job.err, /interrupted: \d+ files committed by this run .*run the same command again/);
+    assert.throws(() => process.kill(-job.child.pid!, 0), { code: 'ESRCH' }, 'no process of the group is left');
+    assert.deepEqual(readdirSync(tmp), [], 'the argument file is removed');
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

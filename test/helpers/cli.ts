@@ -13,8 +13,9 @@ export class ClapProcess {
   out = '';
   err = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  constructor(args: readonly string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [BIN, ...args], { env });
+  /** `detached`: in a process group of its own, as a shell's foreground job (`process.kill(-pid, 'SIGINT')` is Ctrl-C). */
+  constructor(args: readonly string[], env: NodeJS.ProcessEnv, options: { detached?: boolean } = {}) {
+    this.child = spawn(process.execPath, [BIN, ...args], { env, detached: options.detached });
     this.child.stdout!.on('data', (d: Buffer) => {
       this.out += d;
     });
@@ -51,6 +52,8 @@ export function clapCli(env: NodeJS.ProcessEnv) {
       return r.out;
     },
     spawn: (...args: string[]): ClapProcess => new ClapProcess(args, env),
+    /** As `spawn`, in its own process group, as a shell runs a command: for Ctrl-C to the whole group. */
+    spawnJob: (...args: string[]): ClapProcess => new ClapProcess(args, env, { detached: true }),
     /** Runs with stdout a pipe whose reader is gone before the command writes (as `clap ... | head` once head has quit). */
     async closedStdout(...args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; err: string }> {
       const p = new ClapProcess(args, env);
